@@ -1,0 +1,46 @@
+# Set-up in two commands on a fresh machine with Python >= 3.10 and make:
+#   make repro   -> .venv, install, `dvc repro` (the embedded default pipeline)
+#   make test    -> .venv, install with the dev extra, ruff + pytest
+# Installs are skipped when pyproject.toml has not changed since the last one.
+
+PYTHON ?= python3
+VENV ?= .venv
+# On the CPU machines torch==2.13.0 is a wheel on disk; any other spec may pull a multi-GB
+# CUDA build. On a GPU machine with torch already importable in the venv, nothing is installed.
+TORCH_SPEC ?= torch==2.13.0
+
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --quiet --disable-pip-version-check
+
+.PHONY: repro test lint venv clean
+
+repro: $(VENV)/.installed
+	$(VENV)/bin/dvc repro
+
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+
+venv: $(VENV)/.installed
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "rlscale needs Python >= 3.10, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(PY)
+	$(PY) -c 'import torch' 2>/dev/null || $(PIP) install '$(TORCH_SPEC)'
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

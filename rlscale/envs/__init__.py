@@ -1,0 +1,1 @@
+"""Environments named ``BACKEND:ID`` (gymnasium MuJoCo, dm_control, parallel simulators)."""

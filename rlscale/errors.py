@@ -1,0 +1,9 @@
+"""Exceptions that the CLI turns into one clear line instead of a traceback."""
+
+
+class RlscaleError(Exception):
+    """Base class of every error caused by bad input or a bad state the user can fix."""
+
+
+class RunTableError(RlscaleError, ValueError):
+    """A run table that does not follow the schema in :mod:`rlscale.runs`."""

@@ -1,0 +1,69 @@
+"""Atomic file writes: every file rlscale produces is written to a temp file, then renamed.
+
+A killed process therefore leaves either the old file or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success rename it over ``path`` (fsync'd first)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_bytes(path, text.encode())
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
+    """Atomically write ``path`` with ``writer(tmp_path)`` (for torch.save, savefig, ...)."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
+
+
+def write_table(path: str | os.PathLike, df: pd.DataFrame) -> None:
+    """Write a DataFrame as Parquet (``.parquet``) or CSV (anything else), atomically."""
+    if Path(path).suffix == ".parquet":
+        write_with(path, lambda tmp: df.to_parquet(tmp, index=False))
+    else:
+        write_with(path, lambda tmp: df.to_csv(tmp, index=False))
+
+
+def _json_default(obj: Any) -> Any:
+    """Make numpy scalars/arrays and paths JSON-serialisable."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,1 @@
+"""Fitting the paper's scaling laws from a run table."""

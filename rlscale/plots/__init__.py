@@ -1,0 +1,1 @@
+"""Figure functions that draw the paper's plots; each returns its matplotlib figure."""

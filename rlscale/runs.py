@@ -1,0 +1,201 @@
+"""The run table: the one schema that flows from training through the laws to the figures.
+
+Long format, one row per evaluation point of one seed of one run; stored as Parquet (preferred)
+or CSV. Every entry point reads tables through :func:`read_run_table` / :func:`validate_run_table`.
+
+Required columns
+    ``benchmark`` (str)       benchmark family, e.g. ``gym``, ``dmc``, ``isaac``
+    ``env`` (str)             task id, e.g. ``HalfCheetah-v4``, ``walker-walk``
+    ``algo`` (str)            agent, e.g. ``sac``, ``bro``, ``pql``
+    ``utd`` (float)           updates-to-data ratio sigma: gradient updates per env step (may be < 1)
+    ``batch_size`` (int)      B
+    ``learning_rate`` (float) eta (critic and actor)
+    ``critic_params`` (int)   N, critic parameter count used for compute C = 10 N B sigma D
+    ``seed`` (int)
+    ``env_step`` (int)        data D collected so far
+    ``return`` (float)        raw mean evaluation return (not normalised)
+
+Optional columns
+    ``updates`` (int), ``flops`` (float), ``wall_s`` (float), ``train_td_error`` (float),
+    ``val_td_error`` (float), ``run_id`` (str)
+
+A *configuration* is one (benchmark, env, algo, utd, batch_size, learning_rate); a *run* is a
+configuration with a seed. Single NaN returns (e.g. a diverged evaluation) are allowed and handled
+by the laws; a run whose returns are all NaN is rejected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlscale import io
+from rlscale.errors import RunTableError
+
+STRING_COLUMNS = ("benchmark", "env", "algo")
+REQUIRED_DTYPES: dict[str, str] = {
+    "benchmark": "string",
+    "env": "string",
+    "algo": "string",
+    "utd": "float64",
+    "batch_size": "int64",
+    "learning_rate": "float64",
+    "critic_params": "int64",
+    "seed": "int64",
+    "env_step": "int64",
+    "return": "float64",
+}
+OPTIONAL_DTYPES: dict[str, str] = {
+    "updates": "int64",
+    "flops": "float64",
+    "wall_s": "float64",
+    "train_td_error": "float64",
+    "val_td_error": "float64",
+    "run_id": "string",
+}
+REQUIRED_COLUMNS = tuple(REQUIRED_DTYPES)
+OPTIONAL_COLUMNS = tuple(OPTIONAL_DTYPES)
+CONFIG_COLUMNS = ("benchmark", "env", "algo", "utd", "batch_size", "learning_rate")
+RUN_COLUMNS = (*CONFIG_COLUMNS, "seed")
+ROW_KEY = (*RUN_COLUMNS, "env_step")
+
+_POSITIVE = ("utd", "batch_size", "learning_rate", "critic_params")
+_NON_NEGATIVE = ("env_step", "updates", "flops", "wall_s")
+_MAX_LISTED_ROWS = 5
+
+
+def _rows(index: pd.Index | np.ndarray) -> str:
+    """Format offending row numbers: the first few, then how many in all."""
+    idx = [int(i) for i in index]
+    shown = ", ".join(str(i) for i in idx[:_MAX_LISTED_ROWS])
+    more = f", ... ({len(idx)} rows)" if len(idx) > _MAX_LISTED_ROWS else ""
+    return f"row{'s' if len(idx) > 1 else ''} {shown}{more}"
+
+
+def validate_run_table(df: pd.DataFrame, *, min_seeds: int = 1, source: str = "run table") -> pd.DataFrame:
+    """Check ``df`` against the schema and return a canonical copy.
+
+    The copy has canonical dtypes, required columns first then known optional ones then any
+    extra columns, a fresh 0..n-1 index, and rows sorted by run and env step. Row numbers in
+    error messages refer to the input's row positions (0-based). ``min_seeds`` rejects
+    configurations with fewer seeds (bootstrap over seeds needs at least 2).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise RunTableError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise RunTableError(f"{source}: missing required column(s) {', '.join(missing)}")
+    if len(df) == 0:
+        raise RunTableError(f"{source}: the table has no rows")
+    df = df.reset_index(drop=True)
+    out = pd.DataFrame(index=df.index)
+    for col, dtype in {**REQUIRED_DTYPES, **OPTIONAL_DTYPES}.items():
+        if col in df.columns:
+            out[col] = _coerce(df[col], col, dtype, source)
+    extra = [c for c in df.columns if c not in out.columns]
+    for col in extra:
+        out[col] = df[col]
+
+    for col in _POSITIVE:
+        bad = out.index[~(out[col] > 0)]
+        if len(bad):
+            raise RunTableError(f"{source}: column '{col}' must be > 0 ({_rows(bad)})")
+    for col in _NON_NEGATIVE:
+        if col in out.columns:
+            bad = out.index[out[col].notna() & (out[col] < 0)]
+            if len(bad):
+                raise RunTableError(f"{source}: column '{col}' must be >= 0 ({_rows(bad)})")
+    bad = out.index[np.isinf(out["return"].to_numpy())]
+    if len(bad):
+        raise RunTableError(f"{source}: column 'return' has infinite values ({_rows(bad)})")
+
+    dup = out.duplicated(list(ROW_KEY), keep=False)
+    if dup.any():
+        raise RunTableError(
+            f"{source}: duplicate rows for the same run and env_step ({_rows(out.index[dup])})"
+        )
+
+    run_key = list(RUN_COLUMNS)
+    all_nan = out["return"].isna().groupby([out[c] for c in run_key], observed=True).transform("all")
+    if all_nan.any():
+        first = out.loc[all_nan.idxmax()]
+        raise RunTableError(
+            f"{source}: run {_describe(first, RUN_COLUMNS)} has only NaN returns ({_rows(out.index[all_nan])})"
+        )
+
+    if min_seeds > 1:
+        seeds = out.groupby(list(CONFIG_COLUMNS), observed=True)["seed"].transform("nunique")
+        few = seeds < min_seeds
+        if few.any():
+            first = out.loc[few.idxmax()]
+            n_cfg = out.loc[few, list(CONFIG_COLUMNS)].drop_duplicates().shape[0]
+            raise RunTableError(
+                f"{source}: {n_cfg} configuration(s) have fewer than {min_seeds} seeds, which the "
+                f"bootstrap over seeds needs; first: {_describe(first, CONFIG_COLUMNS)} with "
+                f"{int(seeds[few.idxmax()])} seed(s) ({_rows(out.index[few])})"
+            )
+
+    return out.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)
+
+
+def _describe(row: pd.Series, cols: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"{c}={row[c]}" for c in cols) + ")"
+
+
+def _coerce(series: pd.Series, col: str, dtype: str, source: str) -> pd.Series:
+    """Cast one column to its schema dtype, or raise naming the rows that cannot be cast."""
+    if dtype == "string":
+        bad = series.index[series.isna()]
+        if len(bad) and col in REQUIRED_DTYPES:
+            raise RunTableError(f"{source}: column '{col}' has missing values ({_rows(bad)})")
+        return series.astype("string")
+    if series.dtype == bool or pd.api.types.is_bool_dtype(series.dtype):
+        raise RunTableError(f"{source}: column '{col}' must be numeric, found booleans")
+    numeric = pd.to_numeric(series, errors="coerce")
+    bad = series.index[numeric.isna() & series.notna()]
+    if len(bad):
+        raise RunTableError(f"{source}: column '{col}' has non-numeric values ({_rows(bad)})")
+    numeric = numeric.astype("float64")
+    if dtype == "float64":
+        if col != "return" and col in REQUIRED_DTYPES:
+            bad = series.index[numeric.isna()]
+            if len(bad):
+                raise RunTableError(f"{source}: column '{col}' has missing values ({_rows(bad)})")
+        return numeric
+    values = numeric.to_numpy()
+    missing = np.isnan(values)
+    if missing.any() and col in REQUIRED_DTYPES:
+        raise RunTableError(f"{source}: column '{col}' has missing values ({_rows(series.index[missing])})")
+    bad = series.index[~missing & (values != np.round(values))]
+    if len(bad):
+        raise RunTableError(f"{source}: column '{col}' must hold whole numbers ({_rows(bad)})")
+    return numeric.astype("Int64" if missing.any() else "int64")
+
+
+def read_run_table(path: str | os.PathLike, *, min_seeds: int = 1) -> pd.DataFrame:
+    """Read a Parquet or CSV run table and validate it."""
+    path = Path(path)
+    if not path.exists():
+        raise RunTableError(f"run table {path}: no such file")
+    try:
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        elif path.suffix in (".csv", ".gz") or path.name.endswith(".csv.gz"):
+            df = pd.read_csv(path)
+        else:
+            raise RunTableError(f"run table {path}: unknown format (use .parquet or .csv)")
+    except RunTableError:
+        raise
+    except Exception as exc:  # a corrupt file: say which file and why, in one line
+        raise RunTableError(f"run table {path}: cannot be read ({type(exc).__name__}: {exc})") from exc
+    return validate_run_table(df, min_seeds=min_seeds, source=f"run table {path}")
+
+
+def write_run_table(df: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
+    """Validate ``df`` and write it atomically (Parquet or CSV by suffix); return the canonical table."""
+    table = validate_run_table(df, source=f"run table {path}")
+    io.write_table(path, table)
+    return table

@@ -1,0 +1,1 @@
+"""Training: single runs, sweeps, checkpoints and collection into run tables."""
