@@ -35,7 +35,8 @@ RunsLike = str | os.PathLike | pd.DataFrame
 
 def load_runs(
     runs: RunsLike, *, benchmark: str | None = None, max_return: Mapping[str, float] | None = None,
-    reset_every_updates: float | None = None, min_seeds: int = 2, one_benchmark: bool = False,
+    min_return: Mapping[str, float] | None = None, reset_every_updates: float | None = None, min_seeds: int = 2,
+    one_benchmark: bool = False,
 ) -> pd.DataFrame:
     """A validated run table (path or frame) of one benchmark (if given; ``one_benchmark``: the table
     must hold only one), returns on the 0-1000 scale (``score`` column) and, for agents with periodic
@@ -51,7 +52,8 @@ def load_runs(
             raise RlscaleError(f"run table has no rows of benchmark '{benchmark}' (has {', '.join(have)})")
     if one_benchmark:
         single_benchmark(table)
-    table = ReturnNormalizer(max_return=dict(max_return) if max_return else None).transform(table)
+    table = ReturnNormalizer(max_return=dict(max_return) if max_return else None,
+                             min_return=dict(min_return) if min_return else None).transform(table)
     if reset_every_updates is not None:
         table = filter_reset_dips(table, reset_every_updates)
     return table
@@ -330,8 +332,9 @@ class Analysis:
 
 def load_and_fit(
     runs_path: RunsLike, *, delta: float, benchmark: str | None = None, thresholds: Sequence[float] | None = None,
-    j_lo: float | None = None, max_return: Mapping[str, float] | None = None, n_bootstrap: int = 100,
-    holdout: int = 2, estimator: str = "bootstrap", baseline_utd: float = 2.0,
+    j_lo: float | None = None, max_return: Mapping[str, float] | None = None,
+    min_return: Mapping[str, float] | None = None, n_bootstrap: int = 100, holdout: int = 2,
+    estimator: str = "bootstrap", baseline_utd: float = 2.0,
     reset_every_updates: float | None = None, fitted_runs: RunsLike | None = None,
     baseline_runs: RunsLike | None = None, seed: int = 0,
 ) -> Analysis:
@@ -344,7 +347,8 @@ def load_and_fit(
     """
     if n_bootstrap < 1:
         raise RlscaleError(f"n_bootstrap must be >= 1, got {n_bootstrap}")
-    prep = {"benchmark": benchmark, "max_return": max_return, "reset_every_updates": reset_every_updates}
+    prep = {"benchmark": benchmark, "max_return": max_return, "min_return": min_return,
+            "reset_every_updates": reset_every_updates}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         runs = load_runs(runs_path, **prep)

@@ -44,6 +44,9 @@ def _register_hparams(sub: argparse._SubParsersAction) -> None:
                    help="utds to propose hyperparameters for (default: the utds in the table)")
     p.add_argument("--max-return", action="append", default=[], metavar="ENV=R",
                    help="max return of a Gym env for the 0-1000 scale (repeatable; overrides the paper's presets)")
+    p.add_argument("--min-return", action="append", default=[], metavar="ENV=R",
+                   help="return that maps to score 0 (repeatable; default 0; for returns that are costs, "
+                   "e.g. Pendulum-v1=-1500 with --max-return Pendulum-v1=0)")
     p.add_argument("--reset-every-updates", type=float, metavar="N",
                    help="drop the post-reset dips of agents that reset every N gradient updates (BRO: 2.5e6)")
     p.add_argument("--n-bootstrap", type=int, default=100, help="bootstrap resamples of the seeds (default: 100)")
@@ -90,6 +93,9 @@ def _register_frontier(sub: argparse._SubParsersAction) -> None:
                    help="which batch-size laws of --hparams to use (default: shared)")
     p.add_argument("--max-return", action="append", default=[], metavar="ENV=R",
                    help="max return of a Gym env for the 0-1000 scale (repeatable; overrides the paper's presets)")
+    p.add_argument("--min-return", action="append", default=[], metavar="ENV=R",
+                   help="return that maps to score 0 (repeatable; default 0; for returns that are costs, "
+                   "e.g. Pendulum-v1=-1500 with --max-return Pendulum-v1=0)")
     p.add_argument("--reset-every-updates", type=float, metavar="N",
                    help="drop the post-reset dips of agents that reset every N gradient updates (BRO: 2.5e6)")
     p.add_argument("--n-bootstrap", type=int, default=100,
@@ -107,10 +113,13 @@ def _register_frontier(sub: argparse._SubParsersAction) -> None:
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_register_hparams, _register_frontier)
 
 
-def _parse_max_return(items: list[str]) -> dict[str, float] | None:
-    from rlscale.laws.normalize import parse_max_return
+def _parse_return_range(args: argparse.Namespace) -> dict[str, dict[str, float] | None]:
+    """``--max-return``/``--min-return`` as keyword arguments of ``load_runs``; a max return may be 0 or
+    negative when a min return below it is given (the normaliser checks the pair)."""
+    from rlscale.laws.normalize import parse_max_return, parse_min_return
 
-    return parse_max_return(items) or None
+    return {"max_return": parse_max_return(args.max_return, positive=not args.min_return) or None,
+            "min_return": parse_min_return(args.min_return) or None}
 
 
 def _check_output_dir(path: str) -> Path:
@@ -135,11 +144,11 @@ def _run_hparams(args: argparse.Namespace) -> int:
     from rlscale import io
     from rlscale.analysis import finite_or_null, fit_hparams, load_runs
 
-    max_return = _parse_max_return(args.max_return)
+    return_range = _parse_return_range(args)
     out_dir = _check_output_dir(args.output_dir)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runs = load_runs(args.runs, max_return=max_return, reset_every_updates=args.reset_every_updates)
+        runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates)
         fit = fit_hparams(runs, args.thresholds, estimator=args.estimator, variant=args.variant,
                           baseline_utd=args.baseline_utd, n_bootstrap=args.n_bootstrap, seed=args.seed,
                           utds_to_predict=args.utds_to_predict, validate_range=args.validate_range)
@@ -157,14 +166,14 @@ def _run_frontier(args: argparse.Namespace) -> int:
     from rlscale.errors import RlscaleError
     from rlscale.laws.frontier import BatchSizeLaw
 
-    max_return = _parse_max_return(args.max_return)
+    return_range = _parse_return_range(args)
     check_frontier_args(args.delta, args.n_bootstrap, args.holdout, args.utd_range, args.validate_utd_range)
     if args.hparams is not None and not Path(args.hparams).is_file():
         raise RlscaleError(f"--hparams {args.hparams}: no such file")
     out_dir = _check_output_dir(args.output_dir)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runs = load_runs(args.runs, max_return=max_return, reset_every_updates=args.reset_every_updates,
+        runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
                          min_seeds=2 if args.n_bootstrap > 0 else 1, one_benchmark=True)
         batch = None
         if args.hparams is not None:

@@ -150,3 +150,21 @@ def test_reset_dips_are_filtered_before_the_crossings(tmp_path):
     # length (2 evaluations of 40k steps); unfiltered, the dips drag the isotonic fit down for much longer
     assert np.all(np.abs(times["filtered"] - times["clean"]) <= 2 * 40_000)
     assert np.all(times["unfiltered"] > 1.4 * times["clean"])
+
+
+def test_cost_returns_fit_with_a_min_return_and_the_same_best_hyperparameters(tmp_path):
+    runs = _sweep(n_points=40)
+    runs["benchmark"] = "gym"
+    scored = runs.assign(**{"return": runs["return"] * 1.5 - 1500.0})  # score s <-> return 1.5 s - 1500
+    plain, cost = tmp_path / "plain.parquet", tmp_path / "cost.parquet"
+    runs.to_parquet(plain)
+    scored.to_parquet(cost)
+    common = ["--n-bootstrap", "5", "--thresholds", "600"]
+    envs = sorted(runs["env"].unique())
+    assert main(["fit", "hparams", str(plain), "-o", str(tmp_path / "a"), *common,
+                 *[f"--max-return={e}=1000" for e in envs]]) == 0
+    assert main(["fit", "hparams", str(cost), "-o", str(tmp_path / "b"), *common,
+                 *[f"--max-return={e}=0" for e in envs], *[f"--min-return={e}=-1500" for e in envs]]) == 0
+    best_a = json.loads((tmp_path / "a" / "hparams.json").read_text())["best"]
+    best_b = json.loads((tmp_path / "b" / "hparams.json").read_text())["best"]
+    assert best_a == best_b

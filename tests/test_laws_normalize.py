@@ -8,7 +8,13 @@ import pytest
 from conftest import make_run_table
 
 from rlscale.errors import RlscaleError
-from rlscale.laws.normalize import MAX_RETURN_PRESETS, ReturnNormalizer, filter_reset_dips, parse_max_return
+from rlscale.laws.normalize import (
+    MAX_RETURN_PRESETS,
+    ReturnNormalizer,
+    filter_reset_dips,
+    parse_max_return,
+    parse_min_return,
+)
 from rlscale.runs import validate_run_table
 
 
@@ -140,3 +146,26 @@ def test_vectorised_reset_filter_matches_the_rule_applied_point_by_point(rng):
         expected = _reference_filter(run["score"].to_numpy(), (run["env_step"] * run["utd"]).to_numpy(), 5000)
         got = out.loc[out["seed"] == seed].sort_values("env_step")["env_step"].tolist()
         assert got == run["env_step"].iloc[expected].tolist()
+
+
+def test_min_return_maps_a_cost_range_onto_0_to_1000():
+    runs = validate_run_table(make_run_table().assign(env="Pendulum-v1"))
+    runs = runs.assign(**{"return": np.linspace(-1500.0, 0.0, len(runs))})
+    norm = ReturnNormalizer(max_return={"Pendulum-v1": 0.0}, min_return={"Pendulum-v1": -1500.0}, preset=None)
+    out = norm.transform(runs)
+    assert out["score"].iloc[0] == pytest.approx(0.0)
+    assert out["score"].iloc[-1] == pytest.approx(1000.0)
+    assert np.allclose(out["score"], (runs["return"] + 1500.0) / 1.5)
+    assert norm.min_return_ == {"Pendulum-v1": -1500.0}
+    assert "min_return = -1500" in norm.summary()
+
+
+def test_max_return_not_above_min_return_is_one_line_error():
+    runs = validate_run_table(make_run_table().assign(env="Pendulum-v1"))
+    with pytest.raises(RlscaleError, match="must be above its min return"):
+        ReturnNormalizer(max_return={"Pendulum-v1": -100.0}, preset=None).transform(runs)
+    with pytest.raises(RlscaleError, match="must be above its min return"):
+        ReturnNormalizer(max_return={"Pendulum-v1": 0.0}, min_return={"Pendulum-v1": 10.0}, preset=None).transform(runs)
+    assert parse_min_return(["Pendulum-v1=-1500"]) == {"Pendulum-v1": -1500.0}
+    with pytest.raises(RlscaleError, match="--min-return expects ENV=R"):
+        parse_min_return(["Pendulum-v1=x"])

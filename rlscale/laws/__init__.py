@@ -9,7 +9,13 @@ with CIs (:mod:`.powerlaw`) and synthetic sweeps from known laws (:mod:`.synthet
 from rlscale.laws.efficiency import DataEfficiency, efficiency_curve
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
 from rlscale.laws.hparams import BestHyperparams, HyperparamLaws, extrapolation_errors, round_batch_size
-from rlscale.laws.normalize import MAX_RETURN_PRESETS, ReturnNormalizer, filter_reset_dips, parse_max_return
+from rlscale.laws.normalize import (
+    MAX_RETURN_PRESETS,
+    ReturnNormalizer,
+    filter_reset_dips,
+    parse_max_return,
+    parse_min_return,
+)
 from rlscale.laws.powerlaw import PowerLaw, PowerLawTerm
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
@@ -38,6 +44,7 @@ __all__ = [
     "filter_reset_dips",
     "make_sweep",
     "parse_max_return",
+    "parse_min_return",
     "round_batch_size",
     "select_configs",
 ]

@@ -2,8 +2,11 @@
 
 Thresholds J (e.g. 800) only mean the same thing across tasks once every task's return is on one
 scale. DeepMind Control returns already lie in [0, 1000]; every other benchmark is rescaled as
-``score = return * 1000 / max_return[env]``. Scores above 1000 (a run beating the reference max)
-are kept as they are, not clipped, so crossings of high thresholds stay visible.
+``score = 1000 * (return - min_return[env]) / (max_return[env] - min_return[env])`` with
+``min_return`` 0 unless given: the paper's ``return * 1000 / max_return``. A min return is for tasks
+whose returns are costs (e.g. Pendulum-v1, in [-1500, 0] for practical policies). Scores above 1000
+(a run beating the reference max) are kept as they are, not clipped, so crossings of high thresholds
+stay visible.
 
 The presets are the authors' reference max returns for the Gym v4 tasks. Only the ``-v4`` ids are
 listed: the ``-v5`` tasks differ slightly (e.g. Ant-v5 counts contact forces differently), so their
@@ -35,8 +38,8 @@ MAX_RETURN_PRESETS: dict[str, dict[str, float]] = {
 ALREADY_NORMALISED = frozenset({"dmc"})
 
 
-def parse_max_return(items: Iterable[str]) -> dict[str, float]:
-    """Parse CLI values ``["ENV=R", ...]`` into ``{ENV: R}``; R must be a positive finite number."""
+def parse_max_return(items: Iterable[str], flag: str = "--max-return", positive: bool = True) -> dict[str, float]:
+    """Parse CLI values ``["ENV=R", ...]`` into ``{ENV: R}``; R must be a finite (``positive``: > 0) number."""
     out: dict[str, float] = {}
     for item in items:
         env, sep, value = item.partition("=")
@@ -45,23 +48,32 @@ def parse_max_return(items: Iterable[str]) -> dict[str, float]:
             number = float(value)
         except ValueError:
             number = math.nan
-        if not sep or not env or not (math.isfinite(number) and number > 0):
-            raise RlscaleError(f"--max-return expects ENV=R with a positive number R, got '{item}'")
+        if not sep or not env or not math.isfinite(number) or (positive and number <= 0):
+            kind = "a positive number" if positive else "a number"
+            raise RlscaleError(f"{flag} expects ENV=R with {kind} R, got '{item}'")
         out[env] = number
     return out
+
+
+def parse_min_return(items: Iterable[str]) -> dict[str, float]:
+    """Parse ``--min-return ENV=R`` values; R may be negative (returns that are costs)."""
+    return parse_max_return(items, flag="--min-return", positive=False)
 
 
 class ReturnNormalizer:
     """Adds a ``score`` column on the 0-1000 scale to a run table.
 
     ``max_return`` (per env) overrides the values of ``preset`` (a key of :data:`MAX_RETURN_PRESETS`,
-    or None for no preset). ``fit`` resolves the max return of every env of the table that needs one
-    (fitted attribute ``max_return_``: {env: R}) and fails with one line naming the envs that have none.
+    or None for no preset); ``min_return`` (per env, default 0) is the return that maps to score 0.
+    ``fit`` resolves the range of every env of the table that needs one (fitted attributes
+    ``max_return_`` and ``min_return_``: {env: R}) and fails with one line naming the envs that have none.
     """
 
-    def __init__(self, max_return: dict[str, float] | None = None, preset: str | None = "paper-grid") -> None:
+    def __init__(self, max_return: dict[str, float] | None = None, preset: str | None = "paper-grid",
+                 min_return: dict[str, float] | None = None) -> None:
         self.max_return = max_return
         self.preset = preset
+        self.min_return = min_return
 
     def _table(self) -> dict[str, float]:
         if self.preset is not None and self.preset not in MAX_RETURN_PRESETS:
@@ -69,10 +81,18 @@ class ReturnNormalizer:
                                f"(choose from {', '.join(MAX_RETURN_PRESETS)})")
         table = dict(MAX_RETURN_PRESETS[self.preset]) if self.preset is not None else {}
         for env, value in (self.max_return or {}).items():
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise RlscaleError(f"max return of {env} must be a positive number, got {value!r}")
+            if not (isinstance(value, int | float) and math.isfinite(value)):
+                raise RlscaleError(f"max return of {env} must be a finite number, got {value!r}")
             table[env] = float(value)
         return table
+
+    def _lows(self) -> dict[str, float]:
+        lows = {}
+        for env, value in (self.min_return or {}).items():
+            if not (isinstance(value, int | float) and math.isfinite(value)):
+                raise RlscaleError(f"min return of {env} must be a finite number, got {value!r}")
+            lows[env] = float(value)
+        return lows
 
     def fit(self, runs: pd.DataFrame) -> ReturnNormalizer:
         for col in ("benchmark", "env", "return"):
@@ -87,24 +107,36 @@ class ReturnNormalizer:
                 f"no max return for env(s) {', '.join(missing)} (needed for the 0-1000 scale); "
                 f"pass --max-return ENV=R for each{_v4_hint(missing, table)}"
             )
+        lows = self._lows()
+        for env in envs:
+            if not table[env] > lows.get(env, 0.0):
+                raise RlscaleError(f"max return of {env} ({table[env]:g}) must be above its min return "
+                                   f"({lows.get(env, 0.0):g})")
         self.max_return_ = {env: table[env] for env in envs}
+        self.min_return_ = {env: lows.get(env, 0.0) for env in envs}
         return self
 
     def transform(self, runs: pd.DataFrame) -> pd.DataFrame:
-        """A copy of ``runs`` with ``score`` = return (DMC) or return x 1000 / max_return[env] (others)."""
+        """A copy of ``runs`` with ``score`` = return (DMC) or 1000 (return - min) / (max - min) (others)."""
         self.fit(runs)
         out = runs.copy()
-        scale = out["env"].astype(str).map({env: 1000.0 / r for env, r in self.max_return_.items()})
+        env = out["env"].astype(str)
+        low = env.map(self.min_return_)
+        scale = env.map({e: 1000.0 / (r - self.min_return_[e]) for e, r in self.max_return_.items()})
         dmc = out["benchmark"].astype(str).str.lower().isin(ALREADY_NORMALISED)
         scale = scale.where(~dmc, 1.0).astype("float64")
-        out["score"] = out["return"].astype("float64") * scale
+        low = low.where(~dmc, 0.0).astype("float64")
+        out["score"] = (out["return"].astype("float64") - low) * scale
         return out
 
     fit_transform = transform
 
     def summary(self) -> str:
-        lines = [f"ReturnNormalizer (preset {self.preset!r}): score = return x 1000 / max_return; DMC as is"]
-        lines += [f"  {env}: max_return = {r:g}" for env, r in getattr(self, "max_return_", {}).items()]
+        lines = [f"ReturnNormalizer (preset {self.preset!r}): score = 1000 (return - min_return) / "
+                 "(max_return - min_return); DMC as is"]
+        lows = getattr(self, "min_return_", {})
+        lines += [f"  {env}: max_return = {r:g}, min_return = {lows.get(env, 0.0):g}"
+                  for env, r in getattr(self, "max_return_", {}).items()]
         return "\n".join(lines)
 
 
