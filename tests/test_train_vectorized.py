@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -131,8 +136,46 @@ def test_members_that_differ_in_shared_settings_are_refused(tmp_path, change, me
     assert not any(tmp_path.iterdir())
 
 
-def test_a_folder_holding_a_run_is_refused(tmp_path):
+def test_rerunning_a_finished_chunk_trains_nothing_and_a_different_run_is_refused(tmp_path):
     configs = _configs(env_steps=60, eval_every=60)
-    train_vectorized(configs, [tmp_path / f"m{k}" for k in range(3)], device="cpu")
-    with pytest.raises(RlscaleError, match="already holds a run"):
-        train_vectorized(configs, [tmp_path / f"m{k}" for k in range(3)], device="cpu")
+    dirs = [tmp_path / f"m{k}" for k in range(3)]
+    train_vectorized(configs, dirs, device="cpu")
+    stamps = [(d / "curve.parquet").stat().st_mtime_ns for d in dirs]
+    assert [s["status"] for s in train_vectorized(configs, dirs, device="cpu")] == ["finished"] * 3
+    assert [(d / "curve.parquet").stat().st_mtime_ns for d in dirs] == stamps
+    assert not any((d / "checkpoint.pt").exists() for d in dirs)
+    with pytest.raises(RlscaleError, match="different config"):
+        train_vectorized(_configs(env_steps=90, eval_every=60), dirs, device="cpu")
+
+
+def test_a_killed_chunk_resumes_from_its_checkpoints_to_the_uninterrupted_curves(tmp_path):
+    # Pendulum's 200-step episodes end together: checkpoints at env steps 200, 400, ... as a single run's
+    configs = _configs(env_steps=800, eval_every=200)
+    job = json.dumps([{"config": dataclasses.asdict(c), "output": str(tmp_path / "killed" / f"m{k}")}
+                      for k, c in enumerate(configs)])
+    proc = subprocess.Popen([sys.executable, "-m", "rlscale.train.vectorized", "--job", job, "--device", "cpu",
+                             "--quiet"], stderr=subprocess.PIPE)
+    dirs = [tmp_path / "killed" / f"m{k}" for k in range(3)]
+    deadline = time.monotonic() + 120
+    while not all((d / "checkpoint.pt").exists() for d in dirs) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, proc.stderr.read().decode()
+    status = json.loads((dirs[0] / "status.json").read_text())
+    assert status["status"] == "running" and status["vectorized"] == ["m0", "m1", "m2"]
+    saved = torch.load(dirs[1] / "checkpoint.pt", weights_only=False)
+    assert saved["counters"]["env_step"] % 200 == 0 and saved["episode"] is None
+    # a newer checkpoint that only one member holds (phase one cut short) is not a resumable set
+    torch.save({**saved, "counters": {**saved["counters"], "env_step": saved["counters"]["env_step"] + 200}},
+               dirs[1] / "checkpoint.pt.next")
+
+    resumed = train_vectorized(configs, dirs, device="cpu")
+    assert [s["status"] for s in resumed] == ["finished"] * 3
+    train_vectorized(configs, [tmp_path / "whole" / f"m{k}" for k in range(3)], device="cpu")
+    for k in range(3):
+        got = pd.read_parquet(dirs[k] / "curve.parquet")
+        want = pd.read_parquet(tmp_path / "whole" / f"m{k}" / "curve.parquet")
+        assert got["env_step"].tolist() == [200, 400, 600, 800]
+        pd.testing.assert_frame_equal(got.drop(columns="wall_s"), want.drop(columns="wall_s"))
+        assert not (dirs[k] / "checkpoint.pt").exists() and not (dirs[k] / "checkpoint.pt.next").exists()

@@ -244,6 +244,38 @@ class VectorSAC:
                 "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "alpha_opt": self.alpha_opt.state_dict()}
 
+    def member_states(self) -> list[dict[str, Any]]:
+        """Member k's rows of every stacked tensor of :meth:`state_dict` (networks, Adam moments), for its own
+        checkpoint; :meth:`load_member_states` stacks them back."""
+
+        def cut(value: Any, rows: slice) -> Any:
+            if isinstance(value, torch.Tensor):
+                return value[rows].clone()
+            if isinstance(value, list):
+                return [cut(v, rows) for v in value]
+            if isinstance(value, dict):
+                return {name: cut(v, rows) for name, v in value.items()}
+            return value  # Adam's step count: all members step together
+
+        full = self.state_dict()
+        return [{key: cut(value, slice(2 * k, 2 * k + 2) if key.startswith("critic") else slice(k, k + 1))
+                 for key, value in full.items()} for k in range(self.k)]
+
+    def load_member_states(self, states: Sequence[dict[str, Any]]) -> None:
+        def join(values: list[Any]) -> Any:
+            first = values[0]
+            if isinstance(first, torch.Tensor):
+                return torch.cat(values).to(self.device)
+            if isinstance(first, list):
+                return [join(list(vs)) for vs in zip(*values, strict=True)]
+            if isinstance(first, dict):
+                return {name: join([v[name] for v in values]) for name in first}
+            return first
+
+        if len(states) != self.k:
+            raise ValueError(f"{len(states)} member states for {self.k} members")
+        self.load_state_dict(join(list(states)))
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         with torch.no_grad():
             torch._foreach_copy_(self.actor, state["actor"])
