@@ -110,12 +110,18 @@ def test_bad_sweep_file_is_one_line_error_and_writes_nothing(tmp_path, capsys, t
     assert not (tmp_path / "runs").exists()
 
 
-def test_example_sweep_files_are_valid():
+def test_example_sweep_files_are_valid(tmp_path):
     root = Path(__file__).resolve().parent.parent / "sweeps"
     sizes = {p.stem: len(load_sweep(p).runs) for p in sorted(root.glob("*.yaml")) if "fitted" not in p.stem}
-    assert sizes == {"cpu_mini": 24, "dmc_grid": 3584, "gym_grid": 3200}
-    with pytest.raises(RlscaleError, match="cannot read hparams file"):  # needs 'rlscale fit hparams' output first
-        load_sweep(root / "gym_fitted.yaml")
+    assert sizes == {"mini_dmc": 72, "mini_gym": 72, "paper_dmc": 3584, "paper_gym": 3200}
+    fitted = sorted(root.glob("*_fitted.yaml"))
+    assert {p.stem for p in fitted} == {f"{s}_fitted" for s in sizes}
+    for path in fitted:  # each needs 'rlscale fit hparams' output first; a copy here has none next to it
+        copy = tmp_path / "sweeps" / path.name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_text(path.read_text())
+        with pytest.raises(RlscaleError, match="cannot read hparams file"):
+            load_sweep(copy)
 
 
 def test_duplicate_grid_values_are_rejected():

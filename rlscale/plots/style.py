@@ -172,6 +172,8 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> li
     for fmt_ in ("png", "pdf"):
         path = stem.with_name(f"{stem.name}.{fmt_}")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt_, dpi=dpi, bbox_inches="tight")
+            # no creation date / software stamps: the same figure gives the same bytes (DVC hashes them)
+            meta = {"CreationDate": None} if fmt_ == "pdf" else {"Software": None}
+            fig.savefig(tmp, format=fmt_, dpi=dpi, bbox_inches="tight", metadata=meta)
         paths.append(path)
     return paths
