@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Re-running the same command resumes from the last checkpoint; a finished run is a no-op.",
     )
     p.add_argument("--env", required=True, help="BACKEND:ID, e.g. gym:HalfCheetah-v4, dmc:walker-walk")
-    p.add_argument("--algo", required=True, help="agent: sac or bro")
+    p.add_argument("--algo", required=True, help="agent: sac, bro or pql (parallel envs, see --num-envs)")
     p.add_argument("--utd", type=float, required=True, help="updates per env step sigma (< 1: one every 1/sigma)")
     p.add_argument("--batch-size", type=int, required=True, help="batch size B")
     p.add_argument("--learning-rate", type=float, required=True, help="critic and actor learning rate")
@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--action-repeat", type=int, help="dmc only: physics steps per action (default 1)")
     p.add_argument("--reset-every", type=int,
                    help="bro only: gradient steps between full network resets (default 2.5e6)")
+    p.add_argument("--num-envs", type=int, default=16,
+                   help="pql only: parallel envs (gym:/dmc: vectorised on CPU, warp:/isaac: on the GPU; default 16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:K (default auto)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1; 0 = torch's default)")
     p.add_argument("--keep-checkpoint", action="store_true", help="keep checkpoint.pt after the run finishes")
@@ -43,17 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     import sys
 
+    from rlscale.train.parallel import ParallelConfig, ParallelTrainer
     from rlscale.train.run import RunFailed, TrainConfig, Trainer
 
-    config = TrainConfig(
+    pql = args.algo == "pql"
+    config = (ParallelConfig if pql else TrainConfig)(
         env=args.env, algo=args.algo, utd=args.utd, batch_size=args.batch_size, learning_rate=args.learning_rate,
         seed=args.seed, env_steps=args.env_steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         critic_width=args.critic_width, critic_depth=args.critic_depth, warmup_steps=args.warmup_steps,
         buffer_size=args.buffer_size, val_fraction=args.val_fraction, checkpoint_every=args.checkpoint_every,
-        action_repeat=args.action_repeat, reset_every=args.reset_every,
+        action_repeat=args.action_repeat, reset_every=args.reset_every, **({"num_envs": args.num_envs} if pql else {}),
     )
-    trainer = Trainer(config, args.output, device=args.device, threads=args.threads, quiet=args.quiet,
-                      keep_checkpoint=args.keep_checkpoint)
+    trainer = (ParallelTrainer if pql else Trainer)(config, args.output, device=args.device, threads=args.threads,
+                                                    quiet=args.quiet, keep_checkpoint=args.keep_checkpoint)
     try:
         status = trainer.run()
     except RunFailed as exc:

@@ -68,4 +68,5 @@ class Agent(Protocol):
 AGENTS: dict[str, str] = {
     "sac": "rlscale.agents.sac:SAC",
     "bro": "rlscale.agents.bro:BRO",
+    "pql": "rlscale.agents.pql:PQL",
 }

@@ -41,8 +41,17 @@ def _make_dmc(env_id: str, **options: Any) -> tuple[gym.Env, EnvInfo]:
     return make_dmc_env(env_id, **options)
 
 
+def _parallel_only(backend: str) -> Callable[..., tuple[gym.Env, EnvInfo]]:
+    def make(env_id: str, **options: Any) -> tuple[gym.Env, EnvInfo]:
+        raise RlscaleError(f"{backend}:{env_id} exists only as parallel environments: train it with --algo pql")
+
+    return make
+
+
 # backend name -> factory(env_id, **options) -> (env, info); backends import their simulator lazily.
-BACKENDS: dict[str, Callable[..., tuple[gym.Env, EnvInfo]]] = {"gym": _make_gym, "dmc": _make_dmc}
+# warp: and isaac: are batched simulators (rlscale.envs.vector), built only by the parallel (PQL) trainer.
+BACKENDS: dict[str, Callable[..., tuple[gym.Env, EnvInfo]]] = {
+    "gym": _make_gym, "dmc": _make_dmc, "warp": _parallel_only("warp"), "isaac": _parallel_only("isaac")}
 
 
 def parse_env_name(name: str) -> tuple[str, str]:
