@@ -257,7 +257,7 @@ class ConcurrentLearners:
         self.v_updates, self.p_updates = updates, updates // agent.policy_every
         self.info: dict[str, torch.Tensor] = {}
         self.error: BaseException | None = None
-        self.max_lag = 0  # most critic updates ever due but not yet done when the collector moved on
+        self.max_lag = 0  # most critic updates due but not yet done, seen right after a collector step
         self._stop = False
         self._threads: list[threading.Thread] = []
 

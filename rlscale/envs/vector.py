@@ -124,8 +124,10 @@ WARP_TASKS = {
 
 def _import_warp() -> tuple[Any, Any]:
     try:
-        import mujoco_warp
         import warp
+
+        warp.config.quiet = True  # before mujoco_warp initialises warp: no banner on every run
+        import mujoco_warp
     except ImportError as exc:
         raise RlscaleError(f"warp: environments need MuJoCo Warp ({exc.name} is missing): "
                            "pip install 'mujoco-warp>=4.0' 'warp-lang>=1.19'") from exc
@@ -153,7 +155,6 @@ class WarpVecEnv:
         xml = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", self.spec.xml)
         mjm = mujoco.MjModel.from_xml_path(xml)
         self.mjm = mjm
-        wp.config.quiet = True
         with wp.ScopedDevice(self.wp_device):
             self.model = mjw.put_model(mjm)
             self.data = mjw.put_data(mjm, mujoco.MjData(mjm), nworld=num_envs)
