@@ -47,6 +47,7 @@ class BenchmarkParams:
     min_return: dict[str, float]
     n_bootstrap: int
     workers: int
+    vectorize: int = 0  # > 0: ``sweep --vectorize --max-members N``
     notebooks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
@@ -101,6 +102,7 @@ def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None =
             max_return={str(k): float(v) for k, v in (bench.get("max_return") or {}).items()},
             min_return={str(k): float(v) for k, v in (bench.get("min_return") or {}).items()},
             n_bootstrap=int(block.get("n_bootstrap", 100)), workers=int(block.get("workers", 1)),
+            vectorize=int(block.get("vectorize") or 0),
             notebooks={str(k): dict(v or {}) for k, v in (block.get("notebooks") or {}).items()},
         )
     except KeyError as exc:
@@ -127,6 +129,8 @@ def train(params: BenchmarkParams, kind: str) -> Path:
         raise RlscaleError(f"{sweep}: no such sweep file for preset {params.preset!r}")
     root = params.run_root(kind)
     sweep_cmd = ["sweep", str(sweep), "-o", str(root), "--workers", str(params.workers)]
+    if params.vectorize > 0:
+        sweep_cmd += ["--vectorize", "--max-members", str(params.vectorize)]
     collect_cmd = ["collect", str(root), "-o", str(table)]
     _rlscale(sweep_cmd)
     _rlscale(collect_cmd)
@@ -142,7 +146,7 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
     statuses = sorted(root.rglob("status.json"))
     finished = max(p.stat().st_mtime for p in statuses) if statuses else None
     outcomes = [json.loads(p.read_text()) for p in root.glob("sweep_*.json")]
-    run_wall = sum(float(r.get("wall_s") or 0.0) for o in outcomes for r in o.get("runs", []))
+    devices = sorted({str(r.get("device")) for o in outcomes for r in o.get("runs", []) if r.get("device")})
     started = min(c["started"] for c in configs if c.get("started"))
     doc: dict[str, Any] = {
         "table": str(table),
@@ -153,9 +157,10 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
         "git_commits": sorted({c.get("git_commit") or "unknown" for c in configs}),
         "versions": sorted({json.dumps(c.get("versions", {}), sort_keys=True) for c in configs}),
         "devices": sorted({f"{c.get('device')} x{c.get('threads')} threads" for c in configs}),
+        "executed_as": devices,
         "started": started,
         "finished": datetime.fromtimestamp(finished, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000") if finished else None,
-        "run_wall_s_total": round(run_wall, 1),
+        "wall_s": round(_elapsed(outcomes), 1),
         "host": {"platform": platform.platform(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
                  "python": sys.version.split()[0]},
     }
@@ -164,6 +169,20 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
     io.write_json(path, doc)
     print(f"wrote {path}")
     return path
+
+
+def _elapsed(outcomes: Sequence[dict[str, Any]]) -> float:
+    """Seconds the sweep invocations ran, first start to last update of each outcomes file (a sweep
+    restarted after an interruption counts from its last start: the earlier part is not recovered)."""
+    total = 0.0
+    for o in outcomes:
+        try:
+            start = datetime.strptime(o["started"], "%Y-%m-%dT%H:%M:%S%z")
+            end = datetime.strptime(o["updated"], "%Y-%m-%dT%H:%M:%S%z")
+        except (KeyError, TypeError, ValueError):
+            continue
+        total += (end - start).total_seconds()
+    return total
 
 
 def _cpu_model() -> str:
