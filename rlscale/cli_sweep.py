@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the runs that crashed or were killed last time (diverged runs need their folder "
                    "removed)")
+    p.add_argument("--vectorize", action="store_true",
+                   help="local executor, SAC: train the runs that differ only in seed, learning rate and batch size "
+                   "as one batched process per chunk (each chunk is one job of --workers)")
+    p.add_argument("--max-members", type=int,
+                   help="--vectorize: most runs per chunk (default 64 with GPUs, else 16)")
     p.add_argument("--dry-run", action="store_true", help="print the runs and their commands; run nothing")
     p.set_defaults(handler=_sweep)
 
@@ -53,7 +58,16 @@ def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rlscale.errors import RlscaleError
-    from rlscale.train.sweep import LocalExecutor, load_sweep, plan, run_sweep, visible_gpus
+    from rlscale.train.sweep import (
+        MAX_MEMBERS,
+        LocalExecutor,
+        VectorJob,
+        load_sweep,
+        plan,
+        run_sweep,
+        vector_jobs,
+        visible_gpus,
+    )
 
     if args.workers is not None and args.workers < 1:
         raise RlscaleError(f"--workers must be >= 1, got {args.workers}")
@@ -67,6 +81,12 @@ def _sweep(args: argparse.Namespace) -> int:
             raise RlscaleError(f"--gpus-per-run must be >= 0, got {args.gpus_per_run:g}")
     elif args.address is not None or args.gpus_per_run is not None or args.cpus_per_run != 1.0:
         raise RlscaleError("--address, --cpus-per-run and --gpus-per-run need --executor ray")
+    if args.vectorize and args.executor == "ray":
+        raise RlscaleError("--vectorize needs --executor local (Ray runs one task per run)")
+    if args.max_members is not None and not args.vectorize:
+        raise RlscaleError("--max-members needs --vectorize")
+    if args.max_members is not None and args.max_members < 1:
+        raise RlscaleError(f"--max-members must be >= 1, got {args.max_members}")
     if args.threads is not None and args.threads < 1:
         raise RlscaleError(f"--threads must be >= 1, got {args.threads}")
     sweep = load_sweep(args.sweep)
@@ -77,11 +97,20 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not gpus:
         raise RlscaleError("--device cuda requested but torch sees no CUDA device")
 
+    max_members = args.max_members or MAX_MEMBERS["cuda" if gpus else "cpu"]
     if args.dry_run:
         todo, settled = plan(sweep, out_dir, retry_failed=args.retry_failed)
+        chunks: dict[str, str] = {}
+        if args.vectorize:
+            items, notes = vector_jobs(sweep, todo, out_dir, max_members)
+            for note in notes:
+                print(f"rlscale: {note}", file=sys.stderr)
+            for i, job in enumerate(j for j in items if isinstance(j, VectorJob)):
+                chunks.update({spec.name: f"vectorised chunk {i} ({len(job.runs)} members)" for spec in job.runs})
         for spec in sweep.runs:
             state = settled[spec.name].status if spec.name in settled else "to run"
-            print(f"{spec.name}\t{state}\trlscale train {' '.join(spec.train_args(out_dir))}")
+            how = chunks.get(spec.name, f"rlscale train {' '.join(spec.train_args(out_dir))}")
+            print(f"{spec.name}\t{state}\t{how}")
         print(f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(todo)} to run, "
               f"{sum(r.status == 'skipped' for r in settled.values())} finished, "
               f"{sum(r.status == 'failed' for r in settled.values())} failed before; "
@@ -96,7 +125,8 @@ def _sweep(args: argparse.Namespace) -> int:
                                device=args.device, threads=args.threads)
     else:
         executor = LocalExecutor(workers=args.workers or 1, gpus=gpus, threads=args.threads)
-    report = run_sweep(sweep, out_dir, executor, retry_failed=args.retry_failed)
+    report = run_sweep(sweep, out_dir, executor, retry_failed=args.retry_failed, vectorize=args.vectorize,
+                       max_members=max_members)
     c = report.counts()
     print(f"sweep {sweep.name}: {c['finished']} finished, {c['skipped']} skipped (finished before), "
           f"{c['failed']} failed, {c['interrupted']} interrupted; summary in {report.path}")

@@ -9,6 +9,15 @@ settings of every run (``algo``, ``env_steps``, ``eval_every``, ...); see :data:
 Each run is a folder ``OUT/NAME`` with a deterministic NAME (``sac_HalfCheetah-v4_utd2_bs256_lr3e-4_s0``).
 Execution is delegated to an :class:`Executor`: :class:`LocalExecutor` (``--workers N`` processes, GPU
 round-robin) or :class:`rlscale.train.ray_executor.RayExecutor` (Ray tasks on a cluster).
+
+Vectorised sweeps (``--vectorize``, local executor): runs that differ only in seed, learning rate and
+batch size are cut into chunks of at most ``--max-members`` (16 on CPU, 64 on CUDA) and each chunk is
+one job, one process training all its members as one batched computation
+(:mod:`rlscale.train.vectorized`); ``--workers`` still counts concurrent jobs. Members write ordinary
+run folders and are recorded in the outcomes one by one, so ``collect`` and ``--retry-failed`` work as
+for single runs; a killed chunk's unfinished members are recorded failed and resume from their
+checkpoints with ``--retry-failed``. Non-SAC runs, groups of one, and runs that hold a single run's
+partial state go one process each.
 Restarting a sweep skips finished runs, resumes unfinished ones (``rlscale train`` resumes from its
 checkpoint) and never silently re-runs a failed one.
 """
@@ -16,6 +25,7 @@ checkpoint) and never silently re-runs a failed one.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import subprocess
@@ -51,6 +61,9 @@ FIXED_KEYS: dict[str, tuple[str, type]] = {
 }
 REQUIRED_FIXED = ("env_steps", "eval_every")
 COMMON_KEYS = ("name", "mode", "algo", "seeds", *FIXED_KEYS)
+VECTOR_ALGOS = ("sac",)  # agents rlscale.train.vectorized trains as one batched computation
+CHUNK_KEY = "vectorized"  # a vectorised member's status.json names its chunk (rlscale.train.vectorized.CHUNK_KEY)
+MAX_MEMBERS = {"cpu": 16, "cuda": 64}  # default chunk size
 GRID_KEYS = ("envs", "utd", "batch_size", "learning_rate")
 FITTED_KEYS = ("hparams", "backend", "envs", "utd", "batch_size_multipliers", "learning_rate_multipliers")
 HPARAM_COLUMNS = ("env", "utd", "learning_rate", "batch_size_rounded")
@@ -82,6 +95,32 @@ class RunSpec:
         for key, value in self.fixed:
             args += [FIXED_KEYS[key][0], str(value)]
         return [*args, "-o", str(out_dir / self.name)]
+
+    def train_config(self) -> dict[str, Any]:
+        """The run's ``TrainConfig`` fields (what ``rlscale train`` builds from :meth:`train_args`)."""
+        return {"env": self.env, "algo": self.algo, "utd": self.utd, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "seed": self.seed, **dict(self.fixed)}
+
+
+@dataclass(frozen=True)
+class VectorJob:
+    """Runs that differ only in seed, learning rate and batch size, trained as one process (one executor job).
+
+    ``report`` names the runs whose outcomes this sweep invocation records (a resumed chunk also carries
+    members that finished or failed before; they occupy their slot and are left as they are). The chunk's
+    output goes to the first member's ``train.log``.
+    """
+
+    runs: tuple[RunSpec, ...]
+    report: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.runs[0].name}+{len(self.runs) - 1}"
+
+    def command(self, out_dir: Path) -> list[str]:
+        job = [{"config": spec.train_config(), "output": str(out_dir / spec.name)} for spec in self.runs]
+        return ["-m", "rlscale.train.vectorized", "--job", json.dumps(job)]
 
 
 def _fmt(x: float) -> str:
@@ -311,10 +350,11 @@ class RunResult:
 class Executor(Protocol):
     """Runs ``rlscale train`` for each spec and reports every start and outcome (callbacks may come from threads).
 
-    ``stop()`` asks running runs to end (they resume from their checkpoints on the next sweep).
+    ``stop()`` asks running runs to end (they resume from their checkpoints on the next sweep). An
+    executor that takes :class:`VectorJob` items runs each as one process and reports each member.
     """
 
-    def run(self, runs: Sequence[RunSpec], out_dir: Path, on_start: Callable[[RunSpec], None],
+    def run(self, runs: Sequence[RunSpec | VectorJob], out_dir: Path, on_start: Callable[[RunSpec], None],
             on_done: Callable[[RunResult], None]) -> None: ...
 
     def stop(self) -> None: ...
@@ -349,7 +389,7 @@ class LocalExecutor:
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def run(self, runs: Sequence[RunSpec], out_dir: Path, on_start: Callable[[RunSpec], None],
+    def run(self, runs: Sequence[RunSpec | VectorJob], out_dir: Path, on_start: Callable[[RunSpec], None],
             on_done: Callable[[RunResult], None]) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -358,12 +398,16 @@ class LocalExecutor:
             slots.put(k)
         threads = self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
-        def one(spec: RunSpec) -> None:
+        def one(item: RunSpec | VectorJob) -> None:
             if self._stopping.is_set():
                 return
             slot = slots.get()
             try:
-                on_done(self._run_one(spec, out_dir, slot, threads, on_start))
+                if isinstance(item, VectorJob):
+                    for result in self._run_chunk(item, out_dir, slot, threads, on_start):
+                        on_done(result)
+                else:
+                    on_done(self._run_one(item, out_dir, slot, threads, on_start))
             finally:
                 slots.put(slot)
 
@@ -410,6 +454,51 @@ class LocalExecutor:
         if self._stopping.is_set():
             return RunResult(spec.name, "interrupted", "sweep stopped; resumes from its checkpoint", rc, wall, where)
         return RunResult(spec.name, "failed", _failure_reason(rc, status, run_dir / LOG_NAME), rc, wall, where)
+
+    def _run_chunk(self, job: VectorJob, out_dir: Path, slot: int, threads: int,
+                   on_start: Callable[[RunSpec], None]) -> list[RunResult]:
+        """One process for the chunk; each reported member's outcome is read from its own folder."""
+        env = dict(os.environ)
+        device = "cpu"
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
+            device = "cuda"
+        cmd = [sys.executable, *job.command(out_dir), "--device", device, "--threads", str(threads),
+               *(["--quiet"] if self.quiet else [])]
+        where = f"cuda (GPU {env['CUDA_VISIBLE_DEVICES']}), vectorised" if self.gpus else "cpu, vectorised"
+        log_path = out_dir / job.runs[0].name / LOG_NAME
+        for spec in job.runs:
+            (out_dir / spec.name).mkdir(parents=True, exist_ok=True)
+            if spec is not job.runs[0]:
+                with open(out_dir / spec.name / LOG_NAME, "ab") as other:
+                    other.write(f"$ vectorised chunk {job.name}: output in {log_path}\n".encode())
+        for spec in job.runs:
+            if spec.name in job.report:
+                on_start(spec)
+        start = time.perf_counter()
+        with open(log_path, "ab") as log:
+            log.write(f"$ {' '.join(cmd)}\n".encode())
+            log.flush()
+            with self._lock:
+                if self._stopping.is_set():
+                    return [RunResult(n, "interrupted", "sweep stopped", device=where) for n in job.report]
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                self._procs[job.name] = proc
+            rc = proc.wait()
+        with self._lock:
+            self._procs.pop(job.name, None)
+        wall = time.perf_counter() - start
+        results = []
+        for name in job.report:
+            status = _read_status(out_dir / name)
+            if status.get("status") == "finished":
+                results.append(RunResult(name, "finished", None, rc, wall, where))
+            elif self._stopping.is_set():
+                results.append(RunResult(name, "interrupted", "sweep stopped; resumes from its checkpoint", rc, wall,
+                                         where))
+            else:
+                results.append(RunResult(name, "failed", _failure_reason(rc, status, log_path), rc, wall, where))
+        return results
 
     def stop(self) -> None:
         """Terminate running runs (SIGTERM to each run's process group); queued runs are not started."""
@@ -510,6 +599,48 @@ def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False) -> tuple[li
     return todo, settled
 
 
+def vector_jobs(sweep: Sweep, todo: Sequence[RunSpec], out_dir: Path,
+                max_members: int) -> tuple[list[RunSpec | VectorJob], list[str]]:
+    """Cut the runs to launch into vectorised chunks of at most ``max_members``; also returns notices.
+
+    Runs are grouped by every setting except seed, learning rate and batch size; each group is split
+    into near-equal chunks. A chunk that holds a vectorised checkpoint resumes exactly as it was cut,
+    a run whose folder holds a single run's partial state continues as a single run, and runs of an
+    agent that is not vectorised (or a group of one) go one process each, as without vectorisation.
+    """
+    if max_members < 1:
+        raise RlscaleError(f"--max-members must be >= 1, got {max_members}")
+    algos = sorted({s.algo for s in todo if s.algo not in VECTOR_ALGOS})
+    notes = [f"--vectorize: algo {a} is not vectorised ({', '.join(VECTOR_ALGOS)} only); its runs go one process "
+             "each" for a in algos]
+    items: list[RunSpec | VectorJob] = []
+    pending = {s.name: s for s in todo}
+    known = {s.name: s for s in sweep.runs}
+    claimed: set[str] = set()
+    for spec in todo:  # chunks interrupted before resume as they were cut
+        status = _read_status(out_dir / spec.name)
+        chunk = status.get(CHUNK_KEY)
+        if spec.name in claimed or status.get("status") != "running" or not isinstance(chunk, list):
+            continue
+        if all(n in known for n in chunk) and not claimed & set(chunk):
+            items.append(VectorJob(tuple(known[n] for n in chunk), tuple(n for n in chunk if n in pending)))
+            claimed.update(chunk)
+    groups: dict[tuple, list[RunSpec]] = {}
+    for spec in todo:
+        if spec.name in claimed:
+            continue
+        status = _read_status(out_dir / spec.name)
+        if spec.algo not in VECTOR_ALGOS or (status and CHUNK_KEY not in status):
+            items.append(spec)  # not vectorised, or a single run's partial state: it resumes as a single run
+            continue
+        groups.setdefault((spec.env, spec.algo, spec.utd, spec.fixed), []).append(spec)
+    for members in groups.values():
+        for chunk in np.array_split(np.arange(len(members)), math.ceil(len(members) / max_members)):
+            specs = tuple(members[i] for i in chunk)
+            items.append(specs[0] if len(specs) == 1 else VectorJob(specs, tuple(s.name for s in specs)))
+    return items, notes
+
+
 def _previous_failures(summary: Path) -> dict[str, str]:
     """Runs the last invocation of this sweep recorded as failed, with their reasons."""
     import json
@@ -522,12 +653,24 @@ def _previous_failures(summary: Path) -> dict[str, str]:
 
 
 def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, retry_failed: bool = False,
-              progress: bool = True) -> SweepReport:
-    """Launch the sweep's pending runs on ``executor``; returns the report (also written to disk)."""
+              progress: bool = True, vectorize: bool = False, max_members: int | None = None) -> SweepReport:
+    """Launch the sweep's pending runs on ``executor``; returns the report (also written to disk).
+
+    ``vectorize``: train each chunk of runs that differ only in seed, learning rate and batch size as one
+    process (:func:`vector_jobs`; ``max_members`` defaults to 64 with GPUs, else 16). The outcomes are
+    recorded per run either way.
+    """
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
     todo, settled = plan(sweep, out_dir, retry_failed=retry_failed)
+    items: Sequence[RunSpec | VectorJob] = todo
+    if vectorize:
+        if max_members is None:
+            max_members = MAX_MEMBERS["cuda" if getattr(executor, "gpus", None) else "cpu"]
+        items, notes = vector_jobs(sweep, todo, out_dir, max_members)
+        for note in notes:
+            print(f"rlscale: {note}", file=sys.stderr)
     report = SweepReport(sweep, out_dir, dict(settled))
     report.write()
     running: set[str] = set()
@@ -560,7 +703,7 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, r
             print(f"rlscale: run failed: {result.name}: {result.reason}", file=sys.stderr)
     postfix()
     try:
-        executor.run(todo, out_dir, on_start, on_done)
+        executor.run(items, out_dir, on_start, on_done)
         report.state = "finished"
     except KeyboardInterrupt:
         executor.stop()

@@ -1,0 +1,110 @@
+"""``rlscale sweep --vectorize``: chunking, a killed chunk recorded failed and resumed, the single-run table."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rlscale.cli import main
+from rlscale.errors import RlscaleError
+from rlscale.runs import ROW_KEY, validate_run_table
+from rlscale.train.sweep import LocalExecutor, VectorJob, load_sweep, plan, run_sweep, vector_jobs
+
+TINY = """\
+name: tiny
+algo: sac
+envs: [gym:Pendulum-v1]
+utd: [1]
+batch_size: [16, 32]
+learning_rate: [1e-3]
+seeds: 1
+env_steps: 400
+eval_every: 200
+eval_episodes: 1
+warmup_steps: 50
+critic_width: 16
+critic_depth: 1
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_runs_are_grouped_by_every_setting_but_seed_lr_and_batch_size_and_chunked(tmp_path):
+    text = TINY.replace("utd: [1]", "utd: [0.5, 1]").replace("seeds: 1", "seeds: 3")
+    sweep = load_sweep(_write(tmp_path, text))
+    items, notes = vector_jobs(sweep, sweep.runs, tmp_path / "out", max_members=4)
+    assert notes == [] and all(isinstance(j, VectorJob) for j in items)
+    assert [len(j.runs) for j in items] == [3, 3, 3, 3]  # two groups of 6, each cut into near-equal chunks
+    for job in items:
+        assert len({(s.env, s.utd, s.fixed) for s in job.runs}) == 1 and job.report == tuple(s.name for s in job.runs)
+    assert sorted(s.name for j in items for s in j.runs) == sorted(s.name for s in sweep.runs)
+    single, _ = vector_jobs(sweep, sweep.runs[:1], tmp_path / "out", max_members=4)
+    assert single == [sweep.runs[0]]  # a group of one is an ordinary run
+    with pytest.raises(RlscaleError, match="max-members"):
+        vector_jobs(sweep, sweep.runs, tmp_path / "out", max_members=0)
+
+
+def test_non_sac_runs_fall_back_to_single_runs_with_a_notice(tmp_path, capsys):
+    path = _write(tmp_path, TINY.replace("algo: sac", "algo: bro"))
+    assert main(["sweep", str(path), "-o", str(tmp_path / "out"), "--vectorize", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert "algo bro is not vectorised" in err and err.count("\n") == 1
+    assert out.count("rlscale train --env") == 2
+    path = _write(tmp_path, TINY)
+    assert main(["sweep", str(path), "-o", str(tmp_path / "out"), "--vectorize", "--dry-run"]) == 0
+    assert capsys.readouterr().out.count("vectorised chunk 0 (2 members)") == 2
+
+
+def test_vectorize_flag_errors_are_one_line(tmp_path, capsys):
+    path = _write(tmp_path, TINY)
+    for extra, message in [(["--max-members", "4"], "needs --vectorize"),
+                           (["--vectorize", "--max-members", "0"], "must be >= 1"),
+                           (["--vectorize", "--executor", "ray"], "needs --executor local")]:
+        assert main(["sweep", str(path), "-o", str(tmp_path / "out"), *extra]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_killed_chunk_is_recorded_failed_resumes_on_retry_and_matches_the_single_run_sweep(tmp_path):
+    sweep = load_sweep(_write(tmp_path, TINY))
+    out = tmp_path / "vec"
+    executor = LocalExecutor(workers=1, threads=1)
+    thread = threading.Thread(target=run_sweep, args=(sweep, out, executor),
+                              kwargs={"vectorize": True, "progress": False})
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not all((out / s.name / "checkpoint.pt").exists() for s in sweep.runs):
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.02)
+    with executor._lock:
+        (proc,) = executor._procs.values()
+    proc.kill()
+    thread.join()
+    summary = json.loads((out / "sweep_tiny.json").read_text())
+    assert summary["counts"]["failed"] == 2
+    assert {r["reason"] for r in summary["runs"]} == {"killed by signal 9"}
+    todo, settled = plan(sweep, out)
+    assert todo == [] and all("--retry-failed" in r.reason for r in settled.values())  # recoverable, not lost
+    started = {s.name: (out / s.name / "config.json").read_text() for s in sweep.runs}
+
+    report = run_sweep(sweep, out, executor, retry_failed=True, vectorize=True, progress=False)
+    assert report.counts()["finished"] == 2
+    assert {r.device for r in report.results.values()} == {"cpu, vectorised"}
+    assert started == {s.name: (out / s.name / "config.json").read_text() for s in sweep.runs}  # resumed, not redone
+    assert main(["sweep", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "single"), "--workers", "2"]) == 0
+    tables = {}
+    for name in ("vec", "single"):
+        assert main(["collect", str(tmp_path / name), "-o", str(tmp_path / f"{name}.parquet")]) == 0
+        tables[name] = validate_run_table(pd.read_parquet(tmp_path / f"{name}.parquet"))
+    assert list(tables["vec"].columns) == list(tables["single"].columns)
+    keys = [*ROW_KEY, "run_id", "critic_params", "updates"]
+    rows = {name: sorted(map(tuple, t[keys].astype(str).to_numpy())) for name, t in tables.items()}
+    assert rows["vec"] == rows["single"] and len(rows["vec"]) == 2 * 2
