@@ -139,7 +139,8 @@ class WarpVecEnv:
 
     Observations follow the v5 options that drop contact/inertia terms (``qpos[skip:]`` and ``qvel``),
     which is what gymnasium's Ant-v4 uses by default; for Humanoid this is a 45-dim observation instead
-    of v4's 376 (the inertia/force terms would need extra physics stages every step).
+    of v4's 376 (the inertia/force terms would need extra physics stages every step), and its solver is
+    Newton instead of the XML's PGS (which MuJoCo Warp does not implement).
     """
 
     def __init__(self, task: str, num_envs: int, device: torch.device) -> None:
@@ -154,6 +155,8 @@ class WarpVecEnv:
         self.wp_device = "cpu" if self.device.type == "cpu" else f"cuda:{self.device.index or 0}"
         xml = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", self.spec.xml)
         mjm = mujoco.MjModel.from_xml_path(xml)
+        if mjm.opt.solver == mujoco.mjtSolver.mjSOL_PGS:  # humanoid.xml asks for PGS, which MuJoCo Warp lacks
+            mjm.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
         self.mjm = mjm
         with wp.ScopedDevice(self.wp_device):
             self.model = mjw.put_model(mjm)
@@ -235,8 +238,8 @@ class WarpVecEnv:
             terminated = ~finite
         else:
             z = self.qpos[:, 2]
-            terminated = ~(finite & (z > spec.healthy_z[0]) & (z < spec.healthy_z[1]))
-            reward = reward + spec.healthy_reward * (~terminated).float()
+            terminated = ~(finite & (z >= spec.healthy_z[0]) & (z <= spec.healthy_z[1]))
+            reward = reward + spec.healthy_reward  # v4 pays it on the terminal step too (terminate_when_unhealthy)
         self.steps += 1
         truncated = (self.steps >= spec.max_steps) & ~terminated
         final_obs = torch.nan_to_num(self._obs())
