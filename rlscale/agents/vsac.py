@@ -3,10 +3,15 @@
 Member k is the single-run :class:`rlscale.agents.sac.SAC` with its own seed, learning rate and batch
 size; every linear layer of all K members is one ``torch.baddbmm`` over stacked weights ``[K, in, out]``
 (the twin critics are stacked too, ``[2K, in, out]``), so an update costs the same number of kernels for
-K = 1 or K = 128. Batched linear layers beat ``torch.func.stack_module_state`` + ``vmap`` here: the
+K = 1 or K = 128. Batched linear layers rather than ``torch.func.stack_module_state`` + ``vmap``: the
 weights stay plain leaf tensors, so Adam and Polyak averaging are a handful of foreach kernels over
-six tensors instead of over K copies, and there is no functorch dispatch per call (measured by
-``benchmarks/bench_vectorized.py``).
+six tensors instead of over K copies, and there is no functorch dispatch per call (a design choice;
+``benchmarks/bench_vectorized.py`` compares against K single-run agents, not against ``vmap``).
+
+Where it pays: the win is the per-update overhead (Python, dispatch, kernel launches) shared by K
+members. Small networks (the ``mini`` sweeps' 64-wide critics on CPU) and GPUs are overhead-bound and
+gain several-fold; 256-wide networks at batch 256 on a CPU are bound by the matmuls themselves, which
+K members multiply, so there the aggregate rate stays near K single agents' (see the benchmark).
 
 Per-member batch sizes: every member gets ``B_max`` rows, and a weight mask ``[K, B_max]`` (1 for the
 first ``B_k`` rows, then 0) turns every mean into member k's mean over its own ``B_k`` rows. Because
@@ -153,12 +158,10 @@ class VectorSAC:
     def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
         """One action per member: ``obs [K, obs_dim]`` -> ``[K, action_dim]``."""
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[:, None]
-        if explore:
-            mean = self._policy(obs_t)[0]
-            action = self._sample(obs_t, torch.randn_like(mean))[0]
-        else:
-            action = torch.tanh(self._policy(obs_t)[0])
-        return action[:, 0].cpu().numpy()
+        mean, log_std = self._policy(obs_t)
+        if explore:  # the action of _sample, without its log-probability
+            mean = mean + log_std.exp() * torch.randn_like(mean)
+        return torch.tanh(mean)[:, 0].cpu().numpy()
 
     @torch.no_grad()
     def act_member(self, k: int, obs: np.ndarray) -> np.ndarray:

@@ -666,6 +666,8 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, r
     todo, settled = plan(sweep, out_dir, retry_failed=retry_failed)
     items: Sequence[RunSpec | VectorJob] = todo
     if vectorize:
+        if not isinstance(executor, LocalExecutor):
+            raise RlscaleError("vectorised sweeps run on the local executor only")
         if max_members is None:
             max_members = MAX_MEMBERS["cuda" if getattr(executor, "gpus", None) else "cpu"]
         items, notes = vector_jobs(sweep, todo, out_dir, max_members)
