@@ -43,7 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import contextlib
     import sys
+
+    if args.env.startswith("isaac:"):  # Isaac Gym refuses to load after torch; without it, envs.vector says how
+        with contextlib.suppress(ImportError):
+            import isaacgym  # noqa: F401
 
     from rlscale.train.parallel import ParallelConfig, ParallelTrainer
     from rlscale.train.run import RunFailed, TrainConfig, Trainer

@@ -177,6 +177,16 @@ class WarpVecEnv:
                                             "mujoco_warp": _version("mujoco-warp"), "gymnasium": gymnasium.__version__},
                             {"frame_skip": self.spec.frame_skip, "obs": "qpos[skip:], qvel"})
 
+    def _warp(self, fn: Any, *args: Any) -> None:
+        """Run a MuJoCo Warp call on the simulator's device, ordered after torch's writes and before its reads
+        (warp and torch use different CUDA streams)."""
+        if self.device.type == "cuda":
+            torch.cuda.current_stream(self.device).synchronize()
+        with self.wp.ScopedDevice(self.wp_device):
+            fn(self.model, self.data, *args)
+        if self.device.type == "cuda":
+            self.wp.synchronize_device(self.wp_device)
+
     def _physics(self) -> None:
         """``frame_skip`` physics steps; on CUDA captured once as a graph and replayed."""
         wp, mjw = self.wp, self.mjw
@@ -211,8 +221,7 @@ class WarpVecEnv:
         qvel = (torch.rand((n, self.mjm.nv), generator=self.generator, device=self.device) * 2 - 1
                 if self.spec.uniform_qvel_noise else torch.randn((n, self.mjm.nv), generator=self.generator,
                                                                  device=self.device))
-        with self.wp.ScopedDevice(self.wp_device):
-            self.mjw.reset_data(self.model, self.data, reset=self.wp.from_torch(mask.to(torch.bool)))
+        self._warp(self.mjw.reset_data, self.wp.from_torch(mask.to(torch.bool).contiguous()))
         self.qpos[mask] = self.qpos0 + noise * (2 * u - 1)
         self.qvel[mask] = noise * qvel
         self.steps[mask] = 0
@@ -221,8 +230,7 @@ class WarpVecEnv:
         self.generator.manual_seed(seed)
         self._reset(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         if self.spec.com_forward:  # xipos is only computed by the physics: one forward pass for the start COM
-            with self.wp.ScopedDevice(self.wp_device):
-                self.mjw.forward(self.model, self.data)
+            self._warp(self.mjw.forward)
         return self._obs()
 
     def step(self, actions: torch.Tensor) -> StepResult:
@@ -274,10 +282,10 @@ class IsaacVecEnv:
 
     def __init__(self, task: str, num_envs: int, device: torch.device, seed: int = 0) -> None:
         try:
-            import isaacgym  # noqa: F401  (must be imported before torch touches CUDA, as Isaac Gym requires)
+            import isaacgym  # noqa: F401  (rlscale train imports it before torch, as Isaac Gym requires)
             import isaacgymenvs
-        except ImportError as exc:
-            raise RlscaleError(ISAAC_INSTALL) from exc
+        except ImportError as exc:  # also Isaac Gym's own "PyTorch was imported before isaacgym" error
+            raise RlscaleError(f"{ISAAC_INSTALL} ({exc})") from exc
         self.device = torch.device(device)
         dev = "cuda:0" if self.device.type == "cpu" else str(self.device)
         self.env = isaacgymenvs.make(seed=seed, task=task, num_envs=num_envs, sim_device=dev, rl_device=dev,

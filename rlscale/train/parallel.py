@@ -93,7 +93,7 @@ class ParallelTrainer(Trainer):
         for name, s in zip(GENERATORS, np.random.SeedSequence(cfg.seed).generate_state(len(GENERATORS)), strict=True):
             gens[name] = torch.Generator(dev)
             gens[name].manual_seed(int(s))
-        counters = {"env_step": 0, "updates": 0, "evals": 0, "wall_s": 0.0, "max_lag": 0}
+        counters = {"env_step": 0, "updates": 0, "evals": 0, "wall_s": 0.0, "eval_s": 0.0, "max_lag": 0}
         rows: list[dict[str, Any]] = []
         n_params = int(agent.critic_params)
 
@@ -150,10 +150,11 @@ class ParallelTrainer(Trainer):
 
                 if env_step % cfg.eval_every == 0 or env_step == cfg.env_steps:
                     learners.drain()
-                    updates = learners.v_updates
+                    updates, t_eval = learners.v_updates, time.perf_counter()
                     row = self._evaluate_parallel(agent, eval_envs, buffer, val_buffer, gens["probe"],
                                                   counters["evals"])
                     counters["evals"] += 1
+                    counters["eval_s"] += time.perf_counter() - t_eval
                     wall = wall_base + time.perf_counter() - t_start
                     row.update(static, env_step=env_step, updates=updates,
                                flops=10.0 * n_params * cfg.batch_size * updates, wall_s=wall)
@@ -188,12 +189,14 @@ class ParallelTrainer(Trainer):
         return read_status(self.run_dir) or {}
 
     def _pace(self, counters: dict[str, Any]) -> dict[str, Any]:
-        """The measured update-to-data ratio after warm-up, and the collector's largest lead over the critic."""
+        """The measured update-to-data ratio after warm-up, the collector's largest lead over the critic, and
+        training throughput (wall time without evaluations)."""
         after_warmup = counters["env_step"] - self.config.warmup_steps
         utd = counters["updates"] / after_warmup if after_warmup > 0 else None
+        train_s = max(counters["wall_s"] - counters["eval_s"], 1e-9)
         return {"effective_utd": utd, "max_update_lag": int(counters["max_lag"]),
-                "updates_per_s": counters["updates"] / max(counters["wall_s"], 1e-9),
-                "env_steps_per_s": counters["env_step"] / max(counters["wall_s"], 1e-9)}
+                "updates_per_s": counters["updates"] / train_s, "env_steps_per_s": counters["env_step"] / train_s,
+                "train_s": train_s, "eval_s": counters["eval_s"]}
 
     def _write_status(self, status: str, env_step: int, reason: str | None = None, **extra: Any) -> None:
         io.write_json(self.run_dir / "status.json", {"status": status, "reason": reason, "env_step": env_step,
