@@ -65,13 +65,22 @@ class VectorReplay:
         bounds = np.cumsum([0, *widths])
         self.columns = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(5)]
         self.storage = torch.zeros((k, self.capacity, int(bounds[-1])), device=self.device)
+        self._host = self.storage.numpy() if self.device.type == "cpu" else None  # shares memory: no copy
         self.size = np.zeros(k, dtype=np.int64)
         self.pos = np.zeros(k, dtype=np.int64)
 
-    def add(self, k: int, row: np.ndarray) -> None:
-        self.storage[k, self.pos[k]] = torch.as_tensor(row, device=self.device)
-        self.pos[k] = (self.pos[k] + 1) % self.capacity
-        self.size[k] = min(self.size[k] + 1, self.capacity)
+    def add(self, members: np.ndarray, rows: np.ndarray) -> None:
+        """One transition ``rows[i]`` for each member ``members[i]``: a single write (one host-to-device copy)."""
+        if len(members) == 0:
+            return
+        if self._host is not None:
+            self._host[members, self.pos[members]] = rows
+        else:
+            self.storage[torch.as_tensor(members, device=self.device),
+                         torch.as_tensor(self.pos[members], device=self.device)] = torch.as_tensor(rows,
+                                                                                                  device=self.device)
+        self.pos[members] = (self.pos[members] + 1) % self.capacity
+        self.size[members] = np.minimum(self.size[members] + 1, self.capacity)
 
     def _batch(self, rows: torch.Tensor) -> Batch:
         c = self.columns
@@ -325,17 +334,20 @@ def _train(all_trainers: list[Trainer], slots: list[int], states: list[dict[str,
                 fail(int(k), f"non-finite action at env step {env_step}")
             actions[~alive] = 0.0
             env_step += 1
+            next_obs, rewards, terminated = np.empty_like(obs), np.empty(k_members), np.empty(k_members)
             for k in range(k_members):
-                next_obs, reward, terminated, truncated, _ = envs[k].step(actions[k])
+                next_obs[k], rewards[k], terminated[k], truncated, _ = envs[k].step(actions[k])
                 episodes[k][1].append(actions[k].copy())
-                if alive[k] and not (math.isfinite(reward) and np.isfinite(next_obs).all()):
+                need_reset[k] = terminated[k] or truncated
+                if alive[k] and not (math.isfinite(rewards[k]) and np.isfinite(next_obs[k]).all()):
                     fail(k, f"non-finite reward or observation at env step {env_step}")
-                c = configs[k]
-                held_out = c.val_fraction > 0 and rngs[k]["split"].random() < c.val_fraction
-                row = np.concatenate([obs[k], actions[k], [reward], next_obs, [float(terminated)]], dtype=np.float32)
-                (val_buffer if held_out else buffer).add(k, row)
-                obs[k] = next_obs
-                need_reset[k] = terminated or truncated
+            held_out = np.array([c.val_fraction > 0 and r["split"].random() < c.val_fraction
+                                 for c, r in zip(configs, rngs, strict=True)])
+            transitions = np.concatenate([obs, actions, rewards[:, None], next_obs, terminated[:, None]], axis=1,
+                                         dtype=np.float32)
+            buffer.add(np.flatnonzero(~held_out), transitions[~held_out])
+            val_buffer.add(np.flatnonzero(held_out), transitions[held_out])
+            obs = next_obs
 
             if env_step > cfg.warmup_steps and (buffer.size > 0).all():
                 due = math.floor(utd * (env_step - cfg.warmup_steps))
