@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rlscale import io
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
 from rlscale.runs import ROW_KEY, validate_run_table
@@ -51,6 +52,20 @@ def test_runs_are_grouped_by_every_setting_but_seed_lr_and_batch_size_and_chunke
     assert single == [sweep.runs[0]]  # a group of one is an ordinary run
     with pytest.raises(RlscaleError, match="max-members"):
         vector_jobs(sweep, sweep.runs, tmp_path / "out", max_members=0)
+
+
+def test_partial_single_runs_stay_single_and_interrupted_chunks_resume_as_they_were_cut(tmp_path):
+    sweep = load_sweep(_write(tmp_path, TINY.replace("seeds: 1", "seeds: 3")))
+    out = tmp_path / "out"
+    names = [s.name for s in sweep.runs]  # bs16 s0..s2, bs32 s0..s2
+    chunk = [names[0], names[4]]
+    for name in chunk:  # a vectorised chunk killed earlier; one member's folder holds a single run instead
+        io.write_json(out / name / "status.json", {"status": "running", "env_step": 200, "vectorized": chunk})
+    io.write_json(out / names[1] / "status.json", {"status": "running", "env_step": 200})
+    items, _ = vector_jobs(sweep, sweep.runs, out, max_members=16)
+    assert items[0] == VectorJob((sweep.runs[0], sweep.runs[4]), tuple(chunk))
+    assert items[1] == sweep.runs[1]
+    assert [s.name for s in items[2].runs] == [names[2], names[3], names[5]]
 
 
 def test_non_sac_runs_fall_back_to_single_runs_with_a_notice(tmp_path, capsys):
