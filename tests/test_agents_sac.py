@@ -92,5 +92,5 @@ def test_state_dict_round_trip_continues_identically():
 
 
 def test_unknown_algo_is_one_line_error():
-    with pytest.raises(RlscaleError, match="available: bro, sac"):
+    with pytest.raises(RlscaleError, match="available: bro, pql, sac"):
         make_agent("ppo", 3, 1, AgentSettings(1e-3), torch.device("cpu"))
