@@ -83,6 +83,9 @@ def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
     no_backend = text.replace("backend: dmc\nenvs: [dmc:walker-walk]\n", "")
     with pytest.raises(RlscaleError, match="set 'backend'"):
         load_sweep(_write(tmp_path, no_backend))
+    plain = text.replace("batch_size_multipliers: [0.7, 1.4]\nlearning_rate_multipliers: [0.7, 1.4]\n", "")
+    got = {(r.utd, r.batch_size, r.learning_rate) for r in load_sweep(_write(tmp_path, plain)).runs}
+    assert got == {(1.0, 288, 1.02e-3), (8.0, 112, 5.26e-4)}  # no multipliers: the proposals only
 
 
 @pytest.mark.parametrize(("text", "fragment"), [

@@ -250,8 +250,12 @@ def _fitted_points(doc: dict, v: _Validator, base_dir: Path) -> list[tuple[str, 
     if bad.any():
         raise RlscaleError(f"{path}: row(s) {', '.join(str(i) for i in table.index[bad][:5])} have non-positive or "
                            "missing utd, learning_rate or batch_size_rounded")
-    b_mult = [1.0, *v.values(doc.get("batch_size_multipliers", []), "batch_size_multipliers", float)]
-    lr_mult = v.values(doc.get("learning_rate_multipliers", []), "learning_rate_multipliers", float)
+
+    def multipliers(key: str) -> list[float]:  # absent: no sensitivity runs
+        return v.values(doc[key], key, float) if key in doc else []
+
+    b_mult = [1.0, *multipliers("batch_size_multipliers")]
+    lr_mult = multipliers("learning_rate_multipliers")
     points: list[tuple[str, float, int, float]] = []
     for row in table.itertuples(index=False):
         # learning rates to 3 significant digits so that the value trained equals the one in the run name
