@@ -14,8 +14,9 @@ PIP := $(PY) -m pip --quiet --disable-pip-version-check
 
 .PHONY: repro test lint venv clean
 
+# dvc runs each stage's command in a shell: the venv's bin/ goes first on PATH so `rlscale` is ours
 repro: $(VENV)/.installed
-	$(VENV)/bin/dvc repro
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc repro
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -103,12 +103,21 @@ def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None =
             min_return={str(k): float(v) for k, v in (bench.get("min_return") or {}).items()},
             n_bootstrap=int(block.get("n_bootstrap", 100)), workers=int(block.get("workers", 1)),
             vectorize=int(block.get("vectorize") or 0),
-            notebooks={str(k): dict(v or {}) for k, v in (block.get("notebooks") or {}).items()},
+            notebooks=_notebook_overrides(block.get("notebooks"), bench.get("notebooks")),
         )
     except KeyError as exc:
         raise RlscaleError(f"{path}: presets.{preset}.{benchmark} lacks key {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise RlscaleError(f"{path}: presets.{preset}.{benchmark}: {exc}") from None
+
+
+def _notebook_overrides(*levels: Any) -> dict[str, dict[str, Any]]:
+    """Per-notebook parameters of the preset, then of the benchmark (which wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    for level in levels:
+        for name, values in (level or {}).items():
+            out.setdefault(str(name), {}).update(values or {})
+    return out
 
 
 def _rlscale(argv: Sequence[str]) -> None:
@@ -240,8 +249,7 @@ def run_notebook(name: str, parameters: dict[str, Any], output_dir: Path, build_
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = BUILD_DIR / f"{build_name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
-    print(f"+ papermill {source} {executed} --cwd {NOTEBOOK_DIR} "
-          + " ".join(f"-y {shlex.quote(json.dumps({k: v}))}" for k, v in given.items()), flush=True)
+    print(f"+ papermill {source} {executed} --cwd {NOTEBOOK_DIR} -y {shlex.quote(json.dumps(given))}", flush=True)
     try:
         papermill.execute_notebook(str(source), str(executed), parameters=given, kernel_name="python3",
                                    cwd=str(NOTEBOOK_DIR), progress_bar=False)

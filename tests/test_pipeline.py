@@ -25,7 +25,7 @@ def _params(tmp_path: Path, **mini) -> Path:
     block.update(mini)
     doc = {"preset": "mini", "benchmarks": ["gym"],
            "presets": {"mini": {"workers": 2, "n_bootstrap": 5, "gym": block,
-                                "notebooks": {"tab_k_coefficients": {"utd_fit_range": [1, 2]}}}}}
+                                "notebooks": {"tab_k_coefficients": {"utd_fit_range": [1, 2], "x": 1}}}}}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -60,10 +60,11 @@ def test_missing_or_bad_preset_blocks_are_one_line_errors(tmp_path):
 
 
 def test_notebook_parameters_point_from_notebooks_and_carry_the_preset_overrides(tmp_path):
-    p = load_params(_params(tmp_path, max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500}), "gym")
+    p = load_params(_params(tmp_path, max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500},
+                            notebooks={"tab_k_coefficients": {"x": 2}}), "gym")
     got = notebook_parameters(p, Path("figures/gym"), "tab_k_coefficients")
     assert got["runs_path"] == "../data/runs/gym.parquet" and got["output_dir"] == "../figures/gym"
-    assert got["threshold"] == -600 and got["utd_fit_range"] == [1, 2]
+    assert got["threshold"] == -600 and got["utd_fit_range"] == [1, 2] and got["x"] == 2  # benchmark's wins
     assert got["min_return"] == {"Pendulum-v1": -1500.0}
     assert "utd_fit_range" not in notebook_parameters(p, Path("figures/gym"), "fig_d_data_efficiency")
 
