@@ -169,7 +169,9 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
         "executed_as": devices,
         "started": started,
         "finished": datetime.fromtimestamp(finished, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000") if finished else None,
-        "wall_s": round(_elapsed(outcomes), 1),
+        "span_s": round(finished - datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z").timestamp(), 1)
+        if finished else None,
+        "process_wall_s": round(_process_wall(root), 1),
         "host": {"platform": platform.platform(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
                  "python": sys.version.split()[0]},
     }
@@ -180,17 +182,21 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
     return path
 
 
-def _elapsed(outcomes: Sequence[dict[str, Any]]) -> float:
-    """Seconds the sweep invocations ran, first start to last update of each outcomes file (a sweep
-    restarted after an interruption counts from its last start: the earlier part is not recovered)."""
-    total = 0.0
-    for o in outcomes:
-        try:
-            start = datetime.strptime(o["started"], "%Y-%m-%dT%H:%M:%S%z")
-            end = datetime.strptime(o["updated"], "%Y-%m-%dT%H:%M:%S%z")
-        except (KeyError, TypeError, ValueError):
+def _process_wall(root: Path) -> float:
+    """Seconds of training processes: each single run's final ``wall_s`` plus, once per vectorised
+    chunk (``status.json`` lists its members), the chunk's, so K members are not counted K times."""
+    import pandas as pd
+
+    total, seen = 0.0, set()
+    for status_path in sorted(root.rglob("status.json")):
+        members = tuple(json.loads(status_path.read_text()).get("vectorized") or ())
+        if members and members in seen:
             continue
-        total += (end - start).total_seconds()
+        seen.add(members)
+        curve = status_path.parent / "curve.parquet"
+        if curve.is_file():
+            wall = pd.read_parquet(curve, columns=["wall_s"])["wall_s"]
+            total += float(wall.max()) if len(wall) else 0.0
     return total
 
 
