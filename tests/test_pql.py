@@ -88,7 +88,7 @@ def test_pql_is_an_agent_and_settings_are_checked(tmp_path):
 
 
 def _command(run_dir) -> list[str]:
-    args = {**ARGS, "env_steps": 4096, "eval_every": 512, "warmup_steps": 512}
+    args = {**ARGS, "env_steps": 3072, "eval_every": 512, "warmup_steps": 512, "eval_episodes": 2}
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in args.items()]
     return [sys.executable, "-m", "rlscale.cli", "train", *flags, "--device=cpu", "--quiet", "-o", str(run_dir)]
 
@@ -119,6 +119,6 @@ def test_kill_9_then_rerun_completes_the_curve_without_duplicates(tmp_path):
     assert status["status"] == "finished"
     curve = pd.read_parquet(run / "curve.parquet")
     assert rows_at_kill < len(curve)
-    assert curve["env_step"].tolist() == list(range(512, 4097, 512))  # nothing missing, nothing duplicated
+    assert curve["env_step"].tolist() == list(range(512, 3073, 512))  # nothing missing, nothing duplicated
     assert (curve["updates"] == np.floor(0.5 * (curve["env_step"] - 512))).all()  # the resumed count goes on
     assert status["effective_utd"] == pytest.approx(0.5)

@@ -188,7 +188,8 @@ class PQL:
         self.actor_of_collector.load_state_dict(state["actor"])
         self.actor_pub.publish(self.actor)
         self.critic_pub.publish(self.critic)
-        self._seen = {k: self.actor_pub.state[0] if k != "p" else self.critic_pub.state[0] for k in self._seen}
+        actor_version, critic_version = self.actor_pub.state[0], self.critic_pub.state[0]
+        self._seen = {"v": actor_version, "p": critic_version, "collector": actor_version}
 
 
 class SharedReplay:

@@ -115,6 +115,8 @@ class WarpTask:
     max_steps: int = 1000
 
 
+NCONMAX, NJMAX = 64, 256
+
 WARP_TASKS = {
     "Ant": WarpTask("ant.xml", 2, 1.0, 0.5, 1.0, (0.2, 1.0), 0.1, False, False),
     "HalfCheetah": WarpTask("half_cheetah.xml", 1, 1.0, 0.1, 0.0, None, 0.1, False, False),
@@ -160,7 +162,9 @@ class WarpVecEnv:
         self.mjm = mjm
         with wp.ScopedDevice(self.wp_device):
             self.model = mjw.put_model(mjm)
-            self.data = mjw.put_data(mjm, mujoco.MjData(mjm), nworld=num_envs)
+            # per-world contact / constraint-row capacity; MuJoCo Warp's model-size guesses are tight for
+            # Humanoid falls, and overflowing contacts would be dropped
+            self.data = mjw.put_data(mjm, mujoco.MjData(mjm), nworld=num_envs, nconmax=NCONMAX, njmax=NJMAX)
         self.qpos, self.qvel = wp.to_torch(self.data.qpos), wp.to_torch(self.data.qvel)  # zero-copy views
         self.ctrl, self.xipos = wp.to_torch(self.data.ctrl), wp.to_torch(self.data.xipos)
         self.mass = torch.as_tensor(mjm.body_mass, dtype=torch.float32, device=self.device)

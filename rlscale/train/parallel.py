@@ -3,8 +3,9 @@
 The collector (this thread) steps the vector env with mixed exploration noise and writes N transitions
 per step into the shared device replay; the V- and P-learner threads (:class:`ConcurrentLearners`) update
 concurrently, paced so that after env step t exactly floor(utd * (t - warmup)) critic updates are done
-whenever the run is evaluated or checkpointed, and never more than one vector step's worth behind
-(``status.json`` records the measured ``effective_utd`` and the largest lag seen).
+whenever the run is evaluated or checkpointed; in between, the collector only steps while the critic is
+at most one vector step's worth of updates behind, so the lag never exceeds two (``status.json``
+records the measured ``effective_utd`` and the largest lag seen).
 
 Differences from the single-env trainer, all forced by parallel simulation:
 
@@ -12,9 +13,10 @@ Differences from the single-env trainer, all forced by parallel simulation:
   ``num_envs`` (a vector step adds N transitions at once).
 * Evaluation runs ``eval_episodes`` envs of the same backend in parallel, deterministically, and
   averages each env's first episode return.
-* Checkpoints are taken at evaluations, not episode ends (N envs never all end together); on resume
-  every env starts a fresh episode (seeded from the run seed and the resume step), so a resumed run is
-  complete and has no duplicate rows but, like any threaded PQL run, is not bit-for-bit reproducible.
+* Checkpoints are taken at evaluations (``checkpoint_every`` a multiple of ``eval_every``), not at
+  episode ends (N envs never all end together); on resume every env starts a fresh episode (seeded from
+  the run seed and the resume step), so a resumed run is complete and has no duplicate rows but, like
+  any threaded PQL run, is not bit-for-bit reproducible.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class ParallelConfig(TrainConfig):
         bad = [f"{k}={v}" for k, v in steps.items() if v % self.num_envs]
         if bad:
             raise RlscaleError(f"{', '.join(bad)} must be multiple(s) of num_envs={self.num_envs}")
+        if steps["checkpoint_every"] % self.eval_every:  # checkpoints are taken at evaluations
+            raise RlscaleError(f"checkpoint_every={self.checkpoint_every} must be a multiple of "
+                               f"eval_every={self.eval_every}")
 
 
 class ParallelTrainer(Trainer):
