@@ -1,6 +1,6 @@
 # Set-up in two commands on a fresh machine with Python >= 3.10 and make:
 #   make repro   -> .venv, install, `dvc repro` (the embedded default pipeline)
-#   make test    -> .venv, install with the dev and ray extras, ruff + pytest
+#   make test    -> .venv, install with the dev, ray and warp extras, ruff + pytest
 # Installs are skipped when pyproject.toml has not changed since the last one.
 
 PYTHON ?= python3
@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[dev,ray]'
+	$(PIP) install -e '.[dev,ray,warp]'
 	@touch $@
 
 clean:

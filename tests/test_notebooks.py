@@ -87,7 +87,7 @@ def test_every_notebook_has_a_parameters_cell_no_outputs_and_a_python3_kernel():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_figure_notebook_writes_its_files(name, tables, tmp_path):
     extra, files = EXPECTED[name]
-    _execute(name, tmp_path, {"runs_path": str(tables["grid"]), **FAST, **extra})
+    _execute(name, tmp_path, {"runs_path": str(tables["grid"]), "fitted_runs_path": None, **FAST, **extra})
     _assert_written(tmp_path, files)
 
 
