@@ -15,7 +15,7 @@ The table is printed and written as JSON with the machine's load average (``os.g
 and after, since on a shared machine the absolute rates depend on it.
 
     .venv/bin/python benchmarks/bench_vectorized.py [--device auto] [--sizes paper mini] [--ks 1 2 4 8 16]
-        [--seconds 1] [--blocks 3] [--threads 0] [--json bench_vectorized.json]
+        [--seconds 1] [--blocks 3] [--threads 1] [--json bench_vectorized.json]
 """
 
 from __future__ import annotations
@@ -128,7 +128,9 @@ def main() -> int:
     parser.add_argument("--ks", type=int, nargs="+", help="default 1 2 4 8 16, plus 32 64 128 on CUDA")
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one timed block")
     parser.add_argument("--blocks", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1, what a sweep worker gets; 0 = torch's default, which on a "
+                        "loaded machine measures OpenMP contention more than the agents)")
     parser.add_argument("--skip-env", action="store_true", help="measure gradient updates only")
     parser.add_argument("--json", default="bench_vectorized.json", help="where to write the results")
     args = parser.parse_args()
