@@ -170,6 +170,10 @@ def test_a_killed_chunk_resumes_from_its_checkpoints_to_the_uninterrupted_curves
     torch.save({**saved, "counters": {**saved["counters"], "env_step": saved["counters"]["env_step"] + 200}},
                dirs[1] / "checkpoint.pt.next")
 
+    # a member resumed on its own by `rlscale train` is refused with one line (its checkpoint is the chunk's)
+    with pytest.raises(RlscaleError, match="member of a vectorised chunk"):
+        Trainer(configs[0], dirs[0], device="cpu").run()
+
     resumed = train_vectorized(configs, dirs, device="cpu")
     assert [s["status"] for s in resumed] == ["finished"] * 3
     train_vectorized(configs, [tmp_path / "whole" / f"m{k}" for k in range(3)], device="cpu")

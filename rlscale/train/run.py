@@ -189,6 +189,9 @@ class Trainer:
             return prior
         if prior and prior["status"] == "failed":
             raise RlscaleError(f"run in {self.run_dir} failed before ({prior['reason']}); remove the folder to rerun")
+        if prior and prior.get("vectorized"):
+            raise RlscaleError(f"{self.run_dir} is a member of a vectorised chunk ({len(prior['vectorized'])} runs); "
+                               "resume it with the same 'rlscale sweep ... --vectorize' command")
         if self.threads > 0:
             torch.set_num_threads(self.threads)
 
