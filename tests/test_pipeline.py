@@ -83,7 +83,8 @@ def test_grid_step_trains_collects_and_writes_provenance(tmp_path, monkeypatch, 
     table = read_run_table("data/runs/gym.parquet")
     assert sorted(table["seed"].unique()) == [0, 1] and set(table["env_step"]) == {120, 240}
     prov = json.loads(Path("data/runs/gym.provenance.json").read_text())
-    assert prov["runs"] == 2 and prov["process_wall_s"] > 0 and prov["span_s"] >= 0 and prov["host"]["cpu_count"] == os.cpu_count()
+    assert prov["runs"] == 2 and prov["process_wall_s"] > 0 and prov["span_s"] >= 0
+    assert prov["host"]["cpu_count"] == os.cpu_count()
     assert prov["commands"][1] == "rlscale collect runs/mini_gym -o data/runs/gym.parquet"
     assert prov["devices"] == ["cpu x1 threads"] and len(prov["sweep_sha256"]) == 64
 
