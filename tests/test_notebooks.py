@@ -17,7 +17,7 @@ from rlscale.analysis import load_and_fit, nearest_grid_runs, optimum_for_deltas
 from rlscale.laws import make_sweep
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-FAST = {"n_bootstrap": 4, "thresholds": [400.0, 600.0, 700.0, 800.0]}
+FAST = {"n_bootstrap": 4, "thresholds": [400.0, 500.0, 600.0, 700.0, 800.0], "delta": 1e10}
 
 # notebook -> (extra parameters, files it must write into output_dir)
 EXPECTED: dict[str, tuple[dict, list[str]]] = {
@@ -123,7 +123,7 @@ def test_explore_notebook_runs_on_a_given_table(tables, tmp_path):
 
 
 def test_a_costlier_env_step_moves_sigma_star_up(tables):
-    a = load_and_fit(pd.read_parquet(tables["grid"]), delta=1e10, **FAST)
+    a = load_and_fit(pd.read_parquet(tables["grid"]), **FAST)
     moves = optimum_for_deltas(a.frontier, [1e8, 1e12])
     top = moves[np.isclose(moves["threshold"], 800.0)].set_index("delta")["utd"]
     assert top[1e12] > top[1e8]

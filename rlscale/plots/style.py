@@ -96,9 +96,11 @@ def _log_ticks(ax: Axes, which: str) -> None:
         (ax.set_xlim if which == "x" else ax.set_ylim)(lo, hi)
         span = np.log10(hi / lo)
     if span < 1.5:
-        subs = np.arange(1.0, 10.0) if span < 0.6 else (2.0, 5.0)
+        plain = 1e-2 <= lo and hi <= 1e4
+        # every integer multiple only where labels are short or stacked; wide "6×10^10" labels side by side overlap
+        subs = np.arange(1.0, 10.0) if span < 0.6 and (plain or which == "y") else (2.0, 5.0)
         axis.set_minor_locator(ticker.LogLocator(subs=subs))
-        if 1e-2 <= lo and hi <= 1e4:  # plain numbers (8, 9, 10) read better than 8×10^0 on short axes
+        if plain:  # plain numbers (8, 9, 10) read better than 8×10^0 on short axes
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
             axis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
         else:
