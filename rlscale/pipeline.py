@@ -154,8 +154,6 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
         raise RlscaleError(f"{root}: no run folders to describe")
     statuses = sorted(root.rglob("status.json"))
     finished = max(p.stat().st_mtime for p in statuses) if statuses else None
-    outcomes = [json.loads(p.read_text()) for p in root.glob("sweep_*.json")]
-    devices = sorted({str(r.get("device")) for o in outcomes for r in o.get("runs", []) if r.get("device")})
     started = min(c["started"] for c in configs if c.get("started"))
     doc: dict[str, Any] = {
         "table": str(table),
@@ -164,9 +162,10 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
         "commands": ["rlscale " + shlex.join(c) for c in commands],
         "runs": len(configs),
         "git_commits": sorted({c.get("git_commit") or "unknown" for c in configs}),
-        "versions": sorted({json.dumps(c.get("versions", {}), sort_keys=True) for c in configs}),
+        "versions": sorted({json.dumps({**c.get("versions", {}), **(c.get("env") or {}).get("versions", {})},
+                                       sort_keys=True) for c in configs}),
         "devices": sorted({f"{c.get('device')} x{c.get('threads')} threads" for c in configs}),
-        "executed_as": devices,
+        "executed_as": _executed_as(statuses),
         "started": started,
         "finished": datetime.fromtimestamp(finished, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000") if finished else None,
         "span_s": round(finished - datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z").timestamp(), 1)
@@ -180,6 +179,15 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
     io.write_json(path, doc)
     print(f"wrote {path}")
     return path
+
+
+def _executed_as(statuses: Sequence[Path]) -> str:
+    """How the runs were trained, from their ``status.json`` (vectorised members list their chunk)."""
+    chunks = {tuple(m) for p in statuses if (m := json.loads(p.read_text()).get("vectorized"))}
+    singles = sum(1 for p in statuses if not json.loads(p.read_text()).get("vectorized"))
+    sizes = sorted({len(c) for c in chunks})
+    return (f"{len(chunks)} vectorised chunk(s) of {'/'.join(map(str, sizes)) or 0} members, "
+            f"{singles} single run(s)")
 
 
 def _process_wall(root: Path) -> float:

@@ -87,6 +87,7 @@ def test_grid_step_trains_collects_and_writes_provenance(tmp_path, monkeypatch, 
     assert prov["host"]["cpu_count"] == os.cpu_count()
     assert prov["commands"][1] == "rlscale collect runs/mini_gym -o data/runs/gym.parquet"
     assert prov["devices"] == ["cpu x1 threads"] and len(prov["sweep_sha256"]) == 64
+    assert prov["executed_as"].endswith("2 single run(s)") and "gymnasium" in prov["versions"][0]
 
 
 def test_a_failed_sweep_stops_the_step_before_any_table_is_written(tmp_path, monkeypatch, capsys):
