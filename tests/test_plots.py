@@ -7,6 +7,8 @@ points equal the fitted points), that axes are log where the paper's are, and th
 
 from __future__ import annotations
 
+import copy
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -148,6 +150,16 @@ def test_pareto_frontier_with_baseline_draws_both_series(fitted):
     assert to_rgba(base.get_color()) == to_rgba(BASELINE["color"])
     curve = f_base.curves_[np.isclose(f_base.curves_["threshold"], 800.0)]
     np.testing.assert_allclose(base.get_ydata(), curve["compute"])
+    _line(ax, FITTED["label"])
+
+
+def test_pareto_frontier_says_when_the_baseline_has_no_fit_at_that_threshold(fitted):
+    (f_fit, e_fit), (f_base, e_base) = fitted["fit"], fitted["base"]
+    partial = copy.copy(f_base)  # as when too few σ of the baseline reach the top J
+    partial.optimum_ = f_base.optimum_[~np.isclose(f_base.optimum_["threshold"], 800.0)]
+    ax = pareto_frontier(f_fit, e_fit, threshold=800.0, baseline=(partial, e_base)).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"{BASELINE['label']}: no fit at J = 800" in labels
     _line(ax, FITTED["label"])
 
 

@@ -71,9 +71,13 @@ def pareto_frontier(
     j = _pick_threshold(frontier, threshold)
     curve = _curve(frontier, j)
     pts = measured_points(frontier, efficiency, j)
-    if baseline is not None:
+    b_thresholds = [] if baseline is None else baseline[0].optimum_["threshold"].to_numpy(dtype=float)
+    if baseline is not None and not np.isclose(b_thresholds, j).any():
+        # the baseline's D_J(σ) has no fit at this J (too few σ reach it): say so instead of failing
+        ax.plot([], [], color=BASELINE["color"], ls="--", label=f"{BASELINE['label']}: no fit at J = {j:g}")
+    elif baseline is not None:
         b_frontier, b_eff = baseline
-        b_curve = _curve(b_frontier, _pick_threshold(b_frontier, j))
+        b_curve = _curve(b_frontier, j)
         b_pts = measured_points(b_frontier, b_eff, j)
         ax.plot(b_curve["data"], b_curve["compute"], color=BASELINE["color"], ls="--", label=BASELINE["label"],
                 **FIT_LINE)
