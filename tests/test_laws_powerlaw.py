@@ -58,3 +58,13 @@ def test_too_few_distinct_points_and_unknown_group_give_one_line_errors():
     law = PowerLaw().fit([1.0, 2.0, 4.0], [1.0, 2.0, 4.0], ["a"] * 3)
     with pytest.raises(RlscaleError, match="no fit for group"):
         law.predict(2.0, "b")
+
+
+def test_two_points_fit_exactly_with_nan_intervals_and_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        law = PowerLaw(shared_slope=False).fit(np.array([1e10, 2e10]), np.array([3.0, 6.0]))
+    term = law.to_dict()["all"]
+    assert term["exponent"] == pytest.approx(1.0) and all(np.isnan(term["exponent_ci"]))

@@ -228,7 +228,9 @@ class ComputeFrontier:
                 "at_boundary": bool(i in (0, len(grid) - 1))}
 
     def _fit_laws(self, optimum: pd.DataFrame) -> None:
-        fit = optimum[~optimum["held_out"]]
+        # thresholds whose optimum is identical (their crossings fell on the same evaluations) count once:
+        # repeated points would fake degrees of freedom and shrink the confidence intervals
+        fit = optimum[~optimum["held_out"]].drop_duplicates(subset=["budget", *QUANTITIES])
         self.laws_: dict[str, PowerLaw] = {}
         self.law_reason_ = ""
         if fit["budget"].nunique() < 2:

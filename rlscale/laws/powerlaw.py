@@ -65,6 +65,15 @@ class PowerLaw:
         self.n_obs_ = int(len(x))
         self.terms_: dict[Hashable, PowerLawTerm] = {}
         self.results_: dict[Hashable, sm.regression.linear_model.RegressionResultsWrapper] = {}
+        with np.errstate(divide="ignore", invalid="ignore"):  # as many points as parameters: CIs are NaN
+            self._fit_ols(names, g, lx, ly)
+        self.r2_ = {}
+        for name in names:
+            m = g == name
+            self.r2_[name] = _r2(ly[m], np.log(self.predict(x[m], [name] * int(m.sum()))))
+        return self
+
+    def _fit_ols(self, names: list[Hashable], g: np.ndarray, lx: np.ndarray, ly: np.ndarray) -> None:
         if self.shared_slope:
             dummies = (g[:, None] == np.asarray(names, dtype=object)[None, :]).astype(float)
             res = sm.OLS(ly, np.column_stack([dummies, lx])).fit()
@@ -81,11 +90,6 @@ class PowerLaw:
                 slope_ci = (float(ci[1, 0]), float(ci[1, 1]))
                 self.terms_[name] = _term(res.params[0], ci[0], float(res.params[1]), slope_ci)
                 self.results_[name] = res
-        self.r2_ = {}
-        for name in names:
-            m = g == name
-            self.r2_[name] = _r2(ly[m], np.log(self.predict(x[m], [name] * int(m.sum()))))
-        return self
 
     @property
     def groups_(self) -> list[Hashable]:
