@@ -103,9 +103,11 @@ def _log_ticks(ax: Axes, which: str) -> None:
         if plain:  # plain numbers (8, 9, 10) read better than 8×10^0 on short axes
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
             axis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
-        else:
-            axis.set_minor_formatter(ticker.LogFormatterSciNotation(labelOnlyBase=False,
-                                                                    minor_thresholds=(np.inf, np.inf)))
+        else:  # 1, 2, 5 x 10^k as major ticks: matplotlib would otherwise fall back to linear ticks on short spans
+            axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: sci(v)))
+            axis.set_minor_locator(ticker.LogLocator(subs=np.arange(1.0, 10.0)))
+            axis.set_minor_formatter(ticker.NullFormatter())
     else:
         axis.set_minor_formatter(ticker.NullFormatter())
 
@@ -156,6 +158,15 @@ def colorbar(fig: Figure, ax: Axes | Sequence[Axes], values: Sequence[float] | n
         bar.ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         bar.ax.yaxis.set_minor_locator(ticker.NullLocator())
     return bar
+
+
+def sci(value: float) -> str:
+    """``2×10^{11}`` as mathtext (``10^{11}`` for a power of ten)."""
+    if not (np.isfinite(value) and value > 0):
+        return ""
+    exp = int(np.floor(np.log10(value) + 1e-9))
+    mant = round(value / 10.0**exp, 2)
+    return f"$10^{{{exp}}}$" if np.isclose(mant, 1.0) else f"${mant:g}\\times10^{{{exp}}}$"
 
 
 def fmt(value: float) -> str:
