@@ -77,13 +77,9 @@ class ParallelTrainer(Trainer):
     def run(self) -> dict[str, Any]:
         """Train to ``env_steps`` (or resume and finish); returns the final status. Raises RunFailed."""
         cfg = self.config
-        prior = self._check_folder()
+        prior = self._prepare()
         if prior and prior["status"] == "finished":
             return prior
-        if prior and prior["status"] == "failed":
-            raise RlscaleError(f"run in {self.run_dir} failed before ({prior['reason']}); remove the folder to rerun")
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
 
         envs = self._make_envs(cfg.num_envs)
         eval_envs = self._make_envs(cfg.eval_episodes)

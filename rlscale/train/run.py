@@ -181,19 +181,25 @@ class Trainer:
             io.write_table(self.run_dir / CURVE, validate_run_table(pd.DataFrame(rows), source=str(self.run_dir)))
 
     # ----------------------------------------------------------------- the run
-    def run(self) -> dict[str, Any]:
-        """Train to ``env_steps`` (or resume and finish); returns the final status. Raises RunFailed."""
-        cfg = self.config
+    def _prepare(self) -> dict[str, Any] | None:
+        """The folder's prior status (None: a new run), refusing runs this trainer cannot continue;
+        sets the torch threads. Shared by every trainer built on this one."""
         prior = self._check_folder()
-        if prior and prior["status"] == "finished":
-            return prior
         if prior and prior["status"] == "failed":
             raise RlscaleError(f"run in {self.run_dir} failed before ({prior['reason']}); remove the folder to rerun")
-        if prior and prior.get("vectorized"):
+        if prior and prior["status"] != "finished" and prior.get("vectorized"):
             raise RlscaleError(f"{self.run_dir} is a member of a vectorised chunk ({len(prior['vectorized'])} runs); "
                                "resume it with the same 'rlscale sweep ... --vectorize' command")
         if self.threads > 0:
             torch.set_num_threads(self.threads)
+        return prior
+
+    def run(self) -> dict[str, Any]:
+        """Train to ``env_steps`` (or resume and finish); returns the final status. Raises RunFailed."""
+        cfg = self.config
+        prior = self._prepare()
+        if prior and prior["status"] == "finished":
+            return prior
 
         env, info = make_env(cfg.env, **self._env_options())
         eval_env, _ = make_env(cfg.env, **self._env_options())
