@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,3 +38,26 @@ def run_table() -> pd.DataFrame:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def curve_rows(run_dir: Path) -> int:
+    """Rows of a run's curve so far (0 while it is absent or being replaced)."""
+    try:
+        return len(pd.read_parquet(run_dir / "curve.parquet"))
+    except (FileNotFoundError, OSError, ValueError):
+        return 0
+
+
+def kill_9_after_checkpoint(command: list[str], run_dir: Path, min_rows: int = 3) -> int:
+    """Start ``rlscale train`` (``command``), SIGKILL it once it holds a checkpoint and ``min_rows``
+    curve rows, check it was left resumable, and return the rows it had."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ((run_dir / "checkpoint.pt").exists() and curve_rows(run_dir) >= min_rows):
+        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "running"
+    return curve_rows(run_dir)

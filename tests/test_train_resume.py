@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
+from conftest import kill_9_after_checkpoint
 
 from rlscale.train.run import TrainConfig, Trainer
 
@@ -25,28 +23,13 @@ def _command(run_dir) -> list[str]:
     return [sys.executable, "-m", "rlscale.cli", "train", *flags, "--device=cpu", "--threads=1", "-o", str(run_dir)]
 
 
-def _rows(run_dir) -> int:
-    try:
-        return len(pd.read_parquet(run_dir / "curve.parquet"))
-    except (FileNotFoundError, OSError, ValueError):
-        return 0
-
 
 def test_kill_9_then_rerun_gives_the_uninterrupted_curve(tmp_path):
     reference = tmp_path / "a" / "run"
     Trainer(TrainConfig(**ARGS), reference, device="cpu", threads=1, quiet=True).run()
 
     run = tmp_path / "b" / "run"
-    proc = subprocess.Popen(_command(run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not ((run / "checkpoint.pt").exists() and _rows(run) >= 3):
-        assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()}"
-        assert time.monotonic() < deadline, "no checkpoint within 120 s"
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert json.loads((run / "status.json").read_text())["status"] == "running"
-    rows_at_kill = _rows(run)
+    rows_at_kill = kill_9_after_checkpoint(_command(run), run)
 
     done = subprocess.run(_command(run), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
