@@ -440,17 +440,9 @@ class LocalExecutor:
         where = f"cuda (GPU {env['CUDA_VISIBLE_DEVICES']})" if self.gpus else "cpu"
         on_start(spec)
         start = time.perf_counter()
-        with open(run_dir / LOG_NAME, "ab") as log:
-            log.write(f"$ {' '.join(cmd)}\n".encode())
-            log.flush()
-            with self._lock:
-                if self._stopping.is_set():
-                    return RunResult(spec.name, "interrupted", "sweep stopped", device=where)
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-                self._procs[spec.name] = proc
-            rc = proc.wait()
-        with self._lock:
-            self._procs.pop(spec.name, None)
+        rc = self._launch(spec.name, cmd, env, run_dir / LOG_NAME)
+        if rc is None:
+            return RunResult(spec.name, "interrupted", "sweep stopped", device=where)
         wall = time.perf_counter() - start
         status = _read_status(run_dir)
         if status.get("status") == "finished" and rc == 0:
@@ -458,6 +450,22 @@ class LocalExecutor:
         if self._stopping.is_set():
             return RunResult(spec.name, "interrupted", "sweep stopped; resumes from its checkpoint", rc, wall, where)
         return RunResult(spec.name, "failed", _failure_reason(rc, status, run_dir / LOG_NAME), rc, wall, where)
+
+    def _launch(self, key: str, cmd: list[str], env: dict[str, str], log_path: Path) -> int | None:
+        """Run ``cmd`` (its own session, output appended to ``log_path``), tracked under ``key`` so that
+        stopping the sweep reaches it; its exit code, or None when the sweep was already stopping."""
+        with open(log_path, "ab") as log:
+            log.write(f"$ {' '.join(cmd)}\n".encode())
+            log.flush()
+            with self._lock:
+                if self._stopping.is_set():
+                    return None
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                self._procs[key] = proc
+            rc = proc.wait()
+        with self._lock:
+            self._procs.pop(key, None)
+        return rc
 
     def _run_chunk(self, job: VectorJob, out_dir: Path, slot: int, threads: int,
                    on_start: Callable[[RunSpec], None]) -> list[RunResult]:
@@ -480,17 +488,9 @@ class LocalExecutor:
             if spec.name in job.report:
                 on_start(spec)
         start = time.perf_counter()
-        with open(log_path, "ab") as log:
-            log.write(f"$ {' '.join(cmd)}\n".encode())
-            log.flush()
-            with self._lock:
-                if self._stopping.is_set():
-                    return [RunResult(n, "interrupted", "sweep stopped", device=where) for n in job.report]
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-                self._procs[job.name] = proc
-            rc = proc.wait()
-        with self._lock:
-            self._procs.pop(job.name, None)
+        rc = self._launch(job.name, cmd, env, log_path)
+        if rc is None:
+            return [RunResult(n, "interrupted", "sweep stopped", device=where) for n in job.report]
         wall = time.perf_counter() - start
         results = []
         for name in job.report:
