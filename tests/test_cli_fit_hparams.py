@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rlscale.cli import main
-from rlscale.cli_fit import ESTIMATOR_NAMES
+from rlscale.cli.fit import ESTIMATOR_NAMES
 from rlscale.laws.hparams import ESTIMATORS
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 

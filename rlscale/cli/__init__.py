@@ -1,6 +1,7 @@
 """The ``rlscale`` command line.
 
-Each command group is a module ``rlscale/cli_<group>.py`` that adds itself with ``register(subparsers)``;
+Each command group is a module of this package (``rlscale/cli/<group>.py``) that adds itself with
+``register(subparsers)``;
 registration only builds parsers (no heavy imports), so ``rlscale --help`` is fast. Every handler
 returns an exit code; errors the user can fix (:class:`~rlscale.errors.RlscaleError`) become one
 line on stderr, never a traceback.
@@ -14,14 +15,13 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-import rlscale
 from rlscale import __version__
 from rlscale.errors import RlscaleError
 
 
 def command_modules() -> list[str]:
-    """Every ``rlscale/cli_*.py`` module; each defines ``register(subparsers)`` for its commands."""
-    return sorted(f"rlscale.{m.name}" for m in pkgutil.iter_modules(rlscale.__path__) if m.name.startswith("cli_"))
+    """Every module of this package; each defines ``register(subparsers)`` for its commands."""
+    return sorted(f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +51,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rlscale: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
