@@ -132,6 +132,9 @@ def _rlscale(argv: Sequence[str]) -> None:
 
 def train(params: BenchmarkParams, kind: str) -> Path:
     """Run the grid or fitted sweep (finished runs are skipped), collect it, write its provenance."""
+    from rlscale.train.collect import collect_runs
+    from rlscale.train.sweep import LocalExecutor, load_sweep, run_sweep, visible_gpus
+
     sweep = params.grid_sweep if kind == "grid" else params.fitted_sweep
     table = params.grid_table if kind == "grid" else params.fitted_table
     if not sweep.is_file():
@@ -141,8 +144,18 @@ def train(params: BenchmarkParams, kind: str) -> Path:
     if params.vectorize > 0:
         sweep_cmd += ["--vectorize", "--max-members", str(params.vectorize)]
     collect_cmd = ["collect", str(root), "-o", str(table)]
-    _rlscale(sweep_cmd)
-    _rlscale(collect_cmd)
+    print("+ rlscale " + shlex.join(sweep_cmd), flush=True)
+    report = run_sweep(load_sweep(sweep), root, LocalExecutor(workers=params.workers, gpus=visible_gpus()),
+                       vectorize=params.vectorize > 0, max_members=params.vectorize or None)
+    print(report.summary(), flush=True)
+    if report.counts()["failed"]:
+        raise RlscaleError(f"'rlscale {shlex.join(sweep_cmd[:2])} ...' exited with 1 "
+                           f"({report.counts()['failed']} run(s) failed; reasons in {report.path})")
+    print("+ rlscale " + shlex.join(collect_cmd), flush=True)
+    runs, notes = collect_runs(root)
+    for note in notes:
+        print(f"rlscale: {note}", file=sys.stderr)
+    io.write_table(table, runs)
     write_provenance(table, root, sweep, [sweep_cmd, collect_cmd])
     return table
 

@@ -15,9 +15,26 @@ Required columns
     ``env_step`` (int)        data D collected so far
     ``return`` (float)        raw mean evaluation return (not normalised)
 
-Optional columns
-    ``updates`` (int), ``flops`` (float), ``wall_s`` (float), ``train_td_error`` (float),
-    ``val_td_error`` (float), ``run_id`` (str)
+Optional columns (``rlscale train`` writes all of them; tables from elsewhere may lack any)
+    ``updates`` (int)               gradient updates so far (sigma * (env_step - warm-up), rounded down)
+    ``flops`` (float)               10 N B updates, the paper's compute
+    ``wall_s`` (float)              seconds of training so far
+    ``train_return`` (float)        mean undiscounted return of the training (exploration) episodes that
+                                    ended since the previous row, warm-up episodes included; NaN if none ended
+    ``train_td_error`` (float)      mean squared TD error on a uniform sample of the replay buffer
+    ``newest_td_error`` (float)     the same on the newest transitions in the replay buffer (by default
+                                    those collected since the previous row; ``newest_window`` sets a count)
+    ``overfitting`` (float)         ``newest_td_error - train_td_error``: the paper's overfitting measure
+                                    (high sigma and large B fit the average stored transition better than
+                                    new ones; why the best B falls with sigma)
+    ``critic_param_norm`` (float)   L2 norm of all critic parameters, the paper's plasticity proxy (it
+                                    grows with sigma and eta; why the best eta falls with sigma)
+    ``val_td_error`` (float)        TD error on held-out transitions never trained on (a different probe,
+                                    from the follow-up work on TD generalisation)
+    ``run_id`` (str)
+
+Tables written before the ``train_return``, ``newest_td_error``, ``overfitting`` and
+``critic_param_norm`` columns existed stay valid: every optional column may be absent.
 
 A *configuration* is one (benchmark, env, algo, utd, batch_size, learning_rate); a *run* is a
 configuration with a seed. Single NaN returns (e.g. a diverged evaluation) are allowed and handled
@@ -52,7 +69,11 @@ OPTIONAL_DTYPES: dict[str, str] = {
     "updates": "int64",
     "flops": "float64",
     "wall_s": "float64",
+    "train_return": "float64",
     "train_td_error": "float64",
+    "newest_td_error": "float64",
+    "overfitting": "float64",
+    "critic_param_norm": "float64",
     "val_td_error": "float64",
     "run_id": "string",
 }

@@ -40,6 +40,18 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread, as training runs use: on a loaded 2-core machine OpenMP's second thread makes small
+    updates many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def curve_rows(run_dir: Path) -> int:
     """Rows of a run's curve so far (0 while it is absent or being replaced)."""
     try:

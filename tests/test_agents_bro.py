@@ -10,64 +10,68 @@ import pandas as pd
 import pytest
 import torch
 
-from rlscale.agents import AgentSettings, Batch, make_agent
+from rlscale.agents import make_agent
+from rlscale.agents.base import AgentSettings, Batch
 from rlscale.agents.bro import BRO, N_QUANTILES, quantile_huber_loss
 from rlscale.agents.bronet import BroNet, bronet_params
 from rlscale.envs import make_env
-from rlscale.train.run import TrainConfig, Trainer
+from rlscale.train.config import RunConfig, Runtime
+from rlscale.train.loop import train_run
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 OBS, ACT = 5, 2
 TINY = AgentSettings(learning_rate=1e-3, critic_width=32, critic_depth=1)
+CPU = Runtime(device="cpu", quiet=True)
+ONE = (1,)  # a single run's member dimensions
 
 
 def _batch(n: int = 64, seed: int = 0) -> Batch:
     g = torch.Generator().manual_seed(seed)
     return Batch(
-        obs=torch.randn(n, OBS, generator=g),
-        action=torch.rand(n, ACT, generator=g) * 2 - 1,
-        reward=torch.randn(n, generator=g),
-        next_obs=torch.randn(n, OBS, generator=g),
-        terminated=(torch.rand(n, generator=g) < 0.1).float(),
+        obs=torch.randn(1, n, OBS, generator=g),
+        action=torch.rand(1, n, ACT, generator=g) * 2 - 1,
+        reward=torch.randn(1, n, generator=g),
+        next_obs=torch.randn(1, n, OBS, generator=g),
+        terminated=(torch.rand(1, n, generator=g) < 0.1).float(),
     )
 
 
 def _tiny(seed: int = 0, **kwargs) -> BRO:
     torch.manual_seed(seed)
-    return BRO(OBS, ACT, replace(TINY, **kwargs), torch.device("cpu"))
+    return BRO(OBS, ACT, [replace(TINY, **kwargs)], torch.device("cpu"))
 
 
 def _params(agent: BRO) -> torch.Tensor:
     nets = (agent.critic, agent.critic_target, agent.actor, agent.actor_o, agent.optimism, agent.kl_weight)
     flat = [p.detach().flatten() for net in nets for p in net.parameters()]
-    return torch.cat([*flat, agent.log_alpha.detach()[None]])
+    return torch.cat([*flat, agent.log_alpha.detach()])
 
 
 def test_make_agent_builds_bro_with_actions_in_range_and_quantile_critics():
     agent = make_agent("bro", OBS, ACT, TINY, torch.device("cpu"))
     assert isinstance(agent, BRO)
-    obs = np.random.default_rng(0).normal(size=(7, OBS)).astype(np.float32)
+    obs = torch.as_tensor(np.random.default_rng(0).normal(size=(1, 7, OBS)), dtype=torch.float32)
     for explore in (True, False):
         a = agent.act(obs, explore=explore)
-        assert a.shape == (7, ACT) and np.all(np.abs(a) <= 1.0)
-    z1, z2 = agent.critic(torch.zeros(3, OBS), torch.zeros(3, ACT))
-    assert z1.shape == z2.shape == (3, N_QUANTILES)
-    rng_state = torch.get_rng_state()
-    assert np.isfinite(agent.td_error(_batch()))
-    assert torch.equal(torch.get_rng_state(), rng_state)  # the overfitting probe leaves training's RNG alone
+        assert a.shape == (1, 7, ACT) and bool((a.abs() <= 1.0).all())
+    z = agent.critic(torch.zeros(1, 3, OBS), torch.zeros(1, 3, ACT))
+    assert z.shape == (1, 2, 3, N_QUANTILES)  # member, twin, batch, quantile
+    assert np.isfinite(float(agent.td_error(_batch())))
 
 
 def test_evaluation_action_is_deterministic_and_exploration_is_not():
     agent = _tiny()
-    obs = np.ones((4, OBS), dtype=np.float32)
-    np.testing.assert_array_equal(agent.act(obs, explore=False), agent.act(obs, explore=False))
-    assert not np.array_equal(agent.act(obs, explore=True), agent.act(obs, explore=True))
+    obs = torch.ones((1, 4, OBS))
+    assert torch.equal(agent.act(obs, explore=False), agent.act(obs, explore=False))
+    assert not torch.equal(agent.act(obs, explore=True), agent.act(obs, explore=True))
 
 
 def test_default_critic_size_is_bros_512x2_bronet_pair():
     # walker-walk: 24 observations, 6 actions -> BroNet input 30; two critics with 100 quantile outputs
     per_layer = lambda i, o: i * o + o + 2 * o  # noqa: E731 - dense weight+bias, layer-norm scale+shift
     per_critic = per_layer(30, 512) + 2 * 2 * per_layer(512, 512) + 512 * 100 + 100
-    agent = BRO(24, 6, AgentSettings(learning_rate=3e-4), torch.device("cpu"))
+    agent = BRO(24, 6, [AgentSettings(learning_rate=3e-4)], torch.device("cpu"))
     assert agent.critic_params == 2 * per_critic == 2_245_832
     assert agent.critic_params == 2 * bronet_params(30, 512, 2, N_QUANTILES)
 
@@ -75,15 +79,17 @@ def test_default_critic_size_is_bros_512x2_bronet_pair():
 def test_width_and_depth_scale_the_critic():
     small = _tiny()
     assert small.critic_params == 2 * bronet_params(OBS + ACT, 32, 1, N_QUANTILES)
-    wide = BRO(OBS, ACT, AgentSettings(learning_rate=1e-3, critic_width=64, critic_depth=3), torch.device("cpu"))
+    wide = BRO(OBS, ACT, [AgentSettings(learning_rate=1e-3, critic_width=64, critic_depth=3)], torch.device("cpu"))
     assert wide.critic_params == sum(p.numel() for p in wide.critic.parameters()) > small.critic_params
 
 
 def test_bronet_blocks_are_residual_with_layer_norm():
-    net = BroNet(4, 16, 2, out_dim=3)
+    from rlscale.agents.networks import LayerNorm
+
+    net = BroNet(ONE, 4, 16, 2, out_dim=3)
     assert sum(p.numel() for p in net.parameters()) == bronet_params(4, 16, 2, 3)
-    assert sum(isinstance(m, torch.nn.LayerNorm) for m in net.modules()) == 1 + 2 * 2
-    x = net.stem(torch.randn(8, 4))
+    assert sum(isinstance(m, LayerNorm) for m in net.modules()) == 1 + 2 * 2
+    x = net.stem(torch.randn(1, 8, 4))
     block = net.blocks[0]
     torch.testing.assert_close(block(x), x + block.body(x))
 
@@ -93,9 +99,9 @@ def test_quantile_huber_loss_is_minimised_by_the_target_quantiles():
     target = torch.randn(1, 2000)
     taus = (torch.arange(5) + 0.5) / 5
     exact = torch.quantile(target[0], taus)[None]
-    best = quantile_huber_loss(exact, target, taus)
+    best = float(quantile_huber_loss(exact, target, taus))
     for shift in (-0.3, 0.3):
-        assert quantile_huber_loss(exact + shift, target, taus) > best
+        assert float(quantile_huber_loss(exact + shift, target, taus)) > best
 
 
 def test_updates_reduce_the_critic_loss_on_a_fixed_batch():
@@ -120,11 +126,11 @@ def test_reset_happens_every_reset_every_updates_and_reinitialises_everything():
     assert agent.resets == 1 and agent.updates == 4
     # identical to a brand-new agent built and updated once from the same RNG state
     torch.manual_seed(123)
-    fresh = BRO(OBS, ACT, replace(TINY, reset_every=3), torch.device("cpu"))
+    fresh = BRO(OBS, ACT, [replace(TINY, reset_every=3)], torch.device("cpu"))
     fresh.update(batch)
     torch.testing.assert_close(_params(agent), _params(fresh), rtol=0, atol=0)
     assert not torch.allclose(before, _params(agent))
-    assert agent.critic_opt.state_dict()["state"][0]["step"] == 1  # optimiser state restarted too
+    assert agent.critic_opt.step_count == 1  # optimiser state restarted too
     for _ in range(3):
         agent.update(batch)
     assert agent.resets == 2 and agent.updates == 7
@@ -166,10 +172,10 @@ def _random_return(env_name: str, episodes: int) -> float:
 @pytest.mark.slow
 def test_bro_learns_pendulum_through_the_trainer(tmp_path):
     """Real learning: measured seeds reach about -190 after 2000 steps; random play scores about -1200."""
-    cfg = TrainConfig(env="gym:Pendulum-v1", algo="bro", utd=2.0, batch_size=32, learning_rate=3e-3, seed=0,
-                      env_steps=2000, eval_every=2000, eval_episodes=5, critic_width=64, critic_depth=1,
-                      warmup_steps=300)
-    Trainer(cfg, tmp_path / "r", device="cpu", quiet=True).run()
+    cfg = RunConfig(env="gym:Pendulum-v1", algo="bro", utd=2.0, batch_size=32, learning_rate=3e-3, seed=0,
+                    env_steps=2000, eval_every=2000, eval_episodes=5, critic_width=64, critic_depth=1,
+                    warmup_steps=300)
+    train_run(cfg, tmp_path / "r", CPU)
     curve = pd.read_parquet(tmp_path / "r" / "curve.parquet")
     random_return = _random_return("gym:Pendulum-v1", 5)
     assert curve["updates"].iloc[-1] == 3400 and (curve["critic_params"] == 2 * bronet_params(4, 64, 1, 100)).all()
@@ -178,15 +184,14 @@ def test_bro_learns_pendulum_through_the_trainer(tmp_path):
 
 def test_bro_run_resumed_from_a_trainer_checkpoint_gives_the_same_curve(tmp_path):
     """BRO's state (networks, dual variables, five optimisers, counters) survives the trainer's checkpoint."""
-    cfg = TrainConfig(env="gym:Pendulum-v1", algo="bro", utd=0.5, batch_size=16, learning_rate=1e-3, seed=0,
-                      env_steps=600, eval_every=200, eval_episodes=1, critic_width=16, critic_depth=1,
-                      warmup_steps=100, checkpoint_every=200)
+    cfg = RunConfig(env="gym:Pendulum-v1", algo="bro", utd=0.5, batch_size=16, learning_rate=1e-3, seed=0,
+                    env_steps=600, eval_every=200, eval_episodes=1, critic_width=16, critic_depth=1,
+                    warmup_steps=100, checkpoint_every=200)
     run = tmp_path / "run"
-    Trainer(cfg, run, device="cpu", quiet=True, keep_checkpoint=True).run()
+    train_run(cfg, run, Runtime(device="cpu", quiet=True, keep_checkpoint=True))
     full = pd.read_parquet(run / "curve.parquet")
     (run / "status.json").write_text('{"status": "running", "reason": null, "env_step": 600}')  # as if killed
-    trainer = Trainer(cfg, run, device="cpu", quiet=True)
-    trainer.run()
-    assert trainer.resumed_from == 400
+    status = train_run(cfg, run, CPU)
+    assert status.resumed_from == 400
     compared = ["env_step", "return", "updates", "train_td_error", "val_td_error"]
     pd.testing.assert_frame_equal(pd.read_parquet(run / "curve.parquet")[compared], full[compared], check_exact=True)

@@ -1,4 +1,4 @@
-"""SAC: the paper's critic size, a working update, Polyak targets, exact state round-trips."""
+"""SAC: the paper's critic size, a working update, Polyak targets, exact state round-trips (a single run: K = 1)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from rlscale.agents import AgentSettings, Batch, make_agent
+from rlscale.agents import make_agent
+from rlscale.agents.base import AgentSettings, Batch
 from rlscale.errors import RlscaleError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _batch(obs_dim: int, action_dim: int, n: int = 64, seed: int = 0) -> Batch:
     g = torch.Generator().manual_seed(seed)
     return Batch(
-        obs=torch.randn(n, obs_dim, generator=g),
-        action=torch.rand(n, action_dim, generator=g) * 2 - 1,
-        reward=torch.randn(n, generator=g),
-        next_obs=torch.randn(n, obs_dim, generator=g),
-        terminated=(torch.rand(n, generator=g) < 0.1).float(),
+        obs=torch.randn(1, n, obs_dim, generator=g),
+        action=torch.rand(1, n, action_dim, generator=g) * 2 - 1,
+        reward=torch.randn(1, n, generator=g),
+        next_obs=torch.randn(1, n, obs_dim, generator=g),
+        terminated=(torch.rand(1, n, generator=g) < 0.1).float(),
     )
 
 
@@ -36,14 +39,6 @@ def test_width_and_depth_knobs_change_critic_size():
     assert deep.critic_params == 144_386 + 2 * (256 * 256 + 256)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_update_reduces_td_error_and_targets_lag_by_tau():
     torch.manual_seed(0)
     agent = make_agent("sac", 3, 1, AgentSettings(1e-3, critic_width=64), torch.device("cpu"))
@@ -56,7 +51,13 @@ def test_update_reduces_td_error_and_targets_lag_by_tau():
         torch.testing.assert_close(p_t, p0 + 0.005 * (p - p0))
     for _ in range(200):
         agent.update(batch)
-    assert agent.td_error(batch) < 0.5 * before
+    assert float(agent.td_error(batch)) < 0.5 * float(before)
+
+
+def test_critic_norm_is_the_l2_norm_of_every_critic_parameter():
+    agent = make_agent("sac", 3, 1, AgentSettings(1e-3, critic_width=16), torch.device("cpu"))
+    flat = torch.cat([p.detach().flatten() for p in agent.critic.parameters()])
+    torch.testing.assert_close(agent.critic_norm(), torch.linalg.vector_norm(flat)[None])
 
 
 def test_temperature_moves_towards_target_entropy():
@@ -68,10 +69,10 @@ def test_temperature_moves_towards_target_entropy():
 
 def test_actions_are_in_unit_box_and_deterministic_when_not_exploring():
     agent = make_agent("sac", 3, 2, AgentSettings(3e-4, critic_width=32), torch.device("cpu"))
-    obs = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    obs = torch.as_tensor(np.random.default_rng(0).normal(size=(1, 5, 3)), dtype=torch.float32)
     a = agent.act(obs, explore=True)
-    assert a.shape == (5, 2) and np.all(np.abs(a) <= 1)
-    np.testing.assert_array_equal(agent.act(obs, explore=False), agent.act(obs, explore=False))
+    assert a.shape == (1, 5, 2) and bool((a.abs() <= 1).all())
+    torch.testing.assert_close(agent.act(obs, explore=False), agent.act(obs, explore=False), rtol=0, atol=0)
 
 
 def test_state_dict_round_trip_continues_identically():

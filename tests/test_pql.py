@@ -12,14 +12,18 @@ import pytest
 import torch
 from conftest import kill_9_after_checkpoint
 
-from rlscale.agents import AgentSettings, make_agent
-from rlscale.agents.pql import PQL, ConcurrentLearners, SharedReplay
+from rlscale.agents import make_agent
+from rlscale.agents.base import AgentSettings
 from rlscale.errors import RlscaleError
-from rlscale.train.parallel import ParallelConfig, ParallelTrainer
+from rlscale.train.config import RunConfig, Runtime
+from rlscale.train.learners import ConcurrentLearners
+from rlscale.train.loop import train_run
+from rlscale.train.replay import ReplayBuffer
 
 ARGS = {"env": "gym:Pendulum-v1", "algo": "pql", "utd": 0.5, "batch_size": 128, "learning_rate": 1e-3, "seed": 0,
         "env_steps": 6144, "eval_every": 1024, "eval_episodes": 4, "critic_width": 64, "critic_depth": 2,
         "warmup_steps": 1024, "num_envs": 16}
+CPU = Runtime(device="cpu", quiet=True)
 RANDOM_PENDULUM_RETURN = -1200.0  # uniform random actions average about -1200 per 200-step episode
 
 
@@ -38,7 +42,7 @@ def _random_return(episodes: int = 8) -> float:
 
 
 def test_pql_learns_pendulum_and_its_effective_utd_is_the_configured_one(tmp_path):
-    status = ParallelTrainer(ParallelConfig(**ARGS), tmp_path / "run", device="cpu", quiet=True).run()
+    status = train_run(RunConfig(**ARGS), tmp_path / "run", CPU)
     curve = pd.read_parquet(tmp_path / "run" / "curve.parquet")
     assert curve["env_step"].tolist() == list(range(1024, 6145, 1024))
     random_return = _random_return()
@@ -51,18 +55,16 @@ def test_pql_learns_pendulum_and_its_effective_utd_is_the_configured_one(tmp_pat
     # (it may start step k+1 while the critic still works on step k's updates: PQL's concurrency)
     expected = np.floor(ARGS["utd"] * (curve["env_step"] - ARGS["warmup_steps"]))
     assert np.abs(curve["updates"] - expected).max() <= 1
-    assert status["effective_utd"] == pytest.approx(ARGS["utd"], rel=0.01)
-    assert 0 <= status["max_update_lag"] <= 2 * ARGS["utd"] * ARGS["num_envs"]
+    assert status.effective_utd == pytest.approx(ARGS["utd"], rel=0.01)
+    assert 0 <= status.max_update_lag <= 2 * ARGS["utd"] * ARGS["num_envs"]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["settings"]["num_envs"] == 16
 
 
 def test_learners_run_in_threads_and_stop_exactly_at_the_due_update_count():
-    torch.manual_seed(0)
-    agent = PQL(3, 1, AgentSettings(1e-3, 16, 1), torch.device("cpu"))
-    replay = SharedReplay(1000, 3, 1, torch.device("cpu"))
-    replay.extend(torch.randn(64, 3), torch.rand(64, 1), torch.randn(64), torch.randn(64, 3), torch.zeros(64))
-    gens = {r: torch.Generator().manual_seed(i) for i, r in enumerate("vp")}
-    learners = ConcurrentLearners(agent, replay, 32, utd=0.25, warmup=0, generators=gens)
+    agent = make_agent("pql", 3, 1, AgentSettings(1e-3, 16, 1), "cpu", seeds=[0])
+    replay = ReplayBuffer(1, 1000, 3, 1, torch.device("cpu"), concurrent=True)
+    replay.add(torch.randn(1, 64, 9), np.ones((1, 64), dtype=bool))
+    learners = ConcurrentLearners(agent, replay, 32, utd=0.25, warmup=0, seed=0, updates=0, slack=4)
     learners.start()
     try:
         learners.collected(64)
@@ -78,11 +80,11 @@ def test_learners_run_in_threads_and_stop_exactly_at_the_due_update_count():
 
 def test_pql_is_an_agent_and_settings_are_checked(tmp_path):
     agent = make_agent("pql", 3, 1, AgentSettings(1e-3, 16, 1), torch.device("cpu"))
-    assert agent.act(np.zeros((5, 3), np.float32), explore=False).shape == (5, 1)
+    assert agent.act(torch.zeros((1, 5, 3)), explore=False).shape == (1, 5, 1)
     with pytest.raises(RlscaleError, match="multiple"):
-        ParallelTrainer(ParallelConfig(**{**ARGS, "eval_every": 1000}), tmp_path / "x", device="cpu").run()
-    with pytest.raises(RlscaleError, match="algo 'pql'"):
-        ParallelConfig(**{**ARGS, "algo": "sac"}).validate()
+        train_run(RunConfig(**{**ARGS, "eval_every": 1000}), tmp_path / "x", CPU)
+    with pytest.raises(RlscaleError, match="for parallel-env agents"):
+        RunConfig(**{**ARGS, "algo": "sac"}).validate()
 
 
 def _command(run_dir) -> list[str]:
@@ -104,4 +106,4 @@ def test_kill_9_then_rerun_completes_the_curve_without_duplicates(tmp_path):
     assert rows_at_kill < len(curve)
     assert curve["env_step"].tolist() == list(range(512, 3073, 512))  # nothing missing, nothing duplicated
     assert (curve["updates"] == np.floor(0.5 * (curve["env_step"] - 512))).all()  # the resumed count goes on
-    assert status["effective_utd"] == pytest.approx(0.5)
+    assert status["effective_utd"] == pytest.approx(0.5) and status["resumed_from"] >= 512

@@ -14,7 +14,7 @@ from rlscale import io
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
 from rlscale.runs import ROW_KEY, validate_run_table
-from rlscale.train.sweep import LocalExecutor, VectorJob, load_sweep, plan, run_sweep, vector_jobs
+from rlscale.train.sweep import Chunk, LocalExecutor, load_sweep, plan, run_sweep, vector_jobs
 
 TINY = """\
 name: tiny
@@ -43,10 +43,10 @@ def test_runs_are_grouped_by_every_setting_but_seed_lr_and_batch_size_and_chunke
     text = TINY.replace("utd: [1]", "utd: [0.5, 1]").replace("seeds: 1", "seeds: 3")
     sweep = load_sweep(_write(tmp_path, text))
     items, notes = vector_jobs(sweep, sweep.runs, tmp_path / "out", max_members=4)
-    assert notes == [] and all(isinstance(j, VectorJob) for j in items)
+    assert notes == [] and all(isinstance(j, Chunk) for j in items)
     assert [len(j.runs) for j in items] == [3, 3, 3, 3]  # two groups of 6, each cut into near-equal chunks
     for job in items:
-        assert len({(s.env, s.utd, s.fixed) for s in job.runs}) == 1 and job.report == tuple(s.name for s in job.runs)
+        assert len({s.config.shared() for s in job.runs}) == 1 and job.report == tuple(s.name for s in job.runs)
     assert sorted(s.name for j in items for s in j.runs) == sorted(s.name for s in sweep.runs)
     single, _ = vector_jobs(sweep, sweep.runs[:1], tmp_path / "out", max_members=4)
     assert single == [sweep.runs[0]]  # a group of one is an ordinary run
@@ -63,20 +63,21 @@ def test_partial_single_runs_stay_single_and_interrupted_chunks_resume_as_they_w
         io.write_json(out / name / "status.json", {"status": "running", "env_step": 200, "vectorized": chunk})
     io.write_json(out / names[1] / "status.json", {"status": "running", "env_step": 200})
     items, _ = vector_jobs(sweep, sweep.runs, out, max_members=16)
-    assert items[0] == VectorJob((sweep.runs[0], sweep.runs[4]), tuple(chunk))
+    assert items[0] == Chunk((sweep.runs[0], sweep.runs[4]), tuple(chunk))
     assert items[1] == sweep.runs[1]
     assert [s.name for s in items[2].runs] == [names[2], names[3], names[5]]
 
 
-def test_non_sac_runs_fall_back_to_single_runs_with_a_notice(tmp_path, capsys):
-    path = _write(tmp_path, TINY.replace("algo: sac", "algo: bro"))
+def test_pql_runs_fall_back_to_single_runs_with_a_notice(tmp_path, capsys):
+    path = _write(tmp_path, TINY.replace("algo: sac", "algo: pql\nnum_envs: 2"))
     assert main(["sweep", str(path), "-o", str(tmp_path / "out"), "--vectorize", "--dry-run"]) == 0
     out, err = capsys.readouterr()
-    assert "algo bro is not vectorised" in err and err.count("\n") == 1
+    assert "algo pql trains N parallel envs" in err and err.count("\n") == 1
     assert out.count("rlscale train --env") == 2
-    path = _write(tmp_path, TINY)
-    assert main(["sweep", str(path), "-o", str(tmp_path / "out"), "--vectorize", "--dry-run"]) == 0
-    assert capsys.readouterr().out.count("vectorised chunk 0 (2 members)") == 2
+    for algo in ("sac", "bro"):
+        path = _write(tmp_path, TINY.replace("algo: sac", f"algo: {algo}"))
+        assert main(["sweep", str(path), "-o", str(tmp_path / "out"), "--vectorize", "--dry-run"]) == 0
+        assert capsys.readouterr().out.count("vectorised chunk 0 (2 members)") == 2
 
 
 def test_vectorize_flag_errors_are_one_line(tmp_path, capsys):

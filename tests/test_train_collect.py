@@ -9,22 +9,24 @@ import pytest
 
 from rlscale.cli import main
 from rlscale.runs import read_run_table
-from rlscale.train.run import RunFailed, TrainConfig, Trainer
+from rlscale.train.config import RunConfig, Runtime
+from rlscale.train.loop import RunFailed, train_run
 
 TINY = {"env": "gym:Pendulum-v1", "algo": "sac", "utd": 1.0, "batch_size": 16, "learning_rate": 1e-3,
         "env_steps": 200, "eval_every": 100, "eval_episodes": 1, "warmup_steps": 50, "critic_width": 16,
         "critic_depth": 1}
+CPU = Runtime(device="cpu", quiet=True)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two finished seeds (one in a nested sweep folder) and a run that diverged after its first evaluation."""
     root = tmp_path_factory.mktemp("collect") / "runs"
-    Trainer(TrainConfig(**TINY, seed=0), root / "a_s0", device="cpu", quiet=True).run()
-    Trainer(TrainConfig(**TINY, seed=1), root / "nested" / "a_s1", device="cpu", quiet=True).run()
+    train_run(RunConfig(**TINY, seed=0), root / "a_s0", CPU)
+    train_run(RunConfig(**TINY, seed=1), root / "nested" / "a_s1", CPU)
     diverging = {**TINY, "learning_rate": 1e12, "utd": 4.0, "env_steps": 600, "warmup_steps": 100, "seed": 0}
     with pytest.raises(RunFailed):
-        Trainer(TrainConfig(**diverging), root / "diverged", device="cpu", quiet=True).run()
+        train_run(RunConfig(**diverging), root / "diverged", CPU)
     (root / "crashed").mkdir()  # a run that died before writing anything but its sweep log
     (root / "crashed" / "train.log").write_text("$ rlscale train ...\n")
     return root

@@ -62,7 +62,7 @@ def test_ray_sweep_runs_every_run_and_a_restart_skips_the_finished_ones(ray_inst
         curve = pd.read_parquet(run_dir / "curve.parquet")
         assert curve["env_step"].tolist() == [100, 200] and (curve["seed"] == seed).all()
         assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
-        assert (run_dir / "train.log").read_text().count("$ rlscale train") == 1
+        assert (run_dir / "train.log").read_text().count("$ ray task") == 1
 
     mtimes = {r["name"]: (runs / r["name"] / "curve.parquet").stat().st_mtime_ns for r in summary["runs"]}
     assert main(["sweep", str(yaml), "-o", str(runs), "--executor", "ray"]) == 0
@@ -100,8 +100,8 @@ def test_a_killed_ray_worker_is_retried_and_the_run_resumes_from_its_checkpoint(
     summary = json.loads((runs / "sweep_k.json").read_text())
     assert summary["counts"] == {"finished": 1, "skipped": 0, "failed": 0, "interrupted": 0}
     log = (run_dir / "train.log").read_text()
-    assert log.count("$ rlscale train") == 2  # the first attempt (killed) and Ray's retry
-    assert f"pid {killed[0]}\n" in log.split("$ rlscale train")[1]
+    assert log.count("$ ray task") == 2  # the first attempt (killed) and Ray's retry
+    assert f"pid {killed[0]}\n" in log.split("$ ray task")[1]
     resumed = re.search(r"resumed .* from env step (\d+)", log)
     assert resumed is not None and int(resumed.group(1)) >= 200  # continued, did not start over
     curve = pd.read_parquet(run_dir / "curve.parquet")

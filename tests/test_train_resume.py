@@ -10,11 +10,14 @@ import pandas as pd
 import pytest
 from conftest import kill_9_after_checkpoint
 
-from rlscale.train.run import TrainConfig, Trainer
+from rlscale.train.config import RunConfig, Runtime
+from rlscale.train.loop import train_run
 
 ARGS = {"env": "gym:Pendulum-v1", "algo": "sac", "utd": 1.0, "batch_size": 16, "learning_rate": 1e-3, "seed": 3,
         "env_steps": 2000, "eval_every": 200, "eval_episodes": 1, "critic_width": 16, "critic_depth": 1,
         "warmup_steps": 100}
+CPU = Runtime(device="cpu", threads=1, quiet=True)
+KEEP = Runtime(device="cpu", threads=1, quiet=True, keep_checkpoint=True)
 COMPARED = ["env_step", "return", "updates", "flops", "train_td_error", "val_td_error", "critic_params", "run_id"]
 
 
@@ -23,10 +26,9 @@ def _command(run_dir) -> list[str]:
     return [sys.executable, "-m", "rlscale.cli", "train", *flags, "--device=cpu", "--threads=1", "-o", str(run_dir)]
 
 
-
 def test_kill_9_then_rerun_gives_the_uninterrupted_curve(tmp_path):
     reference = tmp_path / "a" / "run"
-    Trainer(TrainConfig(**ARGS), reference, device="cpu", threads=1, quiet=True).run()
+    train_run(RunConfig(**ARGS), reference, CPU)
 
     run = tmp_path / "b" / "run"
     rows_at_kill = kill_9_after_checkpoint(_command(run), run)
@@ -44,26 +46,25 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_curve(tmp_path):
 
 def test_rows_after_the_last_checkpoint_are_recomputed_identically(tmp_path):
     """A run stopped after the last checkpoint (status still running) drops and recomputes the later rows."""
-    cfg = TrainConfig(**{**ARGS, "env_steps": 1000, "checkpoint_every": 500})
+    cfg = RunConfig(**{**ARGS, "env_steps": 1000, "checkpoint_every": 500})
     run = tmp_path / "run"
-    Trainer(cfg, run, device="cpu", quiet=True, keep_checkpoint=True).run()
+    train_run(cfg, run, KEEP)
     full = pd.read_parquet(run / "curve.parquet")
     (run / "status.json").write_text(json.dumps({"status": "running", "reason": None, "env_step": 1000}))
-    trainer = Trainer(cfg, run, device="cpu", quiet=True)
-    trainer.run()
-    assert trainer.resumed_from == 600  # first episode end (200-step episodes) at least 500 steps after 0
+    status = train_run(cfg, run, CPU)
+    assert status.resumed_from == 600  # first episode end (200-step episodes) at least 500 steps after 0
     pd.testing.assert_frame_equal(pd.read_parquet(run / "curve.parquet")[COMPARED], full[COMPARED],
                                   check_exact=True)
 
 
 @pytest.mark.parametrize("damage", [b"", b"not a checkpoint"])
 def test_corrupt_checkpoint_is_a_one_line_error(tmp_path, damage):
-    cfg = TrainConfig(**{**ARGS, "env_steps": 400})
+    cfg = RunConfig(**{**ARGS, "env_steps": 400})
     run = tmp_path / "run"
-    Trainer(cfg, run, device="cpu", quiet=True, keep_checkpoint=True).run()
+    train_run(cfg, run, KEEP)
     (run / "status.json").write_text(json.dumps({"status": "running", "reason": None, "env_step": 0}))
     (run / "checkpoint.pt").write_bytes(damage)
     from rlscale.errors import RlscaleError
 
     with pytest.raises(RlscaleError, match="cannot read checkpoint"):
-        Trainer(cfg, run, device="cpu", quiet=True).run()
+        train_run(cfg, run, CPU)

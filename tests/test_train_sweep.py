@@ -16,7 +16,9 @@ import pytest
 import torch
 
 from rlscale.cli import main
+from rlscale.cli.train import config_flags
 from rlscale.errors import RlscaleError
+from rlscale.train.config import RunConfig
 from rlscale.train.sweep import LocalExecutor, RunSpec, load_sweep, parse_sweep, run_sweep
 
 TINY_FIXED = """\
@@ -46,19 +48,28 @@ def test_grid_expands_to_the_product_with_stable_names(tmp_path):
     names = [r.name for r in sweep.runs]
     assert names == [r.name for r in load_sweep(tmp_path / "grid.yaml").runs]  # same order, same names
     assert "sac_Pendulum-v1_utd0.5_bs64_lr3e-4_s0" in names and "sac_Pendulum-v1_utd2_bs256_lr1e-3_s1" in names
-    run = sweep.runs[0]
+    run = sweep.runs[0].config
     assert run.learning_rate == 3e-4 and isinstance(run.batch_size, int)  # "3e-4" (a YAML 1.1 string) is a number
 
 
-def test_run_name_and_train_arguments_follow_the_training_cli():
-    spec = RunSpec("gym:HalfCheetah-v4", "sac", 2.0, 256, 3e-4, 0, (("env_steps", 1000), ("eval_every", 100)))
+def _config(env, algo, utd, bs, lr, seed, **fixed):
+    return RunConfig(env=env, algo=algo, utd=utd, batch_size=bs, learning_rate=lr, seed=seed,
+                     **{"env_steps": 1000, "eval_every": 100, **fixed})
+
+
+def test_run_name_and_train_arguments_follow_the_training_cli(capsys):
+    spec = RunSpec(_config("gym:HalfCheetah-v4", "sac", 2.0, 256, 3e-4, 0, warmup_steps=100))
     assert spec.name == "sac_HalfCheetah-v4_utd2_bs256_lr3e-4_s0"
-    assert RunSpec("dmc:walker-walk", "bro", 0.25, 112, 1.87e-3, 3).name == "bro_walker-walk_utd0.25_bs112_lr1.87e-3_s3"
-    args = spec.train_args(Path("runs"))
+    other = RunSpec(_config("dmc:walker-walk", "bro", 0.25, 112, 1.87e-3, 3))
+    assert other.name == "bro_walker-walk_utd0.25_bs112_lr1.87e-3_s3"
+    args = config_flags(spec.config)
     assert args[:4] == ["--env", "gym:HalfCheetah-v4", "--algo", "sac"]
-    assert args[-2:] == ["-o", str(Path("runs") / spec.name)]
-    for flag in ("--utd", "--batch-size", "--learning-rate", "--seed", "--env-steps", "--eval-every"):
+    for flag in ("--utd", "--batch-size", "--learning-rate", "--env-steps", "--eval-every", "--warmup-steps"):
         assert flag in args
+    assert "--seed" not in args and "--buffer-size" not in args  # at their defaults
+    # the flags give back the same config: the sweep's dry run prints commands that train exactly this run
+    parsed = main(["train", *args, "-o", "x", "--device", "cuda:99"])
+    assert parsed == 2 and "cuda:99" in capsys.readouterr().err
 
 
 def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
@@ -70,7 +81,7 @@ def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
     text = ("mode: fitted\nalgo: bro\nhparams: proposed_hparams.csv\nbackend: dmc\nenvs: [dmc:walker-walk]\n"
             "seeds: [0]\nenv_steps: 1000\neval_every: 100\n"
             "batch_size_multipliers: [0.7, 1.4]\nlearning_rate_multipliers: [0.7, 1.4]\n")
-    runs = load_sweep(_write(tmp_path, text)).runs
+    runs = [r.config for r in load_sweep(_write(tmp_path, text)).runs]
     got = {(r.env, r.utd, r.batch_size, r.learning_rate) for r in runs}
     assert got == {
         ("dmc:walker-walk", 1.0, 288, 1.02e-3), ("dmc:walker-walk", 1.0, 208, 1.02e-3),  # 0.7 * 288 = 201.6 -> 208
@@ -84,7 +95,7 @@ def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
     with pytest.raises(RlscaleError, match="set 'backend'"):
         load_sweep(_write(tmp_path, no_backend))
     plain = text.replace("batch_size_multipliers: [0.7, 1.4]\nlearning_rate_multipliers: [0.7, 1.4]\n", "")
-    got = {(r.utd, r.batch_size, r.learning_rate) for r in load_sweep(_write(tmp_path, plain)).runs}
+    got = {(r.utd, r.batch_size, r.learning_rate) for r in (s.config for s in load_sweep(_write(tmp_path, plain)).runs)}
     assert got == {(1.0, 288, 1.02e-3), (8.0, 112, 5.26e-4)}  # no multipliers: the proposals only
 
 

@@ -1,23 +1,49 @@
-"""Agents, one readable file each (CleanRL style): SAC for Gym, BRO for DMC.
+"""Agents, one readable file each (CleanRL style): SAC for Gym, BRO for DMC, PQL for parallel simulation.
 
-Every agent implements :class:`rlscale.agents.base.Agent` and is built by :func:`make_agent`.
+Every agent implements :class:`rlscale.agents.base.Agent` for K members at once (the K configurations
+of a chunk; a single run is K = 1) and is built by :func:`make_agent`. This module imports nothing
+heavy: the registry is read when the command line is built.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from rlscale.agents.base import AGENTS, Agent, AgentSettings, Batch
 from rlscale.errors import RlscaleError
 
-__all__ = ["AGENTS", "Agent", "AgentSettings", "Batch", "make_agent"]
+if TYPE_CHECKING:
+    from rlscale.agents.base import Agent, AgentSettings
 
 
-def make_agent(algo: str, obs_dim: int, action_dim: int, settings: AgentSettings, device: torch.device) -> Agent:
-    """Build the agent named ``algo``: ``Class(obs_dim, action_dim, settings, device)``."""
+@dataclass(frozen=True)
+class AgentEntry:
+    """Where an agent lives and how it collects data."""
+
+    path: str  # "module:Class", imported lazily so that `rlscale --help` stays fast
+    # True: one run steps N parallel envs while learner threads update concurrently (PQL); such agents
+    # train one member per process. False: one env per member, updates in the collector's thread.
+    parallel: bool = False
+
+
+AGENTS: dict[str, AgentEntry] = {
+    "sac": AgentEntry("rlscale.agents.sac:SAC"),
+    "bro": AgentEntry("rlscale.agents.bro:BRO"),
+    "pql": AgentEntry("rlscale.agents.pql:PQL", parallel=True),
+}
+
+
+def make_agent(algo: str, obs_dim: int, action_dim: int, settings: AgentSettings | Sequence[AgentSettings],
+               device: Any, seeds: Sequence[int] | None = None) -> Agent:
+    """Build the agent named ``algo`` with one member per settings (one settings object: one member).
+
+    With ``seeds``, member k's networks are initialised right after ``torch.manual_seed(seeds[k])``, so
+    member k starts from exactly the weights of a single run with that seed.
+    """
     if algo not in AGENTS:
         raise RlscaleError(f"unknown algo '{algo}'; available: {', '.join(sorted(AGENTS))}")
-    module, cls = AGENTS[algo].split(":")
-    return getattr(importlib.import_module(module), cls)(obs_dim, action_dim, settings, device)
+    module, cls = AGENTS[algo].path.split(":")
+    members = list(settings) if isinstance(settings, Sequence) else [settings]
+    return getattr(importlib.import_module(module), cls)(obs_dim, action_dim, members, device, seeds)

@@ -14,21 +14,28 @@ CleanRL-style, one file. BRO is SAC with four changes, each visible in :meth:`BR
 
 Hyperparameters are those of the reference code (``naumix/BiggerRegularizedOptimistic``); the learning
 rate of the critic and both actors, and the critic's width/depth, are the scaling knobs.
+
+Every tensor carries a leading member dimension K (:mod:`rlscale.agents.base`): K configurations that
+differ in seed, learning rate and batch size update as one batched computation, and a single run is
+K = 1, so the paper's DMC grid can be trained vectorised too.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
-from rlscale.agents.base import AgentSettings, Batch
-from rlscale.agents.bronet import BroNet, orthogonal_
+from rlscale.agents.base import AgentSettings, Batch, build_members, shared_settings
+from rlscale.agents.bronet import GAIN, BroNet
+from rlscale.agents.networks import Linear, member_norm, member_params
+from rlscale.agents.optim import Adam
 
 WIDTH, DEPTH = 512, 2  # BRO's default critic: BroNet with 2 residual blocks of width 512
 ACTOR_WIDTH, ACTOR_DEPTH = 256, 1
@@ -42,32 +49,38 @@ TEMPERATURE_LR = 3e-4
 PESSIMISM = 0.0  # 0: mean of the two critics; 1 would be the clipped-double-Q-like lower bound
 INIT_OPTIMISM, INIT_KL_WEIGHT = 1.0, 0.25
 ADJUSTMENT_LR = 3e-5  # for optimism and the KL weight
+DUAL_BETAS = (0.5, 0.999)  # the temperature's and the dual variables' Adam
 KL_TARGET = 0.05  # per action dimension
 STD_MULTIPLIER = 0.75  # the optimistic actor's std is this fraction of the conservative actor's
 RESET_EVERY = 2_500_000  # gradient steps between full resets, as in the scaling paper's runs
 
 
 class QuantileCritics(nn.Module):
-    """Two independent BroNet critics, each returning ``N_QUANTILES`` quantiles of Z(s, a)."""
+    """Two independent BroNet critics per member (one more member dimension), each returning
+    ``N_QUANTILES`` quantiles of Z(s, a): ``[*members, 2, B, N_QUANTILES]``."""
 
-    def __init__(self, obs_dim: int, action_dim: int, width: int, depth: int) -> None:
+    def __init__(self, members: tuple[int, ...], obs_dim: int, action_dim: int, width: int, depth: int) -> None:
         super().__init__()
-        self.z1 = BroNet(obs_dim + action_dim, width, depth, N_QUANTILES)
-        self.z2 = BroNet(obs_dim + action_dim, width, depth, N_QUANTILES)
+        self.z = BroNet((*members, 2), obs_dim + action_dim, width, depth, N_QUANTILES)
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([obs, action], dim=-1)
-        return self.z1(x), self.z2(x)
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, action], dim=-1).unsqueeze(-3)
+        return self.z(x.expand(*x.shape[:-3], 2, *x.shape[-2:]))
+
+
+def critic_value(z: torch.Tensor, optimism: float | torch.Tensor = -PESSIMISM) -> torch.Tensor:
+    """Quantiles ``[..., 2, B, N]`` of the twin critics -> mean ``+ optimism x`` half their spread: ``[..., B, N]``."""
+    return z.mean(-3) + optimism * 0.5 * (z[..., 0, :, :] - z[..., 1, :, :]).abs()
 
 
 class Actor(nn.Module):
     """The conservative policy: mean and std of a Gaussian that is squashed by tanh."""
 
-    def __init__(self, obs_dim: int, action_dim: int) -> None:
+    def __init__(self, members: tuple[int, ...], obs_dim: int, action_dim: int) -> None:
         super().__init__()
-        self.trunk = BroNet(obs_dim, ACTOR_WIDTH, ACTOR_DEPTH)
-        self.mean = orthogonal_(nn.Linear(ACTOR_WIDTH, action_dim))
-        self.log_std = orthogonal_(nn.Linear(ACTOR_WIDTH, action_dim), gain=1.0)
+        self.trunk = BroNet(members, obs_dim, ACTOR_WIDTH, ACTOR_DEPTH)
+        self.mean = Linear(members, ACTOR_WIDTH, action_dim, gain=GAIN)
+        self.log_std = Linear(members, ACTOR_WIDTH, action_dim, gain=1.0)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(obs)
@@ -78,32 +91,34 @@ class Actor(nn.Module):
 class OptimisticActor(nn.Module):
     """Shifts the conservative mean (a small learned shift, initialised near 0) and narrows its std."""
 
-    def __init__(self, obs_dim: int, action_dim: int) -> None:
+    def __init__(self, members: tuple[int, ...], obs_dim: int, action_dim: int) -> None:
         super().__init__()
-        self.trunk = BroNet(obs_dim + action_dim, ACTOR_WIDTH, ACTOR_DEPTH)
-        self.shift = orthogonal_(nn.Linear(ACTOR_WIDTH, action_dim, bias=False), gain=0.01)
+        self.trunk = BroNet(members, obs_dim + action_dim, ACTOR_WIDTH, ACTOR_DEPTH)
+        self.shift = Linear(members, ACTOR_WIDTH, action_dim, bias=False, gain=0.01)
 
     def forward(self, obs: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return mean + self.shift(self.trunk(torch.cat([obs, mean], dim=-1))), std * STD_MULTIPLIER
 
 
 class BoundedScalar(nn.Module):
-    """A positive scalar exp(l), with l = tanh-squashed into [-10, 7.5] so dual ascent cannot run away."""
+    """A positive scalar per member exp(l), with l tanh-squashed into [-10, 7.5] so dual ascent cannot run away."""
 
     LOG_MIN, LOG_MAX = -10.0, 7.5
 
-    def __init__(self, init: float) -> None:
+    def __init__(self, members: tuple[int, ...], init: float) -> None:
         super().__init__()
         half = 0.5 * (self.LOG_MAX - self.LOG_MIN)
-        self.raw = nn.Parameter(torch.tensor(math.atanh((math.log(init) - self.LOG_MIN) / half - 1.0)))
+        self.raw = nn.Parameter(torch.full(members, math.atanh((math.log(init) - self.LOG_MIN) / half - 1.0)))
 
     def forward(self) -> torch.Tensor:
         return torch.exp(self.LOG_MIN + 0.5 * (self.LOG_MAX - self.LOG_MIN) * (1 + torch.tanh(self.raw)))
 
 
-def squashed_sample(mean: torch.Tensor, std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A reparameterised tanh-Gaussian action and its log-probability ``[B]``."""
-    u = mean + std * torch.randn_like(mean)
+def squashed_sample(mean: torch.Tensor, std: torch.Tensor,
+                    noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A reparameterised tanh-Gaussian action and its log-probability ``[..., B]``; ``noise`` is the standard
+    normal draw (drawn here unless given)."""
+    u = mean + std * (torch.randn_like(mean) if noise is None else noise)
     logp = Normal(mean, std, validate_args=False).log_prob(u).sum(-1)
     # log|det d tanh(u)/du| = sum log(1 - tanh(u)^2), in the numerically stable softplus form
     squash = (2 * (math.log(2.0) - u - F.softplus(-2 * u))).sum(-1)
@@ -111,166 +126,148 @@ def squashed_sample(mean: torch.Tensor, std: torch.Tensor) -> tuple[torch.Tensor
 
 
 def quantile_huber_loss(z: torch.Tensor, target: torch.Tensor, taus: torch.Tensor) -> torch.Tensor:
-    """QR-DQN loss of predicted quantiles ``z [B, N]`` (levels ``taus [N]``) against target samples ``[B, M]``.
+    """QR-DQN loss per sample: predicted quantiles ``z [..., B, N]`` (levels ``taus [N]``) against target
+    samples ``[..., B, M]`` -> ``[..., B]`` (summed over quantiles, averaged over target samples).
 
-    Broadcast views instead of an explicit ``[B, N, M]`` TD tensor: the loss dominates CPU update time.
+    Broadcast views instead of an explicit ``[..., B, N, M]`` TD tensor: the loss dominates CPU update time.
     """
-    shape = (z.shape[0], z.shape[1], target.shape[1])
-    z_, target_ = z[:, :, None].expand(shape), target[:, None, :].expand(shape)
+    shape = (*torch.broadcast_shapes(z.shape[:-1], target.shape[:-1]), z.shape[-1], target.shape[-1])
+    z_, target_ = z.unsqueeze(-1).expand(shape), target.unsqueeze(-2).expand(shape)
     huber = F.huber_loss(z_, target_, reduction="none", delta=KAPPA)
     # |tau - 1{target < z}|: under-estimates weigh tau, over-estimates 1 - tau
     weight = torch.where(target_ < z_.detach(), 1.0 - taus[:, None], taus[:, None])
-    return (weight * huber).sum(1).mean() / KAPPA
+    return (weight * huber).sum(-2).mean(-1) / KAPPA
 
 
 class BRO:
-    def __init__(
-        self,
-        obs_dim: int,
-        action_dim: int,
-        settings: AgentSettings,
-        device: torch.device,
-    ) -> None:
-        self.device = torch.device(device)
+    def __init__(self, obs_dim: int, action_dim: int, members: Sequence[AgentSettings], device: torch.device,
+                 seeds: Sequence[int] | None = None) -> None:
+        settings = shared_settings(members)
+        self.device, self.members = torch.device(device), len(members)
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.gamma = settings.gamma
-        self.lr = settings.learning_rate
+        self.lrs = [m.learning_rate for m in members]
         self.width, self.depth = settings.critic_width or WIDTH, settings.critic_depth or DEPTH
         self.reset_every = int(settings.reset_every or RESET_EVERY)
         self.target_entropy = -action_dim / 2.0
         self.taus = ((torch.arange(N_QUANTILES, device=self.device) + 0.5) / N_QUANTILES).float()
         self.updates = 0
         self.resets = 0
-        self._build()
-        self.critic_params = sum(p.numel() for p in self.critic.parameters())
+        self._build(seeds)
+        self.critic_params = member_params(self.critic)
 
-    def _build(self) -> None:
+    def _build(self, seeds: Sequence[int] | None = None) -> None:
         """(Re-)initialise every network, target, temperature, dual variable and optimiser."""
-        dev = self.device
-        self.critic = QuantileCritics(self.obs_dim, self.action_dim, self.width, self.depth).to(dev)
-        self.critic_target = QuantileCritics(self.obs_dim, self.action_dim, self.width, self.depth).to(dev)
-        self.critic_target.load_state_dict(self.critic.state_dict())
-        self.critic_target.requires_grad_(False)
-        self.actor = Actor(self.obs_dim, self.action_dim).to(dev)
-        self.actor_o = OptimisticActor(self.obs_dim, self.action_dim).to(dev)
-        self.log_alpha = torch.tensor(math.log(INIT_TEMPERATURE), device=dev, requires_grad=True)
-        self.optimism = BoundedScalar(INIT_OPTIMISM).to(dev)
-        self.kl_weight = BoundedScalar(INIT_KL_WEIGHT).to(dev)
-        adamw = dict(lr=self.lr, weight_decay=WEIGHT_DECAY, foreach=True)
-        self.critic_opt = torch.optim.AdamW(self.critic.parameters(), **adamw)
-        self.actor_opt = torch.optim.AdamW(self.actor.parameters(), **adamw)
-        self.actor_o_opt = torch.optim.AdamW(self.actor_o.parameters(), **adamw)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=TEMPERATURE_LR, betas=(0.5, 0.999))
-        self.dual_opt = torch.optim.Adam(
-            [self.optimism.raw, self.kl_weight.raw], lr=ADJUSTMENT_LR, betas=(0.5, 0.999)
-        )
-        self._params = list(self.critic.parameters())
-        self._target_params = list(self.critic_target.parameters())
+
+        def networks(m: tuple[int, ...]) -> nn.ModuleDict:
+            return nn.ModuleDict({
+                "critic": QuantileCritics(m, self.obs_dim, self.action_dim, self.width, self.depth),
+                "actor": Actor(m, self.obs_dim, self.action_dim),
+                "actor_o": OptimisticActor(m, self.obs_dim, self.action_dim),
+                "optimism": BoundedScalar(m, INIT_OPTIMISM), "kl_weight": BoundedScalar(m, INIT_KL_WEIGHT)})
+
+        nets = build_members(networks, self.members, seeds, self.device)
+        self.critic, self.actor, self.actor_o = nets["critic"], nets["actor"], nets["actor_o"]
+        self.optimism, self.kl_weight = nets["optimism"], nets["kl_weight"]
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.full((self.members,), math.log(INIT_TEMPERATURE), device=self.device,
+                                    requires_grad=True)
+        self.critic_opt = Adam(list(self.critic.parameters()), self.lrs, weight_decay=WEIGHT_DECAY)
+        self.actor_opt = Adam(list(self.actor.parameters()), self.lrs, weight_decay=WEIGHT_DECAY)
+        self.actor_o_opt = Adam(list(self.actor_o.parameters()), self.lrs, weight_decay=WEIGHT_DECAY)
+        self.alpha_opt = Adam([self.log_alpha], TEMPERATURE_LR, betas=DUAL_BETAS)
+        self.dual_opt = Adam([self.optimism.raw, self.kl_weight.raw], ADJUSTMENT_LR, betas=DUAL_BETAS)
+        self._params, self._target_params = list(self.critic.parameters()), list(self.critic_target.parameters())
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
+    def act(self, obs: torch.Tensor, *, explore: bool) -> torch.Tensor:
         """Explore with the optimistic actor; evaluate the conservative actor's mean action."""
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        mean, std = self.actor(obs_t)
+        mean, std = self.actor(obs)
         if not explore:
-            return torch.tanh(mean).cpu().numpy()
-        mean_o, std_o = self.actor_o(obs_t, mean, std)
-        return squashed_sample(mean_o, std_o)[0].cpu().numpy()
+            return torch.tanh(mean)
+        return squashed_sample(*self.actor_o(obs, mean, std))[0]
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """One BRO step. Diagnostics stay on the device (0-d tensors): reading them would sync every update."""
+    def update(self, batch: Batch, noise: tuple[torch.Tensor, ...] | None = None) -> dict[str, torch.Tensor]:
+        """One BRO step of every member on its own rows of ``batch``; diagnostics ``[K]``, left on the device.
+
+        ``noise`` (next actions', actions', optimistic actions'), standard normal ``[K, B, A]``, is drawn here
+        unless given (how a test feeds member k the noise of a single run).
+        """
         # 0. full reset every `reset_every` gradient steps (plasticity): everything starts from scratch
         if self.updates and self.updates % self.reset_every == 0:
             self._build()
             self.resets += 1
         self.updates += 1
-        alpha = self.log_alpha.detach().exp()
+        next_noise, noise_now, optimistic_noise = noise if noise is not None else (None, None, None)
+        alpha = self.log_alpha.detach().exp()[:, None]
 
         # 1. critics: quantile regression on the soft target built from the *mean* of both target critics
         with torch.no_grad():
-            next_action, next_logp = squashed_sample(*self.actor(batch.next_obs))
-            tz1, tz2 = self.critic_target(batch.next_obs, next_action)
-            next_z = 0.5 * (tz1 + tz2) - PESSIMISM * 0.5 * (tz1 - tz2).abs()
-            not_done = (1.0 - batch.terminated)[:, None]
-            target = batch.reward[:, None] + self.gamma * not_done * (next_z - alpha * next_logp[:, None])
-        z1, z2 = self.critic(batch.obs, batch.action)
-        critic_loss = quantile_huber_loss(z1, target, self.taus) + quantile_huber_loss(z2, target, self.taus)
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_opt.step()
+            next_action, next_logp = squashed_sample(*self.actor(batch.next_obs), next_noise)
+            next_z = critic_value(self.critic_target(batch.next_obs, next_action))
+            not_done = (1.0 - batch.terminated).unsqueeze(-1)
+            target = batch.reward.unsqueeze(-1) + self.gamma * not_done * (next_z - (alpha * next_logp).unsqueeze(-1))
+        z = self.critic(batch.obs, batch.action)
+        critic_loss = batch.mean(quantile_huber_loss(z, target.unsqueeze(-3), self.taus).sum(-2))
+        self.critic_opt.step(torch.autograd.grad(critic_loss.sum(), self.critic_opt.params))
 
         # 2. targets: Polyak averaging theta' <- theta' + tau (theta - theta')
         with torch.no_grad():
             torch._foreach_lerp_(self._target_params, self._params, TAU)
 
-        # 3. conservative actor: maximise mean-over-quantiles Q - alpha log pi (critic frozen)
-        self.critic.requires_grad_(False)
-        action, logp = squashed_sample(*self.actor(batch.obs))
-        z1, z2 = self.critic(batch.obs, action)
-        q = (0.5 * (z1 + z2) - PESSIMISM * 0.5 * (z1 - z2).abs()).mean(-1)
-        actor_loss = (alpha * logp - q).mean()
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_opt.step()
+        # 3. conservative actor: maximise mean-over-quantiles Q - alpha log pi (gradients for the actor only)
+        action, logp = squashed_sample(*self.actor(batch.obs), noise_now)
+        q = critic_value(self.critic(batch.obs, action)).mean(-1)
+        actor_loss = batch.mean(alpha * logp - q)
+        self.actor_opt.step(torch.autograd.grad(actor_loss.sum(), self.actor_opt.params))
 
         # 4. optimistic actor: maximise the upper bound Q_mean + beta_opt * Q_spread, KL-tied to the actor
         with torch.no_grad():
             mean_c, std_c = self.actor(batch.obs)
             optimism, kl_weight = self.optimism(), self.kl_weight()
         mean_o, std_o = self.actor_o(batch.obs, mean_c, std_c)
-        z1, z2 = self.critic(batch.obs, squashed_sample(mean_o, std_o)[0])
-        q_upper = (0.5 * (z1 + z2) + optimism * 0.5 * (z1 - z2).abs()).mean(-1)
+        z = self.critic(batch.obs, squashed_sample(mean_o, std_o, optimistic_noise)[0])
+        q_upper = critic_value(z, optimism[:, None, None]).mean(-1)
         # KL between the Gaussians before the std narrowing, i.e. how far the mean was shifted
         kl = kl_divergence(Normal(mean_o, std_o / STD_MULTIPLIER, validate_args=False),
                            Normal(mean_c, std_c, validate_args=False)).sum(-1)
-        actor_o_loss = -q_upper.mean() + kl_weight * kl.mean()
-        self.actor_o_opt.zero_grad(set_to_none=True)
-        actor_o_loss.backward()
-        self.actor_o_opt.step()
-        self.critic.requires_grad_(True)
+        actor_o_loss = -batch.mean(q_upper) + kl_weight * batch.mean(kl)
+        self.actor_o_opt.step(torch.autograd.grad(actor_o_loss.sum(), self.actor_o_opt.params))
 
         # 5. temperature: push the conservative actor's entropy towards -|A|/2
-        entropy = -logp.detach().mean()
+        entropy = -batch.mean(logp.detach())
         alpha_loss = self.log_alpha.exp() * (entropy - self.target_entropy)
-        self.alpha_opt.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_opt.step()
+        self.alpha_opt.step(torch.autograd.grad(alpha_loss.sum(), [self.log_alpha]))
 
         # 6. dual steps: more optimism and less KL weight while the per-dimension KL is under target
-        kl_gap = kl.detach().mean() / self.action_dim - KL_TARGET
+        kl_mean = batch.mean(kl.detach())
+        kl_gap = kl_mean / self.action_dim - KL_TARGET
         dual_loss = (self.optimism() - PESSIMISM) * kl_gap - self.kl_weight() * kl_gap
-        self.dual_opt.zero_grad(set_to_none=True)
-        dual_loss.backward()
-        self.dual_opt.step()
+        self.dual_opt.step(torch.autograd.grad(dual_loss.sum(), self.dual_opt.params))
 
         return {
             "critic_loss": critic_loss.detach(),
             "actor_loss": actor_loss.detach(),
             "actor_o_loss": actor_o_loss.detach(),
-            "alpha": alpha,
+            "alpha": alpha[:, 0],
             "entropy": entropy,
-            "kl": kl.detach().mean(),
+            "kl": kl_mean,
             "optimism": optimism,
             "kl_weight": kl_weight,
         }
 
     @torch.no_grad()
-    def td_error(self, batch: Batch) -> float:
-        """Mean squared TD error of both critics' mean Q against the mean of the target in :meth:`update`.
-
-        The next-action noise is drawn inside a forked RNG, so probing never changes the training run.
-        """
-        cuda = []
-        if self.device.type == "cuda":
-            cuda = [self.device.index if self.device.index is not None else torch.cuda.current_device()]
-        with torch.random.fork_rng(devices=cuda):
-            alpha = self.log_alpha.exp()
-            next_action, next_logp = squashed_sample(*self.actor(batch.next_obs))
-            tz1, tz2 = self.critic_target(batch.next_obs, next_action)
-        next_q = (0.5 * (tz1 + tz2) - PESSIMISM * 0.5 * (tz1 - tz2).abs()).mean(-1)
+    def td_error(self, batch: Batch) -> torch.Tensor:
+        """Mean squared TD error of both critics' mean Q against the mean of the target in :meth:`update`."""
+        next_action, next_logp = squashed_sample(*self.actor(batch.next_obs))
+        next_q = critic_value(self.critic_target(batch.next_obs, next_action)).mean(-1)
+        alpha = self.log_alpha.exp()[:, None]
         target = batch.reward + self.gamma * (1.0 - batch.terminated) * (next_q - alpha * next_logp)
-        z1, z2 = self.critic(batch.obs, batch.action)
-        return float(0.5 * (F.mse_loss(z1.mean(-1), target) + F.mse_loss(z2.mean(-1), target)))
+        q = self.critic(batch.obs, batch.action).mean(-1)  # [K, 2, B]
+        return 0.5 * batch.mean(((q - target.unsqueeze(-2)) ** 2).sum(-2))
+
+    def critic_norm(self) -> torch.Tensor:
+        return member_norm(self.critic)
 
     def state_dict(self) -> dict[str, Any]:
         return {

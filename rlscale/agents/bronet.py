@@ -5,7 +5,8 @@
     optional output layer:   Dense(x)
 
 Layer norm after every dense layer is what keeps the wide critic trainable at high replay ratios;
-weights are orthogonal (gain sqrt 2) and biases zero, as in the BRO reference implementation.
+weights are orthogonal (gain sqrt 2) and biases zero, as in the BRO reference implementation. Like
+every network here it carries leading member dimensions (:mod:`rlscale.agents.networks`).
 """
 
 from __future__ import annotations
@@ -15,26 +16,22 @@ import math
 import torch
 from torch import nn
 
+from rlscale.agents.networks import LayerNorm, Linear
 
-def orthogonal_(layer: nn.Linear, gain: float = math.sqrt(2)) -> nn.Linear:
-    """Orthogonal weights with ``gain`` and zero bias (the initialisation of every BroNet layer)."""
-    nn.init.orthogonal_(layer.weight, gain)
-    if layer.bias is not None:
-        nn.init.zeros_(layer.bias)
-    return layer
+GAIN = math.sqrt(2)
 
 
 class ResidualBlock(nn.Module):
     """``x + LN(Dense(ReLU(LN(Dense(x)))))``: the skip keeps the signal, both LNs bound its scale."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, members: tuple[int, ...], width: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            orthogonal_(nn.Linear(width, width)),
-            nn.LayerNorm(width),
+            Linear(members, width, width, gain=GAIN),
+            LayerNorm(members, width),
             nn.ReLU(),
-            orthogonal_(nn.Linear(width, width)),
-            nn.LayerNorm(width),
+            Linear(members, width, width, gain=GAIN),
+            LayerNorm(members, width),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -44,11 +41,12 @@ class ResidualBlock(nn.Module):
 class BroNet(nn.Module):
     """Dense -> LN -> ReLU, ``depth`` residual blocks, then a dense output layer when ``out_dim`` is set."""
 
-    def __init__(self, in_dim: int, width: int, depth: int, out_dim: int | None = None) -> None:
+    def __init__(self, members: tuple[int, ...], in_dim: int, width: int, depth: int,
+                 out_dim: int | None = None) -> None:
         super().__init__()
-        self.stem = nn.Sequential(orthogonal_(nn.Linear(in_dim, width)), nn.LayerNorm(width), nn.ReLU())
-        self.blocks = nn.Sequential(*(ResidualBlock(width) for _ in range(depth)))
-        self.head = orthogonal_(nn.Linear(width, out_dim)) if out_dim is not None else nn.Identity()
+        self.stem = nn.Sequential(Linear(members, in_dim, width, gain=GAIN), LayerNorm(members, width), nn.ReLU())
+        self.blocks = nn.Sequential(*(ResidualBlock(members, width) for _ in range(depth)))
+        self.head = Linear(members, width, out_dim, gain=GAIN) if out_dim is not None else nn.Identity()
         self.width = width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,7 +54,7 @@ class BroNet(nn.Module):
 
 
 def bronet_params(in_dim: int, width: int, depth: int, out_dim: int | None = None) -> int:
-    """Parameter count of ``BroNet(in_dim, width, depth, out_dim)`` without building it (for sizing)."""
+    """Parameter count of one ``BroNet(in_dim, width, depth, out_dim)`` without building it (for sizing)."""
 
     def dense_ln(i: int, o: int) -> int:
         return i * o + o + 2 * o  # weight, bias, layer-norm scale and shift

@@ -11,30 +11,24 @@ PQL splits DDPG/TD3-style learning into three roles that run at the same time:
 
 Each role trains only its own network and reads the others' through *published snapshots*
 (:class:`_Snapshot`): PQL's local copies that are synced as learning goes, so no lock is held during a
-gradient step. :class:`ConcurrentLearners` runs the two learners as threads, each on its own CUDA stream
-on a GPU (the same code path runs on CPU, where torch releases the GIL inside kernels), and paces them:
-the V-learner makes exactly ``floor(utd * (env_steps - warmup))`` critic updates (the paper's sigma counts
-critic updates), the P-learner one update per ``policy_every`` critic updates, and the collector waits
-whenever the critic is more than one vector step of updates behind -- PQL's speed-ratio control, with
-the ratio set by the run's ``utd`` instead of by hardware speed.
+gradient step. The threads that run the two learners, and pace them to the run's ``utd``, are the
+trainer's (:class:`rlscale.train.learners.ConcurrentLearners`); this file holds the networks and the
+update rules. A PQL run is one member (K = 1 in the shapes of :mod:`rlscale.agents.base`).
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import threading
-from contextlib import nullcontext
-from fractions import Fraction
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from rlscale.agents.base import AgentSettings, Batch
-from rlscale.agents.networks import TwinCritic, count_params, mlp
+from rlscale.agents.base import AgentSettings, Batch, build_members
+from rlscale.agents.networks import TwinCritic, member_norm, member_params, mlp
+from rlscale.agents.optim import Adam
+from rlscale.errors import RlscaleError
 
 WIDTH, DEPTH = 256, 2
 TAU = 0.05  # PQL's Polyak rate: its learners see a lot of fresh data per update
@@ -43,9 +37,9 @@ POLICY_EVERY = 2  # critic updates per policy update (PQL's P-learner : V-learne
 
 
 class DeterministicActor(nn.Module):
-    def __init__(self, obs_dim: int, action_dim: int, width: int, depth: int) -> None:
+    def __init__(self, members: tuple[int, ...], obs_dim: int, action_dim: int, width: int, depth: int) -> None:
         super().__init__()
-        self.trunk = mlp(obs_dim, action_dim, width, depth)
+        self.trunk = mlp(members, obs_dim, action_dim, width, depth)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.trunk(obs))
@@ -92,18 +86,23 @@ class _Snapshot:
 class PQL:
     """The PQL networks and update rules; satisfies the :class:`~rlscale.agents.base.Agent` contract."""
 
-    def __init__(self, obs_dim: int, action_dim: int, settings: AgentSettings, device: torch.device, *,
-                 policy_every: int = POLICY_EVERY) -> None:
-        self.device = torch.device(device)
+    def __init__(self, obs_dim: int, action_dim: int, members: Sequence[AgentSettings], device: torch.device,
+                 seeds: Sequence[int] | None = None, *, policy_every: int = POLICY_EVERY) -> None:
+        if len(members) != 1:
+            raise RlscaleError("pql trains one configuration per process (its learners are threads), "
+                               f"got {len(members)}")
+        settings = members[0]
+        self.device, self.members = torch.device(device), 1
         self.gamma, self.policy_every = settings.gamma, policy_every
         width, depth = settings.critic_width or WIDTH, settings.critic_depth or DEPTH
-        self.actor = DeterministicActor(obs_dim, action_dim, width, DEPTH).to(self.device)  # P-learner's
-        self.critic = TwinCritic(obs_dim, action_dim, width, depth).to(self.device)  # V-learner's
+        nets = build_members(lambda m: nn.ModuleDict({
+            "actor": DeterministicActor(m, obs_dim, action_dim, width, DEPTH),  # the P-learner's
+            "critic": TwinCritic(m, obs_dim, action_dim, width, depth)}), 1, seeds, self.device)  # the V-learner's
+        self.actor, self.critic = nets["actor"], nets["critic"]
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        lr = settings.learning_rate
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr, foreach=True)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr, foreach=True)
-        self.critic_params = count_params(self.critic)
+        self.actor_opt = Adam(list(self.actor.parameters()), settings.learning_rate)
+        self.critic_opt = Adam(list(self.critic.parameters()), settings.learning_rate)
+        self.critic_params = member_params(self.critic)
         # each role's local copies of the networks it reads but does not train
         self.actor_of_v = copy.deepcopy(self.actor).requires_grad_(False)
         self.actor_of_collector = copy.deepcopy(self.actor).requires_grad_(False)
@@ -116,22 +115,18 @@ class PQL:
 
     # ---------------------------------------------------------------- actor (collector)
     @torch.no_grad()
-    def act_batch(self, obs: torch.Tensor, noise_std: torch.Tensor | None) -> torch.Tensor:
-        """Actions for ``[N, obs_dim]`` on the device: the latest published policy plus per-env noise."""
+    def act(self, obs: torch.Tensor, *, explore: bool) -> torch.Tensor:
+        """The latest published policy on ``[1, n, obs_dim]``; exploring, env i adds its own fixed noise std."""
         self._seen["collector"] = self.actor_pub.pull(self.actor_of_collector, self._seen["collector"])
         action = self.actor_of_collector(obs)
-        if noise_std is not None:
-            action = (action + noise_std * torch.randn_like(action)).clamp(-1.0, 1.0)
+        if explore:
+            std = exploration_std(obs.shape[-2], self.device)
+            action = (action + std * torch.randn_like(action)).clamp(-1.0, 1.0)
         return action
-
-    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        std = torch.full((len(obs_t), 1), 0.5 * (NOISE_MIN + NOISE_MAX), device=self.device) if explore else None
-        return self.act_batch(obs_t, std).cpu().numpy()
 
     # ---------------------------------------------------------------- V-learner
     def _target(self, batch: Batch) -> torch.Tensor:
-        next_q = torch.min(*self.critic_target(batch.next_obs, self.actor_of_v(batch.next_obs)))
+        next_q = self.critic_target(batch.next_obs, self.actor_of_v(batch.next_obs)).min(-2).values
         return batch.reward + self.gamma * (1.0 - batch.terminated) * next_q
 
     def update_critic(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -139,24 +134,20 @@ class PQL:
         self._seen["v"] = self.actor_pub.pull(self.actor_of_v, self._seen["v"])
         with torch.no_grad():
             target = self._target(batch)
-        q1, q2 = self.critic(batch.obs, batch.action)
-        critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_opt.step()
+        q = self.critic(batch.obs, batch.action)
+        critic_loss = batch.mean(((q - target.unsqueeze(-2)) ** 2).sum(-2))
+        self.critic_opt.step(torch.autograd.grad(critic_loss.sum(), self.critic_opt.params))
         with torch.no_grad():
             torch._foreach_lerp_(self._target_params, self._params, TAU)
         self.critic_pub.publish(self.critic)
-        return {"critic_loss": critic_loss.detach(), "q": q1.detach().mean()}
+        return {"critic_loss": critic_loss.detach(), "q": batch.mean(q[..., 0, :].detach())}
 
     # ---------------------------------------------------------------- P-learner
     def update_actor(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One policy step: maximise min(Q1, Q2) of the P-learner's critic copy, then publish the policy."""
         self._seen["p"] = self.critic_pub.pull(self.critic_of_p, self._seen["p"])
-        actor_loss = -torch.min(*self.critic_of_p(batch.obs, self.actor(batch.obs))).mean()
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_opt.step()
+        actor_loss = -batch.mean(self.critic_of_p(batch.obs, self.actor(batch.obs)).min(-2).values)
+        self.actor_opt.step(torch.autograd.grad(actor_loss.sum(), self.actor_opt.params))
         self.actor_pub.publish(self.actor)
         return {"actor_loss": actor_loss.detach()}
 
@@ -170,10 +161,12 @@ class PQL:
         return info
 
     @torch.no_grad()
-    def td_error(self, batch: Batch) -> float:
-        q1, q2 = self.critic(batch.obs, batch.action)
-        target = self._target(batch)
-        return float(0.5 * (F.mse_loss(q1, target) + F.mse_loss(q2, target)))
+    def td_error(self, batch: Batch) -> torch.Tensor:
+        q = self.critic(batch.obs, batch.action)
+        return 0.5 * batch.mean(((q - self._target(batch).unsqueeze(-2)) ** 2).sum(-2))
+
+    def critic_norm(self) -> torch.Tensor:
+        return member_norm(self.critic)
 
     def state_dict(self) -> dict[str, Any]:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
@@ -190,143 +183,3 @@ class PQL:
         self.critic_pub.publish(self.critic)
         actor_version, critic_version = self.actor_pub.state[0], self.critic_pub.state[0]
         self._seen = {"v": actor_version, "p": critic_version, "collector": actor_version}
-
-
-class SharedReplay:
-    """A ring buffer on the device that the collector fills N transitions at a time and both learners sample.
-
-    Rows are ``[obs, action, reward, next_obs, terminated]`` as in :class:`rlscale.train.replay.ReplayBuffer`
-    (same state-dict layout). Indices come from a torch generator on the device, so sampling needs no
-    host round trip. Rows are written before ``size`` grows, so a learner never samples an unwritten row.
-    """
-
-    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device) -> None:
-        self.capacity, self.device = int(capacity), torch.device(device)
-        bounds = np.cumsum([0, obs_dim, action_dim, 1, obs_dim, 1])
-        self.columns = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(5)]
-        self.storage = torch.zeros((self.capacity, int(bounds[-1])), device=self.device)
-        self.size = self.pos = 0
-        self.written: torch.cuda.Event | None = None  # learners' streams wait on the latest write
-
-    def __len__(self) -> int:
-        return self.size
-
-    def extend(self, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor,
-               terminated: torch.Tensor) -> None:
-        rows = torch.cat([obs, action, reward[:, None], next_obs, terminated[:, None].float()], dim=1)
-        rows = rows[-self.capacity:]
-        idx = (self.pos + torch.arange(len(rows), device=self.device)) % self.capacity
-        self.storage.index_copy_(0, idx, rows)
-        if self.device.type == "cuda":
-            event = torch.cuda.Event()
-            event.record()
-            self.written = event
-        self.pos = (self.pos + len(rows)) % self.capacity
-        self.size = min(self.size + len(rows), self.capacity)
-
-    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        if self.written is not None:
-            torch.cuda.current_stream().wait_event(self.written)
-        rows = self.storage[torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)]
-        c = self.columns
-        return Batch(obs=rows[:, c[0]], action=rows[:, c[1]], reward=rows[:, c[2].start], next_obs=rows[:, c[3]],
-                     terminated=rows[:, c[4].start])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"size": self.size, "pos": self.pos, "storage": self.storage[: self.size].cpu()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.size, self.pos = int(state["size"]), int(state["pos"])
-        self.storage[: self.size] = state["storage"].to(self.device)
-
-
-class ConcurrentLearners:
-    """The V-learner and P-learner threads, paced to ``utd`` critic updates per env step after ``warmup``.
-
-    The collector calls :meth:`collected` after adding data and :meth:`wait_for_learners` before its next
-    step; :meth:`drain` blocks until both learners have done every update that is due (evaluations and
-    checkpoints happen only then, so they see a consistent state).
-    """
-
-    def __init__(self, agent: PQL, replay: SharedReplay, batch_size: int, utd: float, warmup: int,
-                 generators: dict[str, torch.Generator], *, updates: int = 0) -> None:
-        self.agent, self.replay, self.batch_size = agent, replay, batch_size
-        self.utd, self.warmup = Fraction(utd).limit_denominator(1_000_000), warmup
-        self.generators = generators  # "v" and "p": each learner's own batch-index stream
-        self.cond = threading.Condition()
-        self.env_step = 0
-        self.v_updates, self.p_updates = updates, updates // agent.policy_every
-        self.info: dict[str, torch.Tensor] = {}
-        self.error: BaseException | None = None
-        self.max_lag = 0  # most critic updates due but not yet done, seen right after a collector step
-        self._stop = False
-        self._threads: list[threading.Thread] = []
-
-    def due(self) -> int:
-        return math.floor(self.utd * max(0, self.env_step - self.warmup)) if len(self.replay) else 0
-
-    def start(self) -> None:
-        self._threads = [threading.Thread(target=self._loop, args=(role,), name=f"pql-{role}", daemon=True)
-                         for role in ("v", "p")]
-        for t in self._threads:
-            t.start()
-
-    def _target(self, role: str) -> int:
-        return self.due() if role == "v" else self.v_updates // self.agent.policy_every
-
-    def _loop(self, role: str) -> None:
-        stream = torch.cuda.Stream(self.replay.device) if self.replay.device.type == "cuda" else None
-        step = self.agent.update_critic if role == "v" else self.agent.update_actor
-        try:
-            while True:
-                with self.cond:
-                    self.cond.wait_for(lambda: self._stop or self._done(role) < self._target(role))
-                    if self._stop:
-                        return
-                with torch.cuda.stream(stream) if stream is not None else nullcontext():
-                    info = step(self.replay.sample(self.batch_size, self.generators[role]))
-                    if stream is not None:
-                        stream.synchronize()  # an update counts as done once its kernels have run
-                with self.cond:
-                    self.info.update(info)
-                    if role == "v":
-                        self.v_updates += 1
-                    else:
-                        self.p_updates += 1
-                    self.cond.notify_all()
-        except BaseException as exc:  # surfaced in the collector's thread by _check
-            with self.cond:
-                self.error = exc
-                self.cond.notify_all()
-
-    def _done(self, role: str) -> int:
-        return self.v_updates if role == "v" else self.p_updates
-
-    def _check(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def collected(self, env_step: int) -> None:
-        with self.cond:
-            self.env_step = env_step
-            self.max_lag = max(self.max_lag, self.due() - self.v_updates)
-            self.cond.notify_all()
-
-    def wait_for_learners(self, slack: int) -> None:
-        """Block while more than ``slack`` critic updates are due but not done."""
-        with self.cond:
-            self.cond.wait_for(lambda: self.error is not None or self.due() - self.v_updates <= slack)
-        self._check()
-
-    def drain(self) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: self.error is not None or (
-                self.v_updates >= self.due() and self.p_updates >= self.v_updates // self.agent.policy_every))
-        self._check()
-
-    def stop(self) -> None:
-        with self.cond:
-            self._stop = True
-            self.cond.notify_all()
-        for t in self._threads:
-            t.join()

@@ -3,19 +3,26 @@
 Twin 256x256 critics with Polyak-averaged targets, a tanh-Gaussian actor updated every step, and the
 temperature tuned towards entropy -|A|. The learning rate (critic and actor) and the critic's
 width/depth are the scaling knobs; everything else is at the usual SAC values.
+
+Every tensor carries a leading member dimension K (:mod:`rlscale.agents.base`): K configurations that
+differ in seed, learning rate and batch size update as one batched computation, and a single run is
+K = 1. Members share no parameter, so the gradient of the sum of the K losses is each member's own
+gradient in its own slice.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
-from rlscale.agents.base import AgentSettings, Batch
-from rlscale.agents.networks import TanhGaussianActor, TwinCritic, count_params
+from rlscale.agents.base import AgentSettings, Batch, build_members, shared_settings
+from rlscale.agents.networks import TanhGaussianActor, TwinCritic, member_norm, member_params
+from rlscale.agents.optim import Adam
 
 WIDTH, DEPTH = 256, 2
 TAU = 0.005
@@ -24,82 +31,81 @@ TEMPERATURE_LR = 3e-4
 
 
 class SAC:
-    def __init__(self, obs_dim: int, action_dim: int, settings: AgentSettings, device: torch.device) -> None:
-        self.device = torch.device(device)
+    def __init__(self, obs_dim: int, action_dim: int, members: Sequence[AgentSettings], device: torch.device,
+                 seeds: Sequence[int] | None = None) -> None:
+        settings = shared_settings(members)
+        self.device, self.members = torch.device(device), len(members)
         self.gamma = settings.gamma
         width, depth = settings.critic_width or WIDTH, settings.critic_depth or DEPTH
-        # the actor follows the critic's width (small critics in tests get small actors); N counts the critic only
-        self.actor = TanhGaussianActor(obs_dim, action_dim, width, DEPTH).to(self.device)
-        self.critic = TwinCritic(obs_dim, action_dim, width, depth).to(self.device)
+
+        def networks(m: tuple[int, ...]) -> nn.ModuleDict:
+            # the actor follows the critic's width (small critics get small actors); N counts the critic only
+            return nn.ModuleDict({"actor": TanhGaussianActor(m, obs_dim, action_dim, width, DEPTH),
+                                  "critic": TwinCritic(m, obs_dim, action_dim, width, depth)})
+
+        nets = build_members(networks, self.members, seeds, self.device)
+        self.actor, self.critic = nets["actor"], nets["critic"]
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.log_alpha = torch.tensor(np.log(INIT_TEMPERATURE), dtype=torch.float32, device=self.device)
-        self.log_alpha.requires_grad_(True)
+        self.log_alpha = torch.full((self.members,), math.log(INIT_TEMPERATURE), device=self.device,
+                                    requires_grad=True)
         self.target_entropy = -float(action_dim)
-        lr = settings.learning_rate
-        # foreach=True fuses each optimiser step into a few multi-tensor kernels, on CPU as on CUDA
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=lr, foreach=True)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr, foreach=True)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=TEMPERATURE_LR, foreach=True)
-        self.critic_params = count_params(self.critic)
-        self._params = list(self.critic.parameters())
-        self._target_params = list(self.critic_target.parameters())
+        lrs = [m.learning_rate for m in members]
+        self.critic_opt = Adam(list(self.critic.parameters()), lrs)
+        self.actor_opt = Adam(list(self.actor.parameters()), lrs)
+        self.alpha_opt = Adam([self.log_alpha], TEMPERATURE_LR)
+        self.critic_params = member_params(self.critic)
+        self._params, self._target_params = list(self.critic.parameters()), list(self.critic_target.parameters())
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, *, explore: bool) -> np.ndarray:
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        action = self.actor.sample(obs_t)[0] if explore else self.actor.deterministic(obs_t)
-        return action.cpu().numpy()
+    def act(self, obs: torch.Tensor, *, explore: bool) -> torch.Tensor:
+        return self.actor.sample(obs)[0] if explore else self.actor.deterministic(obs)
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """One SAC step. Diagnostics stay on the device (0-d tensors): reading them would sync every update."""
-        alpha = self.log_alpha.detach().exp()
+    def update(self, batch: Batch, noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """One SAC step of every member on its own rows of ``batch``; diagnostics ``[K]``, left on the device.
+
+        ``noise`` (next actions', actions'), standard normal ``[K, B, A]``, is drawn here unless given (how a
+        test feeds member k the noise of a single run).
+        """
+        next_noise, noise_now = noise if noise is not None else (None, None)
+        alpha = self.log_alpha.detach().exp()[:, None]
 
         # 1. critic: regress both Qs on the soft clipped-double-Q target
         with torch.no_grad():
-            next_action, next_logp = self.actor.sample(batch.next_obs)
-            next_q = torch.min(*self.critic_target(batch.next_obs, next_action)) - alpha * next_logp
+            next_action, next_logp = self.actor.sample(batch.next_obs, next_noise)
+            next_q = self.critic_target(batch.next_obs, next_action).min(-2).values - alpha * next_logp
             target = batch.reward + self.gamma * (1.0 - batch.terminated) * next_q
-        q1, q2 = self.critic(batch.obs, batch.action)
-        critic_loss = F.mse_loss(q1, target) + F.mse_loss(q2, target)
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_opt.step()
+        q = self.critic(batch.obs, batch.action)
+        critic_loss = batch.mean(((q - target.unsqueeze(-2)) ** 2).sum(-2))  # MSE of q1 plus MSE of q2
+        self.critic_opt.step(torch.autograd.grad(critic_loss.sum(), self.critic_opt.params))
 
-        # 2. actor: maximise min Q - alpha log pi (critic frozen so no critic gradients are computed)
-        self.critic.requires_grad_(False)
-        action, logp = self.actor.sample(batch.obs)
-        actor_loss = (alpha * logp - torch.min(*self.critic(batch.obs, action))).mean()
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_opt.step()
-        self.critic.requires_grad_(True)
+        # 2. actor: maximise min Q - alpha log pi (gradients taken for the actor's parameters only)
+        action, logp = self.actor.sample(batch.obs, noise_now)
+        actor_loss = batch.mean(alpha * logp - self.critic(batch.obs, action).min(-2).values)
+        self.actor_opt.step(torch.autograd.grad(actor_loss.sum(), self.actor_opt.params))
 
         # 3. temperature: push the policy's entropy towards -|A|
-        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
-        self.alpha_opt.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_opt.step()
+        entropy = -batch.mean(logp.detach())
+        alpha_loss = -(self.log_alpha * (self.target_entropy - entropy))
+        self.alpha_opt.step(torch.autograd.grad(alpha_loss.sum(), [self.log_alpha]))
 
         # 4. targets: Polyak averaging theta' <- theta' + tau (theta - theta')
         with torch.no_grad():
             torch._foreach_lerp_(self._target_params, self._params, TAU)
 
-        return {
-            "critic_loss": critic_loss.detach(),
-            "actor_loss": actor_loss.detach(),
-            "alpha": alpha,
-            "entropy": -logp.detach().mean(),
-        }
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "alpha": alpha[:, 0],
+                "entropy": entropy}
 
     @torch.no_grad()
-    def td_error(self, batch: Batch) -> float:
+    def td_error(self, batch: Batch) -> torch.Tensor:
         """Mean squared TD error of both critics against the same target as in :meth:`update`."""
-        alpha = self.log_alpha.exp()
         next_action, next_logp = self.actor.sample(batch.next_obs)
-        next_q = torch.min(*self.critic_target(batch.next_obs, next_action)) - alpha * next_logp
-        target = batch.reward + self.gamma * (1.0 - batch.terminated) * next_q
-        q1, q2 = self.critic(batch.obs, batch.action)
-        return float(0.5 * (F.mse_loss(q1, target) + F.mse_loss(q2, target)))
+        next_q = self.critic_target(batch.next_obs, next_action).min(-2).values
+        target = batch.reward + self.gamma * (1.0 - batch.terminated) * (next_q - self.log_alpha.exp()[:, None]
+                                                                          * next_logp)
+        return 0.5 * batch.mean(((self.critic(batch.obs, batch.action) - target.unsqueeze(-2)) ** 2).sum(-2))
+
+    def critic_norm(self) -> torch.Tensor:
+        return member_norm(self.critic)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -8,8 +8,8 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "sweep",
-        help="run every run of a sweep YAML (grid or fitted) as 'rlscale train' processes",
-        description="Run a sweep file's runs into OUT/NAME folders with --workers concurrent 'rlscale train' "
+        help="run every run of a sweep YAML (grid or fitted), each as an 'rlscale train' would",
+        description="Run a sweep file's runs into OUT/NAME folders with --workers concurrent training "
         "processes (GPUs handed out round-robin). Finished runs are skipped, unfinished ones resume, failed ones "
         "are reported and never re-run silently. Outcomes go to OUT/sweep_<name>.json; the exit code is 1 when "
         "any run failed.",
@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="run again the runs that crashed or were killed last time (diverged runs need their folder "
                    "removed)")
     p.add_argument("--vectorize", action="store_true",
-                   help="local executor, SAC: train the runs that differ only in seed, learning rate and batch size "
-                   "as one batched process per chunk (each chunk is one job of --workers)")
+                   help="local executor: train the runs that differ only in seed, learning rate and batch size as "
+                   "one batched process per chunk (each chunk is one job of --workers; pql runs stay single)")
     p.add_argument("--max-members", type=int,
                    help="--vectorize: most runs per chunk (default 64 with GPUs, else 16)")
     p.add_argument("--dry-run", action="store_true", help="print the runs and their commands; run nothing")
@@ -57,11 +57,12 @@ def _sweep(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from rlscale.cli.train import config_flags
     from rlscale.errors import RlscaleError
     from rlscale.train.sweep import (
         MAX_MEMBERS,
+        Chunk,
         LocalExecutor,
-        VectorJob,
         load_sweep,
         plan,
         run_sweep,
@@ -105,11 +106,11 @@ def _sweep(args: argparse.Namespace) -> int:
             items, notes = vector_jobs(sweep, todo, out_dir, max_members)
             for note in notes:
                 print(f"rlscale: {note}", file=sys.stderr)
-            for i, job in enumerate(j for j in items if isinstance(j, VectorJob)):
+            for i, job in enumerate(j for j in items if isinstance(j, Chunk)):
                 chunks.update({spec.name: f"vectorised chunk {i} ({len(job.runs)} members)" for spec in job.runs})
         for spec in sweep.runs:
             state = settled[spec.name].status if spec.name in settled else "to run"
-            how = chunks.get(spec.name, f"rlscale train {' '.join(spec.train_args(out_dir))}")
+            how = chunks.get(spec.name, f"rlscale train {' '.join(config_flags(spec.config))} -o {out_dir / spec.name}")
             print(f"{spec.name}\t{state}\t{how}")
         print(f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(todo)} to run, "
               f"{sum(r.status == 'skipped' for r in settled.values())} finished, "
@@ -127,11 +128,10 @@ def _sweep(args: argparse.Namespace) -> int:
         executor = LocalExecutor(workers=args.workers or 1, gpus=gpus, threads=args.threads)
     report = run_sweep(sweep, out_dir, executor, retry_failed=args.retry_failed, vectorize=args.vectorize,
                        max_members=max_members)
-    c = report.counts()
-    print(f"sweep {sweep.name}: {c['finished']} finished, {c['skipped']} skipped (finished before), "
-          f"{c['failed']} failed, {c['interrupted']} interrupted; summary in {report.path}")
-    if c["failed"]:
-        print(f"rlscale: {c['failed']} run(s) failed; reasons in {report.path}", file=sys.stderr)
+    print(report.summary())
+    failed = report.counts()["failed"]
+    if failed:
+        print(f"rlscale: {failed} run(s) failed; reasons in {report.path}", file=sys.stderr)
         return 1
     return 0
 

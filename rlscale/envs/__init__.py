@@ -49,7 +49,7 @@ def _parallel_only(backend: str) -> Callable[..., tuple[gym.Env, EnvInfo]]:
 
 
 # backend name -> factory(env_id, **options) -> (env, info); backends import their simulator lazily.
-# warp: and isaac: are batched simulators (rlscale.envs.vector), built only by the parallel (PQL) trainer.
+# warp: and isaac: are batched simulators (rlscale.envs.parallel), built only for agents on N parallel envs (PQL).
 BACKENDS: dict[str, Callable[..., tuple[gym.Env, EnvInfo]]] = {
     "gym": _make_gym, "dmc": _make_dmc, "warp": _parallel_only("warp"), "isaac": _parallel_only("isaac")}
 

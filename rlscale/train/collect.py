@@ -7,7 +7,6 @@ where they stopped, which the laws then treat as never crossing beyond that poin
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,28 +14,15 @@ import pandas as pd
 
 from rlscale.errors import RlscaleError, RunTableError
 from rlscale.runs import RUN_COLUMNS, validate_run_table
-
-CURVE, STATUS, CONFIG = "curve.parquet", "status.json", "config.json"
-
-
-def find_run_dirs(root: Path) -> list[Path]:
-    """Every folder under ``root`` (recursively, hidden folders skipped) that holds a run's config."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if CONFIG in filenames or STATUS in filenames:
-            found.append(Path(dirpath))
-    return found
+from rlscale.train.rundir import CURVE, STATUS, RunDir, find_run_dirs
 
 
-def _status(run_dir: Path) -> tuple[str, str | None]:
+def _status(run_dir: RunDir) -> tuple[str, str | None]:
     try:
-        status = json.loads((run_dir / STATUS).read_text())
-        return str(status.get("status", "unknown")), status.get("reason")
-    except FileNotFoundError:
-        return "unknown", "no status.json"
-    except (OSError, ValueError, AttributeError):
-        return "unknown", "unreadable status.json"
+        status = run_dir.read_status()
+    except RlscaleError:
+        return "unknown", f"unreadable {STATUS}"
+    return ("unknown", f"no {STATUS}") if status is None else (status.status, status.reason)
 
 
 def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False) -> tuple[pd.DataFrame, list[str]]:
@@ -50,24 +36,25 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False) -
     frames: list[pd.DataFrame] = []
     notes: list[str] = []
     for run_dir in find_run_dirs(root):
-        rel = run_dir.relative_to(root).as_posix() if run_dir != root else run_dir.name
+        where = run_dir.path
+        rel = where.relative_to(root).as_posix() if where != root else where.name
         status, reason = _status(run_dir)
         if status != "finished" and not include_unfinished:
-            notes.append(f"skipped {run_dir}: {status}" + (f" ({reason})" if reason else ""))
+            notes.append(f"skipped {where}: {status}" + (f" ({reason})" if reason else ""))
             continue
-        if not (run_dir / CURVE).exists():
-            notes.append(f"skipped {run_dir}: {status}, no {CURVE} yet")
+        if not run_dir.has_curve:
+            notes.append(f"skipped {where}: {status}, no {CURVE} yet")
             continue
         try:
-            curve = pd.read_parquet(run_dir / CURVE)
+            curve = run_dir.read_curve()
         except (OSError, ValueError) as exc:
-            notes.append(f"skipped {run_dir}: unreadable {CURVE} ({exc})")
+            notes.append(f"skipped {where}: unreadable {CURVE} ({exc})")
             continue
         if len(curve) == 0:
-            notes.append(f"skipped {run_dir}: {status}, empty {CURVE}")
+            notes.append(f"skipped {where}: {status}, empty {CURVE}")
             continue
         if status != "finished":
-            notes.append(f"included unfinished {run_dir}: {status}" + (f" ({reason})" if reason else "")
+            notes.append(f"included unfinished {where}: {status}" + (f" ({reason})" if reason else "")
                          + f", {len(curve)} rows")
         frames.append(curve.assign(run_id=rel))
     if not frames:

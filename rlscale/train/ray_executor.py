@@ -2,8 +2,9 @@
 
 Ray, not a scheduler of our own, places each run where its CPU/GPU request fits, and reruns a task
 whose worker or node was lost (``max_retries``). Each task trains in its own fresh worker process
-(``max_calls=1``) by calling ``rlscale train`` in-process, so a lost worker is a lost run, and the
-rerun resumes from the run's last checkpoint instead of starting over. Run folders are written by the
+(``max_calls=1``) by handing the run's :class:`~rlscale.train.worker.Job` to the training entry point
+in-process, so a lost worker is a lost run, and the rerun resumes from the run's last checkpoint
+instead of starting over. Run folders are written by the
 tasks themselves, so OUT must be a path every node sees (a shared filesystem, mounted at the same
 place). The driver keeps the sweep's bookkeeping: which runs to skip, the summary file, the exit code.
 """
@@ -19,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from rlscale.errors import RlscaleError
-from rlscale.train.sweep import LOG_NAME, RunResult, RunSpec, _failure_reason, _read_status
+from rlscale.train.config import Runtime
+from rlscale.train.rundir import RunDir
+from rlscale.train.sweep import RunResult, RunSpec, failure_reason
+from rlscale.train.worker import Job, run_and_report
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'rlscale[ray]'"
 
@@ -33,22 +37,21 @@ def import_ray() -> Any:
     return ray
 
 
-def _train_task(train_args: list[str], run_dir: str, device: str, threads: int) -> dict[str, Any]:
-    """One run, inside a Ray worker: ``rlscale train`` with its output appended to the run's train.log."""
+def _train_task(job_json: str) -> dict[str, Any]:
+    """One run, inside a Ray worker: the job trained in-process, its output appended to the run's train.log."""
     import traceback
 
     import ray
 
-    from rlscale.cli import main
-
-    run_path = Path(run_dir)
-    run_path.mkdir(parents=True, exist_ok=True)
+    job = Job.from_json(job_json)
+    run_dir = RunDir(job.runs[0][1])
+    run_dir.path.mkdir(parents=True, exist_ok=True)
     gpu_ids = ",".join(str(g) for g in ray.get_gpu_ids())
+    device = job.runtime.device
     where = f"ray {f'cuda (GPU {gpu_ids})' if device == 'cuda' else 'cpu'} on {ray.util.get_node_ip_address()}"
-    argv = ["train", *train_args, "--device", device, "--threads", str(threads)]
     start = time.perf_counter()
-    with open(run_path / LOG_NAME, "ab") as log:
-        log.write(f"$ rlscale {' '.join(argv)}  # {where}, pid {os.getpid()}\n".encode())
+    with open(run_dir.log_path, "ab") as log:
+        log.write(f"$ ray task  # {job.describe()}, {where}, pid {os.getpid()}\n".encode())
         log.flush()
         # the worker is ours alone (max_calls=1): point its stdout/stderr at the log, as a subprocess would
         sys.stdout.flush()
@@ -57,7 +60,10 @@ def _train_task(train_args: list[str], run_dir: str, device: str, threads: int) 
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            rc = main(argv)
+            rc = run_and_report(job)
+        except RlscaleError as exc:
+            print(f"rlscale: error: {exc}", file=sys.stderr)
+            rc = 2
         except Exception:
             traceback.print_exc()
             raise
@@ -68,10 +74,13 @@ def _train_task(train_args: list[str], run_dir: str, device: str, threads: int) 
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-    status = _read_status(run_path)
-    finished = rc == 0 and status.get("status") == "finished"
+    try:
+        status = run_dir.read_status()
+    except RlscaleError:
+        status = None
+    finished = rc == 0 and status is not None and status.status == "finished"
     return {"returncode": rc, "finished": finished, "wall_s": time.perf_counter() - start, "device": where,
-            "reason": None if finished else _failure_reason(rc, status, run_path / LOG_NAME)}
+            "reason": None if finished else failure_reason(rc, status, run_dir.log_path)}
 
 
 @dataclass
@@ -141,7 +150,7 @@ class RayExecutor:
         task = ray.remote(max_calls=1)(_train_task).options(num_cpus=self.cpus_per_run, num_gpus=gpus,
                                                              max_retries=self.max_retries)
         for spec in runs:  # Ray queues them; each starts once a node has its resources free
-            ref = task.remote(spec.train_args(out_dir), str(out_dir / spec.name), device, threads)
+            ref = task.remote(spec.job(out_dir, Runtime(device=device, threads=threads)).to_json())
             self._pending[ref] = spec
             on_start(spec)
         while self._pending:

@@ -1,59 +1,107 @@
-"""A uniform replay buffer stored as one tensor on the agent's device.
+"""The replay buffer: K members' ring buffers in one ``[K, capacity, row]`` tensor on the agent's device.
 
-Each transition is one row ``[obs, action, reward, next_obs, terminated]`` so that adding it is a
-single copy (one host-to-device transfer on CUDA, a numpy write on CPU) and sampling is one gather;
-the batch fields are column views of the gathered rows.
+Each transition is one row ``[obs, action, reward, next_obs, terminated]``, so adding a step's
+transitions is one write (one host-to-device copy on CUDA, a numpy write on CPU) and sampling is one
+gather; the batch fields are column views of the gathered rows. A single run is K = 1; a chunk adds
+one transition per member per step; a PQL run adds N per step to its one member, while its learner
+threads sample concurrently (``concurrent``: rows are written, and on CUDA an event recorded, before
+``size`` grows, so a learner never samples an unwritten row).
+
+Indices are drawn from each member's own generator: a numpy ``Generator`` (checkpointed with the run's
+other streams; member k draws exactly what a single run with its seed draws) or, for learner threads
+on the device, a ``torch.Generator``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from rlscale.agents.base import Batch
+from rlscale.agents.base import Batch, member_weights
 
-_FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
+
+def transition_width(obs_dim: int, action_dim: int) -> int:
+    return 2 * obs_dim + action_dim + 2
 
 
 class ReplayBuffer:
-    """A ring buffer of transitions; indices are drawn from the trainer's numpy generator (checkpointed)."""
-
-    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device: torch.device) -> None:
-        self.capacity = int(capacity)
-        self.device = torch.device(device)
-        widths = {"obs": obs_dim, "action": action_dim, "reward": 1, "next_obs": obs_dim, "terminated": 1}
-        bounds = np.cumsum([0, *widths.values()])
-        self.columns = {k: slice(int(bounds[i]), int(bounds[i + 1])) for i, k in enumerate(_FIELDS)}
-        self.storage = torch.zeros((self.capacity, int(bounds[-1])), device=self.device)
+    def __init__(self, members: int, capacity: int, obs_dim: int, action_dim: int, device: torch.device, *,
+                 concurrent: bool = False) -> None:
+        self.members, self.capacity, self.device = members, int(capacity), torch.device(device)
+        bounds = np.cumsum([0, obs_dim, action_dim, 1, obs_dim, 1])
+        self.columns = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(5)]
+        self.storage = torch.zeros((members, self.capacity, int(bounds[-1])), device=self.device)
         self._host = self.storage.numpy() if self.device.type == "cpu" else None  # shares memory: no copy
-        self.size = 0
-        self.pos = 0
+        self.size = np.zeros(members, dtype=np.int64)
+        self.pos = np.zeros(members, dtype=np.int64)
+        self.added = np.zeros(members, dtype=np.int64)  # transitions ever added (the newest-data window)
+        self.concurrent = concurrent
+        self._member_index = torch.arange(members, device=self.device)[:, None]
+        self.written: torch.cuda.Event | None = None  # concurrent readers' streams wait on the latest write
 
-    def __len__(self) -> int:
-        return self.size
-
-    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
-        row = np.concatenate([obs, action, [reward], next_obs, [float(terminated)]], dtype=np.float32)
-        if self._host is not None:
-            self._host[self.pos] = row
+    def add(self, rows: np.ndarray | torch.Tensor, keep: np.ndarray) -> None:
+        """Append ``rows[k, j]`` (``[K, n, row]``) to member k's buffer wherever ``keep[k, j]``."""
+        kk, jj = np.nonzero(keep)
+        if len(kk) == 0:
+            return
+        counts = keep.sum(1)
+        slots = (self.pos[kk] + (np.cumsum(keep, 1) - 1)[kk, jj]) % self.capacity
+        if self._host is not None and isinstance(rows, np.ndarray):
+            self._host[kk, slots] = rows[kk, jj]
         else:
-            self.storage[self.pos] = torch.as_tensor(row, device=self.device)
-        self.pos = (self.pos + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
+            rows = torch.as_tensor(rows, device=self.device)
+            pick = torch.as_tensor(np.stack([kk, jj]), device=self.device)
+            self.storage[pick[0], torch.as_tensor(slots, device=self.device)] = rows[pick[0], pick[1]]
+            if self.concurrent and self.device.type == "cuda":
+                event = torch.cuda.Event()
+                event.record()
+                self.written = event
+        self.pos = (self.pos + counts) % self.capacity
+        self.added = self.added + counts
+        self.size = np.minimum(self.size + counts, self.capacity)  # last: readers see rows only once written
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
-        idx = torch.as_tensor(rng.integers(0, self.size, size=batch_size), device=self.device)
-        rows = self.storage[idx]
+    def sample(self, counts: Sequence[int], generators: Sequence[np.random.Generator | torch.Generator]) -> Batch:
+        """``counts[k]`` transitions of member k, uniformly over what it holds."""
+        if isinstance(generators[0], torch.Generator):  # learner threads: indices drawn on the device
+            if self.written is not None:
+                torch.cuda.current_stream().wait_event(self.written)
+            sizes = self.size
+            idx = torch.stack([torch.randint(0, int(sizes[k]), (counts[k],), device=self.device, generator=g)
+                               for k, g in enumerate(generators)])
+            return self._gather(idx, counts)
+        idx = np.zeros((self.members, max(counts)), dtype=np.int64)
+        for k, (count, g) in enumerate(zip(counts, generators, strict=True)):
+            if count:
+                idx[k, :count] = g.integers(0, self.size[k], size=count)
+        return self._gather(idx, counts)
+
+    def newest(self, windows: Sequence[int], cap: int, generators: Sequence[np.random.Generator]) -> Batch:
+        """Member k's ``windows[k]`` most recently added transitions (all of them, or ``cap`` of them drawn
+        uniformly when there are more)."""
+        counts = [min(w, cap) for w in windows]
+        idx = np.zeros((self.members, max(max(counts), 1)), dtype=np.int64)
+        for k, (w, count, g) in enumerate(zip(windows, counts, generators, strict=True)):
+            back = np.arange(w) if count == w else g.integers(0, w, size=count)
+            idx[k, :count] = (self.pos[k] - 1 - back) % self.capacity
+        return self._gather(idx, counts)
+
+    def _gather(self, idx: np.ndarray | torch.Tensor, counts: Sequence[int]) -> Batch:
+        idx = torch.as_tensor(idx, device=self.device)
+        rows = self.storage[self._member_index, idx]
         c = self.columns
-        return Batch(obs=rows[:, c["obs"]], action=rows[:, c["action"]], reward=rows[:, c["reward"].start],
-                     next_obs=rows[:, c["next_obs"]], terminated=rows[:, c["terminated"].start])
+        return Batch(obs=rows[..., c[0]], action=rows[..., c[1]], reward=rows[..., c[2].start],
+                     next_obs=rows[..., c[3]], terminated=rows[..., c[4].start],
+                     weight=member_weights(counts, idx.shape[1], self.device))
 
-    def state_dict(self) -> dict[str, Any]:
-        """Only the filled part, on the CPU, so a checkpoint early in a long run stays small."""
-        return {"size": self.size, "pos": self.pos, "storage": self.storage[: self.size].cpu()}
+    def member_state(self, k: int) -> dict[str, Any]:
+        """Member k's filled rows on the CPU, so a checkpoint early in a long run stays small."""
+        size = int(self.size[k])
+        return {"size": size, "pos": int(self.pos[k]), "added": int(self.added[k]),
+                "storage": self.storage[k, :size].cpu()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.size, self.pos = int(state["size"]), int(state["pos"])
-        self.storage[: self.size] = state["storage"].to(self.device)
+    def load_member_state(self, k: int, state: dict[str, Any]) -> None:
+        self.size[k], self.pos[k], self.added[k] = int(state["size"]), int(state["pos"]), int(state["added"])
+        self.storage[k, : self.size[k]] = state["storage"].to(self.device)

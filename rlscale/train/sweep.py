@@ -1,31 +1,32 @@
-"""Sweeps: a YAML file -> a list of runs -> ``rlscale train`` subprocesses, with a summary of outcomes.
+"""Sweeps: a YAML file -> a list of runs -> worker processes, with a summary of outcomes.
 
 A sweep file is either a grid (``envs x utd x batch_size x learning_rate x seeds``) or, with
 ``mode: fitted``, the (env, utd) rows of ``proposed_hparams.csv`` (``rlscale fit hparams``) at their
 proposed batch size (``batch_size_rounded``) and learning rate, optionally also at multiples of each
-(METHOD 2.6: 0.7x and 1.4x of B* and of eta*, one at a time). Keys shared by both modes are the fixed
-settings of every run (``algo``, ``env_steps``, ``eval_every``, ...); see :data:`FIXED_KEYS`.
+(the paper's sensitivity runs: 0.7x and 1.4x of B* and of eta*, one at a time). Every other key is a
+setting shared by all runs: any field of :class:`~rlscale.train.config.RunConfig` (``algo``,
+``env_steps``, ``eval_every``, ``warmup_steps``, ...; see :data:`FIXED_KEYS`), checked as the config checks it.
 
 Each run is a folder ``OUT/NAME`` with a deterministic NAME (``sac_HalfCheetah-v4_utd2_bs256_lr3e-4_s0``).
 Execution is delegated to an :class:`Executor`: :class:`LocalExecutor` (``--workers N`` processes, GPU
-round-robin) or :class:`rlscale.train.ray_executor.RayExecutor` (Ray tasks on a cluster).
+round-robin) or :class:`rlscale.train.ray_executor.RayExecutor` (Ray tasks on a cluster). Both hand each
+process one :class:`~rlscale.train.worker.Job`.
 
 Vectorised sweeps (``--vectorize``, local executor): runs that differ only in seed, learning rate and
 batch size are cut into chunks of at most ``--max-members`` (16 on CPU, 64 on CUDA) and each chunk is
-one job, one process training all its members as one batched computation
-(:mod:`rlscale.train.vectorized`); ``--workers`` still counts concurrent jobs. Members write ordinary
-run folders and are recorded in the outcomes one by one, so ``collect`` and ``--retry-failed`` work as
-for single runs; a killed chunk's unfinished members are recorded failed and resume from their
-checkpoints with ``--retry-failed``. Non-SAC runs, groups of one, and runs that hold a single run's
-partial state go one process each.
+one job, one process training all its members as one batched computation; ``--workers`` still counts
+concurrent jobs. Members write ordinary run folders and are recorded in the outcomes one by one, so
+``collect`` and ``--retry-failed`` work as for single runs; a killed chunk's unfinished members are
+recorded failed and resume from their checkpoints with ``--retry-failed``. PQL runs (their own threads
+and parallel envs), groups of one, and runs that hold a single run's partial state go one process each.
 Restarting a sweep skips finished runs, resumes unfinished ones (``rlscale train`` resumes from its
 checkpoint) and never silently re-runs a failed one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-import json
 import math
 import os
 import subprocess
@@ -41,69 +42,49 @@ from typing import Any, Protocol
 import numpy as np
 
 from rlscale import io
-from rlscale.agents.base import AGENTS
+from rlscale.agents import AGENTS
 from rlscale.envs import parse_env_name
 from rlscale.errors import RlscaleError
+from rlscale.train.config import RunConfig, Runtime, parse_value, required_keys
+from rlscale.train.rundir import RunDir, Status
+from rlscale.train.worker import Job
 
-# fixed settings of every run -> (``rlscale train`` flag, type); None-valued ones are left at train's default
-FIXED_KEYS: dict[str, tuple[str, type]] = {
-    "env_steps": ("--env-steps", int),
-    "eval_every": ("--eval-every", int),
-    "eval_episodes": ("--eval-episodes", int),
-    "critic_width": ("--critic-width", int),
-    "critic_depth": ("--critic-depth", int),
-    "warmup_steps": ("--warmup-steps", int),
-    "buffer_size": ("--buffer-size", int),
-    "val_fraction": ("--val-fraction", float),
-    "checkpoint_every": ("--checkpoint-every", int),
-    "action_repeat": ("--action-repeat", int),
-    "reset_every": ("--reset-every", int),
-}
-REQUIRED_FIXED = ("env_steps", "eval_every")
+GRID_FIELDS = ("env", "utd", "batch_size", "learning_rate", "seed")  # set per run by the grid or the proposals
+FIXED_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in (*GRID_FIELDS, "algo"))
+REQUIRED_FIXED = tuple(k for k in required_keys() if k in FIXED_KEYS)
 COMMON_KEYS = ("name", "mode", "algo", "seeds", *FIXED_KEYS)
-VECTOR_ALGOS = ("sac",)  # agents rlscale.train.vectorized trains as one batched computation
-CHUNK_KEY = "vectorized"  # a vectorised member's status.json names its chunk (rlscale.train.vectorized.CHUNK_KEY)
 MAX_MEMBERS = {"cpu": 16, "cuda": 64}  # default chunk size
 GRID_KEYS = ("envs", "utd", "batch_size", "learning_rate")
 FITTED_KEYS = ("hparams", "backend", "envs", "utd", "batch_size_multipliers", "learning_rate_multipliers")
 HPARAM_COLUMNS = ("env", "utd", "learning_rate", "batch_size_rounded")
-LOG_NAME = "train.log"  # the run's stdout/stderr, appended on every attempt, inside its folder
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of a sweep: its grid point, seed and the fixed settings it shares with the others."""
+    """One run of a sweep: its config and the folder name it gets under the sweep's output."""
 
-    env: str
-    algo: str
-    utd: float
-    batch_size: int
-    learning_rate: float
-    seed: int
-    fixed: tuple[tuple[str, Any], ...] = ()
+    config: RunConfig
 
     @property
     def name(self) -> str:
-        env_id = self.env.partition(":")[2] or self.env
-        return (f"{self.algo}_{env_id}_utd{_fmt(self.utd)}_bs{self.batch_size}_lr{_fmt_lr(self.learning_rate)}"
-                f"_s{self.seed}")
+        c = self.config
+        env_id = c.env.partition(":")[2] or c.env
+        return f"{c.algo}_{env_id}_utd{_fmt(c.utd)}_bs{c.batch_size}_lr{_fmt_lr(c.learning_rate)}_s{c.seed}"
 
-    def train_args(self, out_dir: Path) -> list[str]:
-        """The ``rlscale train`` arguments (the flag names are the training CLI's contract)."""
-        args = ["--env", self.env, "--algo", self.algo, "--utd", repr(self.utd), "--batch-size",
-                str(self.batch_size), "--learning-rate", repr(self.learning_rate), "--seed", str(self.seed)]
-        for key, value in self.fixed:
-            args += [FIXED_KEYS[key][0], str(value)]
-        return [*args, "-o", str(out_dir / self.name)]
+    @property
+    def runs(self) -> tuple[RunSpec, ...]:
+        return (self,)
 
-    def train_config(self) -> dict[str, Any]:
-        """The run's ``TrainConfig`` fields (what ``rlscale train`` builds from :meth:`train_args`)."""
-        return {"env": self.env, "algo": self.algo, "utd": self.utd, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "seed": self.seed, **dict(self.fixed)}
+    @property
+    def report(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def job(self, out_dir: Path, runtime: Runtime) -> Job:
+        return Job(((self.config, str(out_dir / self.name)),), runtime)
 
 
 @dataclass(frozen=True)
-class VectorJob:
+class Chunk:
     """Runs that differ only in seed, learning rate and batch size, trained as one process (one executor job).
 
     ``report`` names the runs whose outcomes this sweep invocation records (a resumed chunk also carries
@@ -118,9 +99,8 @@ class VectorJob:
     def name(self) -> str:
         return f"{self.runs[0].name}+{len(self.runs) - 1}"
 
-    def command(self, out_dir: Path) -> list[str]:
-        job = [{"config": spec.train_config(), "output": str(out_dir / spec.name)} for spec in self.runs]
-        return ["-m", "rlscale.train.vectorized", "--job", json.dumps(job)]
+    def job(self, out_dir: Path, runtime: Runtime) -> Job:
+        return Job(tuple((spec.config, str(out_dir / spec.name)) for spec in self.runs), runtime)
 
 
 def _fmt(x: float) -> str:
@@ -178,19 +158,22 @@ def parse_sweep(doc: Any, *, source: str = "sweep", base_dir: Path = Path("."), 
     if algo not in AGENTS:
         raise RlscaleError(f"{source}: unknown algo {algo!r}; available: {', '.join(sorted(AGENTS))}")
     seeds = v.seeds(doc)
-    fixed = []
-    for key, (_, typ) in FIXED_KEYS.items():
-        if key in doc:
-            fixed.append((key, v.scalar(doc[key], key, typ, allow_zero=key in ("warmup_steps", "val_fraction"))))
-        elif key in REQUIRED_FIXED:
-            raise RlscaleError(f"{source}: missing required key '{key}'")
-    fixed_t = tuple(fixed)
+    missing = [k for k in REQUIRED_FIXED if k not in doc]
+    if missing:
+        raise RlscaleError(f"{source}: missing required key '{missing[0]}'")
+    fixed = {key: parse_value(key, doc[key], source) for key in FIXED_KEYS if key in doc}
     if mode == "grid":
         points = _grid_points(doc, v)
     else:
         points = _fitted_points(doc, v, base_dir)
-    runs = [RunSpec(env, algo, utd, bs, lr, seed, fixed_t) for (env, utd, bs, lr), seed in itertools.product(
-        points, seeds)]
+    runs = []
+    for (env, utd, bs, lr), seed in itertools.product(points, seeds):
+        config = RunConfig(env=env, algo=algo, utd=utd, batch_size=bs, learning_rate=lr, seed=seed, **fixed)
+        try:
+            config.validate()
+        except RlscaleError as exc:
+            raise RlscaleError(f"{source}: {exc}") from exc
+        runs.append(RunSpec(config))
     names: dict[str, RunSpec] = {}
     for run in runs:
         if run.name in names:
@@ -207,9 +190,9 @@ def _grid_points(doc: dict, v: _Validator) -> list[tuple[str, float, int, float]
         if key not in doc:
             raise RlscaleError(f"{v.source}: missing required key '{key}' (grid mode)")
     envs = v.envs(doc["envs"])
-    utds = v.values(doc["utd"], "utd", float)
-    sizes = v.values(doc["batch_size"], "batch_size", int)
-    lrs = v.values(doc["learning_rate"], "learning_rate", float)
+    utds = v.values(doc["utd"], "utd")
+    sizes = v.values(doc["batch_size"], "batch_size")
+    lrs = v.values(doc["learning_rate"], "learning_rate")
     return list(itertools.product(envs, utds, sizes, lrs))
 
 
@@ -241,7 +224,7 @@ def _fitted_points(doc: dict, v: _Validator, base_dir: Path) -> list[tuple[str, 
         keep = set(v.envs(doc["envs"]))
         table = table[table["env"].isin(keep)]
     if "utd" in doc:
-        keep_utd = v.values(doc["utd"], "utd", float)
+        keep_utd = v.values(doc["utd"], "utd")
         table = table[np.isclose(table["utd"].to_numpy()[:, None], keep_utd).any(axis=1)]
     if table.empty:
         raise RlscaleError(f"{v.source}: no (env, utd) rows of {path} are selected")
@@ -252,7 +235,7 @@ def _fitted_points(doc: dict, v: _Validator, base_dir: Path) -> list[tuple[str, 
                            "missing utd, learning_rate or batch_size_rounded")
 
     def multipliers(key: str) -> list[float]:  # absent: no sensitivity runs
-        return v.values(doc[key], key, float) if key in doc else []
+        return v.values(doc[key], key) if key in doc else []
 
     b_mult = [1.0, *multipliers("batch_size_multipliers")]
     lr_mult = multipliers("learning_rate_multipliers")
@@ -282,31 +265,21 @@ class _Validator:
             raise RlscaleError(f"{self.source}: '{key}' must be a non-empty string, got {value!r}")
         return value
 
-    def scalar(self, value: Any, key: str, typ: type, *, allow_zero: bool = False) -> Any:
-        """A positive number (``3e-4`` written without a dot is a string in YAML 1.1: accept it)."""
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        ok = ok and (value >= 0 if allow_zero else value > 0)
-        if ok and typ is int:
-            ok = float(value).is_integer()
-        if not ok:
-            kind = "an integer" if typ is int else "a number"
-            raise RlscaleError(f"{self.source}: '{key}' must be {kind} {'>= 0' if allow_zero else '> 0'}, "
-                               f"got {value!r}")
-        return typ(value)
-
-    def values(self, value: Any, key: str, typ: type) -> list[Any]:
+    def values(self, value: Any, key: str) -> list[Any]:
+        """A list of values of the run setting ``key`` (a grid axis), or of positive numbers (multipliers)."""
         items = value if isinstance(value, list) else [value]
         if not items:
             raise RlscaleError(f"{self.source}: '{key}' must not be empty")
-        out = [self.scalar(x, key, typ) for x in items]
+        out = [parse_value(key, x, self.source) if key in GRID_FIELDS else self.multiplier(x, key) for x in items]
         if len(set(out)) != len(out):
             raise RlscaleError(f"{self.source}: '{key}' lists a value twice")
         return out
+
+    def multiplier(self, value: Any, key: str) -> float:
+        try:
+            return parse_value("utd", value, self.source)  # a positive number, as a utd is
+        except RlscaleError:
+            raise RlscaleError(f"{self.source}: '{key}' must be a number > 0, got {value!r}") from None
 
     def envs(self, value: Any) -> list[str]:
         items = value if isinstance(value, list) else [value]
@@ -352,13 +325,13 @@ class RunResult:
 
 
 class Executor(Protocol):
-    """Runs ``rlscale train`` for each spec and reports every start and outcome (callbacks may come from threads).
+    """Trains each item (a run, or a :class:`Chunk` where the executor takes them) as one
+    :class:`~rlscale.train.worker.Job` and reports every start and outcome (callbacks may come from threads).
 
-    ``stop()`` asks running runs to end (they resume from their checkpoints on the next sweep). An
-    executor that takes :class:`VectorJob` items runs each as one process and reports each member.
+    ``stop()`` asks running runs to end (they resume from their checkpoints on the next sweep).
     """
 
-    def run(self, runs: Sequence[RunSpec | VectorJob], out_dir: Path, on_start: Callable[[RunSpec], None],
+    def run(self, items: Sequence[RunSpec | Chunk], out_dir: Path, on_start: Callable[[RunSpec], None],
             on_done: Callable[[RunResult], None]) -> None: ...
 
     def stop(self) -> None: ...
@@ -378,22 +351,21 @@ def visible_gpus() -> list[str]:
 
 @dataclass
 class LocalExecutor:
-    """``workers`` concurrent ``rlscale train`` subprocesses on this machine.
+    """``workers`` concurrent worker processes (``python -m rlscale.train.worker``) on this machine.
 
     With GPUs, worker slot k always uses GPU ``gpus[k % len(gpus)]`` (CUDA_VISIBLE_DEVICES), so several
-    runs share a GPU when workers > GPUs. Each run gets ``threads`` torch CPU threads (default: the
+    runs share a GPU when workers > GPUs. Each process gets ``threads`` torch CPU threads (default: the
     cores divided among the workers), which keeps concurrent CPU runs from oversubscribing the machine.
     """
 
     workers: int = 1
     gpus: list[str] = field(default_factory=list)
     threads: int | None = None
-    quiet: bool = True
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def run(self, runs: Sequence[RunSpec | VectorJob], out_dir: Path, on_start: Callable[[RunSpec], None],
+    def run(self, items: Sequence[RunSpec | Chunk], out_dir: Path, on_start: Callable[[RunSpec], None],
             on_done: Callable[[RunResult], None]) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -402,21 +374,18 @@ class LocalExecutor:
             slots.put(k)
         threads = self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
-        def one(item: RunSpec | VectorJob) -> None:
+        def one(item: RunSpec | Chunk) -> None:
             if self._stopping.is_set():
                 return
             slot = slots.get()
             try:
-                if isinstance(item, VectorJob):
-                    for result in self._run_chunk(item, out_dir, slot, threads, on_start):
-                        on_done(result)
-                else:
-                    on_done(self._run_one(item, out_dir, slot, threads, on_start))
+                for result in self._run(item, out_dir, slot, threads, on_start):
+                    on_done(result)
             finally:
                 slots.put(slot)
 
         pool = ThreadPoolExecutor(max_workers=self.workers)
-        futures = [pool.submit(one, spec) for spec in runs]
+        futures = [pool.submit(one, item) for item in items]
         try:
             for future in futures:
                 future.result()
@@ -426,83 +395,69 @@ class LocalExecutor:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run_one(self, spec: RunSpec, out_dir: Path, slot: int, threads: int,
-                 on_start: Callable[[RunSpec], None]) -> RunResult:
+    def _run(self, item: RunSpec | Chunk, out_dir: Path, slot: int, threads: int,
+             on_start: Callable[[RunSpec], None]) -> list[RunResult]:
+        """One worker process for the item; each reported run's outcome is read from its own folder."""
         env = dict(os.environ)
         device = "cpu"
         if self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
             device = "cuda"
-        cmd = [sys.executable, "-m", "rlscale.cli", "train", *spec.train_args(out_dir), "--device", device,
-               "--threads", str(threads), *(["--quiet"] if self.quiet else [])]
-        run_dir = out_dir / spec.name
-        run_dir.mkdir(parents=True, exist_ok=True)
+        job = item.job(out_dir, Runtime(device=device, threads=threads))
+        chunk = len(item.runs) > 1
         where = f"cuda (GPU {env['CUDA_VISIBLE_DEVICES']})" if self.gpus else "cpu"
-        on_start(spec)
-        start = time.perf_counter()
-        rc = self._launch(spec.name, cmd, env, run_dir / LOG_NAME)
-        if rc is None:
-            return RunResult(spec.name, "interrupted", "sweep stopped", device=where)
-        wall = time.perf_counter() - start
-        status = _read_status(run_dir)
-        if status.get("status") == "finished" and rc == 0:
-            return RunResult(spec.name, "finished", None, rc, wall, where)
-        if self._stopping.is_set():
-            return RunResult(spec.name, "interrupted", "sweep stopped; resumes from its checkpoint", rc, wall, where)
-        return RunResult(spec.name, "failed", _failure_reason(rc, status, run_dir / LOG_NAME), rc, wall, where)
-
-    def _launch(self, key: str, cmd: list[str], env: dict[str, str], log_path: Path) -> int | None:
-        """Run ``cmd`` (its own session, output appended to ``log_path``), tracked under ``key`` so that
-        stopping the sweep reaches it; its exit code, or None when the sweep was already stopping."""
-        with open(log_path, "ab") as log:
-            log.write(f"$ {' '.join(cmd)}\n".encode())
-            log.flush()
-            with self._lock:
-                if self._stopping.is_set():
-                    return None
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-                self._procs[key] = proc
-            rc = proc.wait()
-        with self._lock:
-            self._procs.pop(key, None)
-        return rc
-
-    def _run_chunk(self, job: VectorJob, out_dir: Path, slot: int, threads: int,
-                   on_start: Callable[[RunSpec], None]) -> list[RunResult]:
-        """One process for the chunk; each reported member's outcome is read from its own folder."""
-        env = dict(os.environ)
-        device = "cpu"
-        if self.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
-            device = "cuda"
-        cmd = [sys.executable, *job.command(out_dir), "--device", device, "--threads", str(threads),
-               *(["--quiet"] if self.quiet else [])]
-        where = f"cuda (GPU {env['CUDA_VISIBLE_DEVICES']}), vectorised" if self.gpus else "cpu, vectorised"
-        log_path = out_dir / job.runs[0].name / LOG_NAME
-        for spec in job.runs:
-            (out_dir / spec.name).mkdir(parents=True, exist_ok=True)
-            if spec is not job.runs[0]:
-                with open(out_dir / spec.name / LOG_NAME, "ab") as other:
-                    other.write(f"$ vectorised chunk {job.name}: output in {log_path}\n".encode())
-        for spec in job.runs:
-            if spec.name in job.report:
+        where += ", vectorised" if chunk else ""
+        dirs = [RunDir(out_dir / spec.name) for spec in item.runs]
+        for d in dirs:
+            d.path.mkdir(parents=True, exist_ok=True)
+        for d in dirs[1:]:
+            with open(d.log_path, "ab") as other:
+                other.write(f"$ vectorised chunk {item.name}: output in {dirs[0].log_path}\n".encode())
+        for spec in item.runs:
+            if spec.name in item.report:
                 on_start(spec)
         start = time.perf_counter()
-        rc = self._launch(job.name, cmd, env, log_path)
+        cmd = [sys.executable, "-m", "rlscale.train.worker"]
+        rc = self._launch(item.name, cmd, job, env, dirs[0].log_path, where)
         if rc is None:
-            return [RunResult(n, "interrupted", "sweep stopped", device=where) for n in job.report]
+            return [RunResult(name, "interrupted", "sweep stopped", device=where) for name in item.report]
         wall = time.perf_counter() - start
         results = []
-        for name in job.report:
-            status = _read_status(out_dir / name)
-            if status.get("status") == "finished":
+        for name in item.report:
+            status = _final_status(out_dir / name)
+            if status is not None and status.status == "finished" and (rc == 0 or chunk):
                 results.append(RunResult(name, "finished", None, rc, wall, where))
             elif self._stopping.is_set():
                 results.append(RunResult(name, "interrupted", "sweep stopped; resumes from its checkpoint", rc, wall,
                                          where))
             else:
-                results.append(RunResult(name, "failed", _failure_reason(rc, status, log_path), rc, wall, where))
+                results.append(RunResult(name, "failed", failure_reason(rc, status, dirs[0].log_path), rc, wall,
+                                         where))
         return results
+
+    def _launch(self, key: str, cmd: list[str], job: Job, env: dict[str, str], log_path: Path,
+                where: str) -> int | None:
+        """Run ``cmd`` with the job on its stdin (its own session, output appended to ``log_path``), tracked
+        under ``key`` so that stopping the sweep reaches it; its exit code, or None when the sweep was already
+        stopping."""
+        with open(log_path, "ab") as log:
+            log.write(f"$ {' '.join(cmd)}  # {job.describe()}, {where}\n".encode())
+            log.flush()
+            with self._lock:
+                if self._stopping.is_set():
+                    return None
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+                self._procs[key] = proc
+            try:
+                proc.stdin.write(job.to_json().encode())
+                proc.stdin.close()
+            except BrokenPipeError:  # it died before reading its job: its exit code says why
+                pass
+            rc = proc.wait()
+        with self._lock:
+            self._procs.pop(key, None)
+        return rc
 
     def stop(self) -> None:
         """Terminate running runs (SIGTERM to each run's process group); queued runs are not started."""
@@ -517,19 +472,18 @@ class LocalExecutor:
                     pass
 
 
-def _read_status(run_dir: Path) -> dict[str, Any]:
-    import json
-
+def _final_status(run_dir: Path) -> Status | None:
+    """The status a finished process left (a corrupt record counts as none: the run is reported failed)."""
     try:
-        return json.loads((run_dir / "status.json").read_text())
-    except (OSError, ValueError):
-        return {}
+        return RunDir(run_dir).read_status()
+    except RlscaleError:
+        return None
 
 
-def _failure_reason(rc: int, status: dict[str, Any], log_path: Path) -> str:
+def failure_reason(rc: int, status: Status | None, log_path: Path) -> str:
     """The trainer's own reason if it recorded one, else the last line the process printed."""
-    if status.get("status") == "failed" and status.get("reason"):
-        return str(status["reason"])
+    if status is not None and status.status == "failed" and status.reason:
+        return str(status.reason)
     if rc < 0:
         return f"killed by signal {-rc}"
     try:
@@ -561,6 +515,11 @@ class SweepReport:
             out[r.status] += 1
         return out
 
+    def summary(self) -> str:
+        c = self.counts()
+        return (f"sweep {self.sweep.name}: {c['finished']} finished, {c['skipped']} skipped (finished before), "
+                f"{c['failed']} failed, {c['interrupted']} interrupted; summary in {self.path}")
+
     def write(self) -> None:
         io.write_json(self.path, {
             "sweep": self.sweep.name,
@@ -589,11 +548,11 @@ def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False) -> tuple[li
     previous = _previous_failures(out_dir / f"sweep_{sweep.name}.json")
     todo, settled = [], {}
     for spec in sweep.runs:
-        status = _read_status(out_dir / spec.name)
-        if status.get("status") == "finished":
+        status = RunDir(out_dir / spec.name).read_status()
+        if status is not None and status.status == "finished":
             settled[spec.name] = RunResult(spec.name, "skipped", "finished before")
-        elif status.get("status") == "failed":
-            reason = f"failed before: {status.get('reason')}; remove {out_dir / spec.name} to run it again"
+        elif status is not None and status.status == "failed":
+            reason = f"failed before: {status.reason}; remove {out_dir / spec.name} to run it again"
             settled[spec.name] = RunResult(spec.name, "failed", reason)
         elif spec.name in previous and (out_dir / spec.name).exists() and not retry_failed:
             reason = f"failed before: {previous[spec.name]}; --retry-failed runs it again"
@@ -604,7 +563,7 @@ def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False) -> tuple[li
 
 
 def vector_jobs(sweep: Sweep, todo: Sequence[RunSpec], out_dir: Path,
-                max_members: int) -> tuple[list[RunSpec | VectorJob], list[str]]:
+                max_members: int) -> tuple[list[RunSpec | Chunk], list[str]]:
     """Cut the runs to launch into vectorised chunks of at most ``max_members``; also returns notices.
 
     Runs are grouped by every setting except seed, learning rate and batch size; each group is split
@@ -614,34 +573,34 @@ def vector_jobs(sweep: Sweep, todo: Sequence[RunSpec], out_dir: Path,
     """
     if max_members < 1:
         raise RlscaleError(f"--max-members must be >= 1, got {max_members}")
-    algos = sorted({s.algo for s in todo if s.algo not in VECTOR_ALGOS})
-    notes = [f"--vectorize: algo {a} is not vectorised ({', '.join(VECTOR_ALGOS)} only); its runs go one process "
-             "each" for a in algos]
-    items: list[RunSpec | VectorJob] = []
+    single = sorted({s.config.algo for s in todo if AGENTS[s.config.algo].parallel})
+    notes = [f"--vectorize: algo {a} trains N parallel envs with learner threads, one run per process; its runs "
+             "are not vectorised" for a in single]
+    items: list[RunSpec | Chunk] = []
     pending = {s.name: s for s in todo}
     known = {s.name: s for s in sweep.runs}
+    statuses = {s.name: RunDir(out_dir / s.name).read_status() for s in todo}
     claimed: set[str] = set()
     for spec in todo:  # chunks interrupted before resume as they were cut
-        status = _read_status(out_dir / spec.name)
-        chunk = status.get(CHUNK_KEY)
-        if spec.name in claimed or status.get("status") != "running" or not isinstance(chunk, list):
+        status = statuses[spec.name]
+        if spec.name in claimed or status is None or status.status != "running" or not status.chunk:
             continue
-        if all(n in known for n in chunk) and not claimed & set(chunk):
-            items.append(VectorJob(tuple(known[n] for n in chunk), tuple(n for n in chunk if n in pending)))
-            claimed.update(chunk)
+        if all(n in known for n in status.chunk) and not claimed & set(status.chunk):
+            items.append(Chunk(tuple(known[n] for n in status.chunk), tuple(n for n in status.chunk if n in pending)))
+            claimed.update(status.chunk)
     groups: dict[tuple, list[RunSpec]] = {}
     for spec in todo:
         if spec.name in claimed:
             continue
-        status = _read_status(out_dir / spec.name)
-        if spec.algo not in VECTOR_ALGOS or (status and CHUNK_KEY not in status):
+        status = statuses[spec.name]
+        if AGENTS[spec.config.algo].parallel or (status is not None and not status.chunk):
             items.append(spec)  # not vectorised, or a single run's partial state: it resumes as a single run
             continue
-        groups.setdefault((spec.env, spec.algo, spec.utd, spec.fixed), []).append(spec)
+        groups.setdefault(spec.config.shared(), []).append(spec)
     for members in groups.values():
         for chunk in np.array_split(np.arange(len(members)), math.ceil(len(members) / max_members)):
             specs = tuple(members[i] for i in chunk)
-            items.append(specs[0] if len(specs) == 1 else VectorJob(specs, tuple(s.name for s in specs)))
+            items.append(specs[0] if len(specs) == 1 else Chunk(specs, tuple(s.name for s in specs)))
     return items, notes
 
 
@@ -668,7 +627,7 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, r
 
     out_dir = Path(out_dir)
     todo, settled = plan(sweep, out_dir, retry_failed=retry_failed)
-    items: Sequence[RunSpec | VectorJob] = todo
+    items: Sequence[RunSpec | Chunk] = todo
     if vectorize:
         if not isinstance(executor, LocalExecutor):
             raise RlscaleError("vectorised sweeps run on the local executor only")

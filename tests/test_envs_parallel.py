@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from rlscale.envs import make_env
-from rlscale.envs.vector import make_vec_env
+from rlscale.envs.parallel import make_parallel_env
 from rlscale.errors import RlscaleError
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
 def test_gym_fallback_steps_batches_and_keeps_the_true_final_observation(asynchronous):
-    env = make_vec_env("gym:Pendulum-v1", 3, "cpu", asynchronous=asynchronous)
+    env = make_parallel_env("gym:Pendulum-v1", 3, "cpu", asynchronous=asynchronous)
     obs = env.reset(seed=5)
     assert obs.shape == (3, 3) and obs.dtype == torch.float32 and (env.obs_dim, env.action_dim) == (3, 1)
     np.testing.assert_array_equal(obs.numpy(), env.reset(seed=5).numpy())
@@ -33,7 +33,7 @@ def test_parallel_only_backends_are_refused_by_the_single_env_factory():
     with pytest.raises(RlscaleError, match="--algo pql"):
         make_env("warp:Ant")
     with pytest.raises(RlscaleError, match="unknown warp task"):
-        make_vec_env("warp:Walker", 2, "cpu")
+        make_parallel_env("warp:Walker", 2, "cpu")
 
 
 def test_isaac_without_isaacgym_is_one_line_saying_how_to_install():
@@ -44,7 +44,7 @@ def test_isaac_without_isaacgym_is_one_line_saying_how_to_install():
     else:
         pytest.skip("Isaac Gym is installed here")
     with pytest.raises(RlscaleError, match="pip install"):
-        make_vec_env("isaac:Ant", 4, "cpu")
+        make_parallel_env("isaac:Ant", 4, "cpu")
     cmd = [sys.executable, "-m", "rlscale.cli", "train", "--env", "isaac:Ant", "--algo", "pql", "--utd", "1",
            "--batch-size", "256", "--learning-rate", "3e-4", "--env-steps", "4096", "--eval-every", "1024",
            "--warmup-steps", "1024", "--device", "cpu", "-o", "/nonexistent-never-written"]
@@ -60,7 +60,7 @@ def test_warp_ant_matches_gymnasium_ant_v4_step_for_step():
     pytest.importorskip("mujoco_warp")
     import gymnasium
 
-    venv = make_vec_env("warp:Ant", 2, "cpu")
+    venv = make_parallel_env("warp:Ant", 2, "cpu")
     obs = venv.reset(seed=0)
     assert obs.shape == (2, 27) and venv.action_dim == 8
     genv = gymnasium.make("Ant-v4").unwrapped

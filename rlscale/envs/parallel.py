@@ -1,6 +1,6 @@
 """Parallel environments for PQL: N copies stepped as one batch, observations and rewards as torch tensors.
 
-Three backends behind one small interface (:class:`VecEnv`):
+Three backends behind one small interface (:class:`ParallelEnv`):
 
 * ``gym:<id>`` / ``dmc:<id>`` -- the CPU fallback: ``gymnasium.vector`` (Sync or Async) over our own
   single envs (so wrappers, action rescaling and termination vs truncation are exactly the single runs').
@@ -28,7 +28,7 @@ import torch
 from rlscale.envs import EnvInfo, make_env, parse_env_name
 from rlscale.errors import RlscaleError
 
-__all__ = ["PARALLEL_BACKENDS", "StepResult", "VecEnv", "make_vec_env"]
+__all__ = ["PARALLEL_BACKENDS", "StepResult", "ParallelEnv", "make_parallel_env"]
 
 PARALLEL_BACKENDS = ("warp", "isaac")  # backends that only exist as parallel envs (no single-env trainer)
 
@@ -44,7 +44,7 @@ class StepResult:
     final_obs: torch.Tensor  # the transition's next observation (pre-reset)
 
 
-class VecEnv(Protocol):
+class ParallelEnv(Protocol):
     num_envs: int
     obs_dim: int
     action_dim: int
@@ -63,7 +63,7 @@ class VecEnv(Protocol):
 
 
 # ----------------------------------------------------------------------------- CPU fallback
-class GymVecEnv:
+class GymParallelEnv:
     """``gymnasium.vector`` over ``make_env(name)``; same-step autoreset keeps the true final observation."""
 
     def __init__(self, name: str, num_envs: int, device: torch.device, *, asynchronous: bool = False,
@@ -136,7 +136,7 @@ def _import_warp() -> tuple[Any, Any]:
     return warp, mujoco_warp
 
 
-class WarpVecEnv:
+class WarpParallelEnv:
     """N worlds of one gymnasium MuJoCo model in MuJoCo Warp, rewards/terminations computed in torch.
 
     Observations follow the v5 options that drop contact/inertia terms (``qpos[skip:]`` and ``qvel``),
@@ -276,7 +276,7 @@ ISAAC_INSTALL = ("isaac: environments need Isaac Gym (download Isaac Gym Preview
                  "pip install -e isaacgym/python) and IsaacGymEnvs (pip install -e IsaacGymEnvs, from its git repo)")
 
 
-class IsaacVecEnv:
+class IsaacParallelEnv:
     """IsaacGymEnvs' documented API: ``isaacgymenvs.make(seed, task, num_envs, sim_device, rl_device, ...)``
     returns a vectorised env whose ``step`` gives ``(obs_dict, rew, reset_buf, extras)``, torch tensors on
     ``rl_device``, auto-resetting the envs whose episode ended; ``extras["time_outs"]`` marks time-outs.
@@ -313,8 +313,8 @@ class IsaacVecEnv:
         self.env = None
 
 
-def make_vec_env(name: str, num_envs: int, device: torch.device | str = "cpu", *, seed: int = 0,
-                 asynchronous: bool = False, **options: Any) -> VecEnv:
+def make_parallel_env(name: str, num_envs: int, device: torch.device | str = "cpu", *, seed: int = 0,
+                 asynchronous: bool = False, **options: Any) -> ParallelEnv:
     """``num_envs`` parallel copies of ``BACKEND:ID`` whose tensors live on ``device``."""
     if num_envs < 1:
         raise RlscaleError(f"num_envs must be >= 1, got {num_envs}")
@@ -323,7 +323,7 @@ def make_vec_env(name: str, num_envs: int, device: torch.device | str = "cpu", *
     if backend == "warp":
         if options:
             raise RlscaleError(f"warp:{env_id} takes no environment options, got {', '.join(sorted(options))}")
-        return WarpVecEnv(env_id, num_envs, device)
+        return WarpParallelEnv(env_id, num_envs, device)
     if backend == "isaac":
-        return IsaacVecEnv(env_id, num_envs, device, seed)
-    return GymVecEnv(name, num_envs, device, asynchronous=asynchronous, **options)
+        return IsaacParallelEnv(env_id, num_envs, device, seed)
+    return GymParallelEnv(name, num_envs, device, asynchronous=asynchronous, **options)

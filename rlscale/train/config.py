@@ -1,0 +1,223 @@
+"""The run config: the one dataclass every setting of a training run comes from.
+
+:class:`RunConfig` holds what defines a run's results (two runs with equal configs give equal curves
+on CPU). Everything else is derived from its fields and their :func:`setting` metadata: the
+``rlscale train`` flags and their help (``rlscale.cli.train``), the sweep-file keys and their checks
+(:mod:`rlscale.train.sweep`), the ``settings`` record in a run folder's ``config.json`` and the job
+a sweep hands to a worker process or a Ray task (:mod:`rlscale.train.worker`). :class:`Runtime` holds
+how a run is executed (device, threads), which never changes its results.
+
+This module imports nothing heavy, so that building the command line stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlscale.errors import RlscaleError
+
+PQL_NUM_ENVS = 16  # parallel envs of a PQL run when num_envs is not given
+MEMBER_KEYS = ("seed", "learning_rate", "batch_size")  # what the members of one chunk may differ in
+
+
+@dataclass(frozen=True)
+class Check:
+    """A constraint on a setting's value, with the words that describe it in messages."""
+
+    text: str
+    ok: Callable[[Any], bool]
+
+
+POSITIVE = Check("> 0", lambda v: v > 0)
+NON_NEGATIVE = Check(">= 0", lambda v: v >= 0)
+FRACTION = Check(">= 0 and < 1", lambda v: 0 <= v < 1)
+DISCOUNT = Check("> 0 and <= 1", lambda v: 0 < v <= 1)
+ANY = Check("", lambda v: True)
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str, check: Check = ANY) -> Any:
+    """A config field: its default (none: required), the help line users see, and its value check."""
+    return field(default=default, metadata={"help": help, "check": check})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Every setting of one training run (a folder's ``config.json`` ``settings``; one ``rlscale train``)."""
+
+    env: str = setting(help="BACKEND:ID, e.g. gym:HalfCheetah-v4, dmc:walker-walk, warp:Ant (pql)")
+    algo: str = setting(help="agent: sac (Gym), bro (DMC) or pql (N parallel envs, see --num-envs)")
+    utd: float = setting(help="updates-to-data ratio sigma: gradient updates per env step (< 1: one update "
+                         "every 1/sigma steps)", check=POSITIVE)
+    batch_size: int = setting(help="batch size B", check=POSITIVE)
+    learning_rate: float = setting(help="learning rate eta of the critic and the actor(s)", check=POSITIVE)
+    seed: int = setting(0, help="seed of the initial weights and every random stream", check=NON_NEGATIVE)
+    env_steps: int = setting(help="environment steps D to train for", check=POSITIVE)
+    eval_every: int = setting(help="evaluate (one curve row) every this many env steps", check=POSITIVE)
+    eval_episodes: int = setting(10, help="deterministic episodes per evaluation", check=POSITIVE)
+    critic_width: int | None = setting(None, help="critic hidden width (default: the agent's, 256 for sac and pql, "
+                                       "512 for bro)", check=POSITIVE)
+    critic_depth: int | None = setting(None, help="critic hidden layers, or residual blocks for bro (default: the "
+                                       "agent's, 2)", check=POSITIVE)
+    warmup_steps: int = setting(5000, help="env steps of uniformly random actions before the first update",
+                                check=NON_NEGATIVE)
+    buffer_size: int = setting(1_000_000, help="replay capacity in transitions", check=POSITIVE)
+    val_fraction: float = setting(0.05, help="fraction of collected transitions held out, never trained on "
+                                  "(the val_td_error probe)", check=FRACTION)
+    checkpoint_every: int | None = setting(None, help="env steps between checkpoints, taken at the next episode "
+                                           "end (default: eval_every)", check=POSITIVE)
+    action_repeat: int | None = setting(None, help="dmc only: physics steps per action (default 1)", check=POSITIVE)
+    gamma: float = setting(0.99, help="discount factor", check=DISCOUNT)
+    reset_every: int | None = setting(None, help="bro only: gradient steps between full network resets (default "
+                                      "2.5e6, as in the paper)", check=POSITIVE)
+    num_envs: int | None = setting(None, help=f"pql only: parallel environments N (default {PQL_NUM_ENVS}); "
+                                   "gym:/dmc: run them on the CPU, warp:/isaac: on the GPU", check=POSITIVE)
+    asynchronous: bool = setting(False, help="pql on gym:/dmc: only: one process per environment "
+                                 "(gymnasium's AsyncVectorEnv) instead of stepping them in turn")
+    newest_window: int | None = setting(None, help="transitions that count as the newest data in the overfitting "
+                                        "probe (newest_td_error) (default: those collected since the previous "
+                                        "evaluation, about eval_every)", check=POSITIVE)
+
+    def __post_init__(self) -> None:
+        if self.algo == "pql" and self.num_envs is None:  # stored resolved: equal runs have equal configs
+            object.__setattr__(self, "num_envs", PQL_NUM_ENVS)
+
+    # ----------------------------------------------------------------- checks
+    def validate(self) -> RunConfig:
+        """Every value and every relation between values; one line naming each bad setting."""
+        from rlscale.agents import AGENTS
+        from rlscale.envs import parse_env_name
+
+        bad = [f"{name}={getattr(self, name)!r} (must be {spec.metadata['check'].text})"
+               for name, spec in _fields().items() if not _valid(self, name)]
+        if bad:
+            raise RlscaleError("invalid setting(s): " + ", ".join(bad))
+        parse_env_name(self.env)
+        if self.algo not in AGENTS:
+            raise RlscaleError(f"unknown algo '{self.algo}'; available: {', '.join(sorted(AGENTS))}")
+        if self.reset_every is not None and self.algo != "bro":
+            raise RlscaleError(f"invalid setting(s): reset_every={self.reset_every} is for algo bro only")
+        parallel = AGENTS[self.algo].parallel
+        if not parallel and (self.num_envs is not None or self.asynchronous):
+            raise RlscaleError(f"num_envs and asynchronous are for parallel-env agents (pql), not {self.algo}")
+        if parallel:
+            steps = {"env_steps": self.env_steps, "eval_every": self.eval_every, "warmup_steps": self.warmup_steps,
+                     "checkpoint_every": self.checkpoint_every}
+            off = [f"{k}={v}" for k, v in steps.items() if v is not None and v % self.num_envs]
+            if off:
+                raise RlscaleError(f"{', '.join(off)} must be multiple(s) of num_envs={self.num_envs} "
+                                   "(one parallel step collects num_envs transitions)")
+        return self
+
+    # ----------------------------------------------------------------- views
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> RunConfig:
+        """Build from plain values (JSON, YAML), checking each; absent optional keys take their defaults, so
+        the ``config.json`` of older runs (fewer settings) still reads."""
+        unknown = sorted(set(values) - set(_fields()))
+        if unknown:
+            raise RlscaleError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+        missing = [k for k in required_keys() if k not in values]
+        if missing:
+            raise RlscaleError(f"{source}: missing required setting(s) {', '.join(missing)}")
+        return cls(**{k: parse_value(k, v, source) for k, v in values.items()})
+
+    def shared(self) -> tuple[tuple[str, Any], ...]:
+        """Every setting but those the members of one chunk may differ in (:data:`MEMBER_KEYS`)."""
+        return tuple((k, v) for k, v in self.to_dict().items() if k not in MEMBER_KEYS)
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """``"name: mine -> other"`` for every setting that differs."""
+        a, b = self.to_dict(), other.to_dict()
+        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k]]
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.checkpoint_every or self.eval_every
+
+    @property
+    def env_options(self) -> dict[str, Any]:
+        """Backend options of ``make_env`` (only what is set, so backends without options accept it)."""
+        return {} if self.action_repeat is None else {"action_repeat": self.action_repeat}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How a run executes; never part of its results (a run may resume on another device or thread count)."""
+
+    device: str = setting("auto", help="auto, cpu, cuda or cuda:K")
+    threads: int = setting(1, help="torch CPU threads (0 = torch's default)", check=NON_NEGATIVE)
+    keep_checkpoint: bool = setting(False, help="keep checkpoint.pt after the run finishes")
+    quiet: bool = setting(False, help="no progress bar and no summary lines")
+
+
+# ---------------------------------------------------------------------------------------------- values
+def _fields(cls: type = RunConfig) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def required_keys(cls: type = RunConfig) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+
+
+def value_type(name: str, cls: type = RunConfig) -> tuple[type, bool]:
+    """The field's scalar type and whether it may be None (``int | None`` -> ``(int, True)``)."""
+    hint = typing.get_type_hints(cls)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return (args[0] if args else hint), type(None) in typing.get_args(hint)
+
+
+def describe(name: str, cls: type = RunConfig) -> str:
+    """What a value of the field must be, e.g. ``an integer > 0``."""
+    typ, _ = value_type(name, cls)
+    kind = {int: "an integer", float: "a number", bool: "true or false", str: "a non-empty string"}[typ]
+    text = _fields(cls)[name].metadata["check"].text
+    return f"{kind} {text}".strip()
+
+
+def parse_value(name: str, value: Any, source: str, cls: type = RunConfig) -> Any:
+    """``value`` as the field's type, checked; one line naming ``source`` and the key otherwise.
+
+    A number written ``3e-4`` is a string in YAML 1.1: numeric strings are accepted for numbers.
+    """
+    typ, optional = value_type(name, cls)
+    if value is None and optional:
+        return None
+    if typ in (int, float) and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if typ is bool:
+        ok = isinstance(value, bool)
+    elif typ is str:
+        ok = isinstance(value, str) and bool(value)
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (typ is float or float(value).is_integer())
+    ok = ok and _fields(cls)[name].metadata["check"].ok(value)
+    if not ok:
+        raise RlscaleError(f"{source}: '{name}' must be {describe(name, cls)}, got {value!r}")
+    return typ(value)
+
+
+def _valid(config: Any, name: str) -> bool:
+    try:
+        parse_value(name, getattr(config, name), "", type(config))
+    except RlscaleError:
+        return False
+    return True
+
+
+def help_line(name: str, cls: type = RunConfig) -> str:
+    """The field's help, with its default when it has a value (None defaults are explained in the help)."""
+    spec = _fields(cls)[name]
+    shown = spec.default not in (dataclasses.MISSING, None, False)
+    return spec.metadata["help"] + (f" (default: {spec.default})" if shown else "")

@@ -1,0 +1,248 @@
+"""A run folder: the one module that knows its files, its status record, its checkpoints and its curve.
+
+Layout::
+
+    config.json         every setting (RunConfig), versions, git commit, device; written once, checked on resume
+    status.json         a :class:`Status`: running, finished or failed, why, how far and how fast
+    curve.parquet       the run-table rows so far (rewritten atomically at every evaluation)
+    checkpoint.pt       the latest checkpoint (removed when the run finishes unless kept)
+    checkpoint.pt.next  a checkpoint being written (phase one of two, see :func:`save_checkpoints`)
+    train.log           a sweep's log of the processes that trained the run (every attempt appended)
+
+A *chunk* (K runs that differ only in seed, learning rate and batch size, trained as one batched
+process by ``rlscale sweep --vectorize``) writes K ordinary run folders: ``collect`` and the laws
+cannot tell them from single runs. Each member's status names the chunk's member folders (the
+``vectorized`` key, :attr:`Status.chunk`), which is how a sweep resumes the chunk as it was cut, and
+each member folder holds member k's slice of the chunk's checkpoint.
+
+Every file is written through :mod:`rlscale.io` (temp file, then rename): a killed process leaves the
+old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlscale import io
+from rlscale.errors import RlscaleError
+from rlscale.train.config import RunConfig
+
+CONFIG, STATUS, CURVE, CHECKPOINT, LOG = "config.json", "status.json", "curve.parquet", "checkpoint.pt", "train.log"
+STAGED = CHECKPOINT + ".next"
+CHUNK_KEY = "vectorized"  # status.json and checkpoints: the chunk's member folder names, in order
+CHECKPOINT_FORMAT = 2  # bumped when the checkpoint layout changes; older checkpoints are refused in one line
+
+
+@dataclass(frozen=True)
+class Status:
+    """A run's ``status.json``: one record, one writer (the trainer), one reader (:meth:`RunDir.read_status`)."""
+
+    status: str  # "running" | "finished" | "failed"
+    env_step: int = 0
+    reason: str | None = None  # why it failed
+    chunk: tuple[str, ...] | None = None  # member folders of the chunk this run trains in (None: a single run)
+    resumed_from: int | None = None  # env step this attempt continued from (None: it started fresh)
+    updates: int = 0
+    effective_utd: float | None = None  # measured updates / (env_step - warmup_steps)
+    max_update_lag: int = 0  # most critic updates due but not yet done after a collection step (PQL's threads)
+    updates_per_s: float | None = None  # training throughput (wall time without evaluations)
+    env_steps_per_s: float | None = None
+    train_s: float | None = None
+    eval_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        chunk = out.pop("chunk")
+        return {**out, CHUNK_KEY: list(chunk) if chunk else None}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Status:
+        """Tolerates fields written by older versions (ignored) and absent ones (defaults)."""
+        if not isinstance(doc, dict) or doc.get("status") not in ("running", "finished", "failed"):
+            raise ValueError("not a run status record")
+        names = {f.name for f in dataclasses.fields(cls)} - {"chunk"}
+        chunk = doc.get(CHUNK_KEY)
+        return cls(**{k: v for k, v in doc.items() if k in names}, chunk=tuple(chunk) if chunk else None)
+
+    @property
+    def settled(self) -> bool:
+        """Finished or failed: nothing more to train."""
+        return self.status in ("finished", "failed")
+
+
+class RunDir:
+    """One run folder; every read and write of its files goes through here."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / LOG
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # ----------------------------------------------------------------- claiming
+    def claim(self, config: RunConfig) -> Status | None:
+        """Take this folder for training ``config``: refuse a file, or a folder holding a different run;
+        returns its status (None: nothing trained here yet)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RlscaleError(f"{self.path} exists and is not a folder")
+        saved = self.read_config()
+        if saved is None:
+            return None
+        diff = saved.differences(config)
+        if diff:
+            raise RlscaleError(f"{self.path} holds a run with a different config ({', '.join(diff)}); "
+                               "use another folder")
+        return self.read_status()
+
+    # ----------------------------------------------------------------- config.json
+    def read_config(self) -> RunConfig | None:
+        path = self.path / CONFIG
+        try:
+            record = json.loads(path.read_text())
+            settings = record["settings"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RlscaleError(f"{path} is not an rlscale run config ({type(exc).__name__}: {exc})") from exc
+        return RunConfig.from_dict(settings, source=str(path))
+
+    def write_config(self, record: dict[str, Any]) -> None:
+        io.write_json(self.path / CONFIG, record)
+
+    # ----------------------------------------------------------------- status.json
+    def read_status(self) -> Status | None:
+        path = self.path / STATUS
+        try:
+            return Status.from_json(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            raise RlscaleError(f"{path}: unreadable run status ({exc}); remove the run folder to train it "
+                               "again") from exc
+
+    def write_status(self, status: Status) -> None:
+        io.write_json(self.path / STATUS, status.to_json())
+
+    # ----------------------------------------------------------------- curve.parquet
+    def write_curve(self, rows: list[dict[str, Any]]) -> None:
+        """The run-table rows so far, validated against the schema of :mod:`rlscale.runs`."""
+        import pandas as pd
+
+        from rlscale.runs import validate_run_table
+
+        if rows:
+            io.write_table(self.path / CURVE, validate_run_table(pd.DataFrame(rows), source=str(self.path)))
+
+    def read_curve(self) -> Any:
+        import pandas as pd
+
+        return pd.read_parquet(self.path / CURVE)
+
+    @property
+    def has_curve(self) -> bool:
+        return (self.path / CURVE).exists()
+
+    # ----------------------------------------------------------------- checkpoint.pt
+    def remove_checkpoint(self) -> None:
+        for name in (CHECKPOINT, STAGED):
+            (self.path / name).unlink(missing_ok=True)
+
+    def _read_checkpoint(self, name: str) -> dict[str, Any] | None:
+        import torch
+
+        path = self.path / name
+        if not path.exists():
+            return None
+        try:  # our own file: numpy RNG states and python objects, so not weights-only
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # a corrupt checkpoint names the file, not a pickle traceback
+            raise RlscaleError(f"cannot read checkpoint {path}: {exc}") from exc
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise RlscaleError(f"{path} was written by an older rlscale; remove it to restart the run from its "
+                               "first step")
+        return state
+
+
+def find_run_dirs(root: str | os.PathLike) -> list[RunDir]:
+    """Every folder under ``root`` (recursively, hidden folders skipped) that holds a run's config or status."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if CONFIG in filenames or STATUS in filenames:
+            found.append(RunDir(dirpath))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def save_checkpoints(dirs: Sequence[RunDir], states: Sequence[dict[str, Any]]) -> None:
+    """Member k's state into ``dirs[k]``, all or none: phase one writes every ``checkpoint.pt.next`` (each
+    atomically), phase two renames them all, so a kill at any moment leaves one complete set."""
+    import torch
+
+    for run_dir, state in zip(dirs, states, strict=True):
+        io.write_with(run_dir.path / STAGED, lambda tmp, s=state: torch.save({**s, "format": CHECKPOINT_FORMAT}, tmp))
+    for run_dir in dirs:
+        os.replace(run_dir.path / STAGED, run_dir.path / CHECKPOINT)
+
+
+def load_checkpoints(dirs: Sequence[RunDir]) -> list[dict[str, Any]] | None:
+    """The newest step every member holds (finishing an interrupted phase two), else None.
+
+    A set is complete when every member's state names these same member folders and is at one step.
+    """
+    names = [d.name for d in dirs]
+
+    def complete(states: list[dict[str, Any] | None]) -> bool:
+        return all(s is not None and s.get(CHUNK_KEY) == names for s in states) and len(
+            {s["counters"]["env_step"] for s in states if s is not None}) == 1
+
+    newest = [d._read_checkpoint(STAGED) or d._read_checkpoint(CHECKPOINT) for d in dirs]
+    if complete(newest):
+        for d in dirs:  # finish an interrupted phase two
+            if (d.path / STAGED).exists():
+                os.replace(d.path / STAGED, d.path / CHECKPOINT)
+        return newest
+    for d in dirs:  # phase one was interrupted: its files are an incomplete set
+        (d.path / STAGED).unlink(missing_ok=True)
+    older = [d._read_checkpoint(CHECKPOINT) for d in dirs]
+    return older if complete(older) else None
+
+
+def rng_state(generators: dict[str, np.random.Generator]) -> dict[str, Any]:
+    """Python, numpy (the named generators), torch CPU and every CUDA device's RNG state."""
+    import torch
+
+    return {
+        "python": random.getstate(),
+        "numpy": {name: g.bit_generator.state for name, g in generators.items()},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any], generators: dict[str, np.random.Generator]) -> None:
+    import torch
+
+    random.setstate(state["python"])
+    for name, g in generators.items():
+        g.bit_generator.state = state["numpy"][name]
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,106 @@
+"""One run config: its fields are the ``rlscale train`` flags, the sweep keys and the job a worker receives."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from rlscale.cli import build_parser, main
+from rlscale.cli.train import config_flags
+from rlscale.errors import RlscaleError
+from rlscale.train.config import RunConfig, Runtime, parse_value
+from rlscale.train.rundir import RunDir
+from rlscale.train.sweep import FIXED_KEYS, GRID_FIELDS, parse_sweep
+from rlscale.train.worker import Job
+
+PENDULUM = {"env": "gym:Pendulum-v1", "algo": "sac", "utd": 2.0, "batch_size": 64, "learning_rate": 3e-4,
+            "env_steps": 1000, "eval_every": 100}
+
+
+def _train_parser():
+    return build_parser()._subparsers._group_actions[0].choices["train"]
+
+
+def test_every_setting_is_a_train_flag_with_its_default_in_the_help(capsys):
+    parser = _train_parser()
+    flags = {a.dest for a in parser._actions}
+    assert {f.name for f in dataclasses.fields(RunConfig)} | {f.name for f in dataclasses.fields(Runtime)} <= flags
+    text = parser.format_help()
+    assert "(default: 5000)" in text and "(default: 1000000)" in text and "(default: 0.05)" in text
+    assert "--num-envs" in text and "--asynchronous" in text and "--newest-window" in text
+
+
+@pytest.mark.parametrize("config", [
+    RunConfig(**PENDULUM),
+    RunConfig(**PENDULUM, seed=3, warmup_steps=0, val_fraction=0.0, critic_width=32, newest_window=500),
+    RunConfig(**{**PENDULUM, "algo": "bro", "env": "dmc:walker-walk"}, reset_every=1000, action_repeat=2),
+    RunConfig(**{**PENDULUM, "algo": "pql", "env_steps": 1024, "eval_every": 256}, num_envs=8, asynchronous=True,
+              warmup_steps=64),
+])
+def test_the_flags_of_a_config_parse_back_to_the_same_config(config):
+    args = _train_parser().parse_args([*config_flags(config), "-o", "out"])
+    assert RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}) == config
+
+
+def test_every_setting_is_a_sweep_key_and_pql_settings_come_from_the_file():
+    assert set(FIXED_KEYS) | set(GRID_FIELDS) | {"algo"} == {f.name for f in dataclasses.fields(RunConfig)}
+    doc = {"algo": "pql", "envs": ["gym:Pendulum-v1"], "utd": [0.5], "batch_size": [64], "learning_rate": [1e-3],
+           "seeds": 1, "env_steps": 2048, "eval_every": 512, "warmup_steps": 256, "num_envs": 32,
+           "asynchronous": True, "gamma": 0.98, "newest_window": 200}
+    (run,) = parse_sweep(doc).runs
+    assert (run.config.num_envs, run.config.asynchronous, run.config.gamma, run.config.newest_window) == (
+        32, True, 0.98, 200)
+    with pytest.raises(RlscaleError, match="sweep: env_steps=2048, eval_every=512, warmup_steps=256 must be "
+                                           r"multiple\(s\) of num_envs=3"):
+        parse_sweep({**doc, "num_envs": 3})
+    with pytest.raises(RlscaleError, match="'asynchronous' must be true or false, got 'yes'"):
+        parse_sweep({**doc, "asynchronous": "yes"})
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("utd", 0, "'utd' must be a number > 0, got 0"),
+    ("batch_size", 12.5, "'batch_size' must be an integer > 0, got 12.5"),
+    ("warmup_steps", -1, "'warmup_steps' must be an integer >= 0, got -1"),
+    ("val_fraction", 1.0, "'val_fraction' must be a number >= 0 and < 1, got 1.0"),
+    ("gamma", 0, "'gamma' must be a number > 0 and <= 1, got 0"),
+    ("env", "", "'env' must be a non-empty string, got ''"),
+])
+def test_one_check_per_setting_with_one_line_saying_what_it_must_be(name, value, message):
+    with pytest.raises(RlscaleError, match=f"^src: {message}$"):
+        parse_value(name, value, "src")
+    assert parse_value("learning_rate", "3e-4", "src") == 3e-4  # YAML 1.1 reads 3e-4 as a string
+
+
+def test_a_config_json_from_before_the_newer_settings_still_identifies_its_run(tmp_path):
+    old = {k: v for k, v in RunConfig(**PENDULUM).to_dict().items()
+           if k not in ("num_envs", "asynchronous", "newest_window")}  # what runs wrote before these existed
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.write_config({"settings": old})
+    assert run.claim(RunConfig(**PENDULUM)) is None  # same run (no status yet), not "a different config"
+    with pytest.raises(RlscaleError, match=r"different config \(utd: 2.0 -> 4.0\)"):
+        run.claim(RunConfig(**{**PENDULUM, "utd": 4.0}))
+    old_pql = {**old, "algo": "pql", "num_envs": 16, "asynchronous": False}  # a PQL run of the old trainer
+    run.write_config({"settings": old_pql})
+    assert run.claim(RunConfig(**{**PENDULUM, "algo": "pql"})) is None
+    run.write_config({"settings": {**old, "colour": "red"}})
+    with pytest.raises(RlscaleError, match="config.json: unknown setting"):
+        run.claim(RunConfig(**PENDULUM))
+
+
+def test_a_job_crosses_process_boundaries_as_json_and_bad_jobs_are_one_line():
+    job = Job(((RunConfig(**PENDULUM), "runs/a"), (RunConfig(**{**PENDULUM, "seed": 1}), "runs/b")),
+              Runtime(device="cpu", threads=2))
+    assert Job.from_json(job.to_json()) == job
+    assert json.loads(job.to_json())["runs"][1]["config"]["seed"] == 1
+    with pytest.raises(RlscaleError, match="job: missing required setting"):
+        Job.from_json('{"runs": [{"config": {"env": "gym:Pendulum-v1"}, "output": "x"}]}')
+
+
+def test_train_flags_are_checked_before_anything_is_written(tmp_path, capsys):
+    base = [f for f in config_flags(RunConfig(**PENDULUM))]
+    assert main(["train", *base, "--num-envs", "4", "-o", str(tmp_path / "r")]) == 2
+    assert "num_envs and asynchronous are for parallel-env agents (pql), not sac" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
