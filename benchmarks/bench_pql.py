@@ -3,15 +3,16 @@
 Two measurements per backend:
 
 * env steps/s of the vector env alone (random actions, no learning): N envs x vector steps / s;
-* a short PQL run (``ParallelTrainer``, learners in threads, utd as given): the run's own
+* a short PQL run (``train_run``, learners in threads, utd as given): the run's own
   ``env_steps_per_s`` and ``updates_per_s`` from ``status.json`` (wall time includes evaluations) and
   its measured ``effective_utd``.
 
 Backends: ``gym:HalfCheetah-v4`` on the CPU fallback (SyncVectorEnv) always; ``warp:Ant`` (MuJoCo Warp)
-when CUDA and mujoco-warp are present. Prints a table; exits non-zero if a run's effective UTD is off by
-more than 1%.
+with ``--warp-envs`` worlds (default 4096, PQL's scale) when CUDA and mujoco-warp are present, or on the
+CPU with ``--warp-device cpu`` (slow; how the GPU check tests itself). Prints a table; exits non-zero if
+a run's effective UTD is off by more than 1%.
 
-    .venv/bin/python benchmarks/bench_pql.py [--device auto] [--seconds 3]
+    .venv/bin/python benchmarks/bench_pql.py [--device auto] [--seconds 3] [--warp-envs 4096]
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from pathlib import Path
 
 import torch
 
-from rlscale.envs.vector import make_vec_env
-from rlscale.train.parallel import ParallelConfig, ParallelTrainer
-from rlscale.train.run import resolve_device
+from rlscale.envs.parallel import make_parallel_env
+from rlscale.train.config import RunConfig, Runtime
+from rlscale.train.loop import resolve_device, train_run
 
 
 def env_rate(name: str, num_envs: int, device: torch.device, seconds: float) -> float:
-    env = make_vec_env(name, num_envs, device)
+    env = make_parallel_env(name, num_envs, device)
     env.reset(seed=0)
     env.step(torch.zeros(num_envs, env.action_dim, device=device))  # warm-up (CUDA graph capture, kernel loads)
     steps, start = 0, time.perf_counter()
@@ -47,11 +48,11 @@ def env_rate(name: str, num_envs: int, device: torch.device, seconds: float) -> 
 
 def pql_run(name: str, num_envs: int, device: torch.device, utd: float, vector_steps: int, batch: int) -> dict:
     n = num_envs * vector_steps
-    cfg = ParallelConfig(env=name, algo="pql", utd=utd, batch_size=batch, learning_rate=3e-4, seed=0,
-                         env_steps=n, eval_every=n, eval_episodes=2, warmup_steps=num_envs * 2, num_envs=num_envs)
+    cfg = RunConfig(env=name, algo="pql", utd=utd, batch_size=batch, learning_rate=3e-4, seed=0,
+                    env_steps=n, eval_every=n, eval_episodes=2, warmup_steps=num_envs * 2, num_envs=num_envs)
     with tempfile.TemporaryDirectory() as tmp:
-        ParallelTrainer(cfg, Path(tmp) / "run", device=str(device), threads=0 if device.type == "cuda" else 1,
-                        quiet=True).run()
+        train_run(cfg, Path(tmp) / "run", Runtime(device=str(device), threads=0 if device.type == "cuda" else 1,
+                                                  quiet=True))
         return json.loads((Path(tmp) / "run" / "status.json").read_text())
 
 
@@ -59,16 +60,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--gym-steps", type=int, default=64, help="vector steps of the CPU-fallback PQL run")
+    parser.add_argument("--warp-envs", type=int, default=4096)
+    parser.add_argument("--warp-steps", type=int, default=50, help="vector steps of the warp PQL run")
+    parser.add_argument("--warp-device", default="auto", help="auto: the CUDA device if any (else no warp case); cpu")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    cases = [("gym:HalfCheetah-v4", 16, torch.device("cpu"), 0.25, 64, 256)]
-    if device.type == "cuda":
+    cases = [("gym:HalfCheetah-v4", 16, torch.device("cpu"), 0.25, args.gym_steps, 256)]
+    warp_device = device if args.warp_device == "auto" else resolve_device(args.warp_device)
+    if warp_device.type == "cuda" or args.warp_device != "auto":
         try:
             import mujoco_warp  # noqa: F401
         except ImportError:
-            print("mujoco-warp not installed: GPU backend skipped", file=sys.stderr)
-        else:
-            cases.append(("warp:Ant", 4096, device, 0.01, 50, 8192))  # PQL-scale: 4096 envs, batch 8192
+            print("mujoco-warp not installed: warp backend skipped", file=sys.stderr)
+        else:  # PQL-scale: 4096 envs, batch 8192
+            cases.append(("warp:Ant", args.warp_envs, warp_device, 0.01 * 4096 / args.warp_envs, args.warp_steps,
+                          min(8192, 2 * args.warp_envs)))
     failed = False
     print(f"{'backend':22s} {'N':>5s} {'device':7s} {'env steps/s':>12s} | PQL: {'utd':>5s} {'env steps/s':>12s} "
           f"{'updates/s':>10s} {'eff. utd':>9s}")
