@@ -104,6 +104,27 @@ def test_quantile_huber_loss_is_minimised_by_the_target_quantiles():
         assert float(quantile_huber_loss(exact + shift, target, taus)) > best
 
 
+@pytest.mark.parametrize("chunk", [1 << 18, 64])  # one pass, and many passes over the (quantile, target) pairs
+def test_quantile_huber_loss_and_gradient_are_the_textbook_formula(monkeypatch, chunk):
+    from rlscale.agents.bro import KAPPA, _QuantileHuber
+
+    monkeypatch.setattr(_QuantileHuber, "CHUNK", chunk)
+    g = torch.Generator().manual_seed(0)
+    z = (2 * torch.randn(3, 2, 7, 5, generator=g, dtype=torch.float64)).requires_grad_()  # members, twins, B, N
+    target = 2 * torch.randn(3, 1, 7, 6, generator=g, dtype=torch.float64)  # one target for both twins
+    taus = (torch.arange(5, dtype=torch.float64) + 0.5) / 5
+    upstream = torch.randn(3, 2, 7, generator=g, dtype=torch.float64)
+    shape = (3, 2, 7, 5, 6)
+    z_, target_ = z.unsqueeze(-1).expand(shape), target.unsqueeze(-2).expand(shape)
+    weight = torch.where(target_ < z_.detach(), 1.0 - taus[:, None], taus[:, None])
+    textbook = (weight * torch.nn.functional.huber_loss(z_, target_, reduction="none", delta=KAPPA)).sum(-2).mean(-1)
+    ours = quantile_huber_loss(z, target, taus)
+    torch.testing.assert_close(ours, textbook / KAPPA, rtol=1e-12, atol=1e-12)
+    (grad_ours,) = torch.autograd.grad((ours * upstream).sum(), z)
+    (grad_textbook,) = torch.autograd.grad((textbook / KAPPA * upstream).sum(), z)
+    torch.testing.assert_close(grad_ours, grad_textbook, rtol=1e-12, atol=1e-12)
+
+
 def test_updates_reduce_the_critic_loss_on_a_fixed_batch():
     agent, batch = _tiny(), _batch(32)
     first = [float(agent.update(batch)["critic_loss"]) for _ in range(5)]

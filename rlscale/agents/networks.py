@@ -53,12 +53,13 @@ class Linear(nn.Module):
                         nn.init.zeros_(b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lead, (out_f, in_f) = self.weight.shape[:-2], self.weight.shape[-2:]
-        n = lead.numel()
-        flat = x.reshape(n, x.shape[-2], in_f)
-        w = self.weight.reshape(n, out_f, in_f).transpose(1, 2)
-        y = torch.bmm(flat, w) if self.bias is None else torch.baddbmm(self.bias.reshape(n, 1, out_f), flat, w)
-        return y.view(*lead, x.shape[-2], out_f)
+        w, b = self.weight, self.bias
+        lead = w.shape[:-2]
+        if len(lead) > 1:  # several member dimensions (K members' twin critics): fold them into one
+            w, x = w.flatten(0, -3), x.reshape(-1, *x.shape[-2:])
+            b = None if b is None else b.flatten(0, -2)
+        y = torch.bmm(x, w.transpose(1, 2)) if b is None else torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+        return y if len(lead) == 1 else y.view(*lead, *y.shape[-2:])
 
 
 class LayerNorm(nn.Module):
@@ -106,8 +107,10 @@ class TanhGaussianActor(nn.Module):
         squash = (2 * (math.log(2.0) - u - F.softplus(-2 * u))).sum(-1)
         return torch.tanh(u), normal_logp - squash
 
-    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self(obs)[0])
+    def act(self, obs: torch.Tensor, explore: bool) -> torch.Tensor:
+        """The action of :meth:`sample` (same noise draw) without its log-probability, or the mean's."""
+        mean, log_std = self(obs)
+        return torch.tanh(mean + log_std.exp() * torch.randn_like(mean) if explore else mean)
 
 
 class TwinCritic(nn.Module):

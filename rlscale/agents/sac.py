@@ -58,7 +58,7 @@ class SAC:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, *, explore: bool) -> torch.Tensor:
-        return self.actor.sample(obs)[0] if explore else self.actor.deterministic(obs)
+        return self.actor.act(obs, explore)
 
     def update(self, batch: Batch, noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """One SAC step of every member on its own rows of ``batch``; diagnostics ``[K]``, left on the device.

@@ -78,21 +78,24 @@ class MemberEnvs:
         else:
             obs = torch.as_tensor(self.obs, device=self.device)[:, None]
             actions = agent.act(obs, explore=True)[:, 0].cpu().numpy()
-        bad = {int(k): f"non-finite action at env step {env_step}"
-               for k in np.flatnonzero(alive & ~np.isfinite(actions).all(1))}
+        bad = {}
+        if not np.isfinite(actions).all():
+            finite = np.isfinite(actions).all(1)
+            bad = {int(k): f"non-finite action at env step {env_step}" for k in np.flatnonzero(alive & ~finite)}
+            actions[~finite] = 0.0
         actions[~alive] = 0.0  # a failed member's env idles along
         k_members = len(self.envs)
         next_obs, rewards, terminated = np.empty_like(self.obs), np.empty(k_members), np.empty(k_members)
         for k, env in enumerate(self.envs):
             next_obs[k], rewards[k], terminated[k], truncated, _ = env.step(actions[k])
             self.episodes[k][1].append(actions[k].copy())
-            self.episode_return[k] += rewards[k]
-            if terminated[k] or truncated:
-                self.need_reset[k] = True
-                self.ended[k].append(float(self.episode_return[k]))
-                self.episode_return[k] = 0.0
-            if alive[k] and k not in bad and not (math.isfinite(rewards[k]) and np.isfinite(next_obs[k]).all()):
-                bad[k] = f"non-finite reward or observation at env step {env_step + 1}"
+            self.need_reset[k] = terminated[k] or truncated
+        self.episode_return += rewards
+        for k in np.flatnonzero(self.need_reset):  # the episodes that just ended
+            self.ended[k].append(float(self.episode_return[k]))
+            self.episode_return[k] = 0.0
+        for k in np.flatnonzero(alive & ~(np.isfinite(rewards) & np.isfinite(next_obs).all(1))):
+            bad.setdefault(int(k), f"non-finite reward or observation at env step {env_step + 1}")
         rows = np.concatenate([self.obs, actions, rewards[:, None], next_obs, terminated[:, None]], axis=1,
                               dtype=np.float32)
         self.obs = next_obs
