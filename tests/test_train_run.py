@@ -188,3 +188,17 @@ def test_evaluating_more_often_changes_no_training_number(tmp_path):
     compared = ["env_step", "return", "updates", "train_return", "critic_param_norm"]
     pd.testing.assert_frame_equal(a[a["env_step"] % 200 == 0][compared].reset_index(drop=True), b[compared],
                                   check_exact=True)
+
+
+def test_the_command_says_what_it_did_and_a_rerun_of_a_finished_run_trains_nothing(tmp_path, capsys):
+    run = tmp_path / "r"
+    args = ["train", "--env", "gym:Pendulum-v1", "--algo", "sac", "--utd", "1", "--batch-size", "16",
+            "--learning-rate", "1e-3", "--env-steps", "200", "--eval-every", "100", "--eval-episodes", "1",
+            "--critic-width", "16", "--warmup-steps", "50", "--device", "cpu", "-o", str(run)]
+    assert main(args) == 0
+    assert capsys.readouterr().err == f"rlscale: {run} finished (200 env steps)\n"
+    status = json.loads((run / "status.json").read_text())
+    assert status["effective_utd"] == 1.0 and status["updates"] == 150 and status["resumed_from"] is None
+    (run / "status.json").write_text(json.dumps({**status, "resumed_from": 100}))  # as if an attempt had resumed
+    assert main(args) == 0
+    assert "resumed" not in capsys.readouterr().err  # this call trained nothing

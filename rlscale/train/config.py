@@ -70,11 +70,11 @@ class RunConfig:
                                   "(the val_td_error probe)", check=FRACTION)
     checkpoint_every: int | None = setting(None, help="env steps between checkpoints, taken at the next episode "
                                            "end (default: eval_every)", check=POSITIVE)
-    action_repeat: int | None = setting(None, help="dmc only: physics steps per action (default 1)", check=POSITIVE)
+    action_repeat: int | None = setting(None, help="dmc only: physics steps per action (default: 1)", check=POSITIVE)
     gamma: float = setting(0.99, help="discount factor", check=DISCOUNT)
-    reset_every: int | None = setting(None, help="bro only: gradient steps between full network resets (default "
+    reset_every: int | None = setting(None, help="bro only: gradient steps between full network resets (default: "
                                       "2.5e6, as in the paper)", check=POSITIVE)
-    num_envs: int | None = setting(None, help=f"pql only: parallel environments N (default {PQL_NUM_ENVS}); "
+    num_envs: int | None = setting(None, help=f"pql only: parallel environments N (default: {PQL_NUM_ENVS}); "
                                    "gym:/dmc: run them on the CPU, warp:/isaac: on the GPU", check=POSITIVE)
     asynchronous: bool = setting(False, help="pql on gym:/dmc: only: one process per environment "
                                  "(gymnasium's AsyncVectorEnv) instead of stepping them in turn")

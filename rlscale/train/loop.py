@@ -26,6 +26,7 @@ an uninterrupted run's (PQL's threads make its runs reproducible only in distrib
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -83,7 +84,8 @@ def train_run(config: RunConfig, run_dir: str | Path, runtime: Runtime | None = 
 
 def train_members(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path],
                   runtime: Runtime | None = None) -> list[Status]:
-    """Train ``configs[k]`` into ``run_dirs[k]``, all in this process; returns each run's final status.
+    """Train ``configs[k]`` into ``run_dirs[k]``, all in this process; returns each run's final status
+    (its ``resumed_from`` is this call's: None for a run that had finished or failed before).
 
     More than one config makes a chunk: its members may differ only in seed, learning rate and batch
     size. Re-running on the same folders resumes; members that finished or failed before are left as
@@ -111,7 +113,8 @@ def train_members(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path],
         loop = _Loop([configs[k] for k in slots], [dirs[k] for k in slots], [not settled[k] for k in slots],
                      runtime)
         loop.run(states)
-    return [d.read_status() or Status("running") for d in dirs]
+    return [dataclasses.replace(prior, resumed_from=None) if prior is not None and prior.settled
+            else d.read_status() or Status("running") for d, prior in zip(dirs, priors, strict=True)]
 
 
 def _check_members(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path]) -> None:
