@@ -90,7 +90,7 @@ def main() -> int:
                "--workers", str(args.workers), "--device", args.device,
                *([] if args.no_vectorize else ["--vectorize"])]
         start = time.perf_counter()
-        code = subprocess.run(cmd).returncode
+        code = subprocess.run(cmd, stdout=sys.stderr).returncode  # stdout stays the report
         train_s = time.perf_counter() - start
         if code not in (0, 1):  # 1: some run failed; the others are still reported
             print(f"bench_fidelity: error: rlscale sweep exited with {code}", file=sys.stderr)
