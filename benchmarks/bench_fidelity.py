@@ -23,8 +23,7 @@ the random-policy level up to there):
 Beside our share of medians inside their IQR it prints what a faithful replica would score: the chance that the
 median of as many draws as we have seeds lies inside the IQR of as many as they have (about 0.52 for 3 against
 8), and the same statistic for every choice of as many of the authors' seeds as we have, held against their other
-seeds.
-Their seeds are the best 8 by mean training return of each configuration (their collection script), so a
+seeds. Their seeds are the best 8 by mean training return of each configuration (their collection script), so a
 faithful replica's unselected seeds would sit somewhat lower.
 
 The authors' runs are read from ``RLSCALE_AUTHORS_DATA`` (default: ``shared/authors`` beside the repository
