@@ -1,0 +1,353 @@
+"""Fidelity: where our SAC's learning curves fall among the authors' own seeds, at cells of their Gym grid.
+
+Trains the runs of a grid sweep file (default ``benchmarks/fidelity_gym.yaml``) with ``rlscale sweep`` (resumable:
+re-running continues where it stopped, finished runs are skipped), collects them with ``rlscale collect``, reads
+the authors' grid runs (``gym/gym_sweep.zip`` of their analysis code, the training-episode return their laws use)
+and reports, per configuration and per kind of our return:
+
+- ``return``: mean of our deterministic evaluation episodes (a different metric from theirs);
+- ``train_return``: mean of our training (exploration) episodes that ended since the previous row, the metric
+  the authors log and fit; reported when our curves have that column;
+
+at every env step we logged after the authors' random-action warm-up (``--skip-steps``, 5000: their curves stay at
+the random-policy level up to there):
+
+- where our seeds' median falls in their seed distribution (percentile, and whether it is inside their
+  interquartile range), and the share of our individual points inside their min-max and their IQR;
+- the area between the median curves divided by the span (the mean gap), on the paper's 0-1000 score of the
+  grid analysis (1000 x return / max return, :data:`rlscale.laws.normalize.MAX_RETURN_PRESETS` ``paper-grid``);
+- threshold crossings (the paper's method: seed mean, isotonic smoothing, first step >= J, 100 seed-bootstrap
+  resamples) for levels J set from the authors' data alone: 25/50/75% of the way from their random-policy level
+  to their smoothed mean at the last compared step.
+
+Beside our share of medians inside their IQR it prints what a faithful replica would score: the chance that the
+median of as many draws as we have seeds lies inside the IQR of as many as they have (about 0.52 for 3 against
+8), and the same statistic for every choice of as many of the authors' seeds as we have, held against their other
+seeds. Their seeds are the best 8 by mean training return of each configuration (their collection script), so a
+faithful replica's unselected seeds would sit somewhat lower.
+
+The authors' runs are read from ``RLSCALE_AUTHORS_DATA`` (default: ``shared/authors`` beside the repository
+checkout); without them the benchmark stops with one line. Writes a markdown report to stdout and JSON to
+``--json`` (default ``RUNS/fidelity.json``); exits 1 when, for any configuration, the share of our medians inside
+the authors' IQR is below ``--target`` (0.5, issue 19's "at most points") for the like-for-like metric
+(``train_return``, else ``return``).
+
+    .venv/bin/python benchmarks/bench_fidelity.py [--runs runs/fidelity] [--workers 2] [--report-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+FRACTIONS = (0.25, 0.5, 0.75)  # threshold levels between the authors' random-policy level and their final mean
+MAX_REPLICA_SUBSETS = 500
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", type=Path, default=REPO / "benchmarks" / "fidelity_gym.yaml",
+                        help="grid sweep file of our runs (default: benchmarks/fidelity_gym.yaml)")
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "fidelity",
+                        help="folder of the run folders (default: runs/fidelity)")
+    parser.add_argument("--workers", type=int, default=2, help="concurrent training processes (default 2)")
+    parser.add_argument("--no-vectorize", action="store_true",
+                        help="one process per run instead of one per (env, sigma) chunk of seeds")
+    parser.add_argument("--device", default="auto", help="rlscale sweep --device (default auto)")
+    parser.add_argument("--report-only", action="store_true", help="train nothing; report the runs there are")
+    parser.add_argument("--include-unfinished", action="store_true",
+                        help="also report unfinished runs up to where they stopped")
+    parser.add_argument("--skip-steps", type=int, default=5000,
+                        help="compare env steps after this many (the authors' random-action warm-up; default 5000)")
+    parser.add_argument("--target", type=float, default=0.5,
+                        help="least share of compared steps with our median inside the authors' IQR (default 0.5)")
+    parser.add_argument("--json", type=Path, default=None, help="JSON report (default: RUNS/fidelity.json)")
+    args = parser.parse_args()
+
+    authors = Path(os.environ.get("RLSCALE_AUTHORS_DATA", REPO.parent / "shared" / "authors")) / "gym" / "gym_sweep.zip"
+    if not authors.is_file():
+        print(f"bench_fidelity: error: the authors' Gym grid runs are not at {authors}; set RLSCALE_AUTHORS_DATA to "
+              "the folder that holds gym/gym_sweep.zip (the authors' qscaled download)", file=sys.stderr)
+        return 2
+    try:
+        configs = _sweep_configs(args.sweep)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"bench_fidelity: error: {args.sweep}: {exc}", file=sys.stderr)
+        return 2
+
+    train_s = None
+    if not args.report_only:
+        cmd = [sys.executable, "-m", "rlscale.cli", "sweep", str(args.sweep), "-o", str(args.runs),
+               "--workers", str(args.workers), "--device", args.device,
+               *([] if args.no_vectorize else ["--vectorize"])]
+        start = time.perf_counter()
+        code = subprocess.run(cmd, stdout=sys.stderr).returncode  # stdout stays the report
+        train_s = time.perf_counter() - start
+        if code not in (0, 1):  # 1: some run failed; the others are still reported
+            print(f"bench_fidelity: error: rlscale sweep exited with {code}", file=sys.stderr)
+            return 2
+
+    table_path = args.runs / "fidelity_runs.parquet"
+    cmd = [sys.executable, "-m", "rlscale.cli", "collect", str(args.runs), "-o", str(table_path),
+           *(["--include-unfinished"] if args.include_unfinished else [])]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"bench_fidelity: error: rlscale collect: {done.stderr.strip().splitlines()[-1]}", file=sys.stderr)
+        return 2
+    ours = pd.read_parquet(table_path)
+    ours = ours.merge(configs, on=["env", "utd", "batch_size", "learning_rate"])  # only this sweep's runs
+
+    from rlscale.importers import import_qscaled
+
+    theirs = import_qscaled(authors, returns_key="episode.return")
+    report = compare(ours, theirs, skip_steps=args.skip_steps)
+    report.update(sweep=str(args.sweep), runs=str(args.runs), authors=str(authors), target=args.target,
+                  train_wall_s=train_s, run_wall_s=_run_wall(ours), load_average=list(os.getloadavg()),
+                  cpus=os.cpu_count(), generated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    print(to_markdown(report))
+    out = args.json or args.runs / "fidelity.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1, default=_jsonable))
+    tmp.replace(out)
+    print(f"\nJSON: {out}")
+    missed = [r for r in report["configs"] if r["primary"] and not r["median_in_iqr"] >= args.target]
+    for r in missed:
+        print(f"MISSED: {r['env']} sigma={r['utd']:g}: {r['median_in_iqr']:.2f} of our {r['kind']} medians inside the "
+              f"authors' IQR (target {args.target:g})", file=sys.stderr)
+    return 1 if missed else 0
+
+
+def _sweep_configs(path: Path) -> pd.DataFrame:
+    """The (env, utd, batch_size, learning_rate) grid of a grid-mode sweep file, env ids without the backend."""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text())
+    if doc.get("mode", "grid") != "grid":
+        raise ValueError("the fidelity benchmark takes grid-mode sweep files")
+    def as_list(value: object) -> list:
+        return value if isinstance(value, list) else [value]
+
+    envs = [str(e).partition(":")[2] or str(e) for e in as_list(doc["envs"])]
+    rows = itertools.product(envs, as_list(doc["utd"]), as_list(doc["batch_size"]), as_list(doc["learning_rate"]))
+    return pd.DataFrame([(e, float(u), int(b), float(lr)) for e, u, b, lr in rows],
+                        columns=["env", "utd", "batch_size", "learning_rate"])
+
+
+def _run_wall(ours: pd.DataFrame) -> float | None:
+    """Sum over configurations of their longest run's wall time: the training time when the runs of one
+    configuration share a vectorised process and the configurations run one after another."""
+    if "wall_s" not in ours:
+        return None
+    return float(ours.groupby(["env", "utd", "batch_size", "learning_rate"])["wall_s"].max().sum())
+
+
+# ---------------------------------------------------------------------------------------------- comparison
+def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int) -> dict:
+    """Every statistic of the report, per configuration of ``ours`` and per kind of our return."""
+    from rlscale.laws.normalize import MAX_RETURN_PRESETS
+
+    max_return = MAX_RETURN_PRESETS["paper-grid"]
+    kinds = [k for k in ("train_return", "return") if k in ours.columns and ours[k].notna().any()]
+    rows, missing = [], []
+    keys = ["env", "utd", "batch_size", "learning_rate"]
+    for key, mine in ours.groupby(keys, sort=True):
+        cfg = dict(zip(keys, key, strict=True))
+        ref = theirs[(theirs["env"] == cfg["env"]) & np.isclose(theirs["utd"], cfg["utd"])
+                     & (theirs["batch_size"] == cfg["batch_size"]) & np.isclose(theirs["learning_rate"],
+                                                                               cfg["learning_rate"])]
+        if ref.empty:
+            missing.append(cfg)
+            continue
+        ref_wide = ref.pivot_table(index="env_step", columns="seed", values="return").sort_index()
+        for kind in kinds:
+            wide = mine.pivot_table(index="env_step", columns="seed", values=kind, dropna=False).sort_index()
+            steps = wide.index.to_numpy()
+            steps = steps[(steps > skip_steps) & (steps <= ref_wide.index.max())]
+            if steps.size == 0:
+                continue
+            scale = 1000.0 / max_return[cfg["env"]] if cfg["env"] in max_return else np.nan
+            row = {**cfg, "kind": kind, "primary": kind == kinds[0],
+                   **_distribution_stats(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), steps, scale)}
+            row["crossings"] = _crossings(mine, ref, kind, steps, skip_steps, cfg)
+            row["train_wall_s"] = float(mine["wall_s"].max()) if "wall_s" in mine else None
+            rows.append(row)
+    return {"configs": rows, "kinds": kinds, "skip_steps": skip_steps, "no_reference": missing,
+            "thresholds": {"fractions": list(FRACTIONS), "rule": "J = r0 + f (r_end - r0): r0 the authors' seed mean "
+                           "over their warm-up rows, r_end their isotonic seed-mean curve at the last compared step"}}
+
+
+def _interp_seeds(ref_wide: pd.DataFrame, steps: np.ndarray) -> np.ndarray:
+    """The authors' seeds at our env steps [steps, seeds], linear in env step (their Walker2d/Ant/Humanoid rows
+    sit at 1, 1001, 2001, ... where HalfCheetah's sit at 1000, 2000, ...)."""
+    x = ref_wide.index.to_numpy(dtype=float)
+    cols = [np.interp(steps, x[ok], y[ok], left=np.nan, right=np.nan)
+            for y in ref_wide.to_numpy().T for ok in [~np.isnan(y)]]
+    return np.stack(cols, axis=1)
+
+
+def _distribution_stats(mine: np.ndarray, ref: np.ndarray, steps: np.ndarray, scale: float) -> dict:
+    """Where our seeds [steps, n] fall among the authors' seeds [steps, m] at each step."""
+    from scipy.stats import percentileofscore
+
+    med = np.nanmedian(mine, axis=1)
+    lo, q1, rmed, q3, hi = np.nanpercentile(ref, [0, 25, 50, 75, 100], axis=1)
+    pct = np.array([percentileofscore(r[~np.isnan(r)], m, kind="mean") for r, m in zip(ref, med, strict=True)])
+    present = ~np.isnan(mine)
+    gap = med - rmed
+    span = steps[-1] - steps[0]
+    mean_gap = float(np.trapezoid(gap, steps) / span) if span > 0 else float(gap[0])
+    mean_abs_gap = float(np.trapezoid(np.abs(gap), steps) / span) if span > 0 else float(abs(gap[0]))
+    return {
+        "n_seeds": int(present.any(axis=0).sum()), "n_seeds_authors": int(ref.shape[1]), "n_steps": int(steps.size),
+        "first_step": int(steps[0]), "last_step": int(steps[-1]),
+        "median_in_iqr": float(np.mean((med >= q1) & (med <= q3))),
+        "median_in_iqr_replica": _replica_share(ref, mine.shape[1]),
+        "points_in_range": float(((mine >= lo[:, None]) & (mine <= hi[:, None]))[present].mean()),
+        "points_in_iqr": float(((mine >= q1[:, None]) & (mine <= q3[:, None]))[present].mean()),
+        "median_percentile": float(np.mean(pct)), "mean_gap_return": mean_gap, "mean_abs_gap_return": mean_abs_gap,
+        "mean_gap_score": mean_gap * scale, "mean_abs_gap_score": mean_abs_gap * scale,
+        "steps": [{"env_step": int(s), "authors": dict(zip(("min", "q1", "median", "q3", "max"),
+                                                            map(float, v), strict=True)),
+                   "ours_median": float(m), "ours": [float(x) for x in row], "percentile": float(p)}
+                  for s, *v, m, row, p in zip(steps, lo, q1, rmed, q3, hi, med, mine, pct, strict=True)],
+    }
+
+
+def _replica_share(ref: np.ndarray, n: int) -> dict:
+    """What a faithful replica with n seeds scores on the share of steps with its median inside the authors' IQR.
+
+    ``expected``: the chance, at one step, that the median of n draws lies inside the IQR of m draws from the
+    same distribution (Monte Carlo, Gaussian; it depends on n and m only). ``mean``/``p05``: the share over steps
+    for every choice of n of the authors' own seeds held against the IQR of their other seeds (or
+    MAX_REPLICA_SUBSETS random choices): the step-to-step correlation of real curves widens the spread.
+    """
+    m = ref.shape[1]
+    draws = np.random.default_rng(0).standard_normal((20_000, m + n))
+    q1, q3 = np.percentile(draws[:, :m], [25, 75], axis=1)
+    med = np.median(draws[:, m:], axis=1)
+    expected = float(np.mean((med >= q1) & (med <= q3)))
+    if m - n < 2:
+        return {"expected": expected, "mean": None, "p05": None, "subsets": 0}
+    subsets = list(itertools.combinations(range(m), n))
+    if len(subsets) > MAX_REPLICA_SUBSETS:
+        rng = np.random.default_rng(0)
+        subsets = [tuple(rng.choice(m, n, replace=False)) for _ in range(MAX_REPLICA_SUBSETS)]
+    shares = []
+    for pick in subsets:
+        rest = np.delete(ref, pick, axis=1)
+        med = np.nanmedian(ref[:, pick], axis=1)
+        q1, q3 = np.nanpercentile(rest, [25, 75], axis=1)
+        shares.append(np.mean((med >= q1) & (med <= q3)))
+    return {"expected": expected, "mean": float(np.mean(shares)), "p05": float(np.quantile(shares, 0.05)),
+            "subsets": len(subsets)}
+
+
+def _crossings(mine: pd.DataFrame, ref: pd.DataFrame, kind: str, steps: np.ndarray, skip_steps: int,
+               cfg: dict) -> list[dict]:
+    """First-crossing env steps (ours, theirs) of levels set from the authors' curve, with bootstrap intervals."""
+    from rlscale.laws.thresholds import ThresholdCrossings
+
+    last = int(steps[-1])
+    r0 = float(ref.loc[ref["env_step"] <= skip_steps, "return"].mean())
+    # both sides from the first step after the warm-up (our evaluation there is of an untrained policy) to our last
+    ref = ref[(ref["env_step"] > skip_steps) & (ref["env_step"] <= last + 1)].assign(value=ref["return"])
+    mine = mine[(mine["env_step"] > skip_steps) & (mine["env_step"] <= last)].assign(value=mine[kind])
+    smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(ref).mean_curve(0)
+    r_end = float(smoothed["smoothed"].iloc[-1])
+    levels = [r0 + f * (r_end - r0) for f in FRACTIONS]
+    out = []
+    fits = {side: ThresholdCrossings(levels, n_bootstrap=100, random_state=0, value_column="value").fit(table)
+            .to_frame() for side, table in (("ours", mine), ("authors", ref))}
+    for i, (f, level) in enumerate(zip(FRACTIONS, levels, strict=True)):
+        row = {"fraction": f, "level": level}
+        for side, frame in fits.items():
+            r = frame.iloc[i]
+            row[side] = {"crossing": _num(r["crossing"]), "lo": _num(r["crossing_lo"]), "hi": _num(r["crossing_hi"]),
+                         "reached_frac": float(r["reached_frac"])}
+        a, b = row["ours"]["crossing"], row["authors"]["crossing"]
+        row["ratio"] = a / b if a is not None and b else None
+        out.append(row)
+    return out
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _jsonable(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------- report
+def to_markdown(report: dict) -> str:
+    rows = report["configs"]
+    lines = ["## Fidelity: rlscale SAC against the authors' Gym grid runs (their metric: training-episode return)", ""]
+    meta = [f"runs: {report['runs']}", f"steps compared: after {report['skip_steps']} (the authors' warm-up)"]
+    if report.get("train_wall_s") is not None:
+        meta.append(f"training wall time this invocation: {report['train_wall_s'] / 60:.1f} min")
+    if report.get("run_wall_s") is not None:
+        meta.append(f"per-configuration training time (longest seed), summed: {report['run_wall_s'] / 60:.1f} min")
+    la = report["load_average"]
+    meta.append(f"load average {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f} on {report['cpus']} CPUs")
+    lines += ["; ".join(meta), ""]
+    if "train_return" not in report["kinds"]:
+        lines += ["Our curves have no `train_return` column: only our evaluation return (deterministic episodes, "
+                  "a different metric from the authors') is compared.", ""]
+    lines += ["| env | σ | B | η | our metric | seeds ours/theirs | steps | median in their IQR | replica (expected; "
+              "their seeds: mean, 5%) "
+              "| our points in min–max | in IQR | median percentile | mean gap (score) | mean abs gap (score) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        rep = r["median_in_iqr_replica"]
+        replica = f"{rep['expected']:.2f}; " + (f"{rep['mean']:.2f}, {rep['p05']:.2f}" if rep["mean"] is not None
+                                                  else "n/a")
+        lines.append(f"| {r['env']} | {r['utd']:g} | {r['batch_size']} | {r['learning_rate']:g} | {r['kind']} | "
+                     f"{r['n_seeds']}/{r['n_seeds_authors']} | {r['first_step'] // 1000}k–{r['last_step'] // 1000}k | "
+                     f"**{r['median_in_iqr']:.2f}** | {replica} | {r['points_in_range']:.2f} | {r['points_in_iqr']:.2f}"
+                     f" | {r['median_percentile']:.0f} | {r['mean_gap_score']:+.1f} | {r['mean_abs_gap_score']:.1f} |")
+    lines += ["", "Threshold crossings (k env steps; 95% seed-bootstrap interval; '–' never reached). J is set from "
+              "the authors' data: 25/50/75% of the way from their random-policy level to their final smoothed mean.",
+              "", "| env | σ | our metric | f | J (return) | ours | authors | ours / authors |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for c in r["crossings"]:
+            ratio = f"{c['ratio']:.2f}" if c["ratio"] is not None else "–"
+            lines.append(f"| {r['env']} | {r['utd']:g} | {r['kind']} | {c['fraction']:g} | {c['level']:.0f} | "
+                         f"{_k(c['ours'])} | {_k(c['authors'])} | {ratio} |")
+    for r in (r for r in rows if r["primary"]):
+        lines += ["", f"### {r['env']} σ={r['utd']:g} B={r['batch_size']} η={r['learning_rate']:g}: our {r['kind']}",
+                  "", "| env step | authors min / q1 / median / q3 / max | our median (seeds) | percentile |",
+                  "|---|---|---|---|"]
+        for s in r["steps"]:
+            if s["env_step"] % 5000 and s is not r["steps"][-1]:
+                continue
+            a = s["authors"]
+            ours = ", ".join(f"{x:.0f}" for x in s["ours"])
+            lines.append(f"| {s['env_step']} | {a['min']:.0f} / {a['q1']:.0f} / {a['median']:.0f} / {a['q3']:.0f} / "
+                         f"{a['max']:.0f} | {s['ours_median']:.0f} ({ours}) | {s['percentile']:.0f} |")
+    if report["no_reference"]:
+        lines += ["", "No authors' runs for: " + "; ".join(str(c) for c in report["no_reference"])]
+    return "\n".join(lines)
+
+
+def _k(side: dict) -> str:
+    def fmt(x: float | None) -> str:
+        return "–" if x is None else f"{x / 1000:.0f}"
+    return f"{fmt(side['crossing'])} [{fmt(side['lo'])}, {fmt(side['hi'])}]"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
