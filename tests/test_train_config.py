@@ -28,13 +28,14 @@ def test_every_setting_is_a_train_flag_with_its_default_in_the_help(capsys):
     flags = {a.dest for a in parser._actions}
     assert {f.name for f in dataclasses.fields(RunConfig)} | {f.name for f in dataclasses.fields(Runtime)} <= flags
     text = parser.format_help()
-    assert "(default: 5000)" in text and "(default: 1000000)" in text and "(default: 0.05)" in text
+    assert "(default: 5000)" in text and "(default: 1000000)" in text and "(default: 0.0)" in text
     assert "--num-envs" in text and "--asynchronous" in text and "--newest-window" in text
 
 
 @pytest.mark.parametrize("config", [
     RunConfig(**PENDULUM),
-    RunConfig(**PENDULUM, seed=3, warmup_steps=0, val_fraction=0.0, critic_width=32, newest_window=500),
+    RunConfig(**PENDULUM, seed=3, warmup_steps=0, val_fraction=0.05, critic_width=32, newest_window=500,
+              actor_learning_rate=1e-3, target_entropy=-1.0),
     RunConfig(**{**PENDULUM, "algo": "bro", "env": "dmc:walker-walk"}, reset_every=1000, action_repeat=2),
     RunConfig(**{**PENDULUM, "algo": "pql", "env_steps": 1024, "eval_every": 256}, num_envs=8, asynchronous=True,
               warmup_steps=64),

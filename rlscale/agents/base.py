@@ -55,6 +55,8 @@ class AgentSettings:
     critic_depth: int | None = None
     gamma: float = 0.99
     reset_every: int | None = None  # gradient steps between full resets; only agents with resets (BRO)
+    actor_learning_rate: float | None = None  # SAC: the actor's own learning rate (None: the agent's default)
+    target_entropy: float | None = None  # SAC: entropy target per action dimension (None: the agent's default)
 
 
 def shared_settings(members: Sequence[AgentSettings]) -> AgentSettings:

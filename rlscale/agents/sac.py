@@ -1,8 +1,24 @@
 """Soft Actor-Critic (Haarnoja et al. 2018), the paper's agent on OpenAI Gym. CleanRL-style, one file.
 
 Twin 256x256 critics with Polyak-averaged targets, a tanh-Gaussian actor updated every step, and the
-temperature tuned towards entropy -|A|. The learning rate (critic and actor) and the critic's
-width/depth are the scaling knobs; everything else is at the usual SAC values.
+temperature tuned towards an entropy target. The grid's learning rate eta and the critic's width/depth are the
+scaling knobs; everything else is fixed at the authors' set-up where their public material shows it:
+
+- eta is the **critic's** learning rate: the authors' analysis code indexes their Gym grid by the run config key
+  ``agent.critic_lr`` (prestonfu/qscaled, the grid-search collector). The actor keeps its own learning rate,
+  :data:`ACTOR_LR` = 3e-4 (``actor_learning_rate``), the default of the jaxrl SAC learner their configs follow
+  (ikostrikov/jaxrl ``SACLearner``; the same in their later public training code, prestonfu/model_scaling).
+- entropy target -|A|/2 (:data:`TARGET_ENTROPY_PER_DIM`, ``target_entropy``), the same two sources; initial
+  temperature 1.0 and temperature learning rate 3e-4, tau = 0.005, gamma = 0.99, twin critics with the min and
+  the entropy term in the target: the same two sources, equal to the usual SAC values.
+
+Ours, because the authors' Gym training code is not public, so these are guesses either way, and the one we
+tried (jaxrl's orthogonal initialisation) did not bring our curves closer to theirs (README, "SAC: the authors'
+set-up"): PyTorch's default initialisation (jaxrl:
+orthogonal), CleanRL's log-std squashing into [-5, 2] (jaxrl: clipped to [-10, 2]), the temperature loss on
+log alpha (jaxrl: on alpha, the same fixed point), Adam with PyTorch's betas, one independent minibatch per
+update. ``actor_learning_rate`` = eta and ``target_entropy`` = -1 give rlscale's SAC before it followed the
+authors (what run folders without these settings were trained with).
 
 Every tensor carries a leading member dimension K (:mod:`rlscale.agents.base`): K configurations that
 differ in seed, learning rate and batch size update as one batched computation, and a single run is
@@ -28,6 +44,8 @@ WIDTH, DEPTH = 256, 2
 TAU = 0.005
 INIT_TEMPERATURE = 1.0
 TEMPERATURE_LR = 3e-4
+ACTOR_LR = 3e-4  # the actor's learning rate when the run sets none (the grid's eta is the critic's)
+TARGET_ENTROPY_PER_DIM = -0.5  # entropy target -|A|/2 when the run sets none
 
 
 class SAC:
@@ -48,10 +66,11 @@ class SAC:
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.full((self.members,), math.log(INIT_TEMPERATURE), device=self.device,
                                     requires_grad=True)
-        self.target_entropy = -float(action_dim)
-        lrs = [m.learning_rate for m in members]
-        self.critic_opt = Adam(list(self.critic.parameters()), lrs)
-        self.actor_opt = Adam(list(self.actor.parameters()), lrs)
+        per_dim = TARGET_ENTROPY_PER_DIM if settings.target_entropy is None else settings.target_entropy
+        self.target_entropy = per_dim * action_dim
+        actor_lr = ACTOR_LR if settings.actor_learning_rate is None else settings.actor_learning_rate
+        self.critic_opt = Adam(list(self.critic.parameters()), [m.learning_rate for m in members])
+        self.actor_opt = Adam(list(self.actor.parameters()), actor_lr)
         self.alpha_opt = Adam([self.log_alpha], TEMPERATURE_LR)
         self.critic_params = member_params(self.critic)
         self._params, self._target_params = list(self.critic.parameters()), list(self.critic_target.parameters())
@@ -83,7 +102,7 @@ class SAC:
         actor_loss = batch.mean(alpha * logp - self.critic(batch.obs, action).min(-2).values)
         self.actor_opt.step(torch.autograd.grad(actor_loss.sum(), self.actor_opt.params))
 
-        # 3. temperature: push the policy's entropy towards -|A|
+        # 3. temperature: push the policy's entropy towards its target (-|A|/2 by default)
         entropy = -batch.mean(logp.detach())
         alpha_loss = -(self.log_alpha * (self.target_entropy - entropy))
         self.alpha_opt.step(torch.autograd.grad(alpha_loss.sum(), [self.log_alpha]))

@@ -40,9 +40,14 @@ DISCOUNT = Check("> 0 and <= 1", lambda v: 0 < v <= 1)
 ANY = Check("", lambda v: True)
 
 
-def setting(default: Any = dataclasses.MISSING, *, help: str, check: Check = ANY) -> Any:
-    """A config field: its default (none: required), the help line users see, and its value check."""
-    return field(default=default, metadata={"help": help, "check": check})
+def setting(default: Any = dataclasses.MISSING, *, help: str, check: Check = ANY,
+            legacy: Callable[[Mapping[str, Any]], Any] | None = None) -> Any:
+    """A config field: its default (none: required), the help line users see, and its value check.
+
+    ``legacy`` gives, from a stored config's other values, the value a run had before this setting existed,
+    when the setting changed what runs do: an old ``config.json`` without the key still describes its run.
+    """
+    return field(default=default, metadata={"help": help, "check": check, "legacy": legacy})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,8 +71,15 @@ class RunConfig:
     warmup_steps: int = setting(5000, help="env steps of uniformly random actions before the first update",
                                 check=NON_NEGATIVE)
     buffer_size: int = setting(1_000_000, help="replay capacity in transitions", check=POSITIVE)
-    val_fraction: float = setting(0.05, help="fraction of collected transitions held out, never trained on "
-                                  "(the val_td_error probe)", check=FRACTION)
+    val_fraction: float = setting(0.0, help="fraction of collected transitions held out, never trained on (the "
+                                  "val_td_error probe; the paper trains on every transition)", check=FRACTION,
+                                  legacy=lambda v: 0.05)
+    actor_learning_rate: float | None = setting(
+        None, help="sac only: the actor's learning rate (default: 3e-4, the authors' set-up, where learning_rate "
+        "is the critic's)", check=POSITIVE, legacy=lambda v: v["learning_rate"] if v["algo"] == "sac" else None)
+    target_entropy: float | None = setting(
+        None, help="sac only: the temperature's entropy target per action dimension (default: -0.5, i.e. -|A|/2 "
+        "as in the authors' set-up)", legacy=lambda v: -1.0 if v["algo"] == "sac" else None)
     checkpoint_every: int | None = setting(None, help="env steps between checkpoints, taken at the next episode "
                                            "end (default: eval_every)", check=POSITIVE)
     action_repeat: int | None = setting(None, help="dmc only: physics steps per action (default: 1)", check=POSITIVE)
@@ -101,6 +113,9 @@ class RunConfig:
             raise RlscaleError(f"unknown algo '{self.algo}'; available: {', '.join(sorted(AGENTS))}")
         if self.reset_every is not None and self.algo != "bro":
             raise RlscaleError(f"invalid setting(s): reset_every={self.reset_every} is for algo bro only")
+        for name in ("actor_learning_rate", "target_entropy"):
+            if getattr(self, name) is not None and self.algo != "sac":
+                raise RlscaleError(f"invalid setting(s): {name}={getattr(self, name)} is for algo sac only")
         parallel = AGENTS[self.algo].parallel
         if not parallel and (self.num_envs is not None or self.asynchronous):
             raise RlscaleError(f"num_envs and asynchronous are for parallel-env agents (pql), not {self.algo}")
@@ -119,15 +134,21 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> RunConfig:
-        """Build from plain values (JSON, YAML), checking each; absent optional keys take their defaults, so
-        the ``config.json`` of older runs (fewer settings) still reads."""
+        """Build from plain values (JSON, YAML), checking each, so the ``config.json`` of older runs (fewer
+        settings) still reads: an absent optional key takes the value runs had before it existed (its
+        ``legacy``, e.g. ``val_fraction`` 0.05 and SAC's actor at the critic's learning rate), else its
+        default."""
         unknown = sorted(set(values) - set(_fields()))
         if unknown:
             raise RlscaleError(f"{source}: unknown setting(s) {', '.join(unknown)}")
         missing = [k for k in required_keys() if k not in values]
         if missing:
             raise RlscaleError(f"{source}: missing required setting(s) {', '.join(missing)}")
-        return cls(**{k: parse_value(k, v, source) for k, v in values.items()})
+        parsed = {k: parse_value(k, v, source) for k, v in values.items()}
+        for name, spec in _fields().items():
+            if name not in parsed and spec.metadata["legacy"] is not None:
+                parsed[name] = spec.metadata["legacy"](parsed)
+        return cls(**parsed)
 
     def shared(self) -> tuple[tuple[str, Any], ...]:
         """Every setting but those the members of one chunk may differ in (:data:`MEMBER_KEYS`)."""
@@ -219,5 +240,5 @@ def _valid(config: Any, name: str) -> bool:
 def help_line(name: str, cls: type = RunConfig) -> str:
     """The field's help, with its default when it has a value (None defaults are explained in the help)."""
     spec = _fields(cls)[name]
-    shown = spec.default not in (dataclasses.MISSING, None, False)
+    shown = spec.default is not dataclasses.MISSING and spec.default is not None and spec.default is not False
     return spec.metadata["help"] + (f" (default: {spec.default})" if shown else "")
