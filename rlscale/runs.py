@@ -20,7 +20,9 @@ Optional columns (``rlscale train`` writes all of them; tables from elsewhere ma
     ``flops`` (float)               10 N B updates, the paper's compute
     ``wall_s`` (float)              seconds of training so far
     ``train_return`` (float)        mean undiscounted return of the training (exploration) episodes that
-                                    ended since the previous row, warm-up episodes included; NaN if none ended
+                                    ended in the last ``train_return_window`` env steps up to the row (default
+                                    1000, the authors' logging; runs before that setting: since the previous
+                                    row), warm-up episodes included; NaN if none ended
     ``train_td_error`` (float)      mean squared TD error on a uniform sample of the replay buffer
     ``newest_td_error`` (float)     the same on the newest transitions in the replay buffer (by default
                                     those collected since the previous row; ``newest_window`` sets a count)

@@ -15,7 +15,7 @@ from rlscale.train.loop import train_run
 
 ARGS = {"env": "gym:Pendulum-v1", "algo": "sac", "utd": 1.0, "batch_size": 16, "learning_rate": 1e-3, "seed": 3,
         "env_steps": 2000, "eval_every": 200, "eval_episodes": 1, "critic_width": 16, "critic_depth": 1,
-        "warmup_steps": 100}
+        "warmup_steps": 100, "val_fraction": 0.05}
 CPU = Runtime(device="cpu", threads=1, quiet=True)
 KEEP = Runtime(device="cpu", threads=1, quiet=True, keep_checkpoint=True)
 COMPARED = ["env_step", "return", "updates", "flops", "train_td_error", "val_td_error", "critic_params", "run_id"]

@@ -45,7 +45,7 @@ def test_utd_gives_exact_update_counts(tmp_path, utd, warmup, steps, expected):
 
 def test_curve_is_a_valid_run_table_with_compute_and_probes(tmp_path):
     run = tmp_path / "cheetah-ish"
-    train_run(_config(utd=0.5, warmup_steps=50, env_steps=400, eval_every=200), run, CPU)
+    train_run(_config(utd=0.5, warmup_steps=50, env_steps=400, eval_every=200, val_fraction=0.05), run, CPU)
     curve = read_run_table(run / "curve.parquet")
     assert list(curve.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
     assert curve["env_step"].tolist() == [200, 400]
@@ -169,13 +169,27 @@ def test_reset_every_reaches_bro_and_is_refused_for_sac(tmp_path):
 
 def test_curves_record_overfitting_plasticity_and_training_returns(tmp_path):
     run = tmp_path / "r"
-    train_run(_config(utd=1.0, warmup_steps=50, env_steps=400, eval_every=100), run, CPU)
+    train_run(_config(utd=1.0, warmup_steps=50, env_steps=400, eval_every=100, train_return_window=100), run, CPU)
     curve = read_run_table(run / "curve.parquet")
     # Pendulum's training episodes last 200 steps: one ends before the rows at 200 and 400, none before the others
     assert curve["train_return"].isna().tolist() == [True, False, True, False]
     assert curve["train_return"].dropna().between(-16.3 * 200, 0).all()  # a step costs at most pi^2 + 6.4 + 0.004
     np.testing.assert_allclose(curve["overfitting"], curve["newest_td_error"] - curve["train_td_error"])
     assert curve["newest_td_error"].notna().all() and (curve["critic_param_norm"] > 0).all()
+
+
+def test_train_return_averages_the_episodes_of_its_window_however_often_rows_come(tmp_path):
+    """The authors' point at env step t is the mean of the training episodes that ended in (t - 1000, t]; ours is
+    the same for any eval_every (a window longer than the gap between rows overlaps the previous row's)."""
+    run = tmp_path / "r"
+    train_run(_config(utd=1.0, warmup_steps=50, env_steps=400, eval_every=100, train_return_window=300), run, CPU)
+    ret = read_run_table(run / "curve.parquet")["train_return"].tolist()
+    episode_200, episode_400 = ret[1], None
+    assert np.isnan(ret[0]) and ret[2] == episode_200  # the episode that ended at 200 is inside both windows
+    alone = tmp_path / "alone"
+    train_run(_config(utd=1.0, warmup_steps=50, env_steps=400, eval_every=100, train_return_window=100), alone, CPU)
+    episode_400 = read_run_table(alone / "curve.parquet")["train_return"].iloc[3]
+    assert ret[3] == pytest.approx((episode_200 + episode_400) / 2)
 
 
 def test_evaluating_more_often_changes_no_training_number(tmp_path):

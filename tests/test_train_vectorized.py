@@ -25,7 +25,7 @@ from rlscale.train.worker import Job
 OBS, ACT = 5, 2
 FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
 BASE = {"env": "gym:Pendulum-v1", "algo": "sac", "utd": 0.5, "env_steps": 300, "eval_every": 150,
-        "eval_episodes": 1, "critic_width": 16, "critic_depth": 1, "warmup_steps": 50}
+        "eval_episodes": 1, "critic_width": 16, "critic_depth": 1, "warmup_steps": 50, "val_fraction": 0.05}
 CPU = Runtime(device="cpu", quiet=True)
 NETWORKS = {"sac": ("actor", "critic", "critic_target"),
             "bro": ("actor", "actor_o", "critic", "critic_target", "optimism", "kl_weight")}

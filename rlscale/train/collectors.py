@@ -9,8 +9,10 @@
   episodes in every env (seeded from the run seed and the resume step).
 
 Both return a step's transitions as rows ``[K, n, row]`` in the replay buffer's layout, say which
-members produced non-finite numbers, and keep the undiscounted returns of the training episodes that
-ended since they were last asked (:meth:`pop_returns`, the ``train_return`` column).
+members produced non-finite numbers, and keep the undiscounted returns of the training episodes with the env
+step each ended at (:meth:`pop_returns`, the ``train_return`` column: the mean over the episodes that ended in
+the last ``train_return_window`` env steps, as the authors log it every 1000 env steps, however often a run
+evaluates).
 """
 
 from __future__ import annotations
@@ -48,12 +50,12 @@ class MemberEnvs:
         # each member's current episode (reset seed, actions so far): what a mid-episode checkpoint replays
         self.episodes: list[tuple[int, list[np.ndarray]]] = [(0, []) for _ in range(k)]
         self.episode_return = np.zeros(k)
-        self.ended: list[list[float]] = [[] for _ in range(k)]
+        self.ended: list[list[tuple[int, float]]] = [[] for _ in range(k)]  # (env step it ended at, return)
 
     def begin(self, states: Sequence[dict[str, Any]] | None, env_step: int) -> None:
         """Continue from the members' checkpointed collector states (None: a fresh start)."""
         for k, state in enumerate(states or []):
-            self.ended[k] = list(state["ended"])
+            self.ended[k] = _ended(state["ended"], env_step)
             if state["episode"] is not None:  # replay the unfinished episode to rebuild the simulator's state
                 seed, actions = state["episode"]
                 self.obs[k] = self.envs[k].reset(seed=seed)[0]
@@ -92,7 +94,7 @@ class MemberEnvs:
             self.need_reset[k] = terminated[k] or truncated
         self.episode_return += rewards
         for k in np.flatnonzero(self.need_reset):  # the episodes that just ended
-            self.ended[k].append(float(self.episode_return[k]))
+            self.ended[k].append((env_step + 1, float(self.episode_return[k])))
             self.episode_return[k] = 0.0
         for k in np.flatnonzero(alive & ~(np.isfinite(rewards) & np.isfinite(next_obs).all(1))):
             bad.setdefault(int(k), f"non-finite reward or observation at env step {env_step + 1}")
@@ -101,11 +103,11 @@ class MemberEnvs:
         self.obs = next_obs
         return rows[:, None], bad
 
-    def pop_returns(self) -> np.ndarray:
-        """Mean return of each member's training episodes that ended since the last call (NaN: none)."""
-        out = np.array([np.mean(r) if r else math.nan for r in self.ended])
-        self.ended = [[] for _ in self.ended]
-        return out
+    def pop_returns(self, env_step: int, window: int) -> np.ndarray:
+        """Mean return of each member's training episodes that ended in the ``window`` env steps up to
+        ``env_step`` (NaN: none); forgets the episodes that ended before that window."""
+        self.ended = [_inside(r, env_step, window) for r in self.ended]
+        return np.array([np.mean([x for _, x in r]) if r else math.nan for r in self.ended])
 
     def evaluate(self, agent: Agent, seeds: Sequence[int], env_step: int, episodes: int,
                  alive: np.ndarray) -> np.ndarray:
@@ -129,7 +131,7 @@ class MemberEnvs:
 
     def member_state(self, k: int) -> dict[str, Any]:
         episode = None if self.need_reset[k] else (self.episodes[k][0], np.array(self.episodes[k][1]))
-        return {"episode": episode, "ended": list(self.ended[k])}
+        return {"episode": episode, "ended": [list(e) for e in self.ended[k]]}
 
     def close(self) -> None:
         for env in (*self.envs, *self.eval_envs):
@@ -151,13 +153,13 @@ class ParallelEnvs:
         self.obs_dim, self.action_dim = self.envs.obs_dim, self.envs.action_dim
         self.rngs, self.device, self.seed, self.steps = train_rngs, device, config.seed, config.num_envs
         self.episode_return = torch.zeros(config.num_envs, device=device)
-        self.ended: list[float] = []
+        self.ended: list[tuple[int, float]] = []  # (env step it ended at, return)
         self.obs: torch.Tensor | None = None
 
     def begin(self, states: Sequence[dict[str, Any]] | None, env_step: int) -> None:
         """Every env starts a fresh episode, seeded from the run seed and ``env_step``."""
         if states:
-            self.ended = list(states[0]["ended"])
+            self.ended = _ended(states[0]["ended"], env_step)
         self.obs = self.envs.reset(seed=episode_seed(self.seed, env_step))
 
     def at_boundary(self, alive: np.ndarray) -> bool:
@@ -180,15 +182,14 @@ class ParallelEnvs:
         self.episode_return += step.reward
         done = step.terminated | step.truncated
         if done.any():
-            self.ended += self.episode_return[done].tolist()
+            self.ended += [(env_step + self.steps, r) for r in self.episode_return[done].tolist()]
             self.episode_return[done] = 0.0
         self.obs = step.obs
         return rows[None], {}
 
-    def pop_returns(self) -> np.ndarray:
-        out = np.array([np.mean(self.ended) if self.ended else math.nan])
-        self.ended = []
-        return out
+    def pop_returns(self, env_step: int, window: int) -> np.ndarray:
+        self.ended = _inside(self.ended, env_step, window)
+        return np.array([np.mean([x for _, x in self.ended]) if self.ended else math.nan])
 
     @torch.no_grad()
     def evaluate(self, agent: Agent, seeds: Sequence[int], env_step: int, episodes: int,
@@ -206,8 +207,19 @@ class ParallelEnvs:
         return np.array([float(total.mean())])
 
     def member_state(self, k: int) -> dict[str, Any]:
-        return {"ended": list(self.ended)}
+        return {"ended": [list(e) for e in self.ended]}
 
     def close(self) -> None:
         self.envs.close()
         self.eval_envs.close()
+
+
+def _inside(ended: Sequence[tuple[int, float]], env_step: int, window: int) -> list[tuple[int, float]]:
+    """The episodes that ended after ``env_step - window``."""
+    return [(step, r) for step, r in ended if step > env_step - window]
+
+
+def _ended(saved: Sequence[Any], env_step: int) -> list[tuple[int, float]]:
+    """A checkpoint's ended episodes; a checkpoint written before they carried their end step holds bare
+    returns, counted as ending at the checkpoint's step."""
+    return [(int(e[0]), float(e[1])) if isinstance(e, list | tuple) else (env_step, float(e)) for e in saved]

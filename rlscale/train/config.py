@@ -64,6 +64,10 @@ class RunConfig:
     env_steps: int = setting(help="environment steps D to train for", check=POSITIVE)
     eval_every: int = setting(help="evaluate (one curve row) every this many env steps", check=POSITIVE)
     eval_episodes: int = setting(10, help="deterministic episodes per evaluation", check=POSITIVE)
+    train_return_window: int = setting(
+        1000, help="each row's train_return: mean return of the training episodes that ended in this many env "
+        "steps up to the row (the authors log theirs every 1000 env steps)", check=POSITIVE,
+        legacy=lambda v: v["eval_every"])
     critic_width: int | None = setting(None, help="critic hidden width (default: the agent's, 256 for sac and pql, "
                                        "512 for bro)", check=POSITIVE)
     critic_depth: int | None = setting(None, help="critic hidden layers, or residual blocks for bro (default: the "

@@ -322,7 +322,7 @@ class _Loop:
         returns = self.collector.evaluate(self.agent, [m.seed for m in self.configs], c["env_step"],
                                           self.cfg.eval_episodes, self.alive)
         probes = self.probe()
-        train_returns = self.collector.pop_returns()
+        train_returns = self.collector.pop_returns(c["env_step"], self.cfg.train_return_window)
         c["eval_s"] += time.perf_counter() - t_eval
         losses = {name: v.tolist() for name, v in self.learner.info.items()}
         for k in np.flatnonzero(self.alive):
@@ -353,7 +353,8 @@ class _Loop:
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             train = self.agent.td_error(self.replay.sample(replay_n, rngs)).tolist()
-            held = self.agent.td_error(self.held_out.sample(held_n, rngs)).tolist()
+            # nothing held out (val_fraction 0, the default): no probe, no draw from the probe streams
+            held = self.agent.td_error(self.held_out.sample(held_n, rngs)).tolist() if any(held_n) else [0.0] * self.k
             newest = self.agent.td_error(self.replay.newest(windows, PROBE_BATCH, rngs)).tolist()
         norm = self.agent.critic_norm().tolist()
 
