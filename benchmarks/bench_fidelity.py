@@ -6,8 +6,8 @@ the authors' grid runs (``gym/gym_sweep.zip`` of their analysis code, the traini
 and reports, per configuration and per kind of our return:
 
 - ``return``: mean of our deterministic evaluation episodes (a different metric from theirs);
-- ``train_return``: mean of our training (exploration) episodes that ended since the previous row, the metric
-  the authors log and fit; reported when our curves have that column;
+- ``train_return``: mean of our training (exploration) episodes that ended in the 1000 env steps up to the row
+  (``train_return_window``), the metric the authors log and fit; reported when our curves have that column;
 
 at every env step we logged after the authors' random-action warm-up (``--skip-steps``, 5000: their curves stay at
 the random-policy level up to there):
@@ -112,7 +112,8 @@ def main() -> int:
     theirs = import_qscaled(authors, returns_key="episode.return")
     report = compare(ours, theirs, skip_steps=args.skip_steps)
     report.update(sweep=str(args.sweep), runs=str(args.runs), authors=str(authors), target=args.target,
-                  train_wall_s=train_s, run_wall_s=_run_wall(ours), load_average=list(os.getloadavg()),
+                  train_wall_s=train_s, run_wall_s=_run_wall(ours), agent_settings=_agent_settings(args.runs, ours),
+                  load_average=list(os.getloadavg()),
                   cpus=os.cpu_count(), generated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     print(to_markdown(report))
     out = args.json or args.runs / "fidelity.json"
@@ -142,6 +143,26 @@ def _sweep_configs(path: Path) -> pd.DataFrame:
     rows = itertools.product(envs, as_list(doc["utd"]), as_list(doc["batch_size"]), as_list(doc["learning_rate"]))
     return pd.DataFrame([(e, float(u), int(b), float(lr)) for e, u, b, lr in rows],
                         columns=["env", "utd", "batch_size", "learning_rate"])
+
+
+def _agent_settings(runs: Path, ours: pd.DataFrame) -> dict[str, list]:
+    """Every run setting outside the grid, with the values the compared runs were trained with (their
+    config.json as rlscale reads it: a run from before a setting existed shows the value it had then)."""
+    from rlscale.errors import RlscaleError
+    from rlscale.train.config import RunConfig
+
+    grid = {"env", "utd", "batch_size", "learning_rate", "seed", "env_steps"}
+    values: dict[str, set] = {}
+    for run_id in ours["run_id"].dropna().unique() if "run_id" in ours else []:
+        path = runs / str(run_id) / "config.json"
+        try:
+            settings = RunConfig.from_dict(json.loads(path.read_text())["settings"], source=str(path)).to_dict()
+        except (OSError, ValueError, KeyError, RlscaleError):
+            continue
+        for key, value in settings.items():
+            if key not in grid:
+                values.setdefault(key, set()).add(json.dumps(value))
+    return {key: [json.loads(v) for v in sorted(vals)] for key, vals in sorted(values.items())}
 
 
 def _run_wall(ours: pd.DataFrame) -> float | None:
@@ -303,6 +324,11 @@ def to_markdown(report: dict) -> str:
     la = report["load_average"]
     meta.append(f"load average {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f} on {report['cpus']} CPUs")
     lines += ["; ".join(meta), ""]
+    if report.get("agent_settings"):
+        shown = ", ".join(f"{k} {'/'.join(json.dumps(x) for x in v)}" for k, v in report["agent_settings"].items()
+                          if k in ("algo", "actor_learning_rate", "target_entropy", "val_fraction", "warmup_steps",
+                                   "train_return_window", "eval_every", "eval_episodes"))
+        lines += [f"our runs' settings (config.json; null: the agent's default): {shown}", ""]
     if "train_return" not in report["kinds"]:
         lines += ["Our curves have no `train_return` column: only our evaluation return (deterministic episodes, "
                   "a different metric from the authors') is compared.", ""]
