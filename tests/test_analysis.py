@@ -170,3 +170,19 @@ def test_a_costlier_env_step_moves_sigma_star_up(saved):
     moves = optimum_for_deltas(b.fitted_, [1e7, 1e10])
     top = moves[np.isclose(moves["threshold"], max(THRESHOLDS))].set_index("delta")["utd"]
     assert top[1e10] > top[1e7]
+
+
+def test_fitting_imports_no_drawing_and_no_cli_and_its_messages_name_no_flags():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, rlscale.analysis, rlscale.laws; print(sorted(m for m in sys.modules if m.startswith("
+            "('rlscale.plots', 'rlscale.cli', 'matplotlib'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    root = Path(__file__).resolve().parent.parent / "rlscale"
+    for path in [*(root / "laws").glob("*.py"), *(root / "analysis").glob("*.py")]:
+        flags = re.findall(r"""["'][^"'\n]*\s--[a-z][a-z-]+""", path.read_text())
+        assert not flags, f"{path.name} names CLI flags: {flags}"

@@ -113,6 +113,9 @@ def test_save_figure_writes_png_and_pdf_atomically(tmp_path, fitted):
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["fig_g.pdf", "fig_g.png"]
     with pytest.raises(RlscaleError, match="stem"):
         save_figure(fig, tmp_path / "..")
+    again = save_figure(budget_extrapolation(fitted["frontier"]), tmp_path / "again" / "fig_g")
+    for first, second in zip(paths, again, strict=True):  # no dates or versions that change: DVC hashes them
+        assert first.read_bytes() == second.read_bytes(), first.name
 
 
 def test_pareto_frontier_draws_the_fitted_curve_and_points_with_the_frontier_compute(fitted):

@@ -270,8 +270,8 @@ class ComputeFrontier:
         self.laws_: dict[str, PowerLaw] = {}
         self.law_reason_ = ""
         if fit["budget"].nunique() < 2:
-            self.law_reason_ = (f"only {len(fit)} optimum to fit on, below the held-out top {self.holdout} J (a law "
-                                "in F needs 3 or more: 2 parameters and residual degrees of freedom)")
+            self.law_reason_ = (f"only {len(fit)} optimum below the held-out top {self.holdout} J (a law in F "
+                                "needs 3 or more, for residual dof)")
         else:
             for q in QUANTITIES:
                 law = PowerLaw(shared_slope=False, max_ci_decades=self.max_ci_decades)

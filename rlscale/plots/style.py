@@ -69,6 +69,8 @@ def finish(ax: Axes, xlabel: str | None = None, ylabel: str | None = None, xlog:
         ax.set_xscale("log")
     if ylog:
         ax.set_yscale("log")
+    if ax.get_autoscale_on():
+        ax.autoscale_view()  # the limits of the new scale, not the linear ones, decide the ticks below
     if xlabel is not None:
         ax.set_xlabel(xlabel)
     if ylabel is not None:
@@ -86,8 +88,8 @@ def finish(ax: Axes, xlabel: str | None = None, ylabel: str | None = None, xlog:
 
 
 def _log_ticks(ax: Axes, which: str) -> None:
-    """Readable log ticks: when the axis spans under ~1.5 decades, label a few minor ticks (2×, 5×,
-    or every integer multiple for very short spans); otherwise label the decades only."""
+    """Readable log ticks: a few round values on very short spans, 2× and 5× besides the decades up to
+    ~2.5 decades (on x only for plain numbers, whose labels are short), the decades only beyond."""
     lo, hi = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
     axis = ax.xaxis if which == "x" else ax.yaxis
     span = np.log10(hi / lo) if lo > 0 else np.inf
@@ -114,6 +116,13 @@ def _log_ticks(ax: Axes, which: str) -> None:
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: sci(v)))
             axis.set_minor_locator(ticker.LogLocator(subs=np.arange(1.0, 10.0)))
             axis.set_minor_formatter(ticker.NullFormatter())
+    elif span < 2.5 and (which == "y" or 1e-2 <= lo and hi <= 1e4):
+        # under ~2.5 decades a decade-only axis may show a single label: add 2x and 5x (stacked, or short)
+        plain = 1e-2 <= lo and hi <= 1e4
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v) if plain else sci(v)))
+        axis.set_minor_locator(ticker.LogLocator(subs=np.arange(1.0, 10.0)))
+        axis.set_minor_formatter(ticker.NullFormatter())
     else:
         axis.set_minor_formatter(ticker.NullFormatter())
 
