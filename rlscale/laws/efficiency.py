@@ -41,7 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.summary import (
@@ -91,8 +91,10 @@ def _bounds(log_utd: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, np.ndar
     return lo, hi
 
 
-def _fit_one(log_utd: np.ndarray, log_y: np.ndarray, start: np.ndarray | None = None) -> optimize.OptimizeResult:
+def _fit_one(log_utd: np.ndarray, log_y: np.ndarray, start: np.ndarray | None = None):
     """Bounded least squares in log space; multi-start from a coarse grid unless ``start`` is given."""
+    from scipy import optimize  # here, not at import: reading a saved analysis needs no optimiser
+
     lo, hi = _bounds(log_utd, log_y)
 
     def residual(theta: np.ndarray) -> np.ndarray:
@@ -521,7 +523,7 @@ _BOUND_REASONS = {
 }
 
 
-def _covariance(res: optimize.OptimizeResult, n: int) -> dict[str, float]:
+def _covariance(res, n: int) -> dict[str, float]:
     """Gauss-Newton covariance s²(JᵀJ)⁻¹ of (log D_min, log s_0, α) at the optimum (NaN without dof)."""
     dof = n - 3
     if dof < 1:

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
@@ -253,6 +252,8 @@ class ComputeFrontier:
             utd = np.exp(log_utd)
             data = d_min + (beta / utd) ** exponent
             return float(np.log(self.compute(np.array([utd]), np.array([data]))[0] + self.delta * data))
+
+        from scipy import optimize  # here, not at import: reading a saved analysis needs no optimiser
 
         values = np.array([log_budget(v) for v in np.log(grid)])
         i = int(np.argmin(values))
