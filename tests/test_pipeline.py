@@ -186,9 +186,9 @@ def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_r
     for step in (["hparams", "gym"], ["analysis", "gym"]):  # by hand, as the README invites
         subprocess.run(["rlscale", "pipeline", *step], cwd=clone, env=env, capture_output=True, check=True)
     assert "up to date" in _dvc_status(clone, env), _dvc_status(clone, env)
-    forced = subprocess.run([_dvc(), "repro", "-f", "--single-item", "figures@gym"], cwd=clone, env=env,
+    forced = subprocess.run([_dvc(), "repro", "-f", "--single-item", "overview"], cwd=clone, env=env,
                             capture_output=True, text=True)
     assert forced.returncode == 0, forced.stderr[-2000:]
-    assert "up to date" in _dvc_status(clone, env)  # the same figures: PNG and PDF bytes do not change
+    assert "up to date" in _dvc_status(clone, env)  # the same figure again: PNG and PDF bytes do not change
     assert subprocess.run(["git", "status", "--porcelain", "dvc.lock", "results"], cwd=clone, capture_output=True,
                           text=True, check=True).stdout == ""

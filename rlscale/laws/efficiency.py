@@ -357,7 +357,7 @@ class DataEfficiency:
                  "α": ci["exponent"][1] - ci["exponent"][0]}
         wide = {k: v for k, v in spans.items() if not v <= self.max_ci_decades}
         if wide:
-            what = ", ".join(f"{k} spans {v:.3g} decades" if k != "α" else f"α's is {v:.3g} wide"
+            what = ", ".join(f"{k} spans {v:.3g} decades" if k != "α" else f"α's interval is {v:.3g} wide"
                              for k, v in wide.items())
             return WIDE, (f"95% interval too wide ({what}; limit {self.max_ci_decades:g}): the points do not "
                           "determine the law")
