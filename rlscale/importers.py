@@ -79,22 +79,22 @@ def finish_run_table(
     if benchmark is not None:
         frame["benchmark"] = benchmark
     elif "benchmark" not in frame.columns:
-        envs = pd.Series(frame["env"].astype(str).unique())
-        inferred = envs.map(infer_benchmark)
+        codes, envs = pd.factorize(frame["env"].astype(str))
+        inferred = pd.Series([infer_benchmark(e) for e in envs], dtype=object)
         if inferred.isna().any():
             raise RlscaleError(f"{source}: cannot infer the benchmark of env(s) "
-                               f"{', '.join(envs[inferred.isna()])}; pass --benchmark NAME")
-        frame["benchmark"] = frame["env"].astype(str).map(dict(zip(envs, inferred, strict=True)))
+                               f"{', '.join(envs[inferred.isna().to_numpy()])}; pass --benchmark NAME")
+        frame["benchmark"] = inferred.to_numpy()[codes]
     for col, given, defaults, flag in (("algo", algo, DEFAULT_ALGO, "--algo"),
                                        ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")):
         if given is not None:
             frame[col] = given
         elif col not in frame.columns:
-            benches = frame["benchmark"].astype(str)
-            unknown = sorted(set(benches.unique()) - set(defaults))
+            codes, benches = pd.factorize(frame["benchmark"].astype(str))
+            unknown = sorted(set(benches) - set(defaults))
             if unknown:
                 raise RlscaleError(f"{source}: no default {col} for benchmark(s) {', '.join(unknown)}; pass {flag}")
-            frame[col] = benches.map(defaults)
+            frame[col] = np.asarray([defaults[b] for b in benches])[codes]
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise RlscaleError(f"{source}: no value for column(s) {', '.join(missing)} "

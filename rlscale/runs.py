@@ -167,6 +167,8 @@ def _check_metric(out: pd.DataFrame, source: str) -> None:
     bad = out.index[out["metric"].isna()]
     if len(bad):
         raise RunTableError(f"{source}: column 'metric' has missing values ({_rows(bad)})")
+    if out["metric"].nunique() == 1:
+        return
     mixed = out.groupby(list(CONFIG_COLUMNS), observed=True)["metric"].transform("nunique") > 1
     if mixed.any():
         first = out.loc[mixed.idxmax()]
