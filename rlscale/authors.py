@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import http.client
 import os
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,11 +75,12 @@ def _gym(name: str, what: str, sha256: str | None, preset: str) -> AuthorsFile:
                        {"returns_key": "episode.return"}, preset)
 
 
-def _dmc(name: str, what: str, key: str) -> AuthorsFile:
-    # the step grid of their DMC configs (env_step_start 5000, env_step_freq 1000); not checked against
-    # the files, which were not available where this was written
-    return AuthorsFile(name, "dmc", what, QSCALED_URL.format(name=name), None,
-                       {"returns_key": key, "env_step_start": 5000, "env_step_freq": 1000})
+def _dmc(name: str, what: str, returns_only: bool) -> AuthorsFile:
+    # as their DMC analysis configs read these zips: the grid and fitted runs hold returns only, logged
+    # every 1000 env steps from 5000; the baseline has the env step in column 0. Not checked against the
+    # files (not available where this was written): `rlscale import authors` can override each option.
+    grid = {"env_step_start": 5000, "env_step_freq": 1000} if returns_only else {}
+    return AuthorsFile(name, "dmc", what, QSCALED_URL.format(name=name), None, grid)
 
 
 def _isaac(name: str, what: str, sha256: str) -> AuthorsFile:
@@ -92,9 +93,9 @@ AUTHORS_FILES: dict[str, AuthorsFile] = {f.name: f for f in (
          "3d933c26b0463cd99e8d448fe80e5ca838e6ee41dc7e87beeed06e915afdf64a", "paper-fitted"),
     _gym("gym_baseline_utd2", "Gym runs at the constant baseline (grid best at σ = 2), σ ∈ {0.25 … 16}",
          "2ea3a2161fadac62a9b5d5b1896206cf2ce9d448d54eb90941f29f3e340145f4", "paper-fitted"),
-    _dmc("dmc_sweep", "DMC grid (BRO)", "returns"),
-    _dmc("dmc_ours", "DMC runs at the fitted hyperparameters (BRO)", "online_returns"),
-    _dmc("dmc_baseline", "DMC runs at the constant baseline (BRO)", "online_returns"),
+    _dmc("dmc_sweep", "DMC grid (BRO)", returns_only=True),
+    _dmc("dmc_ours", "DMC runs at the fitted hyperparameters and at 0.7x/1.4x of B* or η* (BRO)", returns_only=True),
+    _dmc("dmc_baseline", "DMC runs at the constant baseline (BRO)", returns_only=False),
     _isaac("igpush_best", "Isaac Gym: the best configuration per n parallel envs, group means over 5 seeds",
            "1a17a09f07720b7dc8a7f4923de2a82f83f1942f5ef6392537b2e2659eb9c02e"),
     _isaac("igpush_b8192", "Isaac Gym: η sweep at n = 8192",
@@ -151,7 +152,7 @@ def fetch(name: str, *, progress: bool = True) -> Path:
         if not path.is_file():
             raise AuthorsDataMissing(f"{entry.name}: not in {ENV_DATA}={local} (no {entry.relpath}); "
                                      f"unset {ENV_DATA} to download it from {entry.url}")
-        _verify(path, entry.sha256, entry.name, f"the copy in {ENV_DATA}")
+        _verify(path, entry.sha256, entry.name, f"the copy in {ENV_DATA}", "replace it with the authors' file")
         return path
     root = cache_dir() / "authors"
     target = root / entry.relpath
@@ -168,7 +169,8 @@ def fetch(name: str, *, progress: bool = True) -> Path:
             if entry.sha256 is None:
                 _record(root, entry.relpath, digest)
             return target
-        _verify(target, entry.sha256 or _recorded(root).get(entry.relpath), entry.name, f"the cached {target}")
+        _verify(target, entry.sha256 or _recorded(root).get(entry.relpath), entry.name, f"the cached {target}",
+                "delete it to download it again")
     return target
 
 
@@ -186,7 +188,7 @@ def download(url: str, target: Path, *, progress: bool = True, label: str = "", 
                     out.write(chunk)
                     digest.update(chunk)
                     bar.update(len(chunk))
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+    except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets, short reads
         reason = getattr(exc, "reason", exc)
         raise AuthorsDataMissing(f"{label or target.name}: cannot download {url} ({reason}); {HOW_TO_GET}") from exc
     return digest.hexdigest()
@@ -200,10 +202,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify(path: Path, expected: str | None, name: str, where: str) -> None:
+def _verify(path: Path, expected: str | None, name: str, where: str, remedy: str) -> None:
     if expected is not None and (got := sha256_of(path)) != expected:
-        raise RlscaleError(f"{name}: {where} has sha256 {got}, not the recorded {expected}; "
-                           "replace it with the authors' file")
+        raise RlscaleError(f"{name}: {where} has sha256 {got}, not the recorded {expected}; {remedy}")
 
 
 @contextmanager
@@ -232,12 +233,13 @@ def _record(root: Path, relpath: str, digest: str) -> None:
     io.write_text(root / "SHA256SUMS", "".join(f"{d}  {r}\n" for r, d in sorted(sums.items())))
 
 
-def import_authors(name: str, *, progress: bool = True) -> pd.DataFrame:
-    """Fetch the authors' file ``name`` and read it as a run table with the importer that fits it."""
+def import_authors(name: str, *, progress: bool = True, **options: Any) -> pd.DataFrame:
+    """Fetch the authors' file ``name`` and read it as a run table with the importer that fits it;
+    ``options`` (e.g. ``env_step_start``, ``returns_key``) override the recorded import options."""
     from rlscale.importers import import_isaac_wandb, import_qscaled
 
     entry = authors_file(name)
     path = fetch(name, progress=progress)
     if entry.benchmark == "isaac":
-        return import_isaac_wandb(path)
-    return import_qscaled(path, **entry.import_options)
+        return import_isaac_wandb(path, **options)
+    return import_qscaled(path, **{**entry.import_options, **options})

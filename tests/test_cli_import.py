@@ -152,6 +152,14 @@ def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path,
     assert err.count("\n") == 1 and "not in RLSCALE_AUTHORS_DATA" in err and "dmc/dmc_ours.zip" in err
     assert main(["import", "authors", "gym_tiny", "-o", str(out)]) == 2
     assert "known: gym_sweep, gym_ours" in capsys.readouterr().err
+    _zip(tmp_path / "copy" / "dmc" / "dmc_baseline.zip", steps_first=False)
+    assert main(["import", "authors", "dmc_baseline", "-o", str(out)]) == 2  # recorded: steps in column 0
+    assert "--env-step-start S --env-step-freq F" in capsys.readouterr().err
+    assert main(["import", "authors", "dmc_baseline", "-o", str(out), "--env-step-start", "0",
+                 "--env-step-freq", "2000"]) == 0
+    assert read_run_table(out)["env_step"].max() == 18_000
+    assert main(["import", "authors", "igpush_best", "-o", str(out), "--returns-key", "r"]) == 2
+    assert "apply to the zips, not to igpush_best" in capsys.readouterr().err
     assert main(["import", "authors", "--list"]) == 0
     listing = capsys.readouterr().out
     assert f"local copy {tmp_path / 'copy' / 'dmc' / 'dmc_sweep.zip'}" in listing and "igpush_best" in listing

@@ -161,6 +161,11 @@ def _register_authors(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="RUNS", help="run table to write (.parquet or .csv)")
     p.add_argument("--list", action="store_true", help="list the published files and where each one is now")
     p.add_argument("--quiet", action="store_true", help="no download progress bar")
+    p.add_argument("--returns-key", metavar="KEY", help="zips: metric folder, overriding the recorded one")
+    p.add_argument("--env-step-start", type=int, metavar="S",
+                   help="zips: with --env-step-freq, the arrays hold returns only, logged at S, S+F, ... "
+                   "(overrides the recorded step grid)")
+    p.add_argument("--env-step-freq", type=int, metavar="F", help="see --env-step-start")
     p.set_defaults(handler=_run_authors)
 
 
@@ -216,7 +221,12 @@ def _run_authors(args: argparse.Namespace) -> int:
         return 0
     if args.name is None or args.output is None:
         raise RlscaleError("import authors: give NAME and -o RUNS (or --list)")
-    return _write(args, lambda: import_authors(args.name, progress=not args.quiet))
+    given = {"returns_key": args.returns_key, "env_step_start": args.env_step_start,
+             "env_step_freq": args.env_step_freq}
+    options = {k: v for k, v in given.items() if v is not None}
+    if options and AUTHORS_FILES.get(args.name) is not None and AUTHORS_FILES[args.name].benchmark == "isaac":
+        raise RlscaleError(f"import authors: {', '.join(options)} apply to the zips, not to {args.name}")
+    return _write(args, lambda: import_authors(args.name, progress=not args.quiet, **options))
 
 
 def _run_csv(args: argparse.Namespace) -> int:
