@@ -160,13 +160,9 @@ def fetch(name: str, *, progress: bool = True) -> Path:
         if not target.is_file():
             mirror = os.environ.get(ENV_MIRROR)
             url = f"{mirror.rstrip('/')}/{entry.relpath}" if mirror else entry.url
-            digest = download(url, target, progress=progress, label=entry.name)
             expected = entry.sha256 or _recorded(root).get(entry.relpath)
-            if expected is not None and digest != expected:
-                target.unlink()
-                raise RlscaleError(f"{entry.name}: the file at {url} has sha256 {digest}, not {expected}; "
-                                   "it was not kept")
-            if entry.sha256 is None:
+            digest = download(url, target, expected=expected, progress=progress, label=entry.name)
+            if expected is None:
                 _record(root, entry.relpath, digest)
             return target
         _verify(target, entry.sha256 or _recorded(root).get(entry.relpath), entry.name, f"the cached {target}",
@@ -174,24 +170,35 @@ def fetch(name: str, *, progress: bool = True) -> Path:
     return target
 
 
-def download(url: str, target: Path, *, progress: bool = True, label: str = "", timeout: float = 60) -> str:
-    """Stream ``url`` into ``target`` (temp file + rename) with a tqdm bar; return the sha256 of the bytes."""
+def download(url: str, target: Path, *, expected: str | None = None, progress: bool = True, label: str = "",
+             timeout: float = 60) -> str:
+    """Stream ``url`` into ``target`` with a tqdm bar and return the bytes' sha256. The bytes land in a
+    temp file renamed into place only when complete and, if ``expected`` is given, equal to it."""
     from tqdm.auto import tqdm
 
+    name = label or target.name
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, io.atomic_path(target) as tmp:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=label or target.name,
+            with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=name,
                                              disable=not progress, leave=False) as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     digest.update(chunk)
                     bar.update(len(chunk))
+            if expected is not None and digest.hexdigest() != expected:
+                raise _ChecksumMismatch(digest.hexdigest())
+    except _ChecksumMismatch as exc:
+        raise RlscaleError(f"{name}: the file at {url} has sha256 {exc}, not {expected}; it was not kept") from None
     except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, resets, short reads
         reason = getattr(exc, "reason", exc)
-        raise AuthorsDataMissing(f"{label or target.name}: cannot download {url} ({reason}); {HOW_TO_GET}") from exc
+        raise AuthorsDataMissing(f"{name}: cannot download {url} ({reason}); {HOW_TO_GET}") from exc
     return digest.hexdigest()
+
+
+class _ChecksumMismatch(Exception):
+    """Raised inside the temp-file block so that nothing is renamed into place."""
 
 
 def sha256_of(path: Path) -> str:
