@@ -1,7 +1,7 @@
 """Import the paper authors' Gym runs and fit them with `rlscale fit` in under 10 s on a 2-core machine.
 
 Through the CLI entry point in-process, as a user would: `rlscale import authors gym_sweep` and
-`gym_ours` (from the local copy named by RLSCALE_AUTHORS_DATA, default ``<repo>/../shared/authors``),
+`gym_ours` (from the local copy named by RLSCALE_AUTHORS_DATA, else the tests' default copy),
 `rlscale fit hparams` on the grid (100 bootstrap samples) and `rlscale fit frontier` on the fitted
 runs (100 bootstrap samples, the authors' fitted max returns, B(σ) from the grid's laws, δ = 4e9).
 Prints the wall time of each step with the process's CPU time beside it (on a machine shared with
