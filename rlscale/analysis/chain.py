@@ -503,7 +503,7 @@ def _frontier_doc(fit: FrontierFit) -> dict[str, Any]:
             "batch_size_law": fit.batch.to_dict(),
             "delta": front.delta, "critic_params": front.critic_params, "utd_range": list(front.utd_range_),
             "holdout": front.holdout, "reason": front.reason_, "law_reason": front.law_reason_,
-            "ci_method": fit.efficiency.ci_method_,
+            "ci_method": fit.efficiency.ci_method_, "higher_is_better": bool(fit.crossings.higher_is_better_),
             "validate_utd_range": list(fit.validate_utd_range) if fit.validate_utd_range else None}
 
 
@@ -513,7 +513,7 @@ def _load_frontier(tables: dict[str, pd.DataFrame], runs: str, doc: dict, benchm
         frame = tables.get(name)
         return None if frame is None else frame[frame["runs"] == runs].drop(columns="runs")
 
-    crossings = ThresholdCrossings.from_frames(part("crossings"), part("curves"))
+    crossings = ThresholdCrossings.from_frames(part("crossings"), part("curves"), doc.get("higher_is_better", True))
     effs = {}
     for kind in ("normalized", "per_env", "heldout"):
         params = part("efficiency_params")

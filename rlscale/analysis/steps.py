@@ -271,7 +271,7 @@ def _selected(crossings: ThresholdCrossings, index: np.ndarray) -> ThresholdCros
     """The crossings of the selected configurations only (what the figures draw), as a saved analysis has them."""
     frame = crossings.to_frame()
     keep = frame.merge(crossings.configs_.iloc[index].loc[:, list(CONFIG_COLUMNS)], how="inner")
-    return ThresholdCrossings.from_frames(keep, crossings.curves_frame(index))
+    return ThresholdCrossings.from_frames(keep, crossings.curves_frame(index), crossings.higher_is_better_)
 
 
 def check_frontier_args(delta: float, n_bootstrap: int, holdout: int) -> None:

@@ -123,4 +123,8 @@ class Summary:
     def __str__(self) -> str:
         return self.as_text()
 
+    def __contains__(self, text: str) -> bool:
+        """``"lower is better" in summary``: a search in the text, as on the string summaries used to be."""
+        return text in self.as_text()
+
     __repr__ = __str__

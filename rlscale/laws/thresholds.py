@@ -3,7 +3,9 @@
 Per configuration the seeds' curves are averaged at every logged env step, the mean curve is made
 non-decreasing by isotonic regression, and the crossing of J is the first logged env step at which
 the smoothed curve is >= J (NaN if never). Uncertainty comes from resampling the seeds with
-replacement and redoing mean, smoothing and crossing.
+replacement and redoing mean, smoothing and crossing. For a metric where lower is better (a
+failure rate, in its own units) everything is mirrored: the smoothed curve is non-increasing and
+J is reached at the first step where it is <= J.
 
 Speed: everything is vectorised across configurations and bootstrap samples. A bootstrap sample
 is a matrix of seed counts, so every resampled mean curve is one batched matrix product. We never
@@ -22,7 +24,7 @@ import pandas as pd
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.summary import Summary, check_alpha
-from rlscale.runs import CONFIG_COLUMNS
+from rlscale.runs import CONFIG_COLUMNS, higher_is_better, table_metric
 
 _CHUNK_ELEMENTS = 1 << 22  # per-chunk size of the [configs, samples, steps] work arrays (32 MiB of float64)
 
@@ -49,9 +51,14 @@ class ThresholdCrossings:
     from our trainer log at identical steps, so nothing is interpolated for them. NaN returns are
     skipped in the mean; a step where every seed is NaN is skipped by the smoothing.
 
+    ``higher_is_better``: the direction of the curve; None reads it from the table's ``metric``
+    column (:func:`rlscale.runs.higher_is_better`; no column: an evaluation return, higher is
+    better). False thresholds a lower-is-better metric in its own units: reached at or below J.
+
     Fitted attributes: ``configs_`` (one row per configuration: CONFIG_COLUMNS, ``critic_params``,
     ``n_seeds``), ``thresholds_`` [J], ``crossing_`` [configs, J] (all seeds; NaN = never reached),
-    ``bootstrap_`` [configs, J, n_bootstrap] (None when restored from a saved analysis).
+    ``bootstrap_`` [configs, J, n_bootstrap] (None when restored from a saved analysis),
+    ``higher_is_better_``.
     """
 
     def __init__(
@@ -60,11 +67,13 @@ class ThresholdCrossings:
         n_bootstrap: int = 100,
         random_state: int | None = 0,
         value_column: str = "score",
+        higher_is_better: bool | None = None,
     ) -> None:
         self.thresholds = thresholds
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
         self.value_column = value_column
+        self.higher_is_better = higher_is_better
 
     def fit(self, runs: pd.DataFrame) -> ThresholdCrossings:
         """Compute crossings for every configuration of a validated run table (:mod:`rlscale.runs`)."""
@@ -80,6 +89,8 @@ class ThresholdCrossings:
                 "score"] else ""
             raise RlscaleError(f"thresholds: run table lacks column(s) {', '.join(missing)}{hint}")
 
+        up = self.higher_is_better if self.higher_is_better is not None else higher_is_better(table_metric(runs))
+        sign = 1.0 if up else -1.0  # a lower-is-better curve is thresholded as its mirror image
         values, logged, steps, configs = _to_arrays(runs, self.value_column)
         values = _fill_unlogged(values, logged, steps)
         n_seeds = configs["n_seeds"].to_numpy()
@@ -91,8 +102,9 @@ class ThresholdCrossings:
         for lo in range(0, len(configs), chunk):
             hi = min(lo + chunk, len(configs))
             mean = _weighted_mean(weights[lo:hi], values[lo:hi])
-            crossing[lo:hi] = _first_crossings(mean, steps[lo:hi], thresholds)
+            crossing[lo:hi] = _first_crossings(sign * mean, steps[lo:hi], sign * thresholds)
 
+        self.higher_is_better_ = bool(up)
         self.configs_ = configs
         self._curves = (values, steps)
         self.thresholds_ = thresholds
@@ -132,7 +144,8 @@ class ThresholdCrossings:
         return frame
 
     def mean_curve(self, index: int) -> pd.DataFrame:
-        """Configuration ``index`` (row of ``configs_``): ``env_step``, seed ``mean``, isotonic ``smoothed``.
+        """Configuration ``index`` (row of ``configs_``): ``env_step``, seed ``mean``, isotonic ``smoothed``
+        (non-increasing for a lower-is-better metric).
 
         For plots (learning curves with their crossings); the crossings themselves never need the fit.
         """
@@ -147,7 +160,8 @@ class ThresholdCrossings:
         mean = _weighted_mean(np.ones((1, 1, values.shape[1])), values[index : index + 1])[0, 0]
         keep = ~np.isnan(mean) & ~np.isnan(steps[index])
         out = pd.DataFrame({"env_step": steps[index][keep].astype(np.int64), "mean": mean[keep]})
-        out["smoothed"] = isotonic_regression(out["mean"].to_numpy()).x if len(out) else []
+        up = self.higher_is_better_
+        out["smoothed"] = isotonic_regression(out["mean"].to_numpy(), increasing=up).x if len(out) else []
         return out
 
     def curves_frame(self, index: Sequence[int] | np.ndarray | None = None) -> pd.DataFrame:
@@ -161,7 +175,8 @@ class ThresholdCrossings:
         return pd.concat(frames, ignore_index=True).loc[:, columns] if frames else pd.DataFrame(columns=columns)
 
     @classmethod
-    def from_frames(cls, frame: pd.DataFrame, curves: pd.DataFrame | None = None) -> ThresholdCrossings:
+    def from_frames(cls, frame: pd.DataFrame, curves: pd.DataFrame | None = None,
+                    higher_is_better: bool = True) -> ThresholdCrossings:
         """Crossings restored from :meth:`to_frame` (95%) and :meth:`curves_frame` output, e.g. a saved
         analysis: enough to draw them; no bootstrap samples, so nothing can be refitted from it."""
         needed = [*CONFIG_COLUMNS, "critic_params", "n_seeds", "threshold", "crossing", "crossing_lower",
@@ -176,8 +191,8 @@ class ThresholdCrossings:
         shape = (len(configs), thresholds.size)
         if len(frame) != shape[0] * shape[1]:
             raise RlscaleError("thresholds: saved crossings need one row per (configuration, threshold)")
-        out = cls(thresholds, n_bootstrap=0, random_state=None)
-        out.configs_, out.thresholds_ = configs, thresholds
+        out = cls(thresholds, n_bootstrap=0, random_state=None, higher_is_better=higher_is_better)
+        out.configs_, out.thresholds_, out.higher_is_better_ = configs, thresholds, bool(higher_is_better)
         out.crossing_ = frame["crossing"].to_numpy(dtype=float).reshape(shape)
         out.bootstrap_ = None
         out._curves = None
@@ -197,8 +212,10 @@ class ThresholdCrossings:
         reached = np.isfinite(self.crossing_).mean(axis=0)
         table = pd.DataFrame({"threshold": self.thresholds_, "configurations reaching J (%)": 100 * reached})
         n_boot = "none (restored)" if self.bootstrap_ is None else self.bootstrap_.shape[-1]
-        return Summary("Threshold crossings (first logged env step where the isotonic seed mean is >= J)",
-                       [("configurations", len(self.configs_)), ("bootstrap samples", n_boot)], [("", table)])
+        direction = "higher is better" if self.higher_is_better_ else "lower is better: J is reached at or below it"
+        return Summary("Threshold crossings (first logged env step where the isotonic seed mean reaches J)",
+                       [("configurations", len(self.configs_)), ("bootstrap samples", n_boot),
+                        ("direction", direction)], [("", table)])
 
     def __repr__(self) -> str:
         if not hasattr(self, "crossing_"):
