@@ -236,12 +236,10 @@ class Analysis:
 
     def problems(self) -> list[str]:
         """One line per fit that is not a law, optimum that is a bound, or held-out point without a law."""
-        lines = []
-        for h in HPARAMS:
-            for r in self.hparams_.laws.table().itertuples(index=False):
-                if r.hparam == h and r.variant == self.hparams_.laws.variant and r.parameter == "exponent" \
-                        and r.status != OK:
-                    lines.append(f"{_LAW_NAME[h].split(' =')[0]} of {r.group} is not a law ({r.status}): {r.reason}")
+        laws = self.hparams_.laws.table()
+        laws = laws[(laws["variant"] == self.hparams_.laws.variant) & (laws["parameter"] == "exponent")]
+        lines = [f"{_LAW_NAME[r.hparam].split(' =')[0]} of {r.group} is not a law ({r.status}): {r.reason}"
+                 for r in laws.itertuples(index=False) if r.status != OK]
         for runs in RUNS:
             fit = self.frontier_fit(runs)
             lines += [f"{runs} runs: {line}" for line in fit.problems()]
