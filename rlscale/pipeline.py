@@ -48,7 +48,7 @@ FIGURE_NOTEBOOKS = ("fig_a_learning_curves", "fig_b_steps_to_threshold", "fig_c_
                     "tab_k_coefficients")
 OVERVIEW_NOTEBOOK = "fig01_overview"
 #: preset-level keys that are not analysis options
-_PRESET_KEYS = ("workers", "vectorize", "notebooks")
+_PRESET_KEYS = ("workers", "vectorize", "notebook_workers", "notebooks")
 _BENCHMARK_KEYS = ("notebooks",)
 
 
@@ -68,6 +68,7 @@ class BenchmarkParams:
     vectorize: int = 0  # > 0: ``sweep --vectorize --max-members N``
     notebooks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     analysis: dict[str, Any] = dataclasses.field(default_factory=dict)  # every option of the Analysis
+    notebook_workers: int = 1  # notebook kernels at a time in the figures step
 
     @property
     def grid_sweep(self) -> Path:
@@ -180,7 +181,7 @@ def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None =
             n_bootstrap=int(analysis["n_bootstrap"]), workers=int(block.get("workers", 1)),
             vectorize=int(block.get("vectorize") or 0),
             notebooks=_notebook_overrides(block.get("notebooks"), bench.get("notebooks")),
-            analysis=analysis,
+            analysis=analysis, notebook_workers=int(block.get("notebook_workers") or block.get("workers", 1)),
         )
         out.chain().get_params()  # every option is a valid constructor argument
     except KeyError as exc:
@@ -467,7 +468,7 @@ def figures(params: BenchmarkParams, names: Sequence[str] = FIGURE_NOTEBOOKS) ->
     jobs = [(name, {"benchmark": params.name, "preset": params.preset, **params.notebooks.get(name, {})},
              f"{params.name}/{name}") for name in names]
     params.figures.mkdir(parents=True, exist_ok=True)
-    return run_notebooks(jobs, workers=params.workers)
+    return run_notebooks(jobs, workers=params.notebook_workers)
 
 
 def overview(path: str | os.PathLike = "params.yaml") -> str:

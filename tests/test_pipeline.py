@@ -85,6 +85,7 @@ def test_benchmark_keys_are_analysis_options_and_preset_keys_their_defaults(tmp_
                             utd_fit_range=[1, 2], notebooks={"fig_a_learning_curves": {"x": 2}}), "gym")
     assert p.analysis["utd_fit_range"] == [1, 2] and p.analysis["n_bootstrap"] == 5  # the preset's default
     assert p.chain().min_return == {"Pendulum-v1": -1500} and p.notebooks["fig_a_learning_curves"] == {"x": 2}
+    assert p.notebook_workers == p.workers == 2  # kernels at a time default to the training workers
 
 
 def test_a_notebook_finds_the_pipelines_analysis_from_inside_notebooks(tmp_path, monkeypatch):
