@@ -39,8 +39,8 @@ CHROMEDRIVER = Path(os.environ.get("RLSCALE_CHROMEDRIVER", "/usr/bin/chromedrive
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1400,1000"]
-# what the notebooks read (the embedded run tables, the pipeline parameters) and write (figures/), copied
-COPIED = ("notebooks", "data", "figures", "params.yaml")
+# what the notebooks read (the embedded run tables and analyses, the pipeline parameters) and write (figures/), copied
+COPIED = ("notebooks", "data", "results", "figures", "params.yaml")
 # the figures each notebook draws when run as it is, in JupyterLab
 FIGURES = {"explore": 5, "fig_d_data_efficiency": 1}
 SERVER_START_S, NOTEBOOK_OPEN_S, RUN_ALL_S = 120, 120, 300  # bounded, ~10x a run on a loaded 2-core machine

@@ -1,4 +1,4 @@
-"""Put returns on the paper's 0-1000 scale and drop the post-reset dips of resetting agents (METHOD 1, 2.2).
+"""Put returns on the paper's 0-1000 scale and drop the post-reset dips of resetting agents.
 
 Thresholds J (e.g. 800) only mean the same thing across tasks once every task's return is on one
 scale. DeepMind Control returns already lie in [0, 1000]; every other benchmark is rescaled as
@@ -11,14 +11,14 @@ keeps its own units too: its thresholds are failure levels, reached from above.
 
 The presets are the authors' reference max returns for the Gym v4 tasks. Only the ``-v4`` ids are
 listed: the ``-v5`` tasks differ slightly (e.g. Ant-v5 counts contact forces differently), so their
-max returns are not assumed equal; pass ``--max-return HalfCheetah-v5=9125`` (or ``max_return=``) to
-reuse a v4 value deliberately.
+max returns are not assumed equal; give ``max_return={"HalfCheetah-v5": 9125}`` to reuse a v4 value
+deliberately.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from rlscale.runs import RUN_COLUMNS, higher_is_better
 _GYM_REFERENCE = {"HalfCheetah-v4": 7300.0, "Walker2d-v4": 4000.0, "Ant-v4": 5300.0, "Humanoid-v4": 5200.0}
 
 MAX_RETURN_PRESETS: dict[str, dict[str, float]] = {
-    # the grid search: 1.25 x the reference returns (METHOD 1)
+    # the grid search: 1.25 x the reference returns (the paper's)
     "paper-grid": {env: 1.25 * r for env, r in _GYM_REFERENCE.items()},
     # the fitted-hyperparameter runs: these values are the max returns themselves (not multiplied again)
     "paper-fitted": {"HalfCheetah-v4": 9800.0, "Walker2d-v4": 4950.0, "Ant-v4": 6625.0, "Humanoid-v4": 6450.0},
@@ -39,26 +39,8 @@ MAX_RETURN_PRESETS: dict[str, dict[str, float]] = {
 ALREADY_NORMALISED = frozenset({"dmc"})
 
 
-def parse_max_return(items: Iterable[str], flag: str = "--max-return", positive: bool = True) -> dict[str, float]:
-    """Parse CLI values ``["ENV=R", ...]`` into ``{ENV: R}``; R must be a finite (``positive``: > 0) number."""
-    out: dict[str, float] = {}
-    for item in items:
-        env, sep, value = item.partition("=")
-        env = env.strip()
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not sep or not env or not math.isfinite(number) or (positive and number <= 0):
-            kind = "a positive number" if positive else "a number"
-            raise RlscaleError(f"{flag} expects ENV=R with {kind} R, got '{item}'")
-        out[env] = number
-    return out
-
-
-def parse_min_return(items: Iterable[str]) -> dict[str, float]:
-    """Parse ``--min-return ENV=R`` values; R may be negative (returns that are costs)."""
-    return parse_max_return(items, flag="--min-return", positive=False)
+class MissingMaxReturn(RlscaleError):
+    """A table's env has no max return to put its returns on the 0-1000 scale."""
 
 
 class ReturnNormalizer:
@@ -107,9 +89,10 @@ class ReturnNormalizer:
         envs = sorted(runs.loc[needs, "env"].astype(str).unique())
         missing = [env for env in envs if env not in table]
         if missing:
-            raise RlscaleError(
-                f"no max return for env(s) {', '.join(missing)} (needed for the 0-1000 scale); "
-                f"pass --max-return ENV=R for each{_v4_hint(missing, table)}"
+            raise MissingMaxReturn(
+                f"no max return for env(s) {', '.join(missing)} (needed to put returns on the 0-1000 scale): give "
+                f"one per env{_v4_hint(missing, table)}; for returns that are costs also a min return (the return "
+                "that maps to 0, e.g. Pendulum-v1: max 0, min -1500)"
             )
         lows = self._lows()
         for env in envs:
@@ -159,7 +142,7 @@ def _v4_hint(missing: Sequence[str], table: dict[str, float]) -> str:
     for env in missing:
         v4 = env[:-3] + "-v4" if env.endswith("-v5") else None
         if v4 in table:
-            return f" (e.g. --max-return {env}={table[v4]:g} reuses the {v4} value; v5 differs slightly from v4)"
+            return f" ({env}={table[v4]:g} would reuse the {v4} value; v5 differs slightly from v4)"
     return ""
 
 
@@ -179,7 +162,7 @@ def filter_reset_dips(
     logged before the reset); from there on, the segment up to the next reset is kept. A segment
     that never recovers is dropped whole.
 
-    This is done per seed, before any averaging (METHOD 2.2: "before smoothing, drop the dip"):
+    This is done per seed, before any averaging (as the paper: before smoothing, drop the dip):
     each seed dips and recovers at its own pace, and :class:`~rlscale.laws.thresholds.ThresholdCrossings`
     interpolates each seed across its removed points, so the seed-mean contains no dip. ``algos``
     restricts the filter to runs of those algorithms (default: every run).
