@@ -81,7 +81,9 @@ class Analysis:
     ``hparam_fit_range``/``utd_fit_range`` (fit B*, η* / D_J on σ inside, predict the σ outside);
     ``utd_range`` (σ swept by the frontier); ``max_return``/``min_return`` (the 0-1000 scale);
     ``reset_every_updates`` (drop post-reset dips); ``max_ci_decades`` (the verdict's span limit);
-    ``compare_estimators`` (estimators drawn side by side); ``benchmark`` (keep only this one).
+    ``compare_estimators`` (estimators drawn side by side); ``benchmark`` (keep only this one);
+    ``return_kind`` (the return the laws see: ``auto``, the table's own, by default; ``train`` the
+    training-episode return the authors' Gym laws use; ``eval``; the one used is ``sources_[...]["metric"]``).
 
     Fitted attributes: ``benchmark_``, ``thresholds_``, ``max_return_``/``min_return_`` (the scale
     used), ``sources_`` (which table fed what), ``crossings_`` (grid; None when loaded), ``hparams_``
@@ -98,7 +100,7 @@ class Analysis:
         utd_fit_range: Sequence[float] | None = None, utd_range: Sequence[float] | None = None,
         max_return: dict[str, float] | None = None, min_return: dict[str, float] | None = None,
         reset_every_updates: float | None = None, max_ci_decades: float = MAX_CI_DECADES,
-        compare_estimators: Sequence[str] = ("point", "bootstrap", "mean_other"),
+        compare_estimators: Sequence[str] = ("point", "bootstrap", "mean_other"), return_kind: str = "auto",
     ) -> None:
         self.delta = delta
         self.benchmark = benchmark
@@ -119,6 +121,7 @@ class Analysis:
         self.reset_every_updates = reset_every_updates
         self.max_ci_decades = max_ci_decades
         self.compare_estimators = compare_estimators
+        self.return_kind = return_kind
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -137,7 +140,7 @@ class Analysis:
         if self.n_bootstrap < 1:
             raise RlscaleError(f"n_bootstrap must be >= 1, got {self.n_bootstrap}")
         prep = {"benchmark": self.benchmark, "max_return": self.max_return, "min_return": self.min_return,
-                "reset_every_updates": self.reset_every_updates}
+                "reset_every_updates": self.reset_every_updates, "return_kind": self.return_kind}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             grid = load_runs(runs, **prep)
@@ -188,7 +191,7 @@ class Analysis:
         """Only the best-hyperparameter step on a grid (what the proposals for the fitted runs come from), with
         the same options as :meth:`fit`; leaves the analysis unfitted."""
         grid = load_runs(runs, benchmark=self.benchmark, max_return=self.max_return, min_return=self.min_return,
-                         reset_every_updates=self.reset_every_updates)
+                         reset_every_updates=self.reset_every_updates, return_kind=self.return_kind)
         thresholds = frontier_thresholds(single_benchmark(grid), self.thresholds, self.j_lo)
         return self._fit_hparams(grid, thresholds, None, None)
 
@@ -488,11 +491,11 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 
 def _describe(given: RunsLike, table: pd.DataFrame, role: str) -> dict[str, Any]:
-    from rlscale.runs import RUN_COLUMNS
+    from rlscale.runs import RUN_COLUMNS, table_metric
 
     name = "DataFrame" if isinstance(given, pd.DataFrame) else os.fspath(given)
     return {"table": name, "runs": int(table.drop_duplicates(list(RUN_COLUMNS)).shape[0]), "rows": int(len(table)),
-            "role": role}
+            "metric": table_metric(table), "role": role}
 
 
 def _frontier_doc(fit: FrontierFit) -> dict[str, Any]:

@@ -21,9 +21,11 @@ from rlscale.laws.hparams import BestHyperparams, HyperparamLaws, extrapolation_
 from rlscale.laws.normalize import ReturnNormalizer, filter_reset_dips
 from rlscale.laws.summary import MAX_CI_DECADES
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
-from rlscale.runs import CONFIG_COLUMNS, read_run_table, validate_run_table
+from rlscale.runs import CONFIG_COLUMNS, read_run_table, table_metric, validate_run_table
 
 DEFAULT_J_LO = {"gym": 300.0, "dmc": 200.0}
+#: which return the laws are fitted on: the metric each kind means (``auto``: whatever the table's ``return`` holds)
+RETURN_KINDS = {"train": "train_return", "eval": "eval_return"}
 
 RunsLike = str | os.PathLike | pd.DataFrame
 
@@ -31,15 +33,16 @@ RunsLike = str | os.PathLike | pd.DataFrame
 def load_runs(
     runs: RunsLike, *, benchmark: str | None = None, max_return: Mapping[str, float] | None = None,
     min_return: Mapping[str, float] | None = None, reset_every_updates: float | None = None, min_seeds: int = 2,
-    one_benchmark: bool = False,
+    one_benchmark: bool = False, return_kind: str = "auto",
 ) -> pd.DataFrame:
     """A validated run table (path or frame) of one benchmark (if given; ``one_benchmark``: the table
-    must hold only one), returns on the 0-1000 scale (``score`` column) and, for agents with periodic
-    resets, the post-reset dips dropped."""
+    must hold only one), its ``return`` the kind asked for (:func:`select_return`), returns on the 0-1000
+    scale (``score`` column) and, for agents with periodic resets, the post-reset dips dropped."""
     if isinstance(runs, pd.DataFrame):
         table = validate_run_table(runs, min_seeds=min_seeds)
     else:
         table = read_run_table(runs, min_seeds=min_seeds)
+    table = select_return(table, return_kind)
     if benchmark is not None:
         have = sorted(table["benchmark"].astype(str).unique())
         table = table[table["benchmark"] == benchmark].reset_index(drop=True)
@@ -52,6 +55,32 @@ def load_runs(
     if reset_every_updates is not None:
         table = filter_reset_dips(table, reset_every_updates)
     return table
+
+
+def select_return(runs: pd.DataFrame, return_kind: str = "auto") -> pd.DataFrame:
+    """``runs`` with the return the laws should see in ``return`` and its name in ``metric``.
+
+    ``auto`` keeps the table's own ``return`` (rlscale's runs: the evaluation return; the authors' Gym
+    tables: the training-episode return, which their laws use). ``train`` fits the training-episode return:
+    the table's ``return`` if its metric is ``train_return``, else its ``train_return`` column (what
+    ``rlscale train`` records beside the evaluation return). ``eval`` fits the evaluation return. Asking
+    for a return the table does not hold is an error, never a silent substitute.
+    """
+    if return_kind == "auto":
+        return runs
+    if return_kind not in RETURN_KINDS:
+        raise RlscaleError(f"return_kind must be auto, {' or '.join(RETURN_KINDS)}, got {return_kind!r}")
+    want, have = RETURN_KINDS[return_kind], table_metric(runs)
+    if have == want:
+        return runs
+    if want == "train_return" and have == "eval_return" and "train_return" in runs.columns \
+            and runs["train_return"].notna().any():
+        return runs.assign(**{"return": runs["train_return"], "metric": want})
+    what = {"train_return": "the training-episode return", "eval_return": "the evaluation return"}.get(have, have)
+    hint = (" and no train_return column (runs trained before rlscale recorded it, or a table imported without "
+            "it)") if want == "train_return" else ""
+    raise RlscaleError(f"return_kind {return_kind}: the run table's return is {what} (metric {have}){hint}; "
+                       "fit the return it holds with return_kind auto")
 
 
 def single_benchmark(runs: pd.DataFrame) -> str:

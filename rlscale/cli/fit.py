@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rlscale.errors import RlscaleError
 
@@ -47,6 +48,11 @@ def _add_common(p: argparse.ArgumentParser, n_bootstrap_help: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     p.add_argument("--max-ci-decades", type=float, default=2.0, metavar="K",
                    help="a fit whose 95%% interval spans more than K decades is marked 'wide', not a law (default: 2)")
+    p.add_argument("--return-kind", choices=["auto", "train", "eval"], default="auto",
+                   help="the return the laws are fitted on: train (the training-episode return, the authors' Gym "
+                   "metric; rlscale's train_return column), eval (deterministic evaluation episodes) or auto, the "
+                   "table's own return column (rlscale's runs: eval; the authors' Gym tables: train) (default: "
+                   "auto; the one used is recorded in the output)")
 
 
 def _add_hparam_options(p: argparse.ArgumentParser) -> None:
@@ -199,6 +205,13 @@ def _check_args(args: argparse.Namespace, *, min_bootstrap: int) -> None:
         raise RlscaleError(f"--output-dir {out_dir} exists and is not a directory")
 
 
+def _returns_used(args: argparse.Namespace, runs: Any) -> dict[str, str]:
+    """What the laws were fitted on, for the output: the option and the metric it resolved to."""
+    from rlscale.runs import table_metric
+
+    return {"return_kind": args.return_kind, "metric": table_metric(runs)}
+
+
 def _warn(line: str) -> None:
     print(f"rlscale: warning: {line}", file=sys.stderr)
 
@@ -240,7 +253,8 @@ def _run_analysis(args: argparse.Namespace) -> int:
                  seed=args.seed, estimator=args.estimator, variant=args.variant, baseline_utd=args.baseline_utd,
                  holdout=args.holdout, utds_to_predict=args.utds_to_predict, hparam_fit_range=args.hparam_fit_range,
                  utd_fit_range=args.utd_fit_range, utd_range=args.utd_range, **return_range,
-                 reset_every_updates=args.reset_every_updates, max_ci_decades=args.max_ci_decades)
+                 reset_every_updates=args.reset_every_updates, max_ci_decades=args.max_ci_decades,
+                 return_kind=args.return_kind)
     with _explained():
         a.fit(args.runs, fitted=args.fitted, baseline=args.baseline)
     _print_all(a.warnings_)
@@ -258,7 +272,8 @@ def _run_hparams(args: argparse.Namespace) -> int:
     return_range = _return_range(args)
     _check_args(args, min_bootstrap=1)
     with _explained() as lines:
-        runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates)
+        runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
+                         return_kind=args.return_kind)
         fit = fit_hparams(runs, args.thresholds, estimator=args.estimator, variant=args.variant,
                           baseline_utd=args.baseline_utd, n_bootstrap=args.n_bootstrap, seed=args.seed,
                           utds_to_predict=args.utds_to_predict, validate_range=args.validate_range,
@@ -268,7 +283,7 @@ def _run_hparams(args: argparse.Namespace) -> int:
               for r in table[table["parameter"] == "exponent"].itertuples() if r.status != "ok"]
     _print_all(lines)
     out_dir = Path(args.output_dir)
-    io.write_json(out_dir / "hparams.json", json_ready(fit.to_dict()))
+    io.write_json(out_dir / "hparams.json", json_ready({**fit.to_dict(), **_returns_used(args, runs)}))
     write_csv(out_dir / "proposed_hparams.csv", fit.proposed)
     print(f"wrote {out_dir / 'hparams.json'} and {out_dir / 'proposed_hparams.csv'} "
           f"({len(fit.best.best_)} (env, utd) points, {len(fit.proposed)} proposals)")
@@ -286,7 +301,8 @@ def _run_frontier(args: argparse.Namespace) -> int:
         raise RlscaleError(f"--hparams {args.hparams}: no such file")
     with _explained() as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
-                         min_seeds=2 if args.n_bootstrap > 0 else 1, one_benchmark=True)
+                         min_seeds=2 if args.n_bootstrap > 0 else 1, one_benchmark=True,
+                         return_kind=args.return_kind)
         batch = None
         if args.hparams is not None:
             batch = BatchSizeLaw.from_hparams(args.hparams, envs=sorted(runs["env"].astype(str).unique()),
@@ -297,7 +313,7 @@ def _run_frontier(args: argparse.Namespace) -> int:
                            max_ci_decades=args.max_ci_decades)
     _print_all(lines + fit.problems())
     out_dir = Path(args.output_dir)
-    io.write_json(out_dir / "frontier.json", json_ready(fit.to_dict()))
+    io.write_json(out_dir / "frontier.json", json_ready({**fit.to_dict(), **_returns_used(args, runs)}))
     write_csv(out_dir / "frontier_curves.csv", fit.frontier.curves_.loc[:, ["threshold", "utd", "data", "compute",
                                                                            "budget"]])
     laws = int((fit.efficiency.params_["status"] == "ok").sum())
