@@ -294,8 +294,8 @@ def _crossings(mine: pd.DataFrame, ref: pd.DataFrame, kind: str, steps: np.ndarr
         row = {"fraction": f, "level": level}
         for side, frame in fits.items():
             r = frame.iloc[i]
-            row[side] = {"crossing": _num(r["crossing"]), "lo": _num(r["crossing_lo"]), "hi": _num(r["crossing_hi"]),
-                         "reached_frac": float(r["reached_frac"])}
+            row[side] = {"crossing": _num(r["crossing"]), "lo": _num(r["crossing_lower"]),
+                         "hi": _num(r["crossing_upper"]), "reached_frac": float(r["reached_frac"])}
         a, b = row["ours"]["crossing"], row["authors"]["crossing"]
         row["ratio"] = a / b if a is not None and b else None
         out.append(row)
