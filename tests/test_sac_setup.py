@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from rlscale.agents import make_agent
 from rlscale.agents.base import AgentSettings, Batch
+from rlscale.analysis import late_diagnostics
 from rlscale.errors import RlscaleError
+from rlscale.plots.diagnostics import overfitting
+from rlscale.runs import read_run_table
 from rlscale.train.config import RunConfig, Runtime
 from rlscale.train.loop import train_run
 from rlscale.train.rundir import RunDir
@@ -87,3 +92,16 @@ def test_an_old_run_folder_is_not_silently_continued_with_the_new_defaults(tmp_p
 def test_sac_settings_are_refused_for_other_agents(name, value):
     with pytest.raises(RlscaleError, match=f"^invalid setting\\(s\\): {name}={value} is for algo sac only$"):
         RunConfig(**{**PENDULUM, "algo": "bro", "env": "dmc:walker-walk"}, **{name: value}).validate()
+
+
+def test_runs_with_nothing_held_out_still_give_the_papers_overfitting_figure(tmp_path):
+    """Figure j's overfitting is newest-data minus replay TD error, which needs no held-out data."""
+    for seed in (0, 1):
+        train_run(RunConfig(**{**PENDULUM, "seed": seed, "eval_every": 100}, warmup_steps=100),
+                  tmp_path / f"s{seed}", Runtime(device="cpu", quiet=True))
+    runs = pd.concat([read_run_table(tmp_path / f"s{s}" / "curve.parquet") for s in (0, 1)])
+    assert runs["val_td_error"].isna().all()
+    late = late_diagnostics(runs)
+    np.testing.assert_allclose(late["overfitting"], late["newest_td_error"] - late["train_td_error"])
+    figure = overfitting(late)
+    assert "held-out" not in " ".join(ax.get_title() for ax in figure.axes)

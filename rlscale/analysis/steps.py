@@ -358,7 +358,9 @@ DIAGNOSTIC_COLUMNS = ("newest_td_error", "replay_td_error", "critic_param_norm",
 def late_diagnostics(runs: pd.DataFrame, last_frac: float = 0.2) -> pd.DataFrame:
     """Per (env, utd, batch_size, learning_rate): the seed mean of each run's mean over its last ``last_frac``
     of logged evaluations (the end-of-training level, less noisy than the last point) of every diagnostic
-    column the table has, plus ``overfitting`` = newest-data minus replay TD error where both are logged."""
+    column the table has, plus ``overfitting`` = newest-data minus replay TD error where both are logged (the
+    replay one is ``replay_td_error``, or ``train_td_error``, what ``rlscale train`` calls its uniform replay
+    sample)."""
     have = [c for c in DIAGNOSTIC_COLUMNS if c in runs.columns and runs[c].notna().any()]
     if not have:
         raise RlscaleError(f"the run table logs none of {', '.join(DIAGNOSTIC_COLUMNS)}")
@@ -371,8 +373,9 @@ def late_diagnostics(runs: pd.DataFrame, last_frac: float = 0.2) -> pd.DataFrame
     late = runs[rank <= np.ceil(last_frac * size)]
     per_seed = late.groupby([*keys, "seed"], as_index=False)[have].mean()
     out = per_seed.groupby(keys, as_index=False)[have].mean().assign(env=lambda f: f["env"].astype(str))
-    if "newest_td_error" in have and "replay_td_error" in have:
-        out["overfitting"] = out["newest_td_error"] - out["replay_td_error"]
+    replay = "replay_td_error" if "replay_td_error" in have else "train_td_error"  # rlscale's name for it
+    if "newest_td_error" in have and replay in have:
+        out["overfitting"] = out["newest_td_error"] - out[replay]
     return out
 
 
