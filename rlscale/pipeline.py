@@ -12,7 +12,8 @@ A benchmark block's keys are the options of :class:`rlscale.analysis.Analysis` (
 every benchmark) plus ``notebooks`` (per-notebook display parameters). The ``hparams`` step writes the
 proposals the fitted runs are trained at; the ``analysis`` step fits everything once into
 ``results/<benchmark>/analysis`` (and the published numbers, ``results/<benchmark>/metrics.json``);
-the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis.
+the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis, and keep their
+executed copies (``figures/executed``) and Figure 1 at README size (``figures/fig1_<preset>.png``) in git for readers.
 
 Run tables come with a provenance file (``<table>.provenance.json``): the git commits, versions,
 devices and dates recorded in the runs' own ``config.json``, the host, and the wall time.
