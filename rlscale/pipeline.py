@@ -12,7 +12,8 @@ A benchmark block's keys are the options of :class:`rlscale.analysis.Analysis` (
 every benchmark) plus ``notebooks`` (per-notebook display parameters). The ``hparams`` step writes the
 proposals the fitted runs are trained at; the ``analysis`` step fits everything once into
 ``results/<benchmark>/analysis`` (and the published numbers, ``results/<benchmark>/metrics.json``);
-the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis.
+the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis, and keep their
+executed copies (``figures/executed``) and Figure 1 at README size (``figures/fig1_<preset>.png``) in git for readers.
 
 Run tables come with a provenance file (``<table>.provenance.json``): the git commits, versions,
 devices and dates recorded in the runs' own ``config.json``, the host, and the wall time.
@@ -41,6 +42,10 @@ from rlscale.errors import RlscaleError
 
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "notebooks"
+#: the executed notebooks, outputs and all, without timings: git-tracked, so a reader opens them on the web
+EXECUTED_DIR = Path("figures") / "executed"
+#: Figure 1 at README size, git-tracked: ``figures/fig1_<preset>.png``
+README_FIGURE_WIDTH = 900
 #: the notebooks of one benchmark's figures and table, run by the ``figures`` step
 FIGURE_NOTEBOOKS = ("fig_a_learning_curves", "fig_b_steps_to_threshold", "fig_c_normalized_time",
                     "fig_d_data_efficiency", "fig_e_compute_vs_data", "fig_f_iso_performance",
@@ -379,6 +384,9 @@ class NotebookContext:
     preset: str | None
     results: Path
     figures: Path
+    #: the run tables the analysis was fitted on (None when ``results`` was given)
+    grid_table: Path | None = None
+    fitted_table: Path | None = None
 
     @functools.cached_property
     def analysis(self):
@@ -408,7 +416,8 @@ def notebook_context(benchmark: str, preset: str | None = None, *, results: str 
         raise RlscaleError(f"results/ hold the analysis of the active preset {active!r}, not {preset!r}: switch "
                            "params.yaml's preset and reproduce, or give results=")
     figures = Path(output_dir) if output_dir is not None else root / params.figures
-    return NotebookContext(benchmark, preset, root / params.analysis_dir, figures)
+    return NotebookContext(benchmark, preset, root / params.analysis_dir, figures, grid_table=root / params.grid_table,
+                           fitted_table=root / params.fitted_table)
 
 
 #: Figure 1's column titles
@@ -433,8 +442,9 @@ def overview_context(benchmarks: Sequence[str] | None = None, preset: str | None
 
 
 def run_notebook(name: str, parameters: dict[str, Any], build_name: str) -> Path:
-    """Execute ``notebooks/NAME.ipynb`` with papermill, passing only the parameters it declares; the executed
-    copy goes to ``build/notebooks`` (a log, not an output: it holds timestamps)."""
+    """Execute ``notebooks/NAME.ipynb`` with papermill, passing only the parameters it declares. The executed copy
+    goes to ``build/notebooks`` (a log: it holds timings) and, once it ran through, without its timings to
+    ``figures/executed`` (an output: the same analysis gives the same bytes)."""
     import papermill
 
     source = NOTEBOOK_DIR / f"{name}.ipynb"
@@ -451,7 +461,35 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str) -> Path
     except papermill.PapermillExecutionError as exc:
         raise RlscaleError(f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                            f"(executed copy: {executed})") from None
+    publish_executed(executed, EXECUTED_DIR / f"{build_name}.ipynb")
     return executed
+
+
+def publish_executed(executed: Path, dest: Path) -> Path:
+    """``executed`` without what changes from run to run (papermill's and the kernel's timings, cell ids) into
+    ``dest``: the outputs a reader sees, byte-identical when the analysis is."""
+    import nbformat
+
+    book = nbformat.read(executed, as_version=4)
+    book.metadata = nbformat.from_dict({k: book.metadata[k] for k in ("kernelspec", "language_info")
+                                        if k in book.metadata})
+    for index, cell in enumerate(book.cells):
+        cell.id = f"cell-{index}"
+        for key in ("papermill", "execution"):
+            cell.metadata.pop(key, None)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    io.write_text(dest, nbformat.writes(book).rstrip("\n") + "\n")
+    return dest
+
+
+def readme_figure(png: Path, dest: Path, width: int = README_FIGURE_WIDTH) -> Path:
+    """A small copy of ``png`` (``width`` pixels wide, 256 colours) for the README."""
+    from PIL import Image  # matplotlib's own image library
+
+    with Image.open(png) as image:
+        small = image.convert("RGB").resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    io.write_with(dest, lambda tmp: small.quantize(256).save(tmp, format="PNG", optimize=True))
+    return dest
 
 
 def _run_one(job: tuple[str, dict[str, Any], str]) -> str:
@@ -475,10 +513,15 @@ def figures(params: BenchmarkParams, names: Sequence[str] = FIGURE_NOTEBOOKS) ->
 
 
 def overview(path: str | os.PathLike = "params.yaml") -> str:
-    """Figure 1 over every benchmark of the active preset, into ``figures/``."""
+    """Figure 1 over every benchmark of the active preset, into ``figures/``, and its README copy
+    ``figures/fig1_<preset>.png``."""
     doc = read_params(path)
     for name in benchmark_names(path):
         load_params(path, name)  # every block resolves
     parameters = {"preset": doc.get("preset"), **(((doc.get("presets") or {}).get(doc.get("preset")) or {})
                                                    .get("notebooks") or {}).get(OVERVIEW_NOTEBOOK, {})}
-    return run_notebook(OVERVIEW_NOTEBOOK, parameters, OVERVIEW_NOTEBOOK).as_posix()
+    executed = run_notebook(OVERVIEW_NOTEBOOK, parameters, OVERVIEW_NOTEBOOK)
+    figures = Path(path).parent / "figures"
+    small = readme_figure(figures / f"{OVERVIEW_NOTEBOOK}.png", figures / f"fig1_{doc.get('preset')}.png")
+    print(f"wrote {small}")
+    return executed.as_posix()

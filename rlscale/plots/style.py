@@ -216,8 +216,26 @@ def fmt(value: float) -> str:
     return f"{value:g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2g}"
 
 
-def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.pdf``, each atomically (never a half-written figure)."""
+class SavedFigure(list):
+    """The files :func:`save_figure` wrote (a list of paths). A notebook shows it as the saved PNG itself, so
+    JupyterLab and an executed notebook display exactly the picture on disk, whatever matplotlib backend is on."""
+
+    def __init__(self, paths: Sequence[Path], png: bytes, dpi: int):
+        super().__init__(paths)
+        self._png, self._dpi = png, dpi
+
+    def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
+        # at its size in inches on screen (96 CSS px per inch), sharp on high-density screens
+        width, height = (int.from_bytes(self._png[at:at + 4], "big") for at in (16, 20))  # the PNG's IHDR chunk
+        return self._png, {"width": round(width * 96 / self._dpi), "height": round(height * 96 / self._dpi)}
+
+    def __repr__(self) -> str:  # file names only: an executed notebook holds no machine's paths
+        return f"<figure saved as {', '.join(path.name for path in self)}>"
+
+
+def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> SavedFigure:
+    """Write ``<stem>.png`` and ``<stem>.pdf``, each atomically (never a half-written figure); a notebook cell
+    ending with this call shows the saved PNG."""
     stem = Path(path_stem)
     if stem.suffix.lower() in (".png", ".pdf"):
         stem = stem.with_suffix("")
@@ -231,4 +249,4 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> li
             meta = {"CreationDate": None} if fmt_ == "pdf" else {"Software": None}
             fig.savefig(tmp, format=fmt_, dpi=dpi, bbox_inches="tight", metadata=meta)
         paths.append(path)
-    return paths
+    return SavedFigure(paths, paths[0].read_bytes(), dpi)
