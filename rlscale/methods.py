@@ -51,13 +51,14 @@ METHOD_OPTIONS: tuple[MethodOption, ...] = (
                  "per task over every (σ, J)"),
     MethodOption("dj_loss", ("log", "linear"), "log", "linear",
                  "D_J(σ) fit: least squares on log times (bounded, multi-start), or on the normalised times "
-                 "themselves (a 5x5x5 brute-force grid, then L-BFGS-B from every grid point)"),
+                 "themselves (a local minimisation from every point of a 5x5x5 grid, the lowest kept)"),
     MethodOption("sigma_search", ("continuous", "grid"), "continuous", "grid",
                  "σ*_J = argmin of C + δD: continuous over the data's σ range widened 2x each side, or the best of "
                  "100 log-spaced σ over the data's range"),
     MethodOption("budget_points", ("distinct_interior", "all"), "distinct_interior", "all",
                  "optima the laws in F are fitted on: leave out a σ* on the edge of the range (a bound) and a J "
-                 "whose points repeat a lower J's, or use every optimum below the held-out J"),
+                 "whose points repeat a lower J's, or use every optimum below the held-out J, whatever the "
+                 "verdict of its D_J fit"),
     MethodOption("max_return_preset", ("paper-grid", "paper-fitted"), "paper-grid", "paper-grid",
                  "max returns (0-1000 scale) of the grid's Gym v4 tasks, by preset name"),
     MethodOption("fitted_max_return_preset", ("paper-grid", "paper-fitted"), "paper-grid", "paper-fitted",

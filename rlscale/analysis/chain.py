@@ -53,13 +53,13 @@ from rlscale.analysis.steps import (
     late_diagnostics,
     load_runs,
     nearest_grid_runs,
+    return_scale,
     single_benchmark,
 )
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, law_terms
-from rlscale.laws.normalize import ReturnNormalizer
 from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
@@ -289,8 +289,7 @@ class Analysis:
 
     def _scale(self, table: pd.DataFrame, preset: str) -> dict[str, Any]:
         """The 0-1000 scale a table was put on: its preset and each env's max and min return."""
-        norm = ReturnNormalizer(max_return=self.max_return, min_return=self.min_return, preset=preset).fit(table)
-        return {"preset": preset, "max_return": dict(norm.max_return_), "min_return": dict(norm.min_return_)}
+        return return_scale(table, preset, self.max_return, self.min_return)
 
     def _compare(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
         opts = self.options_

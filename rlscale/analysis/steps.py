@@ -64,6 +64,14 @@ def single_benchmark(runs: pd.DataFrame) -> str:
     return benchmarks[0]
 
 
+def return_scale(table: pd.DataFrame, preset: str | None, max_return: Mapping[str, float] | None = None,
+                 min_return: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The 0-1000 scale a table is put on, as outputs record it: the preset and each env's max and min return."""
+    norm = ReturnNormalizer(max_return=dict(max_return) if max_return else None, preset=preset,
+                            min_return=dict(min_return) if min_return else None).fit(table)
+    return {"preset": preset, "max_return": dict(norm.max_return_), "min_return": dict(norm.min_return_)}
+
+
 def frontier_thresholds(benchmark: str, thresholds: Sequence[float] | None = None,
                         j_lo: float | None = None) -> np.ndarray:
     """The given thresholds (sorted), else the paper's ten from the benchmark's lowest J to 800, dense near 800."""

@@ -149,22 +149,56 @@ def _linear_loss(theta: np.ndarray, utd: np.ndarray, y: np.ndarray) -> tuple[flo
     return value, grad
 
 
-def _fit_linear(utd: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """The authors' fit of c + (σ/b)^-a to normalised times ``y``: ``scipy.optimize.brute`` on the grid, then
-    L-BFGS-B (analytic gradient) from every grid point, the lowest loss kept. Returns (a, b, c)."""
+def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 300) -> tuple[float, float, float]:
+    """The authors' fit of c + (σ/b)^-a to normalised times ``y``: a local minimisation of the mean squared
+    error from every point of their 5x5x5 brute-force grid, the lowest loss kept. Returns (a, b, c).
+
+    Their code runs SciPy's L-BFGS-B from each of the 125 points, one call at a time (about 0.5 s per fit
+    here); we run a damped Gauss-Newton (Levenberg-Marquardt) from all 125 at once, vectorised, and polish
+    the best with L-BFGS-B, which reaches their optimum (the tests check it against their published fits).
+    """
     from scipy import optimize
 
-    def value_only(theta: np.ndarray, *args) -> float:
-        return _linear_loss(theta, *args)[0]
+    axes = [np.arange(s.start, s.stop, s.step) for s in _BRUTE_GRID]  # what scipy.optimize.brute evaluates
+    theta = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
-    _, _, points, values = optimize.brute(value_only, _BRUTE_GRID, args=(utd, y), full_output=True, finish=None)
-    starts = points.reshape(3, -1).T[np.argsort(values.ravel(), kind="stable")]
-    best, best_loss = starts[0], np.inf
-    for start in starts:
-        theta = optimize.minimize(_linear_loss, start, args=(utd, y), method="L-BFGS-B", jac=True).x
-        loss = value_only(theta, utd, y)
-        if loss < best_loss:
-            best, best_loss = theta, loss
+    def evaluate(th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(all="ignore"):
+            ratio = utd[None, :] / (th[:, 1:2] + _B_EPS)
+            power = ratio ** (-th[:, 0:1])
+            r = th[:, 2:3] + power - y[None, :]
+            jac = np.stack([-power * np.log(ratio), th[:, 0:1] / (th[:, 1:2] + _B_EPS) * power,
+                            np.ones_like(power)], axis=-1)
+            cost = np.mean(r**2, axis=1)
+        bad = ~(np.isfinite(cost) & np.isfinite(jac).all(axis=(1, 2)))
+        return np.where(bad, np.inf, cost), np.where(bad[:, None], 0.0, r), np.where(bad[:, None, None], 0.0, jac)
+
+    cost, r, jac = evaluate(theta)
+    damping = np.full(len(theta), 1e-3)
+    live = np.flatnonzero(np.isfinite(cost))  # starts still moving
+    eye = np.eye(3)
+    for _ in range(n_iter):
+        if not len(live):
+            break
+        th, c, res, jc, lam = theta[live], cost[live], r[live], jac[live], damping[live]
+        a = jc.transpose(0, 2, 1) @ jc
+        g = np.einsum("kni,kn->ki", jc, res)
+        with np.errstate(all="ignore"):
+            step = -np.linalg.solve(a + lam[:, None, None] * (a * eye + 1e-12 * eye), g[..., None])[..., 0]
+        step = np.where(np.isfinite(step), step, 0.0)
+        new_cost, new_r, new_jac = evaluate(th + step)
+        better = new_cost < c
+        theta[live] = np.where(better[:, None], th + step, th)
+        r[live] = np.where(better[:, None], new_r, res)
+        jac[live] = np.where(better[:, None, None], new_jac, jc)
+        damping[live] = lam = np.clip(np.where(better, lam / 3.0, lam * 4.0), 1e-12, 1e12)
+        cost[live] = np.where(better, new_cost, c)
+        done = (better & (c - new_cost <= 1e-15 * c)) | (lam >= 1e12)
+        live = live[~done]
+    best = theta[int(np.argmin(cost))]
+    polished = optimize.minimize(_linear_loss, best, args=(utd, y), method="L-BFGS-B", jac=True).x
+    if _linear_loss(polished, utd, y)[0] <= _linear_loss(best, utd, y)[0]:
+        best = polished
     return tuple(float(v) for v in best)
 
 

@@ -18,8 +18,8 @@ The authors' choices (``search="grid"``: σ*_J is the best of 100 log-spaced σ 
 no refinement; ``budget_points="all"``: every optimum below the held-out J enters the laws in F) are
 options; with ``budget_points="all"`` a D_J fit enters whatever its verdict (``wide``, ``exact``,
 ``at_bound``: the authors judge no fit), so a law in F may rest on D_J laws that are not laws here (the
-optimum's ``note`` says so). ``compute_unit="gradient_steps"`` counts compute as σ·D gradient steps (the paper's Isaac Gym
-convention, where δ is then gradient steps per env step); "top" thresholds are the hardest ones, the
+optimum's ``note`` says so). ``compute_unit="gradient_steps"`` counts compute as σ·D gradient steps (the
+paper's Isaac Gym convention, where δ is then gradient steps per env step); "top" thresholds are the hardest ones, the
 lowest levels of a lower-is-better metric (``higher_is_better=False``).
 """
 
