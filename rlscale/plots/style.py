@@ -212,8 +212,8 @@ def sci(value: float) -> str:
 
 
 def fmt(value: float) -> str:
-    """Short numbers for legends and σ labels (0.25, 2, 1e+05)."""
-    return f"{value:g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2g}"
+    """Short numbers for legends and σ labels (0.25, 2, 1e+05, 0.0039)."""
+    return f"{value:g}" if 1e-2 <= abs(value) < 1e4 else f"{value:.2g}"
 
 
 def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> list[Path]:
