@@ -47,6 +47,8 @@ FIGURE_NOTEBOOKS = ("fig_a_learning_curves", "fig_b_steps_to_threshold", "fig_c_
                     "fig_g_budget_extrapolation", "fig_h_hparam_laws", "fig_i_estimators", "fig_j_overfitting",
                     "tab_k_coefficients")
 OVERVIEW_NOTEBOOK = "fig01_overview"
+#: the comparison of the paper's numbers with rlscale's fits of the authors' runs, run by the ``authors`` step
+COMPARISON_NOTEBOOK = "paper_vs_rlscale"
 #: preset-level keys that are not analysis options
 _PRESET_KEYS = ("workers", "vectorize", "notebook_workers", "notebooks")
 _BENCHMARK_KEYS = ("notebooks",)
@@ -530,7 +532,7 @@ def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = 100, worker
     jobs = [(OVERVIEW_NOTEBOOK, {"results": {"Gym": str(out / "gym/paper/analysis"),
                                              "Isaac Gym": str(out / "isaac/paper/analysis")},
                                  "output_dir": str(figures_dir)}, "authors/fig01_overview"),
-            ("paper_vs_rlscale", {"authors_dir": str(out)}, "authors/paper_vs_rlscale")]
+            (COMPARISON_NOTEBOOK, {"authors_dir": str(out)}, f"authors/{COMPARISON_NOTEBOOK}")]
     for bench in ("gym", "isaac"):
         names = [n for n in FIGURE_NOTEBOOKS if bench == "gym" or n not in _GRID_NOTEBOOKS]
         jobs += [(n, {"benchmark": bench, "results": str(out / bench / "paper" / "analysis"),
