@@ -88,3 +88,18 @@ def test_a_bad_method_option_is_one_line(grid_path, tmp_path, capsys):
     code = main(["fit", "analysis", grid_path, "-o", str(tmp_path / "a"), "--delta", "1e9", "--batch-law", str(law)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("rlscale: error: --batch-law") and err.count("\n") == 1
+
+
+def test_a_strict_crossing_waits_until_the_smoothed_curve_is_past_j():
+    from rlscale.laws.thresholds import ThresholdCrossings
+    from rlscale.runs import validate_run_table
+
+    curve = [100.0, 300.0, 500.0, 500.0, 520.0, 700.0]  # at J = 500 from step 3, past it from step 5
+    rows = [{"benchmark": "gym", "env": "e", "algo": "sac", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4,
+             "critic_params": 1, "seed": s, "env_step": 1000 * (k + 1), "return": v}
+            for s in range(2) for k, v in enumerate(curve)]
+    runs = validate_run_table(pd.DataFrame(rows))
+    inclusive, strict = (ThresholdCrossings([500.0, 700.0], n_bootstrap=2, value_column="return", strict=flag).fit(runs)
+                         for flag in (False, True))
+    assert inclusive.crossing_[0].tolist() == [3000.0, 6000.0]
+    assert strict.crossing_[0, 0] == 5000.0 and np.isnan(strict.crossing_[0, 1])
