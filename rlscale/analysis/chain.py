@@ -53,6 +53,7 @@ from rlscale.analysis.steps import (
     late_diagnostics,
     load_runs,
     nearest_grid_runs,
+    one_blas_thread,
     return_scale,
     single_benchmark,
 )
@@ -176,6 +177,7 @@ class Analysis:
 
     # ------------------------------------------------------------------ fitting
 
+    @one_blas_thread
     def fit(self, runs: RunsLike | None, fitted: RunsLike | None = None, baseline: RunsLike | None = None) -> Analysis:
         """Fit the chain on the grid ``runs`` and, when given, the ``fitted`` and ``baseline`` runs (tables or
         paths); ``runs=None`` (no grid) fits the frontier of the ``fitted`` runs alone. Our own warnings (e.g. a
@@ -244,6 +246,7 @@ class Analysis:
             [str(w.message) for w in caught if issubclass(w.category, RlscaleWarning)] + self.problems()))
         return self
 
+    @one_blas_thread
     def fit_hparams(self, runs: RunsLike) -> HparamFit:
         """Only the best-hyperparameter step on a grid (what the proposals for the fitted runs come from), with
         the same options as :meth:`fit`; leaves the analysis unfitted."""

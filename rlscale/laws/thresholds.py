@@ -314,21 +314,24 @@ def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray
     valid = ~np.isnan(mean)
     n_valid = valid.sum(axis=-1, keepdims=True)
     out = np.full((mean.shape[0], thresholds.size, mean.shape[1]), np.nan)
-    filled = np.where(valid, mean, 0.0)
+    # suffix sums of (mean - J) over valid points = suffix sums of mean - J · suffix counts: two cumsums for all J
+    total = np.cumsum(np.where(valid, mean, 0.0)[..., ::-1], axis=-1)[..., ::-1]
+    count = np.cumsum(valid[..., ::-1], axis=-1)[..., ::-1].astype(float)
     n_steps = mean.shape[-1]
     for j, level in enumerate(thresholds):
-        gain = filled - level * valid
-        suffix = np.cumsum(gain[..., ::-1], axis=-1)[..., ::-1]
-        suffix = np.where(valid, suffix, -np.inf)
+        suffix = np.where(valid, total - level * count, -np.inf)
+        # sums equal up to rounding are ties: the largest suffix attaining the maximum starts at the first of
+        # them (>= J), the smallest at the last (> J; the empty suffix, sum 0, stands for "never")
         tol = 1e-9 * np.maximum(1.0, np.abs(level) * n_valid[..., 0])
-        if strict:  # the last start attaining the maximum, the empty suffix (sum 0, "never") included
-            best_sum = np.maximum(suffix.max(axis=-1), 0.0)
-            near = suffix >= (best_sum - tol)[..., None]
+        best_sum = suffix.max(axis=-1)
+        if strict:
+            best_sum = np.maximum(best_sum, 0.0)
+        near = suffix >= (best_sum - tol)[..., None]
+        if strict:
             best = n_steps - 1 - np.argmax(near[..., ::-1], axis=-1)
             crossed = near.any(axis=-1) & (best_sum > tol) & (n_valid[..., 0] > 0)
         else:
-            best = np.argmax(suffix, axis=-1)
-            best_sum = np.take_along_axis(suffix, best[..., None], axis=-1)[..., 0]
+            best = np.argmax(near, axis=-1)
             crossed = (best_sum >= -tol) & (n_valid[..., 0] > 0)
         step = np.take_along_axis(steps[:, None, :], best[..., None], axis=-1)[..., 0]
         out[:, j, :] = np.where(crossed, step, np.nan)
