@@ -314,7 +314,10 @@ def _option_flags(params: BenchmarkParams) -> list[str]:
     opts = params.analysis
     flags = ["--thresholds", *[f"{t:g}" for t in params.thresholds], "--utds-to-predict",
              *[f"{u:g}" for u in params.utds_to_predict], "--n-bootstrap", str(params.n_bootstrap)]
-    for name in ("seed", "estimator", "variant", "baseline_utd", "max_ci_decades", "reset_every_updates"):
+    from rlscale.methods import OPTION_NAMES
+
+    for name in ("method", *OPTION_NAMES, "estimator", "variant", "baseline_utd", "max_ci_decades",
+                 "reset_every_updates"):
         if name in opts:
             flags += [f"--{name.replace('_', '-')}", str(opts[name])]
     return flags + params.return_flags()
