@@ -129,10 +129,13 @@ def _log_ticks(ax: Axes, which: str) -> None:
 
 def utd_ticks(ax: Axes, utds: Sequence[float] | np.ndarray) -> None:
     """Label a log σ axis at the σ values themselves (0.25, 0.5, 1, 2, ...), as the paper does."""
-    ax.xaxis.set_major_locator(ticker.FixedLocator(np.unique(np.asarray(utds, dtype=float))))
+    values = np.unique(np.asarray(utds, dtype=float))
+    ax.xaxis.set_major_locator(ticker.FixedLocator(values))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.tick_params(axis="x", which="major", labelsize=8)
+    if len(values) > 4 and max(len(fmt(v)) for v in values) > 4:  # e.g. σ = 8/n of Isaac Gym: 0.00012 ... 0.0078
+        ax.tick_params(axis="x", which="major", labelrotation=45)
 
 
 def j_norm(thresholds: Sequence[float] | np.ndarray) -> Normalize:
@@ -212,8 +215,8 @@ def sci(value: float) -> str:
 
 
 def fmt(value: float) -> str:
-    """Short numbers for legends and σ labels (0.25, 2, 1e+05)."""
-    return f"{value:g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2g}"
+    """Short numbers for legends and σ labels (0.25, 2, 1e+05, 0.0039)."""
+    return f"{value:g}" if 1e-2 <= abs(value) < 1e4 else f"{value:.2g}"
 
 
 class SavedFigure(list):
