@@ -53,7 +53,7 @@ class LogProgress:
         print(message, file=self.stream, flush=True)
 
     def close(self) -> None:
-        if self.lines or self.n > self.start_n:
+        if self.lines:  # work shorter than one interval stays silent
             self._line(done=True)
 
     def _line(self, done: bool = False) -> None:
