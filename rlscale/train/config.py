@@ -251,5 +251,5 @@ def _valid(config: Any, name: str) -> bool:
 def help_line(name: str, cls: type = RunConfig) -> str:
     """The field's help, with its default when it has a value (None defaults are explained in the help)."""
     spec = _fields(cls)[name]
-    shown = spec.default not in (dataclasses.MISSING, None, False)
+    shown = all(spec.default is not hidden for hidden in (dataclasses.MISSING, None, False))  # 0 is shown
     return spec.metadata["help"] + (f" (default: {spec.default})" if shown else "")

@@ -68,7 +68,10 @@ class FolderLock:
         return self.folder / self.name
 
     def acquire(self, wait: float = 0.0) -> FolderLock:
-        """Take the lock, polling up to ``wait`` seconds while another process holds it."""
+        """Take the lock (a no-op when this object holds it), polling up to ``wait`` seconds while another
+        process holds it."""
+        if self._fd is not None:
+            return self
         deadline = time.monotonic() + wait
         while True:
             try:
