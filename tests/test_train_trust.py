@@ -354,6 +354,8 @@ def test_a_vectorised_sweep_killed_at_random_moments_and_resumed_gives_the_unint
             _wait_for(lambda pid=pid: not _alive(pid), "the workers to die with their driver", timeout=30)
     assert kills >= 2, "the sweep finished before it could be killed twice: lengthen it"
     assert main([*argv, "-o", str(out)]) == 0
+    launches = [(d / "train.log").read_text().count("$ ") for d in out.iterdir() if (d / "train.log").exists()]
+    assert max(launches) >= 2  # at least one chunk was cut mid-run and resumed
     assert main([*argv[:-1], "-o", str(tmp_path / "clean")]) == 0
     killed, clean = _collected(out, tmp_path / "k.parquet"), _collected(tmp_path / "clean", tmp_path / "c.parquet")
     assert len(clean) == 4 * 6
