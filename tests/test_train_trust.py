@@ -297,8 +297,21 @@ def test_progress_goes_to_stderr_as_lines_off_a_terminal_and_to_a_sweep_childs_t
     pd.read_parquet(tmp_path / "t.parquet").to_csv(csv, index=False)
     done = subprocess.run(_cli("import", "csv", str(csv), "-o", str(tmp_path / "i.parquet")), env=env,
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert f"rlscale: import csv {csv} (0 MB): done in" in done.stderr
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_work_that_cannot_count_its_progress_logs_a_heartbeat(monkeypatch, capsys):
+    from rlscale.train.progress import heartbeat
+
+    monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0.1")
+    with heartbeat("import csv big.csv (2000 MB)"):
+        time.sleep(0.45)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 3 and lines[0] == "rlscale: import csv big.csv (2000 MB): 0 s so far"
+    assert lines[-1].startswith("rlscale: import csv big.csv (2000 MB): done in 0.")
+    with heartbeat("quick"):
+        pass
+    assert capsys.readouterr().err == ""
 
 
 # ---------------------------------------------------------------------------------------------- 6. fault injection

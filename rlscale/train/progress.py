@@ -97,15 +97,16 @@ def progress_bar(total: int, *, initial: int = 0, unit: str = "it", desc: str = 
 @contextmanager
 def heartbeat(desc: str, *, disable: bool = False) -> Iterator[None]:
     """For work that cannot count its progress (one library call): a line every interval while it runs,
-    and one with the time taken at the end (none with ``disable``)."""
+    and one with the time taken at the end (none for work shorter than one interval, or with ``disable``)."""
     if disable:
         yield
         return
-    t0, stop = time.monotonic(), threading.Event()
+    t0, stop, beats = time.monotonic(), threading.Event(), []
 
     def beat() -> None:
-        while not stop.wait(interval() or 1.0):
+        while not stop.wait(max(interval(), 0.1)):
             print(f"rlscale: {desc}: {time.monotonic() - t0:.0f} s so far", file=sys.stderr, flush=True)
+            beats.append(1)
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
@@ -114,4 +115,5 @@ def heartbeat(desc: str, *, disable: bool = False) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
-    print(f"rlscale: {desc}: done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+    if beats:  # work shorter than one interval stays silent
+        print(f"rlscale: {desc}: done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
