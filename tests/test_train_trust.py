@@ -156,6 +156,20 @@ def test_the_lock_of_a_killed_writer_is_released_and_its_run_resumes(tmp_path):
     assert json.loads((run / "status.json").read_text())["status"] == "running"
 
 
+def test_sigterm_ends_a_run_as_ctrl_c_does_and_it_resumes(tmp_path):
+    run = tmp_path / "run"
+    cmd = _cli(*TRAIN, "--env-steps", "2000", "--checkpoint-every", "100", "-o", str(run))
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: (run / "checkpoint.pt").exists(), "a checkpoint")
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().endswith("rlscale: interrupted") and "Traceback" not in err
+    assert json.loads((run / "status.json").read_text())["status"] == "running"
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "resumed" in done.stderr, done.stderr
+    assert pd.read_parquet(run / "curve.parquet")["env_step"].tolist() == list(range(100, 2001, 100))
+
+
 # ---------------------------------------------------------------------------------------------- 3. no-op runs
 @pytest.mark.parametrize("flags, fragment", [
     (["--env-steps", "1000", "--utd", "4", "--warmup-steps", "5000"],

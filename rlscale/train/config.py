@@ -102,7 +102,6 @@ class RunConfig:
             raise RlscaleError(f"unknown algo '{self.algo}'; available: {', '.join(sorted(AGENTS))}")
         if self.reset_every is not None and self.algo != "bro":
             raise RlscaleError(f"invalid setting(s): reset_every={self.reset_every} is for algo bro only")
-        self._check_updates()
         parallel = AGENTS[self.algo].parallel
         if not parallel and (self.num_envs is not None or self.asynchronous):
             raise RlscaleError(f"num_envs and asynchronous are for parallel-env agents (pql), not {self.algo}")
@@ -113,6 +112,7 @@ class RunConfig:
             if off:
                 raise RlscaleError(f"{', '.join(off)} must be multiple(s) of num_envs={self.num_envs} "
                                    "(one parallel step collects num_envs transitions)")
+        self._check_updates()
         return self
 
     def _check_updates(self) -> None:
