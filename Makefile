@@ -1,6 +1,8 @@
 # Set-up in two commands on a fresh machine with Python >= 3.10 and make:
 #   make repro   -> .venv, install, `dvc repro` (the embedded default pipeline)
 #   make test    -> .venv, install with the dev, ray and warp extras, ruff + pytest
+# and one check kept out of `make test` because it installs from the package index:
+#   make binder-check -> a fresh venv from environment.yml's pip section + postBuild has a kernel importing rlscale
 # Installs are skipped when pyproject.toml has not changed since the last one.
 
 PYTHON ?= python3
@@ -12,7 +14,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet --disable-pip-version-check
 
-.PHONY: repro test lint venv clean
+.PHONY: repro test lint venv clean binder-check
 
 # dvc runs each stage's command in a shell: the venv's bin/ goes first on PATH so `rlscale` is ours
 repro: $(VENV)/.installed
@@ -21,6 +23,9 @@ repro: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+binder-check: $(VENV)/.installed-dev
+	RLSCALE_BINDER_CHECK=1 TORCH_SPEC='$(TORCH_SPEC)' $(VENV)/bin/pytest tests/test_binder.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -8,12 +8,18 @@ Columns a source does not hold are filled the same way everywhere (:func:`finish
 - ``algo``: given, else the paper's agent for the benchmark (gym -> ``sac``, dmc -> ``bro``);
 - ``critic_params``: given, else the paper's N (METHOD 1: 1.5e5 for gym, 4.92e6 for dmc).
 
+Each importer also says which curve it read in the ``metric`` column (:data:`rlscale.runs.METRICS`):
+the paper authors' Gym zips hold the return of the training episodes (``train_return``), their
+Isaac Gym exports a failure rate (``failure_rate``, lower is better).
+
 Sources
-    :func:`import_qscaled`      the authors' zip: ``<name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy``
+    :func:`import_qscaled`      the authors' zip, or the folder it unpacks to:
+                                ``<name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy``
     :func:`import_csv`          a CSV of curves, long (one row per point) or wide (one column per seed)
     :func:`import_wandb`        Weights & Biases runs through its API (needs ``pip install wandb``)
     :func:`runs_from_wandb`     the converter behind it, fed with (name, config, history) records
-    :func:`import_wandb_csv`    the "Download CSV" of a W&B line-plot panel
+    :func:`import_wandb_csv`    the "Download CSV" of a W&B line-plot panel (single runs or run groups)
+    :func:`import_isaac_wandb`  the authors' Isaac Gym exports (run names ``hlg_1cubes_b<n>_mb<B>_lr<η>``)
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,22 +79,22 @@ def finish_run_table(
     if benchmark is not None:
         frame["benchmark"] = benchmark
     elif "benchmark" not in frame.columns:
-        envs = pd.Series(frame["env"].astype(str).unique())
-        inferred = envs.map(infer_benchmark)
+        codes, envs = pd.factorize(frame["env"].astype(str))
+        inferred = pd.Series([infer_benchmark(e) for e in envs], dtype=object)
         if inferred.isna().any():
             raise RlscaleError(f"{source}: cannot infer the benchmark of env(s) "
-                               f"{', '.join(envs[inferred.isna()])}; pass --benchmark NAME")
-        frame["benchmark"] = frame["env"].astype(str).map(dict(zip(envs, inferred, strict=True)))
+                               f"{', '.join(envs[inferred.isna().to_numpy()])}; pass --benchmark NAME")
+        frame["benchmark"] = inferred.to_numpy()[codes]
     for col, given, defaults, flag in (("algo", algo, DEFAULT_ALGO, "--algo"),
                                        ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")):
         if given is not None:
             frame[col] = given
         elif col not in frame.columns:
-            benches = frame["benchmark"].astype(str)
-            unknown = sorted(set(benches.unique()) - set(defaults))
+            codes, benches = pd.factorize(frame["benchmark"].astype(str))
+            unknown = sorted(set(benches) - set(defaults))
             if unknown:
                 raise RlscaleError(f"{source}: no default {col} for benchmark(s) {', '.join(unknown)}; pass {flag}")
-            frame[col] = benches.map(defaults)
+            frame[col] = np.asarray([defaults[b] for b in benches])[codes]
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise RlscaleError(f"{source}: no value for column(s) {', '.join(missing)} "
@@ -123,6 +130,9 @@ def _apply_constants(frame: pd.DataFrame, constants: Mapping[str, Any] | None) -
 
 _UTD_LAYOUT = "<name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy"
 _GROUPED_LAYOUT = "<name>/<ALGO>_<B>_<σ>_<η>/<env>.npy"
+#: metric folders of the authors' zips whose meaning is known: their Gym SAC logs ``episode/return``
+#: for the episodes it trains on (there is no separate evaluation curve in the zips)
+QSCALED_METRICS = {"episode.return": "train_return"}
 
 
 @dataclass(frozen=True)
@@ -202,41 +212,40 @@ def import_qscaled(
     returns_key: str | None = None,
     *,
     collection: str | None = None,
+    metric: str | None = None,
     benchmark: str | None = None,
     algo: str | None = None,
     critic_params: float | None = None,
     env_step_start: int | None = None,
     env_step_freq: int | None = None,
 ) -> pd.DataFrame:
-    """Read the authors' published zip (the layouts of ``qscaled``'s zip loaders) without extracting it.
+    """Read the authors' published zip (the layouts of ``qscaled``'s zip loaders), or the folder of
+    ``.npy`` files it unpacks to, without extracting anything.
 
     Two layouts: ``<name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy`` (an optional ``_reset_True`` /
     ``_reset_False`` suffix of their DMC files is accepted) and ``<name>/<ALGO>_<B>_<σ>_<η>/<env>.npy``
-    (their DMC baseline; ``ALGO`` fills ``algo``). Each file holds a 2-D array: the env step in the
-    first column, one column per seed after it (seeds are numbered 0, 1, ... by column). Some of
-    their zips store only the returns, logged every ``env_step_freq`` steps from ``env_step_start``;
-    pass both and every column is a seed. ``returns_key`` picks the metric folder (``qscaled`` saves a
-    ``/`` in the key as ``.``, e.g. ``episode/return`` -> ``episode.return``); it may be left out when
-    the zip holds a single metric. A zip with several ``<name>`` collections needs ``collection``.
-    Seed columns that are entirely NaN (padding for missing seeds) are dropped with a warning.
+    (their DMC baseline; ``ALGO`` fills ``algo``). A folder may be the ``<name>`` folder itself or one
+    above it. Each file holds a 2-D array: the env step in the first column, one column per seed
+    after it (seeds are numbered 0, 1, ... by column). Some of their zips store only the returns,
+    logged every ``env_step_freq`` steps from ``env_step_start``; pass both and every column is a
+    seed. ``returns_key`` picks the metric folder (``qscaled`` saves a ``/`` in the key as ``.``,
+    e.g. ``episode/return`` -> ``episode.return``); it may be left out when there is a single
+    metric. Several ``<name>`` collections need ``collection``. ``metric`` names what the curves are
+    (the ``metric`` column; default: :data:`QSCALED_METRICS` for a known folder, else the folder's
+    own name, else ``return``). Seed columns that are entirely NaN (padding for missing seeds) are
+    dropped with a warning.
     """
     if (env_step_start is None) != (env_step_freq is None):
         raise RlscaleError("qscaled zip: give both --env-step-start and --env-step-freq, or neither")
     if env_step_freq is not None and not (env_step_freq > 0 and env_step_start >= 0):
         raise RlscaleError("qscaled zip: --env-step-freq must be > 0 and --env-step-start >= 0")
     path = Path(path)
-    source = f"qscaled zip {path}"
-    if not path.is_file():
-        raise RlscaleError(f"{source}: no such file")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise RlscaleError(f"{source}: not a readable zip file ({exc})") from exc
-    with archive:
-        members = _qscaled_members(archive.namelist(), source)
+    source = f"qscaled {'folder' if path.is_dir() else 'zip'} {path}"
+    pieces, dropped, seen = [], 0, {}
+    with _qscaled_files(path, source) as (names, read):
+        members = _qscaled_members(names, source)
         if not members:
             raise RlscaleError(f"{source}: holds no .npy files")
-        pieces, dropped, seen = [], 0, {}
         for member in _select_members(members, returns_key, collection, source):
             config = {"env": member.env, **_parse_member(member, source)}
             key = tuple(config.values())
@@ -244,7 +253,7 @@ def import_qscaled(
                 raise RlscaleError(f"{source}: '{seen[key]}' and '{member.name}' hold the same configuration "
                                    f"({', '.join(f'{k}={v}' for k, v in config.items())}); import them separately")
             seen[key] = member.name
-            steps, returns = _load_curves(archive, member.name, source, env_step_start, env_step_freq)
+            steps, returns = _load_curves(read(member.name), member.name, source, env_step_start, env_step_freq)
             keep = ~np.all(np.isnan(returns), axis=0)
             dropped += int((~keep).sum())
             seeds = np.flatnonzero(keep)
@@ -253,6 +262,7 @@ def import_qscaled(
                 "seed": np.tile(seeds, len(steps)),
                 "env_step": np.repeat(steps, len(seeds)),
                 "return": returns[:, keep].ravel(),
+                "metric": metric or QSCALED_METRICS.get(member.metric or "", member.metric or "return"),
             }))
     if dropped:
         warnings.warn(f"{source}: dropped {dropped} seed column(s) holding only NaN", RlscaleWarning, stacklevel=2)
@@ -260,12 +270,29 @@ def import_qscaled(
     return finish_run_table(frame, benchmark=benchmark, algo=algo, critic_params=critic_params, source=source)
 
 
+@contextmanager
+def _qscaled_files(path: Path, source: str) -> Iterator[tuple[list[str], Callable[[str], bytes]]]:
+    """(member names with ``/`` separators, reader of a member's bytes) of a zip or a folder."""
+    if path.is_dir():
+        names = sorted(f.relative_to(path).as_posix() for f in path.rglob("*.npy") if f.is_file())
+        yield names, lambda name: (path / name).read_bytes()
+        return
+    if not path.is_file():
+        raise RlscaleError(f"{source}: no such file or folder")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RlscaleError(f"{source}: not a readable zip file ({exc})") from exc
+    with archive:
+        yield archive.namelist(), archive.read
+
+
 def _load_curves(
-    archive: zipfile.ZipFile, name: str, source: str, start: int | None, freq: int | None
+    data: bytes, name: str, source: str, start: int | None, freq: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(env steps [T], returns [T, seeds]) of one .npy member, read from bytes."""
     try:
-        array = np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
+        array = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise RlscaleError(f"{source}: '{name}' is not a readable .npy array ({exc})") from exc
     steps_first = freq is None
@@ -494,19 +521,28 @@ def import_wandb_csv(
     metric: str | None = None,
     step_column: str = "Step",
     constants: Mapping[str, Any] | None = None,
+    group_size: int | None = None,
     benchmark: str | None = None,
     algo: str | None = None,
     critic_params: float | None = None,
 ) -> pd.DataFrame:
     """Read a W&B panel's "Download CSV": ``Step``, ``<run name> - <metric>``, ``... - <metric>__MIN/__MAX``.
 
-    The ``__MIN``/``__MAX`` columns (group or smoothing bands) are ignored; empty cells mean the run
-    logged nothing at that step and are skipped. ``Step`` is the panel's x-axis: set it to your
-    env-step metric before downloading (or name another column with ``step_column``). Run names are
-    mapped to configurations either by ``name_pattern``, a regex matching the whole name whose named
-    groups are run-table columns (e.g. ``(?P<env>.+)_utd(?P<utd>[\\d.]+)_bs(?P<batch_size>\\d+)_s(?P<seed>\\d+)``),
-    or by ``run_configs``, a table with a ``run_name`` column and run-table columns. ``constants``
-    fill the rest; without a seed, runs sharing a configuration are numbered 0, 1, ... by column order.
+    Empty cells mean the run logged nothing at that step and are skipped. ``Step`` is the panel's
+    x-axis: set it to your env-step metric before downloading (or name another column with
+    ``step_column``). Run names are mapped to configurations either by ``name_pattern``, a regex
+    matching the whole name whose named groups are run-table columns (e.g.
+    ``(?P<env>.+)_utd(?P<utd>[\\d.]+)_bs(?P<batch_size>\\d+)_s(?P<seed>\\d+)``), or by ``run_configs``,
+    a table with a ``run_name`` column and run-table columns. ``constants`` fill the rest; without a
+    seed, runs sharing a configuration are numbered 0, 1, ... by column order. The ``metric`` column
+    is the exported metric's name unless ``constants`` set it.
+
+    A panel that groups runs exports, per group, the mean over the group's runs (over those that
+    logged each step) with the runs' ``__MIN``/``__MAX`` envelope; single runs export ``__MIN`` =
+    ``__MAX`` = the value. A group's mean enters as one "seed" whose ``seeds_in_mean`` is
+    ``group_size`` (unknown, NA, when not given): the seeds themselves are not in the export, so
+    nothing can be resampled over them. The envelopes are not kept. A configuration may not mix a
+    group's mean with single runs.
     """
     path = Path(path)
     source = f"wandb csv {path}"
@@ -533,14 +569,113 @@ def import_wandb_csv(
     if not chosen:
         raise RlscaleError(f"{source}: no '{metric}' curves (metrics: {', '.join(metrics) or 'none'})")
 
+    if group_size is not None and group_size < 1:
+        raise RlscaleError(f"--group-size must be >= 1, got {group_size}")
+    grouped = {run for col, run in chosen.items() if _is_group_mean(raw, col)}
+
     long = raw.melt(id_vars=[step_column], value_vars=list(chosen), var_name="column", value_name="return")
     long = long.dropna(subset=["return"])
     long["run_id"] = long["column"].map(chosen)
     long = long.rename(columns={step_column: "env_step"}).drop(columns="column")
     configs = _configs_of_names(list(dict.fromkeys(chosen.values())), name_pattern, run_configs, source)
-    frame = long.merge(configs, on="run_id", how="left", validate="many_to_one")
+    frame = long.merge(configs, on="run_id", how="left", validate="many_to_one").assign(metric=metric)
+    if grouped:
+        sizes = pd.array([group_size if run in grouped else 1 for run in frame["run_id"]], dtype="Int64")
+        frame["seeds_in_mean"] = sizes
     frame = _number_seeds(_apply_constants(frame, constants), "run_id")
+    if grouped:
+        _check_groups_alone(frame, source)
+    _warn_uneven_runs(frame, source)
     return finish_run_table(frame, benchmark=benchmark, algo=algo, critic_params=critic_params, source=source)
+
+
+def _is_group_mean(raw: pd.DataFrame, column: str) -> bool:
+    """A W&B series is a group's mean when its exported envelope is not a single line."""
+    if f"{column}__MIN" not in raw.columns or f"{column}__MAX" not in raw.columns:
+        return False
+    low, high = (pd.to_numeric(raw[f"{column}__{end}"], errors="coerce") for end in ("MIN", "MAX"))
+    return bool((high > low).any())
+
+
+def _check_groups_alone(frame: pd.DataFrame, source: str) -> None:
+    config = [c for c in RUN_COLUMNS if c != "seed" and c in frame.columns]
+    kinds = frame.assign(_group=frame["seeds_in_mean"].ne(1).fillna(True)).groupby(config)["_group"].nunique()
+    if (kinds > 1).any():
+        first = ", ".join(f"{c}={v}" for c, v in zip(config, kinds.index[kinds > 1][0], strict=True))
+        raise RlscaleError(f"{source}: configuration ({first}) holds both a group's mean and single runs; "
+                           "import them separately")
+
+
+def _warn_uneven_runs(frame: pd.DataFrame, source: str) -> None:
+    """Warn where the runs of one configuration end far apart: past the first end, their mean has fewer seeds."""
+    config = [c for c in RUN_COLUMNS if c != "seed" and c in frame.columns]
+    last = frame.groupby([*config, "seed"], dropna=False)["env_step"].max().groupby(config, dropna=False)
+    spread = last.max() / last.min()
+    uneven = spread[spread > 1.5]
+    if len(uneven):
+        first = ", ".join(f"{c}={v}" for c, v in zip(config, uneven.index[0], strict=True))
+        warnings.warn(f"{source}: in {len(uneven)} configuration(s) the runs end at env steps up to "
+                      f"{uneven.max():.1f}x apart (first: {first}); past the earliest end the seed mean "
+                      "averages fewer runs", RlscaleWarning, stacklevel=3)
+
+
+#: the authors' Isaac Gym run names: ``hlg_<k>cubes_b<n>_mb<B>_lr<η>`` with n parallel envs and minibatch B,
+#: a W&B run id before (single runs) or a ``<key>: `` group prefix, and tags after (``_val``, ``_3``, ``_w2048_cr``)
+_ISAAC_NAME = re.compile(
+    rf"(?:[^:]+: )?(?:\d+_)?hlg_(?P<cubes>\d+)cubes_b(?P<n_envs>\d+)_mb(?P<batch_size>\d+)"
+    rf"_lr(?P<learning_rate>{_NUMBER})(?P<tag>(?:_[A-Za-z0-9]+)*)")
+ISAAC_METRIC_KEY = "episodic_stats/failure_2_last"
+#: gradient steps per vectorised step of the n parallel envs in the authors' Isaac Gym runs (σ = 8/n)
+ISAAC_UPDATES_PER_STEP = 8
+
+
+def import_isaac_wandb(
+    path: str | os.PathLike,
+    *,
+    group_size: int | None = 5,
+    updates_per_step: float = ISAAC_UPDATES_PER_STEP,
+    critic_params: float | None = 1,
+) -> pd.DataFrame:
+    """Read one of the paper authors' Isaac Gym W&B exports (``igpush_*.csv``) as a run table.
+
+    The task is Franka cube pushing; the curve is ``episodic_stats/failure_2_last``, a failure rate
+    (``metric`` = ``failure_rate``: lower is better, thresholds in its own units); the x-axis
+    ``global_step`` counts env steps over all parallel envs. A run name carries n (parallel envs),
+    B (minibatch) and η; σ = ``updates_per_step`` / n. Two kinds of file: the sweeps
+    (``igpush_b<n>.csv``, ``igpush_w2048_b<n>.csv``) export single runs, one seed each; the
+    ``igpush_best.csv`` export holds, per configuration, only the mean over its runs (the authors'
+    README: 5 seeds, ``group_size``), which enters as one "seed" with ``seeds_in_mean`` set and
+    cannot be bootstrapped. The group mean averages the runs that logged each step, so its tail,
+    after the first runs ended, rests on fewer seeds. A name's tag (``_val``, ``_3``, ``_w2048``,
+    ``_cr``) is kept in ``run_id`` only; one configuration under two tags is an error, since what
+    the tags change is not documented. The critic size N is not published; the paper counts Isaac
+    Gym compute in gradient steps (σ·D), which no N reproduces in 10·N·B·σ·D, so ``critic_params``
+    defaults to 1: a marker, not a network size.
+    """
+    path = Path(path)
+    source = f"isaac wandb csv {path}"
+    if not updates_per_step > 0:
+        raise RlscaleError(f"{source}: updates per vectorised step must be > 0, got {updates_per_step}")
+    header = _read_csv(path, source).columns
+    names = sorted({str(c).rpartition(" - ")[0] for c in header if " - " in str(c)})
+    matches = {name: _ISAAC_NAME.fullmatch(name) for name in names}
+    unmatched = [n for n, m in matches.items() if m is None]
+    if unmatched or not names:
+        raise RlscaleError(f"{source}: run name(s) {', '.join(unmatched[:3]) or '(none)'} are not the authors' "
+                           "'hlg_<k>cubes_b<n>_mb<B>_lr<η>' runs")
+    table = pd.DataFrame([{
+        "run_name": name, "env": f"franka_push_{m['cubes']}cube", "utd": updates_per_step / int(m["n_envs"]),
+        "batch_size": int(m["batch_size"]), "learning_rate": float(m["learning_rate"]), "tag": m["tag"],
+    } for name, m in matches.items()])
+    tags = table.groupby(["env", "utd", "batch_size", "learning_rate"])["tag"].nunique()
+    if (tags > 1).any():
+        env, utd, bs, lr = tags.index[tags > 1][0]
+        raise RlscaleError(f"{source}: n={updates_per_step / utd:g}, B={bs}, η={lr:g} appears under several run "
+                           "tags; split the export by tag")
+    return import_wandb_csv(
+        path, run_configs=table.drop(columns="tag"), metric=ISAAC_METRIC_KEY, step_column="global_step",
+        constants={"metric": "failure_rate"}, group_size=group_size, benchmark="isaac", algo="pql",
+        critic_params=critic_params)
 
 
 def _configs_of_names(

@@ -1,11 +1,18 @@
-"""The steps of ``dvc.yaml``: training sweeps -> run tables -> fits -> figures, driven by ``params.yaml``.
+"""The steps of ``dvc.yaml``: training sweeps -> run tables -> one analysis per benchmark -> figures.
 
 ``params.yaml`` names the active ``preset`` (``mini``: the embedded, CPU-trained default; ``paper``:
 the paper's grids, for GPU machines) and holds one block of settings per preset and benchmark. DVC
 cannot select a block by a parameter's value, so each stage calls ``rlscale pipeline STEP BENCHMARK``,
-which resolves the preset here and runs the ordinary commands (``rlscale sweep``, ``collect``,
-``fit hparams``, ``fit frontier``, papermill), printing each one as a user would type it. Sweep files
-follow the convention ``sweeps/<preset>_<benchmark>.yaml`` (grid) and ``..._fitted.yaml``.
+which resolves the preset here and runs the library, printing the equivalent command a user would
+type. Sweep files follow the convention ``sweeps/<preset>_<benchmark>.yaml`` (grid) and
+``..._fitted.yaml``.
+
+A benchmark block's keys are the options of :class:`rlscale.analysis.Analysis` (``delta``,
+``thresholds``, ``utds_to_predict``, ``hparam_fit_range``, ...; a preset-level key is the default of
+every benchmark) plus ``notebooks`` (per-notebook display parameters). The ``hparams`` step writes the
+proposals the fitted runs are trained at; the ``analysis`` step fits everything once into
+``results/<benchmark>/analysis`` (and the published numbers, ``results/<benchmark>/metrics.json``);
+the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis.
 
 Run tables come with a provenance file (``<table>.provenance.json``): the git commits, versions,
 devices and dates recorded in the runs' own ``config.json``, the host, and the wall time.
@@ -14,6 +21,7 @@ devices and dates recorded in the runs' own ``config.json``, the host, and the w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -21,6 +29,7 @@ import platform
 import shlex
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +41,15 @@ from rlscale.errors import RlscaleError
 
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "notebooks"
+#: the notebooks of one benchmark's figures and table, run by the ``figures`` step
+FIGURE_NOTEBOOKS = ("fig_a_learning_curves", "fig_b_steps_to_threshold", "fig_c_normalized_time",
+                    "fig_d_data_efficiency", "fig_e_compute_vs_data", "fig_f_iso_performance",
+                    "fig_g_budget_extrapolation", "fig_h_hparam_laws", "fig_i_estimators", "fig_j_overfitting",
+                    "tab_k_coefficients")
+OVERVIEW_NOTEBOOK = "fig01_overview"
+#: preset-level keys that are not analysis options
+_PRESET_KEYS = ("workers", "vectorize", "notebook_workers", "notebooks")
+_BENCHMARK_KEYS = ("notebooks",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +67,8 @@ class BenchmarkParams:
     workers: int
     vectorize: int = 0  # > 0: ``sweep --vectorize --max-members N``
     notebooks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    analysis: dict[str, Any] = dataclasses.field(default_factory=dict)  # every option of the Analysis
+    notebook_workers: int = 1  # notebook kernels at a time in the figures step
 
     @property
     def grid_sweep(self) -> Path:
@@ -70,6 +90,18 @@ class BenchmarkParams:
     def results(self) -> Path:
         return Path("results") / self.name
 
+    @property
+    def analysis_dir(self) -> Path:
+        return self.results / "analysis"
+
+    @property
+    def metrics(self) -> Path:
+        return self.results / "metrics.json"
+
+    @property
+    def figures(self) -> Path:
+        return Path("figures") / self.name
+
     def run_root(self, kind: str) -> Path:
         return Path("runs") / f"{self.preset}_{self.name}{'' if kind == 'grid' else '_' + kind}"
 
@@ -77,16 +109,49 @@ class BenchmarkParams:
         return ([f"--max-return={env}={r:g}" for env, r in self.max_return.items()]
                 + [f"--min-return={env}={r:g}" for env, r in self.min_return.items()])
 
+    def chain(self):
+        """The benchmark's :class:`~rlscale.analysis.Analysis`, built from its options."""
+        from rlscale.analysis import Analysis
 
-def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None = None) -> BenchmarkParams:
-    """The active preset's settings of ``benchmark`` from ``params.yaml``; one line on any gap."""
+        return Analysis(benchmark=self.name, **self.analysis)
+
+
+def read_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
+    """``params.yaml`` as a dict; a missing file or broken YAML is one line naming the file (and line)."""
     path = Path(path)
     if not path.is_file():
         raise RlscaleError(f"{path}: no such file (run from the repository root)")
-    doc = yaml.safe_load(path.read_text()) or {}
-    preset = doc.get("preset")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise RlscaleError(f"{path}: not valid YAML{where}: {problem}") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise RlscaleError(f"{path}: expected a mapping of settings at the top level, got {type(doc).__name__}")
+    return doc
+
+
+def benchmark_names(path: str | os.PathLike = "params.yaml") -> list[str]:
+    names = read_params(path).get("benchmarks") or []
+    if not isinstance(names, list) or not names:
+        raise RlscaleError(f"{path}: 'benchmarks' must be a non-empty list")
+    return [str(n) for n in names]
+
+
+def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None = None,
+                preset: str | None = None) -> BenchmarkParams:
+    """The settings of ``benchmark`` in ``preset`` (default: the active one) from ``params.yaml``; one line on
+    any gap, unknown key or bad value."""
+    from rlscale.analysis import Analysis
+
+    doc = read_params(path)
+    preset = preset if preset is not None else doc.get("preset")
     presets = doc.get("presets") or {}
-    if preset not in presets:
+    if not isinstance(presets, dict) or preset not in presets:
         raise RlscaleError(f"{path}: preset {preset!r} is not one of presets: {', '.join(map(str, presets))}")
     block = presets[preset] or {}
     benchmarks = doc.get("benchmarks") or []
@@ -94,21 +159,36 @@ def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None =
         raise RlscaleError(f"{path}: benchmark {benchmark!r} is not in benchmarks {benchmarks} "
                            f"with a block in preset {preset!r}")
     bench = block[benchmark] or {}
+    if not isinstance(bench, dict):
+        raise RlscaleError(f"{path}: presets.{preset}.{benchmark} must be a mapping of settings")
+    options = set(Analysis.option_names()) - {"benchmark"}
+    for where, keys, extra in ((f"presets.{preset}", block, (*_PRESET_KEYS, *benchmarks)),
+                               (f"presets.{preset}.{benchmark}", bench, _BENCHMARK_KEYS)):
+        unknown = sorted(str(k) for k in keys if k not in options and k not in extra)
+        if unknown:
+            raise RlscaleError(f"{path}: {where}: unknown key(s) {', '.join(unknown)} (an analysis option: "
+                               f"{', '.join(sorted(options))}; or {', '.join(extra[:3])})")
+    analysis = {k: v for k, v in block.items() if k in options}
+    analysis.update({k: v for k, v in bench.items() if k in options})
     try:
-        return BenchmarkParams(
-            name=benchmark, preset=preset, delta=float(bench["delta"]),
-            thresholds=tuple(float(t) for t in bench["thresholds"]),
-            utds_to_predict=tuple(float(u) for u in bench["utds_to_predict"]),
-            max_return={str(k): float(v) for k, v in (bench.get("max_return") or {}).items()},
-            min_return={str(k): float(v) for k, v in (bench.get("min_return") or {}).items()},
-            n_bootstrap=int(block.get("n_bootstrap", 100)), workers=int(block.get("workers", 1)),
+        analysis.setdefault("n_bootstrap", 100)
+        out = BenchmarkParams(
+            name=benchmark, preset=preset, delta=float(analysis["delta"]),
+            thresholds=tuple(float(t) for t in analysis["thresholds"]),
+            utds_to_predict=tuple(float(u) for u in analysis["utds_to_predict"]),
+            max_return={str(k): float(v) for k, v in (analysis.get("max_return") or {}).items()},
+            min_return={str(k): float(v) for k, v in (analysis.get("min_return") or {}).items()},
+            n_bootstrap=int(analysis["n_bootstrap"]), workers=int(block.get("workers", 1)),
             vectorize=int(block.get("vectorize") or 0),
             notebooks=_notebook_overrides(block.get("notebooks"), bench.get("notebooks")),
+            analysis=analysis, notebook_workers=int(block.get("notebook_workers") or block.get("workers", 1)),
         )
+        out.chain().get_params()  # every option is a valid constructor argument
     except KeyError as exc:
         raise RlscaleError(f"{path}: presets.{preset}.{benchmark} lacks key {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise RlscaleError(f"{path}: presets.{preset}.{benchmark}: {exc}") from None
+    return out
 
 
 def _notebook_overrides(*levels: Any) -> dict[str, dict[str, Any]]:
@@ -118,16 +198,6 @@ def _notebook_overrides(*levels: Any) -> dict[str, dict[str, Any]]:
         for name, values in (level or {}).items():
             out.setdefault(str(name), {}).update(values or {})
     return out
-
-
-def _rlscale(argv: Sequence[str]) -> None:
-    """Run one ``rlscale`` command in this process, echoing it; a non-zero exit stops the step."""
-    from rlscale.cli import main
-
-    print("+ rlscale " + shlex.join(argv), flush=True)
-    rc = main(list(argv))
-    if rc != 0:
-        raise RlscaleError(f"'rlscale {shlex.join(argv[:2])} ...' exited with {rc} (see the lines above)")
 
 
 def train(params: BenchmarkParams, kind: str) -> Path:
@@ -144,14 +214,14 @@ def train(params: BenchmarkParams, kind: str) -> Path:
     if params.vectorize > 0:
         sweep_cmd += ["--vectorize", "--max-members", str(params.vectorize)]
     collect_cmd = ["collect", str(root), "-o", str(table)]
-    print("+ rlscale " + shlex.join(sweep_cmd), flush=True)
+    _echo(sweep_cmd)
     report = run_sweep(load_sweep(sweep), root, LocalExecutor(workers=params.workers, gpus=visible_gpus()),
                        vectorize=params.vectorize > 0, max_members=params.vectorize or None)
     print(report.summary(), flush=True)
     if report.counts()["failed"]:
         raise RlscaleError(f"'rlscale {shlex.join(sweep_cmd[:2])} ...' exited with 1 "
                            f"({report.counts()['failed']} run(s) failed; reasons in {report.path})")
-    print("+ rlscale " + shlex.join(collect_cmd), flush=True)
+    _echo(collect_cmd)
     runs, notes = collect_runs(root)
     for note in notes:
         print(f"rlscale: {note}", file=sys.stderr)
@@ -231,41 +301,140 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _echo(argv: Sequence[str]) -> None:
+    """Print the ``rlscale`` command a step is equivalent to, as a user would type it."""
+    print("+ rlscale " + shlex.join(argv), flush=True)
+
+
+def _print_warnings(lines: Sequence[str]) -> None:
+    for line in dict.fromkeys(lines):
+        print(f"rlscale: warning: {line}", file=sys.stderr)
+
+
+def _option_flags(params: BenchmarkParams) -> list[str]:
+    opts = params.analysis
+    flags = ["--thresholds", *[f"{t:g}" for t in params.thresholds], "--utds-to-predict",
+             *[f"{u:g}" for u in params.utds_to_predict], "--n-bootstrap", str(params.n_bootstrap)]
+    for name in ("seed", "estimator", "variant", "baseline_utd", "max_ci_decades", "reset_every_updates"):
+        if name in opts:
+            flags += [f"--{name.replace('_', '-')}", str(opts[name])]
+    return flags + params.return_flags()
+
+
 def fit_hparams(params: BenchmarkParams) -> Path:
-    """``rlscale fit hparams`` at the preset's thresholds: ``hparams.json`` (a DVC metric) and proposals."""
-    _rlscale(["fit", "hparams", str(params.grid_table), "-o", str(params.results),
-              "--thresholds", *[f"{t:g}" for t in params.thresholds],
-              "--utds-to-predict", *[f"{u:g}" for u in params.utds_to_predict],
-              "--n-bootstrap", str(params.n_bootstrap), *params.return_flags()])
-    return params.results / "hparams.json"
+    """The proposals the fitted runs are trained at (and ``hparams.json``), from the grid, with the options of
+    the benchmark's analysis (so they are the laws the analysis step fits again)."""
+    import warnings
+
+    from rlscale.analysis import json_ready, write_csv
+    from rlscale.errors import RlscaleWarning
+
+    _echo(["fit", "hparams", str(params.grid_table), "-o", str(params.results), *_option_flags(params)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = params.chain().fit_hparams(params.grid_table)
+    _print_warnings([str(w.message) for w in caught if issubclass(w.category, RlscaleWarning)])
+    io.write_json(params.results / "hparams.json", json_ready(fit.to_dict()))
+    write_csv(params.results / "proposed_hparams.csv", fit.proposed)
+    print(f"wrote {params.results / 'hparams.json'} and {params.results / 'proposed_hparams.csv'}")
+    return params.results / "proposed_hparams.csv"
 
 
-def fit_frontier(params: BenchmarkParams) -> Path:
-    """``rlscale fit frontier`` of the fitted-hyperparameter runs (the grid's when there are none)."""
-    table = params.fitted_table if params.fitted_table.is_file() else params.grid_table
-    _rlscale(["fit", "frontier", str(table), "-o", str(params.results), "--delta", f"{params.delta:g}",
-              "--thresholds", *[f"{t:g}" for t in params.thresholds], "--hparams", str(params.results / "hparams.json"),
-              "--n-bootstrap", str(params.n_bootstrap), *params.return_flags()])
-    return params.results / "frontier.json"
+def analyse(params: BenchmarkParams) -> Path:
+    """The benchmark's whole analysis, fitted once and saved, and its published numbers (the DVC metrics)."""
+    from rlscale.analysis import Analysis
+
+    fitted = params.fitted_table if params.fitted_table.is_file() else None
+    argv = ["fit", "analysis", str(params.grid_table), *(["--fitted", str(fitted)] if fitted else []),
+            "-o", str(params.analysis_dir), "--metrics", str(params.metrics), "--delta", f"{params.delta:g}",
+            *_option_flags(params)]
+    for name in ("hparam_fit_range", "utd_fit_range", "utd_range"):
+        if params.analysis.get(name):
+            argv += [f"--{name.replace('_', '-')}", *[f"{v:g}" for v in params.analysis[name]]]
+    _echo(argv)
+    a = params.chain().fit(params.grid_table, fitted=fitted)
+    _print_warnings(a.warnings_)
+    a.save(params.analysis_dir)
+    io.write_json(params.metrics, Analysis.load(params.analysis_dir).metrics())
+    print(f"wrote {params.analysis_dir} and {params.metrics} ({repr(a)[1:-1]})")
+    return params.analysis_dir
 
 
-def notebook_parameters(params: BenchmarkParams, output_dir: Path, notebook: str | None = None) -> dict[str, Any]:
-    """Every parameter a figure notebook may take, as seen from ``notebooks/`` (papermill's cwd), plus
-    the preset's own values for ``notebook`` (``presets.<preset>.notebooks.<name>``)."""
-    up = Path("..")
-    fitted = up / params.fitted_table if params.fitted_table.is_file() else None
-    return {
-        "runs_path": str(up / params.grid_table), "fitted_runs_path": str(fitted) if fitted else None,
-        "delta": params.delta, "thresholds": list(params.thresholds), "threshold": max(params.thresholds),
-        "curve_thresholds": [max(params.thresholds)], "max_return": params.max_return,
-        "min_return": params.min_return, "n_bootstrap": params.n_bootstrap, "output_dir": str(up / output_dir),
-        **params.notebooks.get(notebook or "", {}),
-    }
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """The repository root: the nearest folder at or above ``start`` (default: the working directory)
+    holding ``params.yaml`` (a notebook runs in ``notebooks/``)."""
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "params.yaml").is_file():
+            return folder
+    raise RlscaleError(f"no params.yaml at or above {here}: run from inside the repository, or give results=")
 
 
-def run_notebook(name: str, parameters: dict[str, Any], output_dir: Path, build_name: str) -> Path:
-    """Execute ``notebooks/NAME.ipynb`` with papermill, passing only the parameters it declares; the
-    executed copy goes to ``build/notebooks`` (a log, not an output: it holds timestamps)."""
+@dataclasses.dataclass
+class NotebookContext:
+    """What a figure notebook needs, resolved from ``params.yaml`` in one call: where the benchmark's saved
+    analysis is, where its figures go, and the analysis itself (loaded on first use)."""
+
+    benchmark: str
+    preset: str | None
+    results: Path
+    figures: Path
+
+    @functools.cached_property
+    def analysis(self):
+        from rlscale.analysis import Analysis
+
+        return Analysis.load(self.results)
+
+    def output(self, name: str) -> Path:
+        """``<figures>/<name>`` (the folder is created)."""
+        self.figures.mkdir(parents=True, exist_ok=True)
+        return self.figures / name
+
+
+def notebook_context(benchmark: str, preset: str | None = None, *, results: str | os.PathLike | None = None,
+                     output_dir: str | os.PathLike | None = None) -> NotebookContext:
+    """The pipeline's saved analysis of ``benchmark`` (``results/<benchmark>/analysis`` of the active preset)
+    and its figure folder (``figures/<benchmark>``); ``results``/``output_dir`` point elsewhere instead."""
+    if results is not None:
+        out = Path(output_dir) if output_dir is not None else Path(results).parent / "figures"
+        return NotebookContext(benchmark, preset, Path(results), out)
+    root = find_root()
+    doc = read_params(root / "params.yaml")
+    active = doc.get("preset")
+    preset = preset or active
+    params = load_params(root / "params.yaml", benchmark, preset)
+    if preset != active:
+        raise RlscaleError(f"results/ hold the analysis of the active preset {active!r}, not {preset!r}: switch "
+                           "params.yaml's preset and reproduce, or give results=")
+    figures = Path(output_dir) if output_dir is not None else root / params.figures
+    return NotebookContext(benchmark, preset, root / params.analysis_dir, figures)
+
+
+#: Figure 1's column titles
+TITLES = {"dmc": "DMC", "gym": "Gym", "isaac": "Isaac Gym"}
+
+
+def overview_context(benchmarks: Sequence[str] | None = None, preset: str | None = None, *,
+                     results: dict[str, str | os.PathLike] | None = None,
+                     output_dir: str | os.PathLike | None = None) -> tuple[dict[str, Any], Path]:
+    """Figure 1's columns: {title: saved analysis} of ``benchmarks`` (default: every benchmark of
+    ``params.yaml``), and the folder the figure goes to (``figures/``); ``results`` ({title: folder}) draws
+    other saved analyses instead."""
+    from rlscale.analysis import Analysis
+
+    if results is not None:
+        out = Path(output_dir) if output_dir is not None else Path(".")
+        return {str(title): Analysis.load(folder) for title, folder in results.items()}, out
+    root = find_root()
+    names = list(benchmarks) if benchmarks else benchmark_names(root / "params.yaml")
+    columns = {TITLES.get(name, name): notebook_context(name, preset).analysis for name in names}
+    return columns, Path(output_dir) if output_dir is not None else root / "figures"
+
+
+def run_notebook(name: str, parameters: dict[str, Any], build_name: str) -> Path:
+    """Execute ``notebooks/NAME.ipynb`` with papermill, passing only the parameters it declares; the executed
+    copy goes to ``build/notebooks`` (a log, not an output: it holds timestamps)."""
     import papermill
 
     source = NOTEBOOK_DIR / f"{name}.ipynb"
@@ -273,7 +442,6 @@ def run_notebook(name: str, parameters: dict[str, Any], output_dir: Path, build_
         raise RlscaleError(f"{source}: no such notebook")
     declared = papermill.inspect_notebook(str(source))
     given = {k: v for k, v in parameters.items() if k in declared}
-    output_dir.mkdir(parents=True, exist_ok=True)
     executed = BUILD_DIR / f"{build_name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     print(f"+ papermill {source} {executed} --cwd {NOTEBOOK_DIR} -y {shlex.quote(json.dumps(given))}", flush=True)
@@ -286,14 +454,31 @@ def run_notebook(name: str, parameters: dict[str, Any], output_dir: Path, build_
     return executed
 
 
-def overview_parameters(benchmarks: Sequence[BenchmarkParams], titles: dict[str, str]) -> dict[str, Any]:
-    """Figure 1's ``benchmarks`` parameter: one column per benchmark with its own J levels and returns."""
-    specs = {}
-    for b in benchmarks:
-        p = notebook_parameters(b, Path("figures"))
-        specs[titles.get(b.name, b.name)] = {
-            "runs_path": p["runs_path"], "fitted_runs": p["fitted_runs_path"], "delta": b.delta,
-            "thresholds": list(b.thresholds), "max_return": b.max_return, "min_return": b.min_return,
-        }
-    return {"benchmarks": specs, "thresholds": None, "n_bootstrap": benchmarks[0].n_bootstrap,
-            "output_dir": str(Path("..") / "figures")}
+def _run_one(job: tuple[str, dict[str, Any], str]) -> str:
+    return str(run_notebook(*job))
+
+
+def run_notebooks(jobs: Sequence[tuple[str, dict[str, Any], str]], workers: int = 1) -> list[str]:
+    """Run (name, parameters, build name) jobs, ``workers`` kernels at a time; the first failure stops it."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [_run_one(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return list(pool.map(_run_one, jobs))
+
+
+def figures(params: BenchmarkParams, names: Sequence[str] = FIGURE_NOTEBOOKS) -> list[str]:
+    """The benchmark's figure and table notebooks, each reading its saved analysis, into ``figures/<benchmark>``."""
+    jobs = [(name, {"benchmark": params.name, "preset": params.preset, **params.notebooks.get(name, {})},
+             f"{params.name}/{name}") for name in names]
+    params.figures.mkdir(parents=True, exist_ok=True)
+    return run_notebooks(jobs, workers=params.notebook_workers)
+
+
+def overview(path: str | os.PathLike = "params.yaml") -> str:
+    """Figure 1 over every benchmark of the active preset, into ``figures/``."""
+    doc = read_params(path)
+    for name in benchmark_names(path):
+        load_params(path, name)  # every block resolves
+    parameters = {"preset": doc.get("preset"), **(((doc.get("presets") or {}).get(doc.get("preset")) or {})
+                                                   .get("notebooks") or {}).get(OVERVIEW_NOTEBOOK, {})}
+    return run_notebook(OVERVIEW_NOTEBOOK, parameters, OVERVIEW_NOTEBOOK).as_posix()

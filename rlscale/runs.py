@@ -13,14 +13,17 @@ Required columns
     ``critic_params`` (int)   N, critic parameter count used for compute C = 10 N B sigma D
     ``seed`` (int)
     ``env_step`` (int)        data D collected so far
-    ``return`` (float)        raw mean evaluation return (not normalised)
+    ``return`` (float)        raw mean evaluation return (not normalised), or the curve ``metric`` names
 
-Optional columns (``rlscale train`` writes all of them; tables from elsewhere may lack any)
+Optional columns (``rlscale train`` writes all but ``metric`` and ``seeds_in_mean``; tables from elsewhere
+may lack any)
     ``updates`` (int)               gradient updates so far (sigma * (env_step - warm-up), rounded down)
     ``flops`` (float)               10 N B updates, the paper's compute
     ``wall_s`` (float)              seconds of training so far
     ``train_return`` (float)        mean undiscounted return of the training (exploration) episodes that
                                     ended since the previous row, warm-up episodes included; NaN if none ended
+                                    (a curve next to ``return``; compare ``metric`` = ``train_return``, which
+                                    says that ``return`` itself holds a training return)
     ``train_td_error`` (float)      mean squared TD error on a uniform sample of the replay buffer
     ``newest_td_error`` (float)     the same on the newest transitions in the replay buffer (by default
                                     those collected since the previous row; ``newest_window`` sets a count)
@@ -32,6 +35,15 @@ Optional columns (``rlscale train`` writes all of them; tables from elsewhere ma
     ``val_td_error`` (float)        TD error on held-out transitions never trained on (a different probe,
                                     from the follow-up work on TD generalisation)
     ``run_id`` (str)
+    ``metric`` (str)                what ``return`` holds; absent means ``eval_return``. Known names
+                                    (:data:`METRICS`): ``eval_return`` (mean return of evaluation episodes,
+                                    what rlscale's trainer logs), ``train_return`` (mean return of the
+                                    training episodes, e.g. the paper authors' Gym zips), ``failure_rate`` (a
+                                    fraction, lower is better, e.g. their Isaac Gym runs); an importer that
+                                    cannot tell writes the source's own key. One configuration holds one metric.
+    ``seeds_in_mean`` (int)         the row's "seed" is the mean curve of this many seeds, not one seed (a
+                                    W&B grouped export keeps only the mean): nothing can be resampled over
+                                    its seeds, so bootstrap intervals are unavailable for it
 
 Tables written before the ``train_return``, ``newest_td_error``, ``overfitting`` and
 ``critic_param_norm`` columns existed stay valid: every optional column may be absent.
@@ -76,12 +88,18 @@ OPTIONAL_DTYPES: dict[str, str] = {
     "critic_param_norm": "float64",
     "val_td_error": "float64",
     "run_id": "string",
+    "metric": "string",
+    "seeds_in_mean": "int64",
 }
 REQUIRED_COLUMNS = tuple(REQUIRED_DTYPES)
 OPTIONAL_COLUMNS = tuple(OPTIONAL_DTYPES)
 CONFIG_COLUMNS = ("benchmark", "env", "algo", "utd", "batch_size", "learning_rate")
 RUN_COLUMNS = (*CONFIG_COLUMNS, "seed")
 ROW_KEY = (*RUN_COLUMNS, "env_step")
+
+#: what the ``return`` column can hold, and whether a higher value is better
+METRICS: dict[str, bool] = {"eval_return": True, "train_return": True, "failure_rate": False}
+DEFAULT_METRIC = "eval_return"
 
 _POSITIVE = ("utd", "batch_size", "learning_rate", "critic_params")
 _NON_NEGATIVE = ("env_step", "updates", "flops", "wall_s")
@@ -129,6 +147,12 @@ def validate_run_table(df: pd.DataFrame, *, min_seeds: int = 1, source: str = "r
             bad = out.index[out[col].notna() & (out[col] < 0)]
             if len(bad):
                 raise RunTableError(f"{source}: column '{col}' must be >= 0 ({_rows(bad)})")
+    if "seeds_in_mean" in out.columns:
+        bad = out.index[out["seeds_in_mean"].notna() & (out["seeds_in_mean"] < 1)]
+        if len(bad):
+            raise RunTableError(f"{source}: column 'seeds_in_mean' must be >= 1 ({_rows(bad)})")
+    if "metric" in out.columns:
+        _check_metric(out, source)
     bad = out.index[np.isinf(out["return"].to_numpy())]
     if len(bad):
         raise RunTableError(f"{source}: column 'return' has infinite values ({_rows(bad)})")
@@ -160,6 +184,38 @@ def validate_run_table(df: pd.DataFrame, *, min_seeds: int = 1, source: str = "r
             )
 
     return out.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)
+
+
+def _check_metric(out: pd.DataFrame, source: str) -> None:
+    """Every row names its metric, and a configuration does not mix two."""
+    bad = out.index[out["metric"].isna()]
+    if len(bad):
+        raise RunTableError(f"{source}: column 'metric' has missing values ({_rows(bad)})")
+    if out["metric"].nunique() == 1:
+        return
+    mixed = out.groupby(list(CONFIG_COLUMNS), observed=True)["metric"].transform("nunique") > 1
+    if mixed.any():
+        first = out.loc[mixed.idxmax()]
+        raise RunTableError(f"{source}: configuration {_describe(first, CONFIG_COLUMNS)} mixes metrics "
+                            f"({', '.join(sorted(out.loc[mixed, 'metric'].unique()))}) ({_rows(out.index[mixed])})")
+
+
+def table_metric(runs: pd.DataFrame) -> str:
+    """The one metric the table's ``return`` column holds (``eval_return`` without a ``metric`` column).
+
+    Thresholds on a table that mixes metrics would compare different quantities, so that is an error.
+    """
+    if "metric" not in runs.columns:
+        return DEFAULT_METRIC
+    names = sorted(set(runs["metric"].dropna().astype(str)))
+    if len(names) > 1:
+        raise RunTableError(f"run table mixes metrics ({', '.join(names)}); give one metric at a time")
+    return names[0] if names else DEFAULT_METRIC
+
+
+def higher_is_better(metric: str) -> bool:
+    """Direction of a metric: False for the lower-is-better ones of :data:`METRICS`, True otherwise."""
+    return METRICS.get(metric, True)
 
 
 def _describe(row: pd.Series, cols: tuple[str, ...]) -> str:

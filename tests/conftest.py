@@ -73,3 +73,17 @@ def kill_9_after_checkpoint(command: list[str], run_dir: Path, min_rows: int = 3
     proc.wait()
     assert json.loads((run_dir / "status.json").read_text())["status"] == "running"
     return curve_rows(run_dir)
+
+
+def authors_data_dir() -> Path:
+    """The paper authors' published runs for tests: ``RLSCALE_AUTHORS_DATA``, else ``<repo>/../shared/authors``."""
+    return Path(os.environ.get("RLSCALE_AUTHORS_DATA") or Path(__file__).resolve().parents[2] / "shared" / "authors")
+
+
+@pytest.fixture
+def authors_data() -> Path:
+    """Their runs' folder (gym/, isaac/); tests that need it skip where it is absent, as in a user's clone."""
+    path = authors_data_dir()
+    if not (path / "gym").is_dir():
+        pytest.skip(f"the authors' published runs are not at {path} (set RLSCALE_AUTHORS_DATA=DIR)")
+    return path

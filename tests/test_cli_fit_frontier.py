@@ -35,14 +35,18 @@ def test_writes_frontier_json_and_curves_with_every_contract_field(sweep_path, t
     thresholds = [t["threshold"] for t in result["thresholds"]]
     np.testing.assert_allclose(thresholds, default_thresholds(200.0))  # the table is DMC: J_lo = 200
     for t in result["thresholds"]:
-        for name in ("d_min", "beta", "alpha"):  # percentile bootstrap: need not contain the point estimate
-            assert 0 < t[f"{name}_ci"][0] < t[f"{name}_ci"][1] and t[name] > 0
-        assert t["budget_opt"] == pytest.approx(t["compute_opt"] + 4e9 * t["data_opt"])
-        assert t["data_opt"] == pytest.approx(t["d_min"] + (t["beta"] / t["utd_opt"]) ** t["alpha"])
+        for name in ("d_min", "beta", "exponent"):  # percentile bootstrap: need not contain the point estimate
+            assert 0 < t[f"{name}_lower"] < t[f"{name}_upper"] and t[name] > 0
+        if t["status"] == "ok":
+            assert t["budget_opt"] == pytest.approx(t["compute_opt"] + 4e9 * t["data_opt"])
+            assert t["data_opt"] == pytest.approx(t["d_min"] + (t["beta"] / t["utd_opt"]) ** t["exponent"])
+        else:
+            assert t["utd_opt"] is None and t["reason"]
+    assert sum(t["status"] == "ok" for t in result["thresholds"]) >= 8
     assert [t["held_out"] for t in result["thresholds"]] == [False] * 8 + [True] * 2
     assert result["ci_method"] == "bootstrap" and result["critic_params"] == 150_000
     for law in ("utd_law", "data_law", "compute_law"):
-        assert {"coef", "exponent", "coef_ci", "exponent_ci", "r2"} <= set(result[law])
+        assert {"coef", "exponent", "coef_lower", "exponent_upper", "r2", "df_resid", "status"} <= set(result[law])
     ext = result["extrapolation"]["thresholds"]
     assert {p["threshold"] for p in ext["points"]} == set(thresholds[-2:])
     assert set(ext["mean_rel_error"]) == {"utd", "data", "compute"}
@@ -118,7 +122,7 @@ def test_gym_returns_are_normalised_with_max_return_and_default_thresholds_start
     dmc = json.loads((tmp_path / "dmc" / "frontier.json").read_text())
     np.testing.assert_allclose([t["threshold"] for t in gym["thresholds"]], default_thresholds(300.0))
     for g, d in zip(gym["thresholds"], dmc["thresholds"], strict=True):
-        assert g["d_min"] == pytest.approx(d["d_min"]) and g["utd_opt"] == pytest.approx(d["utd_opt"])
+        assert g["d_min"] == pytest.approx(d["d_min"]) and g["status"] == d["status"]
     capsys.readouterr()
     assert main(["fit", "frontier", str(gym_path), "-o", str(tmp_path / "none"), *args]) == 2
     assert "no max return for env(s) env-a, env-b" in capsys.readouterr().err
@@ -140,9 +144,21 @@ def test_a_threshold_never_reached_is_reported_as_null_with_a_warning(sweep_path
     args = ["fit", "frontier", sweep_path, "--delta", "4e9", "--n-bootstrap", "0"]
     assert main([*args, "-o", str(out), "--thresholds", "600", "700", "800", "1200"]) == 0
     err = capsys.readouterr().err
-    assert "J=1200 not fitted: only 0 utd value(s) reached J" in err and "in F not fitted" in err
+    assert "D_J at J=1200 is not a law (not_fitted): only 0 utd value(s) reached J" in err
+    assert "σ*(F), D*(F), C*(F): no law: not a law (exact): 2 points for 2 parameters" in err
     top = json.loads((out / "frontier.json").read_text())["thresholds"][-1]
     assert top["threshold"] == 1200.0 and top["d_min"] is None and top["utd_opt"] is None and top["reason"]
-    assert main([*args, "-o", str(tmp_path / "none"), "--thresholds", "1200"]) == 2
-    assert "no fitted data-efficiency law" in capsys.readouterr().err
-    assert not (tmp_path / "none").exists()
+    assert main([*args, "-o", str(tmp_path / "none"), "--thresholds", "1200"]) == 0
+    err = capsys.readouterr().err
+    assert "no frontier: no threshold has a data-efficiency law: J=1200: not_fitted" in err
+    assert json.loads((tmp_path / "none" / "frontier.json").read_text())["utd_law"] is None
+
+
+def test_a_single_utd_says_why_there_is_no_law(tmp_path, capsys):
+    runs = _sweep()
+    path = tmp_path / "one.parquet"
+    runs[runs["utd"] == 1.0].to_parquet(path)
+    assert main(["fit", "frontier", str(path), "-o", str(tmp_path / "fit"), "--delta", "4e9", "--n-bootstrap",
+                 "0", "--thresholds", "800"]) == 0
+    err = capsys.readouterr().err
+    assert "only 1 utd value(s) reached J (need 4" in err

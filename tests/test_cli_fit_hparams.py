@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from rlscale.cli import main
-from rlscale.cli.fit import ESTIMATOR_NAMES
+from rlscale.cli.fit import ESTIMATOR_NAMES, parse_max_return, parse_min_return
+from rlscale.errors import RlscaleError
 from rlscale.laws.hparams import ESTIMATORS
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 
 LAWS = SyntheticLaws()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _sweep(**kw) -> pd.DataFrame:
@@ -41,8 +45,9 @@ def test_writes_hparams_json_and_proposals_csv_with_the_contract_shapes(sweep_pa
         for variant in ("shared", "separate"):
             assert set(fitted[h][variant]) == set(LAWS.envs)
             for term in fitted[h][variant].values():
-                assert {"coef", "exponent", "exponent_ci"} <= set(term)
-                assert term["exponent_ci"][0] <= term["exponent"] <= term["exponent_ci"][1]
+                assert {"coef", "exponent", "exponent_lower", "exponent_upper", "df_resid", "status"} <= set(term)
+                assert term["exponent_lower"] <= term["exponent"] <= term["exponent_upper"]
+                assert term["df_resid"] >= 1 and (term["status"] == "ok" or variant == "separate")
         shared = {env: t["exponent"] for env, t in fitted[h]["shared"].items()}
         assert len(set(shared.values())) == 1 and all(e < 0 for e in shared.values())  # falls with utd, as true
     assert fitted["threshold"] == 800.0 and fitted["estimator"] == "bootstrap"
@@ -79,7 +84,7 @@ def test_gym_env_without_max_return_names_the_flag_and_works_with_it(tmp_path, c
     out = tmp_path / "fit"
     assert main(["fit", "hparams", str(path), "-o", str(out), "--n-bootstrap", "5"]) == 2
     err = capsys.readouterr().err
-    assert "--max-return" in err and len(err.strip().splitlines()) == 1
+    assert "--max-return" in err and "min return" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     assert main(["fit", "hparams", str(path), "-o", str(out), "--n-bootstrap", "5",
                  "--max-return", "MyHopper-v1=1000", "--max-return", "MyAnt-v1=1000"]) == 0
@@ -94,7 +99,7 @@ def test_unreached_threshold_gives_a_warning_line_and_null_in_the_json(tmp_path,
     runs.to_parquet(path)
     assert main(["fit", "hparams", str(path), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5"]) == 0
     err = capsys.readouterr().err
-    assert "rlscale: warning: no configuration of env env-b at utd 0.5 reaches 800" in err
+    assert "rlscale: warning: no configuration of env env-b at utd 0.5 reaches J = 800" in err
     best = json.loads((tmp_path / "fit" / "hparams.json").read_text())["best"]
     row = next(r for r in best if r["env"] == "env-b" and r["utd"] == 0.5)
     assert row["batch_size"] is None and row["n_reached"] == 0
@@ -106,7 +111,6 @@ def test_unreached_threshold_gives_a_warning_line_and_null_in_the_json(tmp_path,
         (lambda df: df[df["seed"] == 0], [], "fewer than 2 seeds"),
         (lambda df: df.drop(columns="env_step"), [], "missing required column(s) env_step"),
         (lambda df: df, ["--max-return", "nonsense"], "--max-return expects ENV=R"),
-        (lambda df: df, ["--thresholds", "1200"], "no (env, utd) has finite best hyperparameters"),
         (lambda df: df, ["--n-bootstrap", "0"], "--n-bootstrap must be >= 1"),
     ],
 )
@@ -118,6 +122,59 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rlscale: error:") and message in err[0], err
     assert not out.exists()
+
+
+def test_a_failed_fit_prints_the_warnings_that_explain_it_then_one_error(tmp_path, capsys):
+    path = tmp_path / "runs.parquet"
+    _sweep(n_points=30, utds=(1.0, 2.0)).to_parquet(path)
+    assert main(["fit", "hparams", str(path), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5",
+                 "--thresholds", "1200"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("rlscale: error: hyperparameter laws: no env has finite best hyperparameters")
+    assert any(line.startswith("rlscale: warning: no configuration of env env-a at utd 1 reaches J = 1200")
+               for line in err)
+    assert all(line.startswith(("rlscale: warning:", "rlscale: error:")) for line in err)
+    assert not (tmp_path / "fit").exists()
+
+
+def test_an_env_reaching_j_at_one_utd_only_is_left_out_with_a_warning_that_says_why(tmp_path, capsys):
+    runs = _sweep(n_points=40)
+    runs.loc[(runs["env"] == "env-b") & (runs["utd"] != 1.0), "return"] = 100.0
+    path = tmp_path / "runs.parquet"
+    runs.to_parquet(path)
+    assert main(["fit", "hparams", str(path), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "env env-b has best hyperparameters at only one utd (1)" in err and "lower the highest threshold" in err
+    assert set(json.loads((tmp_path / "fit" / "hparams.json").read_text())["batch_size"]["shared"]) == {"env-a"}
+
+
+def test_the_same_fit_twice_gives_the_same_bytes(sweep_path, tmp_path):
+    for name in ("a", "b"):
+        assert main(["fit", "hparams", sweep_path, "-o", str(tmp_path / name), "--n-bootstrap", "10"]) == 0
+    for name in ("hparams.json", "proposed_hparams.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    row = (tmp_path / "a" / "proposed_hparams.csv").read_text().splitlines()[1]
+    assert all(len(v.replace(".", "").replace("-", "").lstrip("0")) <= 11 for v in row.split(",")[1:])
+
+
+def test_the_readme_example_runs_on_the_embedded_data(tmp_path, capsys):
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith("rlscale fit hparams data/runs/"))
+    argv = shlex.split(line.split("#")[0])[1:]
+    argv[argv.index("-o") + 1] = str(tmp_path / "fit")
+    argv = [str(ROOT / a) if a.startswith("data/") else a for a in argv]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "fit" / "proposed_hparams.csv").is_file()
+
+
+def test_parse_max_and_min_return_accept_pairs_and_name_the_flag_on_bad_syntax():
+    assert parse_max_return(["Ant-v4=6625", " Hopper-v4 = 3.5e3"]) == {"Ant-v4": 6625.0, "Hopper-v4": 3500.0}
+    for bad in ["Ant-v4", "=5", "Ant-v4=x", "Ant-v4=-1", "Ant-v4=nan", "Ant-v4=inf"]:
+        with pytest.raises(RlscaleError, match="--max-return expects ENV=R"):
+            parse_max_return([bad])
+    assert parse_min_return(["Pendulum-v1=-1500"]) == {"Pendulum-v1": -1500.0}
+    with pytest.raises(RlscaleError, match="--min-return expects ENV=R"):
+        parse_min_return(["Pendulum-v1=x"])
 
 
 def test_missing_run_table_is_one_error_line(tmp_path, capsys):

@@ -13,12 +13,13 @@ from rlscale.cli import main
 from rlscale.runs import read_run_table
 
 
-def _zip(path, n_seeds: int = 3) -> None:
+def _zip(path, n_seeds: int = 3, steps_first: bool = True) -> None:
     steps = np.arange(1, 11) * 10_000.0
     with zipfile.ZipFile(path, "w") as zf:
         for utd in ("1", "4"):
             for bs, lr in ((128, "0.001"), (256, "3e-4")):
-                curves = np.column_stack([steps, np.linspace(0, 1000, 10)[:, None] + np.arange(n_seeds)])
+                curves = np.linspace(0, 1000, 10)[:, None] + np.arange(n_seeds)
+                curves = np.column_stack([steps, curves]) if steps_first else curves
                 buf = io.BytesIO()
                 np.save(buf, curves)
                 zf.writestr(f"dmc_sweep/utd_{utd}/walker-walk/returns/bs_{bs}_lr_{lr}.npy", buf.getvalue())
@@ -109,3 +110,56 @@ def test_import_wandb_api_errors_are_one_line(tmp_path, capsys):
     code = main(["import", "wandb", "me/proj", "-o", str(tmp_path / "r.parquet"), "--return-key", "r",
                  "--config", "utd"])
     assert code == 2 and "--config expects FIELD=VALUE" in capsys.readouterr().err
+
+
+def test_import_qscaled_folder_with_a_named_metric(tmp_path):
+    _zip(tmp_path / "sweep.zip")
+    with zipfile.ZipFile(tmp_path / "sweep.zip") as zf:
+        zf.extractall(tmp_path / "npy")
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "qscaled", str(tmp_path / "npy"), "-o", str(out), "--metric", "eval_return"]) == 0
+    runs = read_run_table(out)
+    assert set(runs["metric"]) == {"eval_return"} and len(runs) == 2 * 2 * 3 * 10
+
+
+def test_import_isaac_and_wandb_csv_group_size(tmp_path):
+    steps = np.arange(1, 4) * 8192.0
+    name = "experiment: hlg_1cubes_b4096_mb1280_lr1.6e-4_val - episodic_stats/failure_2_last"
+    pd.DataFrame({"global_step": steps, name: [0.9, 0.5, 0.1], f"{name}__MIN": [0.8, 0.4, 0.05],
+                  f"{name}__MAX": [0.95, 0.6, 0.2]}).to_csv(tmp_path / "best.csv", index=False)
+    out = tmp_path / "best.parquet"
+    assert main(["import", "isaac", str(tmp_path / "best.csv"), "-o", str(out), "--group-size", "4"]) == 0
+    runs = read_run_table(out)
+    assert set(runs["utd"]) == {8 / 4096} and set(runs["seeds_in_mean"]) == {4}
+    assert set(runs["metric"]) == {"failure_rate"} and set(runs["critic_params"]) == {1}
+    assert main(["import", "wandb-csv", str(tmp_path / "best.csv"), "-o", str(tmp_path / "w.csv"),
+                 "--step-column", "global_step", "--name-pattern", r"experiment: hlg_1cubes_b(?P<batch_size>\d+).*",
+                 "--set", "env=push", "--set", "utd=1", "--set", "learning_rate=1e-4", "--benchmark", "isaac",
+                 "--algo", "pql", "--critic-params", "1", "--group-size", "5"]) == 0
+    assert set(read_run_table(tmp_path / "w.csv")["seeds_in_mean"]) == {5}
+
+
+def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path, monkeypatch, capsys):
+    (tmp_path / "copy" / "dmc").mkdir(parents=True)
+    _zip(tmp_path / "copy" / "dmc" / "dmc_sweep.zip", steps_first=False)  # their DMC zips hold returns only
+    monkeypatch.setenv("RLSCALE_AUTHORS_DATA", str(tmp_path / "copy"))
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "authors", "dmc_sweep", "-o", str(out)]) == 0
+    runs = read_run_table(out)
+    assert set(runs["metric"]) == {"returns"} and runs["env_step"].min() == 5000  # their DMC step grid
+    assert main(["import", "authors", "dmc_ours", "-o", str(tmp_path / "ours.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not in RLSCALE_AUTHORS_DATA" in err and "dmc/dmc_ours.zip" in err
+    assert main(["import", "authors", "gym_tiny", "-o", str(out)]) == 2
+    assert "known: gym_sweep, gym_ours" in capsys.readouterr().err
+    _zip(tmp_path / "copy" / "dmc" / "dmc_baseline.zip", steps_first=False)
+    assert main(["import", "authors", "dmc_baseline", "-o", str(out)]) == 2  # recorded: steps in column 0
+    assert "--env-step-start S --env-step-freq F" in capsys.readouterr().err
+    assert main(["import", "authors", "dmc_baseline", "-o", str(out), "--env-step-start", "0",
+                 "--env-step-freq", "2000"]) == 0
+    assert read_run_table(out)["env_step"].max() == 18_000
+    assert main(["import", "authors", "igpush_best", "-o", str(out), "--returns-key", "r"]) == 2
+    assert "apply to the zips, not to igpush_best" in capsys.readouterr().err
+    assert main(["import", "authors", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert f"local copy {tmp_path / 'copy' / 'dmc' / 'dmc_sweep.zip'}" in listing and "igpush_best" in listing

@@ -57,15 +57,8 @@ def test_the_graph_sees_the_packages_modules():
 
 
 def test_no_library_module_imports_the_cli():
-    offenders = {m: i for m, i in _importers("rlscale", ("rlscale.cli",)).items()
-                 if not m.startswith("rlscale.cli") and m != "rlscale.pipeline"}
+    offenders = {m: i for m, i in _importers("rlscale", ("rlscale.cli",)).items() if not m.startswith("rlscale.cli")}
     assert offenders == {}
-
-
-@pytest.mark.xfail(reason="pipeline.py's fit and notebook steps still run rlscale commands in-process (owned by the "
-                   "pipeline's rewrite); its train step calls library functions", strict=False)
-def test_the_pipeline_calls_library_functions_not_the_cli():
-    assert _importers("rlscale.pipeline", ("rlscale.cli",)) == {}
 
 
 @pytest.mark.parametrize(("layer", "above"), [
@@ -82,7 +75,6 @@ def test_lower_layers_never_import_higher_ones(layer, above):
     assert _importers(layer, above) == {}
 
 
-@pytest.mark.parametrize("layer", ["rlscale.laws", pytest.param("rlscale.analysis", marks=pytest.mark.xfail(
-    reason="analysis.py still builds its tables with rlscale.plots (owned by the analysis rewrite)", strict=False))])
+@pytest.mark.parametrize("layer", ["rlscale.laws", "rlscale.analysis"])
 def test_fitting_imports_neither_plotting_nor_the_cli(layer):
     assert _importers(layer, ("rlscale.plots", "rlscale.cli", "rlscale.pipeline")) == {}

@@ -13,6 +13,7 @@ import pytest
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.importers import (
     import_csv,
+    import_isaac_wandb,
     import_qscaled,
     import_wandb,
     import_wandb_csv,
@@ -72,6 +73,28 @@ def test_qscaled_returns_key_with_slash_and_overrides(tmp_path):
     runs = import_qscaled(tmp_path / "gym.zip", "episode/return", benchmark="mine", algo="td3", critic_params=2e5)
     assert set(runs["benchmark"]) == {"mine"} and set(runs["algo"]) == {"td3"}
     assert set(runs["critic_params"]) == {200_000}
+
+
+def test_qscaled_says_which_return_its_curves_are(tmp_path):
+    _paper_like_zip(tmp_path / "gym.zip")
+    assert set(import_qscaled(tmp_path / "gym.zip", "episode.return")["metric"]) == {"train_return"}
+    assert set(import_qscaled(tmp_path / "gym.zip", "episode.length")["metric"]) == {"episode.length"}
+    assert set(import_qscaled(tmp_path / "gym.zip", "episode.return", metric="eval_return")["metric"]) == {
+        "eval_return"}
+
+
+def test_qscaled_folder_of_npy_files_reads_like_the_zip(tmp_path):
+    _paper_like_zip(tmp_path / "gym.zip")
+    with zipfile.ZipFile(tmp_path / "gym.zip") as zf:
+        zf.extractall(tmp_path / "unpacked")
+    from_zip = import_qscaled(tmp_path / "gym.zip", "episode.return")
+    pd.testing.assert_frame_equal(import_qscaled(tmp_path / "unpacked", "episode.return"), from_zip)
+    pd.testing.assert_frame_equal(import_qscaled(tmp_path / "unpacked" / "gym_sweep", "episode.return"), from_zip)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RlscaleError, match="holds no .npy files"):
+        import_qscaled(tmp_path / "empty")
+    with pytest.raises(RlscaleError, match="no such file or folder"):
+        import_qscaled(tmp_path / "absent")
 
 
 def test_qscaled_missing_key_lists_available_keys(tmp_path):
@@ -285,3 +308,85 @@ def test_wandb_csv_export_with_run_config_table_and_numbered_seeds(tmp_path):
     two_metrics.to_csv(tmp_path / "two.csv", index=False)
     with pytest.raises(RlscaleError, match=r"several metrics; choose one with --metric \(eval/return, train/loss\)"):
         import_wandb_csv(tmp_path / "two.csv", name_pattern=r"(?P<env>.+)")
+
+
+def _grouped_export(path, *, single_too: bool = False) -> None:
+    """A W&B export of a panel that grouped runs: per group its mean and the runs' min/max envelope."""
+    steps = [1000, 2000, 3000]
+    frame = {"global_step": steps}
+    for name, mean in (("experiment: HalfCheetah-v4_utd1", [100.0, 400.0, 900.0]),
+                       ("experiment: HalfCheetah-v4_utd4", [150.0, 600.0, np.nan])):
+        frame[f"{name} - eval/return"] = mean
+        frame[f"{name} - eval/return__MIN"] = [m - 10 for m in mean]
+        frame[f"{name} - eval/return__MAX"] = [m + 10 for m in mean]
+    if single_too:
+        frame["7_HalfCheetah-v4_utd1 - eval/return"] = [90.0, 380.0, 880.0]
+        frame["7_HalfCheetah-v4_utd1 - eval/return__MIN"] = frame["7_HalfCheetah-v4_utd1 - eval/return"]
+        frame["7_HalfCheetah-v4_utd1 - eval/return__MAX"] = frame["7_HalfCheetah-v4_utd1 - eval/return"]
+    pd.DataFrame(frame).to_csv(path, index=False)
+
+
+def test_wandb_csv_group_means_enter_as_one_seed_each_with_their_group_size(tmp_path):
+    _grouped_export(tmp_path / "groups.csv")
+    pattern = r"(?:experiment: |\d+_)?(?P<env>[^_]+)_utd(?P<utd>\d+)"
+    constants = {"batch_size": 256, "learning_rate": 3e-4}
+    runs = import_wandb_csv(tmp_path / "groups.csv", name_pattern=pattern, step_column="global_step",
+                            constants=constants, group_size=8)
+    assert runs.groupby("utd")["seed"].nunique().tolist() == [1, 1]
+    assert set(runs["seeds_in_mean"]) == {8} and set(runs["metric"]) == {"eval/return"}
+    assert runs.loc[runs["utd"] == 1.0, "return"].tolist() == [100.0, 400.0, 900.0]
+    unknown = import_wandb_csv(tmp_path / "groups.csv", name_pattern=pattern, step_column="global_step",
+                               constants={**constants, "metric": "eval_return"})
+    assert unknown["seeds_in_mean"].isna().all() and set(unknown["metric"]) == {"eval_return"}
+    _grouped_export(tmp_path / "mixed.csv", single_too=True)
+    with pytest.raises(RlscaleError, match="both a group's mean and single runs"):
+        import_wandb_csv(tmp_path / "mixed.csv", name_pattern=pattern, step_column="global_step",
+                         constants=constants)
+
+
+def test_wandb_csv_warns_when_the_runs_of_a_configuration_end_far_apart(tmp_path):
+    frame = pd.DataFrame({"Step": np.arange(1, 11) * 1000.0,
+                          "a_s0 - r": np.linspace(0, 1, 10), "a_s1 - r": [*np.linspace(0, 1, 3), *[np.nan] * 7]})
+    frame.to_csv(tmp_path / "ragged.csv", index=False)
+    constants = {"env": "Ant-v4", "utd": 1, "batch_size": 256, "learning_rate": 3e-4}
+    with pytest.warns(RlscaleWarning, match=r"runs end at env steps up to 3.3x apart.*fewer runs"):
+        runs = import_wandb_csv(tmp_path / "ragged.csv", name_pattern=r"a_s(?P<seed>\d)", constants=constants)
+    assert "seeds_in_mean" not in runs.columns
+
+
+def _isaac_export(path, names: list[str], grouped: bool) -> None:
+    steps = np.arange(1, 6) * 8192.0
+    frame = {"global_step": steps}
+    for i, name in enumerate(names):
+        curve = np.linspace(0.99, 0.05 + 0.01 * i, 5)
+        for col, values in (("_step", np.arange(5.0)), ("episodic_stats/failure_2_last", curve)):
+            frame[f"{name} - {col}"] = values
+            frame[f"{name} - {col}__MIN"] = values - 0.01 * grouped
+            frame[f"{name} - {col}__MAX"] = values + 0.01 * grouped
+    pd.DataFrame(frame).to_csv(path, index=False)
+
+
+def test_isaac_exports_give_sigma_from_parallel_envs_and_a_failure_rate(tmp_path):
+    _isaac_export(tmp_path / "sweep.csv", ["101_hlg_1cubes_b8192_mb2048_lr1e-4", "102_hlg_1cubes_b8192_mb2048_lr1e-4",
+                                            "103_hlg_1cubes_b8192_mb2048_lr2e-4"], grouped=False)
+    runs = import_isaac_wandb(tmp_path / "sweep.csv")
+    assert set(runs["utd"]) == {8 / 8192} and set(runs["batch_size"]) == {2048}
+    assert runs.groupby("learning_rate")["seed"].nunique().to_dict() == {1e-4: 2, 2e-4: 1}
+    assert set(runs["metric"]) == {"failure_rate"} and set(runs["benchmark"]) == {"isaac"}
+    assert set(runs["env"]) == {"franka_push_1cube"} and set(runs["algo"]) == {"pql"}
+    assert "seeds_in_mean" not in runs.columns and runs["run_id"].str.startswith("10").all()
+    assert set(runs["env_step"]) == {8192 * k for k in range(1, 6)}
+
+    _isaac_export(tmp_path / "best.csv", ["experiment: hlg_1cubes_b1024_mb512_lr1e-4_val",
+                                          "experiment: hlg_1cubes_b65536_mb8064_lr3.7e-4"], grouped=True)
+    best = import_isaac_wandb(tmp_path / "best.csv", updates_per_step=4)
+    assert sorted(best["utd"].unique()) == [4 / 65536, 4 / 1024] and set(best["seeds_in_mean"]) == {5}
+    assert best.groupby("utd")["seed"].nunique().tolist() == [1, 1]
+
+    _isaac_export(tmp_path / "tags.csv", ["experiment: hlg_1cubes_b1024_mb512_lr1e-4_val",
+                                          "experiment: hlg_1cubes_b1024_mb512_lr1e-4_3"], grouped=True)
+    with pytest.raises(RlscaleError, match="n=1024, B=512, η=0.0001 appears under several run tags"):
+        import_isaac_wandb(tmp_path / "tags.csv")
+    _isaac_export(tmp_path / "other.csv", ["walker_utd1"], grouped=False)
+    with pytest.raises(RlscaleError, match="walker_utd1 are not the authors' 'hlg_<k>cubes_b<n>_mb<B>_lr<η>' runs"):
+        import_isaac_wandb(tmp_path / "other.csv")

@@ -42,21 +42,24 @@ def test_noise_free_normalised_fit_returns_the_law_in_env_steps():
 def test_noisy_fit_recovers_parameters_within_tolerance_and_ci_covers_truth(rng):
     fit = DataEfficiency().fit(_crossings(rng, noise=0.05))
     row = fit.params_.set_index("threshold").loc[800.0]
-    assert fit.ci_method_ == "jacobian"
+    ci = fit.conf_int().loc[("all", 800.0)]
+    assert fit.ci_method_ == "jacobian" and row["status"] == "ok" and row["df_resid"] == 7 - 3
     assert row["d_min"] == pytest.approx(2e5, rel=0.15)
-    assert row["alpha"] == pytest.approx(0.8, abs=0.15)
+    assert row["exponent"] == pytest.approx(0.8, abs=0.15)
     assert row["utd_scale"] == pytest.approx(2.0, rel=0.35)
-    assert row["alpha_lo"] < 0.8 < row["alpha_hi"]
-    assert row["d_min_lo"] < 2e5 < row["d_min_hi"]
+    assert ci.loc["exponent", "lower"] < 0.8 < ci.loc["exponent", "upper"]
+    assert ci.loc["d_min", "lower"] < 2e5 < ci.loc["d_min", "upper"]
+    narrow = fit.conf_int(alpha=0.5).loc[("all", 800.0)]
+    assert ci.loc["d_min", "lower"] < narrow.loc["d_min", "lower"] < narrow.loc["d_min", "upper"]
 
 
 def test_per_env_fit_recovers_each_env_scale(rng):
     fit = DataEfficiency(normalize=False).fit(_crossings(rng, noise=0.03))
     assert set(fit.groups_) == set(ENV_SCALE)
     for env, scale in ENV_SCALE.items():
-        d_min, _, alpha = fit.params(800.0, env=env)
+        d_min, _, exponent = fit.params(800.0, env=env)
         assert d_min == pytest.approx(2e5 * scale, rel=0.15)
-        assert alpha == pytest.approx(0.8, abs=0.15)
+        assert exponent == pytest.approx(0.8, abs=0.15)
     with pytest.raises(RlscaleError, match="pass env="):
         fit.predict([1.0], 800.0)
 
@@ -68,11 +71,11 @@ def test_never_reached_crossings_are_dropped_and_counted_and_too_few_give_nan_wi
     fit = DataEfficiency(normalize=False).fit(table)
     params = fit.params_.set_index(["group", "threshold"])
     ok = params.loc[("env-a", 800.0)]
-    assert ok["n_dropped"] == 1 and ok["n_points"] == 6 and ok["reason"] == ""
+    assert ok["n_dropped"] == 1 and ok["n_points"] == 6 and ok["reason"] == "" and ok["status"] == "ok"
     assert ok["d_min"] == pytest.approx(1e5, rel=1e-3)
     bad = params.loc[("env-a", 500.0)]
-    assert np.isnan(bad["d_min"]) and np.isnan(bad["alpha"]) and "only 3 utd value(s)" in bad["reason"]
-    assert "not fitted" in fit.summary()
+    assert np.isnan(bad["d_min"]) and np.isnan(bad["exponent"]) and "only 3 utd value(s)" in bad["reason"]
+    assert bad["status"] == "not_fitted" and "not a law (not_fitted)" in fit.summary().as_text()
 
 
 def test_bootstrap_intervals_are_percentiles_of_per_sample_refits(rng):
@@ -83,13 +86,16 @@ def test_bootstrap_intervals_are_percentiles_of_per_sample_refits(rng):
     fit = DataEfficiency(normalize=False).fit(truth, boot)
     assert fit.ci_method_ == "bootstrap"
     refit = [DataEfficiency(normalize=False).fit(s.drop(columns="sample")).params(800.0, "env-a") for s in samples]
-    refits = pd.DataFrame(refit, columns=["d_min", "beta", "alpha"])
+    refits = pd.DataFrame(refit, columns=["d_min", "beta", "exponent"])
     row = fit.params_.iloc[0]
-    for name in ("d_min", "alpha", "beta"):
+    ci = fit.conf_int().loc[("env-a", 800.0)]
+    for name in ("d_min", "exponent", "beta"):
         lo, hi = np.quantile(refits[name], [0.025, 0.975])
-        assert row[f"{name}_lo"] == pytest.approx(lo, rel=1e-3)
-        assert row[f"{name}_hi"] == pytest.approx(hi, rel=1e-3)
-        assert row[f"{name}_lo"] <= row[name] <= row[f"{name}_hi"]
+        assert ci.loc[name, "lower"] == pytest.approx(lo, rel=1e-3)
+        assert ci.loc[name, "upper"] == pytest.approx(hi, rel=1e-3)
+        assert ci.loc[name, "lower"] <= row[name] <= ci.loc[name, "upper"]
+    back = DataEfficiency.from_frames(**fit.to_frames(), normalize=False)
+    pd.testing.assert_frame_equal(back.conf_int(0.2), fit.conf_int(0.2))
 
 
 def test_held_out_utds_are_predicted_and_errors_are_relative():
@@ -101,7 +107,9 @@ def test_held_out_utds_are_predicted_and_errors_are_relative():
     row = held.loc[800.0]
     assert row["predicted"] == pytest.approx(_law(16.0), rel=1e-3)
     assert row["rel_error"] == pytest.approx(abs(row["predicted"] - row["actual"]) / row["actual"])
-    assert row["rel_error"] == pytest.approx(1 - 1 / 1.1, abs=2e-3)
+    assert row["rel_error"] == pytest.approx(1 - 1 / 1.1, abs=2e-3) and row["reason"] == ""
+    few = DataEfficiency(fit_utds=(0.25, 1.0)).fit(table)  # 3 σ: no law to predict with, and it says why
+    assert few.heldout_["predicted"].isna().all() and few.heldout_["reason"].str.contains("only 3 utd").all()
 
 
 def test_efficiency_curve_is_dmin_plus_power():
@@ -126,3 +134,36 @@ def test_predict_at_an_unfitted_threshold_names_the_fitted_ones():
     fit = DataEfficiency().fit(_crossings())
     with pytest.raises(RlscaleError, match="fitted thresholds: 500, 800"):
         fit.predict([1.0], 650.0)
+
+
+def test_a_pure_power_law_without_a_floor_is_marked_at_bound_not_published():
+    rows = [{"env": "e", "utd": u, "threshold": 800.0, "crossing": 5000.0 * u**-0.6} for u in UTDS]
+    fit = DataEfficiency().fit(pd.DataFrame(rows))
+    row = fit.params_.iloc[0]
+    assert row["status"] == "at_bound" and "no floor D_min is visible" in row["reason"]
+    assert not fit.is_law(800.0) and any("not a law (at_bound)" in line for line in fit.problems())
+
+
+def test_points_too_scattered_for_the_law_are_marked_wide(rng):
+    rows = [{"env": "e", "utd": u, "threshold": 800.0, "crossing": 1e5 * np.exp(rng.normal(0, 0.6))}
+            for u in (0.5, 1.0, 2.0, 4.0)]
+    fit = DataEfficiency(normalize=False).fit(pd.DataFrame(rows))
+    assert fit.params_.iloc[0]["status"] in {"wide", "at_bound"}
+    assert not fit.is_law(800.0, "e")
+
+
+def test_two_thresholds_crossed_at_the_same_evaluations_say_so():
+    table = _crossings(thresholds=(700.0, 800.0))
+    table.loc[table["threshold"] == 800.0, "crossing"] = table.loc[table["threshold"] == 700.0, "crossing"].to_numpy()
+    fit = DataEfficiency().fit(table)
+    params = fit.params_.set_index("threshold")
+    assert np.isnan(params.loc[700.0, "same_as"]) and params.loc[800.0, "same_as"] == 700.0
+    assert params.loc[800.0, "d_min"] == params.loc[700.0, "d_min"]
+    assert any("J=800 has the same points as J=700" in line for line in fit.problems())
+
+
+def test_summary_and_repr_read_well():
+    fit = DataEfficiency().fit(_crossings())
+    text = fit.summary().as_text()
+    assert "D_min" in text and "α" in text and "laws: 2" in text
+    assert "2 fits, 2 laws" in repr(fit) and "<table" in fit.summary()._repr_html_()

@@ -15,7 +15,7 @@ from rlscale.laws.synthetic import make_sweep
 from rlscale.laws.thresholds import ThresholdCrossings
 
 UTDS = np.geomspace(0.25, 16.0, 7)
-PAPER_GYM_800 = (2.17e5, 2.29, 0.70)  # METHOD 2.7: D = 2.17e5 (1 + (σ/2.29)^-0.70)
+PAPER_GYM_800 = (2.17e5, 2.29, 0.70)  # the authors' Gym fit at J = 800: D = 2.17e5 (1 + (σ/2.29)^-0.70)
 
 
 def _efficiency(laws: dict[float, tuple[float, float, float]]) -> DataEfficiency:
@@ -75,9 +75,10 @@ def _scaling_laws(exponent_of_f: float) -> dict[float, tuple[float, float, float
 def test_sigma_law_in_budget_recovers_its_exponent_and_predicts_held_out_thresholds():
     frontier = ComputeFrontier(delta=0.0, critic_params=1e5, batch_size=_constant_batch(256.0),
                                utd_range=(0.01, 100.0), holdout=2).fit(_efficiency(_scaling_laws(0.5)))
-    law = frontier.laws_["utd"].terms_["all"]
-    assert law.exponent == pytest.approx(0.5, abs=1e-3)
-    assert law.exponent_ci[0] <= 0.5 <= law.exponent_ci[1]
+    law = frontier.laws_["utd"]
+    ci = frontier.conf_int().loc[("utd", "exponent")]
+    assert law.exponent() == pytest.approx(0.5, abs=1e-3) and frontier.has_law()
+    assert ci["lower"] <= 0.5 <= ci["upper"]
     assert frontier.optimum_["held_out"].tolist() == [False] * 6 + [True] * 2
     assert frontier.mean_rel_error()["utd"] < 1e-3
     np.testing.assert_allclose(frontier.optimum_["utd"], np.geomspace(0.5, 4.0, 8) * 2 ** (-1 / 1.5), rtol=1e-5)
@@ -104,8 +105,9 @@ def test_extrapolation_errors_are_relative_errors_of_the_laws_at_the_held_out_bu
 def test_too_few_thresholds_for_laws_in_budget_is_reported_not_raised():
     frontier = ComputeFrontier(delta=4e9, critic_params=1.5e5, batch_size=_constant_batch(256.0), holdout=2)
     frontier.fit(_efficiency({700.0: PAPER_GYM_800, 800.0: PAPER_GYM_800}))
-    assert frontier.laws_ == {} and "need 2 or more" in frontier.law_reason_
-    assert frontier.extrapolation_.empty
+    assert frontier.laws_ == {} and "needs 3 or more, for residual dof" in frontier.law_reason_
+    assert frontier.extrapolation_["predicted"].isna().all() and len(frontier.extrapolation_) == 2 * 3
+    assert frontier.extrapolation_["reason"].str.contains("needs 3 or more").all()
     with pytest.raises(RlscaleError, match="no law in F"):
         frontier.predict(1e15)
 
@@ -114,7 +116,7 @@ def test_optimum_on_the_edge_of_the_utd_range_is_flagged():
     frontier = ComputeFrontier(delta=4e9, critic_params=1.5e5, batch_size=_constant_batch(256.0),
                                utd_range=(0.25, 0.5), holdout=0).fit(_efficiency({800.0: PAPER_GYM_800}))
     assert bool(frontier.optimum_["at_boundary"].iloc[0])
-    assert "at the σ bound" in frontier.summary()
+    assert "σ* is at the edge of the utd range" in frontier.summary().as_text()
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -180,3 +182,37 @@ def test_synthetic_sweep_end_to_end_selects_one_config_per_env_and_utd():
     assert len(points) == 30 and len(boot) == 30 * 5 and set(boot["sample"]) == set(range(5))
     fit = DataEfficiency().fit(points, boot)
     assert fit.params(800.0)[2] == pytest.approx(0.8, abs=0.35)  # synthetic truth α = 0.8, grid-best selection
+
+
+def test_only_thresholds_with_a_law_get_a_frontier_and_none_is_a_reason_not_a_crash():
+    rows = [{"env": "e", "utd": u, "threshold": j, "crossing": 5000.0 * u**-0.6 * (j / 800)} for u in UTDS
+            for j in (700.0, 800.0)]  # pure power laws: no floor, s_0 at its bound, no law at any J
+    eff = DataEfficiency().fit(pd.DataFrame(rows))
+    frontier = ComputeFrontier(delta=4e9, critic_params=1.5e5, batch_size=_constant_batch(256.0)).fit(eff)
+    assert frontier.optimum_.empty and frontier.curves_.empty and frontier.laws_ == {}
+    assert "no threshold has a data-efficiency law" in frontier.reason_
+    assert frontier.problems() == [f"no frontier: {frontier.reason_}"]
+
+
+def test_the_budget_laws_count_repeated_thresholds_once_and_leave_out_bounds():
+    laws = _scaling_laws(0.5)
+    eff = _efficiency(laws)
+    params = eff.params_.copy()
+    params.loc[params["threshold"] == max(laws), "same_as"] = min(laws)  # as if two J shared their crossings
+    eff._set_params(params)
+    frontier = ComputeFrontier(delta=0.0, critic_params=1e5, batch_size=_constant_batch(256.0),
+                               utd_range=(0.01, 100.0), holdout=0).fit(eff)
+    top = frontier.optimum_.set_index("threshold").loc[max(laws)]
+    assert not top["in_fit"] and "counted once" in top["note"]
+    assert frontier.laws_["utd"].n_obs_ == len(laws) - 1
+
+
+def test_a_saved_frontier_reloads_with_the_same_laws_and_extrapolation():
+    frontier = ComputeFrontier(delta=1e9, critic_params=1e5, batch_size=_constant_batch(128.0),
+                               utd_range=(0.01, 100.0), holdout=2).fit(_efficiency(_scaling_laws(0.6)))
+    frames = {k: pd.read_csv(pd.io.common.StringIO(v.to_csv(index=False))) for k, v in frontier.to_frames().items()}
+    back = ComputeFrontier.from_frames(frames, 1e9, 1e5, _constant_batch(128.0), frontier.utd_range_, 2,
+                                       law_reason=frontier.law_reason_)
+    pd.testing.assert_frame_equal(back.conf_int(0.1), frontier.conf_int(0.1))
+    pd.testing.assert_frame_equal(back.extrapolation_, frontier.extrapolation_)
+    assert "σ* ∝ F^0.6" in repr(back) and "laws in F" in back.summary().as_text()

@@ -66,7 +66,8 @@ def test_paper_estimator_recovers_true_exponents_and_proposals_fall_with_utd(cro
 def test_confidence_columns_bracket_the_estimate(crossings):
     best = BestHyperparams(estimator="bootstrap").fit(crossings).best_
     for h in ("batch_size", "learning_rate"):
-        assert (best[f"{h}_lo"] <= best[h] * (1 + 1e-9)).all() and (best[h] <= best[f"{h}_hi"] * (1 + 1e-9)).all()
+        assert (best[f"{h}_lower"] <= best[h] * (1 + 1e-9)).all()
+        assert (best[h] <= best[f"{h}_upper"] * (1 + 1e-9)).all()
         assert (best[f"{h}_log_std"] >= 0).all()
     assert set(best["grid_batch_size"]) <= {64.0, 128.0, 256.0, 512.0, 1024.0}
 
@@ -152,3 +153,50 @@ def test_bad_requests_are_one_line_errors(crossings):
         laws.propose([1.0], envs=["nope"])
     with pytest.raises(RlscaleError, match="positive"):
         laws.propose([0.0])
+
+
+def test_best_hyperparameter_intervals_at_any_level_and_a_readable_summary(crossings):
+    best = BestHyperparams().fit(crossings)
+    wide, narrow = best.conf_int(0.05), best.conf_int(0.5)
+    np.testing.assert_allclose(wide["batch_size_lower"], best.best_["batch_size_lower"])
+    assert (narrow["batch_size_upper"] <= wide["batch_size_upper"]).all()
+    assert "Best hyperparameters (bootstrap) at J = 800" in best.summary().as_text()
+    assert "12 (task, σ)" in repr(best)
+
+
+def test_laws_table_conf_int_summary_repr_and_reload(crossings):
+    laws = HyperparamLaws().fit(BestHyperparams().fit(crossings))
+    table = laws.table()
+    assert set(table["variant"]) == {"shared", "separate"} and set(table["hparam"]) == {"batch_size",
+                                                                                         "learning_rate"}
+    ci = laws.conf_int(0.1)
+    row = table[(table["hparam"] == "batch_size") & (table["variant"] == "shared") & (table["group"] == "env-a")
+                & (table["parameter"] == "exponent")].iloc[0]
+    assert row["lower"] < row["estimate"] < row["upper"] and row["df_resid"] == 12 - 3
+    assert ci.loc[("batch_size", "shared", "env-a", "exponent"), "lower"] > row["lower"]
+    text = laws.summary().as_text()
+    assert "residual dof: 9" in text and "points per law: 12" in text
+    assert repr(laws).startswith("<HyperparamLaws (shared slope)") and "batch_size (dmc)" in repr(laws)
+    back = HyperparamLaws.from_frames(laws.to_frame(), laws.baseline_)
+    pd.testing.assert_frame_equal(back.table(), table)
+    pd.testing.assert_frame_equal(back.propose([0.5, 3.0]), laws.propose([0.5, 3.0]))
+
+
+def test_an_env_with_best_hyperparameters_at_one_utd_is_left_out_with_a_warning_that_says_why(crossings):
+    best = BestHyperparams().fit(crossings).best_
+    best.loc[(best["env"] == "env-b") & (best["utd"] != 1.0), ["batch_size", "learning_rate"]] = np.nan
+    with pytest.warns(RlscaleWarning, match="env env-b has best hyperparameters at only one utd"):
+        laws = HyperparamLaws().fit(best)
+    assert laws.envs_ == ["env-a"]
+    only_b = best[best["env"] == "env-b"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RlscaleWarning)
+        with pytest.raises(RlscaleError, match="no env has finite best hyperparameters at 2 or more utds"):
+            HyperparamLaws().fit(only_b)
+
+
+def test_held_out_utds_without_a_law_say_why_instead_of_leaving_blanks(crossings):
+    best = BestHyperparams().fit(crossings)
+    errors = extrapolation_errors(best, fit_range=(1.0, 2.0), shared_slope=False)  # 2 σ per env: exact fits
+    assert errors["predicted"].isna().all()
+    assert errors["reason"].str.contains("not a law \\(exact\\)").all()

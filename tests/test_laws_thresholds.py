@@ -26,7 +26,7 @@ def _table(curves: dict[tuple[float, int], list[tuple[int, list[float]]]]) -> pd
 
 
 def _reference_crossing(group: pd.DataFrame, level: float, column: str) -> float:
-    """The literal METHOD 2.2 recipe for one configuration: seed mean, scipy isotonic fit, first step >= J."""
+    """The paper's literal recipe for one configuration: seed mean, scipy isotonic fit, first step >= J."""
     mean = group.groupby("env_step")[column].mean().dropna()
     fit = isotonic_regression(mean.to_numpy()).x
     hit = np.nonzero(fit >= level)[0]
@@ -94,7 +94,7 @@ def test_never_reached_is_nan_everywhere_and_reached_frac_zero():
     runs = _table({(1.0, 256): [(0, flat), (1, flat)]})
     frame = ThresholdCrossings([800.0], n_bootstrap=10, value_column="return").fit(runs).to_frame()
     row = frame.iloc[0]
-    assert np.isnan(row["crossing"]) and np.isnan(row["crossing_lo"]) and np.isnan(row["crossing_hi"])
+    assert np.isnan(row["crossing"]) and np.isnan(row["crossing_lower"]) and np.isnan(row["crossing_upper"])
     assert row["reached_frac"] == 0.0
 
 
@@ -107,7 +107,9 @@ def test_bootstrap_spread_reflects_seed_disagreement_and_is_reproducible():
     assert np.all(same == 4000)
     assert set(np.unique(mixed)) == {4000.0, 6000.0, 8000.0}  # both fast, one of each, both slow
     frame = tc.to_frame()
-    assert frame.loc[1, "crossing_lo"] == 4000 and frame.loc[1, "crossing_hi"] == 8000
+    assert frame.loc[1, "crossing_lower"] == 4000 and frame.loc[1, "crossing_upper"] == 8000
+    half = tc.to_frame(alpha=0.5)  # the interquartile range of {4000, 6000, 8000} draws
+    assert 4000 <= half.loc[1, "crossing_lower"] <= half.loc[1, "crossing_upper"] <= 8000
     again = ThresholdCrossings([800.0], n_bootstrap=200, random_state=3, value_column="return").fit(runs)
     np.testing.assert_array_equal(tc.bootstrap_, again.bootstrap_)
 
@@ -124,13 +126,27 @@ def test_synthetic_sweep_crossings_match_the_true_time_to_threshold():
             # within 5% plus one evaluation interval (crossings land on logged steps)
             assert abs(tc.crossing_[i, j] - truth) <= 0.05 * truth + 5000
     frame = tc.to_frame()
-    assert list(frame.columns) == [*CONFIG_COLUMNS, "critic_params", "threshold", "crossing", "crossing_lo",
-                                   "crossing_hi", "reached_frac"]
+    assert list(frame.columns) == [*CONFIG_COLUMNS, "critic_params", "n_seeds", "threshold", "crossing",
+                                   "crossing_lower", "crossing_upper", "reached_frac"]
     assert len(frame) == 2 * len(cfg)
-    assert (frame["crossing_lo"] <= frame["crossing"]).all() and (frame["crossing"] <= frame["crossing_hi"]).all()
+    assert (frame["crossing_lower"] <= frame["crossing"]).all() and (frame["crossing"] <= frame["crossing_upper"]).all()
 
 
 def test_missing_value_column_is_a_one_line_error_naming_the_normaliser(run_table):
     runs = validate_run_table(run_table)
     with pytest.raises(RlscaleError, match="score.*ReturnNormalizer"):
         ThresholdCrossings([800.0]).fit(runs)
+
+
+def test_crossings_restored_from_their_frames_draw_the_same_curves_and_intervals():
+    fast = [(s, min(1000.0, s / 4)) for s in range(1000, 8001, 1000)]
+    slow = [(s, s / 10) for s in range(1000, 8001, 1000)]
+    runs = _table({(1.0, 256): [(0, fast), (1, fast)], (2.0, 256): [(0, fast), (1, slow)]})
+    tc = ThresholdCrossings([500.0, 800.0], n_bootstrap=50, value_column="return").fit(runs)
+    back = ThresholdCrossings.from_frames(tc.to_frame(), tc.curves_frame())
+    pd.testing.assert_frame_equal(back.to_frame(), tc.to_frame())
+    np.testing.assert_array_equal(back.crossing_, tc.crossing_)
+    pd.testing.assert_frame_equal(back.mean_curve(1), tc.mean_curve(1))
+    assert back.bootstrap_ is None and "2 configurations" in repr(back)
+    with pytest.raises(RlscaleError, match="95% intervals only"):
+        back.to_frame(alpha=0.1)

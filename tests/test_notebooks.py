@@ -1,11 +1,13 @@
-"""Every notebook runs through papermill on a tiny synthetic table and writes its figure / table files.
+"""Every notebook runs through papermill and draws from a saved analysis, never refitting it.
 
-A real ``python3`` kernel executes each notebook (as ``dvc repro`` does), with the parameters
-pointing at fixture tables in tmp_path; plus structural checks on the committed notebooks.
+A real ``python3`` kernel executes each notebook (as ``dvc repro`` does) with ``results`` pointing at a
+saved analysis of a tiny synthetic sweep in tmp_path; one notebook also runs the pipeline's own way,
+reading the committed analysis through params.yaml. Plus structural checks on the committed notebooks.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,26 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import load_and_fit, nearest_grid_runs, optimum_for_deltas
-from rlscale.laws import make_sweep
+from rlscale.analysis import Analysis
+from rlscale.laws import default_thresholds, make_sweep
+from rlscale.pipeline import FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-FAST = {"n_bootstrap": 4, "thresholds": [400.0, 500.0, 600.0, 700.0, 800.0], "delta": 1e10}
-
-# notebook -> (extra parameters, files it must write into output_dir)
-EXPECTED: dict[str, tuple[dict, list[str]]] = {
-    "fig_a_learning_curves": ({}, ["fig_a_learning_curves.png", "fig_a_learning_curves.pdf"]),
-    "fig_b_steps_to_threshold": ({}, ["fig_b_steps_to_threshold.png", "fig_b_steps_to_threshold.pdf"]),
-    "fig_c_normalized_time": ({}, ["fig_c_normalized_time.png", "fig_c_normalized_time.pdf"]),
-    "fig_d_data_efficiency": ({}, ["fig_d_data_efficiency.png", "fig_d_data_efficiency.pdf"]),
-    "fig_e_compute_vs_data": ({}, ["fig_e_compute_vs_data.png", "fig_e_compute_vs_data.pdf"]),
-    "fig_f_iso_performance": ({}, ["fig_f_iso_performance.png", "fig_f_iso_performance.pdf"]),
-    "fig_g_budget_extrapolation": ({}, ["fig_g_budget_extrapolation.png", "fig_g_budget_extrapolation.pdf"]),
-    "fig_h_hparam_laws": ({}, ["fig_h_hparam_laws.png", "fig_h_hparam_laws.pdf"]),
-    "fig_i_estimators": ({}, ["fig_i_estimators.png", "fig_i_estimators.pdf"]),
-    "tab_k_coefficients": ({"hparam_fit_range": [0.5, 2.0], "utd_fit_range": [0.5, 2.0]},
-                           ["tab_k_coefficients.csv", "tab_k_extrapolation.csv", "tab_k_coefficients.md"]),
-}
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+FIGURES = {name: [f"{name}.png", f"{name}.pdf"] for name in FIGURE_NOTEBOOKS if name.startswith("fig_")}
+FIGURES["tab_k_coefficients"] = ["tab_k_coefficients.csv", "tab_k_extrapolation.csv", "tab_k_coefficients.md"]
 
 
 def _sweep() -> pd.DataFrame:
@@ -44,22 +34,25 @@ def _sweep() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def tables(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tables")
+def saved(tmp_path_factory) -> dict[str, Path]:
+    """A saved analysis of the sweep as DMC and one as Gym (returns on another scale), and the grid table."""
+    root = tmp_path_factory.mktemp("saved")
     runs = _sweep()
-    paths = {"grid": root / "grid.parquet", "gym": root / "gym.parquet"}
-    runs.to_parquet(paths["grid"])
-    runs.assign(benchmark="gym", score=runs["return"], **{"return": runs["return"] / 1000.0 * 5000.0}).to_parquet(
-        paths["gym"])
-    return paths
+    runs.to_parquet(root / "grid.parquet")
+    options = {"delta": 1e10, "thresholds": list(default_thresholds(400.0, 800.0, 6)), "n_bootstrap": 4}
+    Analysis(**options, hparam_fit_range=(0.5, 2.0), utd_fit_range=(0.5, 2.0)).fit(runs).save(root / "dmc")
+    gym = runs.assign(benchmark="gym", **{"return": runs["return"] / 1000.0 * 5000.0})
+    Analysis(**options, max_return={"env-a": 5000.0, "env-b": 5000.0}).fit(gym).save(root / "gym")
+    return {"grid": root / "grid.parquet", "dmc": root / "dmc", "gym": root / "gym"}
 
 
-def _execute(name: str, out_dir: Path, parameters: dict) -> None:
+def _execute(name: str, out_dir: Path, parameters: dict) -> nbformat.NotebookNode:
     import papermill
 
-    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out_dir / f"{name}.ipynb"),
-                               parameters={**parameters, "output_dir": str(out_dir)}, kernel_name="python3",
-                               cwd=str(NOTEBOOKS), progress_bar=False)
+    executed = out_dir / f"{name}.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(executed), parameters=parameters,
+                               kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+    return nbformat.read(executed, as_version=4)
 
 
 def _assert_written(out_dir: Path, files: list[str]) -> None:
@@ -72,9 +65,9 @@ def _assert_written(out_dir: Path, files: list[str]) -> None:
             assert path.read_bytes()[:5] == b"%PDF-"
 
 
-def test_every_notebook_has_a_parameters_cell_no_outputs_and_a_python3_kernel():
+def test_every_notebook_has_an_intro_a_parameters_cell_no_outputs_and_a_python3_kernel():
     names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    assert set(EXPECTED) | {"fig01_overview", "fig_j_overfitting", "explore"} == set(names)
+    assert set(FIGURES) | {OVERVIEW_NOTEBOOK, "explore"} == set(names)
     for name in names:
         book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         nbformat.validate(book)
@@ -82,48 +75,52 @@ def test_every_notebook_has_a_parameters_cell_no_outputs_and_a_python3_kernel():
         code = [c for c in book.cells if c.cell_type == "code"]
         assert "parameters" in code[0].metadata.get("tags", []), f"{name}: first code cell is not 'parameters'"
         assert all(c.outputs == [] and c.execution_count is None for c in code), f"{name} has outputs"
+        intro = book.cells[0]
+        assert intro.cell_type == "markdown" and intro.source.startswith("# "), f"{name}: no title"
+        body = intro.source.split("\n", 1)[1].strip()
+        assert 2 <= len(re.findall(r"[.!?](\s|$)", body)) <= 3 or name == "explore", f"{name}: 2-3 sentences"
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_figure_notebook_writes_its_files(name, tables, tmp_path):
-    extra, files = EXPECTED[name]
-    _execute(name, tmp_path, {"runs_path": str(tables["grid"]), "fitted_runs_path": None, **FAST, **extra})
-    _assert_written(tmp_path, files)
+def test_figure_notebooks_take_the_benchmark_and_preset_and_hold_no_data_values():
+    for name in [*FIGURES, OVERVIEW_NOTEBOOK]:
+        book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        params = book.cells[1].source
+        assert re.search(r"^preset = None", params, re.M), name
+        assert name == OVERVIEW_NOTEBOOK or re.search(r"^benchmark = \"dmc\"", params, re.M), name
+        for value in ("delta", "\nthresholds =", "max_return", "runs_path", "n_bootstrap", "800"):
+            assert value not in params, f"{name}'s parameters cell holds {value!r}: it comes from params.yaml"
+        assert "load_and_fit" not in "".join(c.source for c in book.cells) and ".fit(" not in "".join(
+            c.source for c in book.cells), f"{name} refits"
 
 
-def test_fitted_vs_baseline_notebook_takes_two_tables(tables, tmp_path):
-    runs = pd.read_parquet(tables["grid"])
-    cells = runs[["env", "utd"]].drop_duplicates()
-    nearest_grid_runs(runs, cells.assign(batch_size=256, learning_rate=8e-4)).to_parquet(tmp_path / "fitted.parquet")
-    nearest_grid_runs(runs, cells.assign(batch_size=64, learning_rate=3.2e-3)).to_parquet(tmp_path / "baseline.parquet")
-    _execute("fig_d_data_efficiency", tmp_path, {"runs_path": str(tables["grid"]), **FAST,
-                                                 "fitted_runs_path": str(tmp_path / "fitted.parquet"),
-                                                 "baseline_runs_path": str(tmp_path / "baseline.parquet")})
-    _assert_written(tmp_path, ["fig_d_data_efficiency.png", "fig_d_data_efficiency.pdf"])
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_notebook_draws_its_files_from_a_saved_analysis(name, saved, tmp_path):
+    _execute(name, tmp_path, {"results": str(saved["dmc"]), "output_dir": str(tmp_path)})
+    _assert_written(tmp_path, FIGURES[name])
 
 
-def test_figure1_notebook_draws_one_column_per_benchmark(tables, tmp_path):
-    benchmarks = {"DMC": {"runs_path": str(tables["grid"]), "delta": 1e10},
-                  "Gym": {"runs_path": str(tables["gym"]), "delta": 4e9, "max_return": {"env-a": 5000.0,
-                                                                                       "env-b": 5000.0}}}
-    _execute("fig01_overview", tmp_path, {"benchmarks": benchmarks, **FAST})
+def test_table_k_holds_the_saved_tables(saved, tmp_path):
+    _execute("tab_k_coefficients", tmp_path, {"results": str(saved["dmc"]), "output_dir": str(tmp_path)})
+    a = Analysis.load(saved["dmc"])
+    table = pd.read_csv(tmp_path / "tab_k_coefficients.csv", keep_default_na=False, na_values=[""])
+    np.testing.assert_allclose(table["estimate"], a.coefficients()["estimate"], rtol=1e-9)
+    assert "| law" in (tmp_path / "tab_k_coefficients.md").read_text()
+
+
+def test_figure1_notebook_draws_one_column_per_saved_analysis(saved, tmp_path):
+    _execute(OVERVIEW_NOTEBOOK, tmp_path, {"results": {"DMC": str(saved["dmc"]), "Gym": str(saved["gym"])},
+                                           "output_dir": str(tmp_path)})
     _assert_written(tmp_path, ["fig01_overview.png", "fig01_overview.pdf"])
 
 
-def test_overfitting_notebook_reads_the_td_error_columns(tables, tmp_path):
-    _execute("fig_j_overfitting", tmp_path, {"runs_path": str(tables["grid"]), "env": "env-b"})
-    _assert_written(tmp_path, ["fig_j_overfitting.png", "fig_j_overfitting.pdf"])
+def test_a_notebook_reads_the_pipelines_analysis_through_params_yaml(tmp_path):
+    executed = _execute("fig_g_budget_extrapolation", tmp_path, {"benchmark": "gym", "output_dir": str(tmp_path)})
+    _assert_written(tmp_path, ["fig_g_budget_extrapolation.png", "fig_g_budget_extrapolation.pdf"])
+    assert not any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))
 
 
-def test_explore_notebook_runs_on_a_given_table(tables, tmp_path):
-    _execute("explore", tmp_path, {"runs_path": str(tables["grid"]), "n_bootstrap": 5, "deltas": [1e9, 1e11]})
-    executed = nbformat.read(tmp_path / "explore.ipynb", as_version=4)
+def test_explore_notebook_fits_a_given_table(saved, tmp_path):
+    executed = _execute("explore", tmp_path, {"runs_path": str(saved["grid"]), "n_bootstrap": 5,
+                                              "deltas": [1e9, 1e11]})
     assert any(o.get("output_type") == "display_data" for c in executed.cells if c.cell_type == "code"
                for o in c.outputs)
-
-
-def test_a_costlier_env_step_moves_sigma_star_up(tables):
-    a = load_and_fit(pd.read_parquet(tables["grid"]), **FAST)
-    moves = optimum_for_deltas(a.frontier, [1e8, 1e12])
-    top = moves[np.isclose(moves["threshold"], 800.0)].set_index("delta")["utd"]
-    assert top[1e12] > top[1e8]

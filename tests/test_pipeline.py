@@ -1,5 +1,5 @@
 """`rlscale pipeline` steps: params.yaml presets resolve, a real tiny sweep becomes a table with provenance,
-and dvc.yaml / params.yaml / sweeps/ / notebooks/ agree with each other."""
+dvc.yaml / params.yaml / sweeps/ / notebooks/ agree with each other, and a reproduced pipeline stays clean."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rlscale.analysis import Analysis
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
-from rlscale.pipeline import load_params, notebook_parameters
+from rlscale.pipeline import FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK, load_params, notebook_context
 from rlscale.runs import read_run_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,8 @@ def test_repository_params_resolve_for_every_preset_and_benchmark(tmp_path):
             p = load_params(path, bench)
             assert (ROOT / p.grid_sweep).is_file() and (ROOT / p.fitted_sweep).is_file()
             assert list(p.thresholds) == sorted(p.thresholds)
+            chain = p.chain()
+            assert isinstance(chain, Analysis) and chain.delta == p.delta and chain.benchmark == bench
 
 
 def test_missing_or_bad_preset_blocks_are_one_line_errors(tmp_path):
@@ -59,14 +62,42 @@ def test_missing_or_bad_preset_blocks_are_one_line_errors(tmp_path):
         load_params(path, "gym")
 
 
-def test_notebook_parameters_point_from_notebooks_and_carry_the_preset_overrides(tmp_path):
+def test_a_malformed_params_yaml_or_an_unknown_key_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    path = _params(tmp_path)
+    text = path.read_text()
+    path.write_text(text.replace("preset: mini", "preset: [mini"))
+    with pytest.raises(RlscaleError, match=r"params.yaml: not valid YAML at line \d+, column \d+"):
+        load_params(path, "gym")
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", "hparams", "gym"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rlscale: error: params.yaml: not valid YAML")
+    path.write_text(text)
+    doc = yaml.safe_load(text)
+    doc["presets"]["mini"]["gym"]["thresholdz"] = [1, 2]
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(RlscaleError, match="presets.mini.gym: unknown key.s. thresholdz"):
+        load_params(path, "gym")
+
+
+def test_benchmark_keys_are_analysis_options_and_preset_keys_their_defaults(tmp_path):
     p = load_params(_params(tmp_path, max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500},
-                            notebooks={"tab_k_coefficients": {"x": 2}}), "gym")
-    got = notebook_parameters(p, Path("figures/gym"), "tab_k_coefficients")
-    assert got["runs_path"] == "../data/runs/gym.parquet" and got["output_dir"] == "../figures/gym"
-    assert got["threshold"] == -600 and got["utd_fit_range"] == [1, 2] and got["x"] == 2  # benchmark's wins
-    assert got["min_return"] == {"Pendulum-v1": -1500.0}
-    assert "utd_fit_range" not in notebook_parameters(p, Path("figures/gym"), "fig_d_data_efficiency")
+                            utd_fit_range=[1, 2], notebooks={"fig_a_learning_curves": {"x": 2}}), "gym")
+    assert p.analysis["utd_fit_range"] == [1, 2] and p.analysis["n_bootstrap"] == 5  # the preset's default
+    assert p.chain().min_return == {"Pendulum-v1": -1500} and p.notebooks["fig_a_learning_curves"] == {"x": 2}
+    assert p.notebook_workers == p.workers == 2  # kernels at a time default to the training workers
+
+
+def test_a_notebook_finds_the_pipelines_analysis_from_inside_notebooks(tmp_path, monkeypatch):
+    _params(tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    nb = notebook_context("gym")
+    assert nb.results == tmp_path / "results" / "gym" / "analysis" and nb.figures == tmp_path / "figures" / "gym"
+    with pytest.raises(RlscaleError, match="no saved analysis here"):
+        _ = nb.analysis
+    with pytest.raises(RlscaleError, match="benchmark 'isaac'"):
+        notebook_context("isaac")
 
 
 def test_grid_step_trains_collects_and_writes_provenance(tmp_path, monkeypatch, capsys):
@@ -103,14 +134,62 @@ def test_a_failed_sweep_stops_the_step_before_any_table_is_written(tmp_path, mon
     assert not Path("data").exists()
 
 
+def _dvc() -> str:
+    return shutil.which("dvc", path=str(ROOT / ".venv" / "bin")) or shutil.which("dvc")
+
+
 def test_dvc_yaml_has_a_stage_for_every_notebook_and_sweep_file():
-    dvc = shutil.which("dvc", path=str(ROOT / ".venv" / "bin")) or shutil.which("dvc")
-    listed = subprocess.run([dvc, "stage", "list", "--name-only"], cwd=ROOT, capture_output=True, text=True,
+    listed = subprocess.run([_dvc(), "stage", "list", "--name-only"], cwd=ROOT, capture_output=True, text=True,
                             check=True).stdout.split()
     dvc_text = (ROOT / "dvc.yaml").read_text()
     notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if p.stem != "explore")
+    assert set(notebooks) == {*FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK}
     for name in notebooks:
-        assert name in dvc_text, f"dvc.yaml runs no notebook {name}"
-    assert "overview" in listed and "table@gym" in listed
+        assert f"notebooks/{name}.ipynb" in dvc_text, f"dvc.yaml runs no notebook {name}"
+    assert "overview" in listed
     for bench in yaml.safe_load((ROOT / "params.yaml").read_text())["benchmarks"]:
-        assert {f"grid@{bench}", f"hparams@{bench}", f"fitted@{bench}", f"frontier@{bench}"} <= set(listed)
+        assert {f"grid@{bench}", f"hparams@{bench}", f"fitted@{bench}", f"analysis@{bench}",
+                f"figures@{bench}"} <= set(listed)
+
+
+def _copy_of_the_repository(dest: Path) -> Path:
+    """What a fresh clone holds: the tracked files and the not yet committed, not ignored ones."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
+        subprocess.run(cmd, cwd=dest, check=True)
+    return dest
+
+
+def _dvc_status(cwd: Path, env: dict) -> str:
+    return subprocess.run([_dvc(), "status"], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_run_fit(tmp_path):
+    clone = _copy_of_the_repository(tmp_path / "clone")
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run([_dvc(), "repro"], cwd=clone, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Running stage 'grid@" not in run.stdout and "Running stage 'fitted@" not in run.stdout  # no training
+    assert "Running stage 'analysis@" not in run.stdout  # the committed analysis is up to date
+    assert (clone / "figures" / "fig01_overview.png").is_file()
+    assert (clone / "figures" / "gym" / "fig_h_hparam_laws.pdf").is_file()
+    assert "up to date" in _dvc_status(clone, env)
+    again = subprocess.run([_dvc(), "repro"], cwd=clone, env=env, capture_output=True, text=True, check=True)
+    assert "Running stage" not in again.stdout and "up to date" in _dvc_status(clone, env)
+    for step in (["hparams", "gym"], ["analysis", "gym"]):  # by hand, as the README invites
+        subprocess.run(["rlscale", "pipeline", *step], cwd=clone, env=env, capture_output=True, check=True)
+    assert "up to date" in _dvc_status(clone, env), _dvc_status(clone, env)
+    forced = subprocess.run([_dvc(), "repro", "-f", "--single-item", "overview"], cwd=clone, env=env,
+                            capture_output=True, text=True)
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert "up to date" in _dvc_status(clone, env)  # the same figure again: PNG and PDF bytes do not change
+    assert subprocess.run(["git", "status", "--porcelain", "dvc.lock", "results"], cwd=clone, capture_output=True,
+                          text=True, check=True).stdout == ""

@@ -13,7 +13,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 
+from rlscale.analysis import late_diagnostics
 from rlscale.errors import RlscaleError
 from rlscale.laws import (
     BatchSizeLaw,
@@ -32,32 +32,27 @@ from rlscale.laws import (
     configs_of,
     crossings_table,
     default_thresholds,
-    extrapolation_errors,
     make_sweep,
     select_configs,
 )
 from rlscale.plots import (
     budget_extrapolation,
-    coefficient_table,
     data_efficiency,
     estimator_comparison,
-    extrapolation_table,
     figure1,
     frontiers_by_threshold,
     hparam_laws,
     iso_performance,
     learning_curves,
-    markdown_table,
     normalized_time,
     overfitting,
     pareto_frontier,
     save_figure,
     steps_to_threshold,
 )
-from rlscale.plots.diagnostics import final_td_errors
 from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, utd_colors
 
-DELTA, N_PARAMS = 3e9, 150_000
+DELTA, N_PARAMS = 3e8, 150_000
 
 
 def _nearest_grid_runs(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
@@ -81,7 +76,7 @@ def _frontier(crossings: ThresholdCrossings) -> tuple[ComputeFrontier, DataEffic
 def fitted():
     """Grid sweep -> crossings -> best hparams -> laws; fitted-hparam and baseline runs -> frontiers."""
     runs = make_sweep(n_seeds=3, n_points=80)
-    thresholds = default_thresholds(300.0, 800.0, 5)
+    thresholds = default_thresholds(300.0, 800.0, 8)
     grid = ThresholdCrossings(thresholds, n_bootstrap=20).fit(runs)
     best = BestHyperparams(threshold=800.0).fit(grid)
     laws = HyperparamLaws().fit(best)
@@ -118,6 +113,9 @@ def test_save_figure_writes_png_and_pdf_atomically(tmp_path, fitted):
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["fig_g.pdf", "fig_g.png"]
     with pytest.raises(RlscaleError, match="stem"):
         save_figure(fig, tmp_path / "..")
+    again = save_figure(budget_extrapolation(fitted["frontier"]), tmp_path / "again" / "fig_g")
+    for first, second in zip(paths, again, strict=True):  # no dates or versions that change: DVC hashes them
+        assert first.read_bytes() == second.read_bytes(), first.name
 
 
 def test_pareto_frontier_draws_the_fitted_curve_and_points_with_the_frontier_compute(fitted):
@@ -153,13 +151,13 @@ def test_pareto_frontier_with_baseline_draws_both_series(fitted):
     _line(ax, FITTED["label"])
 
 
-def test_pareto_frontier_says_when_the_baseline_has_no_fit_at_that_threshold(fitted):
+def test_pareto_frontier_says_when_the_baseline_has_no_law_at_that_threshold(fitted):
     (f_fit, e_fit), (f_base, e_base) = fitted["fit"], fitted["base"]
-    partial = copy.copy(f_base)  # as when too few σ of the baseline reach the top J
-    partial.optimum_ = f_base.optimum_[~np.isclose(f_base.optimum_["threshold"], 800.0)]
+    partial = copy.copy(f_base)  # as when the baseline's D_J at the top J is not a law
+    partial.curves_ = f_base.curves_[~np.isclose(f_base.curves_["threshold"], 800.0)]
     ax = pareto_frontier(f_fit, e_fit, threshold=800.0, baseline=(partial, e_base)).axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert f"{BASELINE['label']}: no fit at J = 800" in labels
+    assert f"{BASELINE['label']}: no law at J" in labels
     _line(ax, FITTED["label"])
 
 
@@ -188,7 +186,11 @@ def test_frontiers_by_threshold_one_curve_per_j_coloured_low_to_high(fitted):
     fig = frontiers_by_threshold(frontier, eff)
     ax = fig.axes[0]
     lines = ax.get_lines()
-    assert len(lines) == len(frontier.optimum_) == 5
+    laws = eff.params_["status"] == "ok"
+    assert len(lines) == len(frontier.optimum_) == laws.sum() >= 5  # one curve per J with a D_J law
+    assert len(ax.collections) == len(eff.thresholds_)  # the points of every J
+    missing = ", ".join(f"{j:g}" for j in eff.params_.loc[~laws, "threshold"])
+    assert (f"no law, at J = {missing}" in ax.get_title()) == bool(missing)
     for line, j in zip(lines, frontier.optimum_["threshold"], strict=True):
         curve = frontier.curves_[np.isclose(frontier.curves_["threshold"], j)]
         np.testing.assert_allclose(line.get_xdata(), curve["data"])
@@ -233,6 +235,7 @@ def test_data_efficiency_fit_asymptote_and_baseline(fitted):
     asymptote = _line(ax, r"$\mathcal{D}_{\min}$ (fitted hparams)")
     assert asymptote.get_linestyle() == "--"
     np.testing.assert_allclose(asymptote.get_ydata(), e_fit.params(800.0)[0])
+    assert e_fit.is_law(800.0)
     assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0.25", "0.5", "1"]
     per_env = DataEfficiency(normalize=False).fit(crossings_table(fitted["cr_fit"])[0])
     with pytest.raises(RlscaleError, match="pass env="):
@@ -247,8 +250,9 @@ def test_normalized_time_one_fit_per_threshold(fitted):
     ax = normalized_time(eff).axes[0]
     assert _is_loglog(ax)
     lines = ax.get_lines()
-    assert len(lines) == len(eff.thresholds_)
-    for line, j in zip(lines, eff.thresholds_, strict=True):
+    with_law = [j for j in eff.thresholds_ if eff.is_law(j)]
+    assert len(lines) == len(with_law) >= 5
+    for line, j in zip(lines, with_law, strict=True):
         np.testing.assert_allclose(line.get_ydata(), eff.predict(line.get_xdata(), j))
     assert len(ax.collections) == len(eff.thresholds_)
 
@@ -262,11 +266,13 @@ def test_learning_curves_mark_the_crossings(fitted):
     assert ax.get_xscale() == "linear"
     i = int(np.flatnonzero((cr.configs_["env"] == "env-a") & (cr.configs_["utd"] == 0.25))[0])
     j = int(np.flatnonzero(np.isclose(cr.thresholds_, 800.0))[0])
-    filled, hollow = ax.collections[1], ax.collections[0]  # baseline drawn first
-    np.testing.assert_allclose(filled.get_offsets(), [[cr.crossing_[i, j], 800.0]])
+    ours, theirs = ax.collections[1], ax.collections[0]  # baseline drawn first
+    np.testing.assert_allclose(ours.get_offsets(), [[cr.crossing_[i, j], 800.0]])
     b = int(np.flatnonzero((base.configs_["env"] == "env-a") & (base.configs_["utd"] == 0.25))[0])
-    np.testing.assert_allclose(hollow.get_offsets(), [[base.crossing_[b, j], 800.0]])
-    assert len(hollow.get_facecolors()) == 0  # hollow markers for the baseline
+    np.testing.assert_allclose(theirs.get_offsets(), [[base.crossing_[b, j], 800.0]])
+    assert to_rgba(theirs.get_edgecolors()[0]) == to_rgba(BASELINE["color"])  # baseline crossings: grey-edged
+    assert [t.get_text() for t in ax.figure.axes[0].get_legend().get_texts()][:2] == [FITTED["label"],
+                                                                                       BASELINE["label"]]
     smoothed = _line(ax, FITTED["label"])
     np.testing.assert_allclose(smoothed.get_ydata(), cr.mean_curve(i)["smoothed"])
     with pytest.raises(RlscaleError, match="no runs for env"):
@@ -300,7 +306,7 @@ def test_hparam_laws_fit_lines_r2_proposals_and_grid(fitted):
     assert ax_b.get_title() == "env-b"
     fit = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
     np.testing.assert_allclose(fit.get_ydata(), laws.predict(fit.get_xdata(), "env-b", "batch_size"))
-    r2 = laws.laws_["batch_size"]["shared"]["dmc"].r2_["env-b"]
+    r2 = laws.law("batch_size", "env-b").terms_.loc["env-b", "r2"]
     assert f"$R^2$={r2:.2f}" in fit.get_label()
     stars = _collection(ax_b, "proposed (extrapolated)")
     assert sorted(stars.get_offsets()[:, 0]) == [0.125, 16.0]
@@ -324,6 +330,9 @@ def test_estimator_comparison_one_series_per_estimator(fitted):
     assert len(ax_b.get_lines()) == 4  # three estimators and the bootstrap law
     with pytest.raises(RlscaleError, match="at least one"):
         estimator_comparison({})
+    # an estimator whose laws could not be fitted (None) is drawn as points only
+    fig = estimator_comparison(estimates, env="env-a", laws={"bootstrap": None})
+    assert len([ax for ax in fig.axes if ax.get_title()][0].get_lines()) == 3
 
 
 @pytest.fixture(scope="module")
@@ -343,48 +352,62 @@ def td_runs():
     return pd.DataFrame(rows)
 
 
-def test_final_td_errors_average_the_late_evaluations(td_runs):
-    table = final_td_errors(td_runs, last_frac=0.2)
+def test_late_diagnostics_average_the_late_evaluations(td_runs):
+    table = late_diagnostics(td_runs, last_frac=0.2)
     row = table[(table["utd"] == 4.0) & (table["batch_size"] == 1024) & (table["learning_rate"] == 1e-3)].iloc[0]
     assert row["train_td_error"] == pytest.approx(0.1 * (1 + 4 * 2))
     assert row["val_td_error"] == pytest.approx(0.9 * (1 + 1e-3 * 1024 * 4))
-    with pytest.raises(RlscaleError, match="lacks column"):
-        final_td_errors(td_runs.drop(columns="val_td_error"))
+    assert "overfitting" not in table.columns
+    newest = td_runs.assign(newest_td_error=td_runs["val_td_error"], replay_td_error=td_runs["train_td_error"],
+                            critic_param_norm=10.0 * td_runs["learning_rate"] / 1e-4 * td_runs["utd"])
+    paper = late_diagnostics(newest)
+    np.testing.assert_allclose(paper["overfitting"], paper["newest_td_error"] - paper["replay_td_error"])
+    with pytest.raises(RlscaleError, match="logs none of"):
+        late_diagnostics(td_runs.drop(columns=["val_td_error", "train_td_error"]))
 
 
-def test_overfitting_val_above_train_and_gap_growing_with_batch(td_runs):
-    fig = overfitting(td_runs)
-    left, right = (ax for ax in fig.axes if ax.get_title())
-    assert _is_loglog(left) and _is_loglog(right)
-    val = _line(left, r"$\sigma$=4")
-    train = next(line for line in left.get_lines() if line.get_linestyle() == "--"
-                 and line.get_color() == val.get_color())
-    np.testing.assert_allclose(val.get_xdata(), [64, 256, 1024])
-    gap = val.get_ydata() / train.get_ydata() - 1.0
-    np.testing.assert_allclose(gap, 1e-3 * np.array([64, 256, 1024]) * 4)
-    plasticity = [line for line in right.get_lines()]
-    assert len(plasticity) == 2
-    np.testing.assert_allclose(plasticity[1].get_ydata(), 0.1 * (1 + 4 * np.array([1.0, 2.0])))
+def test_overfitting_draws_the_probe_it_has_and_says_which(td_runs):
+    fig = overfitting(late_diagnostics(td_runs))
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    by_sigma, by_b, by_lr, _ = panels
+    assert "held-out probe" in by_sigma.get_title() and "critic norm not logged" in by_lr.get_title()
+    offsets = by_b.collections[0].get_offsets()
+    gap = 0.1 * (1.0 + 4.0 * 2.0) * 1e-3 * 1024 * 4.0  # val − train at σ 4, B 1024, η 1e-3
+    assert any(np.allclose(o, [1024, gap]) for o in offsets)
+    newest = td_runs.assign(newest_td_error=td_runs["val_td_error"], replay_td_error=td_runs["train_td_error"],
+                            critic_param_norm=td_runs["learning_rate"] * 1e4)
+    paper = [ax for ax in overfitting(late_diagnostics(newest)).axes if ax.get_title()]
+    assert paper[0].get_ylabel().startswith("Overfitting (newest") and "\n" not in paper[0].get_title()
+    assert paper[2].get_ylabel() == "Critic parameter norm"
 
 
-def test_coefficient_and_extrapolation_tables(fitted):
-    laws, frontier, best = fitted["laws"], fitted["frontier"], fitted["best"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        held_eff = DataEfficiency(fit_utds=(0.5, 8.0)).fit(crossings_table(fitted["grid"])[0])
-    coef = coefficient_table(laws, fitted["eff"], frontier)
-    row = coef[(coef["law"].str.startswith("batch_size")) & (coef["group"] == "env-a") & (coef["parameter"]
-                                                                                         == "exponent")].iloc[0]
-    term = laws.laws_["batch_size"]["shared"]["dmc"].terms_["env-a"]
-    assert row["value"] == term.exponent and (row["ci_lo"], row["ci_hi"]) == term.exponent_ci
-    assert -0.6 < row["value"] < -0.2  # the synthetic sweep's true exponent is -0.4
-    assert (coef["law"].str.startswith("D_J")).sum() == 3 * len(fitted["eff"].params_)
-    assert set(coef.loc[coef["law"].str.contains("F\\)"), "parameter"]) == {"coef", "exponent"}
-    errors = extrapolation_table(extrapolation_errors(best, (0.5, 4.0)), held_eff, frontier)
-    assert set(errors["law"]) == {"hyperparameters in σ", "D_J(σ)", "budget laws in F"}
-    assert len(errors[errors["law"] == "budget laws in F"]) == len(frontier.extrapolation_)
-    np.testing.assert_allclose(errors["rel_error"], (errors["predicted"] - errors["actual"]).abs() / errors["actual"])
-    text = markdown_table(coef)
-    assert text.splitlines()[0].startswith("| law") and "nan" not in text
-    with pytest.raises(RlscaleError, match="nothing held out"):
-        extrapolation_table()
+def test_a_fit_that_is_not_a_law_is_drawn_as_points_without_a_line():
+    utds = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    rows = [{"env": "e", "utd": u, "threshold": j, "crossing": 5000.0 * u**-0.6 * j / 800} for u in utds
+            for j in (600.0, 700.0, 800.0)]  # pure power laws: s_0 at its bound, not a law
+    eff = DataEfficiency().fit(pd.DataFrame(rows))
+    ax = data_efficiency(eff).axes[0]
+    assert ax.get_lines() == [] or all(len(line.get_xdata()) == 0 for line in ax.get_lines())
+    assert any("no law (at_bound)" in t.get_text() for t in ax.get_legend().get_texts())
+    assert len(ax.collections[0].get_offsets()) == len(utds)
+    ax = normalized_time(eff).axes[0]
+    assert all(len(line.get_xdata()) == 0 for line in ax.get_lines()) and "no law" in ax.get_title()
+    frontier = ComputeFrontier(delta=3e9, critic_params=1e5, batch_size=BatchSizeLaw({"e": (256.0, 0.0)})).fit(eff)
+    ax = budget_extrapolation(frontier).axes[0]
+    assert not ax.get_lines() or all(len(line.get_xdata()) == 0 for line in ax.get_lines())
+    assert any("no optimum at any J" in t.get_text() for t in ax.get_legend().get_texts())
+    ax = pareto_frontier(frontier, eff).axes[0]
+    assert not [line for line in ax.get_lines() if len(line.get_xdata())]
+    assert len(_collection(ax, "measured").get_offsets()) == len(utds)
+
+
+def test_an_exactly_determined_budget_law_is_not_drawn(fitted):
+    frontier = copy.copy(fitted["frontier"])
+    keep = frontier.optimum_["threshold"].isin(sorted(frontier.optimum_["threshold"])[-4:])
+    frontier.optimum_ = frontier.optimum_[keep].reset_index(drop=True)  # 2 fitted J + 2 held out: an exact law
+    frontier._fit_laws()
+    assert frontier.laws_["utd"].terms_.loc["all", "status"] == "exact" and not frontier.has_law()
+    ax = budget_extrapolation(frontier).axes[0]
+    assert not [line for line in ax.get_lines() if len(line.get_xdata())]
+    assert any("no law in F: exact" in t.get_text() for t in ax.get_legend().get_texts())
+    assert len(_collection(ax, "held-out J (extrapolated)").get_offsets()) == 2

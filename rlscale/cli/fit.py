@@ -1,16 +1,23 @@
-"""``rlscale fit ...``: fit the paper's laws to a run table and write them as JSON/CSV.
+"""``rlscale fit ...``: fit the paper's laws to run tables and write them as JSON/CSV.
 
-Each law is one subcommand added by its own ``_register_<name>(sub)`` function listed in
-``_SUBCOMMANDS``; parsers only, heavy imports stay inside the handlers.
+``fit analysis`` runs the whole chain of one benchmark and saves it (what the pipeline, Figure 1 and
+the notebooks read); ``fit hparams`` and ``fit frontier`` run one step each, through the same library
+functions. Each subcommand is added by its own ``_register_<name>(sub)`` listed in ``_SUBCOMMANDS``;
+parsers only, heavy imports stay inside the handlers. Every fit that is not a law (and why) is one
+``rlscale: warning:`` line on stderr; a failed fit prints the warnings that explain it before the error.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from rlscale.errors import RlscaleError
 
 # the keys of rlscale.laws.hparams.ESTIMATORS, listed here so `--help` needs no heavy import (a test checks)
 ESTIMATOR_NAMES = ("bootstrap", "bootstrap_joint", "point", "mean_other", "quadratic", "bootstrap_quadratic")
@@ -19,12 +26,77 @@ ESTIMATOR_NAMES = ("bootstrap", "bootstrap_joint", "point", "mean_other", "quadr
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "fit",
-        help="fit scaling laws (hyperparameters, data efficiency, frontier) to a run table",
-        description="Fit the laws of 'Value-Based Deep RL Scales Predictably' to a run table.",
+        help="fit scaling laws (hyperparameters, data efficiency, frontier) to run tables",
+        description="Fit the laws of 'Value-Based Deep RL Scales Predictably' to run tables.",
     )
     sub = p.add_subparsers(dest="fit_command", metavar="LAW", required=True)
     for add in _SUBCOMMANDS:
         add(sub)
+
+
+def _add_common(p: argparse.ArgumentParser, n_bootstrap_help: str) -> None:
+    p.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="directory to write into")
+    p.add_argument("--max-return", action="append", default=[], metavar="ENV=R",
+                   help="max return of a Gym env for the 0-1000 scale (repeatable; overrides the paper's presets)")
+    p.add_argument("--min-return", action="append", default=[], metavar="ENV=R",
+                   help="return that maps to score 0 (repeatable; default 0; for returns that are costs, "
+                   "e.g. Pendulum-v1=-1500 with --max-return Pendulum-v1=0)")
+    p.add_argument("--reset-every-updates", type=float, metavar="N",
+                   help="drop the post-reset dips of agents that reset every N gradient updates (BRO: 2.5e6)")
+    p.add_argument("--n-bootstrap", type=int, default=100, help=n_bootstrap_help)
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    p.add_argument("--max-ci-decades", type=float, default=2.0, metavar="K",
+                   help="a fit whose 95%% interval spans more than K decades is marked 'wide', not a law (default: 2)")
+
+
+def _add_hparam_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--utds-to-predict", type=float, nargs="+", metavar="UTD",
+                   help="utds to propose hyperparameters for (default: the utds in the table)")
+    p.add_argument("--estimator", default="bootstrap", choices=ESTIMATOR_NAMES,
+                   help="best-hyperparameter estimator (default: bootstrap, the paper's; quadratic and "
+                   "bootstrap_quadratic locate the optimum between grid points; see "
+                   "rlscale.laws.hparams.ESTIMATOR_HELP)")
+    p.add_argument("--variant", choices=["shared", "separate"], default="shared",
+                   help="law used for the proposals: one slope per benchmark (default) or per env")
+    p.add_argument("--baseline-utd", type=float, default=2.0,
+                   help="utd whose grid-best (B, η) is the constant baseline (default: 2, or the nearest)")
+
+
+def _add_frontier_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delta", type=float, required=True, metavar="D",
+                   help="FLOPs per env step in the budget F = C + δ·D (paper: 4e9 Gym, 1e10 DMC)")
+    p.add_argument("--thresholds", type=float, nargs="+", metavar="J",
+                   help="return thresholds on the 0-1000 scale (default: 10 from --j-lo to 800, dense near 800)")
+    p.add_argument("--j-lo", type=float, metavar="J",
+                   help="lowest default threshold (default: 300 for gym, 200 for dmc, else 300)")
+    p.add_argument("--holdout", type=int, default=2, metavar="K",
+                   help="top thresholds left out of the laws in F and predicted (default: 2)")
+    p.add_argument("--utd-range", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="σ range of the frontier curves and of the σ* search (default: the table's utds, "
+                   "widened 2x each side)")
+
+
+def _register_analysis(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analysis",
+        help="the whole chain of one benchmark (every law, table k, the metrics), saved for figures and notebooks",
+        description="The grid feeds crossings, best (B, η) and B*(σ), η*(σ); the fitted runs (the grid's best "
+        "cells when not given) feed D_J(σ), the frontier and σ*(F), with compute at the B*(σ) law; the baseline "
+        "runs (emulated from the grid when not given) are fitted the same way for comparison. Writes the saved "
+        "analysis into DIR (Analysis.load(DIR) reads it back) and, with --metrics, the published numbers.",
+    )
+    p.add_argument("runs", metavar="GRID", help="grid run table (.parquet or .csv, schema in rlscale.runs)")
+    p.add_argument("--fitted", metavar="RUNS", help="runs at the proposed hyperparameters (one per (env, utd))")
+    p.add_argument("--baseline", metavar="RUNS", help="runs at the constant baseline hyperparameters")
+    p.add_argument("--metrics", metavar="PATH", help="also write the published numbers as JSON (a DVC metric)")
+    _add_common(p, "bootstrap resamples of the seeds (default: 100)")
+    _add_frontier_options(p)
+    _add_hparam_options(p)
+    p.add_argument("--hparam-fit-range", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="also fit B*, η* on utds in [LO, HI] only and predict the others (table k)")
+    p.add_argument("--utd-fit-range", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="also fit D_J on utds in [LO, HI] only and predict the others (table k)")
+    p.set_defaults(handler=_run_analysis)
 
 
 def _register_hparams(sub: argparse._SubParsersAction) -> None:
@@ -36,33 +108,14 @@ def _register_hparams(sub: argparse._SubParsersAction) -> None:
         "hyperparameters and the constant baseline. Writes DIR/hparams.json and DIR/proposed_hparams.csv.",
     )
     p.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv, schema in rlscale.runs)")
-    p.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="directory to write into")
+    _add_common(p, "bootstrap resamples of the seeds (default: 100)")
     p.add_argument("--thresholds", type=float, nargs="+", default=[800.0], metavar="J",
                    help="return thresholds on the 0-1000 scale; the highest one picks the hyperparameters "
                    "(default: 800)")
-    p.add_argument("--utds-to-predict", type=float, nargs="+", metavar="UTD",
-                   help="utds to propose hyperparameters for (default: the utds in the table)")
-    p.add_argument("--max-return", action="append", default=[], metavar="ENV=R",
-                   help="max return of a Gym env for the 0-1000 scale (repeatable; overrides the paper's presets)")
-    p.add_argument("--min-return", action="append", default=[], metavar="ENV=R",
-                   help="return that maps to score 0 (repeatable; default 0; for returns that are costs, "
-                   "e.g. Pendulum-v1=-1500 with --max-return Pendulum-v1=0)")
-    p.add_argument("--reset-every-updates", type=float, metavar="N",
-                   help="drop the post-reset dips of agents that reset every N gradient updates (BRO: 2.5e6)")
-    p.add_argument("--n-bootstrap", type=int, default=100, help="bootstrap resamples of the seeds (default: 100)")
-    p.add_argument("--estimator", default="bootstrap",
-                   choices=ESTIMATOR_NAMES,
-                   help="best-hyperparameter estimator (default: bootstrap, the paper's METHOD 2.3; quadratic "
-                   "and bootstrap_quadratic locate the optimum between grid points; see "
-                   "rlscale.laws.hparams.ESTIMATOR_HELP)")
-    p.add_argument("--variant", choices=["shared", "separate"], default="shared",
-                   help="law used for the proposals: one slope per benchmark (default) or per env")
-    p.add_argument("--baseline-utd", type=float, default=2.0,
-                   help="utd whose grid-best (B, η) is the constant baseline (default: 2, or the nearest)")
+    _add_hparam_options(p)
     p.add_argument("--validate-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit on utds in [LO, HI] only and report the relative errors of the held-out utds "
-                   "(METHOD 2.4: 1 8 for Gym), under the key 'extrapolation'")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+                   "(the paper: 1 8 for Gym), under the key 'extrapolation'")
     p.set_defaults(handler=_run_hparams)
 
 
@@ -77,84 +130,146 @@ def _register_frontier(sub: argparse._SubParsersAction) -> None:
         "DIR/frontier.json and DIR/frontier_curves.csv.",
     )
     p.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv, schema in rlscale.runs)")
-    p.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="directory to write into")
-    p.add_argument("--delta", type=float, required=True, metavar="D",
-                   help="FLOPs per env step in the budget F = C + δ·D (paper: 4e9 Gym, 1e10 DMC)")
-    p.add_argument("--thresholds", type=float, nargs="+", metavar="J",
-                   help="return thresholds on the 0-1000 scale (default: 10 from --j-lo to 800, dense near 800)")
-    p.add_argument("--j-lo", type=float, metavar="J",
-                   help="lowest default threshold (default: 300 for gym, 200 for dmc, else 300)")
-    p.add_argument("--holdout", type=int, default=2, metavar="K",
-                   help="top thresholds left out of the laws in F and predicted (default: 2)")
+    _add_common(p, "bootstrap resamples of the seeds for the intervals of D_min, β, α (default: 100; 0: from "
+                "the Jacobian of the fit, one seed is then enough)")
+    _add_frontier_options(p)
     p.add_argument("--hparams", metavar="PATH",
                    help="hparams.json of 'rlscale fit hparams': B(σ) for compute is the mean over envs of its "
-                   "batch-size laws (default: a power law fitted to the batch sizes of the selected runs)")
+                   "batch-size laws (default: the batch sizes of the selected runs)")
     p.add_argument("--hparams-variant", choices=["shared", "separate"], default="shared",
                    help="which batch-size laws of --hparams to use (default: shared)")
-    p.add_argument("--max-return", action="append", default=[], metavar="ENV=R",
-                   help="max return of a Gym env for the 0-1000 scale (repeatable; overrides the paper's presets)")
-    p.add_argument("--min-return", action="append", default=[], metavar="ENV=R",
-                   help="return that maps to score 0 (repeatable; default 0; for returns that are costs, "
-                   "e.g. Pendulum-v1=-1500 with --max-return Pendulum-v1=0)")
-    p.add_argument("--reset-every-updates", type=float, metavar="N",
-                   help="drop the post-reset dips of agents that reset every N gradient updates (BRO: 2.5e6)")
-    p.add_argument("--n-bootstrap", type=int, default=100,
-                   help="bootstrap resamples of the seeds for the CIs of D_min, β, α (default: 100; 0: CIs from "
-                   "the Jacobian of the fit, one seed is then enough)")
-    p.add_argument("--utd-range", type=float, nargs=2, metavar=("LO", "HI"),
-                   help="σ range of the frontier curves and of the σ* search (default: the table's utds, "
-                   "widened 2x each side)")
     p.add_argument("--validate-utd-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit D_J on utds in [LO, HI] only and report the relative errors at the other utds")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     p.set_defaults(handler=_run_frontier)
 
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_register_hparams, _register_frontier)
+_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _register_analysis, _register_hparams, _register_frontier)
 
 
-def _parse_return_range(args: argparse.Namespace) -> dict[str, dict[str, float] | None]:
-    """``--max-return``/``--min-return`` as keyword arguments of ``load_runs``; a max return may be 0 or
-    negative when a min return below it is given (the normaliser checks the pair)."""
-    from rlscale.laws.normalize import parse_max_return, parse_min_return
+def parse_max_return(items: Iterable[str], flag: str = "--max-return", positive: bool = True) -> dict[str, float]:
+    """``["ENV=R", ...]`` as ``{ENV: R}``; R must be a finite (``positive``: > 0) number."""
+    out: dict[str, float] = {}
+    for item in items:
+        env, sep, value = item.partition("=")
+        env = env.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not env or not math.isfinite(number) or (positive and number <= 0):
+            kind = "a positive number" if positive else "a number"
+            raise RlscaleError(f"{flag} expects ENV=R with {kind} R, got '{item}'")
+        out[env] = number
+    return out
 
+
+def parse_min_return(items: Iterable[str]) -> dict[str, float]:
+    """``--min-return ENV=R`` values; R may be negative (returns that are costs)."""
+    return parse_max_return(items, flag="--min-return", positive=False)
+
+
+def _return_range(args: argparse.Namespace) -> dict[str, dict[str, float] | None]:
+    """``--max-return``/``--min-return`` as keyword arguments; a max return may be 0 or negative when a min
+    return below it is given (the normaliser checks the pair)."""
     return {"max_return": parse_max_return(args.max_return, positive=not args.min_return) or None,
             "min_return": parse_min_return(args.min_return) or None}
 
 
-def _check_output_dir(path: str) -> Path:
-    from rlscale.errors import RlscaleError
-
-    out_dir = Path(path)
+def _check_args(args: argparse.Namespace, *, min_bootstrap: int) -> None:
+    """Bad options are one line naming the flag, before any table is read."""
+    if args.n_bootstrap < min_bootstrap:
+        raise RlscaleError(f"--n-bootstrap must be >= {min_bootstrap}, got {args.n_bootstrap}")
+    if not args.max_ci_decades > 0:
+        raise RlscaleError(f"--max-ci-decades must be > 0, got {args.max_ci_decades:g}")
+    delta = getattr(args, "delta", 0.0)
+    if not (math.isfinite(delta) and delta >= 0):
+        raise RlscaleError(f"--delta must be a non-negative number of FLOPs per env step, got {delta:g}")
+    if getattr(args, "holdout", 0) < 0:
+        raise RlscaleError(f"--holdout must be >= 0, got {args.holdout}")
+    for name in ("utd_range", "validate_utd_range", "validate_range", "hparam_fit_range", "utd_fit_range"):
+        lo_hi = getattr(args, name, None)
+        if lo_hi is not None and not (0 < lo_hi[0] < lo_hi[1] < math.inf):
+            raise RlscaleError(f"--{name.replace('_', '-')} expects 0 < LO < HI, got {lo_hi[0]:g} {lo_hi[1]:g}")
+    utds = getattr(args, "utds_to_predict", None)
+    if utds is not None and any(not (u > 0 and math.isfinite(u)) for u in utds):
+        raise RlscaleError("--utds-to-predict: every utd must be a positive number")
+    out_dir = Path(args.output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RlscaleError(f"--output-dir {out_dir} exists and is not a directory")
-    return out_dir
 
 
-def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
-    """Our own warnings only (e.g. an (env, utd) where no cell reaches J), one line each."""
+def _warn(line: str) -> None:
+    print(f"rlscale: warning: {line}", file=sys.stderr)
+
+
+@contextmanager
+def _explained() -> Iterator[list[str]]:
+    """Collect our own warnings; if the fit fails, print them before the error, which they explain."""
     from rlscale.errors import RlscaleWarning
+    from rlscale.laws.normalize import MissingMaxReturn
 
-    for w in caught:
-        if issubclass(w.category, RlscaleWarning):
-            print(f"rlscale: warning: {w.message}", file=sys.stderr)
+    lines: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield lines
+        except MissingMaxReturn as exc:
+            raise RlscaleError(f"{exc} (--max-return ENV=R, --min-return ENV=R)") from None
+        except RlscaleError:
+            for w in caught:
+                if issubclass(w.category, RlscaleWarning):
+                    _warn(str(w.message))
+            raise
+        finally:
+            lines += [str(w.message) for w in caught if issubclass(w.category, RlscaleWarning)]
+
+
+def _print_all(lines: list[str]) -> None:
+    for line in dict.fromkeys(lines):
+        _warn(line)
+
+
+def _run_analysis(args: argparse.Namespace) -> int:
+    from rlscale import io
+    from rlscale.analysis import Analysis
+
+    return_range = _return_range(args)
+    _check_args(args, min_bootstrap=1)
+    a = Analysis(delta=args.delta, thresholds=args.thresholds, j_lo=args.j_lo, n_bootstrap=args.n_bootstrap,
+                 seed=args.seed, estimator=args.estimator, variant=args.variant, baseline_utd=args.baseline_utd,
+                 holdout=args.holdout, utds_to_predict=args.utds_to_predict, hparam_fit_range=args.hparam_fit_range,
+                 utd_fit_range=args.utd_fit_range, utd_range=args.utd_range, **return_range,
+                 reset_every_updates=args.reset_every_updates, max_ci_decades=args.max_ci_decades)
+    with _explained():
+        a.fit(args.runs, fitted=args.fitted, baseline=args.baseline)
+    _print_all(a.warnings_)
+    a.save(args.output_dir)
+    if args.metrics:
+        io.write_json(args.metrics, Analysis.load(args.output_dir).metrics())
+    print(f"wrote {args.output_dir} ({repr(a)[1:-1]})" + (f" and {args.metrics}" if args.metrics else ""))
+    return 0
 
 
 def _run_hparams(args: argparse.Namespace) -> int:
     from rlscale import io
-    from rlscale.analysis import finite_or_null, fit_hparams, load_runs
+    from rlscale.analysis import fit_hparams, json_ready, load_runs, write_csv
 
-    return_range = _parse_return_range(args)
-    out_dir = _check_output_dir(args.output_dir)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    return_range = _return_range(args)
+    _check_args(args, min_bootstrap=1)
+    with _explained() as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates)
         fit = fit_hparams(runs, args.thresholds, estimator=args.estimator, variant=args.variant,
                           baseline_utd=args.baseline_utd, n_bootstrap=args.n_bootstrap, seed=args.seed,
-                          utds_to_predict=args.utds_to_predict, validate_range=args.validate_range)
-    _print_warnings(caught)
-    io.write_json(out_dir / "hparams.json", finite_or_null(fit.to_dict()))
-    io.write_table(out_dir / "proposed_hparams.csv", fit.proposed)
+                          utds_to_predict=args.utds_to_predict, validate_range=args.validate_range,
+                          max_ci_decades=args.max_ci_decades)
+    table = fit.laws.table()
+    lines += [f"{r.hparam} law of {r.group} ({r.variant} slope) is not a law ({r.status}): {r.reason}"
+              for r in table[table["parameter"] == "exponent"].itertuples() if r.status != "ok"]
+    _print_all(lines)
+    out_dir = Path(args.output_dir)
+    io.write_json(out_dir / "hparams.json", json_ready(fit.to_dict()))
+    write_csv(out_dir / "proposed_hparams.csv", fit.proposed)
     print(f"wrote {out_dir / 'hparams.json'} and {out_dir / 'proposed_hparams.csv'} "
           f"({len(fit.best.best_)} (env, utd) points, {len(fit.proposed)} proposals)")
     return 0
@@ -162,17 +277,14 @@ def _run_hparams(args: argparse.Namespace) -> int:
 
 def _run_frontier(args: argparse.Namespace) -> int:
     from rlscale import io
-    from rlscale.analysis import check_frontier_args, finite_or_null, fit_frontier, load_runs
-    from rlscale.errors import RlscaleError
+    from rlscale.analysis import fit_frontier, json_ready, load_runs, write_csv
     from rlscale.laws.frontier import BatchSizeLaw
 
-    return_range = _parse_return_range(args)
-    check_frontier_args(args.delta, args.n_bootstrap, args.holdout, args.utd_range, args.validate_utd_range)
+    return_range = _return_range(args)
+    _check_args(args, min_bootstrap=0)
     if args.hparams is not None and not Path(args.hparams).is_file():
         raise RlscaleError(f"--hparams {args.hparams}: no such file")
-    out_dir = _check_output_dir(args.output_dir)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _explained() as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
                          min_seeds=2 if args.n_bootstrap > 0 else 1, one_benchmark=True)
         batch = None
@@ -181,13 +293,14 @@ def _run_frontier(args: argparse.Namespace) -> int:
                                               variant=args.hparams_variant)
         fit = fit_frontier(runs, args.delta, thresholds=args.thresholds, j_lo=args.j_lo, holdout=args.holdout,
                            batch_size=batch, n_bootstrap=args.n_bootstrap, utd_range=args.utd_range,
-                           validate_utd_range=args.validate_utd_range, seed=args.seed)
-    _print_warnings(caught)
-    for line in fit.problems():
-        print(f"rlscale: warning: {line}", file=sys.stderr)
-    curves = fit.frontier.curves_.loc[:, ["threshold", "utd", "data", "compute", "budget"]]
-    io.write_json(out_dir / "frontier.json", finite_or_null(fit.to_dict()))
-    io.write_table(out_dir / "frontier_curves.csv", curves)
-    print(f"wrote {out_dir / 'frontier.json'} and {out_dir / 'frontier_curves.csv'} "
-          f"({len(fit.frontier.optimum_)} thresholds, {len(fit.configs)} (env, utd) points)")
+                           validate_utd_range=args.validate_utd_range, seed=args.seed, source=str(args.runs),
+                           max_ci_decades=args.max_ci_decades)
+    _print_all(lines + fit.problems())
+    out_dir = Path(args.output_dir)
+    io.write_json(out_dir / "frontier.json", json_ready(fit.to_dict()))
+    write_csv(out_dir / "frontier_curves.csv", fit.frontier.curves_.loc[:, ["threshold", "utd", "data", "compute",
+                                                                           "budget"]])
+    laws = int((fit.efficiency.params_["status"] == "ok").sum())
+    print(f"wrote {out_dir / 'frontier.json'} and {out_dir / 'frontier_curves.csv'} ({len(fit.efficiency.params_)} "
+          f"thresholds, {laws} with a D_J law; {len(fit.configs)} (env, utd) points)")
     return 0

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Convert learning curves from other tools into a run table (schema in rlscale.runs).",
     )
     sub = p.add_subparsers(dest="import_command", metavar="SOURCE", required=True)
-    for add in (_register_qscaled, _register_csv, _register_wandb, _register_wandb_csv):
+    for add in (_register_qscaled, _register_csv, _register_wandb, _register_wandb_csv, _register_isaac,
+                _register_authors):
         add(sub)
 
 
@@ -45,15 +46,19 @@ def _set_option(p: argparse.ArgumentParser) -> None:
 def _register_qscaled(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "qscaled",
-        help="the authors' published zip (<name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy)",
-        description="Read the zip format of the paper's analysis code (qscaled) without extracting it: "
-        "<name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy or <name>/<ALGO>_<B>_<σ>_<η>/<env>.npy. Each .npy "
-        "holds the env step in column 0 and one column per seed (or only seeds, with --env-step-start/-freq).",
+        help="the authors' published zip or its unpacked folder (<name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy)",
+        description="Read the zip format of the paper's analysis code (qscaled), or the folder of .npy files "
+        "it unpacks to, without extracting anything: <name>/utd_<σ>/<env>/<metric>/bs_<B>_lr_<η>.npy or "
+        "<name>/<ALGO>_<B>_<σ>_<η>/<env>.npy. Each .npy holds the env step in column 0 and one column per "
+        "seed (or only seeds, with --env-step-start/-freq).",
     )
-    _common(p, "the zip file")
+    _common(p, "the zip file, or a folder of .npy files in the same layout")
     p.add_argument("--returns-key", metavar="KEY",
                    help="metric folder to read, e.g. episode.return (optional when the zip holds one metric)")
     p.add_argument("--collection", metavar="NAME", help="top folder to read when the zip holds several")
+    p.add_argument("--metric", metavar="NAME",
+                   help="what the curves are, for the metric column: eval_return, train_return, failure_rate, "
+                   "... (default: train_return for episode.return, else the metric folder's name)")
     p.add_argument("--env-step-start", type=int, metavar="S",
                    help="with --env-step-freq: arrays hold returns only, logged at S, S+F, S+2F, ...")
     p.add_argument("--env-step-freq", type=int, metavar="F", help="see --env-step-start")
@@ -116,8 +121,52 @@ def _register_wandb_csv(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--run-configs", metavar="CSV", help="CSV with a run_name column and run-table columns")
     p.add_argument("--metric", help="metric to read when the export holds several")
     p.add_argument("--step-column", default="Step", help="column of the env step (default: Step)")
+    p.add_argument("--group-size", type=int, metavar="N",
+                   help="runs per group when the panel grouped runs: a group's mean curve enters as one seed "
+                   "with seeds_in_mean N (default: unknown)")
     _set_option(p)
     p.set_defaults(handler=_run_wandb_csv)
+
+
+def _register_isaac(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "isaac",
+        help="the authors' Isaac Gym W&B exports (igpush_*.csv: failure rate, σ = 8/n)",
+        description="Read one of the paper authors' Isaac Gym exports: runs named hlg_<k>cubes_b<n>_mb<B>_lr<η> "
+        "(n parallel envs, minibatch B), curve episodic_stats/failure_2_last (a failure rate: lower is better), "
+        "x-axis global_step. σ = 8/n. Group means (igpush_best.csv) enter as one seed each.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="the exported CSV file")
+    p.add_argument("-o", "--output", required=True, metavar="RUNS", help="run table to write (.parquet or .csv)")
+    p.add_argument("--group-size", type=int, default=5, metavar="N",
+                   help="runs behind each group mean (default: 5, the authors' seeds per configuration)")
+    p.add_argument("--updates-per-step", type=float, default=8, metavar="K",
+                   help="gradient steps per vectorised env step, σ = K/n (default: 8)")
+    p.add_argument("--critic-params", type=float, default=1, metavar="N",
+                   help="critic parameter count (not published; default 1: the paper counts Isaac Gym compute "
+                   "in gradient steps)")
+    p.set_defaults(handler=_run_isaac)
+
+
+def _register_authors(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "authors",
+        help="one of the paper authors' published files, fetched (or found locally) and imported",
+        description="Fetch one of the authors' published files and import it: from RLSCALE_AUTHORS_DATA=DIR "
+        "(a local copy: DIR/gym/<name>.zip, DIR/dmc/<name>.zip, DIR/isaac/<name>.csv) if set, else from the "
+        "cache (RLSCALE_CACHE_DIR, default ~/.cache/rlscale), else downloaded from the authors' URL (or "
+        "RLSCALE_AUTHORS_MIRROR) with its sha256 checked where one is recorded. --list shows the files.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="file name, e.g. gym_sweep, gym_ours, igpush_best")
+    p.add_argument("-o", "--output", metavar="RUNS", help="run table to write (.parquet or .csv)")
+    p.add_argument("--list", action="store_true", help="list the published files and where each one is now")
+    p.add_argument("--quiet", action="store_true", help="no download progress bar")
+    p.add_argument("--returns-key", metavar="KEY", help="zips: metric folder, overriding the recorded one")
+    p.add_argument("--env-step-start", type=int, metavar="S",
+                   help="zips: with --env-step-freq, the arrays hold returns only, logged at S, S+F, ... "
+                   "(overrides the recorded step grid)")
+    p.add_argument("--env-step-freq", type=int, metavar="F", help="see --env-step-start")
+    p.set_defaults(handler=_run_authors)
 
 
 def _write(args: argparse.Namespace, read: Callable[[], Any], what: str | None = None) -> int:
@@ -152,8 +201,34 @@ def _run_qscaled(args: argparse.Namespace) -> int:
     from rlscale.importers import import_qscaled
 
     return _write(args, lambda: import_qscaled(
-        args.source, args.returns_key, collection=args.collection, env_step_start=args.env_step_start,
-        env_step_freq=args.env_step_freq, **_defaults(args)))
+        args.source, args.returns_key, collection=args.collection, metric=args.metric,
+        env_step_start=args.env_step_start, env_step_freq=args.env_step_freq, **_defaults(args)))
+
+
+def _run_isaac(args: argparse.Namespace) -> int:
+    from rlscale.importers import import_isaac_wandb
+
+    return _write(args, lambda: import_isaac_wandb(
+        args.source, group_size=args.group_size, updates_per_step=args.updates_per_step,
+        critic_params=args.critic_params))
+
+
+def _run_authors(args: argparse.Namespace) -> int:
+    from rlscale.authors import AUTHORS_FILES, import_authors, locate
+    from rlscale.errors import RlscaleError
+
+    if args.list:
+        for entry in AUTHORS_FILES.values():
+            print(f"{entry.name:20s} {entry.what}\n{'':20s} {entry.url}\n{'':20s} now: {locate(entry.name)}")
+        return 0
+    if args.name is None or args.output is None:
+        raise RlscaleError("import authors: give NAME and -o RUNS (or --list)")
+    given = {"returns_key": args.returns_key, "env_step_start": args.env_step_start,
+             "env_step_freq": args.env_step_freq}
+    options = {k: v for k, v in given.items() if v is not None}
+    if options and AUTHORS_FILES.get(args.name) is not None and AUTHORS_FILES[args.name].benchmark == "isaac":
+        raise RlscaleError(f"import authors: {', '.join(options)} apply to the zips, not to {args.name}")
+    return _write(args, lambda: import_authors(args.name, progress=not args.quiet, **options))
 
 
 def _run_csv(args: argparse.Namespace) -> int:
@@ -210,4 +285,4 @@ def _run_wandb_csv(args: argparse.Namespace) -> int:
             raise RlscaleError(f"--run-configs {path}: cannot be read ({type(exc).__name__}: {exc})") from exc
     return _write(args, lambda: import_wandb_csv(
         args.source, name_pattern=args.name_pattern, run_configs=run_configs, metric=args.metric,
-        step_column=args.step_column, constants=constants, **_defaults(args)))
+        step_column=args.step_column, constants=constants, group_size=args.group_size, **_defaults(args)))

@@ -70,6 +70,7 @@ def _sweep(args: argparse.Namespace) -> int:
         MAX_MEMBERS,
         Chunk,
         LocalExecutor,
+        SweepInterrupted,
         changed_runs,
         load_sweep,
         plan,
@@ -135,12 +136,14 @@ def _sweep(args: argparse.Namespace) -> int:
                                device=args.device, threads=args.threads)
     else:
         executor = LocalExecutor(workers=args.workers or 1, gpus=gpus, threads=args.threads)
-    report = run_sweep(sweep, out_dir, executor, retry_failed=args.retry_failed, rerun_changed=args.rerun_changed,
-                       vectorize=args.vectorize, max_members=max_members)
-    print(report.summary())
-    if report.state == "interrupted":
+    try:
+        report = run_sweep(sweep, out_dir, executor, retry_failed=args.retry_failed,
+                           rerun_changed=args.rerun_changed, vectorize=args.vectorize, max_members=max_members)
+    except SweepInterrupted as exc:
+        print(exc.report.summary())
         print("rlscale: interrupted", file=sys.stderr)
         return 130
+    print(report.summary())
     failed = report.counts()["failed"]
     if failed:
         print(f"rlscale: {failed} run(s) failed; reasons in {report.path}", file=sys.stderr)

@@ -1,39 +1,34 @@
-"""Fitting the paper's scaling laws from a run table.
+"""Fitting the paper's scaling laws from a run table, one estimator per step of its workflow.
 
-In order of the workflow (METHOD 2): return normalisation (:mod:`.normalize`), threshold crossings
-(:mod:`.thresholds`), best hyperparameters and their laws (:mod:`.hparams`), data efficiency
-(:mod:`.efficiency`), compute, Pareto frontier and budget-optimal σ (:mod:`.frontier`); power laws
-with CIs (:mod:`.powerlaw`) and synthetic sweeps from known laws (:mod:`.synthetic`).
+In order: return normalisation (:mod:`.normalize`), threshold crossings (:mod:`.thresholds`), best
+hyperparameters and their laws in σ (:mod:`.hparams`), data efficiency D_J(σ) (:mod:`.efficiency`),
+compute, Pareto frontier and budget-optimal σ (:mod:`.frontier`); power laws with intervals
+(:mod:`.powerlaw`), the verdict and summary every law shares (:mod:`.summary`) and synthetic sweeps
+from known laws (:mod:`.synthetic`). Estimators follow scikit-learn (``fit`` returns the estimator,
+fitted attributes end in ``_``); fitted laws follow statsmodels (``conf_int(alpha)``, ``summary()``).
+The whole chain, run once per benchmark and saved, is :class:`rlscale.analysis.Analysis`.
 """
 
 from rlscale.laws.efficiency import DataEfficiency, efficiency_curve
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
 from rlscale.laws.hparams import BestHyperparams, HyperparamLaws, extrapolation_errors, round_batch_size
-from rlscale.laws.normalize import (
-    MAX_RETURN_PRESETS,
-    ReturnNormalizer,
-    filter_reset_dips,
-    parse_max_return,
-    parse_min_return,
-)
-from rlscale.laws.powerlaw import PowerLaw, PowerLawTerm
+from rlscale.laws.normalize import MAX_RETURN_PRESETS, ReturnNormalizer, filter_reset_dips
+from rlscale.laws.powerlaw import PowerLaw
+from rlscale.laws.summary import STATUSES, Summary
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
 
 __all__ = [
     "MAX_RETURN_PRESETS",
-    "ReturnNormalizer",
-    "filter_reset_dips",
-    "parse_max_return",
-    "MAX_RETURN_PRESETS",
+    "STATUSES",
     "BatchSizeLaw",
     "BestHyperparams",
     "ComputeFrontier",
     "DataEfficiency",
     "HyperparamLaws",
     "PowerLaw",
-    "PowerLawTerm",
     "ReturnNormalizer",
+    "Summary",
     "SyntheticLaws",
     "ThresholdCrossings",
     "configs_of",
@@ -43,8 +38,6 @@ __all__ = [
     "extrapolation_errors",
     "filter_reset_dips",
     "make_sweep",
-    "parse_max_return",
-    "parse_min_return",
     "round_batch_size",
     "select_configs",
 ]

@@ -1,8 +1,8 @@
 """Data efficiency: env steps to reach J as a function of the UTD ratio, D_J(σ) = D_min + (β_J/σ)^α_J.
 
-METHOD 2.7. The input is a tidy table of crossing times, one row per (env, utd, threshold) with a
-``crossing`` column (env steps; NaN = never reached), e.g. from
-:func:`rlscale.laws.frontier.crossings_table`, or crossing times computed elsewhere.
+The input is a tidy table of crossing times, one row per (env, utd, threshold) with a ``crossing``
+column (env steps; NaN = never reached), e.g. from :func:`rlscale.laws.frontier.crossings_table`, or
+crossing times computed elsewhere.
 
 Two variants, as in the paper:
 
@@ -17,12 +17,21 @@ Residuals are in log space (crossing times span orders of magnitude, noise is mu
 minimised by bounded ``scipy.optimize.least_squares`` started from the best few points of a coarse,
 vectorised grid over the parameters (the authors used a grid plus L-BFGS-B on squared error; the
 multi-start avoids the local minima of the 3-parameter fit). Crossings that are NaN are dropped and
-counted; a fit with fewer than ``min_points`` σ values gets NaN parameters and a ``reason``.
+counted; a fit with fewer than ``min_points`` σ values is ``not_fitted`` with a ``reason``.
 
-Confidence intervals: from the Jacobian at the optimum (Gauss-Newton covariance s²(JᵀJ)⁻¹ with a
-t quantile on n − 3 degrees of freedom; β through the delta method on log β) by default; when
-bootstrap crossings are given to :meth:`DataEfficiency.fit`, percentile intervals over refits on
-every bootstrap sample instead (``ci_method_`` says which).
+In code and tables the exponent α is ``exponent`` (``alpha`` is only ever a significance level).
+
+Intervals (:meth:`DataEfficiency.conf_int`): from the Jacobian at the optimum (Gauss-Newton covariance
+s²(JᵀJ)⁻¹ with a t quantile on n − 3 degrees of freedom; β through the delta method on log β) by
+default; when bootstrap crossings are given to :meth:`DataEfficiency.fit`, percentile intervals over
+refits on every bootstrap sample instead (``ci_method_`` says which).
+
+Verdict (:mod:`rlscale.laws.summary`): a fit whose (log D_min, log s_0, α) sits on a bound of the
+search is ``at_bound`` (typically s_0 at its upper bound: D_J keeps falling with σ as a pure power
+law, so no floor D_min is visible in the data), one with an interval wider than ``max_ci_decades``
+decades ``wide``. Two thresholds whose points are identical (every σ crossed both levels at the same
+logged evaluation, so evaluations too sparse to tell them apart) give identical fits; the higher J
+says so in ``same_as``.
 """
 
 from __future__ import annotations
@@ -32,21 +41,40 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special
 
 from rlscale.errors import RlscaleError
+from rlscale.laws.summary import (
+    AT_BOUND,
+    EXACT,
+    JUDGE_ALPHA,
+    MAX_CI_DECADES,
+    NOT_FITTED,
+    OK,
+    WIDE,
+    Summary,
+    decades,
+    t_quantile,
+    text_column,
+)
 
 ALL = "all"
 _NEEDED = ("env", "utd", "threshold", "crossing")
 _N_STARTS = 4
 _ALPHA_BOUNDS = (0.02, 10.0)
 _SCALE_SPAN = 1e3  # s_0 may lie this factor beyond the observed σ range
-_PARAM_COLUMNS = ("d_min", "beta", "alpha", "utd_scale")
+PARAMETERS = ("d_min", "beta", "exponent", "utd_scale")
+_THETA = ("log_d_min", "log_utd_scale", "exponent")  # the fitted coordinates
+_COV = ("var_log_d_min", "var_log_utd_scale", "var_exponent", "cov_log_d_min_log_utd_scale",
+        "cov_log_d_min_exponent", "cov_log_utd_scale_exponent")
+#: the columns of :attr:`DataEfficiency.params_`, in order
+PARAM_COLUMNS = ("group", "threshold", "n_points", "n_dropped", "df_resid", "d_min", "beta", "exponent", "utd_scale",
+                 "rmse_log", *_COV, "status", "reason", "same_as")
 
 
-def efficiency_curve(utd: np.ndarray | float, d_min: float, beta: float, alpha: float) -> np.ndarray:
-    """D(σ) = D_min + (β/σ)^α."""
-    return d_min + (beta / np.asarray(utd, dtype=float)) ** alpha
+def efficiency_curve(utd: np.ndarray | float, d_min: float, beta: float, exponent: float) -> np.ndarray:
+    """D(σ) = D_min + (β/σ)^α with α = ``exponent``."""
+    return d_min + (beta / np.asarray(utd, dtype=float)) ** exponent
 
 
 def _log_model(theta: np.ndarray, log_utd: np.ndarray) -> np.ndarray:
@@ -63,8 +91,10 @@ def _bounds(log_utd: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, np.ndar
     return lo, hi
 
 
-def _fit_one(log_utd: np.ndarray, log_y: np.ndarray, start: np.ndarray | None = None) -> optimize.OptimizeResult:
+def _fit_one(log_utd: np.ndarray, log_y: np.ndarray, start: np.ndarray | None = None):
     """Bounded least squares in log space; multi-start from a coarse grid unless ``start`` is given."""
+    from scipy import optimize  # here, not at import: reading a saved analysis needs no optimiser
+
     lo, hi = _bounds(log_utd, log_y)
 
     def residual(theta: np.ndarray) -> np.ndarray:
@@ -129,34 +159,38 @@ def _refit_many(
 
 
 def _theta_to_params(theta: np.ndarray) -> dict[str, float]:
-    log_dmin, log_s0, alpha = (float(v) for v in theta)
-    return {"d_min": np.exp(log_dmin), "beta": float(np.exp(log_s0 + log_dmin / alpha)), "alpha": alpha,
-            "utd_scale": float(np.exp(log_s0))}
+    log_dmin, log_s0, exponent = (float(v) for v in theta)
+    return {"d_min": float(np.exp(log_dmin)), "beta": float(np.exp(log_s0 + log_dmin / exponent)),
+            "exponent": exponent, "utd_scale": float(np.exp(log_s0))}
 
 
-def _jacobian_ci(res: optimize.OptimizeResult, n: int, level: float) -> dict[str, tuple[float, float]]:
-    dof = n - 3
-    nan = (np.nan, np.nan)
-    if dof < 1:
-        return dict.fromkeys(_PARAM_COLUMNS, nan)
-    s2 = 2.0 * res.cost / dof
-    try:
-        cov = s2 * np.linalg.inv(res.jac.T @ res.jac)
-    except np.linalg.LinAlgError:
-        return dict.fromkeys(_PARAM_COLUMNS, nan)
-    t = float(stats.t.ppf(0.5 + level / 2.0, dof))
-    log_dmin, log_s0, alpha = res.x
-    grad_log_beta = np.array([1.0 / alpha, 1.0, -log_dmin / alpha**2])
-    se = {
-        "d_min": np.sqrt(max(cov[0, 0], 0.0)),
-        "utd_scale": np.sqrt(max(cov[1, 1], 0.0)),
-        "alpha": np.sqrt(max(cov[2, 2], 0.0)),
-        "beta": np.sqrt(max(float(grad_log_beta @ cov @ grad_log_beta), 0.0)),
-    }
-    centre = {"d_min": log_dmin, "utd_scale": log_s0, "beta": log_s0 + log_dmin / alpha}
+def _cov_matrix(row) -> np.ndarray:
+    v = [getattr(row, c) for c in _COV]
+    return np.array([[v[0], v[3], v[4]], [v[3], v[1], v[5]], [v[4], v[5], v[2]]], dtype=float)
+
+
+def _jacobian_intervals(row, alpha: float) -> dict[str, tuple[float, float]]:
+    """(1 - alpha) intervals from the stored covariance of (log D_min, log s_0, α): t on n − 3 dof."""
+    t = t_quantile(alpha, row.df_resid)
+    cov = _cov_matrix(row)
+    log_dmin, log_s0, exponent = np.log(row.d_min), np.log(row.utd_scale), row.exponent
+    grad_log_beta = np.array([1.0 / exponent, 1.0, -log_dmin / exponent**2])
+    se = {"d_min": np.sqrt(max(cov[0, 0], 0.0)), "utd_scale": np.sqrt(max(cov[1, 1], 0.0)),
+          "exponent": np.sqrt(max(cov[2, 2], 0.0)),
+          "beta": np.sqrt(max(float(grad_log_beta @ cov @ grad_log_beta), 0.0))}
+    centre = {"d_min": log_dmin, "utd_scale": log_s0, "beta": log_s0 + log_dmin / exponent}
     out = {k: (float(np.exp(c - t * se[k])), float(np.exp(c + t * se[k]))) for k, c in centre.items()}
-    out["alpha"] = (float(alpha - t * se["alpha"]), float(alpha + t * se["alpha"]))
+    out["exponent"] = (float(exponent - t * se["exponent"]), float(exponent + t * se["exponent"]))
     return out
+
+
+def _bootstrap_intervals(thetas: np.ndarray, alpha: float) -> dict[str, tuple[float, float]]:
+    """Percentile (1 - alpha) intervals over the per-sample refits (thetas [samples, 3])."""
+    if not len(thetas):
+        return dict.fromkeys(PARAMETERS, (np.nan, np.nan))
+    frame = pd.DataFrame([_theta_to_params(t) for t in thetas])
+    q = [alpha / 2, 1 - alpha / 2]
+    return {name: tuple(float(v) for v in np.quantile(frame[name], q)) for name in PARAMETERS}
 
 
 def _check_table(crossings: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -194,29 +228,35 @@ def _aggregate(table: pd.DataFrame, normalize: bool) -> pd.DataFrame:
     return points.drop(columns=["rel", "scale"]).assign(group=ALL)
 
 
+HELDOUT_COLUMNS = ("group", "threshold", "utd", "actual", "predicted", "rel_error", "reason")
+BOOTSTRAP_COLUMNS = ("group", "threshold", "sample", *_THETA)
+
+
 class DataEfficiency:
     """D_J(σ) = D_min + (β_J/σ)^α_J per threshold J (and per env when ``normalize=False``).
 
-    Fitted attributes: ``params_`` (one row per (group, threshold): ``d_min``, ``beta``, ``alpha``,
-    ``utd_scale`` = s_0 of the paper's form D_min·(1 + (σ/s_0)^-α), each with ``_lo``/``_hi``
-    bounds, ``n_points``, ``n_dropped`` (NaN crossings), ``rmse_log`` and ``reason`` (why a fit is
-    NaN, else empty)); ``points_`` (the points fitted: group, threshold, utd, data); ``groups_``
-    ("all" for the normalised fit, else env names); ``thresholds_``; ``ci_method_``
-    ("jacobian" or "bootstrap").
+    Fitted attributes: ``params_`` (one row per (group, threshold), columns :data:`PARAM_COLUMNS`:
+    ``d_min``, ``beta``, ``exponent`` (α), ``utd_scale`` (s_0 of the form D_min·(1 + (σ/s_0)^-α)),
+    ``n_points``, ``n_dropped`` (NaN crossings), ``df_resid`` (n − 3), ``rmse_log``, the covariance
+    of (log D_min, log s_0, α), ``status``/``reason`` (the verdict) and ``same_as``); ``points_``
+    (the points fitted: group, threshold, utd, data); ``bootstrap_`` (per-sample refits, or None);
+    ``groups_`` ("all" for the normalised fit, else env names); ``thresholds_``; ``ci_method_``
+    ("jacobian" or "bootstrap"). :meth:`conf_int` gives intervals at any level.
 
-    Held-out σ (METHOD 2.10): with ``fit_utds=(lo, hi)`` the points are built from every σ (so the
-    normalisation is the same) but each law is fitted on σ in [lo, hi] only; ``heldout_`` then
-    lists every other point with its prediction and relative error |pred − actual| / actual.
+    Held-out σ: with ``fit_utds=(lo, hi)`` the points are built from every σ (so the normalisation is
+    the same) but each law is fitted on σ in [lo, hi] only; ``heldout_`` then lists every other point
+    with its prediction and relative error |pred − actual| / actual where the fit is a law, else the
+    reason there is none.
     """
 
     def __init__(
-        self, normalize: bool = True, min_points: int = 4, level: float = 0.95,
-        fit_utds: tuple[float, float] | None = None,
+        self, normalize: bool = True, min_points: int = 4, fit_utds: tuple[float, float] | None = None,
+        max_ci_decades: float = MAX_CI_DECADES,
     ) -> None:
         self.normalize = normalize
         self.min_points = min_points
-        self.level = level
         self.fit_utds = fit_utds
+        self.max_ci_decades = max_ci_decades
 
     def fit(self, crossings: pd.DataFrame, bootstrap: pd.DataFrame | None = None) -> DataEfficiency:
         """Fit from crossings (env, utd, threshold, crossing); ``bootstrap`` adds a ``sample`` column."""
@@ -239,74 +279,137 @@ class DataEfficiency:
             inside = points["utd"].between(lo, hi).to_numpy()
             if boot is not None:
                 boot = boot[boot["utd"].between(lo, hi)]
-        rows = []
+        rows, samples = [], []
         for (group, thr), sub in points[inside].groupby(["group", "threshold"], sort=True):
-            rows.append(self._fit_group(group, thr, sub, boot))
+            row, thetas = self._fit_group(group, thr, sub, boot)
+            rows.append(row)
+            samples += [(group, float(thr), k, *t) for k, t in enumerate(thetas)]
         if not rows:
             raise RlscaleError(f"data efficiency: no points with utd in {self.fit_utds} to fit")
-        self.params_ = pd.DataFrame(rows)
         self.points_ = points.loc[:, ["group", "threshold", "utd", "data"]].reset_index(drop=True)
-        self.groups_ = list(dict.fromkeys(self.params_["group"]))
-        self.thresholds_ = np.sort(self.params_["threshold"].unique())
-        self._index = {(r.group, float(r.threshold)): r for r in self.params_.itertuples(index=False)}
+        self.bootstrap_ = pd.DataFrame(samples, columns=list(BOOTSTRAP_COLUMNS)) if boot is not None else None
+        self._set_params(_mark_same(pd.DataFrame(rows), self.points_[inside]))
         if self.fit_utds is not None:
             self.heldout_ = self._heldout(self.points_[~inside])
         return self
 
+    def _set_params(self, params: pd.DataFrame) -> None:
+        self.params_ = params.loc[:, list(PARAM_COLUMNS)].reset_index(drop=True)
+        self.groups_ = list(dict.fromkeys(self.params_["group"]))
+        self.thresholds_ = np.sort(self.params_["threshold"].unique())
+        self._index = {(r.group, float(r.threshold)): r for r in self.params_.itertuples(index=False)}
+
     def _heldout(self, held: pd.DataFrame) -> pd.DataFrame:
         held = held[np.isfinite(held["data"].to_numpy())]
+        lo, hi = self.fit_utds
         rows = []
         for r in held.itertuples(index=False):
-            key = (r.group, float(r.threshold))
-            if key not in self._index:
-                continue
-            fit = self._index[key]
-            pred = float(efficiency_curve(r.utd, fit.d_min, fit.beta, fit.alpha))
+            fit = self._index.get((r.group, float(r.threshold)))
+            pred, reason = np.nan, ""
+            if fit is None:
+                reason = f"no points of J={r.threshold:g} with utd in {lo:g}..{hi:g}"
+            elif fit.status != OK:
+                reason = f"no law on utd {lo:g}..{hi:g} ({fit.status}): {fit.reason}"
+            else:
+                pred = float(efficiency_curve(r.utd, fit.d_min, fit.beta, fit.exponent))
             rows.append({"group": r.group, "threshold": float(r.threshold), "utd": float(r.utd),
-                         "actual": float(r.data), "predicted": pred, "rel_error": abs(pred - r.data) / r.data})
-        return pd.DataFrame(rows, columns=["group", "threshold", "utd", "actual", "predicted", "rel_error"])
+                         "actual": float(r.data), "predicted": pred, "rel_error": abs(pred - r.data) / r.data,
+                         "reason": reason})
+        return pd.DataFrame(rows, columns=list(HELDOUT_COLUMNS))
 
-    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame, boot: pd.DataFrame | None) -> dict:
+    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame,
+                   boot: pd.DataFrame | None) -> tuple[dict, list[np.ndarray]]:
         ok = np.isfinite(sub["data"].to_numpy())
         row: dict = {"group": group, "threshold": float(thr), "n_points": int(ok.sum()),
-                     "n_dropped": int((~ok).sum()), "rmse_log": np.nan, "reason": ""}
-        for name in _PARAM_COLUMNS:
-            row.update({name: np.nan, f"{name}_lo": np.nan, f"{name}_hi": np.nan})
+                     "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan,
+                     "status": NOT_FITTED, "reason": "", "same_as": np.nan,
+                     **dict.fromkeys(PARAMETERS, np.nan), **dict.fromkeys(_COV, np.nan)}
         utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
         if np.unique(utd).size < self.min_points:
             row["reason"] = (f"only {np.unique(utd).size} utd value(s) reached J (need {self.min_points}; "
                              f"{row['n_dropped']} never reached)")
-            return row
+            return row, []
         log_utd, log_y = np.log(utd), np.log(data)
         res = _fit_one(log_utd, log_y)
         row.update(_theta_to_params(res.x))
         row["rmse_log"] = float(np.sqrt(2.0 * res.cost / len(log_y)))
-        if boot is None:
-            ci = _jacobian_ci(res, len(log_y), self.level)
-        else:
+        row.update(_covariance(res, len(log_y)))
+        thetas: list[np.ndarray] = []
+        if boot is not None:
             sub_boot = boot[(boot["group"] == group) & np.isclose(boot["threshold"], thr)]
-            ci = self._bootstrap_ci(sub_boot, res.x, utd, log_y)
-        for name, (lo, hi) in ci.items():
-            row[f"{name}_lo"], row[f"{name}_hi"] = lo, hi
-        return row
+            thetas = list(self._bootstrap_thetas(sub_boot, res.x, utd, log_y))
+        row["status"], row["reason"] = self._judge(row, res.x, _bounds(log_utd, log_y), thetas)
+        return row, thetas
 
-    def _bootstrap_ci(self, boot: pd.DataFrame, theta: np.ndarray, utd: np.ndarray,
-                      log_y: np.ndarray) -> dict[str, tuple[float, float]]:
-        """Percentile intervals over refits on each bootstrap sample (started at the point estimate)."""
+    def _judge(self, row: dict, theta: np.ndarray, bounds: tuple[np.ndarray, np.ndarray],
+               thetas: list[np.ndarray]) -> tuple[str, str]:
+        if row["df_resid"] < 1:
+            return EXACT, f"{row['n_points']} points for 3 parameters: no residual degrees of freedom"
+        lo, hi = bounds
+        tol = 1e-6 * (hi - lo)
+        for k, name in enumerate(_THETA):
+            for side, bound in (("lower", lo[k]), ("upper", hi[k])):
+                if abs(theta[k] - bound) <= tol[k]:
+                    return AT_BOUND, _BOUND_REASONS.get((name, side), f"{name} reached its {side} bound")
+        ci = (_bootstrap_intervals(np.asarray(thetas), JUDGE_ALPHA) if thetas
+              else _jacobian_intervals(pd.Series(row), JUDGE_ALPHA))
+        spans = {"D_min": decades(*ci["d_min"]), "s_0": decades(*ci["utd_scale"]),
+                 "α": ci["exponent"][1] - ci["exponent"][0]}
+        wide = {k: v for k, v in spans.items() if not v <= self.max_ci_decades}
+        if wide:
+            what = ", ".join(f"{k} spans {v:.3g} decades" if k != "α" else f"α's interval is {v:.3g} wide"
+                             for k, v in wide.items())
+            return WIDE, (f"95% interval too wide ({what}; limit {self.max_ci_decades:g}): the points do not "
+                          "determine the law")
+        return OK, ""
+
+    def _bootstrap_thetas(self, boot: pd.DataFrame, theta: np.ndarray, utd: np.ndarray,
+                          log_y: np.ndarray) -> np.ndarray:
+        """Refits on each bootstrap sample (started at the point estimate) with enough points: [samples, 3]."""
         wide = boot.pivot_table(index="sample", columns="utd", values="data", aggfunc="first", dropna=False)
         wide = wide.reindex(columns=np.unique(utd))
         values = wide.to_numpy(dtype=float)
         ok = np.isfinite(values) & (values > 0)
         keep = ok.sum(axis=1) >= self.min_points
         if not keep.any():
-            return dict.fromkeys(_PARAM_COLUMNS, (np.nan, np.nan))
+            return np.empty((0, 3))
         log_x = np.log(wide.columns.to_numpy(dtype=float))
-        fits = _refit_many(log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta,
+        return _refit_many(log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta,
                            *_bounds(np.log(utd), log_y))
-        params = [_theta_to_params(t) for t in fits]
-        frame = pd.DataFrame(params)
-        q = [(1 - self.level) / 2, (1 + self.level) / 2]
-        return {name: tuple(float(v) for v in np.quantile(frame[name], q)) for name in _PARAM_COLUMNS}
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """(1 - alpha) intervals of D_min, β, α (``exponent``) and s_0 (``utd_scale``), indexed by
+        (group, threshold, parameter): ``lower``, ``upper`` (NaN where not fitted or no residual dof)."""
+        rows = []
+        for r in self.params_.itertuples(index=False):
+            if r.status == NOT_FITTED:
+                ci = dict.fromkeys(PARAMETERS, (np.nan, np.nan))
+            elif self.bootstrap_ is not None:
+                b = self.bootstrap_
+                sel = b[(b["group"] == r.group) & np.isclose(b["threshold"], r.threshold)]
+                ci = _bootstrap_intervals(sel.loc[:, list(_THETA)].to_numpy(dtype=float), alpha)
+            else:
+                ci = _jacobian_intervals(r, alpha)
+            rows += [(r.group, float(r.threshold), name, *ci[name]) for name in PARAMETERS]
+        frame = pd.DataFrame(rows, columns=["group", "threshold", "parameter", "lower", "upper"])
+        return frame.set_index(["group", "threshold", "parameter"])
+
+    def table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Tidy parameter table: group, threshold, parameter, estimate, lower, upper, n_points, df_resid,
+        rmse_log, status, reason, same_as."""
+        ci = self.conf_int(alpha).reset_index()
+        long = self.params_.melt(id_vars=["group", "threshold", "n_points", "df_resid", "rmse_log", "status",
+                                          "reason", "same_as"], value_vars=list(PARAMETERS),
+                                 var_name="parameter", value_name="estimate")
+        out = long.merge(ci, on=["group", "threshold", "parameter"], how="left")
+        order = {name: k for k, name in enumerate(PARAMETERS)}
+        out = out.sort_values(["group", "threshold", "parameter"], key=lambda c: c.map(order) if c.name ==
+                              "parameter" else c, kind="stable").reset_index(drop=True)
+        return out.loc[:, ["group", "threshold", "parameter", "estimate", "lower", "upper", "n_points", "df_resid",
+                           "rmse_log", "status", "reason", "same_as"]]
+
+    def is_law(self, threshold: float, env: str | None = None) -> bool:
+        return self._row(threshold, env).status == OK
 
     def _row(self, threshold: float, env: str | None):
         group = ALL if self.normalize else env
@@ -320,9 +423,9 @@ class DataEfficiency:
         return self._index[match[0]]
 
     def params(self, threshold: float, env: str | None = None) -> tuple[float, float, float]:
-        """(D_min, β, α) of one fitted law (NaN when that fit failed; see ``params_['reason']``)."""
+        """(D_min, β, α) of one fit (NaN when not fitted; see ``params_['status']`` for whether it is a law)."""
         r = self._row(threshold, env)
-        return float(r.d_min), float(r.beta), float(r.alpha)
+        return float(r.d_min), float(r.beta), float(r.exponent)
 
     def predict(self, utd: Sequence[float] | float, threshold: float, env: str | None = None) -> np.ndarray:
         """D_J at the given σ values (env steps)."""
@@ -331,29 +434,117 @@ class DataEfficiency:
             raise RlscaleError("data efficiency: utd values to predict at must be positive numbers")
         return efficiency_curve(utd, *self.params(threshold, env))
 
-    def to_dict(self) -> list[dict]:
-        """One dict per (group, threshold): parameters with ``<name>_ci`` [lo, hi], counts, reason."""
+    def problems(self) -> list[str]:
+        """One line per (group, J) that is not a law, and per J whose points repeat a lower J's."""
+        lines = []
+        for r in self.params_.itertuples(index=False):
+            head = f"D_J at J={r.threshold:g}" + ("" if r.group == ALL else f" ({r.group})")
+            if r.status != OK:
+                lines.append(f"{head} is not a law ({r.status}): {r.reason}")
+            if np.isfinite(r.same_as):
+                lines.append(f"{head} has the same points as J={r.same_as:g}: every utd crossed both levels at the "
+                             "same logged evaluation")
+        return lines
+
+    def to_dict(self, alpha: float = 0.05) -> list[dict]:
+        """One dict per (group, threshold): parameters with ``<name>_lower``/``<name>_upper``, counts, verdict."""
+        ci = self.conf_int(alpha)
         out = []
         for r in self.params_.to_dict(orient="records"):
-            row = {k: v for k, v in r.items() if not k.endswith(("_lo", "_hi"))}
-            for name in _PARAM_COLUMNS:
-                row[f"{name}_ci"] = [r[f"{name}_lo"], r[f"{name}_hi"]]
+            row = {k: v for k, v in r.items() if k not in _COV}
+            for name in PARAMETERS:
+                row[f"{name}_lower"], row[f"{name}_upper"] = (float(v) for v in ci.loc[(r["group"], r["threshold"],
+                                                                                          name)])
             out.append(row)
         return out
 
-    def summary(self) -> str:
-        pct = round(100 * self.level)
+    def to_frames(self) -> dict[str, pd.DataFrame]:
+        """The fitted state: ``params``, ``points`` and (bootstrap intervals) ``bootstrap``."""
+        frames = {"params": self.params_, "points": self.points_}
+        if self.bootstrap_ is not None:
+            frames["bootstrap"] = self.bootstrap_
+        return frames
+
+    @classmethod
+    def from_frames(cls, params: pd.DataFrame, points: pd.DataFrame, bootstrap: pd.DataFrame | None = None,
+                    normalize: bool = True, fit_utds: tuple[float, float] | None = None,
+                    max_ci_decades: float = MAX_CI_DECADES) -> DataEfficiency:
+        """Restore a fit from :meth:`to_frames` (e.g. a saved analysis); the saved verdicts are kept and, with
+        ``fit_utds``, the held-out points are predicted again."""
+        missing = [c for c in PARAM_COLUMNS if c not in params.columns]
+        if missing:
+            raise RlscaleError(f"data efficiency: saved parameters lack column(s) {', '.join(missing)}")
+        out = cls(normalize=normalize, fit_utds=fit_utds, max_ci_decades=max_ci_decades)
+        out.points_ = points.loc[:, ["group", "threshold", "utd", "data"]].astype({"group": str}).reset_index(drop=True)
+        out.bootstrap_ = None if bootstrap is None else bootstrap.astype({"group": str}).reset_index(drop=True)
+        out.ci_method_ = "bootstrap" if bootstrap is not None else "jacobian"
+        params = params.astype({"group": str}).assign(reason=text_column(params["reason"]),
+                                                      status=text_column(params["status"]))
+        out._set_params(params)
+        if fit_utds is not None:
+            out.heldout_ = out._heldout(out.points_[~out.points_["utd"].between(*fit_utds)])
+        return out
+
+    def summary(self, alpha: float = 0.05) -> Summary:
         kind = "env-normalised" if self.normalize else "per env"
-        lines = [f"DataEfficiency D_J(σ) = D_min + (β/σ)^α ({kind}, {pct}% CI from {self.ci_method_})"]
-        for r in self.params_.itertuples(index=False):
-            head = f"  {r.group:<20} J={r.threshold:6.1f}"
-            if r.reason:
-                lines.append(f"{head}  not fitted: {r.reason}")
-                continue
-            lines.append(
-                f"{head}  D_min {r.d_min:.3g} [{r.d_min_lo:.3g}, {r.d_min_hi:.3g}]  β {r.beta:.3g} "
-                f"[{r.beta_lo:.3g}, {r.beta_hi:.3g}]  α {r.alpha:.2f} [{r.alpha_lo:.2f}, {r.alpha_hi:.2f}]  "
-                f"(= {r.d_min:.3g}·(1 + (σ/{r.utd_scale:.3g})^-{r.alpha:.2f}); {r.n_points} points, "
-                f"{r.n_dropped} never reached)"
-            )
-        return "\n".join(lines)
+        table = self.table(alpha).pivot_table(index=["group", "threshold", "n_points", "df_resid"],
+                                              columns="parameter", values=["estimate", "lower", "upper"],
+                                              aggfunc="first", dropna=False)
+        wide = pd.DataFrame(index=table.index)
+        for name, symbol in (("d_min", "D_min"), ("beta", "β"), ("exponent", "α"), ("utd_scale", "s_0")):
+            wide[symbol] = table[("estimate", name)]
+            wide[f"{symbol} lower"] = table[("lower", name)]
+            wide[f"{symbol} upper"] = table[("upper", name)]
+        wide = wide.reset_index()
+        wide["status"] = wide.apply(lambda r: self._row(r["threshold"], None if self.normalize else r["group"]).status,
+                                    axis=1)
+        return Summary(f"Data efficiency D_J(σ) = D_min + (β/σ)^α ({kind})",
+                       [("fits", len(self.params_)), ("laws", int((self.params_["status"] == OK).sum())),
+                        ("interval", f"{100 * (1 - alpha):g}% ({self.ci_method_})")], [("", wide)],
+                       self.problems())
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"DataEfficiency(normalize={self.normalize}, min_points={self.min_points})"
+        laws = int((self.params_["status"] == OK).sum())
+        return (f"<DataEfficiency D_J(σ) = D_min + (β/σ)^α ({'env-normalised' if self.normalize else 'per env'}): "
+                f"{len(self.params_)} fits, {laws} laws, thresholds {', '.join(f'{t:g}' for t in self.thresholds_)}>")
+
+
+_BOUND_REASONS = {
+    ("log_utd_scale", "upper"): "s_0 reached its upper bound (1000x the largest utd): D_J keeps falling with σ as a "
+                                "pure power law, no floor D_min is visible in the data, so D_min is not determined",
+    ("log_utd_scale", "lower"): "s_0 reached its lower bound (1/1000 of the smallest utd): D_J is flat in σ over the "
+                                "data, so α and s_0 are not determined",
+    ("exponent", "lower"): "α reached its lower bound (0.02)",
+    ("exponent", "upper"): "α reached its upper bound (10): D_J drops like a step at s_0",
+    ("log_d_min", "lower"): "D_min reached its lower bound (1e-4 of the smallest crossing): no floor in the data",
+    ("log_d_min", "upper"): "D_min reached its upper bound (the largest crossing)",
+}
+
+
+def _covariance(res, n: int) -> dict[str, float]:
+    """Gauss-Newton covariance s²(JᵀJ)⁻¹ of (log D_min, log s_0, α) at the optimum (NaN without dof)."""
+    dof = n - 3
+    if dof < 1:
+        return dict.fromkeys(_COV, np.nan)
+    try:
+        cov = (2.0 * res.cost / dof) * np.linalg.inv(res.jac.T @ res.jac)
+    except np.linalg.LinAlgError:
+        return dict.fromkeys(_COV, np.nan)
+    return dict(zip(_COV, (cov[0, 0], cov[1, 1], cov[2, 2], cov[0, 1], cov[0, 2], cov[1, 2]), strict=True))
+
+
+def _mark_same(params: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """``same_as``: the lowest J of the same group whose fitted points are identical (NaN if none)."""
+    params = params.copy()
+    for group, sub in points.groupby("group", sort=False):
+        seen: list[tuple[float, np.ndarray]] = []
+        for thr, pts in sub.sort_values(["threshold", "utd"]).groupby("threshold", sort=True):
+            key = pts.loc[:, ["utd", "data"]].to_numpy(dtype=float)
+            twin = next((t for t, k in seen if k.shape == key.shape and np.array_equal(k, key, equal_nan=True)), None)
+            if twin is not None:
+                params.loc[(params["group"] == group) & np.isclose(params["threshold"], thr), "same_as"] = twin
+            else:
+                seen.append((float(thr), key))
+    return params

@@ -1,6 +1,7 @@
-"""Compute, the data-compute Pareto frontier and the budget-optimal UTD ratio (METHOD 1, 2.8-2.10).
+"""Compute, the data-compute Pareto frontier and the budget-optimal UTD ratio.
 
-For each threshold J with a fitted data-efficiency law D_J(σ) (:mod:`rlscale.laws.efficiency`):
+For each threshold J whose data-efficiency fit D_J(σ) is a law (:mod:`rlscale.laws.efficiency`; a
+fit marked ``at_bound``, ``wide`` … gives no frontier, only its points):
 
 - compute C_J(σ) = 10 · N · B(σ) · σ · D_J(σ) FLOPs (σ · D_J gradient steps of batch B(σ) through a
   critic of N parameters; B(σ) is the batch-size law averaged over the benchmark's tasks,
@@ -8,25 +9,29 @@ For each threshold J with a fitted data-efficiency law D_J(σ) (:mod:`rlscale.la
 - the frontier is the curve (C_J(σ), D_J(σ)) for σ on a log grid;
 - the budget F = C + δ · D (δ = FLOPs one env step costs) is minimised over σ continuously
   (bounded scalar minimisation in log σ around the best grid point), giving σ*_J, D*_J, C*_J, F*_J;
-- σ*, D* and C* are fitted as power laws of F* on all but the top ``holdout`` thresholds and the
-  held-out ones are predicted: relative error |pred − actual| / actual per point and the mean.
+- σ*, D* and C* are fitted as power laws of F* on all but the top ``holdout`` thresholds (of every
+  threshold given, whether or not it has a law), leaving out optima on the edge of the σ range (a
+  bound, not an optimum) and thresholds whose points repeat a lower one's (counted once); the
+  held-out ones are predicted where the law in F is a law: |pred − actual| / actual per point.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
+from rlscale.laws.hparams import HyperparamLaws, law_terms
 from rlscale.laws.powerlaw import PowerLaw
+from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.runs import CONFIG_COLUMNS
 
@@ -79,35 +84,45 @@ def crossings_table(
 
 @dataclass(frozen=True)
 class BatchSizeLaw:
-    """B(σ) for compute: the mean over tasks of B*_task(σ) = coef_task · σ^exponent_task (METHOD 1)."""
+    """B(σ) for compute: the mean over tasks of B*_task(σ) = coef_task · σ^exponent_task."""
 
     terms: dict[str, tuple[float, float]]
     source: str = ""
-    extra: dict = field(default_factory=dict)
 
     def __call__(self, utd: np.ndarray | float) -> np.ndarray:
         utd = np.asarray(utd, dtype=float)
         return np.mean([c * utd**e for c, e in self.terms.values()], axis=0)
 
     @classmethod
-    def from_hparams(
-        cls, hparams: dict | str | os.PathLike, envs: Sequence[str] | None = None, variant: str = "shared"
-    ) -> BatchSizeLaw:
-        """From the ``batch_size`` laws of a ``hparams.json`` written by ``rlscale fit hparams``."""
+    def from_laws(cls, laws: HyperparamLaws, envs: Sequence[str] | None = None,
+                  variant: str | None = None) -> BatchSizeLaw:
+        """From fitted hyperparameter laws (their ``batch_size`` laws of ``variant``, default the laws' own)."""
+        variant = variant or laws.variant
+        return cls.from_hparams(laws.to_dict(), envs=envs, variant=variant, source=f"hyperparameter laws ({variant})")
+
+    @classmethod
+    def from_hparams(cls, hparams: dict | str | os.PathLike, envs: Sequence[str] | None = None,
+                     variant: str = "shared", source: str | None = None) -> BatchSizeLaw:
+        """From the ``batch_size`` laws of a ``hparams.json`` (as ``rlscale fit hparams`` writes it) or its dict."""
         if not isinstance(hparams, dict):
             path = Path(hparams)
             try:
                 hparams = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
-                raise RlscaleError(f"--hparams {path}: cannot read it as JSON ({exc})") from exc
-            source = str(path)
-        else:
-            source = "hparams"
+                raise RlscaleError(f"{path}: cannot read it as JSON ({exc})") from exc
+            source = source or str(path)
+        source = source or "hparams"
         try:
             laws = hparams["batch_size"][variant]
-            terms = {str(env): (float(v["coef"]), float(v["exponent"])) for env, v in laws.items()}
+            # as saved (10 significant digits), so a law read back from hparams.json gives the same compute
+            terms = {str(env): (float(f"{float(v['coef']):.10g}"), float(f"{float(v['exponent']):.10g}"))
+                     for env, v in laws.items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise RlscaleError(f"{source}: no batch_size/{variant} laws with coef and exponent ({exc})") from exc
+        flagged = sorted(env for env, v in laws.items() if v.get("status", OK) != OK and (envs is None or env in envs))
+        if flagged:
+            warnings.warn(f"{source}: B*(σ) of {', '.join(flagged)} is not a law ({laws[flagged[0]]['status']}); "
+                          "compute uses it as given", RlscaleWarning, stacklevel=2)
         if envs is not None:
             missing = sorted(set(envs) - set(terms))
             if missing:
@@ -115,24 +130,33 @@ class BatchSizeLaw:
             terms = {env: terms[env] for env in envs}
         if not terms or not all(np.isfinite(c) and c > 0 and np.isfinite(e) for c, e in terms.values()):
             raise RlscaleError(f"{source}: batch-size laws need positive finite coef and finite exponent")
-        return cls(terms, source=f"{source} ({variant})")
+        return cls(terms, source=source)
 
     @classmethod
     def from_runs(cls, configs: pd.DataFrame) -> BatchSizeLaw:
-        """Fit B = coef_env · σ^exponent (shared slope) to the batch sizes the selected runs used.
-
-        A table whose runs all use one batch size gives exponent 0 (a constant B)."""
-        sub = configs.loc[:, ["env", "utd", "batch_size"]].astype({"env": str})
-        if sub["batch_size"].nunique() == 1:
-            b = float(sub["batch_size"].iloc[0])
-            return cls({env: (b, 0.0) for env in sub["env"].unique()}, source="runs (constant batch size)")
-        law = PowerLaw(shared_slope=True).fit(sub["utd"], sub["batch_size"].astype(float), sub["env"].tolist())
-        terms = {str(env): (t.coef, t.exponent) for env, t in law.terms_.items()}
-        return cls(terms, source="runs (power law fitted to the batch sizes used)", extra={"fit": law.to_dict()})
+        """B as the selected runs used it: per env the geometric mean when an env's runs share one batch size
+        (exponent 0), else a power law of the batch sizes in σ fitted per env (a description, not a law)."""
+        sub = configs.loc[:, ["env", "utd", "batch_size"]].astype({"env": str, "batch_size": float})
+        terms = {}
+        for env, g in sub.groupby("env", sort=True):
+            if g["batch_size"].nunique() == 1 or g["utd"].nunique() < 2:
+                terms[str(env)] = (float(np.exp(np.log(g["batch_size"]).mean())), 0.0)
+            else:
+                law = PowerLaw(shared_slope=False).fit(g["utd"], g["batch_size"], [str(env)] * len(g))
+                terms[str(env)] = (law.coef(str(env)), law.exponent(str(env)))
+        return cls(terms, source="runs (the batch sizes the selected runs used)")
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "terms": {env: {"coef": c, "exponent": e} for env, (c, e) in self.terms.items()},
-                **self.extra}
+        return {"source": self.source, "terms": {env: {"coef": c, "exponent": e} for env, (c, e) in self.terms.items()}}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> BatchSizeLaw:
+        return cls({str(env): (float(t["coef"]), float(t["exponent"])) for env, t in doc["terms"].items()},
+                   source=str(doc.get("source", "")))
+
+
+OPTIMUM_COLUMNS = ("threshold", "utd", "data", "compute", "budget", "at_boundary", "held_out", "in_fit", "note")
+EXTRAPOLATION_COLUMNS = ("threshold", "quantity", "budget", "actual", "predicted", "rel_error", "reason")
 
 
 class ComputeFrontier:
@@ -142,12 +166,14 @@ class ComputeFrontier:
     B(σ), e.g. :class:`BatchSizeLaw`), ``utd_range`` (σ range swept and searched; default: the σ
     range of the fitted points widened by 2× each side), ``n_grid`` (points per curve), ``holdout``
     (top thresholds held out of the budget laws), ``group`` (which law of the efficiency fit:
-    "all" for the normalised one, else an env).
+    "all" for the normalised one, else an env), ``max_ci_decades`` (verdict of the laws in F).
 
-    Fitted attributes: ``curves_`` (threshold, utd, data, compute, budget), ``optimum_`` (threshold,
-    utd, data, compute, budget, at_boundary: σ* hit the edge of ``utd_range`` so it is a bound,
-    held_out), ``laws_`` (quantity -> :class:`PowerLaw` of it in F*, or missing with a reason in
-    ``law_reason_``), ``extrapolation_`` (threshold, quantity, budget, actual, predicted, rel_error).
+    Fitted attributes: ``curves_`` (threshold, utd, data, compute, budget; thresholds with a D_J law
+    only), ``optimum_`` (:data:`OPTIMUM_COLUMNS`: ``at_boundary`` = σ* on the edge of ``utd_range``,
+    a bound; ``in_fit`` = used by the laws in F; ``note`` = why not), ``laws_`` (quantity ->
+    :class:`PowerLaw` of it in F*, with its verdict), ``law_reason_`` (why there are no laws in F,
+    else empty), ``extrapolation_`` (:data:`EXTRAPOLATION_COLUMNS`), ``reason_`` (why there is no
+    frontier at all, else empty).
     """
 
     def __init__(
@@ -159,6 +185,7 @@ class ComputeFrontier:
         n_grid: int = 200,
         holdout: int = 2,
         group: str = ALL,
+        max_ci_decades: float = MAX_CI_DECADES,
     ) -> None:
         self.delta = delta
         self.critic_params = critic_params
@@ -167,16 +194,22 @@ class ComputeFrontier:
         self.n_grid = n_grid
         self.holdout = holdout
         self.group = group
+        self.max_ci_decades = max_ci_decades
 
     def compute(self, utd: np.ndarray, data: np.ndarray) -> np.ndarray:
         """C = 10 · N · B(σ) · σ · D FLOPs."""
-        return 10.0 * self.critic_params * np.asarray(self.batch_size(utd), dtype=float) * utd * data
+        utd = np.asarray(utd, dtype=float)
+        return 10.0 * self.critic_params * np.asarray(self.batch_size(utd), dtype=float) * utd * np.asarray(data)
 
     def fit(self, efficiency: DataEfficiency) -> ComputeFrontier:
         self._check()
-        params = efficiency.params_[(efficiency.params_["group"] == self.group) & (efficiency.params_["reason"] == "")]
-        if params.empty:
-            raise RlscaleError(f"frontier: no fitted data-efficiency law for '{self.group}'")
+        all_params = efficiency.params_[efficiency.params_["group"] == self.group]
+        if all_params.empty:
+            raise RlscaleError(f"frontier: the efficiency fit has no group '{self.group}' "
+                               f"(has {', '.join(map(str, efficiency.groups_))})")
+        thresholds = np.sort(all_params["threshold"].to_numpy(dtype=float))
+        held = set(thresholds[len(thresholds) - self.holdout:]) if self.holdout else set()
+        params = all_params[all_params["status"] == OK]
         if self.utd_range is None:
             utds = efficiency.points_.loc[efficiency.points_["group"] == self.group, "utd"]
             self.utd_range_ = (float(utds.min()) / 2.0, float(utds.max()) * 2.0)
@@ -185,17 +218,21 @@ class ComputeFrontier:
         grid = np.geomspace(*self.utd_range_, self.n_grid)
         curves, optima = [], []
         for r in params.sort_values("threshold").itertuples(index=False):
-            data = r.d_min + (r.beta / grid) ** r.alpha
+            data = r.d_min + (r.beta / grid) ** r.exponent
             compute = self.compute(grid, data)
             curves.append(pd.DataFrame({"threshold": r.threshold, "utd": grid, "data": data, "compute": compute,
                                         "budget": compute + self.delta * data}))
-            optima.append({"threshold": float(r.threshold), **self._optimum(grid, (r.d_min, r.beta, r.alpha))})
-        self.curves_ = pd.concat(curves, ignore_index=True)
-        optimum = pd.DataFrame(optima)
-        n_fit = len(optimum) - self.holdout
-        optimum["held_out"] = np.arange(len(optimum)) >= n_fit
-        self.optimum_ = optimum
-        self._fit_laws(optimum)
+            opt = {"threshold": float(r.threshold), **self._optimum(grid, (r.d_min, r.beta, r.exponent)),
+                   "held_out": float(r.threshold) in held}
+            opt["note"] = _note(opt, r.same_as)
+            opt["in_fit"] = not opt["held_out"] and not opt["note"]
+            optima.append(opt)
+        self.reason_ = "" if optima else "no threshold has a data-efficiency law: " + "; ".join(
+            f"J={r.threshold:g}: {r.status}" for r in all_params.itertuples(index=False))
+        columns = ["threshold", "utd", "data", "compute", "budget"]
+        self.curves_ = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=columns, dtype=float)
+        self.optimum_ = pd.DataFrame(optima, columns=list(OPTIMUM_COLUMNS))
+        self._fit_laws()
         return self
 
     def _check(self) -> None:
@@ -209,12 +246,14 @@ class ComputeFrontier:
             raise RlscaleError(f"frontier: utd_range must be 0 < lo < hi, got {self.utd_range}")
 
     def _optimum(self, grid: np.ndarray, law: tuple[float, float, float]) -> dict:
-        d_min, beta, alpha = law
+        d_min, beta, exponent = law
 
         def log_budget(log_utd: float) -> float:
             utd = np.exp(log_utd)
-            data = d_min + (beta / utd) ** alpha
+            data = d_min + (beta / utd) ** exponent
             return float(np.log(self.compute(np.array([utd]), np.array([data]))[0] + self.delta * data))
+
+        from scipy import optimize  # here, not at import: reading a saved analysis needs no optimiser
 
         values = np.array([log_budget(v) for v in np.log(grid)])
         i = int(np.argmin(values))
@@ -222,74 +261,150 @@ class ComputeFrontier:
         res = optimize.minimize_scalar(log_budget, bounds=(lo, hi), method="bounded", options={"xatol": 1e-8})
         log_utd = float(res.x) if res.fun <= values[i] else float(np.log(grid[i]))
         utd = float(np.exp(log_utd))
-        data = float(d_min + (beta / utd) ** alpha)
+        data = float(d_min + (beta / utd) ** exponent)
         compute = float(self.compute(np.array([utd]), np.array([data]))[0])
         return {"utd": utd, "data": data, "compute": compute, "budget": compute + self.delta * data,
                 "at_boundary": bool(i in (0, len(grid) - 1))}
 
-    def _fit_laws(self, optimum: pd.DataFrame) -> None:
-        # thresholds whose optimum is identical (their crossings fell on the same evaluations) count once:
-        # repeated points would fake degrees of freedom and shrink the confidence intervals
-        fit = optimum[~optimum["held_out"]].drop_duplicates(subset=["budget", *QUANTITIES])
+    def _fit_laws(self) -> None:
+        fit = self.optimum_[self.optimum_["in_fit"].astype(bool)]
         self.laws_: dict[str, PowerLaw] = {}
         self.law_reason_ = ""
         if fit["budget"].nunique() < 2:
-            self.law_reason_ = f"need 2 or more non-held-out thresholds to fit laws in F (have {len(fit)})"
+            self.law_reason_ = (f"only {len(fit)} optimum below the held-out top {self.holdout} J (a law in F "
+                                "needs 3 or more, for residual dof)")
         else:
             for q in QUANTITIES:
-                self.laws_[q] = PowerLaw(shared_slope=False).fit(fit["budget"], fit[q])
+                law = PowerLaw(shared_slope=False, max_ci_decades=self.max_ci_decades)
+                self.laws_[q] = law.fit(fit["budget"], fit[q])
+            if not self.laws_["utd"].is_law():
+                self.law_reason_ = f"not a law ({self.laws_['utd'].terms_.loc[ALL, 'status']}): " + str(
+                    self.laws_["utd"].terms_.loc[ALL, "reason"])
+        self.extrapolation_ = self._extrapolate()
+
+    def _extrapolate(self) -> pd.DataFrame:
         rows = []
-        if self.laws_:
-            for r in optimum[optimum["held_out"]].itertuples(index=False):
-                for q in QUANTITIES:
-                    actual = float(getattr(r, q))
-                    pred = float(self.laws_[q].predict(r.budget)[0])
-                    rows.append({"threshold": r.threshold, "quantity": q, "budget": r.budget, "actual": actual,
-                                 "predicted": pred, "rel_error": abs(pred - actual) / actual})
-        self.extrapolation_ = pd.DataFrame(
-            rows, columns=["threshold", "quantity", "budget", "actual", "predicted", "rel_error"])
+        for r in self.optimum_[self.optimum_["held_out"].astype(bool)].itertuples(index=False):
+            for q in QUANTITIES:
+                actual = float(getattr(r, q))
+                law = self.laws_.get(q)
+                if law is None or not law.is_law():
+                    pred, reason = np.nan, f"no law of {q}* in F ({self.law_reason_ or law.terms_.loc[ALL, 'reason']})"
+                else:
+                    pred, reason = float(law.predict(r.budget)[0]), ""
+                rows.append({"threshold": r.threshold, "quantity": q, "budget": r.budget, "actual": actual,
+                             "predicted": pred, "rel_error": abs(pred - actual) / actual, "reason": reason})
+        return pd.DataFrame(rows, columns=list(EXTRAPOLATION_COLUMNS))
+
+    def has_law(self, quantity: str = "utd") -> bool:
+        """Whether the law of σ* (or D*, C*) in F is a law (fitted, with residual dof, not too wide)."""
+        return quantity in self.laws_ and self.laws_[quantity].is_law()
 
     def predict(self, budget: Sequence[float] | float, quantity: str = "utd") -> np.ndarray:
         """σ* (or D*, C* with ``quantity="data"``/``"compute"``) for budgets F from the fitted law."""
         if quantity not in QUANTITIES:
             raise RlscaleError(f"frontier: quantity must be one of {', '.join(QUANTITIES)}, got '{quantity}'")
         if quantity not in self.laws_:
-            raise RlscaleError(f"frontier: no law in F was fitted ({self.law_reason_})")
+            raise RlscaleError(f"frontier: no law in F was fitted ({self.law_reason_ or self.reason_})")
         return self.laws_[quantity].predict(budget)
 
     def mean_rel_error(self) -> dict[str, float]:
-        """Mean relative error on the held-out thresholds per quantity."""
-        return {str(q): float(g["rel_error"].mean()) for q, g in self.extrapolation_.groupby("quantity")}
+        """Mean relative error on the held-out thresholds per quantity (where predicted)."""
+        done = self.extrapolation_[np.isfinite(self.extrapolation_["predicted"].to_numpy(dtype=float))]
+        return {str(q): float(g["rel_error"].mean()) for q, g in done.groupby("quantity")}
+
+    def table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Tidy parameter table of the laws in F: quantity + :meth:`PowerLaw.table` columns."""
+        frames = [law.table(alpha).assign(quantity=q) for q, law in self.laws_.items()]
+        if not frames:
+            return pd.DataFrame(columns=["quantity", "group", "parameter", "estimate", "std_err", "lower", "upper",
+                                         "n_obs", "df_resid", "r2", "status", "reason"])
+        table = pd.concat(frames, ignore_index=True)
+        return table.loc[:, ["quantity", *[c for c in table.columns if c != "quantity"]]]
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """(1 - alpha) intervals of the laws in F, indexed by (quantity, parameter)."""
+        table = self.table(alpha)
+        return table.set_index(["quantity", "parameter"]).loc[:, ["lower", "upper"]]
+
+    def problems(self) -> list[str]:
+        """One line per optimum that is a bound and per missing or flagged law in F."""
+        lines = []
+        if self.reason_:
+            return [f"no frontier: {self.reason_}"]
+        lo, hi = self.utd_range_
+        lines += [f"J={r.threshold:g}: σ* is at the edge of the utd range {lo:g}..{hi:g} (a bound, not an optimum)"
+                  for r in self.optimum_[self.optimum_["at_boundary"].astype(bool)].itertuples(index=False)]
+        if self.law_reason_:
+            lines.append(f"σ*(F), D*(F), C*(F): no law: {self.law_reason_}")
+        return lines
 
     def to_dict(self) -> dict:
-        """Optima per threshold, the laws in F (y = coef · F^exponent) and the held-out errors."""
+        """Optima per threshold, the laws in F (y = coef · F^exponent, 95% intervals) and the held-out errors."""
         return {
             "delta": self.delta, "critic_params": self.critic_params, "utd_range": list(self.utd_range_),
-            "holdout": self.holdout,
+            "holdout": self.holdout, "reason": self.reason_,
             "optimum": self.optimum_.to_dict(orient="records"),
-            **{f"{q}_law": (self.laws_[q].to_dict()["all"] if q in self.laws_ else None) for q in QUANTITIES},
+            **{f"{q}_law": (law_terms(self.laws_[q])[ALL] if q in self.laws_ else None) for q in QUANTITIES},
             "law_reason": self.law_reason_,
             "extrapolation": {"mean_rel_error": self.mean_rel_error(),
                               "points": self.extrapolation_.to_dict(orient="records")},
         }
 
-    def summary(self) -> str:
-        lines = [f"ComputeFrontier: δ = {self.delta:.3g} FLOPs/env step, N = {self.critic_params:.3g}, "
-                 f"σ in [{self.utd_range_[0]:.3g}, {self.utd_range_[1]:.3g}], top {self.holdout} J held out"]
-        for r in self.optimum_.itertuples(index=False):
-            flag = " (at the σ bound)" if r.at_boundary else ""
-            held = " held out" if r.held_out else ""
-            lines.append(f"  J={r.threshold:6.1f}: σ* {r.utd:.3g}{flag}  D* {r.data:.3g}  C* {r.compute:.3g}  "
-                         f"F* {r.budget:.3g}{held}")
-        if not self.laws_:
-            lines.append(f"  laws in F not fitted: {self.law_reason_}")
-        for q, law in self.laws_.items():
-            t = law.terms_["all"]
-            lines.append(f"  {q}*(F) = {t.coef:.3g} · F^{t.exponent:.3f} [{t.exponent_ci[0]:.3f}, "
-                         f"{t.exponent_ci[1]:.3f}]")
-        for q, err in self.mean_rel_error().items():
-            lines.append(f"  held-out mean relative error of {q}*: {err:.3f}")
-        return "\n".join(lines)
+    def to_frames(self) -> dict[str, pd.DataFrame]:
+        """The fitted state: ``curves``, ``optimum``, ``laws`` (one row per quantity)."""
+        laws = [law.to_frame().assign(quantity=q) for q, law in self.laws_.items()]
+        return {"curves": self.curves_, "optimum": self.optimum_,
+                "laws": pd.concat(laws, ignore_index=True) if laws else pd.DataFrame(columns=["quantity", "group"])}
+
+    @classmethod
+    def from_frames(cls, frames: dict[str, pd.DataFrame], delta: float, critic_params: float,
+                    batch_size: BatchSizeLaw, utd_range: tuple[float, float], holdout: int, reason: str = "",
+                    law_reason: str = "", max_ci_decades: float = MAX_CI_DECADES) -> ComputeFrontier:
+        """Restore a fit from :meth:`to_frames` and its scalars (e.g. a saved analysis)."""
+        out = cls(delta, critic_params, batch_size, utd_range=utd_range, holdout=holdout,
+                  max_ci_decades=max_ci_decades)
+        out.utd_range_ = (float(utd_range[0]), float(utd_range[1]))
+        out.curves_ = frames["curves"].reset_index(drop=True)
+        optimum = frames["optimum"].reset_index(drop=True)
+        out.optimum_ = optimum.assign(note=text_column(optimum["note"]),
+                                      **{c: optimum[c].astype(bool) for c in ("at_boundary", "held_out", "in_fit")})
+        out.laws_ = {str(q): PowerLaw.from_frame(sub.drop(columns="quantity"), shared_slope=False,
+                                                 max_ci_decades=max_ci_decades)
+                     for q, sub in frames["laws"].groupby("quantity", sort=False)}
+        out.laws_ = {q: out.laws_[q] for q in QUANTITIES if q in out.laws_}
+        out.reason_, out.law_reason_ = reason, law_reason
+        out.extrapolation_ = out._extrapolate()
+        return out
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        info = [("δ (FLOPs per env step)", self.delta), ("N (critic parameters)", self.critic_params),
+                ("σ range", f"{self.utd_range_[0]:.3g}..{self.utd_range_[1]:.3g}"),
+                ("held-out top thresholds", self.holdout)]
+        tables = [("optimum per J", self.optimum_.drop(columns="note")), ("laws in F", self.table(alpha))]
+        if len(self.extrapolation_):
+            tables.append(("held-out thresholds", self.extrapolation_))
+        notes = self.problems() + [f"J={r.threshold:g}: {r.note}" for r in self.optimum_.itertuples() if r.note]
+        return Summary("Compute frontier C_J = 10·N·B(σ)·σ·D_J, budget F = C + δ·D, σ*(F) = coef·F^exponent",
+                       info, tables, notes)
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "optimum_"):
+            return f"ComputeFrontier(delta={self.delta:g}, critic_params={self.critic_params:g})"
+        law = (f"σ* ∝ F^{self.laws_['utd'].exponent():.3g} ({self.laws_['utd'].terms_.loc[ALL, 'status']})"
+               if "utd" in self.laws_ else "no law in F")
+        return f"<ComputeFrontier δ = {self.delta:g}: {len(self.optimum_)} optima, {law}>"
+
+
+def _note(opt: dict, same_as: float) -> str:
+    """Why an optimum is left out of the laws in F (empty if it is used or held out)."""
+    if opt["held_out"]:
+        return ""
+    if opt["at_boundary"]:
+        return "σ* on the edge of the utd range: a bound, not an optimum"
+    if np.isfinite(same_as):
+        return f"same points as J={same_as:g}: counted once"
+    return ""
 
 
 def configs_of(crossings: ThresholdCrossings, index: np.ndarray) -> pd.DataFrame:

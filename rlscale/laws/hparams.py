@@ -1,4 +1,4 @@
-"""Best batch size and learning rate per (task, σ), and their power laws in σ (METHOD 2.3-2.5).
+"""Best batch size and learning rate per (task, σ), and their power laws in σ (the paper's hyperparameter step).
 
 :class:`BestHyperparams` turns threshold crossings into one best (B, η) per (benchmark, env, algo,
 utd); :class:`HyperparamLaws` fits B*(σ) and η*(σ) with :class:`~rlscale.laws.powerlaw.PowerLaw`
@@ -16,6 +16,7 @@ import pandas as pd
 
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.powerlaw import PowerLaw
+from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, check_alpha
 from rlscale.laws.thresholds import ThresholdCrossings
 
 TASK_COLUMNS = ("benchmark", "env", "algo", "utd")
@@ -38,7 +39,7 @@ def _joint_argmin(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray) -> t
 def _mean_of_conditional_best(
     times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Best B for each η (and best η for each B), averaged over the other hyperparameter (METHOD 2.3)."""
+    """Best B for each η (and best η for each B), averaged over the other hyperparameter (the paper's)."""
     b_idx = np.argmin(times, axis=0)  # [n_lr, samples]
     b_ok = np.isfinite(np.min(times, axis=0))
     lr_idx = np.argmin(times, axis=1)  # [n_b, samples]
@@ -116,7 +117,7 @@ ESTIMATORS: dict[str, tuple[Estimator, bool]] = {
     "bootstrap_quadratic": (_quadratic_optimum, True),
 }
 ESTIMATOR_HELP = {
-    "bootstrap": "METHOD 2.3 (the paper's, default): per bootstrap sample the best B for each η and the best η "
+    "bootstrap": "the paper's (default): per bootstrap sample the best B for each η and the best η "
     "for each B, averaged in log space over samples and over the other hyperparameter",
     "bootstrap_joint": "per bootstrap sample the best grid cell (best B and the η best with it), log-averaged",
     "point": "grid argmin of the all-seeds crossing",
@@ -130,12 +131,12 @@ class BestHyperparams:
     """Uncertainty-corrected best (B, η) per (benchmark, env, algo, utd) at one threshold.
 
     ``estimator`` is one of :data:`ESTIMATORS` (see :data:`ESTIMATOR_HELP`). After :meth:`fit`,
-    ``best_`` has TASK_COLUMNS, ``batch_size``, ``learning_rate`` (continuous), ``*_lo``/``*_hi``
-    (2.5/97.5 percentiles of the per-bootstrap-sample estimate), ``*_log_std`` (their spread in
-    natural log), ``grid_batch_size``/``grid_learning_rate`` (grid argmin of the all-seeds
-    crossing, what the constant baseline reuses), ``time_to_threshold`` (its crossing) and
-    ``n_reached`` (grid cells whose all-seeds curve reached the threshold). A (task, σ) where no
-    cell reaches the threshold gets NaN and a warning.
+    ``best_`` has TASK_COLUMNS, ``batch_size``, ``learning_rate`` (continuous), ``*_lower``/``*_upper``
+    (2.5/97.5 percentiles of the per-bootstrap-sample estimate; :meth:`conf_int` for other levels),
+    ``*_log_std`` (their spread in natural log), ``grid_batch_size``/``grid_learning_rate`` (grid
+    argmin of the all-seeds crossing, what the constant baseline reuses), ``time_to_threshold`` (its
+    crossing), ``n_reached`` (grid cells whose all-seeds curve reached the threshold) and ``n_cells``.
+    A (task, σ) where no cell reaches the threshold gets NaN and a warning.
     """
 
     def __init__(self, threshold: float = 800.0, estimator: str = "bootstrap") -> None:
@@ -146,6 +147,9 @@ class BestHyperparams:
         if self.estimator not in ESTIMATORS:
             raise RlscaleError(f"best hyperparameters: unknown estimator '{self.estimator}' "
                                f"(choose from {', '.join(ESTIMATORS)})")
+        if crossings.bootstrap_ is None:
+            raise RlscaleError("best hyperparameters: these crossings were restored from a saved analysis and have "
+                               "no bootstrap samples; compute them from the run table")
         match = np.nonzero(np.isclose(crossings.thresholds_, self.threshold))[0]
         if len(match) == 0:
             raise RlscaleError(f"best hyperparameters: threshold {self.threshold:g} was not computed "
@@ -156,7 +160,7 @@ class BestHyperparams:
         point = np.where(np.isnan(crossings.crossing_[:, j]), np.inf, crossings.crossing_[:, j])
         boot = np.where(np.isnan(crossings.bootstrap_[:, j]), np.inf, crossings.bootstrap_[:, j])
 
-        rows = []
+        rows, samples = [], []
         for key, idx in configs.groupby(list(TASK_COLUMNS), sort=True, observed=True).indices.items():
             sub = configs.iloc[idx]
             b_vals, b_pos = np.unique(sub["batch_size"].to_numpy(dtype=float), return_inverse=True)
@@ -168,6 +172,7 @@ class BestHyperparams:
             log_b, log_lr = np.log(b_vals), np.log(lr_vals)
 
             samples_b, samples_lr = func(grid_boot, log_b, log_lr)
+            samples.append((samples_b, samples_lr))
             if average:
                 value_b, value_lr = _nanmean(samples_b), _nanmean(samples_lr)
             else:
@@ -185,23 +190,52 @@ class BestHyperparams:
             rows.append(row)
             if not np.isfinite(value_b) or not np.isfinite(value_lr):
                 warnings.warn(
-                    f"no configuration of env {key[1]} at utd {key[3]:g} reaches {self.threshold:g}; "
-                    "its best hyperparameters are NaN and left out of the fits",
+                    f"no configuration of env {key[1]} at utd {key[3]:g} reaches J = {self.threshold:g}; "
+                    "its best hyperparameters are NaN and left out of the laws",
                     RlscaleWarning, stacklevel=2,
                 )
         self.best_ = pd.DataFrame(rows)
+        self._samples = samples
         self.threshold_ = float(crossings.thresholds_[j])
         return self
 
-    def summary(self) -> str:
-        lines = [f"BestHyperparams ({self.estimator}) at J = {self.threshold_:g}"]
-        for r in self.best_.itertuples(index=False):
-            lines.append(
-                f"  {r.env:<20} utd {r.utd:>6g}  B {r.batch_size:8.1f} [{r.batch_size_lo:7.1f}, {r.batch_size_hi:7.1f}]"
-                f"  lr {r.learning_rate:.3g} [{r.learning_rate_lo:.3g}, {r.learning_rate_hi:.3g}]"
-                f"  ({r.n_reached}/{r.n_cells} cells reach J)"
-            )
-        return "\n".join(lines)
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Percentile (1 - alpha) intervals of the per-bootstrap-sample estimates, one row per (task, σ):
+        TASK_COLUMNS and ``batch_size_lower`` … ``learning_rate_upper``."""
+        check_alpha(alpha)
+        if getattr(self, "_samples", None) is None:
+            raise RlscaleError("best hyperparameters: restored from a saved analysis (95% intervals in best_ only); "
+                               "refit for another level")
+        out = self.best_.loc[:, list(TASK_COLUMNS)].copy()
+        for k, h in enumerate(HPARAMS):
+            bounds = [_percentiles(s[k], alpha) for s in self._samples]
+            out[f"{h}_lower"] = [b[0] for b in bounds]
+            out[f"{h}_upper"] = [b[1] for b in bounds]
+        return out
+
+    @classmethod
+    def from_frame(cls, best: pd.DataFrame, threshold: float, estimator: str) -> BestHyperparams:
+        """Restore from a saved ``best_`` table (95% intervals only)."""
+        out = cls(threshold=threshold, estimator=estimator)
+        out.best_ = best.reset_index(drop=True)
+        out.threshold_ = float(threshold)
+        out._samples = None
+        return out
+
+    def summary(self) -> Summary:
+        cols = [*TASK_COLUMNS[1:], "batch_size", "batch_size_lower", "batch_size_upper", "learning_rate",
+                "learning_rate_lower", "learning_rate_upper", "n_reached", "n_cells"]
+        return Summary(f"Best hyperparameters ({self.estimator}) at J = {self.threshold_:g}",
+                       [("(task, σ)", len(self.best_)), ("interval", "95% percentile over bootstrap samples")],
+                       [("", self.best_.loc[:, cols].drop(columns="algo"))],
+                       [ESTIMATOR_HELP.get(self.estimator, "")])
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "best_"):
+            return f"BestHyperparams(threshold={self.threshold:g}, estimator={self.estimator!r})"
+        missing = int((~np.isfinite(self.best_["batch_size"])).sum())
+        return (f"<BestHyperparams ({self.estimator}) at J = {self.threshold_:g}: {len(self.best_)} (task, σ), "
+                f"{missing} never reached>")
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -209,44 +243,63 @@ def _nanmean(x: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else np.nan
 
 
+def _percentiles(log_samples: np.ndarray, alpha: float) -> tuple[float, float]:
+    finite = log_samples[np.isfinite(log_samples)]
+    if not len(finite):
+        return np.nan, np.nan
+    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return float(np.exp(lo)), float(np.exp(hi))
+
+
 def _describe(name: str, log_value: float, log_samples: np.ndarray) -> dict[str, float]:
     finite = log_samples[np.isfinite(log_samples)]
-    lo, hi = np.quantile(finite, [0.025, 0.975]) if len(finite) else (np.nan, np.nan)
+    lo, hi = _percentiles(log_samples, 0.05)
     return {
         name: float(np.exp(log_value)),
-        f"{name}_lo": float(np.exp(lo)),
-        f"{name}_hi": float(np.exp(hi)),
+        f"{name}_lower": lo,
+        f"{name}_upper": hi,
         f"{name}_log_std": float(finite.std()) if len(finite) > 1 else np.nan,
     }
 
 
 def round_batch_size(batch_size: np.ndarray | Sequence[float], multiple: int = 16) -> np.ndarray:
-    """METHOD 2.4: nearest multiple of ``multiple`` (halves round up), at least ``multiple``."""
+    """As the paper rounds batch sizes: nearest multiple of ``multiple`` (halves round up), at least ``multiple``."""
     b = np.asarray(batch_size, dtype=float)
     return np.maximum(multiple, multiple * np.floor(b / multiple + 0.5)).astype(np.int64)
 
 
 class HyperparamLaws:
-    """B*(σ) and η*(σ) as power laws, fitted independently (METHOD 2.4: they are not correlated).
+    """B*(σ) and η*(σ) as power laws, fitted independently (the paper finds them uncorrelated).
 
     ``fit`` takes a :class:`BestHyperparams` (or its ``best_`` table). Both variants are always
     fitted: ``laws_[hparam]["shared"]`` (one slope per benchmark, one intercept per env; the
     paper's recommended one) and ``laws_[hparam]["separate"]`` (per env), each a dict
     benchmark -> :class:`PowerLaw`. ``shared_slope`` picks the variant :meth:`propose` uses.
     ``baseline_`` is the constant-hyperparameter baseline: the grid-best (B, η) at
-    ``baseline_utd`` (or the nearest σ present, in log distance) per env.
+    ``baseline_utd`` (or the nearest σ present, in log distance) per env. An env whose best
+    hyperparameters are finite at fewer than 2 σ cannot have a law; it is left out with a warning.
     """
 
-    def __init__(self, shared_slope: bool = True, alpha: float = 0.05, baseline_utd: float = 2.0) -> None:
+    def __init__(self, shared_slope: bool = True, baseline_utd: float = 2.0,
+                 max_ci_decades: float = MAX_CI_DECADES) -> None:
         self.shared_slope = shared_slope
-        self.alpha = alpha
         self.baseline_utd = baseline_utd
+        self.max_ci_decades = max_ci_decades
 
     def fit(self, best: BestHyperparams | pd.DataFrame) -> HyperparamLaws:
         table = best.best_ if isinstance(best, BestHyperparams) else best
         table = table[np.isfinite(table["batch_size"]) & np.isfinite(table["learning_rate"])]
+        counts = table.groupby("env", observed=True)["utd"].nunique()
+        too_few = sorted(str(env) for env, n in counts.items() if n < 2)
+        for env in too_few:
+            have = ", ".join(f"{u:g}" for u in sorted(table.loc[table["env"] == env, "utd"]))
+            warnings.warn(f"hyperparameter laws: env {env} has best hyperparameters at only one utd ({have}); "
+                          "a law in σ needs 2 or more, so it is left out (lower the highest threshold J, which "
+                          "picks the hyperparameters, or add utds)", RlscaleWarning, stacklevel=2)
+        table = table[~table["env"].astype(str).isin(too_few)]
         if table.empty:
-            raise RlscaleError("hyperparameter laws: no (env, utd) has finite best hyperparameters to fit")
+            raise RlscaleError("hyperparameter laws: no env has finite best hyperparameters at 2 or more utds "
+                               "(see the warnings: nothing reached the highest threshold J often enough)")
         self.laws_: dict[str, dict[str, dict[str, PowerLaw]]] = {h: {"shared": {}, "separate": {}} for h in HPARAMS}
         self.env_benchmark_: dict[str, str] = {}
         for bench, sub in table.groupby("benchmark", sort=True, observed=True):
@@ -254,23 +307,30 @@ class HyperparamLaws:
                 self.env_benchmark_[str(env)] = str(bench)
             for h in HPARAMS:
                 for variant, shared in (("shared", True), ("separate", False)):
-                    law = PowerLaw(shared_slope=shared, alpha=self.alpha)
+                    law = PowerLaw(shared_slope=shared, max_ci_decades=self.max_ci_decades)
                     self.laws_[h][variant][str(bench)] = law.fit(sub["utd"], sub[h], sub["env"].astype(str).tolist())
         self.baseline_ = _baseline(table, self.baseline_utd)
         return self
 
     @property
+    def variant(self) -> str:
+        return "shared" if self.shared_slope else "separate"
+
+    @property
     def envs_(self) -> list[str]:
         return list(self.env_benchmark_)
 
-    def predict(self, utds: Iterable[float], env: str, hparam: str, variant: str | None = None) -> np.ndarray:
-        variant = variant or ("shared" if self.shared_slope else "separate")
+    def law(self, hparam: str, env: str, variant: str | None = None) -> PowerLaw:
+        """The :class:`PowerLaw` that holds ``env``'s law of ``hparam``."""
         if env not in self.env_benchmark_:
             raise RlscaleError(f"hyperparameter laws: no fit for env '{env}' (fitted: {', '.join(self.envs_)})")
-        return self.laws_[hparam][variant][self.env_benchmark_[env]].predict(list(utds), env)
+        return self.laws_[hparam][variant or self.variant][self.env_benchmark_[env]]
+
+    def predict(self, utds: Iterable[float], env: str, hparam: str, variant: str | None = None) -> np.ndarray:
+        return self.law(hparam, env, variant).predict(list(utds), env)
 
     def propose(self, utds: Iterable[float], envs: Iterable[str] | None = None) -> pd.DataFrame:
-        """Proposed (B, η) for every env × σ; ``batch_size_rounded`` as METHOD 2.4 rounds it."""
+        """Proposed (B, η) for every env × σ; ``batch_size_rounded``: to a multiple of 16, at least 16."""
         utds = np.asarray(list(utds), dtype=float)
         if utds.size == 0 or np.any(~np.isfinite(utds)) or np.any(utds <= 0):
             raise RlscaleError("hyperparameter laws: utds to propose must be positive numbers")
@@ -296,25 +356,91 @@ class HyperparamLaws:
             }))
         return pd.concat(frames, ignore_index=True)
 
-    def to_dict(self) -> dict:
-        """``{hparam: {"shared"|"separate": {env: {coef, exponent, coef_ci, exponent_ci, r2}}}}``."""
-        out: dict = {}
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """(1 - alpha) intervals of every law, indexed by (hparam, variant, group, parameter)."""
+        frames = [law.conf_int(alpha).assign(hparam=h, variant=v).set_index(["hparam", "variant"], append=True)
+                  for h, v, _, law in self._each()]
+        return pd.concat(frames).reorder_levels(["hparam", "variant", "group", "parameter"])
+
+    def table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Tidy parameter table of both variants: hparam, variant, benchmark + :meth:`PowerLaw.table` columns."""
+        frames = [law.table(alpha).assign(hparam=h, variant=v, benchmark=b) for h, v, b, law in self._each()]
+        table = pd.concat(frames, ignore_index=True)
+        return table.loc[:, ["hparam", "variant", "benchmark", *[c for c in table.columns
+                                                                 if c not in ("hparam", "variant", "benchmark")]]]
+
+    def _each(self):
         for h in HPARAMS:
-            out[h] = {}
-            for variant in ("shared", "separate"):
-                merged: dict = {}
-                for law in self.laws_[h][variant].values():
-                    merged.update(law.to_dict())
-                out[h][variant] = merged
+            for v in ("shared", "separate"):
+                for b, law in self.laws_[h][v].items():
+                    yield h, v, b, law
+
+    def to_frame(self) -> pd.DataFrame:
+        """The fitted state of every law (hparam, variant, benchmark + :data:`TERM_COLUMNS`)."""
+        return pd.concat([law.to_frame().assign(hparam=h, variant=v, benchmark=b) for h, v, b, law in self._each()],
+                         ignore_index=True)
+
+    @classmethod
+    def from_frames(cls, terms: pd.DataFrame, baseline: pd.DataFrame, shared_slope: bool = True,
+                    baseline_utd: float = 2.0, max_ci_decades: float = MAX_CI_DECADES) -> HyperparamLaws:
+        """Restore from :meth:`to_frame` and ``baseline_`` tables (e.g. a saved analysis)."""
+        out = cls(shared_slope=shared_slope, baseline_utd=baseline_utd, max_ci_decades=max_ci_decades)
+        out.laws_ = {h: {"shared": {}, "separate": {}} for h in HPARAMS}
+        out.env_benchmark_ = {}
+        for (h, v, b), sub in terms.groupby(["hparam", "variant", "benchmark"], sort=False):
+            out.laws_[h][v][str(b)] = PowerLaw.from_frame(sub, shared_slope=v == "shared",
+                                                          max_ci_decades=max_ci_decades)
+            out.env_benchmark_.update({str(g): str(b) for g in sub["group"]})
+        out.baseline_ = baseline.reset_index(drop=True).astype({"env": str})
         return out
 
-    def summary(self) -> str:
-        lines = []
+    def to_dict(self) -> dict:
+        """``{hparam: {"shared"|"separate": {env: {coef, exponent, coef_lower, coef_upper, exponent_lower,
+        exponent_upper, n_obs, df_resid, r2, status, reason}}}}`` with 95% intervals."""
+        out: dict = {}
         for h in HPARAMS:
-            for variant in ("shared", "separate"):
-                for bench, law in self.laws_[h][variant].items():
-                    lines.append(f"{h} ({bench}, {variant}): " + law.summary())
-        return "\n".join(lines)
+            out[h] = {"shared": {}, "separate": {}}
+        for h, v, _, law in self._each():
+            out[h][v].update(law_terms(law))
+        return out
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        table = self.table(alpha)
+        table = table[table["variant"] == self.variant].drop(columns=["variant", "status", "reason"])
+        notes = [f"{r.hparam} of {r.group} ({r.variant}): not a law ({r.status}): {r.reason}"
+                 for r in self.table(alpha).drop_duplicates(["hparam", "variant", "group"]).itertuples()
+                 if r.status != OK]
+        law = next(iter(self.laws_["batch_size"][self.variant].values()))
+        return Summary(f"Hyperparameter laws B*(σ), η*(σ) = coef · σ^exponent ({self.variant} slope)",
+                       [("envs", len(self.envs_)), ("points per law", law.n_obs_), ("residual dof", law.df_resid_),
+                        ("interval", f"{100 * (1 - alpha):g}%")], [("", table)], notes)
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "laws_"):
+            return f"HyperparamLaws(shared_slope={self.shared_slope}, baseline_utd={self.baseline_utd:g})"
+        parts = []
+        for h in HPARAMS:
+            for bench, law in self.laws_[h][self.variant].items():
+                exps = ", ".join(f"{e:+.3g}" for e in law.terms_["exponent"].round(3).unique())
+                parts.append(f"{h} ({bench}) σ^{exps}")
+        return f"<HyperparamLaws ({self.variant} slope), {len(self.envs_)} env(s): {'; '.join(parts)}>"
+
+
+def law_terms(law: PowerLaw) -> dict[str, dict]:
+    """{group: {coef, exponent, their 95% lower/upper, n_obs, df_resid, r2, status, reason}}: a law as JSON."""
+    ci = law.conf_int(0.05)
+    out = {}
+    for r in law.terms_.itertuples(index=False):
+        out[str(r.group)] = {
+            "coef": float(r.coef), "exponent": float(r.exponent),
+            "coef_lower": float(ci.loc[(r.group, "coef"), "lower"]),
+            "coef_upper": float(ci.loc[(r.group, "coef"), "upper"]),
+            "exponent_lower": float(ci.loc[(r.group, "exponent"), "lower"]),
+            "exponent_upper": float(ci.loc[(r.group, "exponent"), "upper"]),
+            "n_obs": int(r.n_obs), "df_resid": int(r.df_resid), "r2": float(r.r2), "status": r.status,
+            "reason": r.reason,
+        }
+    return out
 
 
 def _baseline(table: pd.DataFrame, utd: float) -> pd.DataFrame:
@@ -326,25 +452,46 @@ def _baseline(table: pd.DataFrame, utd: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+HELDOUT_COLUMNS = ("env", "utd", "hparam", "actual", "predicted", "rel_error", "reason")
+
+
 def extrapolation_errors(
     best: BestHyperparams | pd.DataFrame,
     fit_range: tuple[float, float] = (1.0, 8.0),
     shared_slope: bool = True,
+    max_ci_decades: float = MAX_CI_DECADES,
 ) -> pd.DataFrame:
-    """Fit the laws on σ inside ``fit_range``, predict the other σ: |pred - actual| / actual (METHOD 2.4)."""
+    """Fit the laws on σ inside ``fit_range``, predict the other σ: |pred - actual| / actual.
+
+    One row per held-out (env, σ, hparam); where the restricted fit is not a law (too few σ inside the
+    range, no residual dof, too wide) ``predicted`` is NaN and ``reason`` says why."""
     table = best.best_ if isinstance(best, BestHyperparams) else best
+    finite = np.isfinite(table["batch_size"]) & np.isfinite(table["learning_rate"])
     inside = table["utd"].between(*fit_range)
-    held = table[~inside & np.isfinite(table["batch_size"]) & np.isfinite(table["learning_rate"])]
+    held = table[~inside & finite]
     if held.empty:
-        raise RlscaleError(f"hyperparameter laws: no utd outside {fit_range} to hold out")
-    laws = HyperparamLaws(shared_slope=shared_slope).fit(table[inside])
+        raise RlscaleError(f"hyperparameter laws: no utd outside {fit_range[0]:g}..{fit_range[1]:g} to hold out")
+    laws, why = None, ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RlscaleWarning)
+        try:
+            laws = HyperparamLaws(shared_slope=shared_slope, max_ci_decades=max_ci_decades).fit(table[inside])
+        except RlscaleError as exc:
+            why = f"no law fitted on utd {fit_range[0]:g}..{fit_range[1]:g}: {exc}"
     rows = []
     for r in held.itertuples(index=False):
-        if r.env not in laws.env_benchmark_:
-            continue
         for h in HPARAMS:
             actual = float(getattr(r, h))
-            pred = float(laws.predict([r.utd], r.env, h)[0])
-            rows.append({"env": r.env, "utd": r.utd, "hparam": h, "actual": actual, "predicted": pred,
-                         "rel_error": abs(pred - actual) / actual})
-    return pd.DataFrame(rows)
+            pred, reason = np.nan, why
+            if laws is not None:
+                if r.env not in laws.env_benchmark_:
+                    reason = f"env {r.env} has fewer than 2 utds in {fit_range[0]:g}..{fit_range[1]:g}"
+                else:
+                    law = laws.law(h, r.env)
+                    if law.is_law(r.env):
+                        pred = float(law.predict([r.utd], r.env)[0])
+                    else:
+                        reason = f"not a law ({law.terms_.loc[r.env, 'status']}): {law.terms_.loc[r.env, 'reason']}"
+            rows.append({"env": str(r.env), "utd": float(r.utd), "hparam": h, "actual": actual, "predicted": pred,
+                         "rel_error": abs(pred - actual) / actual, "reason": reason})
+    return pd.DataFrame(rows, columns=list(HELDOUT_COLUMNS))

@@ -1,4 +1,4 @@
-"""Put returns on the paper's 0-1000 scale and drop the post-reset dips of resetting agents (METHOD 1, 2.2).
+"""Put returns on the paper's 0-1000 scale and drop the post-reset dips of resetting agents.
 
 Thresholds J (e.g. 800) only mean the same thing across tasks once every task's return is on one
 scale. DeepMind Control returns already lie in [0, 1000]; every other benchmark is rescaled as
@@ -6,29 +6,30 @@ scale. DeepMind Control returns already lie in [0, 1000]; every other benchmark 
 ``min_return`` 0 unless given: the paper's ``return * 1000 / max_return``. A min return is for tasks
 whose returns are costs (e.g. Pendulum-v1, in [-1500, 0] for practical policies). Scores above 1000
 (a run beating the reference max) are kept as they are, not clipped, so crossings of high thresholds
-stay visible.
+stay visible. A metric where lower is better (a failure rate, see :data:`rlscale.runs.METRICS`)
+keeps its own units too: its thresholds are failure levels, reached from above.
 
 The presets are the authors' reference max returns for the Gym v4 tasks. Only the ``-v4`` ids are
 listed: the ``-v5`` tasks differ slightly (e.g. Ant-v5 counts contact forces differently), so their
-max returns are not assumed equal; pass ``--max-return HalfCheetah-v5=9125`` (or ``max_return=``) to
-reuse a v4 value deliberately.
+max returns are not assumed equal; give ``max_return={"HalfCheetah-v5": 9125}`` to reuse a v4 value
+deliberately.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError
-from rlscale.runs import RUN_COLUMNS
+from rlscale.runs import RUN_COLUMNS, higher_is_better
 
 _GYM_REFERENCE = {"HalfCheetah-v4": 7300.0, "Walker2d-v4": 4000.0, "Ant-v4": 5300.0, "Humanoid-v4": 5200.0}
 
 MAX_RETURN_PRESETS: dict[str, dict[str, float]] = {
-    # the grid search: 1.25 x the reference returns (METHOD 1)
+    # the grid search: 1.25 x the reference returns (the paper's)
     "paper-grid": {env: 1.25 * r for env, r in _GYM_REFERENCE.items()},
     # the fitted-hyperparameter runs: these values are the max returns themselves (not multiplied again)
     "paper-fitted": {"HalfCheetah-v4": 9800.0, "Walker2d-v4": 4950.0, "Ant-v4": 6625.0, "Humanoid-v4": 6450.0},
@@ -38,26 +39,8 @@ MAX_RETURN_PRESETS: dict[str, dict[str, float]] = {
 ALREADY_NORMALISED = frozenset({"dmc"})
 
 
-def parse_max_return(items: Iterable[str], flag: str = "--max-return", positive: bool = True) -> dict[str, float]:
-    """Parse CLI values ``["ENV=R", ...]`` into ``{ENV: R}``; R must be a finite (``positive``: > 0) number."""
-    out: dict[str, float] = {}
-    for item in items:
-        env, sep, value = item.partition("=")
-        env = env.strip()
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not sep or not env or not math.isfinite(number) or (positive and number <= 0):
-            kind = "a positive number" if positive else "a number"
-            raise RlscaleError(f"{flag} expects ENV=R with {kind} R, got '{item}'")
-        out[env] = number
-    return out
-
-
-def parse_min_return(items: Iterable[str]) -> dict[str, float]:
-    """Parse ``--min-return ENV=R`` values; R may be negative (returns that are costs)."""
-    return parse_max_return(items, flag="--min-return", positive=False)
+class MissingMaxReturn(RlscaleError):
+    """A table's env has no max return to put its returns on the 0-1000 scale."""
 
 
 class ReturnNormalizer:
@@ -65,15 +48,18 @@ class ReturnNormalizer:
 
     ``max_return`` (per env) overrides the values of ``preset`` (a key of :data:`MAX_RETURN_PRESETS`,
     or None for no preset); ``min_return`` (per env, default 0) is the return that maps to score 0.
-    ``fit`` resolves the range of every env of the table that needs one (fitted attributes
-    ``max_return_`` and ``min_return_``: {env: R}) and fails with one line naming the envs that have none.
+    ``higher_is_better``: None keeps the rows of a lower-is-better ``metric`` in their own units
+    (score = return), False keeps every row so, True rescales all but DMC. ``fit`` resolves the range
+    of every env of the table that needs one (fitted attributes ``max_return_`` and ``min_return_``:
+    {env: R}) and fails with one line naming the envs that have none.
     """
 
     def __init__(self, max_return: dict[str, float] | None = None, preset: str | None = "paper-grid",
-                 min_return: dict[str, float] | None = None) -> None:
+                 min_return: dict[str, float] | None = None, higher_is_better: bool | None = None) -> None:
         self.max_return = max_return
         self.preset = preset
         self.min_return = min_return
+        self.higher_is_better = higher_is_better
 
     def _table(self) -> dict[str, float]:
         if self.preset is not None and self.preset not in MAX_RETURN_PRESETS:
@@ -99,13 +85,14 @@ class ReturnNormalizer:
             if col not in runs.columns:
                 raise RlscaleError(f"normalise returns: run table lacks column '{col}'")
         table = self._table()
-        needs = ~runs["benchmark"].astype(str).str.lower().isin(ALREADY_NORMALISED)
+        needs = ~self._own_units(runs)
         envs = sorted(runs.loc[needs, "env"].astype(str).unique())
         missing = [env for env in envs if env not in table]
         if missing:
-            raise RlscaleError(
-                f"no max return for env(s) {', '.join(missing)} (needed for the 0-1000 scale); "
-                f"pass --max-return ENV=R for each{_v4_hint(missing, table)}"
+            raise MissingMaxReturn(
+                f"no max return for env(s) {', '.join(missing)} (needed to put returns on the 0-1000 scale): give "
+                f"one per env{_v4_hint(missing, table)}; for returns that are costs also a min return (the return "
+                "that maps to 0, e.g. Pendulum-v1: max 0, min -1500)"
             )
         lows = self._lows()
         for env in envs:
@@ -116,16 +103,26 @@ class ReturnNormalizer:
         self.min_return_ = {env: lows.get(env, 0.0) for env in envs}
         return self
 
+    def _own_units(self, runs: pd.DataFrame) -> pd.Series:
+        """Rows whose score is their value: DMC (already 0-1000) and lower-is-better metrics."""
+        if self.higher_is_better is False:
+            return pd.Series(True, index=runs.index)
+        own = runs["benchmark"].astype(str).str.lower().isin(ALREADY_NORMALISED)
+        if self.higher_is_better is None and "metric" in runs.columns:
+            own |= ~runs["metric"].astype(str).map(higher_is_better).astype(bool)
+        return own
+
     def transform(self, runs: pd.DataFrame) -> pd.DataFrame:
-        """A copy of ``runs`` with ``score`` = return (DMC) or 1000 (return - min) / (max - min) (others)."""
+        """A copy of ``runs`` with ``score`` = return (DMC, lower-is-better metrics) or
+        1000 (return - min) / (max - min) (others)."""
         self.fit(runs)
         out = runs.copy()
         env = out["env"].astype(str)
         low = env.map(self.min_return_)
         scale = env.map({e: 1000.0 / (r - self.min_return_[e]) for e, r in self.max_return_.items()})
-        dmc = out["benchmark"].astype(str).str.lower().isin(ALREADY_NORMALISED)
-        scale = scale.where(~dmc, 1.0).astype("float64")
-        low = low.where(~dmc, 0.0).astype("float64")
+        own = self._own_units(out)
+        scale = scale.where(~own, 1.0).astype("float64")
+        low = low.where(~own, 0.0).astype("float64")
         out["score"] = (out["return"].astype("float64") - low) * scale
         return out
 
@@ -133,7 +130,7 @@ class ReturnNormalizer:
 
     def summary(self) -> str:
         lines = [f"ReturnNormalizer (preset {self.preset!r}): score = 1000 (return - min_return) / "
-                 "(max_return - min_return); DMC as is"]
+                 "(max_return - min_return); DMC and lower-is-better metrics as they are"]
         lows = getattr(self, "min_return_", {})
         lines += [f"  {env}: max_return = {r:g}, min_return = {lows.get(env, 0.0):g}"
                   for env, r in getattr(self, "max_return_", {}).items()]
@@ -145,7 +142,7 @@ def _v4_hint(missing: Sequence[str], table: dict[str, float]) -> str:
     for env in missing:
         v4 = env[:-3] + "-v4" if env.endswith("-v5") else None
         if v4 in table:
-            return f" (e.g. --max-return {env}={table[v4]:g} reuses the {v4} value; v5 differs slightly from v4)"
+            return f" ({env}={table[v4]:g} would reuse the {v4} value; v5 differs slightly from v4)"
     return ""
 
 
@@ -165,7 +162,7 @@ def filter_reset_dips(
     logged before the reset); from there on, the segment up to the next reset is kept. A segment
     that never recovers is dropped whole.
 
-    This is done per seed, before any averaging (METHOD 2.2: "before smoothing, drop the dip"):
+    This is done per seed, before any averaging (as the paper: before smoothing, drop the dip):
     each seed dips and recovers at its own pace, and :class:`~rlscale.laws.thresholds.ThresholdCrossings`
     interpolates each seed across its removed points, so the seed-mean contains no dip. ``algos``
     restricts the filter to runs of those algorithms (default: every run).

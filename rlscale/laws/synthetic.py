@@ -5,8 +5,8 @@ Every configuration (env, σ, B, η) gets a true time-to-800 in env steps,
     log D_800(σ, B, η) = log D_0(σ) + k_B (log B - log B*(σ))^2 + k_η (log η - log η*(σ))^2,
 
 a quadratic bowl in log B, log η whose minimum moves along the hyperparameter laws
-B*(σ) = b_B · σ^a_B and η*(σ) = b_η · σ^a_η (METHOD 2.4), and whose floor follows the
-data-efficiency law D_0(σ) = d_min · (1 + (σ / s_0)^(-alpha)) (METHOD 2.7, the authors' form).
+B*(σ) = b_B · σ^a_B and η*(σ) = b_η · σ^a_η (the paper's hyperparameter laws), and whose floor follows the
+data-efficiency law D_0(σ) = d_min · (1 + (σ / s_0)^(-alpha)) (the form the authors report their fits in).
 Each seed's learning curve on the 0-1000 scale is
 
     score(t) = 1000 · (1 - exp(-ln 5 · t / D_seed)),      D_seed = D_800 · exp(seed_noise · z),

@@ -1,9 +1,11 @@
-"""Threshold crossings: env steps until a configuration's seed-mean return first reaches J (METHOD 2.2).
+"""Threshold crossings: env steps until a configuration's seed-mean return first reaches J (the paper's crossings).
 
 Per configuration the seeds' curves are averaged at every logged env step, the mean curve is made
 non-decreasing by isotonic regression, and the crossing of J is the first logged env step at which
 the smoothed curve is >= J (NaN if never). Uncertainty comes from resampling the seeds with
-replacement and redoing mean, smoothing and crossing.
+replacement and redoing mean, smoothing and crossing. For a metric where lower is better (a
+failure rate, in its own units) everything is mirrored: the smoothed curve is non-increasing and
+J is reached at the first step where it is <= J.
 
 Speed: everything is vectorised across configurations and bootstrap samples. A bootstrap sample
 is a matrix of seed counts, so every resampled mean curve is one batched matrix product. We never
@@ -21,13 +23,14 @@ import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError
-from rlscale.runs import CONFIG_COLUMNS
+from rlscale.laws.summary import Summary, check_alpha
+from rlscale.runs import CONFIG_COLUMNS, higher_is_better, table_metric
 
 _CHUNK_ELEMENTS = 1 << 22  # per-chunk size of the [configs, samples, steps] work arrays (32 MiB of float64)
 
 
 def default_thresholds(j_lo: float, j_hi: float = 800.0, n: int = 10) -> np.ndarray:
-    """METHOD 2.7: J = 1000 - logspace(log10(1000 - j_lo), log10(1000 - j_hi), n), dense near j_hi."""
+    """The paper's thresholds: J = 1000 - logspace(log10(1000 - j_lo), log10(1000 - j_hi), n), dense near j_hi."""
     if not (0 <= j_lo < j_hi < 1000) or n < 1:
         raise RlscaleError(f"thresholds: need 0 <= j_lo < j_hi < 1000 and n >= 1 (got {j_lo}, {j_hi}, {n})")
     if n == 1:
@@ -48,9 +51,14 @@ class ThresholdCrossings:
     from our trainer log at identical steps, so nothing is interpolated for them. NaN returns are
     skipped in the mean; a step where every seed is NaN is skipped by the smoothing.
 
+    ``higher_is_better``: the direction of the curve; None reads it from the table's ``metric``
+    column (:func:`rlscale.runs.higher_is_better`; no column: an evaluation return, higher is
+    better). False thresholds a lower-is-better metric in its own units: reached at or below J.
+
     Fitted attributes: ``configs_`` (one row per configuration: CONFIG_COLUMNS, ``critic_params``,
     ``n_seeds``), ``thresholds_`` [J], ``crossing_`` [configs, J] (all seeds; NaN = never reached),
-    ``bootstrap_`` [configs, J, n_bootstrap].
+    ``bootstrap_`` [configs, J, n_bootstrap] (None when restored from a saved analysis),
+    ``higher_is_better_``.
     """
 
     def __init__(
@@ -59,11 +67,13 @@ class ThresholdCrossings:
         n_bootstrap: int = 100,
         random_state: int | None = 0,
         value_column: str = "score",
+        higher_is_better: bool | None = None,
     ) -> None:
         self.thresholds = thresholds
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
         self.value_column = value_column
+        self.higher_is_better = higher_is_better
 
     def fit(self, runs: pd.DataFrame) -> ThresholdCrossings:
         """Compute crossings for every configuration of a validated run table (:mod:`rlscale.runs`)."""
@@ -79,6 +89,8 @@ class ThresholdCrossings:
                 "score"] else ""
             raise RlscaleError(f"thresholds: run table lacks column(s) {', '.join(missing)}{hint}")
 
+        up = self.higher_is_better if self.higher_is_better is not None else higher_is_better(table_metric(runs))
+        sign = 1.0 if up else -1.0  # a lower-is-better curve is thresholded as its mirror image
         values, logged, steps, configs = _to_arrays(runs, self.value_column)
         values = _fill_unlogged(values, logged, steps)
         n_seeds = configs["n_seeds"].to_numpy()
@@ -90,8 +102,9 @@ class ThresholdCrossings:
         for lo in range(0, len(configs), chunk):
             hi = min(lo + chunk, len(configs))
             mean = _weighted_mean(weights[lo:hi], values[lo:hi])
-            crossing[lo:hi] = _first_crossings(mean, steps[lo:hi], thresholds)
+            crossing[lo:hi] = _first_crossings(sign * mean, steps[lo:hi], sign * thresholds)
 
+        self.higher_is_better_ = bool(up)
         self.configs_ = configs
         self._curves = (values, steps)
         self.thresholds_ = thresholds
@@ -99,50 +112,116 @@ class ThresholdCrossings:
         self.bootstrap_ = crossing[:, :, 1:]
         return self
 
-    def to_frame(self) -> pd.DataFrame:
-        """Long table: one row per (configuration, threshold) with the bootstrap 95% interval.
+    def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Long table: one row per (configuration, threshold) with a bootstrap (1 - alpha) interval.
 
-        ``crossing_lo``/``crossing_hi`` are the 2.5/97.5 percentiles over bootstrap samples with
-        "never reached" counted as infinitely late; a percentile that lands on "never" is NaN.
-        ``reached_frac`` is the fraction of bootstrap samples that reached the threshold.
+        ``crossing_lower``/``crossing_upper`` are the alpha/2 and 1 - alpha/2 percentiles over bootstrap
+        samples with "never reached" counted as infinitely late; a percentile that lands on "never" is
+        NaN. ``reached_frac`` is the fraction of bootstrap samples that reached the threshold. A
+        crossings object restored from a saved analysis (:meth:`from_frames`) has its 95% intervals only.
         """
+        check_alpha(alpha)
         n_cfg, n_thr = self.crossing_.shape
-        boot = np.where(np.isnan(self.bootstrap_), np.inf, self.bootstrap_)
-        with np.errstate(invalid="ignore"):
-            lo, hi = np.quantile(boot, [0.025, 0.975], axis=-1)
-        lo[~np.isfinite(lo)] = np.nan
-        hi[~np.isfinite(hi)] = np.nan
-        frame = self.configs_.loc[np.repeat(np.arange(n_cfg), n_thr), [*CONFIG_COLUMNS, "critic_params"]]
+        if self.bootstrap_ is None:
+            if not np.isclose(alpha, 0.05):
+                raise RlscaleError("thresholds: these crossings were restored from a saved analysis with 95% "
+                                   "intervals only; refit from the run table for another level")
+            lo, hi, reached = self._saved_intervals
+        else:
+            boot = np.where(np.isnan(self.bootstrap_), np.inf, self.bootstrap_)
+            with np.errstate(invalid="ignore"):
+                lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=-1)
+            lo[~np.isfinite(lo)] = np.nan
+            hi[~np.isfinite(hi)] = np.nan
+            reached = np.isfinite(boot).mean(axis=-1)
+        frame = self.configs_.loc[np.repeat(np.arange(n_cfg), n_thr), [*CONFIG_COLUMNS, "critic_params", "n_seeds"]]
         frame = frame.reset_index(drop=True)
         frame["threshold"] = np.tile(self.thresholds_, n_cfg)
         frame["crossing"] = self.crossing_.ravel()
-        frame["crossing_lo"] = lo.ravel()
-        frame["crossing_hi"] = hi.ravel()
-        frame["reached_frac"] = np.isfinite(boot).mean(axis=-1).ravel()
+        frame["crossing_lower"] = lo.ravel()
+        frame["crossing_upper"] = hi.ravel()
+        frame["reached_frac"] = reached.ravel()
         return frame
 
     def mean_curve(self, index: int) -> pd.DataFrame:
-        """Configuration ``index`` (row of ``configs_``): ``env_step``, seed ``mean``, isotonic ``smoothed``.
+        """Configuration ``index`` (row of ``configs_``): ``env_step``, seed ``mean``, isotonic ``smoothed``
+        (non-increasing for a lower-is-better metric).
 
         For plots (learning curves with their crossings); the crossings themselves never need the fit.
         """
+        if self._curves is None:
+            curve = self._saved_curves.get(int(index))
+            if curve is None:
+                raise RlscaleError(f"thresholds: no saved curve for configuration {index}")
+            return curve
         from scipy.optimize import isotonic_regression
 
         values, steps = self._curves
         mean = _weighted_mean(np.ones((1, 1, values.shape[1])), values[index : index + 1])[0, 0]
         keep = ~np.isnan(mean) & ~np.isnan(steps[index])
         out = pd.DataFrame({"env_step": steps[index][keep].astype(np.int64), "mean": mean[keep]})
-        out["smoothed"] = isotonic_regression(out["mean"].to_numpy()).x if len(out) else []
+        up = self.higher_is_better_
+        out["smoothed"] = isotonic_regression(out["mean"].to_numpy(), increasing=up).x if len(out) else []
         return out
 
-    def summary(self) -> str:
+    def curves_frame(self, index: Sequence[int] | np.ndarray | None = None) -> pd.DataFrame:
+        """The mean and smoothed curves of the configurations ``index`` (default: all) as one long table."""
+        index = range(len(self.configs_)) if index is None else index
+        frames = []
+        for i in index:
+            cfg = self.configs_.iloc[int(i)]
+            frames.append(self.mean_curve(int(i)).assign(**{c: cfg[c] for c in CONFIG_COLUMNS}))
+        columns = [*CONFIG_COLUMNS, "env_step", "mean", "smoothed"]
+        return pd.concat(frames, ignore_index=True).loc[:, columns] if frames else pd.DataFrame(columns=columns)
+
+    @classmethod
+    def from_frames(cls, frame: pd.DataFrame, curves: pd.DataFrame | None = None,
+                    higher_is_better: bool = True) -> ThresholdCrossings:
+        """Crossings restored from :meth:`to_frame` (95%) and :meth:`curves_frame` output, e.g. a saved
+        analysis: enough to draw them; no bootstrap samples, so nothing can be refitted from it."""
+        needed = [*CONFIG_COLUMNS, "critic_params", "n_seeds", "threshold", "crossing", "crossing_lower",
+                  "crossing_upper", "reached_frac"]
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise RlscaleError(f"thresholds: saved crossings lack column(s) {', '.join(missing)}")
+        frame = frame.sort_values([*CONFIG_COLUMNS, "threshold"], kind="stable").reset_index(drop=True)
+        thresholds = np.sort(frame["threshold"].unique().astype(float))
+        configs = frame.drop_duplicates(list(CONFIG_COLUMNS)).loc[:, [*CONFIG_COLUMNS, "critic_params", "n_seeds"]]
+        configs = configs.reset_index(drop=True)
+        shape = (len(configs), thresholds.size)
+        if len(frame) != shape[0] * shape[1]:
+            raise RlscaleError("thresholds: saved crossings need one row per (configuration, threshold)")
+        out = cls(thresholds, n_bootstrap=0, random_state=None, higher_is_better=higher_is_better)
+        out.configs_, out.thresholds_, out.higher_is_better_ = configs, thresholds, bool(higher_is_better)
+        out.crossing_ = frame["crossing"].to_numpy(dtype=float).reshape(shape)
+        out.bootstrap_ = None
+        out._curves = None
+        out._saved_intervals = tuple(frame[c].to_numpy(dtype=float).reshape(shape)
+                                     for c in ("crossing_lower", "crossing_upper", "reached_frac"))
+        out._saved_curves = {}
+        if curves is not None and len(curves):
+            keys = configs.loc[:, list(CONFIG_COLUMNS)].astype({"env": str})
+            position = {tuple(k): i for i, k in enumerate(keys.itertuples(index=False))}
+            for key, sub in curves.astype({"env": str}).groupby(list(CONFIG_COLUMNS), sort=False):
+                if key in position:
+                    out._saved_curves[position[key]] = sub.loc[:, ["env_step", "mean", "smoothed"]].reset_index(
+                        drop=True).astype({"env_step": np.int64})
+        return out
+
+    def summary(self) -> Summary:
         reached = np.isfinite(self.crossing_).mean(axis=0)
-        lines = [
-            f"ThresholdCrossings: {len(self.configs_)} configurations, {self.bootstrap_.shape[-1]} bootstrap samples",
-        ]
-        for j, frac in zip(self.thresholds_, reached, strict=True):
-            lines.append(f"  J = {j:7.1f}: reached by {100 * frac:5.1f}% of configurations")
-        return "\n".join(lines)
+        table = pd.DataFrame({"threshold": self.thresholds_, "configurations reaching J (%)": 100 * reached})
+        n_boot = "none (restored)" if self.bootstrap_ is None else self.bootstrap_.shape[-1]
+        direction = "higher is better" if self.higher_is_better_ else "lower is better: J is reached at or below it"
+        return Summary("Threshold crossings (first logged env step where the isotonic seed mean reaches J)",
+                       [("configurations", len(self.configs_)), ("bootstrap samples", n_boot),
+                        ("direction", direction)], [("", table)])
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "crossing_"):
+            return f"ThresholdCrossings(thresholds={self.thresholds!r}, n_bootstrap={self.n_bootstrap})"
+        return (f"<ThresholdCrossings: {len(self.configs_)} configurations x {self.thresholds_.size} thresholds "
+                f"({', '.join(f'{t:g}' for t in self.thresholds_)})>")
 
 
 def _to_arrays(runs: pd.DataFrame, value_column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:

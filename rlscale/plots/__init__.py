@@ -1,16 +1,18 @@
-"""Figure functions that draw the paper's plots from fitted :mod:`rlscale.laws` objects; each returns its
-matplotlib figure (so tests and notebooks can inspect it) and :func:`save_figure` writes PNG + PDF.
+"""Figure functions that draw the paper's plots from fitted :mod:`rlscale.laws` objects (a saved
+:class:`rlscale.analysis.Analysis` holds them all); each returns its matplotlib figure (so tests and
+notebooks can inspect it) and :func:`save_figure` writes PNG + PDF. A fit that is not a law is drawn
+as points without a line, with a note in the panel saying why. Tables are results, not drawings:
+``Analysis.coefficients()`` and ``Analysis.extrapolation()``.
 
 Figure 1: :func:`figure1` (panels :func:`pareto_frontier`, :func:`budget_extrapolation`,
-:func:`frontiers_by_threshold`). Plots a-k of METHOD 5: a :func:`learning_curves`, b
+:func:`frontiers_by_threshold`). The paper's other plots: a :func:`learning_curves`, b
 :func:`steps_to_threshold`, c :func:`normalized_time`, d :func:`data_efficiency`, e
 :func:`pareto_frontier` (with ``baseline``), f :func:`iso_performance`, g :func:`budget_extrapolation`,
-h :func:`hparam_laws`, i :func:`estimator_comparison`, j :func:`overfitting`, k
-:func:`coefficient_table` / :func:`extrapolation_table` (+ :func:`markdown_table`).
+h :func:`hparam_laws`, i :func:`estimator_comparison`, j :func:`overfitting`.
 """
 
 from rlscale.plots.curves import learning_curves, steps_to_threshold
-from rlscale.plots.diagnostics import coefficient_table, extrapolation_table, markdown_table, overfitting
+from rlscale.plots.diagnostics import overfitting
 from rlscale.plots.efficiency import data_efficiency, normalized_time
 from rlscale.plots.frontier import (
     budget_extrapolation,
@@ -24,16 +26,13 @@ from rlscale.plots.style import save_figure
 
 __all__ = [
     "budget_extrapolation",
-    "coefficient_table",
     "data_efficiency",
     "estimator_comparison",
-    "extrapolation_table",
     "figure1",
     "frontiers_by_threshold",
     "hparam_laws",
     "iso_performance",
     "learning_curves",
-    "markdown_table",
     "normalized_time",
     "overfitting",
     "pareto_frontier",

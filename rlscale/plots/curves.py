@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.frontier import select_configs
@@ -61,8 +62,8 @@ def _draw_run(ax: Axes, crossings: ThresholdCrossings, index: int, thresholds: n
     steps = crossings.crossing_[index, j_pos]
     ok = np.isfinite(steps)
     colors = np.asarray(j_colors(crossings.thresholds_), dtype=float)[j_pos][ok]
-    ax.scatter(steps[ok], thresholds[ok], s=34, zorder=4, marker="o" if filled else "s",
-               c=colors if filled else "none", edgecolors=colors if not filled else "black", linewidths=1.0)
+    ax.scatter(steps[ok], thresholds[ok], s=34, zorder=4, marker="o" if filled else "s", c=colors,
+               edgecolors="black" if filled else BASELINE["color"], linewidths=1.0 if filled else 1.6)
 
 
 def learning_curves(
@@ -72,7 +73,7 @@ def learning_curves(
     """Plot a: one panel per task (row) × σ (column): seed-mean return (faint), its isotonic
     smoothing (bold) and the crossing of each J (markers coloured by J; dotted lines at each J).
 
-    With ``baseline`` the constant-hyperparameter runs are drawn in grey, their crossings hollow.
+    With ``baseline`` the constant-hyperparameter runs are drawn in grey, their crossings as squares.
     """
     cfg = _subset(task_configs(crossings), envs, utds)
     base_cfg = task_configs(baseline).set_index(["env", "utd"]) if baseline is not None else None
@@ -85,8 +86,9 @@ def learning_curves(
     for r in cfg.itertuples(index=False):
         ax = axes[env_list.index(r.env), utd_list.index(r.utd)]
         ax.set_visible(True)
-        for j, color in zip(thr, j_colors(thr), strict=True):
-            ax.axhline(j, color=color, ls=":", lw=0.7, zorder=0)
+        colors = np.asarray(j_colors(crossings.thresholds_))[np.searchsorted(crossings.thresholds_, thr)]
+        for j, color in zip(thr, colors, strict=True):
+            ax.axhline(j, color=color, ls=":", lw=0.9, zorder=0)
         if base_cfg is not None and (r.env, r.utd) in base_cfg.index:
             b_index = int(base_cfg.loc[(r.env, r.utd), "index"])
             _draw_run(ax, baseline, b_index, _thresholds(baseline, thr), BASELINE["color"], BASELINE["label"], False)
@@ -99,7 +101,12 @@ def learning_curves(
     for ax in axes[:, 0]:
         ax.set_ylabel(LABELS["score"])
     first = next(ax for ax in axes.flat if ax.get_visible())
-    first.legend(fontsize=6, loc="lower right")
+    handles = [Line2D([], [], color=FITTED["color"] if baseline is not None else "black", lw=2,
+                      label=FITTED["label"] if baseline is not None else "seed mean (isotonic)")]
+    if baseline is not None:
+        handles.append(Line2D([], [], color=BASELINE["color"], lw=2, label=BASELINE["label"]))
+    handles.append(Line2D([], [], color="0.4", ls=":", label="threshold J, crossing marked"))
+    first.legend(handles=handles, fontsize=6, loc="lower right")
     return fig
 
 
@@ -112,16 +119,17 @@ def crossing_frame(crossings: ThresholdCrossings, threshold: float) -> pd.DataFr
                            f"(have {', '.join(f'{t:g}' for t in crossings.thresholds_)})")
     frame = crossings.to_frame()  # configuration-major: row = config * n_thresholds + threshold
     rows = frame.iloc[cfg["index"].to_numpy() * len(crossings.thresholds_) + int(j[0])]
-    return cfg.assign(crossing=rows["crossing"].to_numpy(), crossing_lo=rows["crossing_lo"].to_numpy(),
-                      crossing_hi=rows["crossing_hi"].to_numpy())
+    return cfg.assign(crossing=rows["crossing"].to_numpy(), crossing_lower=rows["crossing_lower"].to_numpy(),
+                      crossing_upper=rows["crossing_upper"].to_numpy())
 
 
 def steps_to_threshold(
-    crossings: ThresholdCrossings, threshold: float = 800.0, baseline: ThresholdCrossings | None = None,
+    crossings: ThresholdCrossings, threshold: float | None = None, baseline: ThresholdCrossings | None = None,
     envs: Sequence[str] | None = None,
 ) -> Figure:
-    """Plot b: per task, env steps to reach J against σ (log–log) with bootstrap 95% intervals;
-    fitted-hyperparameter runs in blue, the constant baseline in grey."""
+    """Plot b: per task, env steps to reach J (default: the highest) against σ (log–log) with bootstrap 95%
+    intervals; fitted-hyperparameter runs in blue, the constant baseline in grey."""
+    threshold = float(np.max(crossings.thresholds_)) if threshold is None else float(threshold)
     series = [(crossings, FITTED if baseline is not None else {"color": "black", "label": "runs"}, "o")]
     if baseline is not None:
         series.append((baseline, BASELINE, "s"))
@@ -131,7 +139,7 @@ def steps_to_threshold(
     for ax, env in zip(axes[0], env_list, strict=True):
         for frame, style, marker in frames:
             sub = frame[frame["env"] == env].sort_values("utd")
-            err = np.vstack([sub["crossing"] - sub["crossing_lo"], sub["crossing_hi"] - sub["crossing"]])
+            err = np.vstack([sub["crossing"] - sub["crossing_lower"], sub["crossing_upper"] - sub["crossing"]])
             ax.errorbar(sub["utd"], sub["crossing"], yerr=np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0),
                         color=style["color"], marker=marker, ms=5, capsize=2, lw=1.5, label=style["label"])
         finish(ax, LABELS["utd"], LABELS["steps_to_j"] if ax is axes[0, 0] else None, title=f"{env}, J = {threshold:g}")

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.efficiency import ALL, DataEfficiency
+from rlscale.laws.summary import OK
 from rlscale.plots.style import (
     BASELINE,
     FIT_LINE,
@@ -17,7 +18,9 @@ from rlscale.plots.style import (
     colorbar,
     finish,
     j_colors,
+    legend,
     new_axes,
+    title_note,
     utd_ticks,
 )
 
@@ -41,46 +44,60 @@ def _utd_grid(efficiency: DataEfficiency, extend: float = 1.5) -> np.ndarray:
     return np.geomspace(utds.min() / extend, utds.max() * extend, 200)
 
 
-def _draw_law(ax: Axes, efficiency: DataEfficiency, threshold: float, env: str | None, color, label: str,
-              marker: str = "o", asymptote: bool = True) -> None:
+def _draw_law(ax: Axes, efficiency: DataEfficiency, threshold: float, env: str | None, color, label: str | None,
+              marker: str = "o", asymptote: bool = True) -> str:
+    """Points always; the law (and its D_min asymptote) only where the fit is a law. Returns a note if not."""
     group = _group(efficiency, env)
     pts = _points(efficiency, group, threshold)
-    d_min, _, _ = efficiency.params(threshold, None if efficiency.normalize else group)
+    row = efficiency._row(threshold, None if efficiency.normalize else group)
     ax.scatter(pts["utd"], pts["data"], color=color, marker=marker, **POINT)
-    if np.isfinite(d_min):
-        grid = _utd_grid(efficiency)
-        ax.plot(grid, efficiency.predict(grid, threshold, None if efficiency.normalize else group), color=color,
-                label=label, **FIT_LINE)
-        if asymptote:
-            ax.axhline(d_min, color=color, ls="--", lw=1.0, label=rf"$\mathcal{{D}}_{{\min}}$ ({label})")
+    if row.status != OK:
+        if label:
+            ax.scatter([], [], color=color, marker=marker, label=f"{label}: no law ({row.status})")
+        return f"J = {threshold:g}{'' if not label else f' ({label})'}: not a law ({row.status})"
+    grid = _utd_grid(efficiency)
+    ax.plot(grid, efficiency.predict(grid, threshold, None if efficiency.normalize else group), color=color,
+            label=label, **FIT_LINE)
+    if asymptote:
+        ax.axhline(row.d_min, color=color, ls="--", lw=1.0, label=rf"$\mathcal{{D}}_{{\min}}$ ({label})")
+    return ""
+
+
+def _default_threshold(efficiency: DataEfficiency, threshold: float | None) -> float:
+    return float(np.max(efficiency.thresholds_)) if threshold is None else float(threshold)
 
 
 def data_efficiency(
-    efficiency: DataEfficiency, threshold: float = 800.0, env: str | None = None,
+    efficiency: DataEfficiency, threshold: float | None = None, env: str | None = None,
     baseline: DataEfficiency | None = None, ax: Axes | None = None,
 ) -> Figure:
-    """Plot d: D_J(σ) at one J — measured points, the fitted law, its D_min asymptote (dashed) and,
-    when ``baseline`` is given, the constant-hyperparameter runs' points and law in grey."""
+    """Plot d: D_J(σ) at one J (default: the highest) — measured points, the fitted law and its D_min
+    asymptote (dashed) where the fit is a law and, when ``baseline`` is given, the constant-hyperparameter
+    runs' points and law in grey."""
     fig, ax = new_axes(ax)
-    if baseline is not None:
+    threshold = _default_threshold(efficiency, threshold)
+    if baseline is not None and np.isclose(baseline.thresholds_, threshold).any():
         _draw_law(ax, baseline, threshold, env, BASELINE["color"], BASELINE["label"], marker="s")
-    _draw_law(ax, efficiency, threshold, env, FITTED["color"] if baseline is not None else "black",
-              FITTED["label"] if baseline is not None else r"fit $\mathcal{D}_{\min} + (\beta/\sigma)^\alpha$")
-    ax.legend(fontsize=7)
+    label = FITTED["label"] if baseline is not None else r"fit $\mathcal{D}_{\min} + (\beta/\sigma)^\alpha$"
+    _draw_law(ax, efficiency, threshold, env, FITTED["color"] if baseline is not None else "black", label)
     title = f"Data efficiency, J = {threshold:g}" + ("" if env is None else f" ({env})")
     finish(ax, LABELS["utd"], LABELS["data"], title=title)
     utd_ticks(ax, efficiency.points_["utd"])
+    legend(ax)
     return fig
 
 
 def normalized_time(efficiency: DataEfficiency, env: str | None = None, ax: Axes | None = None) -> Figure:
-    """Plot c: (task-normalised) time to threshold against σ for every J, coloured by J, with the fits."""
+    """Plot c: (task-normalised) time to threshold against σ for every J, coloured by J, with the fits that
+    are laws."""
     fig, ax = new_axes(ax, figsize=(4.6, 3.6))
     thresholds = efficiency.thresholds_
-    for j, color in zip(thresholds, j_colors(thresholds), strict=True):
-        _draw_law(ax, efficiency, float(j), env, color, label=None, asymptote=False)
+    notes = [_draw_law(ax, efficiency, float(j), env, color, label=None, asymptote=False)
+             for j, color in zip(thresholds, j_colors(thresholds), strict=True)]
     colorbar(fig, ax, thresholds)
     ylabel = LABELS["normalized_time"] if efficiency.normalize else LABELS["steps_to_j"]
     finish(ax, LABELS["utd"], ylabel, title="Time to threshold for every J" + ("" if env is None else f" ({env})"))
     utd_ticks(ax, efficiency.points_["utd"])
+    missing = [f"{j:g}" for j, n in zip(thresholds, notes, strict=True) if n]
+    title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
     return fig

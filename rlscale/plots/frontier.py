@@ -3,7 +3,8 @@
 Every function reads a fitted :class:`~rlscale.laws.ComputeFrontier` (and the
 :class:`~rlscale.laws.DataEfficiency` it was fitted from, for the measured points); nothing is
 refitted here. Measured points are placed on the compute axis with the frontier's own
-C = 10 · N · B(σ) · σ · D, so points and curve use the same compute model.
+C = 10 · N · B(σ) · σ · D, so points and curve use the same compute model. A threshold whose
+D_J(σ) is not a law has no frontier curve and no optimum: its points are drawn, and the panel says why.
 """
 
 from __future__ import annotations
@@ -25,29 +26,43 @@ from rlscale.plots.style import (
     FITTED,
     LABELS,
     POINT,
+    blank,
     colorbar,
     finish,
     fmt,
     j_colors,
+    legend,
     new_axes,
     new_grid,
+    title_note,
     utd_colors,
 )
 
 
-def _pick_threshold(frontier: ComputeFrontier, threshold: float | None) -> float:
-    available = frontier.optimum_["threshold"].to_numpy(dtype=float)
+def _pick_threshold(efficiency: DataEfficiency, threshold: float | None) -> float:
+    available = np.asarray(efficiency.thresholds_, dtype=float)
     if threshold is None:
         return float(available.max())
     match = available[np.isclose(available, threshold)]
     if match.size == 0:
-        raise RlscaleError(f"plots: the frontier has no threshold {threshold:g} "
+        raise RlscaleError(f"plots: the fit has no threshold {threshold:g} "
                            f"(fitted: {', '.join(f'{t:g}' for t in available)})")
     return float(match[0])
 
 
 def _curve(frontier: ComputeFrontier, threshold: float) -> pd.DataFrame:
     return frontier.curves_[np.isclose(frontier.curves_["threshold"], threshold)]
+
+
+def _optimum(frontier: ComputeFrontier, threshold: float) -> pd.Series | None:
+    rows = frontier.optimum_[np.isclose(frontier.optimum_["threshold"].astype(float), threshold)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _why(efficiency: DataEfficiency, frontier: ComputeFrontier, threshold: float) -> str:
+    """Why there is no frontier at J (the D_J verdict)."""
+    row = efficiency._row(threshold, None if efficiency.normalize else frontier.group)
+    return f"D_J is not a law ({row.status})"
 
 
 def measured_points(frontier: ComputeFrontier, efficiency: DataEfficiency, threshold: float) -> pd.DataFrame:
@@ -65,25 +80,29 @@ def pareto_frontier(
     """Figure 1 (I) and plot e: the fitted curve (D_J(σ), C_J(σ)) with the measured points coloured by σ.
 
     The budget-optimal point is a black diamond. ``baseline`` adds the constant-hyperparameter
-    frontier and its points in grey. ``threshold`` defaults to the highest fitted J.
+    frontier and its points in grey. ``threshold`` defaults to the highest J.
     """
     fig, ax = new_axes(ax)
-    j = _pick_threshold(frontier, threshold)
+    j = _pick_threshold(efficiency, threshold)
     curve = _curve(frontier, j)
     pts = measured_points(frontier, efficiency, j)
-    b_thresholds = [] if baseline is None else baseline[0].optimum_["threshold"].to_numpy(dtype=float)
-    if baseline is not None and not np.isclose(b_thresholds, j).any():
-        # the baseline's D_J(σ) has no fit at this J (too few σ reach it): say so instead of failing
-        ax.plot([], [], color=BASELINE["color"], ls="--", label=f"{BASELINE['label']}: no fit at J = {j:g}")
-    elif baseline is not None:
+    notes = []
+    if baseline is not None:
         b_frontier, b_eff = baseline
+        b_pts = measured_points(b_frontier, b_eff, j) if np.isclose(b_eff.thresholds_, j).any() else pts.iloc[:0]
+        if len(b_pts):
+            ax.scatter(b_pts["data"], b_pts["compute"], color=BASELINE["color"], marker="s", **POINT)
         b_curve = _curve(b_frontier, j)
-        b_pts = measured_points(b_frontier, b_eff, j)
-        ax.plot(b_curve["data"], b_curve["compute"], color=BASELINE["color"], ls="--", label=BASELINE["label"],
-                **FIT_LINE)
-        ax.scatter(b_pts["data"], b_pts["compute"], color=BASELINE["color"], marker="s", **POINT)
-    ax.plot(curve["data"], curve["compute"], color="black", label="fit" if baseline is None else FITTED["label"],
-            **FIT_LINE)
+        if len(b_curve):
+            ax.plot(b_curve["data"], b_curve["compute"], color=BASELINE["color"], ls="--", label=BASELINE["label"],
+                    **FIT_LINE)
+        else:
+            ax.plot([], [], color=BASELINE["color"], ls="--", marker="s", label=f"{BASELINE['label']}: no law at J")
+    label = "fit" if baseline is None else FITTED["label"]
+    if len(curve):
+        ax.plot(curve["data"], curve["compute"], color="black", label=label, **FIT_LINE)
+    else:
+        notes.append(f"no frontier at J = {j:g}: {_why(efficiency, frontier, j)}")
     if len(pts):
         ax.scatter(pts["data"], pts["compute"], c=utd_colors(pts["utd"]), label="measured", **POINT)
         if label_utd:
@@ -91,66 +110,92 @@ def pareto_frontier(
                 ax.annotate(rf"$\sigma$={fmt(r.utd)}", (r.data, r.compute), textcoords="offset points",
                             xytext=(5, 3), fontsize=7)
         colorbar(fig, ax, pts["utd"], kind="utd")
-    opt = frontier.optimum_[np.isclose(frontier.optimum_["threshold"], j)].iloc[0]
-    ax.scatter([opt["data"]], [opt["compute"]], marker="D", color="black", s=40, zorder=5,
-               label=rf"$\mathcal{{F}}$-optimal $\sigma^*$={opt['utd']:.2g}")
-    ax.legend(fontsize=7, loc="upper right")
+    opt = _optimum(frontier, j)
+    if opt is not None:
+        bound = " (a bound)" if opt["at_boundary"] else ""
+        ax.scatter([opt["data"]], [opt["compute"]], marker="D", color="black", s=40, zorder=5,
+                   label=rf"$\mathcal{{F}}$-optimal $\sigma^*$={opt['utd']:.2g}{bound}")
     finish(ax, LABELS["data"], LABELS["compute"], title=f"Pareto frontier, J = {j:g}")
+    legend(ax, notes)
     return fig
 
 
 def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quantity: str = "utd") -> Figure:
     """Figure 1 (II) and plot g: σ* (or D*, C*) against the budget F*, the power-law fit, held-out J as stars.
 
-    Points are coloured by J. The fit line spans every budget so the held-out points show how
-    far the law extrapolates.
+    Points are coloured by J. The fit line (only where the law in F is a law) spans every budget so the
+    held-out points show how far the law extrapolates.
     """
     fig, ax = new_axes(ax)
     opt = frontier.optimum_.sort_values("budget")
-    colors = j_colors(opt["threshold"])
-    fit_part, held = opt[~opt["held_out"]], opt[opt["held_out"]]
-    fit_colors = [c for c, h in zip(colors, opt["held_out"], strict=True) if not h]
-    held_colors = [c for c, h in zip(colors, opt["held_out"], strict=True) if h]
-    if quantity in frontier.laws_:
-        budgets = np.geomspace(opt["budget"].min() / 1.5, opt["budget"].max() * 1.5, 100)
-        term = frontier.laws_[quantity].terms_["all"]
-        ax.plot(budgets, frontier.predict(budgets, quantity), color="black",
-                label=rf"fit $\propto \mathcal{{F}}^{{{term.exponent:.2f}}}$", **FIT_LINE)
-    ax.scatter(fit_part["budget"], fit_part[quantity], c=fit_colors, label="fitted J", **POINT)
-    if len(held):
-        ax.scatter(held["budget"], held[quantity], c=held_colors, label="held-out J (extrapolated)", **EXTRAPOLATED)
-    colorbar(fig, ax, opt["threshold"])
+    notes = []
+    if opt.empty:
+        notes.append(f"no optimum at any J: {frontier.reason_}")
+    else:
+        colors = j_colors(opt["threshold"])
+        held_mask = opt["held_out"].astype(bool).to_numpy()
+        used = opt["in_fit"].astype(bool).to_numpy()
+        if frontier.has_law(quantity):
+            budgets = np.geomspace(opt["budget"].min() / 1.5, opt["budget"].max() * 1.5, 100)
+            ax.plot(budgets, frontier.predict(budgets, quantity), color="black",
+                    label=rf"fit $\propto \mathcal{{F}}^{{{frontier.laws_[quantity].exponent():.2f}}}$", **FIT_LINE)
+        else:
+            law = frontier.laws_.get(quantity)
+            why = frontier.law_reason_ if law is None else str(law.terms_["status"].iloc[0])
+            notes.append(f"no law in F: {why}")
+        left_out = ~used & ~held_mask
+        for mask, label, marker in ((used, "fitted J", "o"), (left_out, "left out (a bound or a repeat)", "X")):
+            if mask.any():
+                ax.scatter(opt.loc[mask, "budget"], opt.loc[mask, quantity],
+                           c=[colors[i] for i in np.flatnonzero(mask)], label=label, marker=marker, **POINT)
+        if held_mask.any():
+            ax.scatter(opt.loc[held_mask, "budget"], opt.loc[held_mask, quantity],
+                       c=[colors[i] for i in np.flatnonzero(held_mask)], label="held-out J (extrapolated)",
+                       **EXTRAPOLATED)
+        colorbar(fig, ax, opt["threshold"])
     ylabel = {"utd": LABELS["utd_opt"], "data": r"$\mathcal{D}^*_J$ (env steps)",
               "compute": r"$\mathcal{C}^*_J$ (FLOPs)"}[quantity]
-    ax.legend(fontsize=7)
-    title = "Budget extrapolation" if quantity in frontier.laws_ else f"no law in F: {frontier.law_reason_}"
-    finish(ax, LABELS["budget"], ylabel, title=title)
+    finish(ax, LABELS["budget"], ylabel, title="Budget extrapolation")
+    if opt.empty:
+        blank(ax)
+    legend(ax, notes, loc="center" if opt.empty else "best")
     return fig
 
 
 def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency | None = None,
                            ax: Axes | None = None) -> Figure:
-    """Figure 1 (III): the fitted frontier of every J, coloured by J, with measured points when given."""
+    """Figure 1 (III): the fitted frontier of every J with a law, coloured by J, with measured points."""
     fig, ax = new_axes(ax)
-    thresholds = frontier.optimum_["threshold"].to_numpy(dtype=float)
+    thresholds = np.asarray(efficiency.thresholds_ if efficiency is not None else
+                            frontier.optimum_["threshold"], dtype=float)
+    with_law = set(frontier.optimum_["threshold"].astype(float))
     for j, color in zip(thresholds, j_colors(thresholds), strict=True):
         curve = _curve(frontier, j)
-        ax.plot(curve["data"], curve["compute"], color=color, **FIT_LINE)
+        if len(curve):
+            ax.plot(curve["data"], curve["compute"], color=color, **FIT_LINE)
         if efficiency is not None:
             pts = measured_points(frontier, efficiency, j)
             ax.scatter(pts["data"], pts["compute"], color=color, **POINT)
-    colorbar(fig, ax, thresholds)
+    if len(thresholds):
+        colorbar(fig, ax, thresholds)
+    missing = [f"{j:g}" for j in thresholds if j not in with_law]
     finish(ax, LABELS["data"], LABELS["compute"], title="Frontiers for every J")
+    title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
     return fig
 
 
 def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost: bool = True) -> Figure:
-    """Plot f: iso-performance curves (one per J), the F-optimal point on each, the line through them,
-    and the iso-cost lines C + δ·D = F*_J on which each optimum lies (dotted)."""
+    """Plot f: iso-performance curves (one per J with a law), the F-optimal point on each, the line through
+    them, and the iso-cost lines C + δ·D = F*_J on which each optimum lies (dotted)."""
     fig, ax = new_axes(ax, figsize=(4.8, 3.8))
     ax.set_xscale("log")
     ax.set_yscale("log")
     opt = frontier.optimum_.sort_values("threshold")
+    if opt.empty:
+        finish(ax, LABELS["data"], LABELS["compute"], title="Iso-performance curves")
+        blank(ax)
+        legend(ax, [f"no frontier: {frontier.reason_}"], loc="center", width=50)
+        return fig
     thresholds = opt["threshold"].to_numpy(dtype=float)
     colors = j_colors(thresholds)
     for j, color in zip(thresholds, colors, strict=True):
@@ -164,13 +209,15 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
             ok = compute > 0
             ax.plot(data[ok], compute[ok], color=color, ls=":", lw=1.0, zorder=1,
                     label=r"iso-cost $\mathcal{C}+\delta\mathcal{D}=\mathcal{F}^*_J$" if k == 0 else None)
-    ax.plot(opt["data"], opt["compute"], color="black", lw=1.2, zorder=3, label=r"$\mathcal{F}$-optimal points")
-    ax.scatter(opt["data"], opt["compute"], c=colors, zorder=4, s=50, edgecolors="black", linewidths=0.9)
+    if len(opt) > 1:
+        ax.plot(opt["data"], opt["compute"], color="black", lw=1.2, zorder=3, label=r"$\mathcal{F}$-optimal points")
+    ax.scatter(opt["data"], opt["compute"], c=colors, zorder=4, s=50, edgecolors="black", linewidths=0.9,
+               label=None if len(opt) > 1 else r"$\mathcal{F}$-optimal point")
     ax.set_xlim(x_lim)
     ax.set_ylim(y_lim)
     colorbar(fig, ax, thresholds)
-    ax.legend(fontsize=7, loc="upper right")
     finish(ax, LABELS["data"], LABELS["compute"], title=rf"Iso-performance curves ($\delta$ = {frontier.delta:.2g})")
+    legend(ax)
     return fig
 
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws
-from rlscale.plots.style import EXTRAPOLATED, FIT_LINE, FITTED, LABELS, finish, new_grid, utd_ticks
+from rlscale.plots.style import EXTRAPOLATED, FIT_LINE, FITTED, LABELS, finish, legend, new_grid, utd_ticks
 
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
@@ -39,13 +39,13 @@ def hparam_laws(
     grid: Mapping[str, Sequence[float]] | pd.DataFrame | None = None, envs: Sequence[str] | None = None,
 ) -> Figure:
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
-    the fitted power law (R² in the legend), the values proposed at ``proposed_utds`` (stars where
-    outside the fitted σ range) and the swept grid values as light horizontal lines."""
+    the fitted power law (R² in the legend) where it is a law, the values proposed at ``proposed_utds``
+    (stars where outside the fitted σ range) and the swept grid values as light horizontal lines."""
     table = best.best_.assign(env=best.best_["env"].astype(str))
     env_list = _envs(table, envs)
-    variant = "shared" if laws.shared_slope else "separate"
     fig, axes = new_grid(len(env_list), len(HPARAMS), panel=(3.6, 2.8))
-    proposal = laws.propose(proposed_utds, env_list) if proposed_utds is not None else None
+    with_law = [e for e in env_list if e in laws.env_benchmark_]
+    proposal = laws.propose(proposed_utds, with_law) if proposed_utds is not None and with_law else None
     for row, env in enumerate(env_list):
         sub = table[table["env"] == env].sort_values("utd")
         fitted_range = (sub["utd"].min(), sub["utd"].max())
@@ -53,16 +53,21 @@ def hparam_laws(
         line_utd = np.geomspace(all_utds.min() / 1.3, all_utds.max() * 1.3, 100)
         for col, h in enumerate(HPARAMS):
             ax = axes[row, col]
+            notes: list[str] = []
             for value in _grid_values(grid, h):
                 ax.axhline(value, color="0.85", lw=0.8, zorder=0)
-            err = np.vstack([sub[h] - sub[f"{h}_lo"], sub[f"{h}_hi"] - sub[h]])
+            err = np.vstack([sub[h] - sub[f"{h}_lower"], sub[f"{h}_upper"] - sub[h]])
             ax.errorbar(sub["utd"], sub[h], yerr=np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0), fmt="o",
                         color="black", ms=5, capsize=2, label=f"{best.estimator} estimate", zorder=3)
-            law = laws.laws_[h][variant][laws.env_benchmark_[env]]
-            term = law.terms_[env]
-            ax.plot(line_utd, laws.predict(line_utd, env, h), color=FITTED["color"],
-                    label=rf"fit $\propto\sigma^{{{term.exponent:.2f}}}$, $R^2$={law.r2_[env]:.2f}", **FIT_LINE)
-            if proposal is not None:
+            law = laws.law(h, env) if env in laws.env_benchmark_ else None
+            if law is not None and law.is_law(env):
+                r2 = law.terms_.loc[env, "r2"]
+                ax.plot(line_utd, laws.predict(line_utd, env, h), color=FITTED["color"],
+                        label=rf"fit $\propto\sigma^{{{law.exponent(env):.2f}}}$, $R^2$={r2:.2f}", **FIT_LINE)
+            else:
+                status = "no law" if law is None else f"not a law ({law.terms_.loc[env, 'status']})"
+                notes = [f"{h.replace('_', ' ')}: {status}"]
+            if proposal is not None and law is not None and law.is_law(env):
                 prop = proposal[proposal["env"] == env]
                 outside = ~prop["utd"].between(*fitted_range)
                 ax.scatter(prop.loc[~outside, "utd"], prop.loc[~outside, h], marker="D", s=30, zorder=4,
@@ -73,13 +78,13 @@ def hparam_laws(
             _grid_ylim(ax, sub, h, proposal, env)
             finish(ax, LABELS["utd"], LABELS[f"best_{h}"], title=env)
             utd_ticks(ax, all_utds)
-            ax.legend(fontsize=6)
+            legend(ax, notes, fontsize=6)
     return fig
 
 
 def _grid_ylim(ax: Axes, sub: pd.DataFrame, hparam: str, proposal: pd.DataFrame | None, env: str) -> None:
     """Zoom on the estimates (grid lines far outside them would flatten the plot)."""
-    values = [sub[hparam], sub[f"{hparam}_lo"], sub[f"{hparam}_hi"]]
+    values = [sub[hparam], sub[f"{hparam}_lower"], sub[f"{hparam}_upper"]]
     if proposal is not None:
         values.append(proposal.loc[proposal["env"] == env, hparam])
     v = np.concatenate([np.asarray(x, dtype=float) for x in values])
@@ -90,11 +95,11 @@ def _grid_ylim(ax: Axes, sub: pd.DataFrame, hparam: str, proposal: pd.DataFrame 
 
 def estimator_comparison(
     estimates: Mapping[str, BestHyperparams], env: str | None = None,
-    laws: Mapping[str, HyperparamLaws] | None = None,
+    laws: Mapping[str, HyperparamLaws | None] | None = None,
 ) -> Figure:
     """Plot i: best B and η against σ from several estimators (point, bootstrap, mean over the other
     hyperparameter, ...) on one axes per hyperparameter, for one task; ``laws`` adds each estimator's
-    fitted law as a line in its colour."""
+    fitted law as a line in its colour (where it is a law)."""
     if not estimates:
         raise RlscaleError("estimator_comparison: give at least one BestHyperparams (name -> estimate)")
     first = next(iter(estimates.values())).best_
@@ -110,7 +115,9 @@ def estimator_comparison(
         for ax, h in zip(axes[0], HPARAMS, strict=True):
             ax.plot(sub["utd"], sub[h], marker=_MARKERS[k % len(_MARKERS)], ls="none", ms=6, color=colors[k],
                     label=name, zorder=3)
-            if laws is not None and name in laws:
+            law = None if laws is None or laws.get(name) is None or env not in laws[name].env_benchmark_ else (
+                laws[name].law(h, env))
+            if law is not None and law.is_law(env):
                 grid = np.geomspace(sub["utd"].min(), sub["utd"].max(), 50)
                 ax.plot(grid, laws[name].predict(grid, env, h), color=colors[k], lw=1.2, alpha=0.8)
     for ax, h in zip(axes[0], HPARAMS, strict=True):

@@ -9,6 +9,7 @@ constant-hyperparameter baseline grey.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def finish(ax: Axes, xlabel: str | None = None, ylabel: str | None = None, xlog:
         ax.set_xscale("log")
     if ylog:
         ax.set_yscale("log")
+    if ax.get_autoscale_on():
+        ax.autoscale_view()  # the limits of the new scale, not the linear ones, decide the ticks below
     if xlabel is not None:
         ax.set_xlabel(xlabel)
     if ylabel is not None:
@@ -85,8 +88,8 @@ def finish(ax: Axes, xlabel: str | None = None, ylabel: str | None = None, xlog:
 
 
 def _log_ticks(ax: Axes, which: str) -> None:
-    """Readable log ticks: when the axis spans under ~1.5 decades, label a few minor ticks (2×, 5×,
-    or every integer multiple for very short spans); otherwise label the decades only."""
+    """Readable log ticks: a few round values on very short spans, 2× and 5× besides the decades up to
+    ~2.5 decades (on x only for plain numbers, whose labels are short), the decades only beyond."""
     lo, hi = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
     axis = ax.xaxis if which == "x" else ax.yaxis
     span = np.log10(hi / lo) if lo > 0 else np.inf
@@ -97,8 +100,13 @@ def _log_ticks(ax: Axes, which: str) -> None:
         span = np.log10(hi / lo)
     if span < 1.5:
         plain = 1e-2 <= lo and hi <= 1e4
-        # every integer multiple only where labels are short or stacked; wide "6×10^10" labels side by side overlap
-        subs = np.arange(1.0, 10.0) if span < 0.6 and (plain or which == "y") else (2.0, 5.0)
+        if plain and span < 0.6:  # a short span of plain numbers: a few round values (1500, 2000, 2500)
+            axis.set_major_locator(ticker.MaxNLocator(nbins=4 if which == "x" else 5, steps=[1, 2, 2.5, 5, 10]))
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
+            axis.set_minor_locator(ticker.NullLocator())
+            return
+        # every integer multiple only where labels are stacked; wide "6×10^10" labels side by side overlap
+        subs = np.arange(1.0, 10.0) if span < 0.6 and which == "y" else (2.0, 5.0)
         axis.set_minor_locator(ticker.LogLocator(subs=subs))
         if plain:  # plain numbers (8, 9, 10) read better than 8×10^0 on short axes
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
@@ -108,6 +116,13 @@ def _log_ticks(ax: Axes, which: str) -> None:
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: sci(v)))
             axis.set_minor_locator(ticker.LogLocator(subs=np.arange(1.0, 10.0)))
             axis.set_minor_formatter(ticker.NullFormatter())
+    elif span < 2.5 and (which == "y" or 1e-2 <= lo and hi <= 1e4):
+        # under ~2.5 decades a decade-only axis may show a single label: add 2x and 5x (stacked, or short)
+        plain = 1e-2 <= lo and hi <= 1e4
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v) if plain else sci(v)))
+        axis.set_minor_locator(ticker.LogLocator(subs=np.arange(1.0, 10.0)))
+        axis.set_minor_formatter(ticker.NullFormatter())
     else:
         axis.set_minor_formatter(ticker.NullFormatter())
 
@@ -139,25 +154,52 @@ def utd_norm(utds: Sequence[float] | np.ndarray) -> LogNorm:
 
 
 def utd_colors(utds: Sequence[float] | np.ndarray) -> list[tuple[float, float, float, float]]:
-    """One plasma colour per σ on a log scale, stopping short of the pale yellow end."""
+    """One plasma colour per σ (or any positive value) on a log scale, stopping short of the pale yellow end."""
     norm, cmap = utd_norm(utds), mpl.colormaps[UTD_CMAP]
     return [cmap(0.85 * norm(float(u))) for u in np.asarray(utds, dtype=float)]
 
 
 def colorbar(fig: Figure, ax: Axes | Sequence[Axes], values: Sequence[float] | np.ndarray, kind: str = "threshold"):
-    """A colour bar for the J scale (``kind="threshold"``) or the σ scale (``kind="utd"``)."""
+    """A colour bar for the J scale (``kind="threshold"``) or a log scale of σ, B or η (``kind="utd"``,
+    ``"batch_size"``, ``"learning_rate"``; colours as :func:`utd_colors`), ticked at the values."""
     if kind == "threshold":
         mappable = mpl.cm.ScalarMappable(j_norm(values), mpl.colormaps[J_CMAP])
     else:
         cmap = mpl.colors.ListedColormap(mpl.colormaps[UTD_CMAP](np.linspace(0, 0.85, 256)))
         mappable = mpl.cm.ScalarMappable(utd_norm(values), cmap)
     bar = fig.colorbar(mappable, ax=ax, label=LABELS[kind], pad=0.02)
-    if kind == "utd":
+    levels = np.unique(np.asarray(values, dtype=float))
+    if kind == "threshold" and (len(levels) == 1 or np.diff(levels).min() >= 0.06 * np.ptp(levels)):
+        bar.set_ticks(levels)  # the J levels themselves, when they are few or spread enough to read
+        bar.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
+    if kind != "threshold":
         bar.set_ticks(np.unique(np.asarray(values, dtype=float)))
         bar.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
         bar.ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         bar.ax.yaxis.set_minor_locator(ticker.NullLocator())
     return bar
+
+
+def blank(ax: Axes) -> None:
+    """No ticks on a panel with nothing to draw (its note says why), so it does not look like data."""
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(ticker.NullLocator())
+        axis.set_minor_locator(ticker.NullLocator())
+
+
+def title_note(ax: Axes, note: str) -> None:
+    """A short note (e.g. which J have no law) as a second title line, where it cannot hide data."""
+    if note:
+        ax.set_title(f"{ax.get_title()}\n({note})", fontsize=9)
+
+
+def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = "best", width: int = 40) -> None:
+    """The panel's legend, with ``notes`` (what is not drawn and why, e.g. "no law in F: exact") as entries
+    without a marker, placed where it hides the fewest points."""
+    for note in notes:
+        ax.plot([], [], " ", label=textwrap.fill(note, width))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=fontsize, loc=loc)
 
 
 def sci(value: float) -> str:

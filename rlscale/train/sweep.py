@@ -511,6 +511,14 @@ def failure_reason(rc: int, status: Status | None, log_path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the sweep
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the sweep; ``report`` says what finished and what was interrupted."""
+
+    def __init__(self, report: SweepReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
 @dataclass
 class SweepReport:
     """What happened, also written to ``OUT/sweep_<name>.json`` after every run."""
@@ -693,7 +701,7 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, r
     ``vectorize``: train each chunk of runs that differ only in seed, learning rate and batch size as one
     process (:func:`vector_jobs`; ``max_members`` defaults to 64 with GPUs, else 16). The outcomes are
     recorded per run either way. Holds the output folder's sweep lock throughout. Ctrl-C or SIGTERM
-    (KeyboardInterrupt) stops the running runs and returns the report with state ``interrupted``.
+    (KeyboardInterrupt) stops the running runs, records them and raises :class:`SweepInterrupted`.
     """
     out_dir = Path(out_dir)
     io.check_writable_path(out_dir, folder=True)
@@ -752,9 +760,10 @@ def _run_locked(sweep: Sweep, out_dir: Path, executor: Executor, *, retry_failed
     try:
         executor.run(items, out_dir, on_start, on_done)
         report.state = "finished"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         executor.stop()
         report.state = "interrupted"
+        raise SweepInterrupted(report) from exc
     finally:
         bar.close()
         report.write()

@@ -1,0 +1,44 @@
+"""The fit chain from run tables to every law of the paper, run once per benchmark and saved.
+
+:class:`Analysis` is the chain (options in, ``fit``, ``save``/``load``, tables, metrics, summary);
+:mod:`rlscale.analysis.steps` holds its steps, which ``rlscale fit hparams`` / ``rlscale fit frontier``
+also run one at a time. Nothing here draws: figures live in :mod:`rlscale.plots`.
+"""
+
+from rlscale.analysis.chain import Analysis, read_csv, write_csv
+from rlscale.analysis.steps import (
+    DEFAULT_J_LO,
+    DIAGNOSTIC_COLUMNS,
+    FrontierFit,
+    HparamFit,
+    fit_frontier,
+    fit_hparams,
+    frontier_thresholds,
+    json_ready,
+    late_diagnostics,
+    load_runs,
+    nearest_grid_runs,
+    optimum_for_deltas,
+    widened_utds,
+)
+from rlscale.analysis.tables import markdown_table
+
+__all__ = [
+    "DEFAULT_J_LO",
+    "DIAGNOSTIC_COLUMNS",
+    "Analysis",
+    "FrontierFit",
+    "HparamFit",
+    "fit_frontier",
+    "fit_hparams",
+    "frontier_thresholds",
+    "json_ready",
+    "late_diagnostics",
+    "load_runs",
+    "markdown_table",
+    "nearest_grid_runs",
+    "optimum_for_deltas",
+    "read_csv",
+    "widened_utds",
+    "write_csv",
+]

@@ -1,0 +1,563 @@
+"""The paper's whole fit chain for one benchmark, computed once and saved; what every consumer reads.
+
+Which table feeds which law (one decision, made here):
+
+- the **grid** sweep (σ × B × η × seeds) gives the threshold crossings, the best (B, η) at the highest
+  threshold, the laws B*(σ) and η*(σ) with their proposals, the estimator comparison and the
+  overfitting/plasticity diagnostics: only a grid varies B and η;
+- the **fitted** runs (one configuration per (task, σ), trained at the proposed hyperparameters over a
+  wider σ range) give D_J(σ), the data-compute frontier and σ*(F), with compute C = 10·N·B(σ)·σ·D
+  using the B*(σ) law averaged over tasks. Without fitted runs the grid stands in: per (task, σ) the
+  cell that reaches the highest J earliest (``sources_`` says so);
+- the **baseline** runs (the grid-best (B, η) at σ = ``baseline_utd`` reused at every σ) get the same
+  frontier fit, with compute at the batch size they used; without them the grid cells at those
+  hyperparameters stand in.
+
+``rlscale fit``, the pipeline's DVC metrics, Figure 1, every figure notebook and table k read one
+saved :class:`Analysis` (``Analysis.load(path)``), so a number is the same wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlscale import io
+from rlscale.analysis.steps import (
+    FrontierFit,
+    HparamFit,
+    RunsLike,
+    check_range,
+    crossings_of,
+    fit_frontier,
+    fit_hparams,
+    frontier_thresholds,
+    json_ready,
+    late_diagnostics,
+    load_runs,
+    nearest_grid_runs,
+    single_benchmark,
+)
+from rlscale.errors import RlscaleError, RlscaleWarning
+from rlscale.laws.efficiency import ALL, DataEfficiency
+from rlscale.laws.frontier import QUANTITIES, BatchSizeLaw, ComputeFrontier
+from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, law_terms
+from rlscale.laws.normalize import ReturnNormalizer
+from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, text_column
+from rlscale.laws.thresholds import ThresholdCrossings
+
+FORMAT = 1
+RUNS = ("fitted", "baseline")
+_SYMBOL = {"d_min": "D_min", "beta": "β", "exponent": "α", "utd_scale": "s_0"}
+_LAW_NAME = {"batch_size": "B*(σ) = coef·σ^exponent", "learning_rate": "η*(σ) = coef·σ^exponent",
+             "utd": "σ*(F) = coef·F^exponent", "data": "D*(F) = coef·F^exponent", "compute": "C*(F) = coef·F^exponent"}
+_D_J = "D_J(σ) = D_min + (β/σ)^α"
+_TEXT_COLUMNS = ("status", "reason", "note", "group", "env", "benchmark", "algo", "estimator", "hparam",
+                 "variant", "runs", "fit", "quantity", "law", "source")
+
+
+class Analysis:
+    """Fit every law of the paper for one benchmark: build with the options, ``fit`` the tables, ``save``.
+
+    Three lines::
+
+        a = Analysis(delta=6e7, thresholds=[420, 440, 460, 480, 500])
+        a.fit("data/runs/dmc.parquet", fitted="data/runs/dmc_fitted.parquet").save("results/dmc/analysis")
+        a.summary()
+
+    Options (all recorded in the saved result): ``delta`` (FLOPs per env step in F = C + δ·D);
+    ``thresholds`` (default: ten from ``j_lo`` to 800, dense near 800; the highest picks the
+    hyperparameters); ``n_bootstrap``, ``seed`` (seed resamples for every interval); ``estimator``,
+    ``variant`` ("shared"/"separate" slope), ``baseline_utd`` (the best-hyperparameter step);
+    ``utds_to_predict`` (proposals); ``holdout`` (top thresholds left out of σ*(F) and predicted);
+    ``hparam_fit_range``/``utd_fit_range`` (fit B*, η* / D_J on σ inside, predict the σ outside);
+    ``utd_range`` (σ swept by the frontier); ``max_return``/``min_return`` (the 0-1000 scale);
+    ``reset_every_updates`` (drop post-reset dips); ``max_ci_decades`` (the verdict's span limit);
+    ``compare_estimators`` (estimators drawn side by side); ``benchmark`` (keep only this one).
+
+    Fitted attributes: ``benchmark_``, ``thresholds_``, ``max_return_``/``min_return_`` (the scale
+    used), ``sources_`` (which table fed what), ``crossings_`` (grid; None when loaded), ``hparams_``
+    (:class:`~rlscale.analysis.steps.HparamFit`), ``estimators_`` (name -> (best, laws or None)),
+    ``fitted_``/``baseline_`` (:class:`~rlscale.analysis.steps.FrontierFit`), ``diagnostics_`` (late
+    TD errors and critic norms per grid cell, or None), ``grid_values_``, ``warnings_``.
+    """
+
+    def __init__(
+        self, *, delta: float, benchmark: str | None = None, thresholds: Sequence[float] | None = None,
+        j_lo: float | None = None, n_bootstrap: int = 100, seed: int = 0, estimator: str = "bootstrap",
+        variant: str = "shared", baseline_utd: float = 2.0, holdout: int = 2,
+        utds_to_predict: Sequence[float] | None = None, hparam_fit_range: Sequence[float] | None = None,
+        utd_fit_range: Sequence[float] | None = None, utd_range: Sequence[float] | None = None,
+        max_return: dict[str, float] | None = None, min_return: dict[str, float] | None = None,
+        reset_every_updates: float | None = None, max_ci_decades: float = MAX_CI_DECADES,
+        compare_estimators: Sequence[str] = ("point", "bootstrap", "mean_other"),
+    ) -> None:
+        self.delta = delta
+        self.benchmark = benchmark
+        self.thresholds = thresholds
+        self.j_lo = j_lo
+        self.n_bootstrap = n_bootstrap
+        self.seed = seed
+        self.estimator = estimator
+        self.variant = variant
+        self.baseline_utd = baseline_utd
+        self.holdout = holdout
+        self.utds_to_predict = utds_to_predict
+        self.hparam_fit_range = hparam_fit_range
+        self.utd_fit_range = utd_fit_range
+        self.utd_range = utd_range
+        self.max_return = max_return
+        self.min_return = min_return
+        self.reset_every_updates = reset_every_updates
+        self.max_ci_decades = max_ci_decades
+        self.compare_estimators = compare_estimators
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The constructor's options, in order (what ``params.yaml`` may set per benchmark)."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """Every option as plain JSON values."""
+        return {name: _plain(getattr(self, name)) for name in self.option_names()}
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, runs: RunsLike, fitted: RunsLike | None = None, baseline: RunsLike | None = None) -> Analysis:
+        """Fit the chain on the grid ``runs`` and, when given, the ``fitted`` and ``baseline`` runs (tables or
+        paths). Our own warnings (e.g. a J never reached) are kept in ``warnings_``."""
+        if self.n_bootstrap < 1:
+            raise RlscaleError(f"n_bootstrap must be >= 1, got {self.n_bootstrap}")
+        prep = {"benchmark": self.benchmark, "max_return": self.max_return, "min_return": self.min_return,
+                "reset_every_updates": self.reset_every_updates}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            grid = load_runs(runs, **prep)
+            norm = ReturnNormalizer(max_return=self.max_return, min_return=self.min_return).fit(grid)
+            self.benchmark_ = single_benchmark(grid)
+            self.max_return_, self.min_return_ = dict(norm.max_return_), dict(norm.min_return_)
+            self.thresholds_ = frontier_thresholds(self.benchmark_, self.thresholds, self.j_lo)
+            self.crossings_ = crossings_of(grid, self.thresholds_, self.n_bootstrap, self.seed)
+            self.hparams_ = self._fit_hparams(grid, self.thresholds_, self.crossings_, self.hparam_fit_range)
+            self.estimators_ = self._compare()
+            self.grid_values_ = {c: sorted(float(v) for v in grid[c].unique())
+                                 for c in ("utd", "batch_size", "learning_rate")}
+            common = {"thresholds": self.thresholds_, "holdout": self.holdout, "n_bootstrap": self.n_bootstrap,
+                      "seed": self.seed, "utd_range": check_range("utd_range", self.utd_range),
+                      "max_ci_decades": self.max_ci_decades}
+            self.sources_ = {"grid": _describe(runs, grid, "crossings, best (B, η), B*(σ), η*(σ), diagnostics")}
+            if fitted is not None:
+                table = load_runs(fitted, **prep)
+                source = "fitted runs"
+                self.sources_["fitted"] = _describe(fitted, table, "D_J(σ), frontier, σ*(F)")
+            else:
+                table = grid
+                source = "grid (per (env, σ) the cell reaching the highest J earliest; no fitted runs given)"
+                self.sources_["fitted"] = {"table": "grid", "role": source}
+            self.fitted_ = fit_frontier(
+                table, self.delta, batch_size=self._batch_law(table), validate_utd_range=self.utd_fit_range,
+                source=source, crossings=self.crossings_ if fitted is None else None, **common)
+            if baseline is not None:
+                base = load_runs(baseline, **prep)
+                base_source = "baseline runs"
+                self.sources_["baseline"] = _describe(baseline, base, "constant-hyperparameter comparison")
+            else:
+                base = nearest_grid_runs(grid, self.hparams_.laws.baseline(self.grid_values_["utd"]))
+                base_source = (f"grid cells at the grid-best (B, η) of σ = {self.baseline_utd:g} "
+                               "(no baseline runs given)")
+                self.sources_["baseline"] = {"table": "grid", "role": base_source}
+            self.baseline_ = fit_frontier(base, self.delta, source=base_source, **common)
+            try:
+                self.diagnostics_ = late_diagnostics(grid)
+            except RlscaleError as exc:
+                self.diagnostics_ = None
+                warnings.warn(f"overfitting and plasticity figure: {exc}", RlscaleWarning, stacklevel=2)
+        self.warnings_ = list(dict.fromkeys(
+            [str(w.message) for w in caught if issubclass(w.category, RlscaleWarning)] + self.problems()))
+        return self
+
+    def fit_hparams(self, runs: RunsLike) -> HparamFit:
+        """Only the best-hyperparameter step on a grid (what the proposals for the fitted runs come from), with
+        the same options as :meth:`fit`; leaves the analysis unfitted."""
+        grid = load_runs(runs, benchmark=self.benchmark, max_return=self.max_return, min_return=self.min_return,
+                         reset_every_updates=self.reset_every_updates)
+        thresholds = frontier_thresholds(single_benchmark(grid), self.thresholds, self.j_lo)
+        return self._fit_hparams(grid, thresholds, None, None)
+
+    def _fit_hparams(self, grid: pd.DataFrame, thresholds: np.ndarray, crossings: ThresholdCrossings | None,
+                     validate_range: Sequence[float] | None) -> HparamFit:
+        return fit_hparams(grid, thresholds, estimator=self.estimator, variant=self.variant,
+                           baseline_utd=self.baseline_utd, n_bootstrap=self.n_bootstrap, seed=self.seed,
+                           utds_to_predict=self.utds_to_predict, validate_range=validate_range, crossings=crossings,
+                           max_ci_decades=self.max_ci_decades)
+
+    def _compare(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
+        out = {}
+        for name in self.compare_estimators:
+            if name == self.estimator:
+                out[name] = (self.hparams_.best, self.hparams_.laws)
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RlscaleWarning)  # the main estimator already warned
+                best = BestHyperparams(self.hparams_.best.threshold_, name).fit(self.crossings_)
+                try:
+                    laws = HyperparamLaws(shared_slope=self.variant == "shared", baseline_utd=self.baseline_utd,
+                                          max_ci_decades=self.max_ci_decades).fit(best)
+                except RlscaleError:
+                    laws = None
+            out[name] = (best, laws)
+        return out
+
+    def _batch_law(self, table: pd.DataFrame) -> BatchSizeLaw | None:
+        """B(σ) for compute: the B*(σ) laws averaged over the table's tasks, when each is a law."""
+        laws = self.hparams_.laws
+        envs = sorted(table["env"].astype(str).unique())
+        missing = [e for e in envs if e not in laws.env_benchmark_ or not laws.law("batch_size", e).is_law(e)]
+        if missing:
+            warnings.warn(f"compute uses the batch sizes the runs used: B*(σ) of {', '.join(missing)} is not a law",
+                          RlscaleWarning, stacklevel=3)
+            return None
+        return BatchSizeLaw.from_laws(laws, envs=envs)
+
+    # ------------------------------------------------------------------ reading the result
+
+    def frontier_fit(self, runs: str = "fitted") -> FrontierFit:
+        if runs not in RUNS:
+            raise RlscaleError(f"runs must be one of {', '.join(RUNS)}, got {runs!r}")
+        return self.fitted_ if runs == "fitted" else self.baseline_
+
+    def problems(self) -> list[str]:
+        """One line per fit that is not a law, optimum that is a bound, or held-out point without a law."""
+        laws = self.hparams_.laws.table()
+        laws = laws[(laws["variant"] == self.hparams_.laws.variant) & (laws["parameter"] == "exponent")]
+        lines = [f"{_LAW_NAME[r.hparam].split(' =')[0]} of {r.group} is not a law ({r.status}): {r.reason}"
+                 for r in laws.itertuples(index=False) if r.status != OK]
+        for runs in RUNS:
+            fit = self.frontier_fit(runs)
+            lines += [f"{runs} runs: {line}" for line in fit.problems()]
+        return lines
+
+    def coefficients(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Table k (coefficients): every fitted law's parameters with (1 - alpha) intervals, one row each.
+
+        Columns: law, runs, group, threshold (NaN where not per J), parameter (the paper's symbols for
+        D_J), estimate, lower, upper, n_obs, df_resid, status, reason. Where a fit is not a law the
+        estimate is left out and ``reason`` says why."""
+        rows = []
+        table = self.hparams_.laws.table(alpha)
+        for r in table[table["variant"] == self.hparams_.laws.variant].itertuples(index=False):
+            rows.append(_coef_row(_LAW_NAME[r.hparam], "grid", r.group, np.nan, r.parameter, r))
+        for runs in RUNS:
+            fit = self.frontier_fit(runs)
+            for r in fit.efficiency.table(alpha).itertuples(index=False):
+                if r.parameter == "utd_scale":
+                    continue
+                rows.append(_coef_row(_D_J, runs, r.group, r.threshold, _SYMBOL[r.parameter], r, n_obs=r.n_points))
+            for r in fit.frontier.table(alpha).itertuples(index=False):
+                rows.append(_coef_row(_LAW_NAME[r.quantity], runs, r.group, np.nan, r.parameter, r))
+        return pd.DataFrame(rows, columns=["law", "runs", "group", "threshold", "parameter", "estimate", "lower",
+                                           "upper", "n_obs", "df_resid", "status", "reason"])
+
+    def extrapolation(self) -> pd.DataFrame:
+        """Table k (extrapolation): every held-out point, its prediction and |pred − actual| / actual, or
+        the reason there is no prediction. Columns: law, runs, group, quantity, at, actual, predicted,
+        rel_error, reason."""
+        parts = []
+        h = self.hparams_.heldout
+        if h is not None and len(h):
+            lo, hi = self.hparams_.validate_range
+            parts.append(pd.DataFrame({
+                "law": f"B*(σ), η*(σ) fitted on σ in {lo:g}..{hi:g}", "runs": "grid", "group": h["env"],
+                "quantity": h["hparam"], "at": h["utd"], "actual": h["actual"], "predicted": h["predicted"],
+                "rel_error": h["rel_error"], "reason": h["reason"]}))
+        fit = self.fitted_
+        if fit.heldout is not None and len(fit.heldout.heldout_):
+            e = fit.heldout.heldout_
+            lo, hi = fit.validate_utd_range
+            parts.append(pd.DataFrame({
+                "law": f"D_J(σ) fitted on σ in {lo:g}..{hi:g}", "runs": "fitted", "group": e["group"],
+                "quantity": [f"D at J={t:g}" for t in e["threshold"]], "at": e["utd"], "actual": e["actual"],
+                "predicted": e["predicted"], "rel_error": e["rel_error"], "reason": e["reason"]}))
+        for runs in RUNS:
+            e = self.frontier_fit(runs).frontier.extrapolation_
+            if len(e):
+                parts.append(pd.DataFrame({
+                    "law": f"σ*, D*, C* in F without the top {self.holdout} J", "runs": runs, "group": ALL,
+                    "quantity": [f"{q}* at J={t:g}" for q, t in zip(e["quantity"], e["threshold"], strict=True)],
+                    "at": e["budget"], "actual": e["actual"], "predicted": e["predicted"],
+                    "rel_error": e["rel_error"], "reason": e["reason"]}))
+        columns = ["law", "runs", "group", "quantity", "at", "actual", "predicted", "rel_error", "reason"]
+        return pd.concat(parts, ignore_index=True).loc[:, columns] if parts else pd.DataFrame(columns=columns)
+
+    def metrics(self) -> dict[str, Any]:
+        """The published numbers (the DVC metrics): each law's estimate and 95% interval where it is a law,
+        else its status and reason; held-out mean relative errors where there are predictions."""
+        out: dict[str, Any] = {"benchmark": self.benchmark_, "hparams": {}, "data_efficiency": {}, "budget": {}}
+        laws = self.hparams_.laws
+        for h in HPARAMS:
+            out["hparams"][h] = {env: _law_metric(laws.law(h, env), env) for env in laws.envs_}
+        fit = self.fitted_
+        ci = fit.efficiency.conf_int()
+        for r in fit.efficiency.params_.itertuples(index=False):
+            entry: dict[str, Any] = {"status": r.status}
+            if r.status == OK:
+                for name in ("d_min", "beta", "exponent"):
+                    lo, hi = ci.loc[(r.group, r.threshold, name)]
+                    entry.update({name: r._asdict()[name], f"{name}_lower": lo, f"{name}_upper": hi})
+            else:
+                entry["reason"] = r.reason
+            if np.isfinite(r.same_as):
+                entry["same_as"] = f"J={r.same_as:g}"
+            out["data_efficiency"][f"J={r.threshold:g}"] = entry
+        front = fit.frontier
+        for q in QUANTITIES:
+            out["budget"][f"{q}_law"] = (_law_metric(front.laws_[q], ALL) if q in front.laws_ else
+                                         {"status": "not_fitted", "reason": front.law_reason_ or front.reason_})
+        ext = self.extrapolation()
+        done = ext[np.isfinite(ext["predicted"].to_numpy(dtype=float))]
+        out["extrapolation"] = {f"{law} ({runs})": {"mean_rel_error": float(g["rel_error"].mean()), "points": len(g)}
+                                for (law, runs), g in done.groupby(["law", "runs"], sort=False)}
+        out["extrapolation_without_prediction"] = int(len(ext) - len(done))
+        return json_ready(out)
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        coef = self.coefficients(alpha)
+        shown = coef.drop(columns=["reason"])
+        ext = self.extrapolation()
+        tables = [("fitted laws", shown)]
+        if len(ext):
+            tables.append(("held-out points", ext.drop(columns=["reason"])))
+        info = [("benchmark", self.benchmark_), ("thresholds J", ", ".join(f"{t:g}" for t in self.thresholds_)),
+                ("δ (FLOPs per env step)", self.delta), ("bootstrap samples", self.n_bootstrap),
+                ("laws", f"{int((coef.drop_duplicates(['law', 'runs', 'group', 'threshold'])['status'] == OK).sum())}"
+                         f" of {len(coef.drop_duplicates(['law', 'runs', 'group', 'threshold']))} fits")]
+        info += [(f"{k} table", v.get("role", "")) for k, v in self.sources_.items()]
+        return Summary(f"Analysis of {self.benchmark_}", info, tables, self.warnings_)
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "fitted_"):
+            opts = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v is not None)
+            return f"Analysis({opts})"
+        front = self.fitted_.frontier
+        law = (f"σ* ∝ F^{front.laws_['utd'].exponent():.3g} ({front.laws_['utd'].terms_.loc[ALL, 'status']})"
+               if "utd" in front.laws_ else "no σ*(F) law")
+        n_laws = int((self.fitted_.efficiency.params_["status"] == OK).sum())
+        return (f"<Analysis of {self.benchmark_}: J {', '.join(f'{t:g}' for t in self.thresholds_)}; "
+                f"{len(self.hparams_.laws.envs_)} env(s) with B*, η* laws; D_J laws at {n_laws}/"
+                f"{len(self.thresholds_)} J; {law}; {len(self.warnings_)} warning(s)>")
+
+    # ------------------------------------------------------------------ saving and loading
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the result into the folder ``path`` (tidy CSV tables and ``analysis.json``; numbers to 10
+        significant digits, so the same fit gives the same bytes); :meth:`load` reads it back."""
+        out = Path(path)
+        if out.exists() and not out.is_dir():
+            raise RlscaleError(f"{out} exists and is not a folder")
+        hp = self.hparams_
+        tables: dict[str, pd.DataFrame] = {
+            "hparam_laws": pd.concat([laws.to_frame().assign(estimator=name)
+                                      for name, (_, laws) in self._estimators().items() if laws is not None],
+                                     ignore_index=True),
+            "best_hparams": pd.concat([best.best_.assign(estimator=name)
+                                       for name, (best, _) in self._estimators().items()], ignore_index=True),
+            "baseline_hparams": hp.laws.baseline_,
+            "proposals": hp.proposed,
+            "coefficients": self.coefficients(),
+            "extrapolation": self.extrapolation(),
+        }
+        if hp.heldout is not None:
+            tables["hparam_heldout"] = hp.heldout
+        if self.diagnostics_ is not None:
+            tables["diagnostics"] = self.diagnostics_
+        per_runs: dict[str, list[pd.DataFrame]] = {}
+        for runs in RUNS:
+            fit = self.frontier_fit(runs)
+            add = per_runs.setdefault
+            add("crossings", []).append(fit.crossings.to_frame().assign(runs=runs))
+            add("curves", []).append(fit.crossings.curves_frame().assign(runs=runs))
+            for kind, eff in (("normalized", fit.efficiency), ("per_env", fit.per_env), ("heldout", fit.heldout)):
+                if eff is None:
+                    continue
+                for name, frame in eff.to_frames().items():
+                    add(f"efficiency_{name}", []).append(frame.assign(runs=runs, fit=kind))
+            frames = fit.frontier.to_frames()
+            add("frontier_curves", []).append(frames["curves"].assign(runs=runs))
+            add("optima", []).append(frames["optimum"].assign(runs=runs))
+            add("budget_laws", []).append(frames["laws"].assign(runs=runs))
+        tables.update({name: pd.concat(parts, ignore_index=True) for name, parts in per_runs.items()})
+        doc = {
+            "format": FORMAT,
+            "benchmark": self.benchmark_,
+            "options": self.get_params(),
+            "thresholds": [float(t) for t in self.thresholds_],
+            "max_return": self.max_return_,
+            "min_return": self.min_return_,
+            "sources": self.sources_,
+            "grid_values": self.grid_values_,
+            "hparams": {"threshold": hp.best.threshold_, "estimator": hp.best.estimator, "variant": hp.laws.variant,
+                        "baseline_utd": hp.laws.baseline_utd,
+                        "validate_range": list(hp.validate_range) if hp.validate_range else None},
+            "runs": {runs: _frontier_doc(self.frontier_fit(runs)) for runs in RUNS},
+            "warnings": self.warnings_,
+            "tables": sorted(tables),
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob("*.csv"):  # one writer per folder: a table this fit does not have must not linger
+            if stale.stem not in tables:
+                stale.unlink()
+        for name, frame in sorted(tables.items()):
+            write_csv(out / f"{name}.csv", frame)
+        io.write_json(out / "analysis.json", json_ready(doc))
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Analysis:
+        """A fitted :class:`Analysis` read back from :meth:`save`'s folder (no refitting)."""
+        folder = Path(path)
+        meta = folder / "analysis.json"
+        if not meta.is_file():
+            raise RlscaleError(f"{folder}: no saved analysis here (analysis.json is missing); fit and save one first")
+        try:
+            doc = json.loads(meta.read_text())
+        except ValueError as exc:
+            raise RlscaleError(f"{meta}: not valid JSON ({exc})") from None
+        if doc.get("format") != FORMAT:
+            raise RlscaleError(f"{meta}: saved analysis format {doc.get('format')!r}, this rlscale reads {FORMAT}; "
+                               "fit it again")
+        tables = {name: read_csv(folder / f"{name}.csv") for name in doc["tables"]}
+        options = {k: v for k, v in doc["options"].items() if k in cls.option_names()}
+        a = cls(**options)
+        a.benchmark_ = doc["benchmark"]
+        a.thresholds_ = np.asarray(doc["thresholds"], dtype=float)
+        a.max_return_, a.min_return_ = doc["max_return"], doc["min_return"]
+        a.sources_, a.grid_values_, a.warnings_ = doc["sources"], doc["grid_values"], doc["warnings"]
+        a.crossings_ = None
+        h = doc["hparams"]
+        laws_all, best_all = tables["hparam_laws"], tables["best_hparams"]
+        estimators = {}
+        for name in dict.fromkeys([h["estimator"], *a.compare_estimators]):
+            best = BestHyperparams.from_frame(best_all[best_all["estimator"] == name].drop(columns="estimator"),
+                                              h["threshold"], name)
+            rows = laws_all[laws_all["estimator"] == name]
+            laws = HyperparamLaws.from_frames(rows.drop(columns="estimator"), tables["baseline_hparams"],
+                                              shared_slope=h["variant"] == "shared", baseline_utd=h["baseline_utd"],
+                                              max_ci_decades=a.max_ci_decades) if len(rows) else None
+            estimators[name] = (best, laws)
+        best, laws = estimators[h["estimator"]]
+        validate = tuple(h["validate_range"]) if h["validate_range"] else None
+        a.hparams_ = HparamFit(None, best, laws, tables["proposals"], tables.get("hparam_heldout"), validate,
+                               a.n_bootstrap, a.seed)
+        a.estimators_ = {name: estimators[name] for name in a.compare_estimators}
+        for runs in RUNS:
+            setattr(a, f"{runs}_", _load_frontier(tables, runs, doc["runs"][runs], a.benchmark_, a.max_ci_decades))
+        a.diagnostics_ = tables.get("diagnostics")
+        return a
+
+    def _estimators(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
+        """The main estimator first, then the compared ones (each once)."""
+        return {self.hparams_.best.estimator: (self.hparams_.best, self.hparams_.laws), **self.estimators_}
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """A table as CSV with numbers to 10 significant digits: unchanged numbers give unchanged bytes, and a
+    last-bit difference (another BLAS kernel) does not change them either."""
+    io.write_with(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n"))
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A table written by :func:`write_csv`; empty text cells come back as empty strings, not NaN."""
+    if not path.is_file():
+        raise RlscaleError(f"{path}: missing from the saved analysis; fit and save it again")
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    for col in _TEXT_COLUMNS:
+        if col in frame.columns:
+            frame[col] = text_column(frame[col])
+    return frame
+
+
+def _describe(given: RunsLike, table: pd.DataFrame, role: str) -> dict[str, Any]:
+    from rlscale.runs import RUN_COLUMNS
+
+    name = "DataFrame" if isinstance(given, pd.DataFrame) else os.fspath(given)
+    return {"table": name, "runs": int(table.drop_duplicates(list(RUN_COLUMNS)).shape[0]), "rows": int(len(table)),
+            "role": role}
+
+
+def _frontier_doc(fit: FrontierFit) -> dict[str, Any]:
+    front = fit.frontier
+    return {"source": fit.source, "n_bootstrap": fit.n_bootstrap, "seed": fit.seed,
+            "batch_size_law": fit.batch.to_dict(),
+            "delta": front.delta, "critic_params": front.critic_params, "utd_range": list(front.utd_range_),
+            "holdout": front.holdout, "reason": front.reason_, "law_reason": front.law_reason_,
+            "ci_method": fit.efficiency.ci_method_, "higher_is_better": bool(fit.crossings.higher_is_better_),
+            "validate_utd_range": list(fit.validate_utd_range) if fit.validate_utd_range else None}
+
+
+def _load_frontier(tables: dict[str, pd.DataFrame], runs: str, doc: dict, benchmark: str,
+                   max_ci_decades: float) -> FrontierFit:
+    def part(name: str) -> pd.DataFrame | None:
+        frame = tables.get(name)
+        return None if frame is None else frame[frame["runs"] == runs].drop(columns="runs")
+
+    crossings = ThresholdCrossings.from_frames(part("crossings"), part("curves"), doc.get("higher_is_better", True))
+    effs = {}
+    for kind in ("normalized", "per_env", "heldout"):
+        params = part("efficiency_params")
+        params = params[params["fit"] == kind].drop(columns="fit")
+        if params.empty:
+            effs[kind] = None
+            continue
+        points = part("efficiency_points")
+        boot = part("efficiency_bootstrap")
+        boot = None if boot is None or doc["ci_method"] != "bootstrap" or kind == "heldout" else (
+            boot[boot["fit"] == kind].drop(columns="fit"))
+        effs[kind] = DataEfficiency.from_frames(
+            params, points[points["fit"] == kind].drop(columns="fit"), boot, normalize=kind != "per_env",
+            fit_utds=tuple(doc["validate_utd_range"]) if kind == "heldout" else None, max_ci_decades=max_ci_decades)
+    batch = BatchSizeLaw.from_dict(doc["batch_size_law"])
+    frontier = ComputeFrontier.from_frames(
+        {"curves": part("frontier_curves"), "optimum": part("optima"), "laws": part("budget_laws")}, doc["delta"],
+        doc["critic_params"], batch, tuple(doc["utd_range"]), doc["holdout"], doc["reason"], doc["law_reason"],
+        max_ci_decades)
+    configs = crossings.configs_.drop(columns="n_seeds")
+    validate = tuple(doc["validate_utd_range"]) if doc["validate_utd_range"] else None
+    return FrontierFit(benchmark, doc["source"], crossings, configs, effs["normalized"], effs["per_env"], batch,
+                       frontier, doc["n_bootstrap"], doc["seed"], effs["heldout"], validate)
+
+
+def _coef_row(law: str, runs: str, group: str, threshold: float, parameter: str, r, n_obs: int | None = None) -> dict:
+    ok = r.status == OK
+    return {"law": law, "runs": runs, "group": str(group), "threshold": float(threshold), "parameter": parameter,
+            "estimate": float(r.estimate) if ok else np.nan, "lower": float(r.lower) if ok else np.nan,
+            "upper": float(r.upper) if ok else np.nan, "n_obs": int(r.n_obs if n_obs is None else n_obs),
+            "df_resid": int(r.df_resid), "status": r.status, "reason": r.reason}
+
+
+def _law_metric(law, group: str) -> dict[str, Any]:
+    """A law as published: estimates and 95% intervals when it is a law, else its status and reason only."""
+    terms = law_terms(law)[str(group)]
+    if terms["status"] != OK:
+        return {k: terms[k] for k in ("status", "reason", "n_obs", "df_resid")}
+    return {k: v for k, v in terms.items() if k != "reason"}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list | np.ndarray):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -1,0 +1,361 @@
+"""The steps of the fit chain, each one function: read a table, best hyperparameters and their laws,
+data efficiency and the frontier. :class:`rlscale.analysis.Analysis` chains them once per benchmark;
+``rlscale fit hparams`` and ``rlscale fit frontier`` run one step each through the same functions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlscale.errors import RlscaleError
+from rlscale.laws.efficiency import DataEfficiency
+from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
+from rlscale.laws.hparams import BestHyperparams, HyperparamLaws, extrapolation_errors
+from rlscale.laws.normalize import ReturnNormalizer, filter_reset_dips
+from rlscale.laws.summary import MAX_CI_DECADES
+from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
+from rlscale.runs import CONFIG_COLUMNS, read_run_table, validate_run_table
+
+DEFAULT_J_LO = {"gym": 300.0, "dmc": 200.0}
+
+RunsLike = str | os.PathLike | pd.DataFrame
+
+
+def load_runs(
+    runs: RunsLike, *, benchmark: str | None = None, max_return: Mapping[str, float] | None = None,
+    min_return: Mapping[str, float] | None = None, reset_every_updates: float | None = None, min_seeds: int = 2,
+    one_benchmark: bool = False,
+) -> pd.DataFrame:
+    """A validated run table (path or frame) of one benchmark (if given; ``one_benchmark``: the table
+    must hold only one), returns on the 0-1000 scale (``score`` column) and, for agents with periodic
+    resets, the post-reset dips dropped."""
+    if isinstance(runs, pd.DataFrame):
+        table = validate_run_table(runs, min_seeds=min_seeds)
+    else:
+        table = read_run_table(runs, min_seeds=min_seeds)
+    if benchmark is not None:
+        have = sorted(table["benchmark"].astype(str).unique())
+        table = table[table["benchmark"] == benchmark].reset_index(drop=True)
+        if table.empty:
+            raise RlscaleError(f"run table has no rows of benchmark '{benchmark}' (has {', '.join(have)})")
+    if one_benchmark:
+        single_benchmark(table)
+    table = ReturnNormalizer(max_return=dict(max_return) if max_return else None,
+                             min_return=dict(min_return) if min_return else None).transform(table)
+    if reset_every_updates is not None:
+        table = filter_reset_dips(table, reset_every_updates)
+    return table
+
+
+def single_benchmark(runs: pd.DataFrame) -> str:
+    """The table's one benchmark; a frontier is per benchmark, so a mixed table is an error."""
+    benchmarks = sorted(runs["benchmark"].astype(str).unique())
+    if len(benchmarks) > 1:
+        raise RlscaleError(f"the table mixes benchmarks ({', '.join(benchmarks)}); a frontier is per benchmark, "
+                           "give one at a time")
+    return benchmarks[0]
+
+
+def frontier_thresholds(benchmark: str, thresholds: Sequence[float] | None = None,
+                        j_lo: float | None = None) -> np.ndarray:
+    """The given thresholds (sorted), else the paper's ten from the benchmark's lowest J to 800, dense near 800."""
+    if thresholds is not None:
+        values = np.sort(np.asarray(thresholds, dtype=float))
+        if values.size == 0 or not np.all(np.isfinite(values)):
+            raise RlscaleError("thresholds must be one or more finite numbers")
+        return values
+    return default_thresholds(j_lo if j_lo is not None else DEFAULT_J_LO.get(benchmark, 300.0))
+
+
+def crossings_of(runs: pd.DataFrame, thresholds: Sequence[float], n_bootstrap: int = 100,
+                 seed: int = 0) -> ThresholdCrossings:
+    """Threshold crossings of every configuration with a bootstrap over seeds."""
+    return ThresholdCrossings(np.asarray(thresholds, dtype=float), n_bootstrap=n_bootstrap,
+                              random_state=seed).fit(runs)
+
+
+def check_range(name: str, lo_hi: Sequence[float] | None) -> tuple[float, float] | None:
+    """A (lo, hi) σ range with 0 < lo < hi, or None."""
+    if lo_hi is None:
+        return None
+    lo, hi = (float(v) for v in lo_hi)
+    if not (0 < lo < hi < math.inf):
+        raise RlscaleError(f"{name} must be 0 < lo < hi, got {lo:g} {hi:g}")
+    return lo, hi
+
+
+@dataclass
+class HparamFit:
+    """Best hyperparameters at the highest threshold, their power laws in σ, the proposals and (with a
+    ``validate_range``) the errors of laws fitted inside it at the σ outside."""
+
+    crossings: ThresholdCrossings | None
+    best: BestHyperparams
+    laws: HyperparamLaws
+    proposed: pd.DataFrame
+    heldout: pd.DataFrame | None = None
+    validate_range: tuple[float, float] | None = None
+    n_bootstrap: int = 100
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``hparams.json``: laws with 95% intervals and verdicts, options, best (B, η)."""
+        out = {
+            **self.laws.to_dict(),
+            "threshold": self.best.threshold_,
+            "estimator": self.best.estimator,
+            "variant": self.laws.variant,
+            "baseline_utd": self.laws.baseline_utd,
+            "n_bootstrap": self.n_bootstrap,
+            "seed": self.seed,
+            "best": self.best.best_.to_dict(orient="records"),
+            "baseline": self.laws.baseline_.to_dict(orient="records"),
+        }
+        if self.crossings is not None:
+            out["thresholds"] = [float(t) for t in self.crossings.thresholds_]
+        if self.heldout is not None:
+            done = self.heldout[np.isfinite(self.heldout["predicted"].to_numpy(dtype=float))]
+            out["extrapolation"] = {
+                "fit_range": list(self.validate_range),
+                "mean_rel_error": {h: float(g["rel_error"].mean()) for h, g in done.groupby("hparam")},
+                "points": self.heldout.to_dict(orient="records"),
+            }
+        return out
+
+
+def fit_hparams(
+    runs: pd.DataFrame, thresholds: Sequence[float] = (800.0,), *, estimator: str = "bootstrap",
+    variant: str = "shared", baseline_utd: float = 2.0, n_bootstrap: int = 100, seed: int = 0,
+    utds_to_predict: Sequence[float] | None = None, validate_range: tuple[float, float] | None = None,
+    crossings: ThresholdCrossings | None = None, max_ci_decades: float = MAX_CI_DECADES,
+) -> HparamFit:
+    """On a grid sweep: best (B, η) per (env, σ) at max(thresholds), B*(σ) and η*(σ), proposals for
+    ``utds_to_predict`` (default: the table's σ) and, with ``validate_range``, the errors of laws fitted
+    on σ inside it at the σ outside. ``crossings`` reuses computed crossings."""
+    if n_bootstrap < 1:
+        raise RlscaleError(f"n_bootstrap must be >= 1 to pick hyperparameters, got {n_bootstrap}")
+    if variant not in ("shared", "separate"):
+        raise RlscaleError(f"variant must be 'shared' or 'separate', got {variant!r}")
+    if utds_to_predict is not None and any(not (u > 0 and math.isfinite(u)) for u in utds_to_predict):
+        raise RlscaleError("utds to predict must be positive numbers")
+    validate_range = check_range("the hyperparameter validation range", validate_range)
+    crossings = crossings or crossings_of(runs, thresholds, n_bootstrap, seed)
+    best = BestHyperparams(threshold=float(max(thresholds)), estimator=estimator).fit(crossings)
+    laws = HyperparamLaws(shared_slope=variant == "shared", baseline_utd=baseline_utd,
+                          max_ci_decades=max_ci_decades).fit(best)
+    utds = list(utds_to_predict) if utds_to_predict else sorted(float(u) for u in np.unique(runs["utd"]))
+    heldout = None
+    if validate_range is not None:
+        heldout = extrapolation_errors(best, validate_range, shared_slope=variant == "shared",
+                                       max_ci_decades=max_ci_decades)
+    return HparamFit(crossings, best, laws, laws.propose(utds), heldout, validate_range, n_bootstrap, seed)
+
+
+@dataclass
+class FrontierFit:
+    """Data efficiency per J, the data-compute frontier and the laws of σ*, D*, C* in the budget F, from
+    one table of runs (``source`` says which), one configuration per (env, σ)."""
+
+    benchmark: str
+    source: str
+    crossings: ThresholdCrossings
+    configs: pd.DataFrame
+    efficiency: DataEfficiency
+    per_env: DataEfficiency
+    batch: BatchSizeLaw
+    frontier: ComputeFrontier
+    n_bootstrap: int
+    seed: int
+    heldout: DataEfficiency | None = None
+    validate_utd_range: tuple[float, float] | None = None
+
+    @property
+    def pair(self) -> tuple[ComputeFrontier, DataEfficiency]:
+        """(frontier, efficiency): what the frontier figures take."""
+        return self.frontier, self.efficiency
+
+    def problems(self) -> list[str]:
+        """One line per fit that is not a law or gave a bound rather than an optimum."""
+        return self.efficiency.problems() + self.frontier.problems()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``frontier.json`` (NaN kept; :func:`json_ready` before writing JSON)."""
+        optimum = self.frontier.optimum_.set_index("threshold")
+        per_threshold = []
+        for row in self.efficiency.to_dict():
+            thr = row.pop("threshold")
+            row.pop("group")
+            opt = optimum.loc[thr] if thr in optimum.index else None
+            per_threshold.append({
+                "threshold": thr, **row,
+                **{f"{q}_opt": (float(opt[q]) if opt is not None else None)
+                   for q in ("utd", "data", "compute", "budget")},
+                **{k: (bool(opt[k]) if opt is not None else None) for k in ("at_boundary", "held_out", "in_fit")},
+            })
+        front = self.frontier.to_dict()
+        out = {
+            "benchmark": self.benchmark,
+            "source": self.source,
+            "delta": self.frontier.delta,
+            "critic_params": self.frontier.critic_params,
+            "utd_range": front["utd_range"],
+            "holdout": self.frontier.holdout,
+            "thresholds": per_threshold,
+            "utd_law": front["utd_law"],
+            "data_law": front["data_law"],
+            "compute_law": front["compute_law"],
+            "reason": front["reason"],
+            "law_reason": front["law_reason"],
+            "extrapolation": {"thresholds": front["extrapolation"]},
+            "batch_size_law": self.batch.to_dict(),
+            "ci_method": self.efficiency.ci_method_,
+            "n_bootstrap": self.n_bootstrap,
+            "seed": self.seed,
+            "per_env": self.per_env.to_dict(),
+            "selected_configs": self.configs.to_dict(orient="records"),
+        }
+        if self.heldout is not None:
+            held = self.heldout.heldout_
+            done = held[np.isfinite(held["predicted"].to_numpy(dtype=float))]
+            out["extrapolation"]["utd"] = {
+                "fit_range": list(self.validate_utd_range),
+                "mean_rel_error": float(done["rel_error"].mean()) if len(done) else None,
+                "points": held.to_dict(orient="records"),
+            }
+        return out
+
+
+def fit_frontier(
+    runs: pd.DataFrame, delta: float, *, thresholds: Sequence[float] | None = None, j_lo: float | None = None,
+    holdout: int = 2, batch_size: BatchSizeLaw | None = None, n_bootstrap: int = 100,
+    utd_range: tuple[float, float] | None = None, validate_utd_range: tuple[float, float] | None = None,
+    seed: int = 0, crossings: ThresholdCrossings | None = None, source: str = "runs",
+    max_ci_decades: float = MAX_CI_DECADES,
+) -> FrontierFit:
+    """On one benchmark's table: per (env, σ) the configuration reaching the top J earliest, env-normalised
+    D_J(σ) (intervals from ``n_bootstrap`` seed resamples, 0: from the Jacobian), C = 10·N·B(σ)·σ·D with
+    B(σ) from ``batch_size`` (default: the batch sizes of the selected runs), F = C + δ·D minimised over
+    σ, and the laws in F fitted without the top ``holdout`` thresholds."""
+    check_frontier_args(delta, n_bootstrap, holdout)
+    utd_range = check_range("the utd range", utd_range)
+    validate_utd_range = check_range("the utd validation range", validate_utd_range)
+    benchmark = single_benchmark(runs)
+    if crossings is None:
+        crossings = crossings_of(runs, frontier_thresholds(benchmark, thresholds, j_lo), max(n_bootstrap, 1), seed)
+    index = select_configs(crossings)
+    configs = configs_of(crossings, index)
+    points, boot = crossings_table(crossings, index)
+    boot = boot if n_bootstrap > 0 else None
+    efficiency = DataEfficiency(normalize=True, max_ci_decades=max_ci_decades).fit(points, boot)
+    per_env = DataEfficiency(normalize=False, max_ci_decades=max_ci_decades).fit(points, boot)
+    batch = batch_size or BatchSizeLaw.from_runs(configs)
+    n_params = float(np.median(configs["critic_params"]))
+    frontier = ComputeFrontier(delta, n_params, batch, utd_range=utd_range, holdout=holdout,
+                               max_ci_decades=max_ci_decades).fit(efficiency)
+    heldout = None
+    if validate_utd_range is not None:
+        heldout = DataEfficiency(normalize=True, fit_utds=validate_utd_range,
+                                 max_ci_decades=max_ci_decades).fit(points, None)
+    return FrontierFit(benchmark, source, _selected(crossings, index), configs, efficiency, per_env, batch, frontier,
+                       n_bootstrap, seed, heldout, validate_utd_range)
+
+
+def _selected(crossings: ThresholdCrossings, index: np.ndarray) -> ThresholdCrossings:
+    """The crossings of the selected configurations only (what the figures draw), as a saved analysis has them."""
+    frame = crossings.to_frame()
+    keep = frame.merge(crossings.configs_.iloc[index].loc[:, list(CONFIG_COLUMNS)], how="inner")
+    return ThresholdCrossings.from_frames(keep, crossings.curves_frame(index), crossings.higher_is_better_)
+
+
+def check_frontier_args(delta: float, n_bootstrap: int, holdout: int) -> None:
+    """Reject bad frontier settings before any table is read."""
+    if n_bootstrap < 0:
+        raise RlscaleError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    if not (isinstance(delta, int | float) and math.isfinite(delta) and delta >= 0):
+        raise RlscaleError(f"delta must be a non-negative number of FLOPs per env step, got {delta}")
+    if holdout < 0:
+        raise RlscaleError(f"holdout must be >= 0, got {holdout}")
+
+
+def nearest_grid_runs(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The runs whose (B, η) grid cell is nearest in log to ``table``'s per-(env, σ) values.
+
+    A stand-in for training at proposed (or baseline) hyperparameters when only the grid sweep
+    exists: it compares the same grid's cells, so fitted-vs-baseline gaps come out smaller than
+    with runs trained at the exact proposals."""
+    bs = np.sort(runs["batch_size"].unique())
+    lrs = np.sort(runs["learning_rate"].unique())
+    b_near = bs[np.argmin(np.abs(np.log(table["batch_size"].to_numpy(float)[:, None] / bs[None, :])), axis=1)]
+    lr_near = lrs[np.argmin(np.abs(np.log(table["learning_rate"].to_numpy(float)[:, None] / lrs[None, :])), axis=1)]
+    want = pd.DataFrame({"env": table["env"].astype(str).to_numpy(), "utd": table["utd"].to_numpy(float),
+                         "batch_size": b_near.astype(np.int64), "learning_rate": lr_near})
+    keys = pd.MultiIndex.from_frame(want)
+    have = pd.MultiIndex.from_frame(runs[["env", "utd", "batch_size", "learning_rate"]].astype(
+        {"env": str, "utd": float, "batch_size": np.int64, "learning_rate": float}))
+    return runs[have.isin(keys)].reset_index(drop=True)
+
+
+def widened_utds(utds: Sequence[float]) -> list[float]:
+    """The σ values plus half the smallest and twice the largest: where proposals extrapolate."""
+    utds = sorted(float(u) for u in np.unique(np.asarray(utds, dtype=float)))
+    return [utds[0] / 2, *utds, utds[-1] * 2]
+
+
+def optimum_for_deltas(fit: FrontierFit, deltas: Sequence[float]) -> pd.DataFrame:
+    """σ*, D*, C*, F* per J for each δ (FLOPs per env step), on the same fitted D_J(σ): a costlier
+    environment step makes data dearer, so σ* moves up. Columns: delta, threshold, utd, data, compute, budget."""
+    if not len(deltas):
+        raise RlscaleError("optimum_for_deltas: give at least one δ")
+    frames = []
+    for delta in deltas:
+        front = ComputeFrontier(float(delta), fit.frontier.critic_params, fit.batch, utd_range=fit.frontier.utd_range_,
+                                holdout=fit.frontier.holdout).fit(fit.efficiency)
+        frames.append(front.optimum_.loc[:, ["threshold", "utd", "data", "compute", "budget"]].assign(
+            delta=float(delta)))
+    return pd.concat(frames, ignore_index=True).loc[:, ["delta", "threshold", "utd", "data", "compute", "budget"]]
+
+
+#: per-run diagnostics a run table may log, summarised for the overfitting and plasticity figure
+DIAGNOSTIC_COLUMNS = ("newest_td_error", "replay_td_error", "critic_param_norm", "train_td_error", "val_td_error")
+
+
+def late_diagnostics(runs: pd.DataFrame, last_frac: float = 0.2) -> pd.DataFrame:
+    """Per (env, utd, batch_size, learning_rate): the seed mean of each run's mean over its last ``last_frac``
+    of logged evaluations (the end-of-training level, less noisy than the last point) of every diagnostic
+    column the table has, plus ``overfitting`` = newest-data minus replay TD error where both are logged."""
+    have = [c for c in DIAGNOSTIC_COLUMNS if c in runs.columns and runs[c].notna().any()]
+    if not have:
+        raise RlscaleError(f"the run table logs none of {', '.join(DIAGNOSTIC_COLUMNS)}")
+    if not 0 < last_frac <= 1:
+        raise RlscaleError(f"last_frac must be in (0, 1], got {last_frac}")
+    keys = ["env", "utd", "batch_size", "learning_rate"]
+    runs = runs.dropna(subset=have, how="all")
+    rank = runs.groupby([*keys, "seed"])["env_step"].rank(method="first", ascending=False)
+    size = runs.groupby([*keys, "seed"])["env_step"].transform("size")
+    late = runs[rank <= np.ceil(last_frac * size)]
+    per_seed = late.groupby([*keys, "seed"], as_index=False)[have].mean()
+    out = per_seed.groupby(keys, as_index=False)[have].mean().assign(env=lambda f: f["env"].astype(str))
+    if "newest_td_error" in have and "replay_td_error" in have:
+        out["overfitting"] = out["newest_td_error"] - out["replay_td_error"]
+    return out
+
+
+def json_ready(obj: Any) -> Any:
+    """For JSON: floats to 10 significant digits (the same fit gives the same bytes, whatever BLAS kernel ran
+    it), NaN/inf as null (JSON has none), numpy scalars as Python ones, keys as strings."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalar
+        obj = obj.item()
+    if isinstance(obj, float):
+        return float(f"{obj:.10g}") if math.isfinite(obj) else None
+    return obj

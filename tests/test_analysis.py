@@ -1,0 +1,188 @@
+"""The analysis chain: fitted once, saved, loaded; one number wherever it is shown; honest about non-laws."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlscale.analysis import Analysis, nearest_grid_runs, optimum_for_deltas
+from rlscale.cli import main
+from rlscale.errors import RlscaleError
+from rlscale.laws import BestHyperparams, HyperparamLaws, ThresholdCrossings, default_thresholds, make_sweep
+from rlscale.plots import budget_extrapolation, data_efficiency, figure1, hparam_laws
+
+THRESHOLDS = [float(t) for t in default_thresholds(300.0, 800.0, 8)]
+OPTIONS = {"delta": 3e8, "thresholds": THRESHOLDS, "n_bootstrap": 20, "hparam_fit_range": (0.5, 4.0),
+           "utd_fit_range": (0.5, 4.0), "utds_to_predict": [0.25, 0.5, 1, 2, 4, 8, 16]}
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory) -> dict[str, str]:
+    """A synthetic grid and its 'fitted runs' (the grid cells nearest the proposals), as files."""
+    root = tmp_path_factory.mktemp("tables")
+    grid = make_sweep(n_seeds=3, n_points=80).drop(columns="score")
+    crossings = ThresholdCrossings([800.0], n_bootstrap=20).fit(grid.assign(score=grid["return"]))
+    laws = HyperparamLaws().fit(BestHyperparams().fit(crossings))
+    fitted = nearest_grid_runs(grid, laws.propose(sorted(grid["utd"].unique())))
+    paths = {"grid": str(root / "grid.parquet"), "fitted": str(root / "fitted.parquet")}
+    grid.to_parquet(paths["grid"])
+    fitted.to_parquet(paths["fitted"])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def saved(tables, tmp_path_factory) -> tuple[Analysis, Analysis, str]:
+    """(fitted, loaded, folder) of one analysis."""
+    a = Analysis(**OPTIONS).fit(tables["grid"], fitted=tables["fitted"])
+    folder = tmp_path_factory.mktemp("result") / "analysis"
+    a.save(folder)
+    return a, Analysis.load(folder), str(folder)
+
+
+def test_the_chain_is_three_lines_and_reads_like_statsmodels(saved):
+    a, _, _ = saved
+    assert a.benchmark_ == "dmc" and list(a.thresholds_) == THRESHOLDS
+    assert a.sources_["fitted"]["role"].startswith("D_J") and "no baseline runs" in a.sources_["baseline"]["role"]
+    assert a.fitted_.frontier.has_law() and a.hparams_.laws.law("batch_size", "env-a").is_law("env-a")
+    text = a.summary().as_text()
+    assert "residual dof" in a.hparams_.laws.summary().as_text() and "σ*(F) = coef·F^exponent" in text
+    assert "<table" in a._repr_html_() and repr(a).startswith("<Analysis of dmc: J 300")
+    assert Analysis(delta=1.0).get_params()["delta"] == 1.0 and "hparam_fit_range" in Analysis.option_names()
+
+
+def test_a_saved_analysis_loads_with_the_same_tables_metrics_and_intervals(saved):
+    a, b, _ = saved
+    # saved numbers carry 10 significant digits; intervals recomputed from them agree to ~1e-9
+    for table in ("coefficients", "extrapolation"):
+        left, right = getattr(a, table)(), getattr(b, table)()
+        pd.testing.assert_frame_equal(left.drop(columns="rel_error", errors="ignore"),
+                                      right.drop(columns="rel_error", errors="ignore"), check_exact=False, rtol=1e-7)
+    np.testing.assert_allclose(a.extrapolation()["rel_error"], b.extrapolation()["rel_error"], atol=1e-7)
+    pd.testing.assert_frame_equal(pd.json_normalize(a.metrics()), pd.json_normalize(b.metrics()), check_exact=False,
+                                  rtol=1e-7)
+    pd.testing.assert_frame_equal(a.fitted_.efficiency.conf_int(0.2), b.fitted_.efficiency.conf_int(0.2),
+                                  check_exact=False, rtol=1e-7)
+    pd.testing.assert_frame_equal(a.hparams_.laws.conf_int(0.1), b.hparams_.laws.conf_int(0.1), check_exact=False,
+                                  rtol=1e-7)
+    assert b.crossings_ is None and b.warnings_ == a.warnings_
+    assert set(b.estimators_) == {"point", "bootstrap", "mean_other"}
+
+
+def test_metrics_and_figures_show_the_same_numbers(saved):
+    _, b, _ = saved
+    metrics = b.metrics()
+    law = metrics["budget"]["utd_law"]
+    ax = budget_extrapolation(b.fitted_.frontier).axes[0]
+    line = next(x for x in ax.get_lines() if len(x.get_xdata()))
+    np.testing.assert_allclose(line.get_ydata(), law["coef"] * line.get_xdata() ** law["exponent"], rtol=1e-9)
+    assert f"{law['exponent']:.2f}" in line.get_label()
+    top = max(THRESHOLDS)
+    dj = metrics["data_efficiency"][f"J={top:g}"]
+    ax = data_efficiency(b.fitted_.efficiency, top).axes[0]
+    curve = next(x for x in ax.get_lines() if x.get_label().startswith("fit"))
+    expected = dj["d_min"] + (dj["beta"] / curve.get_xdata()) ** dj["exponent"]
+    np.testing.assert_allclose(curve.get_ydata(), expected, rtol=1e-9)
+    hb = metrics["hparams"]["batch_size"]["env-a"]
+    ax = hparam_laws(b.hparams_.best, b.hparams_.laws).axes[0]
+    fit = next(x for x in ax.get_lines() if x.get_label().startswith("fit"))
+    np.testing.assert_allclose(fit.get_ydata(), hb["coef"] * fit.get_xdata() ** hb["exponent"], rtol=1e-9)
+    panel = [x for x in figure1({"DMC": b.fitted_.pair}).axes if x.get_title().startswith("(II)")][0]
+    fig1 = next(x for x in panel.get_lines() if len(x.get_xdata()))
+    np.testing.assert_array_equal(fig1.get_ydata(), line.get_ydata())
+
+
+def test_the_cli_the_metrics_and_figure_1_give_one_sigma_star_exponent(saved, tables, tmp_path, capsys):
+    _, b, _ = saved
+    assert main(["fit", "hparams", tables["grid"], "-o", str(tmp_path), "--thresholds", *map(str, THRESHOLDS),
+                 "--n-bootstrap", "20"]) == 0
+    assert main(["fit", "frontier", tables["fitted"], "-o", str(tmp_path), "--delta", "3e8", "--thresholds",
+                 *map(str, THRESHOLDS), "--hparams", str(tmp_path / "hparams.json"), "--n-bootstrap", "20"]) == 0
+    cli = json.loads((tmp_path / "frontier.json").read_text())["utd_law"]["exponent"]
+    metric = b.metrics()["budget"]["utd_law"]["exponent"]
+    drawn = b.fitted_.frontier.laws_["utd"].exponent()
+    assert cli == pytest.approx(metric, rel=1e-8) and drawn == pytest.approx(metric, rel=1e-8)
+    hp = json.loads((tmp_path / "hparams.json").read_text())["batch_size"]["shared"]["env-a"]["exponent"]
+    assert hp == pytest.approx(b.metrics()["hparams"]["batch_size"]["env-a"]["exponent"], rel=1e-8)
+
+
+def test_the_same_inputs_and_seed_give_the_same_bytes(saved, tables, tmp_path):
+    _, _, folder = saved
+    again = Analysis(**OPTIONS).fit(tables["grid"], fitted=tables["fitted"]).save(tmp_path / "again")
+    from pathlib import Path
+
+    first = sorted(Path(folder).iterdir())
+    assert [p.name for p in first] == sorted(p.name for p in again.iterdir())
+    for path in first:
+        assert path.read_bytes() == (again / path.name).read_bytes(), path.name
+
+
+def test_fits_that_are_not_laws_publish_a_reason_instead_of_a_number(saved):
+    a, _, _ = saved
+    coef = a.coefficients()
+    flagged = coef[coef["status"] != "ok"]
+    assert flagged["estimate"].isna().all() and (flagged["reason"] != "").all()
+    assert coef.loc[coef["status"] == "ok", "estimate"].notna().all()
+    for name, entry in a.metrics()["data_efficiency"].items():
+        assert ("d_min" in entry) == (entry["status"] == "ok"), name
+        assert entry["status"] == "ok" or entry["reason"]
+    ext = a.extrapolation()
+    assert len(ext) and (ext["predicted"].notna() | (ext["reason"] != "")).all()  # every blank says why
+    assert ext.loc[ext["law"].str.startswith("σ*"), "predicted"].notna().all()  # held-out top J: predicted
+
+
+def test_without_fitted_runs_the_grid_stands_in_and_says_so(tables):
+    a = Analysis(delta=3e8, thresholds=THRESHOLDS[-3:], n_bootstrap=5, holdout=0).fit(tables["grid"])
+    assert a.sources_["fitted"]["table"] == "grid" and "no fitted runs given" in a.fitted_.source
+    assert len(a.fitted_.configs) == 12  # one configuration per (env, σ)
+
+
+def test_loading_a_missing_or_foreign_folder_is_one_line(tmp_path):
+    with pytest.raises(RlscaleError, match="no saved analysis here"):
+        Analysis.load(tmp_path)
+    (tmp_path / "analysis.json").write_text(json.dumps({"format": 99}))
+    with pytest.raises(RlscaleError, match="format 99"):
+        Analysis.load(tmp_path)
+    (tmp_path / "analysis.json").write_text("{not json")
+    with pytest.raises(RlscaleError, match="not valid JSON"):
+        Analysis.load(tmp_path)
+
+
+def test_fit_analysis_cli_writes_the_folder_and_the_metrics(tables, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    assert main(["fit", "analysis", tables["grid"], "--fitted", tables["fitted"], "-o", str(out), "--metrics",
+                 str(tmp_path / "metrics.json"), "--delta", "3e8", "--thresholds", *map(str, THRESHOLDS),
+                 "--n-bootstrap", "20"]) == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics == Analysis.load(out).metrics() and metrics["budget"]["utd_law"]["status"] in {"ok", "wide"}
+    assert main(["fit", "analysis", tables["grid"], "-o", str(tmp_path / "x"), "--delta", "-1"]) == 2
+    assert "--delta must be a non-negative number" in capsys.readouterr().err
+
+
+def test_a_costlier_env_step_moves_sigma_star_up(saved):
+    _, b, _ = saved
+    moves = optimum_for_deltas(b.fitted_, [1e7, 1e10])
+    top = moves[np.isclose(moves["threshold"], max(THRESHOLDS))].set_index("delta")["utd"]
+    assert top[1e10] > top[1e7]
+
+
+def test_fitting_imports_no_drawing_and_no_cli_and_its_messages_name_no_flags():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, rlscale.analysis, rlscale.laws; print(sorted(m for m in sys.modules if m.startswith("
+            "('rlscale.plots', 'rlscale.cli', 'matplotlib'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    root = Path(__file__).resolve().parent.parent / "rlscale"
+    for path in [*(root / "laws").glob("*.py"), *(root / "analysis").glob("*.py")]:
+        flags = re.findall(r"""["'][^"'\n]*\s--[a-z][a-z-]+""", path.read_text())
+        assert not flags, f"{path.name} names CLI flags: {flags}"
