@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import tiny_sweep
 
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
 from rlscale.train.rundir import CHUNK_KEY, RunDir, Status
 
-TINY = """\
-name: tiny
-algo: sac
-envs: [gym:Pendulum-v1]
-utd: [1]
-batch_size: [16]
-learning_rate: [1e-3]
-seeds: 1
-env_steps: 200
-eval_every: 100
-warmup_steps: 50
-"""
+TINY = tiny_sweep()
 
 
 def test_a_status_round_trips_and_keeps_the_on_disk_chunk_key(tmp_path):

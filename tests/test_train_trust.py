@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_sweep
 
 from rlscale import io
 from rlscale.cli import main
@@ -23,21 +24,7 @@ from rlscale.train.config import RunConfig
 from rlscale.train.rundir import LOCK, FolderLock
 from rlscale.train.sweep import SWEEP_LOCK
 
-TINY = """\
-name: tiny
-algo: sac
-envs: [gym:Pendulum-v1]
-utd: [1]
-batch_size: [16]
-learning_rate: [1e-3]
-seeds: 1
-env_steps: 200
-eval_every: 100
-eval_episodes: 1
-warmup_steps: 50
-critic_width: 16
-critic_depth: 1
-"""
+TINY = tiny_sweep()
 RUN = "sac_Pendulum-v1_utd1_bs16_lr1e-3_s0"
 TRAIN = ["train", "--env", "gym:Pendulum-v1", "--algo", "sac", "--utd", "1", "--batch-size", "16",
          "--learning-rate", "1e-3", "--eval-every", "100", "--eval-episodes", "1", "--warmup-steps", "50",
@@ -80,8 +67,7 @@ def _wait_for(condition, what: str, timeout: float = 120.0) -> None:
 def test_a_changed_sweep_is_refused_naming_the_fields_and_reruns_with_rerun_changed(tmp_path, capsys):
     out = tmp_path / "runs"
     assert main(["sweep", str(_write(tmp_path, TINY)), "-o", str(out)]) == 0
-    changed = _write(tmp_path, TINY.replace("env_steps: 200", "env_steps: 300").replace("critic_width: 16",
-                                                                                        "critic_width: 8"))
+    changed = _write(tmp_path, tiny_sweep(env_steps=300, critic_width=8))
     capsys.readouterr()
     assert main(["sweep", str(changed), "-o", str(out)]) == 2
     err = _one_error_line(capsys)
@@ -253,8 +239,8 @@ def test_written_files_honour_the_umask(tmp_path, mask, mode):
 
 
 # ---------------------------------------------------------------------------------------------- 4. signals
-def _sweep_until_checkpoint(tmp_path: Path, extra: str = "") -> tuple[subprocess.Popen, Path, Path]:
-    text = TINY.replace("env_steps: 200", "env_steps: 20000") + "checkpoint_every: 100\n" + extra
+def _sweep_until_checkpoint(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
+    text = tiny_sweep(env_steps=20000, checkpoint_every=100)
     yaml, out = _write(tmp_path, text), tmp_path / "runs"
     proc = subprocess.Popen(_cli("sweep", str(yaml), "-o", str(out), "--threads", "1"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -329,22 +315,7 @@ def test_work_that_cannot_count_its_progress_logs_a_heartbeat(monkeypatch, capsy
 
 
 # ---------------------------------------------------------------------------------------------- 6. fault injection
-FAULT = """\
-name: fault
-algo: sac
-envs: [gym:Pendulum-v1]
-utd: [1]
-batch_size: [16, 32]
-learning_rate: [1e-3]
-seeds: 2
-env_steps: 600
-eval_every: 100
-checkpoint_every: 100
-eval_episodes: 1
-warmup_steps: 50
-critic_width: 16
-critic_depth: 1
-"""
+FAULT = tiny_sweep(name="fault", batch_size=[16, 32], seeds=2, env_steps=600, checkpoint_every=100)
 WALL_CLOCK = ("wall_s",)
 
 
