@@ -119,14 +119,15 @@ def test_a_second_writer_of_a_run_folder_or_sweep_output_gets_one_line_naming_th
 
 def test_two_train_processes_on_one_folder_leave_one_consistent_run(tmp_path):
     run = tmp_path / "run"
-    first = subprocess.Popen(_cli(*TRAIN, "--env-steps", "600", "--learning-rate", "1e-3", "-o", str(run)),
+    first = subprocess.Popen(_cli(*TRAIN, "--env-steps", "20000", "--learning-rate", "1e-3", "-o", str(run)),
                              stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: (run / "status.json").exists(), "the first run to start")
-    second = subprocess.run(_cli(*TRAIN, "--env-steps", "600", "--learning-rate", "3e-4", "-o", str(run)),
+    _wait_for(lambda: (run / "curve.parquet").exists(), "the first run's first curve row")
+    second = subprocess.run(_cli(*TRAIN, "--env-steps", "20000", "--learning-rate", "3e-4", "-o", str(run)),
                             capture_output=True, text=True, timeout=120)
     assert second.returncode == 2 and f"in use by process {first.pid}" in second.stderr
     assert second.stderr.count("\n") == 1
-    assert first.wait(timeout=300) == 0, first.stderr.read()
+    first.terminate()
+    assert first.wait(timeout=60) == 130, first.stderr.read()
     assert json.loads((run / "config.json").read_text())["settings"]["learning_rate"] == 1e-3
     assert set(pd.read_parquet(run / "curve.parquet")["learning_rate"]) == {1e-3}
 

@@ -95,7 +95,7 @@ class FolderLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise RlscaleError(f"{self.folder}: this {self.what} is in use by process {holder} (another rlscale "
-                               "train or sweep writing it); wait for it to end or stop it") from None
+                               "process writing it); wait for it to end or stop it") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
