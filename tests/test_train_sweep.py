@@ -57,7 +57,7 @@ def _config(env, algo, utd, bs, lr, seed, **fixed):
                      **{"env_steps": 1000, "eval_every": 100, "warmup_steps": 300, **fixed})
 
 
-def test_run_name_and_train_arguments_follow_the_training_cli(capsys):
+def test_run_name_and_train_arguments_follow_the_training_cli(tmp_path, capsys):
     spec = RunSpec(_config("gym:HalfCheetah-v4", "sac", 2.0, 256, 3e-4, 0, warmup_steps=400))
     assert spec.name == "sac_HalfCheetah-v4_utd2_bs256_lr3e-4_s0"
     other = RunSpec(_config("dmc:walker-walk", "bro", 0.25, 112, 1.87e-3, 3))
@@ -68,8 +68,9 @@ def test_run_name_and_train_arguments_follow_the_training_cli(capsys):
         assert flag in args
     assert "--seed" not in args and "--buffer-size" not in args  # at their defaults
     # the flags give back the same config: the sweep's dry run prints commands that train exactly this run
-    parsed = main(["train", *args, "-o", "x", "--device", "cuda:99"])
+    parsed = main(["train", *args, "-o", str(tmp_path / "x"), "--device", "cuda:99"])
     assert parsed == 2 and "cuda:99" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # a refused run writes nothing
 
 
 def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):

@@ -106,6 +106,7 @@ def train_members(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path],
         raise RlscaleError(f"threads must be >= 0 (0 = torch's default), got {runtime.threads}")
     configs = [c.validate() for c in configs]
     _check_members(configs, run_dirs)
+    resolve_device(runtime.device)  # a bad device is refused before any folder is made
     dirs = [RunDir(d) for d in run_dirs]
     with locked(dirs):  # one writer per folder, from the first read to the last write
         return _train_locked(configs, dirs, runtime)
