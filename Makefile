@@ -14,11 +14,16 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet --disable-pip-version-check
 
-.PHONY: repro test lint venv clean binder-check
+.PHONY: repro test lint venv clean binder-check authors
 
 # dvc runs each stage's command in a shell: the venv's bin/ goes first on PATH so `rlscale` is ours
 repro: $(VENV)/.installed
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc repro
+
+# the authors preset: their published runs (RLSCALE_AUTHORS_DATA=DIR, else downloaded and cached), every figure
+# and table with the paper method and rlscale's, into build/authors/ (git-ignored; dvc.lock is not touched)
+authors: $(VENV)/.installed
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/rlscale pipeline authors
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,8 @@
 """Atomic file writes: every file rlscale produces is written to a temp file, then renamed.
 
-A killed process therefore leaves either the old file or the new one, never a half-written one.
+A killed process therefore leaves either the old file or the new one, never a half-written one. Files
+get the mode any new file gets under the process's umask (``mkstemp`` alone would make them 0600, which
+hides tables from the other users of a shared filesystem).
 """
 
 from __future__ import annotations
@@ -15,14 +17,20 @@ from typing import Any
 
 import pandas as pd
 
+from rlscale.errors import RlscaleError
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success rename it over ``path`` (fsync'd first)."""
     path = Path(path)
+    check_writable_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~umask())
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -31,6 +39,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def check_writable_path(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """One line instead of an OS error when ``path`` cannot become a file (or, with ``folder``, a folder):
+    it is a folder (a file), or one of its parents is a file."""
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise RlscaleError(f"{path} is a file, not a folder; give a folder path")
+    if not folder and path.is_dir():
+        raise RlscaleError(f"{path} is a folder; give a file name (e.g. {path / 'runs.parquet'})")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RlscaleError(f"cannot write {path}: {parent} is a file, not a folder")
+            break
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask can only be read by
+    setting it, which races with other threads creating files)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

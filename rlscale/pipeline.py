@@ -12,7 +12,8 @@ A benchmark block's keys are the options of :class:`rlscale.analysis.Analysis` (
 every benchmark) plus ``notebooks`` (per-notebook display parameters). The ``hparams`` step writes the
 proposals the fitted runs are trained at; the ``analysis`` step fits everything once into
 ``results/<benchmark>/analysis`` (and the published numbers, ``results/<benchmark>/metrics.json``);
-the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis.
+the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis, and keep their
+executed copies (``figures/executed``) and Figure 1 at README size (``figures/fig1_<preset>.png``) in git for readers.
 
 Run tables come with a provenance file (``<table>.provenance.json``): the git commits, versions,
 devices and dates recorded in the runs' own ``config.json``, the host, and the wall time.
@@ -41,12 +42,18 @@ from rlscale.errors import RlscaleError
 
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "notebooks"
+#: the executed notebooks, outputs and all, without timings: git-tracked, so a reader opens them on the web
+EXECUTED_DIR = Path("figures") / "executed"
+#: Figure 1 at README size, git-tracked: ``figures/fig1_<preset>.png``
+README_FIGURE_WIDTH = 900
 #: the notebooks of one benchmark's figures and table, run by the ``figures`` step
 FIGURE_NOTEBOOKS = ("fig_a_learning_curves", "fig_b_steps_to_threshold", "fig_c_normalized_time",
                     "fig_d_data_efficiency", "fig_e_compute_vs_data", "fig_f_iso_performance",
                     "fig_g_budget_extrapolation", "fig_h_hparam_laws", "fig_i_estimators", "fig_j_overfitting",
                     "tab_k_coefficients")
 OVERVIEW_NOTEBOOK = "fig01_overview"
+#: the comparison of the paper's numbers with rlscale's fits of the authors' runs, run by the ``authors`` step
+COMPARISON_NOTEBOOK = "paper_vs_rlscale"
 #: preset-level keys that are not analysis options
 _PRESET_KEYS = ("workers", "vectorize", "notebook_workers", "notebooks")
 _BENCHMARK_KEYS = ("notebooks",)
@@ -315,7 +322,10 @@ def _option_flags(params: BenchmarkParams) -> list[str]:
     opts = params.analysis
     flags = ["--thresholds", *[f"{t:g}" for t in params.thresholds], "--utds-to-predict",
              *[f"{u:g}" for u in params.utds_to_predict], "--n-bootstrap", str(params.n_bootstrap)]
-    for name in ("seed", "estimator", "variant", "baseline_utd", "max_ci_decades", "reset_every_updates"):
+    from rlscale.methods import OPTION_NAMES
+
+    for name in ("method", *OPTION_NAMES, "estimator", "variant", "baseline_utd", "max_ci_decades",
+                 "reset_every_updates"):
         if name in opts:
             flags += [f"--{name.replace('_', '-')}", str(opts[name])]
     return flags + params.return_flags()
@@ -379,6 +389,9 @@ class NotebookContext:
     preset: str | None
     results: Path
     figures: Path
+    #: the run tables the analysis was fitted on (None when ``results`` was given)
+    grid_table: Path | None = None
+    fitted_table: Path | None = None
 
     @functools.cached_property
     def analysis(self):
@@ -408,7 +421,8 @@ def notebook_context(benchmark: str, preset: str | None = None, *, results: str 
         raise RlscaleError(f"results/ hold the analysis of the active preset {active!r}, not {preset!r}: switch "
                            "params.yaml's preset and reproduce, or give results=")
     figures = Path(output_dir) if output_dir is not None else root / params.figures
-    return NotebookContext(benchmark, preset, root / params.analysis_dir, figures)
+    return NotebookContext(benchmark, preset, root / params.analysis_dir, figures, grid_table=root / params.grid_table,
+                           fitted_table=root / params.fitted_table)
 
 
 #: Figure 1's column titles
@@ -432,9 +446,12 @@ def overview_context(benchmarks: Sequence[str] | None = None, preset: str | None
     return columns, Path(output_dir) if output_dir is not None else root / "figures"
 
 
-def run_notebook(name: str, parameters: dict[str, Any], build_name: str) -> Path:
-    """Execute ``notebooks/NAME.ipynb`` with papermill, passing only the parameters it declares; the executed
-    copy goes to ``build/notebooks`` (a log, not an output: it holds timestamps)."""
+def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
+                 executed_dir: Path = EXECUTED_DIR) -> Path:
+    """Execute ``notebooks/NAME.ipynb`` with papermill, passing only the parameters it declares. The executed copy
+    goes to ``build/notebooks`` (a log: it holds timings) and, once it ran through, without its timings to
+    ``executed_dir`` (an output: the same analysis gives the same bytes; git-tracked ``figures/executed`` for the
+    pipeline's presets, the git-ignored build folder for the authors' runs)."""
     import papermill
 
     source = NOTEBOOK_DIR / f"{name}.ipynb"
@@ -451,15 +468,44 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str) -> Path
     except papermill.PapermillExecutionError as exc:
         raise RlscaleError(f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                            f"(executed copy: {executed})") from None
+    publish_executed(executed, Path(executed_dir) / f"{build_name}.ipynb")
     return executed
 
 
-def _run_one(job: tuple[str, dict[str, Any], str]) -> str:
+def publish_executed(executed: Path, dest: Path) -> Path:
+    """``executed`` without what changes from run to run (papermill's and the kernel's timings, cell ids) into
+    ``dest``: the outputs a reader sees, byte-identical when the analysis is."""
+    import nbformat
+
+    book = nbformat.read(executed, as_version=4)
+    book.metadata = nbformat.from_dict({k: book.metadata[k] for k in ("kernelspec", "language_info")
+                                        if k in book.metadata})
+    for index, cell in enumerate(book.cells):
+        cell.id = f"cell-{index}"
+        for key in ("papermill", "execution"):
+            cell.metadata.pop(key, None)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    io.write_text(dest, nbformat.writes(book).rstrip("\n") + "\n")
+    return dest
+
+
+def readme_figure(png: Path, dest: Path, width: int = README_FIGURE_WIDTH) -> Path:
+    """A small copy of ``png`` (``width`` pixels wide, 256 colours) for the README."""
+    from PIL import Image  # matplotlib's own image library
+
+    with Image.open(png) as image:
+        small = image.convert("RGB").resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    io.write_with(dest, lambda tmp: small.quantize(256).save(tmp, format="PNG", optimize=True))
+    return dest
+
+
+def _run_one(job: tuple[Any, ...]) -> str:
     return str(run_notebook(*job))
 
 
-def run_notebooks(jobs: Sequence[tuple[str, dict[str, Any], str]], workers: int = 1) -> list[str]:
-    """Run (name, parameters, build name) jobs, ``workers`` kernels at a time; the first failure stops it."""
+def run_notebooks(jobs: Sequence[tuple[Any, ...]], workers: int = 1) -> list[str]:
+    """Run (name, parameters, build name[, executed dir]) jobs (``run_notebook``'s arguments), ``workers`` kernels at
+    a time; the first failure stops it."""
     if workers <= 1 or len(jobs) <= 1:
         return [_run_one(job) for job in jobs]
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
@@ -475,10 +521,78 @@ def figures(params: BenchmarkParams, names: Sequence[str] = FIGURE_NOTEBOOKS) ->
 
 
 def overview(path: str | os.PathLike = "params.yaml") -> str:
-    """Figure 1 over every benchmark of the active preset, into ``figures/``."""
+    """Figure 1 over every benchmark of the active preset, into ``figures/``, and its README copy
+    ``figures/fig1_<preset>.png``."""
     doc = read_params(path)
     for name in benchmark_names(path):
         load_params(path, name)  # every block resolves
     parameters = {"preset": doc.get("preset"), **(((doc.get("presets") or {}).get(doc.get("preset")) or {})
                                                    .get("notebooks") or {}).get(OVERVIEW_NOTEBOOK, {})}
-    return run_notebook(OVERVIEW_NOTEBOOK, parameters, OVERVIEW_NOTEBOOK).as_posix()
+    executed = run_notebook(OVERVIEW_NOTEBOOK, parameters, OVERVIEW_NOTEBOOK)
+    figures = Path(path).parent / "figures"
+    small = readme_figure(figures / f"{OVERVIEW_NOTEBOOK}.png", figures / f"fig1_{doc.get('preset')}.png")
+    print(f"wrote {small}")
+    return executed.as_posix()
+
+
+#: where the authors preset writes (git-ignored: nothing derived from the authors' files is committed)
+AUTHORS_DIR = Path("build") / "authors"
+#: failure-rate levels of the Isaac Gym column, fixed before fitting: from half the episodes failing down to the
+#: authors' own level 0.1, log-spaced (denser towards the hardest), as the Gym levels are on their scale
+ISAAC_THRESHOLDS = tuple(0.5 * 0.2 ** (k / 9) for k in range(10))
+#: Figure 1's notebooks that need a grid (B*, η* laws, estimators, TD-error diagnostics): not drawn for Isaac Gym
+_GRID_NOTEBOOKS = ("fig_a_learning_curves", "fig_h_hparam_laws", "fig_i_estimators", "fig_j_overfitting")
+
+
+def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = 100, workers: int = 2) -> Path:
+    """The ``authors`` preset: the authors' published runs (``RLSCALE_AUTHORS_DATA=DIR``, else fetched and cached)
+    fitted with the ``paper`` method and rlscale's, every figure and table, and ``paper_vs_rlscale``, into ``out``
+    (git-ignored). Gym: σ grid, fitted and baseline runs, δ = 4e9 FLOPs per env step; Isaac Gym: the best
+    configuration per n (σ = 8/n), failure rate (lower is better), compute in gradient steps, δ = 0.01; DMC: their
+    zips are not published in a form we have: skipped with one line when absent."""
+    from rlscale.analysis import Analysis
+    from rlscale.analysis.compare import PUBLISHED_GYM_BATCH_LAW
+    from rlscale.authors import import_authors
+
+    out = Path(out).resolve()
+    print(f"+ rlscale import authors gym_sweep gym_ours gym_baseline_utd2 igpush_best  (into {out})", flush=True)
+    tables = {name: import_authors(name) for name in ("gym_sweep", "gym_ours", "gym_baseline_utd2", "igpush_best")}
+    try:
+        import_authors("dmc_sweep")
+        print("rlscale: DMC: the authors' zips are here, but their layout is not yet checked against ours: skipped")
+    except RlscaleError as exc:
+        print(f"rlscale: DMC skipped: {exc}")
+    gym = {"grid": tables["gym_sweep"], "fitted": tables["gym_ours"], "baseline": tables["gym_baseline_utd2"]}
+    runs = {
+        "gym/paper": (Analysis(delta=4e9, method="paper", batch_law=PUBLISHED_GYM_BATCH_LAW, n_bootstrap=n_bootstrap),
+                      gym),
+        "gym/paper_own_batch_law": (Analysis(delta=4e9, method="paper", n_bootstrap=n_bootstrap), gym),
+        # the authors' fitted runs are on their own max-return scale whatever the method: the same preset here
+        "gym/rlscale": (Analysis(delta=4e9, method="rlscale", fitted_max_return_preset="paper-fitted",
+                                 n_bootstrap=n_bootstrap), gym),
+        **{f"isaac/{m}": (Analysis(delta=0.01, method=m, compute_unit="gradient_steps", thresholds=ISAAC_THRESHOLDS,
+                                   n_bootstrap=n_bootstrap), {"grid": None, "fitted": tables["igpush_best"]})
+           for m in ("paper", "rlscale")},
+    }
+    for name, (a, given) in runs.items():
+        print(f"+ rlscale fit analysis ({name}: {a.method} method) -o {out / name / 'analysis'}", flush=True)
+        a.fit(given["grid"], fitted=given["fitted"], baseline=given.get("baseline"))
+        _print_warnings(a.warnings_)
+        a.save(out / name / "analysis")
+        io.write_json(out / name / "metrics.json", Analysis.load(out / name / "analysis").metrics())
+    figures_dir = out / "figures"
+    jobs = [(OVERVIEW_NOTEBOOK, {"results": {"Gym": str(out / "gym/paper/analysis"),
+                                             "Isaac Gym": str(out / "isaac/paper/analysis")},
+                                 "output_dir": str(figures_dir)}, "authors/fig01_overview", out / "executed"),
+            (COMPARISON_NOTEBOOK, {"authors_dir": str(out)}, f"authors/{COMPARISON_NOTEBOOK}", out / "executed")]
+    for bench in ("gym", "isaac"):
+        names = [n for n in FIGURE_NOTEBOOKS if bench == "gym" or n not in _GRID_NOTEBOOKS]
+        jobs += [(n, {"benchmark": bench, "results": str(out / bench / "paper" / "analysis"),
+                      "output_dir": str(figures_dir / bench)}, f"authors/{bench}/{n}", out / "executed") for n in names]
+    print(f"rlscale: Isaac Gym has no grid: {', '.join(_GRID_NOTEBOOKS)} are drawn for Gym only")
+    if Analysis.load(out / "gym/paper/analysis").diagnostics_ is None:
+        jobs = [job for job in jobs if job[0] != "fig_j_overfitting"]
+        print("rlscale: the authors' Gym runs log no TD errors or critic norms: no overfitting figure (j)")
+    run_notebooks(jobs, workers=workers)
+    print(f"wrote {out} (analyses, metrics, figures/, paper_vs_rlscale.csv and .md)")
+    return out

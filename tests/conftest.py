@@ -1,4 +1,4 @@
-"""Shared fixtures: small run tables in the schema of :mod:`rlscale.runs`."""
+"""Shared fixtures: small run tables in the schema of :mod:`rlscale.runs`, a tiny sweep file, kill helpers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+
+# one Pendulum run of 200 env steps with a 16-wide, one-layer critic: seconds of training on one core
+TINY_SWEEP = {"name": "tiny", "algo": "sac", "envs": ["gym:Pendulum-v1"], "utd": [1], "batch_size": [16],
+              "learning_rate": [1e-3], "seeds": 1, "env_steps": 200, "eval_every": 100, "eval_episodes": 1,
+              "warmup_steps": 50, "critic_width": 16, "critic_depth": 1}
+
+
+def tiny_sweep(**changes: object) -> str:
+    """The YAML of :data:`TINY_SWEEP` with ``changes``."""
+    return yaml.safe_dump({**TINY_SWEEP, **changes}, sort_keys=False)
 
 
 def make_run_table(n_seeds: int = 3, n_points: int = 5) -> pd.DataFrame:

@@ -53,7 +53,7 @@ def test_the_chain_is_three_lines_and_reads_like_statsmodels(saved):
     assert a.fitted_.frontier.has_law() and a.hparams_.laws.law("batch_size", "env-a").is_law("env-a")
     text = a.summary().as_text()
     assert "residual dof" in a.hparams_.laws.summary().as_text() and "σ*(F) = coef·F^exponent" in text
-    assert "<table" in a._repr_html_() and repr(a).startswith("<Analysis of dmc: J 300")
+    assert "<table" in a._repr_html_() and repr(a).startswith("<Analysis of dmc (rlscale method): J 300")
     assert Analysis(delta=1.0).get_params()["delta"] == 1.0 and "hparam_fit_range" in Analysis.option_names()
 
 

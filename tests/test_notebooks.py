@@ -17,7 +17,7 @@ import pytest
 
 from rlscale.analysis import Analysis
 from rlscale.laws import default_thresholds, make_sweep
-from rlscale.pipeline import FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK
+from rlscale.pipeline import COMPARISON_NOTEBOOK, FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -67,7 +67,7 @@ def _assert_written(out_dir: Path, files: list[str]) -> None:
 
 def test_every_notebook_has_an_intro_a_parameters_cell_no_outputs_and_a_python3_kernel():
     names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    assert set(FIGURES) | {OVERVIEW_NOTEBOOK, "explore"} == set(names)
+    assert set(FIGURES) | {OVERVIEW_NOTEBOOK, COMPARISON_NOTEBOOK, "explore"} == set(names)
     for name in names:
         book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         nbformat.validate(book)

@@ -118,6 +118,16 @@ def test_save_figure_writes_png_and_pdf_atomically(tmp_path, fitted):
         assert first.read_bytes() == second.read_bytes(), first.name
 
 
+def test_a_saved_figure_shows_in_a_notebook_as_the_png_on_disk(tmp_path, fitted):
+    from IPython.core.formatters import format_display_data
+
+    saved = save_figure(budget_extrapolation(fitted["frontier"]), tmp_path / "fig_g")
+    data, meta = format_display_data(saved)
+    assert data["image/png"] == saved[0].read_bytes()  # the very file, not a second rendering
+    assert data["text/plain"] == "<figure saved as fig_g.png, fig_g.pdf>"  # no machine's path in a notebook
+    assert 200 < meta["image/png"]["width"] < 1000 and 200 < meta["image/png"]["height"] < 1000
+
+
 def test_pareto_frontier_draws_the_fitted_curve_and_points_with_the_frontier_compute(fitted):
     frontier, eff = fitted["frontier"], fitted["eff"]
     fig = pareto_frontier(frontier, eff, threshold=800.0)

@@ -16,7 +16,7 @@ from rlscale.train.sweep import FIXED_KEYS, GRID_FIELDS, parse_sweep
 from rlscale.train.worker import Job
 
 PENDULUM = {"env": "gym:Pendulum-v1", "algo": "sac", "utd": 2.0, "batch_size": 64, "learning_rate": 3e-4,
-            "env_steps": 1000, "eval_every": 100}
+            "env_steps": 1000, "eval_every": 100, "warmup_steps": 128}
 
 
 def _train_parser():
@@ -34,11 +34,11 @@ def test_every_setting_is_a_train_flag_with_its_default_in_the_help(capsys):
 
 @pytest.mark.parametrize("config", [
     RunConfig(**PENDULUM),
-    RunConfig(**PENDULUM, seed=3, warmup_steps=0, val_fraction=0.05, critic_width=32, newest_window=500,
+    RunConfig(**{**PENDULUM, "warmup_steps": 0}, seed=3, val_fraction=0.05, critic_width=32, newest_window=500,
               actor_learning_rate=1e-3, target_entropy=-1.0),
     RunConfig(**{**PENDULUM, "algo": "bro", "env": "dmc:walker-walk"}, reset_every=1000, action_repeat=2),
-    RunConfig(**{**PENDULUM, "algo": "pql", "env_steps": 1024, "eval_every": 256}, num_envs=8, asynchronous=True,
-              warmup_steps=64),
+    RunConfig(**{**PENDULUM, "algo": "pql", "env_steps": 1024, "eval_every": 256, "warmup_steps": 64}, num_envs=8,
+              asynchronous=True),
 ])
 def test_the_flags_of_a_config_parse_back_to_the_same_config(config):
     args = _train_parser().parse_args([*config_flags(config), "-o", "out"])

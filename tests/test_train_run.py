@@ -30,10 +30,10 @@ def _config(**kw) -> RunConfig:
 
 
 @pytest.mark.parametrize(("utd", "warmup", "steps", "expected"), [
-    (0.25, 10, 210, 50),   # one update every 4 env steps
-    (1 / 3, 0, 200, 66),   # non-dyadic fraction: floor(200/3), no drift
+    (0.25, 20, 220, 50),   # one update every 4 env steps
+    (1 / 3, 20, 220, 66),  # non-dyadic fraction: floor(200/3), no drift
     (3.0, 20, 120, 300),   # three updates per env step
-    (0.1, 0, 200, 20),
+    (0.1, 10, 210, 20),
 ])
 def test_utd_gives_exact_update_counts(tmp_path, utd, warmup, steps, expected):
     train_run(_config(utd=utd, warmup_steps=warmup, env_steps=steps, eval_every=steps // 2), tmp_path / "r", CPU)
@@ -123,7 +123,7 @@ def test_absurd_learning_rate_diverges_to_failed_status(tmp_path):
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, fragment):
     base = ["--env", "gym:Pendulum-v1", "--algo", "sac", "--batch-size", "16", "--learning-rate", "1e-3",
-            "--env-steps", "100", "--eval-every", "50", "-o", str(tmp_path / "r")]
+            "--env-steps", "100", "--eval-every", "50", "--warmup-steps", "20", "-o", str(tmp_path / "r")]
     assert main(["train", *base, *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("rlscale: error:") and fragment in err

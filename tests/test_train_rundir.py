@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import tiny_sweep
 
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
 from rlscale.train.rundir import CHUNK_KEY, RunDir, Status
 
-TINY = """\
-name: tiny
-algo: sac
-envs: [gym:Pendulum-v1]
-utd: [1]
-batch_size: [16]
-learning_rate: [1e-3]
-seeds: 1
-env_steps: 200
-eval_every: 100
-"""
+TINY = tiny_sweep()
 
 
 def test_a_status_round_trips_and_keeps_the_on_disk_chunk_key(tmp_path):
@@ -51,9 +42,11 @@ def test_a_corrupt_status_is_one_line_naming_the_file_in_sweep_and_collect(tmp_p
         run.read_status()
     sweep = tmp_path / "tiny.yaml"
     sweep.write_text(TINY)
-    assert main(["sweep", str(sweep), "-o", str(tmp_path / "runs")]) == 2
+    assert main(["sweep", str(sweep), "-o", str(tmp_path / "runs")]) == 1  # recorded failed; other runs go on
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "status.json: unreadable run status" in err
+    assert "Traceback" not in err and f"{run.path / 'status.json'}: unreadable run status" in err
+    (result,) = json.loads((tmp_path / "runs" / "sweep_tiny.json").read_text())["runs"]
+    assert result["status"] == "failed" and f"{run.path / 'status.json'}: unreadable run status" in result["reason"]
     assert main(["collect", str(tmp_path / "runs"), "-o", str(tmp_path / "t.parquet")]) == 2
     assert capsys.readouterr().err.count("\n") == 1  # the run is skipped (unreadable status), not a traceback
 
@@ -61,6 +54,7 @@ def test_a_corrupt_status_is_one_line_naming_the_file_in_sweep_and_collect(tmp_p
 def test_a_file_where_the_run_folder_should_be_is_one_line(tmp_path, capsys):
     (tmp_path / "r").write_text("not a folder")
     assert main(["train", "--env", "gym:Pendulum-v1", "--algo", "sac", "--utd", "1", "--batch-size", "16",
-                 "--learning-rate", "1e-3", "--env-steps", "100", "--eval-every", "50", "-o", str(tmp_path / "r")]) == 2
+                 "--learning-rate", "1e-3", "--env-steps", "100", "--eval-every", "50", "--warmup-steps", "20",
+                 "-o", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "exists and is not a folder" in err
+    assert err.count("\n") == 1 and "r is a file, not a folder" in err

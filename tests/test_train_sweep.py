@@ -33,7 +33,7 @@ critic_width: 16
 critic_depth: 1
 """
 GRID = "envs: [gym:Pendulum-v1]\nutd: [0.5, 2]\nbatch_size: [64, 256]\nlearning_rate: [3e-4, 1.0e-3]\n"
-BASE = "algo: sac\nseeds: 2\nenv_steps: 1000\neval_every: 100\n"
+BASE = "algo: sac\nseeds: 2\nenv_steps: 1000\neval_every: 100\nwarmup_steps: 300\n"
 
 
 def _write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
@@ -54,11 +54,11 @@ def test_grid_expands_to_the_product_with_stable_names(tmp_path):
 
 def _config(env, algo, utd, bs, lr, seed, **fixed):
     return RunConfig(env=env, algo=algo, utd=utd, batch_size=bs, learning_rate=lr, seed=seed,
-                     **{"env_steps": 1000, "eval_every": 100, **fixed})
+                     **{"env_steps": 1000, "eval_every": 100, "warmup_steps": 300, **fixed})
 
 
-def test_run_name_and_train_arguments_follow_the_training_cli(capsys):
-    spec = RunSpec(_config("gym:HalfCheetah-v4", "sac", 2.0, 256, 3e-4, 0, warmup_steps=100))
+def test_run_name_and_train_arguments_follow_the_training_cli(tmp_path, capsys):
+    spec = RunSpec(_config("gym:HalfCheetah-v4", "sac", 2.0, 256, 3e-4, 0, warmup_steps=400))
     assert spec.name == "sac_HalfCheetah-v4_utd2_bs256_lr3e-4_s0"
     other = RunSpec(_config("dmc:walker-walk", "bro", 0.25, 112, 1.87e-3, 3))
     assert other.name == "bro_walker-walk_utd0.25_bs112_lr1.87e-3_s3"
@@ -68,8 +68,9 @@ def test_run_name_and_train_arguments_follow_the_training_cli(capsys):
         assert flag in args
     assert "--seed" not in args and "--buffer-size" not in args  # at their defaults
     # the flags give back the same config: the sweep's dry run prints commands that train exactly this run
-    parsed = main(["train", *args, "-o", "x", "--device", "cuda:99"])
+    parsed = main(["train", *args, "-o", str(tmp_path / "x"), "--device", "cuda:99"])
     assert parsed == 2 and "cuda:99" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # a refused run writes nothing
 
 
 def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
@@ -79,7 +80,7 @@ def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
         "batch_size_rounded": [288, 112, 256],
     }).to_csv(tmp_path / "proposed_hparams.csv", index=False)
     text = ("mode: fitted\nalgo: bro\nhparams: proposed_hparams.csv\nbackend: dmc\nenvs: [dmc:walker-walk]\n"
-            "seeds: [0]\nenv_steps: 1000\neval_every: 100\n"
+            "seeds: [0]\nenv_steps: 1000\neval_every: 100\nwarmup_steps: 500\n"
             "batch_size_multipliers: [0.7, 1.4]\nlearning_rate_multipliers: [0.7, 1.4]\n")
     runs = [r.config for r in load_sweep(_write(tmp_path, text)).runs]
     got = {(r.env, r.utd, r.batch_size, r.learning_rate) for r in runs}

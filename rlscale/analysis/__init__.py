@@ -19,6 +19,7 @@ from rlscale.analysis.steps import (
     load_runs,
     nearest_grid_runs,
     optimum_for_deltas,
+    return_scale,
     widened_utds,
 )
 from rlscale.analysis.tables import markdown_table
@@ -39,6 +40,7 @@ __all__ = [
     "nearest_grid_runs",
     "optimum_for_deltas",
     "read_csv",
+    "return_scale",
     "widened_utds",
     "write_csv",
 ]

@@ -2,16 +2,25 @@
 
 Which table feeds which law (one decision, made here):
 
-- the **grid** sweep (σ × B × η × seeds) gives the threshold crossings, the best (B, η) at the highest
+- the **grid** sweep (σ × B × η × seeds) gives the threshold crossings, the best (B, η) at the hardest
   threshold, the laws B*(σ) and η*(σ) with their proposals, the estimator comparison and the
   overfitting/plasticity diagnostics: only a grid varies B and η;
 - the **fitted** runs (one configuration per (task, σ), trained at the proposed hyperparameters over a
   wider σ range) give D_J(σ), the data-compute frontier and σ*(F), with compute C = 10·N·B(σ)·σ·D
-  using the B*(σ) law averaged over tasks. Without fitted runs the grid stands in: per (task, σ) the
-  cell that reaches the highest J earliest (``sources_`` says so);
+  using the B*(σ) law averaged over tasks (or a given law, ``batch_law``). Without fitted runs the grid
+  stands in: per (task, σ) the cell that reaches the hardest J earliest (``sources_`` says so);
 - the **baseline** runs (the grid-best (B, η) at σ = ``baseline_utd`` reused at every σ) get the same
   frontier fit, with compute at the batch size they used; without them the grid cells at those
   hyperparameters stand in.
+
+A benchmark may come without a grid (the authors' Isaac Gym runs: the best configuration per σ only):
+then there are no hyperparameter laws, and the fitted runs alone give D_J, the frontier and σ*(F). A
+table with one seed per configuration (a published group mean) cannot be bootstrapped: its D_J
+intervals come from the fit's Jacobian, and ``sources_`` says so.
+
+Where the paper leaves room, the ``method`` (:mod:`rlscale.methods`: ``"rlscale"``, ``"paper"``) fixes
+each choice, and an option given explicitly overrides it; every output records the method, each
+resolved option and the max returns used.
 
 ``rlscale fit``, the pipeline's DVC metrics, Figure 1, every figure notebook and table k read one
 saved :class:`Analysis` (``Analysis.load(path)``), so a number is the same wherever it is shown.
@@ -23,7 +32,7 @@ import inspect
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,22 +53,25 @@ from rlscale.analysis.steps import (
     late_diagnostics,
     load_runs,
     nearest_grid_runs,
+    one_blas_thread,
+    return_scale,
     single_benchmark,
 )
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
-from rlscale.laws.frontier import QUANTITIES, BatchSizeLaw, ComputeFrontier
+from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, law_terms
-from rlscale.laws.normalize import ReturnNormalizer
 from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
+from rlscale.methods import OPTION_NAMES, describe, method_options
 
-FORMAT = 1
+FORMAT = 2
 RUNS = ("fitted", "baseline")
 _SYMBOL = {"d_min": "D_min", "beta": "β", "exponent": "α", "utd_scale": "s_0"}
 _LAW_NAME = {"batch_size": "B*(σ) = coef·σ^exponent", "learning_rate": "η*(σ) = coef·σ^exponent",
              "utd": "σ*(F) = coef·F^exponent", "data": "D*(F) = coef·F^exponent", "compute": "C*(F) = coef·F^exponent"}
 _D_J = "D_J(σ) = D_min + (β/σ)^α"
+_NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid value" for an unreached sample
 _TEXT_COLUMNS = ("status", "reason", "note", "group", "env", "benchmark", "algo", "estimator", "hparam",
                  "variant", "runs", "fit", "quantity", "law", "source")
 
@@ -74,36 +86,53 @@ class Analysis:
         a.summary()
 
     Options (all recorded in the saved result): ``delta`` (FLOPs per env step in F = C + δ·D);
-    ``thresholds`` (default: ten from ``j_lo`` to 800, dense near 800; the highest picks the
-    hyperparameters); ``n_bootstrap``, ``seed`` (seed resamples for every interval); ``estimator``,
+    ``thresholds`` (default: ten from ``j_lo`` to 800, dense near 800; the hardest picks the
+    hyperparameters); ``n_bootstrap`` (seed resamples for every interval); ``estimator``,
     ``variant`` ("shared"/"separate" slope), ``baseline_utd`` (the best-hyperparameter step);
-    ``utds_to_predict`` (proposals); ``holdout`` (top thresholds left out of σ*(F) and predicted);
+    ``utds_to_predict`` (proposals); ``holdout`` (hardest thresholds left out of σ*(F) and predicted);
     ``hparam_fit_range``/``utd_fit_range`` (fit B*, η* / D_J on σ inside, predict the σ outside);
-    ``utd_range`` (σ swept by the frontier); ``max_return``/``min_return`` (the 0-1000 scale);
-    ``reset_every_updates`` (drop post-reset dips); ``max_ci_decades`` (the verdict's span limit);
-    ``compare_estimators`` (estimators drawn side by side); ``benchmark`` (keep only this one);
+    ``utd_range`` (σ swept by the frontier); ``max_return``/``min_return`` (the 0-1000 scale, per env,
+    over the method's max-return presets); ``reset_every_updates`` (drop post-reset dips);
+    ``max_ci_decades`` (the verdict's span limit); ``compare_estimators`` (estimators drawn side by
+    side); ``benchmark`` (keep only this one); ``batch_law`` (B*(σ) for compute given as numbers,
+    ``{"exponent": e, "coef": {env: c}, "source": "..."}``, instead of the grid's own law);
+    ``compute_unit`` ("flops", or "gradient_steps": C = σ·D with δ in gradient steps per env step);
     ``return_kind`` (the return the laws see: ``auto``, the table's own, by default; ``train`` the
     training-episode return the authors' Gym laws use; ``eval``; the one used is ``sources_[...]["metric"]``).
 
-    Fitted attributes: ``benchmark_``, ``thresholds_``, ``max_return_``/``min_return_`` (the scale
-    used), ``sources_`` (which table fed what), ``crossings_`` (grid; None when loaded), ``hparams_``
-    (:class:`~rlscale.analysis.steps.HparamFit`), ``estimators_`` (name -> (best, laws or None)),
-    ``fitted_``/``baseline_`` (:class:`~rlscale.analysis.steps.FrontierFit`), ``diagnostics_`` (late
-    TD errors and critic norms per grid cell, or None), ``grid_values_``, ``warnings_``.
+    ``method`` ("rlscale" or "paper") and the options of :data:`rlscale.methods.METHOD_OPTIONS` (``seed``,
+    ``crossing``, ``hparam_average``, ``unreached``, ``separate_utds``, ``dj_normalize``, ``dj_loss``,
+    ``sigma_search``, ``budget_points``, ``max_return_preset``, ``fitted_max_return_preset``): None takes
+    the method's value; :meth:`resolved_options` lists them all.
+
+    Fitted attributes: ``benchmark_``, ``thresholds_``, ``max_returns_`` ({table: {env: R}}: the scale of
+    each table; ``max_return_``/``min_return_`` are the grid's), ``sources_`` (which table fed what),
+    ``crossings_`` (grid; None when loaded or without a grid), ``hparams_``
+    (:class:`~rlscale.analysis.steps.HparamFit`, None without a grid), ``estimators_`` (name -> (best,
+    laws or None)), ``fitted_``/``baseline_`` (:class:`~rlscale.analysis.steps.FrontierFit`; ``baseline_``
+    None without baseline runs or grid), ``diagnostics_`` (late TD errors and critic norms per grid cell,
+    or None), ``grid_values_``, ``warnings_``.
     """
 
     def __init__(
-        self, *, delta: float, benchmark: str | None = None, thresholds: Sequence[float] | None = None,
-        j_lo: float | None = None, n_bootstrap: int = 100, seed: int = 0, estimator: str = "bootstrap",
-        variant: str = "shared", baseline_utd: float = 2.0, holdout: int = 2,
-        utds_to_predict: Sequence[float] | None = None, hparam_fit_range: Sequence[float] | None = None,
-        utd_fit_range: Sequence[float] | None = None, utd_range: Sequence[float] | None = None,
-        max_return: dict[str, float] | None = None, min_return: dict[str, float] | None = None,
-        reset_every_updates: float | None = None, max_ci_decades: float = MAX_CI_DECADES,
-        compare_estimators: Sequence[str] = ("point", "bootstrap", "mean_other"), return_kind: str = "auto",
+        self, *, delta: float, benchmark: str | None = None, method: str = "rlscale",
+        thresholds: Sequence[float] | None = None, j_lo: float | None = None, n_bootstrap: int = 100,
+        seed: int | None = None, estimator: str = "bootstrap", variant: str = "shared", baseline_utd: float = 2.0,
+        holdout: int = 2, utds_to_predict: Sequence[float] | None = None,
+        hparam_fit_range: Sequence[float] | None = None, utd_fit_range: Sequence[float] | None = None,
+        utd_range: Sequence[float] | None = None, max_return: dict[str, float] | None = None,
+        min_return: dict[str, float] | None = None, reset_every_updates: float | None = None,
+        max_ci_decades: float = MAX_CI_DECADES,
+        compare_estimators: Sequence[str] = ("point", "bootstrap", "mean_other"),
+        crossing: str | None = None, hparam_average: str | None = None, unreached: str | None = None,
+        separate_utds: str | None = None, dj_normalize: str | None = None, dj_loss: str | None = None,
+        sigma_search: str | None = None, budget_points: str | None = None, max_return_preset: str | None = None,
+        fitted_max_return_preset: str | None = None, batch_law: Mapping[str, Any] | None = None,
+        compute_unit: str = "flops", return_kind: str = "auto",
     ) -> None:
         self.delta = delta
         self.benchmark = benchmark
+        self.method = method
         self.thresholds = thresholds
         self.j_lo = j_lo
         self.n_bootstrap = n_bootstrap
@@ -121,6 +150,18 @@ class Analysis:
         self.reset_every_updates = reset_every_updates
         self.max_ci_decades = max_ci_decades
         self.compare_estimators = compare_estimators
+        self.crossing = crossing
+        self.hparam_average = hparam_average
+        self.unreached = unreached
+        self.separate_utds = separate_utds
+        self.dj_normalize = dj_normalize
+        self.dj_loss = dj_loss
+        self.sigma_search = sigma_search
+        self.budget_points = budget_points
+        self.max_return_preset = max_return_preset
+        self.fitted_max_return_preset = fitted_max_return_preset
+        self.batch_law = batch_law
+        self.compute_unit = compute_unit
         self.return_kind = return_kind
 
     @classmethod
@@ -129,80 +170,136 @@ class Analysis:
         return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
     def get_params(self) -> dict[str, Any]:
-        """Every option as plain JSON values."""
+        """Every option as plain JSON values, as given (None: the method's value)."""
         return {name: _plain(getattr(self, name)) for name in self.option_names()}
+
+    def resolved_options(self) -> dict[str, Any]:
+        """Every choice of :data:`rlscale.methods.METHOD_OPTIONS`: the method's value unless given; one line on
+        a bad value."""
+        return method_options(self.method, **{name: getattr(self, name) for name in OPTION_NAMES})
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, runs: RunsLike, fitted: RunsLike | None = None, baseline: RunsLike | None = None) -> Analysis:
+    @one_blas_thread
+    def fit(self, runs: RunsLike | None, fitted: RunsLike | None = None, baseline: RunsLike | None = None) -> Analysis:
         """Fit the chain on the grid ``runs`` and, when given, the ``fitted`` and ``baseline`` runs (tables or
-        paths). Our own warnings (e.g. a J never reached) are kept in ``warnings_``."""
+        paths); ``runs=None`` (no grid) fits the frontier of the ``fitted`` runs alone. Our own warnings (e.g. a
+        J never reached) are kept in ``warnings_``."""
         if self.n_bootstrap < 1:
             raise RlscaleError(f"n_bootstrap must be >= 1, got {self.n_bootstrap}")
+        if runs is None and fitted is None:
+            raise RlscaleError("analysis: give a grid, fitted runs, or both")
+        if self.compute_unit not in COMPUTE_UNITS:
+            raise RlscaleError(f"compute_unit must be one of {', '.join(COMPUTE_UNITS)}, got {self.compute_unit!r}")
+        opts = self.resolved_options()
+        self.options_ = opts
         prep = {"benchmark": self.benchmark, "max_return": self.max_return, "min_return": self.min_return,
                 "reset_every_updates": self.reset_every_updates, "return_kind": self.return_kind}
+        presets = {"grid": opts["max_return_preset"], "fitted": opts["fitted_max_return_preset"],
+                   "baseline": opts["fitted_max_return_preset"]}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            grid = load_runs(runs, **prep)
-            norm = ReturnNormalizer(max_return=self.max_return, min_return=self.min_return).fit(grid)
-            self.benchmark_ = single_benchmark(grid)
-            self.max_return_, self.min_return_ = dict(norm.max_return_), dict(norm.min_return_)
+            given = {"grid": runs, "fitted": fitted, "baseline": baseline}
+            loaded = {name: load_runs(table, **prep, max_return_preset=presets[name],
+                                      min_seeds=2 if name == "grid" else 1)
+                      for name, table in given.items() if table is not None}
+            self.benchmark_ = single_benchmark(pd.concat([t[["benchmark"]] for t in loaded.values()]))
+            self.max_returns_ = {name: self._scale(table, presets[name]) for name, table in loaded.items()}
+            first = self.max_returns_["grid" if "grid" in loaded else "fitted"]
+            self.max_return_, self.min_return_ = first["max_return"], first["min_return"]
             self.thresholds_ = frontier_thresholds(self.benchmark_, self.thresholds, self.j_lo)
-            self.crossings_ = crossings_of(grid, self.thresholds_, self.n_bootstrap, self.seed)
-            self.hparams_ = self._fit_hparams(grid, self.thresholds_, self.crossings_, self.hparam_fit_range)
-            self.estimators_ = self._compare()
-            self.grid_values_ = {c: sorted(float(v) for v in grid[c].unique())
-                                 for c in ("utd", "batch_size", "learning_rate")}
-            common = {"thresholds": self.thresholds_, "holdout": self.holdout, "n_bootstrap": self.n_bootstrap,
-                      "seed": self.seed, "utd_range": check_range("utd_range", self.utd_range),
-                      "max_ci_decades": self.max_ci_decades}
-            self.sources_ = {"grid": _describe(runs, grid, "crossings, best (B, η), B*(σ), η*(σ), diagnostics")}
-            if fitted is not None:
-                table = load_runs(fitted, **prep)
-                source = "fitted runs"
+            grid = loaded.get("grid")
+            self.crossings_ = self.hparams_ = self.diagnostics_ = self.grid_values_ = None
+            self.estimators_ = {}
+            self.sources_ = {}
+            if grid is not None:
+                self.crossings_ = crossings_of(grid, self.thresholds_, self.n_bootstrap, opts["seed"],
+                                               opts["crossing"] == "strict")
+                self.hparams_ = self._fit_hparams(grid, self.thresholds_, self.crossings_, self.hparam_fit_range)
+                self.estimators_ = self._compare()
+                self.grid_values_ = {c: sorted(float(v) for v in grid[c].unique())
+                                     for c in ("utd", "batch_size", "learning_rate")}
+                self.sources_["grid"] = _describe(runs, grid, "crossings, best (B, η), B*(σ), η*(σ), diagnostics")
+            if "fitted" in loaded:
+                table, source = loaded["fitted"], "fitted runs"
                 self.sources_["fitted"] = _describe(fitted, table, "D_J(σ), frontier, σ*(F)")
             else:
                 table = grid
-                source = "grid (per (env, σ) the cell reaching the highest J earliest; no fitted runs given)"
+                source = "grid (per (env, σ) the cell reaching the hardest J earliest; no fitted runs given)"
                 self.sources_["fitted"] = {"table": "grid", "role": source}
-            self.fitted_ = fit_frontier(
-                table, self.delta, batch_size=self._batch_law(table), validate_utd_range=self.utd_fit_range,
-                source=source, crossings=self.crossings_ if fitted is None else None, **common)
-            if baseline is not None:
-                base = load_runs(baseline, **prep)
-                base_source = "baseline runs"
-                self.sources_["baseline"] = _describe(baseline, base, "constant-hyperparameter comparison")
-            else:
+            self.fitted_ = self._fit_frontier(table, source, "fitted", batch=self._batch_law(table),
+                                              crossings=self.crossings_ if "fitted" not in loaded else None)
+            self.baseline_ = None
+            if "baseline" in loaded:
+                self.sources_["baseline"] = _describe(baseline, loaded["baseline"],
+                                                      "constant-hyperparameter comparison")
+                self.baseline_ = self._fit_frontier(loaded["baseline"], "baseline runs", "baseline")
+            elif grid is not None:
                 base = nearest_grid_runs(grid, self.hparams_.laws.baseline(self.grid_values_["utd"]))
                 base_source = (f"grid cells at the grid-best (B, η) of σ = {self.baseline_utd:g} "
                                "(no baseline runs given)")
                 self.sources_["baseline"] = {"table": "grid", "role": base_source}
-            self.baseline_ = fit_frontier(base, self.delta, source=base_source, **common)
-            try:
-                self.diagnostics_ = late_diagnostics(grid)
-            except RlscaleError as exc:
-                self.diagnostics_ = None
-                warnings.warn(f"overfitting and plasticity figure: {exc}", RlscaleWarning, stacklevel=2)
+                self.baseline_ = self._fit_frontier(base, base_source, "baseline")
+            if grid is not None:
+                try:
+                    self.diagnostics_ = late_diagnostics(grid)
+                except RlscaleError as exc:
+                    warnings.warn(f"overfitting and plasticity figure: {exc}", RlscaleWarning, stacklevel=2)
         self.warnings_ = list(dict.fromkeys(
             [str(w.message) for w in caught if issubclass(w.category, RlscaleWarning)] + self.problems()))
         return self
 
+    @one_blas_thread
     def fit_hparams(self, runs: RunsLike) -> HparamFit:
         """Only the best-hyperparameter step on a grid (what the proposals for the fitted runs come from), with
         the same options as :meth:`fit`; leaves the analysis unfitted."""
+        opts = self.resolved_options()
         grid = load_runs(runs, benchmark=self.benchmark, max_return=self.max_return, min_return=self.min_return,
-                         reset_every_updates=self.reset_every_updates, return_kind=self.return_kind)
+                         reset_every_updates=self.reset_every_updates, max_return_preset=opts["max_return_preset"],
+                         return_kind=self.return_kind)
         thresholds = frontier_thresholds(single_benchmark(grid), self.thresholds, self.j_lo)
-        return self._fit_hparams(grid, thresholds, None, None)
+        scale = self._scale(grid, opts["max_return_preset"])
+        return self._fit_hparams(grid, thresholds, None, None, {"grid": scale})
 
     def _fit_hparams(self, grid: pd.DataFrame, thresholds: np.ndarray, crossings: ThresholdCrossings | None,
-                     validate_range: Sequence[float] | None) -> HparamFit:
+                     validate_range: Sequence[float] | None, max_returns: dict | None = None) -> HparamFit:
+        opts = self.resolved_options()
         return fit_hparams(grid, thresholds, estimator=self.estimator, variant=self.variant,
-                           baseline_utd=self.baseline_utd, n_bootstrap=self.n_bootstrap, seed=self.seed,
+                           baseline_utd=self.baseline_utd, n_bootstrap=self.n_bootstrap, seed=opts["seed"],
                            utds_to_predict=self.utds_to_predict, validate_range=validate_range, crossings=crossings,
-                           max_ci_decades=self.max_ci_decades)
+                           max_ci_decades=self.max_ci_decades, strict=opts["crossing"] == "strict",
+                           average=opts["hparam_average"], unreached=opts["unreached"],
+                           separate_utds=opts["separate_utds"],
+                           provenance=self._provenance(max_returns or {"grid": self.max_returns_.get("grid")}))
+
+    def _fit_frontier(self, table: pd.DataFrame, source: str, runs: str, batch: BatchSizeLaw | None = None,
+                      crossings: ThresholdCrossings | None = None) -> FrontierFit:
+        """One table's frontier; a table with a single seed per configuration gets Jacobian intervals."""
+        opts = self.options_
+        seeds = int(table.groupby(["env", "utd", "batch_size", "learning_rate"], observed=True)["seed"].nunique().min())
+        n_bootstrap = self.n_bootstrap if seeds > 1 else 0
+        if seeds == 1:
+            source += ("; one seed (or one published group mean) per configuration, so no seed bootstrap: D_J "
+                       "intervals from the fit's Jacobian")
+        return fit_frontier(
+            table, self.delta, thresholds=self.thresholds_, holdout=self.holdout, n_bootstrap=n_bootstrap,
+            seed=opts["seed"], utd_range=check_range("utd_range", self.utd_range), max_ci_decades=self.max_ci_decades,
+            batch_size=batch, validate_utd_range=self.utd_fit_range if runs == "fitted" else None, source=source,
+            crossings=crossings if n_bootstrap else None, strict=opts["crossing"] == "strict",
+            normalize_by="task" if opts["dj_normalize"] == "per_task" else "threshold", loss=opts["dj_loss"],
+            search=opts["sigma_search"], budget_points=opts["budget_points"], compute_unit=self.compute_unit,
+            provenance=self._provenance({runs: self.max_returns_.get(runs, self.max_returns_.get("grid"))}))
+
+    def _provenance(self, max_returns: dict) -> dict[str, Any]:
+        """What every output records: the method, each resolved option, the max returns used."""
+        return {"method": self.method, "options": self.resolved_options(), "max_return": max_returns}
+
+    def _scale(self, table: pd.DataFrame, preset: str) -> dict[str, Any]:
+        """The 0-1000 scale a table was put on: its preset and each env's max and min return."""
+        return return_scale(table, preset, self.max_return, self.min_return)
 
     def _compare(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
+        opts = self.options_
         out = {}
         for name in self.compare_estimators:
             if name == self.estimator:
@@ -210,19 +307,34 @@ class Analysis:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RlscaleWarning)  # the main estimator already warned
-                best = BestHyperparams(self.hparams_.best.threshold_, name).fit(self.crossings_)
+                best = BestHyperparams(self.hparams_.best.threshold_, name, average=opts["hparam_average"],
+                                       unreached=opts["unreached"] if name not in _NO_FIRST else "drop"
+                                       ).fit(self.crossings_)
                 try:
                     laws = HyperparamLaws(shared_slope=self.variant == "shared", baseline_utd=self.baseline_utd,
-                                          max_ci_decades=self.max_ci_decades).fit(best)
+                                          max_ci_decades=self.max_ci_decades,
+                                          separate_utds=opts["separate_utds"]).fit(best)
                 except RlscaleError:
                     laws = None
             out[name] = (best, laws)
         return out
 
     def _batch_law(self, table: pd.DataFrame) -> BatchSizeLaw | None:
-        """B(σ) for compute: the B*(σ) laws averaged over the table's tasks, when each is a law."""
-        laws = self.hparams_.laws
+        """B(σ) for compute: the given ``batch_law``, else the B*(σ) laws averaged over the table's tasks when
+        each is a law, else (None) the batch sizes the runs used."""
         envs = sorted(table["env"].astype(str).unique())
+        if self.compute_unit == "gradient_steps":
+            return None  # compute counts gradient steps: B does not enter it
+        if self.batch_law is not None:
+            law = dict(self.batch_law)
+            try:
+                return BatchSizeLaw.from_shared(law["exponent"], law["coef"], envs=envs,
+                                                source=str(law.get("source", "batch_law (given)")))
+            except KeyError as exc:
+                raise RlscaleError(f"batch_law needs 'exponent' and 'coef' ({{env: coef}}), lacks {exc}") from None
+        if self.hparams_ is None:
+            return None
+        laws = self.hparams_.laws
         missing = [e for e in envs if e not in laws.env_benchmark_ or not laws.law("batch_size", e).is_law(e)]
         if missing:
             warnings.warn(f"compute uses the batch sizes the runs used: B*(σ) of {', '.join(missing)} is not a law",
@@ -232,19 +344,25 @@ class Analysis:
 
     # ------------------------------------------------------------------ reading the result
 
-    def frontier_fit(self, runs: str = "fitted") -> FrontierFit:
+    def frontier_fit(self, runs: str = "fitted") -> FrontierFit | None:
+        """The frontier fit of the ``fitted`` or ``baseline`` runs (None: no baseline runs and no grid)."""
         if runs not in RUNS:
             raise RlscaleError(f"runs must be one of {', '.join(RUNS)}, got {runs!r}")
         return self.fitted_ if runs == "fitted" else self.baseline_
 
+    def frontier_fits(self) -> dict[str, FrontierFit]:
+        """{"fitted": ..., "baseline": ...}, the fits there are."""
+        return {runs: fit for runs in RUNS if (fit := self.frontier_fit(runs)) is not None}
+
     def problems(self) -> list[str]:
         """One line per fit that is not a law, optimum that is a bound, or held-out point without a law."""
-        laws = self.hparams_.laws.table()
-        laws = laws[(laws["variant"] == self.hparams_.laws.variant) & (laws["parameter"] == "exponent")]
-        lines = [f"{_LAW_NAME[r.hparam].split(' =')[0]} of {r.group} is not a law ({r.status}): {r.reason}"
-                 for r in laws.itertuples(index=False) if r.status != OK]
-        for runs in RUNS:
-            fit = self.frontier_fit(runs)
+        lines = []
+        if self.hparams_ is not None:
+            laws = self.hparams_.laws.table()
+            laws = laws[(laws["variant"] == self.hparams_.laws.variant) & (laws["parameter"] == "exponent")]
+            lines += [f"{_LAW_NAME[r.hparam].split(' =')[0]} of {r.group} is not a law ({r.status}): {r.reason}"
+                      for r in laws.itertuples(index=False) if r.status != OK]
+        for runs, fit in self.frontier_fits().items():
             lines += [f"{runs} runs: {line}" for line in fit.problems()]
         return lines
 
@@ -255,11 +373,11 @@ class Analysis:
         D_J), estimate, lower, upper, n_obs, df_resid, status, reason. Where a fit is not a law the
         estimate is left out and ``reason`` says why."""
         rows = []
-        table = self.hparams_.laws.table(alpha)
-        for r in table[table["variant"] == self.hparams_.laws.variant].itertuples(index=False):
-            rows.append(_coef_row(_LAW_NAME[r.hparam], "grid", r.group, np.nan, r.parameter, r))
-        for runs in RUNS:
-            fit = self.frontier_fit(runs)
+        if self.hparams_ is not None:
+            table = self.hparams_.laws.table(alpha)
+            for r in table[table["variant"] == self.hparams_.laws.variant].itertuples(index=False):
+                rows.append(_coef_row(_LAW_NAME[r.hparam], "grid", r.group, np.nan, r.parameter, r))
+        for runs, fit in self.frontier_fits().items():
             for r in fit.efficiency.table(alpha).itertuples(index=False):
                 if r.parameter == "utd_scale":
                     continue
@@ -274,7 +392,7 @@ class Analysis:
         the reason there is no prediction. Columns: law, runs, group, quantity, at, actual, predicted,
         rel_error, reason."""
         parts = []
-        h = self.hparams_.heldout
+        h = self.hparams_.heldout if self.hparams_ is not None else None
         if h is not None and len(h):
             lo, hi = self.hparams_.validate_range
             parts.append(pd.DataFrame({
@@ -289,8 +407,8 @@ class Analysis:
                 "law": f"D_J(σ) fitted on σ in {lo:g}..{hi:g}", "runs": "fitted", "group": e["group"],
                 "quantity": [f"D at J={t:g}" for t in e["threshold"]], "at": e["utd"], "actual": e["actual"],
                 "predicted": e["predicted"], "rel_error": e["rel_error"], "reason": e["reason"]}))
-        for runs in RUNS:
-            e = self.frontier_fit(runs).frontier.extrapolation_
+        for runs, fit in self.frontier_fits().items():
+            e = fit.frontier.extrapolation_
             if len(e):
                 parts.append(pd.DataFrame({
                     "law": f"σ*, D*, C* in F without the top {self.holdout} J", "runs": runs, "group": ALL,
@@ -302,11 +420,14 @@ class Analysis:
 
     def metrics(self) -> dict[str, Any]:
         """The published numbers (the DVC metrics): each law's estimate and 95% interval where it is a law,
-        else its status and reason; held-out mean relative errors where there are predictions."""
-        out: dict[str, Any] = {"benchmark": self.benchmark_, "hparams": {}, "data_efficiency": {}, "budget": {}}
-        laws = self.hparams_.laws
-        for h in HPARAMS:
-            out["hparams"][h] = {env: _law_metric(laws.law(h, env), env) for env in laws.envs_}
+        else its status and reason; held-out mean relative errors where there are predictions; the method,
+        its resolved options and the max returns used."""
+        out: dict[str, Any] = {"benchmark": self.benchmark_, "method": self.method, "options": self.resolved_options(),
+                               "max_return": self.max_returns_, "hparams": {}, "data_efficiency": {}, "budget": {}}
+        if self.hparams_ is not None:
+            laws = self.hparams_.laws
+            for h in HPARAMS:
+                out["hparams"][h] = {env: _law_metric(laws.law(h, env), env) for env in laws.envs_}
         fit = self.fitted_
         ci = fit.efficiency.conf_int()
         for r in fit.efficiency.params_.itertuples(index=False):
@@ -338,11 +459,16 @@ class Analysis:
         tables = [("fitted laws", shown)]
         if len(ext):
             tables.append(("held-out points", ext.drop(columns=["reason"])))
-        info = [("benchmark", self.benchmark_), ("thresholds J", ", ".join(f"{t:g}" for t in self.thresholds_)),
-                ("δ (FLOPs per env step)", self.delta), ("bootstrap samples", self.n_bootstrap),
-                ("laws", f"{int((coef.drop_duplicates(['law', 'runs', 'group', 'threshold'])['status'] == OK).sum())}"
-                         f" of {len(coef.drop_duplicates(['law', 'runs', 'group', 'threshold']))} fits")]
+        unit = "FLOPs" if self.compute_unit == "flops" else "gradient steps"
+        fits = coef.drop_duplicates(["law", "runs", "group", "threshold"])
+        info = [("benchmark", self.benchmark_), ("method", f"{self.method} ({describe(self.resolved_options())})"),
+                ("thresholds J", ", ".join(f"{t:g}" for t in self.thresholds_)),
+                (f"δ ({unit} per env step)", self.delta), ("bootstrap samples", self.n_bootstrap),
+                ("laws", f"{int((fits['status'] == OK).sum())} of {len(fits)} fits")]
         info += [(f"{k} table", v.get("role", "")) for k, v in self.sources_.items()]
+        for k, v in self.max_returns_.items():
+            ranges = ", ".join(f"{e} {r:g}" for e, r in v["max_return"].items()) or "none needed"
+            info.append((f"max returns ({k})", f"{v['preset']}: {ranges}"))
         return Summary(f"Analysis of {self.benchmark_}", info, tables, self.warnings_)
 
     def _repr_html_(self) -> str:
@@ -356,8 +482,10 @@ class Analysis:
         law = (f"σ* ∝ F^{front.laws_['utd'].exponent():.3g} ({front.laws_['utd'].terms_.loc[ALL, 'status']})"
                if "utd" in front.laws_ else "no σ*(F) law")
         n_laws = int((self.fitted_.efficiency.params_["status"] == OK).sum())
-        return (f"<Analysis of {self.benchmark_}: J {', '.join(f'{t:g}' for t in self.thresholds_)}; "
-                f"{len(self.hparams_.laws.envs_)} env(s) with B*, η* laws; D_J laws at {n_laws}/"
+        hparams = (f"{len(self.hparams_.laws.envs_)} env(s) with B*, η* laws" if self.hparams_ is not None
+                   else "no grid, no B*, η* laws")
+        return (f"<Analysis of {self.benchmark_} ({self.method} method): J "
+                f"{', '.join(f'{t:g}' for t in self.thresholds_)}; {hparams}; D_J laws at {n_laws}/"
                 f"{len(self.thresholds_)} J; {law}; {len(self.warnings_)} warning(s)>")
 
     # ------------------------------------------------------------------ saving and loading
@@ -369,24 +497,23 @@ class Analysis:
         if out.exists() and not out.is_dir():
             raise RlscaleError(f"{out} exists and is not a folder")
         hp = self.hparams_
-        tables: dict[str, pd.DataFrame] = {
-            "hparam_laws": pd.concat([laws.to_frame().assign(estimator=name)
-                                      for name, (_, laws) in self._estimators().items() if laws is not None],
-                                     ignore_index=True),
-            "best_hparams": pd.concat([best.best_.assign(estimator=name)
-                                       for name, (best, _) in self._estimators().items()], ignore_index=True),
-            "baseline_hparams": hp.laws.baseline_,
-            "proposals": hp.proposed,
-            "coefficients": self.coefficients(),
-            "extrapolation": self.extrapolation(),
-        }
-        if hp.heldout is not None:
-            tables["hparam_heldout"] = hp.heldout
+        tables: dict[str, pd.DataFrame] = {"coefficients": self.coefficients(), "extrapolation": self.extrapolation()}
+        if hp is not None:
+            tables.update({
+                "hparam_laws": pd.concat([laws.to_frame().assign(estimator=name)
+                                          for name, (_, laws) in self._estimators().items() if laws is not None],
+                                         ignore_index=True),
+                "best_hparams": pd.concat([best.best_.assign(estimator=name)
+                                           for name, (best, _) in self._estimators().items()], ignore_index=True),
+                "baseline_hparams": hp.laws.baseline_,
+                "proposals": hp.proposed,
+            })
+            if hp.heldout is not None:
+                tables["hparam_heldout"] = hp.heldout
         if self.diagnostics_ is not None:
             tables["diagnostics"] = self.diagnostics_
         per_runs: dict[str, list[pd.DataFrame]] = {}
-        for runs in RUNS:
-            fit = self.frontier_fit(runs)
+        for runs, fit in self.frontier_fits().items():
             add = per_runs.setdefault
             add("crossings", []).append(fit.crossings.to_frame().assign(runs=runs))
             add("curves", []).append(fit.crossings.curves_frame().assign(runs=runs))
@@ -403,16 +530,20 @@ class Analysis:
         doc = {
             "format": FORMAT,
             "benchmark": self.benchmark_,
+            "method": self.method,
             "options": self.get_params(),
+            "resolved_options": self.resolved_options(),
             "thresholds": [float(t) for t in self.thresholds_],
             "max_return": self.max_return_,
             "min_return": self.min_return_,
+            "max_returns": self.max_returns_,
             "sources": self.sources_,
             "grid_values": self.grid_values_,
-            "hparams": {"threshold": hp.best.threshold_, "estimator": hp.best.estimator, "variant": hp.laws.variant,
-                        "baseline_utd": hp.laws.baseline_utd,
-                        "validate_range": list(hp.validate_range) if hp.validate_range else None},
-            "runs": {runs: _frontier_doc(self.frontier_fit(runs)) for runs in RUNS},
+            "hparams": None if hp is None else {
+                "threshold": hp.best.threshold_, "estimator": hp.best.estimator, "variant": hp.laws.variant,
+                "baseline_utd": hp.laws.baseline_utd,
+                "validate_range": list(hp.validate_range) if hp.validate_range else None},
+            "runs": {runs: _frontier_doc(fit) for runs, fit in self.frontier_fits().items()},
             "warnings": self.warnings_,
             "tables": sorted(tables),
         }
@@ -442,29 +573,35 @@ class Analysis:
         tables = {name: read_csv(folder / f"{name}.csv") for name in doc["tables"]}
         options = {k: v for k, v in doc["options"].items() if k in cls.option_names()}
         a = cls(**options)
+        a.options_ = a.resolved_options()
         a.benchmark_ = doc["benchmark"]
         a.thresholds_ = np.asarray(doc["thresholds"], dtype=float)
-        a.max_return_, a.min_return_ = doc["max_return"], doc["min_return"]
+        a.max_return_, a.min_return_, a.max_returns_ = doc["max_return"], doc["min_return"], doc["max_returns"]
         a.sources_, a.grid_values_, a.warnings_ = doc["sources"], doc["grid_values"], doc["warnings"]
         a.crossings_ = None
+        a.hparams_, a.estimators_ = None, {}
         h = doc["hparams"]
-        laws_all, best_all = tables["hparam_laws"], tables["best_hparams"]
-        estimators = {}
-        for name in dict.fromkeys([h["estimator"], *a.compare_estimators]):
-            best = BestHyperparams.from_frame(best_all[best_all["estimator"] == name].drop(columns="estimator"),
-                                              h["threshold"], name)
-            rows = laws_all[laws_all["estimator"] == name]
-            laws = HyperparamLaws.from_frames(rows.drop(columns="estimator"), tables["baseline_hparams"],
-                                              shared_slope=h["variant"] == "shared", baseline_utd=h["baseline_utd"],
-                                              max_ci_decades=a.max_ci_decades) if len(rows) else None
-            estimators[name] = (best, laws)
-        best, laws = estimators[h["estimator"]]
-        validate = tuple(h["validate_range"]) if h["validate_range"] else None
-        a.hparams_ = HparamFit(None, best, laws, tables["proposals"], tables.get("hparam_heldout"), validate,
-                               a.n_bootstrap, a.seed)
-        a.estimators_ = {name: estimators[name] for name in a.compare_estimators}
+        if h is not None:
+            laws_all, best_all = tables["hparam_laws"], tables["best_hparams"]
+            estimators = {}
+            for name in dict.fromkeys([h["estimator"], *a.compare_estimators]):
+                best = BestHyperparams.from_frame(best_all[best_all["estimator"] == name].drop(columns="estimator"),
+                                                  h["threshold"], name)
+                rows = laws_all[laws_all["estimator"] == name]
+                laws = HyperparamLaws.from_frames(rows.drop(columns="estimator"), tables["baseline_hparams"],
+                                                  shared_slope=h["variant"] == "shared",
+                                                  baseline_utd=h["baseline_utd"],
+                                                  max_ci_decades=a.max_ci_decades) if len(rows) else None
+                estimators[name] = (best, laws)
+            best, laws = estimators[h["estimator"]]
+            validate = tuple(h["validate_range"]) if h["validate_range"] else None
+            a.hparams_ = HparamFit(None, best, laws, tables["proposals"], tables.get("hparam_heldout"), validate,
+                                   a.n_bootstrap, a.options_["seed"])
+            a.estimators_ = {name: estimators[name] for name in a.compare_estimators}
         for runs in RUNS:
-            setattr(a, f"{runs}_", _load_frontier(tables, runs, doc["runs"][runs], a.benchmark_, a.max_ci_decades))
+            fit = doc["runs"].get(runs)
+            setattr(a, f"{runs}_", None if fit is None else _load_frontier(tables, runs, fit, a.benchmark_,
+                                                                         a.max_ci_decades))
         a.diagnostics_ = tables.get("diagnostics")
         return a
 
@@ -499,13 +636,15 @@ def _describe(given: RunsLike, table: pd.DataFrame, role: str) -> dict[str, Any]
 
 
 def _frontier_doc(fit: FrontierFit) -> dict[str, Any]:
-    front = fit.frontier
+    front, eff = fit.frontier, fit.efficiency
     return {"source": fit.source, "n_bootstrap": fit.n_bootstrap, "seed": fit.seed,
             "batch_size_law": fit.batch.to_dict(),
             "delta": front.delta, "critic_params": front.critic_params, "utd_range": list(front.utd_range_),
             "holdout": front.holdout, "reason": front.reason_, "law_reason": front.law_reason_,
-            "ci_method": fit.efficiency.ci_method_, "higher_is_better": bool(fit.crossings.higher_is_better_),
-            "validate_utd_range": list(fit.validate_utd_range) if fit.validate_utd_range else None}
+            "ci_method": eff.ci_method_, "higher_is_better": bool(fit.crossings.higher_is_better_),
+            "validate_utd_range": list(fit.validate_utd_range) if fit.validate_utd_range else None,
+            "search": front.search, "budget_points": front.budget_points, "compute_unit": front.compute_unit,
+            "normalize_by": eff.normalize_by, "loss": eff.loss}
 
 
 def _load_frontier(tables: dict[str, pd.DataFrame], runs: str, doc: dict, benchmark: str,
@@ -528,12 +667,14 @@ def _load_frontier(tables: dict[str, pd.DataFrame], runs: str, doc: dict, benchm
             boot[boot["fit"] == kind].drop(columns="fit"))
         effs[kind] = DataEfficiency.from_frames(
             params, points[points["fit"] == kind].drop(columns="fit"), boot, normalize=kind != "per_env",
-            fit_utds=tuple(doc["validate_utd_range"]) if kind == "heldout" else None, max_ci_decades=max_ci_decades)
+            fit_utds=tuple(doc["validate_utd_range"]) if kind == "heldout" else None, max_ci_decades=max_ci_decades,
+            normalize_by=doc["normalize_by"], loss=doc["loss"])
     batch = BatchSizeLaw.from_dict(doc["batch_size_law"])
     frontier = ComputeFrontier.from_frames(
         {"curves": part("frontier_curves"), "optimum": part("optima"), "laws": part("budget_laws")}, doc["delta"],
         doc["critic_params"], batch, tuple(doc["utd_range"]), doc["holdout"], doc["reason"], doc["law_reason"],
-        max_ci_decades)
+        max_ci_decades, search=doc["search"], budget_points=doc["budget_points"], compute_unit=doc["compute_unit"],
+        higher_is_better=doc["higher_is_better"])
     configs = crossings.configs_.drop(columns="n_seeds")
     validate = tuple(doc["validate_utd_range"]) if doc["validate_utd_range"] else None
     return FrontierFit(benchmark, doc["source"], crossings, configs, effs["normalized"], effs["per_env"], batch,

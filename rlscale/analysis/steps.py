@@ -5,9 +5,10 @@ data efficiency and the frontier. :class:`rlscale.analysis.Analysis` chains them
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,14 +31,32 @@ RETURN_KINDS = {"train": "train_return", "eval": "eval_return"}
 RunsLike = str | os.PathLike | pd.DataFrame
 
 
+def one_blas_thread(func: Callable) -> Callable:
+    """Run ``func`` with one BLAS thread (threadpoolctl). The fits make many small matrix products and solves; on
+    a busy machine a BLAS thread pool spins on each of them (the authors' Gym grid plus fitted runs: 20 s of CPU
+    with 2 threads against 12 s with 1, both methods)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def load_runs(
     runs: RunsLike, *, benchmark: str | None = None, max_return: Mapping[str, float] | None = None,
     min_return: Mapping[str, float] | None = None, reset_every_updates: float | None = None, min_seeds: int = 2,
-    one_benchmark: bool = False, return_kind: str = "auto",
+    one_benchmark: bool = False, max_return_preset: str | None = "paper-grid",
+    return_kind: str = "auto",
 ) -> pd.DataFrame:
     """A validated run table (path or frame) of one benchmark (if given; ``one_benchmark``: the table
     must hold only one), its ``return`` the kind asked for (:func:`select_return`), returns on the 0-1000
-    scale (``score`` column) and, for agents with periodic resets, the post-reset dips dropped."""
+    scale (``score`` column; ``max_return`` per env over the values of ``max_return_preset``, a name in
+    :data:`rlscale.laws.MAX_RETURN_PRESETS`) and, for agents with periodic resets, the post-reset dips
+    dropped."""
     if isinstance(runs, pd.DataFrame):
         table = validate_run_table(runs, min_seeds=min_seeds)
     else:
@@ -50,7 +69,7 @@ def load_runs(
             raise RlscaleError(f"run table has no rows of benchmark '{benchmark}' (has {', '.join(have)})")
     if one_benchmark:
         single_benchmark(table)
-    table = ReturnNormalizer(max_return=dict(max_return) if max_return else None,
+    table = ReturnNormalizer(max_return=dict(max_return) if max_return else None, preset=max_return_preset,
                              min_return=dict(min_return) if min_return else None).transform(table)
     if reset_every_updates is not None:
         table = filter_reset_dips(table, reset_every_updates)
@@ -92,6 +111,14 @@ def single_benchmark(runs: pd.DataFrame) -> str:
     return benchmarks[0]
 
 
+def return_scale(table: pd.DataFrame, preset: str | None, max_return: Mapping[str, float] | None = None,
+                 min_return: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The 0-1000 scale a table is put on, as outputs record it: the preset and each env's max and min return."""
+    norm = ReturnNormalizer(max_return=dict(max_return) if max_return else None, preset=preset,
+                            min_return=dict(min_return) if min_return else None).fit(table)
+    return {"preset": preset, "max_return": dict(norm.max_return_), "min_return": dict(norm.min_return_)}
+
+
 def frontier_thresholds(benchmark: str, thresholds: Sequence[float] | None = None,
                         j_lo: float | None = None) -> np.ndarray:
     """The given thresholds (sorted), else the paper's ten from the benchmark's lowest J to 800, dense near 800."""
@@ -104,10 +131,10 @@ def frontier_thresholds(benchmark: str, thresholds: Sequence[float] | None = Non
 
 
 def crossings_of(runs: pd.DataFrame, thresholds: Sequence[float], n_bootstrap: int = 100,
-                 seed: int = 0) -> ThresholdCrossings:
-    """Threshold crossings of every configuration with a bootstrap over seeds."""
+                 seed: int = 0, strict: bool = False) -> ThresholdCrossings:
+    """Threshold crossings of every configuration with a bootstrap over seeds (``strict``: reached past J only)."""
     return ThresholdCrossings(np.asarray(thresholds, dtype=float), n_bootstrap=n_bootstrap,
-                              random_state=seed).fit(runs)
+                              random_state=seed, strict=strict).fit(runs)
 
 
 def check_range(name: str, lo_hi: Sequence[float] | None) -> tuple[float, float] | None:
@@ -133,10 +160,12 @@ class HparamFit:
     validate_range: tuple[float, float] | None = None
     n_bootstrap: int = 100
     seed: int = 0
+    provenance: dict[str, Any] | None = None  # method, its options, max returns: recorded in hparams.json
 
     def to_dict(self) -> dict[str, Any]:
         """The content of ``hparams.json``: laws with 95% intervals and verdicts, options, best (B, η)."""
         out = {
+            **(self.provenance or {}),
             **self.laws.to_dict(),
             "threshold": self.best.threshold_,
             "estimator": self.best.estimator,
@@ -159,15 +188,20 @@ class HparamFit:
         return out
 
 
+@one_blas_thread
 def fit_hparams(
     runs: pd.DataFrame, thresholds: Sequence[float] = (800.0,), *, estimator: str = "bootstrap",
     variant: str = "shared", baseline_utd: float = 2.0, n_bootstrap: int = 100, seed: int = 0,
     utds_to_predict: Sequence[float] | None = None, validate_range: tuple[float, float] | None = None,
-    crossings: ThresholdCrossings | None = None, max_ci_decades: float = MAX_CI_DECADES,
+    crossings: ThresholdCrossings | None = None, max_ci_decades: float = MAX_CI_DECADES, strict: bool = False,
+    average: str = "log", unreached: str = "drop", separate_utds: str = "all",
+    provenance: dict[str, Any] | None = None,
 ) -> HparamFit:
     """On a grid sweep: best (B, η) per (env, σ) at max(thresholds), B*(σ) and η*(σ), proposals for
     ``utds_to_predict`` (default: the table's σ) and, with ``validate_range``, the errors of laws fitted
-    on σ inside it at the σ outside. ``crossings`` reuses computed crossings."""
+    on σ inside it at the σ outside. ``crossings`` reuses computed crossings; ``strict``, ``average``,
+    ``unreached``, ``separate_utds`` are the method's choices (:mod:`rlscale.methods`), ``provenance`` what
+    ``to_dict`` records about them."""
     if n_bootstrap < 1:
         raise RlscaleError(f"n_bootstrap must be >= 1 to pick hyperparameters, got {n_bootstrap}")
     if variant not in ("shared", "separate"):
@@ -175,16 +209,18 @@ def fit_hparams(
     if utds_to_predict is not None and any(not (u > 0 and math.isfinite(u)) for u in utds_to_predict):
         raise RlscaleError("utds to predict must be positive numbers")
     validate_range = check_range("the hyperparameter validation range", validate_range)
-    crossings = crossings or crossings_of(runs, thresholds, n_bootstrap, seed)
-    best = BestHyperparams(threshold=float(max(thresholds)), estimator=estimator).fit(crossings)
-    laws = HyperparamLaws(shared_slope=variant == "shared", baseline_utd=baseline_utd,
-                          max_ci_decades=max_ci_decades).fit(best)
+    crossings = crossings or crossings_of(runs, thresholds, n_bootstrap, seed, strict)
+    hardest = float(max(thresholds) if crossings.higher_is_better_ else min(thresholds))
+    best = BestHyperparams(threshold=hardest, estimator=estimator, average=average, unreached=unreached).fit(crossings)
+    laws = HyperparamLaws(shared_slope=variant == "shared", baseline_utd=baseline_utd, max_ci_decades=max_ci_decades,
+                          separate_utds=separate_utds).fit(best)
     utds = list(utds_to_predict) if utds_to_predict else sorted(float(u) for u in np.unique(runs["utd"]))
     heldout = None
     if validate_range is not None:
         heldout = extrapolation_errors(best, validate_range, shared_slope=variant == "shared",
-                                       max_ci_decades=max_ci_decades)
-    return HparamFit(crossings, best, laws, laws.propose(utds), heldout, validate_range, n_bootstrap, seed)
+                                       max_ci_decades=max_ci_decades, separate_utds=separate_utds)
+    return HparamFit(crossings, best, laws, laws.propose(utds), heldout, validate_range, n_bootstrap, seed,
+                     provenance)
 
 
 @dataclass
@@ -204,6 +240,7 @@ class FrontierFit:
     seed: int
     heldout: DataEfficiency | None = None
     validate_utd_range: tuple[float, float] | None = None
+    provenance: dict[str, Any] | None = None  # method, its options, max returns: recorded in frontier.json
 
     @property
     def pair(self) -> tuple[ComputeFrontier, DataEfficiency]:
@@ -230,12 +267,16 @@ class FrontierFit:
             })
         front = self.frontier.to_dict()
         out = {
+            **(self.provenance or {}),
             "benchmark": self.benchmark,
             "source": self.source,
             "delta": self.frontier.delta,
             "critic_params": self.frontier.critic_params,
             "utd_range": front["utd_range"],
             "holdout": self.frontier.holdout,
+            "compute_unit": self.frontier.compute_unit,
+            "search": self.frontier.search,
+            "budget_points": self.frontier.budget_points,
             "thresholds": per_threshold,
             "utd_law": front["utd_law"],
             "data_law": front["data_law"],
@@ -261,39 +302,46 @@ class FrontierFit:
         return out
 
 
+@one_blas_thread
 def fit_frontier(
     runs: pd.DataFrame, delta: float, *, thresholds: Sequence[float] | None = None, j_lo: float | None = None,
     holdout: int = 2, batch_size: BatchSizeLaw | None = None, n_bootstrap: int = 100,
     utd_range: tuple[float, float] | None = None, validate_utd_range: tuple[float, float] | None = None,
     seed: int = 0, crossings: ThresholdCrossings | None = None, source: str = "runs",
-    max_ci_decades: float = MAX_CI_DECADES,
+    max_ci_decades: float = MAX_CI_DECADES, strict: bool = False, normalize_by: str = "threshold",
+    loss: str = "log", search: str = "continuous", budget_points: str = "distinct_interior",
+    compute_unit: str = "flops", provenance: dict[str, Any] | None = None,
 ) -> FrontierFit:
-    """On one benchmark's table: per (env, σ) the configuration reaching the top J earliest, env-normalised
+    """On one benchmark's table: per (env, σ) the configuration reaching the hardest J earliest, env-normalised
     D_J(σ) (intervals from ``n_bootstrap`` seed resamples, 0: from the Jacobian), C = 10·N·B(σ)·σ·D with
     B(σ) from ``batch_size`` (default: the batch sizes of the selected runs), F = C + δ·D minimised over
-    σ, and the laws in F fitted without the top ``holdout`` thresholds."""
+    σ, and the laws in F fitted without the ``holdout`` hardest thresholds. ``strict``, ``normalize_by``,
+    ``loss``, ``search``, ``budget_points`` are the method's choices (:mod:`rlscale.methods`); ``compute_unit``
+    counts compute in FLOPs or gradient steps; ``provenance`` is what ``to_dict`` records about them."""
     check_frontier_args(delta, n_bootstrap, holdout)
     utd_range = check_range("the utd range", utd_range)
     validate_utd_range = check_range("the utd validation range", validate_utd_range)
     benchmark = single_benchmark(runs)
     if crossings is None:
-        crossings = crossings_of(runs, frontier_thresholds(benchmark, thresholds, j_lo), max(n_bootstrap, 1), seed)
+        crossings = crossings_of(runs, frontier_thresholds(benchmark, thresholds, j_lo), max(n_bootstrap, 1), seed,
+                                 strict)
     index = select_configs(crossings)
     configs = configs_of(crossings, index)
     points, boot = crossings_table(crossings, index)
     boot = boot if n_bootstrap > 0 else None
-    efficiency = DataEfficiency(normalize=True, max_ci_decades=max_ci_decades).fit(points, boot)
-    per_env = DataEfficiency(normalize=False, max_ci_decades=max_ci_decades).fit(points, boot)
+    fit_options = {"max_ci_decades": max_ci_decades, "normalize_by": normalize_by, "loss": loss}
+    efficiency = DataEfficiency(normalize=True, **fit_options).fit(points, boot)
+    per_env = DataEfficiency(normalize=False, **fit_options).fit(points, boot)
     batch = batch_size or BatchSizeLaw.from_runs(configs)
     n_params = float(np.median(configs["critic_params"]))
     frontier = ComputeFrontier(delta, n_params, batch, utd_range=utd_range, holdout=holdout,
-                               max_ci_decades=max_ci_decades).fit(efficiency)
+                               max_ci_decades=max_ci_decades, search=search, budget_points=budget_points,
+                               compute_unit=compute_unit, higher_is_better=crossings.higher_is_better_).fit(efficiency)
     heldout = None
     if validate_utd_range is not None:
-        heldout = DataEfficiency(normalize=True, fit_utds=validate_utd_range,
-                                 max_ci_decades=max_ci_decades).fit(points, None)
+        heldout = DataEfficiency(normalize=True, fit_utds=validate_utd_range, **fit_options).fit(points, None)
     return FrontierFit(benchmark, source, _selected(crossings, index), configs, efficiency, per_env, batch, frontier,
-                       n_bootstrap, seed, heldout, validate_utd_range)
+                       n_bootstrap, seed, heldout, validate_utd_range, provenance)
 
 
 def _selected(crossings: ThresholdCrossings, index: np.ndarray) -> ThresholdCrossings:
@@ -344,8 +392,10 @@ def optimum_for_deltas(fit: FrontierFit, deltas: Sequence[float]) -> pd.DataFram
         raise RlscaleError("optimum_for_deltas: give at least one δ")
     frames = []
     for delta in deltas:
-        front = ComputeFrontier(float(delta), fit.frontier.critic_params, fit.batch, utd_range=fit.frontier.utd_range_,
-                                holdout=fit.frontier.holdout).fit(fit.efficiency)
+        f = fit.frontier
+        front = ComputeFrontier(float(delta), f.critic_params, fit.batch, utd_range=f.utd_range_, holdout=f.holdout,
+                                search=f.search, budget_points=f.budget_points, compute_unit=f.compute_unit,
+                                higher_is_better=f.higher_is_better).fit(fit.efficiency)
         frames.append(front.optimum_.loc[:, ["threshold", "utd", "data", "compute", "budget"]].assign(
             delta=float(delta)))
     return pd.concat(frames, ignore_index=True).loc[:, ["delta", "threshold", "utd", "data", "compute", "budget"]]

@@ -4,7 +4,7 @@ Each command group is a module of this package (``rlscale/cli/<group>.py``) that
 ``register(subparsers)``;
 registration only builds parsers (no heavy imports), so ``rlscale --help`` is fast. Every handler
 returns an exit code; errors the user can fix (:class:`~rlscale.errors.RlscaleError`) become one
-line on stderr, never a traceback.
+line on stderr, never a traceback. SIGTERM ends a command as Ctrl-C does (exit code 130).
 """
 
 from __future__ import annotations
@@ -40,14 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from rlscale.train.worker import sigterm_as_interrupt
+
     try:
-        return int(args.handler(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.handler(args) or 0)
     except RlscaleError as exc:
         print(f"rlscale: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         print(f"rlscale: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:
+        print(f"rlscale: error: out of memory ({str(exc).splitlines()[0][:200] if str(exc) else 'no details'}); "
+              "lower the sizes asked for (batch size, buffer size, workers)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rlscale: interrupted", file=sys.stderr)
         return 130
+

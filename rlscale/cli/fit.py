@@ -10,6 +10,7 @@ parsers only, heavy imports stay inside the handlers. Every fit that is not a la
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import warnings
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rlscale.errors import RlscaleError
+from rlscale.methods import METHOD_OPTIONS, METHODS, method_options
 
 # the keys of rlscale.laws.hparams.ESTIMATORS, listed here so `--help` needs no heavy import (a test checks)
 ESTIMATOR_NAMES = ("bootstrap", "bootstrap_joint", "point", "mean_other", "quadratic", "bootstrap_quadratic")
@@ -45,7 +47,6 @@ def _add_common(p: argparse.ArgumentParser, n_bootstrap_help: str) -> None:
     p.add_argument("--reset-every-updates", type=float, metavar="N",
                    help="drop the post-reset dips of agents that reset every N gradient updates (BRO: 2.5e6)")
     p.add_argument("--n-bootstrap", type=int, default=100, help=n_bootstrap_help)
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     p.add_argument("--max-ci-decades", type=float, default=2.0, metavar="K",
                    help="a fit whose 95%% interval spans more than K decades is marked 'wide', not a law (default: 2)")
     p.add_argument("--return-kind", choices=["auto", "train", "eval"], default="auto",
@@ -53,6 +54,29 @@ def _add_common(p: argparse.ArgumentParser, n_bootstrap_help: str) -> None:
                    "metric; rlscale's train_return column), eval (deterministic evaluation episodes) or auto, the "
                    "table's own return column (rlscale's runs: eval; the authors' Gym tables: train) (default: "
                    "auto; the one used is recorded in the output)")
+
+
+def _add_method_options(p: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """``--method`` and one flag per choice of the method that this step makes (rlscale.methods.METHOD_OPTIONS)."""
+    p.add_argument("--method", choices=METHODS, default="rlscale",
+                   help="bundle of analysis choices: rlscale's own (default) or paper, the authors' published "
+                   "analysis code's; each flag below overrides one choice")
+    for opt in METHOD_OPTIONS:
+        if opt.name in names:
+            p.add_argument(f"--{opt.name.replace('_', '-')}", type=int if opt.choices is None else str,
+                           choices=opt.choices, metavar="N" if opt.choices is None else None,
+                           help=f"{opt.help} (rlscale: {opt.rlscale}, paper: {opt.paper})")
+
+
+#: the method's choices each subcommand makes
+_HPARAM_CHOICES = ("seed", "crossing", "hparam_average", "unreached", "separate_utds", "max_return_preset")
+_FRONTIER_CHOICES = ("seed", "crossing", "dj_normalize", "dj_loss", "sigma_search", "budget_points",
+                     "fitted_max_return_preset")
+
+
+def _given(args: argparse.Namespace) -> dict:
+    """The method's choices given on the command line (the rest: the method's)."""
+    return {o.name: getattr(args, o.name) for o in METHOD_OPTIONS if getattr(args, o.name, None) is not None}
 
 
 def _add_hparam_options(p: argparse.ArgumentParser) -> None:
@@ -102,6 +126,13 @@ def _register_analysis(sub: argparse._SubParsersAction) -> None:
                    help="also fit B*, η* on utds in [LO, HI] only and predict the others (table k)")
     p.add_argument("--utd-fit-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit D_J on utds in [LO, HI] only and predict the others (table k)")
+    _add_method_options(p, [o.name for o in METHOD_OPTIONS])
+    p.add_argument("--batch-law", metavar="PATH",
+                   help="JSON {\"exponent\": e, \"coef\": {ENV: c}, \"source\": \"...\"}: the B*(σ) law compute uses "
+                   "instead of the grid's own (e.g. a published one)")
+    p.add_argument("--compute-unit", choices=["flops", "gradient_steps"], default="flops",
+                   help="compute as 10·N·B·σ·D FLOPs (default) or σ·D gradient steps (δ then in gradient steps per "
+                   "env step)")
     p.set_defaults(handler=_run_analysis)
 
 
@@ -122,6 +153,7 @@ def _register_hparams(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validate-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit on utds in [LO, HI] only and report the relative errors of the held-out utds "
                    "(the paper: 1 8 for Gym), under the key 'extrapolation'")
+    _add_method_options(p, _HPARAM_CHOICES)
     p.set_defaults(handler=_run_hparams)
 
 
@@ -146,6 +178,7 @@ def _register_frontier(sub: argparse._SubParsersAction) -> None:
                    help="which batch-size laws of --hparams to use (default: shared)")
     p.add_argument("--validate-utd-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit D_J on utds in [LO, HI] only and report the relative errors at the other utds")
+    _add_method_options(p, _FRONTIER_CHOICES)
     p.set_defaults(handler=_run_frontier)
 
 
@@ -249,12 +282,20 @@ def _run_analysis(args: argparse.Namespace) -> int:
 
     return_range = _return_range(args)
     _check_args(args, min_bootstrap=1)
+    batch_law = None
+    if args.batch_law is not None:
+        try:
+            batch_law = json.loads(Path(args.batch_law).read_text())
+        except (OSError, ValueError) as exc:
+            raise RlscaleError(f"--batch-law {args.batch_law}: cannot read a JSON law ({exc})") from None
     a = Analysis(delta=args.delta, thresholds=args.thresholds, j_lo=args.j_lo, n_bootstrap=args.n_bootstrap,
-                 seed=args.seed, estimator=args.estimator, variant=args.variant, baseline_utd=args.baseline_utd,
+                 method=args.method, **_given(args), batch_law=batch_law, compute_unit=args.compute_unit,
+                 estimator=args.estimator, variant=args.variant, baseline_utd=args.baseline_utd,
                  holdout=args.holdout, utds_to_predict=args.utds_to_predict, hparam_fit_range=args.hparam_fit_range,
                  utd_fit_range=args.utd_fit_range, utd_range=args.utd_range, **return_range,
                  reset_every_updates=args.reset_every_updates, max_ci_decades=args.max_ci_decades,
                  return_kind=args.return_kind)
+    a.resolved_options()  # a bad choice is one line before any table is read
     with _explained():
         a.fit(args.runs, fitted=args.fitted, baseline=args.baseline)
     _print_all(a.warnings_)
@@ -267,17 +308,22 @@ def _run_analysis(args: argparse.Namespace) -> int:
 
 def _run_hparams(args: argparse.Namespace) -> int:
     from rlscale import io
-    from rlscale.analysis import fit_hparams, json_ready, load_runs, write_csv
+    from rlscale.analysis import fit_hparams, json_ready, load_runs, return_scale, write_csv
 
     return_range = _return_range(args)
     _check_args(args, min_bootstrap=1)
+    opts = method_options(args.method, **_given(args))
     with _explained() as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
-                         return_kind=args.return_kind)
+                         max_return_preset=opts["max_return_preset"], return_kind=args.return_kind)
+        provenance = {"method": args.method, "options": opts,
+                      "max_return": {"grid": return_scale(runs, opts["max_return_preset"], **return_range)}}
         fit = fit_hparams(runs, args.thresholds, estimator=args.estimator, variant=args.variant,
-                          baseline_utd=args.baseline_utd, n_bootstrap=args.n_bootstrap, seed=args.seed,
+                          baseline_utd=args.baseline_utd, n_bootstrap=args.n_bootstrap, seed=opts["seed"],
                           utds_to_predict=args.utds_to_predict, validate_range=args.validate_range,
-                          max_ci_decades=args.max_ci_decades)
+                          max_ci_decades=args.max_ci_decades, strict=opts["crossing"] == "strict",
+                          average=opts["hparam_average"], unreached=opts["unreached"],
+                          separate_utds=opts["separate_utds"], provenance=provenance)
     table = fit.laws.table()
     lines += [f"{r.hparam} law of {r.group} ({r.variant} slope) is not a law ({r.status}): {r.reason}"
               for r in table[table["parameter"] == "exponent"].itertuples() if r.status != "ok"]
@@ -292,16 +338,18 @@ def _run_hparams(args: argparse.Namespace) -> int:
 
 def _run_frontier(args: argparse.Namespace) -> int:
     from rlscale import io
-    from rlscale.analysis import fit_frontier, json_ready, load_runs, write_csv
+    from rlscale.analysis import fit_frontier, json_ready, load_runs, return_scale, write_csv
     from rlscale.laws.frontier import BatchSizeLaw
 
     return_range = _return_range(args)
     _check_args(args, min_bootstrap=0)
+    opts = method_options(args.method, **_given(args))
+    preset = opts["fitted_max_return_preset"]
     if args.hparams is not None and not Path(args.hparams).is_file():
         raise RlscaleError(f"--hparams {args.hparams}: no such file")
     with _explained() as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
-                         min_seeds=2 if args.n_bootstrap > 0 else 1, one_benchmark=True,
+                         min_seeds=2 if args.n_bootstrap > 0 else 1, one_benchmark=True, max_return_preset=preset,
                          return_kind=args.return_kind)
         batch = None
         if args.hparams is not None:
@@ -309,8 +357,12 @@ def _run_frontier(args: argparse.Namespace) -> int:
                                               variant=args.hparams_variant)
         fit = fit_frontier(runs, args.delta, thresholds=args.thresholds, j_lo=args.j_lo, holdout=args.holdout,
                            batch_size=batch, n_bootstrap=args.n_bootstrap, utd_range=args.utd_range,
-                           validate_utd_range=args.validate_utd_range, seed=args.seed, source=str(args.runs),
-                           max_ci_decades=args.max_ci_decades)
+                           validate_utd_range=args.validate_utd_range, seed=opts["seed"], source=str(args.runs),
+                           max_ci_decades=args.max_ci_decades, strict=opts["crossing"] == "strict",
+                           normalize_by="task" if opts["dj_normalize"] == "per_task" else "threshold",
+                           loss=opts["dj_loss"], search=opts["sigma_search"], budget_points=opts["budget_points"],
+                           provenance={"method": args.method, "options": opts,
+                                       "max_return": {"fitted": return_scale(runs, preset, **return_range)}})
     _print_all(lines + fit.problems())
     out_dir = Path(args.output_dir)
     io.write_json(out_dir / "frontier.json", json_ready({**fit.to_dict(), **_returns_used(args, runs)}))

@@ -169,17 +169,19 @@ def _register_authors(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_authors)
 
 
-def _write(args: argparse.Namespace, read: Callable[[], Any]) -> int:
-    """Check the output path, import with one-line warnings, write the table atomically."""
+def _write(args: argparse.Namespace, read: Callable[[], Any], what: str | None = None) -> int:
+    """Check the output path, import with one-line warnings, write the table atomically. ``what``: log
+    progress lines on stderr while reading (off a terminal; the reader cannot count its progress)."""
     from rlscale.errors import RlscaleError, RlscaleWarning
     from rlscale.runs import write_run_table
+    from rlscale.train.progress import heartbeat
 
     out = Path(args.output)
     if out.suffix not in (".parquet", ".csv"):
         raise RlscaleError(f"--output {out}: use a .parquet or .csv file name")
     if out.is_dir():
         raise RlscaleError(f"--output {out} is a directory")
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, heartbeat(what or "", disable=what is None):
         warnings.simplefilter("always")
         table = read()
     for w in caught:
@@ -239,7 +241,16 @@ def _run_csv(args: argparse.Namespace) -> int:
     constants = parse_pairs(args.constants, "--set")
     return _write(args, lambda: import_csv(
         args.source, columns=columns, constants=constants, wide=args.wide,
-        seed_columns=args.seed_columns or DEFAULT_SEED_COLUMNS, **_defaults(args)))
+        seed_columns=args.seed_columns or DEFAULT_SEED_COLUMNS, **_defaults(args)), what=_reading(args.source))
+
+
+def _reading(source: str) -> str:
+    """``import csv SOURCE (SIZE)`` for progress lines."""
+    try:
+        size = f" ({Path(source).stat().st_size / 1e6:.0f} MB)"
+    except OSError:
+        size = ""
+    return f"import csv {source}{size}"
 
 
 def _run_wandb(args: argparse.Namespace) -> int:

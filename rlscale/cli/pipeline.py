@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-STEPS = ("grid", "fitted", "hparams", "analysis", "figures", "notebook", "overview")
+STEPS = ("grid", "fitted", "hparams", "analysis", "figures", "notebook", "overview", "authors")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "collect data/runs/<benchmark>[_fitted].parquet with its provenance; hparams: the proposals the fitted "
         "runs train at (results/<benchmark>/proposed_hparams.csv); analysis: every law, fitted once, into "
         "results/<benchmark>/analysis and metrics.json; figures: every figure and table notebook of the "
-        "benchmark into figures/<benchmark>/; notebook NAME: one of them; overview: Figure 1 into figures/.")
+        "benchmark into figures/<benchmark>/; notebook NAME: one of them; overview: Figure 1 into figures/; "
+        "authors: the authors preset, their published runs fitted with the paper method and rlscale's, every "
+        "figure, table and paper_vs_rlscale into build/authors/ (git-ignored).")
     p.add_argument("step", choices=STEPS)
     p.add_argument("benchmark", nargs="?", help="benchmark of params.yaml (all steps but overview)")
     p.add_argument("notebook", nargs="?", help="notebook name without .ipynb (step notebook)")
@@ -30,6 +32,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.step == "overview":
         pipeline.overview(args.params)
+        return 0
+    if args.step == "authors":
+        pipeline.authors()
         return 0
     if args.benchmark is None:
         raise RlscaleError(f"pipeline {args.step}: give a benchmark")

@@ -11,7 +11,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run every run of a sweep YAML (grid or fitted), each as an 'rlscale train' would",
         description="Run a sweep file's runs into OUT/NAME folders with --workers concurrent training "
         "processes (GPUs handed out round-robin). Finished runs are skipped, unfinished ones resume, failed ones "
-        "are reported and never re-run silently. Outcomes go to OUT/sweep_<name>.json; the exit code is 1 when "
+        "are reported and never re-run silently; a run folder whose config differs from the file's is refused "
+        "(--rerun-changed retrains it). One sweep driver per OUT and one writer per run folder (locks); the "
+        "worker processes die with the driver; Ctrl-C or SIGTERM stops them, records them interrupted, and the "
+        "same command resumes them. Outcomes go to OUT/sweep_<name>.json; the exit code is 1 when "
         "any run failed.",
     )
     p.add_argument("sweep", help="sweep YAML file (see sweeps/*.yaml)")
@@ -32,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the runs that crashed or were killed last time (diverged runs need their folder "
                    "removed)")
+    p.add_argument("--rerun-changed", action="store_true",
+                   help="retrain from scratch the runs whose folder holds another config than the sweep file now "
+                   "gives them (their old results are deleted); without it such a sweep is refused")
     p.add_argument("--vectorize", action="store_true",
                    help="local executor: train the runs that differ only in seed, learning rate and batch size as "
                    "one batched process per chunk (each chunk is one job of --workers; pql runs stay single)")
@@ -59,10 +65,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from rlscale.cli.train import config_flags
     from rlscale.errors import RlscaleError
+    from rlscale.io import check_writable_path
     from rlscale.train.sweep import (
         MAX_MEMBERS,
         Chunk,
         LocalExecutor,
+        SweepInterrupted,
+        changed_runs,
         load_sweep,
         plan,
         run_sweep,
@@ -92,15 +101,15 @@ def _sweep(args: argparse.Namespace) -> int:
         raise RlscaleError(f"--threads must be >= 1, got {args.threads}")
     sweep = load_sweep(args.sweep)
     out_dir = Path(args.output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RlscaleError(f"--output {out_dir} exists and is not a directory")
+    check_writable_path(out_dir, folder=True)
     gpus = [] if args.device == "cpu" or args.executor == "ray" else visible_gpus()
     if args.device == "cuda" and not gpus:
         raise RlscaleError("--device cuda requested but torch sees no CUDA device")
 
     max_members = args.max_members or MAX_MEMBERS["cuda" if gpus else "cpu"]
     if args.dry_run:
-        todo, settled = plan(sweep, out_dir, retry_failed=args.retry_failed)
+        changed = changed_runs(sweep, out_dir)
+        todo, settled = plan(sweep, out_dir, retry_failed=args.retry_failed, rerun_changed=args.rerun_changed)
         chunks: dict[str, str] = {}
         if args.vectorize:
             items, notes = vector_jobs(sweep, todo, out_dir, max_members)
@@ -109,7 +118,8 @@ def _sweep(args: argparse.Namespace) -> int:
             for i, job in enumerate(j for j in items if isinstance(j, Chunk)):
                 chunks.update({spec.name: f"vectorised chunk {i} ({len(job.runs)} members)" for spec in job.runs})
         for spec in sweep.runs:
-            state = settled[spec.name].status if spec.name in settled else "to run"
+            state = (settled[spec.name].status if spec.name in settled
+                     else "changed: to rerun" if spec.name in changed else "to run")
             how = chunks.get(spec.name, f"rlscale train {' '.join(config_flags(spec.config))} -o {out_dir / spec.name}")
             print(f"{spec.name}\t{state}\t{how}")
         print(f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(todo)} to run, "
@@ -126,8 +136,13 @@ def _sweep(args: argparse.Namespace) -> int:
                                device=args.device, threads=args.threads)
     else:
         executor = LocalExecutor(workers=args.workers or 1, gpus=gpus, threads=args.threads)
-    report = run_sweep(sweep, out_dir, executor, retry_failed=args.retry_failed, vectorize=args.vectorize,
-                       max_members=max_members)
+    try:
+        report = run_sweep(sweep, out_dir, executor, retry_failed=args.retry_failed,
+                           rerun_changed=args.rerun_changed, vectorize=args.vectorize, max_members=max_members)
+    except SweepInterrupted as exc:
+        print(exc.report.summary())
+        print("rlscale: interrupted", file=sys.stderr)
+        return 130
     print(report.summary())
     failed = report.counts()["failed"]
     if failed:
@@ -149,7 +164,8 @@ def _collect(args: argparse.Namespace) -> int:
     from rlscale import io
     from rlscale.train.collect import collect_runs
 
-    table, notes = collect_runs(args.runs, include_unfinished=args.include_unfinished)
+    io.check_writable_path(args.output)
+    table, notes = collect_runs(args.runs, include_unfinished=args.include_unfinished, progress=True)
     for note in notes:
         print(f"rlscale: {note}", file=sys.stderr)
     io.write_table(args.output, table)

@@ -6,9 +6,11 @@ crossing times computed elsewhere.
 
 Two variants, as in the paper:
 
-- ``normalize=True`` (the main text): per (env, J) divide the crossing times by that env's median
-  crossing time over σ, average over envs per (σ, J), fit one law per J, and multiply back by the
-  median over envs of those per-env medians so the law is in env steps again.
+- ``normalize=True`` (the main text): divide each env's crossing times by a median of them, average over
+  envs per (σ, J), fit one law per J, and multiply back by the median over envs of those per-env medians
+  so the law is in env steps again. ``normalize_by="threshold"`` (rlscale's) takes each env's median over
+  σ at each J; ``"task"`` (the authors') one median per env over every (σ, J) together, which needs every
+  crossing (their median is NaN otherwise, so a never-reached J is an error here rather than a silent NaN);
 - ``normalize=False`` (the appendix): one law per (env, J) on the raw crossing times.
 
 Fitting. We fit the equivalent form D = D_min · (1 + (σ/s_0)^-α) (the paper's way of writing its
@@ -16,15 +18,20 @@ results, β = s_0 · D_min^(1/α)) because its parameters (log D_min, log s_0, �
 Residuals are in log space (crossing times span orders of magnitude, noise is multiplicative),
 minimised by bounded ``scipy.optimize.least_squares`` started from the best few points of a coarse,
 vectorised grid over the parameters (the authors used a grid plus L-BFGS-B on squared error; the
-multi-start avoids the local minima of the 3-parameter fit). Crossings that are NaN are dropped and
-counted; a fit with fewer than ``min_points`` σ values is ``not_fitted`` with a ``reason``.
+multi-start avoids the local minima of the 3-parameter fit). ``loss="linear"`` fits as the authors' code
+does: squared error on the normalised times themselves (divided by the scale m, so in units of the
+median time), the model c + (σ/b)^-a, a brute-force 5x5x5 grid over (a, b, c) and an unbounded L-BFGS-B
+from every grid point, the lowest loss kept; then D_min = m·c, α = a, β = b·m^(1/a). A linear fit whose
+floor c is not positive (or whose a, b are not) is not a law of this form and is marked ``at_bound``.
+Crossings that are NaN are dropped and counted; a fit with fewer than ``min_points`` σ values is
+``not_fitted`` with a ``reason``.
 
 In code and tables the exponent α is ``exponent`` (``alpha`` is only ever a significance level).
 
 Intervals (:meth:`DataEfficiency.conf_int`): from the Jacobian at the optimum (Gauss-Newton covariance
 s²(JᵀJ)⁻¹ with a t quantile on n − 3 degrees of freedom; β through the delta method on log β) by
 default; when bootstrap crossings are given to :meth:`DataEfficiency.fit`, percentile intervals over
-refits on every bootstrap sample instead (``ci_method_`` says which).
+refits on every bootstrap sample instead (``ci_method_`` says which). Both use the fit's own loss.
 
 Verdict (:mod:`rlscale.laws.summary`): a fit whose (log D_min, log s_0, α) sits on a bound of the
 search is ``at_bound`` (typically s_0 at its upper bound: D_J keeps falling with σ as a pure power
@@ -122,22 +129,115 @@ def _fit_one(log_utd: np.ndarray, log_y: np.ndarray, start: np.ndarray | None = 
     return best
 
 
+#: the authors' brute-force grid over (a, b, c) of c + (σ/b)^-a, in normalised units
+_BRUTE_GRID = (slice(-2, 2, 0.8), slice(0, 1, 0.2), slice(-2, 2, 0.8))
+_B_EPS = 1e-12  # their model divides by b + 1e-12
+
+
+def _linear_loss(theta: np.ndarray, utd: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean squared error of c + (σ/b)^-a against ``y`` and its gradient in (a, b, c); 1e300 where undefined."""
+    a, b, c = theta
+    with np.errstate(all="ignore"):
+        ratio = utd / (b + _B_EPS)
+        power = ratio ** (-a)
+        r = c + power - y
+        d_pred = np.stack([-power * np.log(ratio), a / (b + _B_EPS) * power, np.ones_like(utd)])
+        value = float(np.mean(r**2))
+        grad = 2.0 * np.mean(r * d_pred, axis=1)
+    if not (np.isfinite(value) and np.isfinite(grad).all()):
+        return 1e300, np.zeros(3)
+    return value, grad
+
+
+def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int = 3) -> tuple[float, float, float]:
+    """The authors' fit of c + (σ/b)^-a to normalised times ``y``: a local minimisation of the mean squared
+    error from every point of their 5x5x5 brute-force grid, the lowest loss kept. Returns (a, b, c).
+
+    Their code runs SciPy's L-BFGS-B from each of the 125 points, one call at a time (about 0.5 s per fit
+    here); we run ``n_iter`` steps of a damped Gauss-Newton (Levenberg-Marquardt) from all 125 at once,
+    vectorised, and finish the ``n_polish`` lowest with L-BFGS-B, which reaches their optimum (the tests check
+    it against their published fits and against L-BFGS-B runs from their grid points).
+    """
+    from scipy import optimize
+
+    axes = [np.arange(s.start, s.stop, s.step) for s in _BRUTE_GRID]  # what scipy.optimize.brute evaluates
+    theta = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+    def evaluate(th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(all="ignore"):
+            ratio = utd[None, :] / (th[:, 1:2] + _B_EPS)
+            power = ratio ** (-th[:, 0:1])
+            r = th[:, 2:3] + power - y[None, :]
+            jac = np.stack([-power * np.log(ratio), th[:, 0:1] / (th[:, 1:2] + _B_EPS) * power,
+                            np.ones_like(power)], axis=-1)
+            cost = np.mean(r**2, axis=1)
+        bad = ~(np.isfinite(cost) & np.isfinite(jac).all(axis=(1, 2)))
+        return np.where(bad, np.inf, cost), np.where(bad[:, None], 0.0, r), np.where(bad[:, None, None], 0.0, jac)
+
+    cost, r, jac = evaluate(theta)
+    damping = np.full(len(theta), 1e-3)
+    live = np.flatnonzero(np.isfinite(cost))  # starts still moving
+    eye = np.eye(3)
+    for _ in range(n_iter):
+        if not len(live):
+            break
+        th, c, res, jc, lam = theta[live], cost[live], r[live], jac[live], damping[live]
+        a = jc.transpose(0, 2, 1) @ jc
+        g = np.einsum("kni,kn->ki", jc, res)
+        with np.errstate(all="ignore"):
+            step = -np.linalg.solve(a + lam[:, None, None] * (a * eye + 1e-12 * eye), g[..., None])[..., 0]
+        step = np.where(np.isfinite(step), step, 0.0)
+        new_cost, new_r, new_jac = evaluate(th + step)
+        better = new_cost < c
+        theta[live] = np.where(better[:, None], th + step, th)
+        r[live] = np.where(better[:, None], new_r, res)
+        jac[live] = np.where(better[:, None, None], new_jac, jc)
+        damping[live] = lam = np.clip(np.where(better, lam / 3.0, lam * 4.0), 1e-12, 1e12)
+        cost[live] = np.where(better, new_cost, c)
+        done = (better & (c - new_cost <= 1e-15 * c)) | (lam >= 1e12)
+        live = live[~done]
+    best, best_loss = theta[int(np.argmin(cost))], float(np.min(cost))
+    for start in theta[np.argsort(cost, kind="stable")[:n_polish]]:  # the lowest few, finished by L-BFGS-B
+        polished = optimize.minimize(_linear_loss, start, args=(utd, y), method="L-BFGS-B", jac=True).x
+        loss = _linear_loss(polished, utd, y)[0]
+        if loss <= best_loss:
+            best, best_loss = polished, loss
+    return tuple(float(v) for v in best)
+
+
+def _linear_to_theta(a: float, b: float, c: float, scale: float) -> np.ndarray | None:
+    """(log D_min, log s_0, α) of m·(c + (σ/b)^-a) = D_min·(1 + (σ/s_0)^-α), or None outside that form."""
+    if not (a > 0 and b > 0 and c > 0 and np.isfinite([a, b, c]).all()):
+        return None
+    return np.array([np.log(scale * c), np.log(b + _B_EPS) - np.log(c) / a, a])
+
+
 def _refit_many(
     log_utd: np.ndarray, log_y: np.ndarray, mask: np.ndarray, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-    n_iter: int = 60,
+    n_iter: int = 60, loss: str = "log",
 ) -> np.ndarray:
     """Refit many samples at once (bootstrap): projected Levenberg-Marquardt from a common start.
 
     Hand-written because ``least_squares`` fits one problem per call and a bootstrap needs
     thousands of tiny 3-parameter fits; ``log_y`` [samples, points] with ``mask`` marking the
-    points each sample has (a threshold a resample never reached). Returns thetas [samples, 3].
+    points each sample has (a threshold a resample never reached). ``loss``: residuals of log times,
+    or of the times themselves divided by each sample's median time (the linear loss). Returns thetas
+    [samples, 3].
     """
     w = mask.astype(float)
     theta = np.tile(np.clip(theta0, lo, hi), (log_y.shape[0], 1))
     damping = np.full(log_y.shape[0], 1e-2)
+    if loss == "linear":
+        y = np.where(mask, np.exp(log_y), np.nan)
+        unit = np.nanmedian(y, axis=1, keepdims=True)
+        y = np.where(mask, y, 0.0) / unit
+
+    def residual(th: np.ndarray) -> np.ndarray:
+        f = _log_model(th, log_utd)
+        return ((f - log_y) if loss == "log" else (np.exp(f) / unit - y)) * w
 
     def cost(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r = (_log_model(th, log_utd) - log_y) * w
+        r = residual(th)
         return (r**2).sum(axis=1), r
 
     c, r = cost(theta)
@@ -145,6 +245,8 @@ def _refit_many(
         weight = special.expit(-theta[:, 2:3] * (log_utd[None, :] - theta[:, 1:2]))
         jac = np.stack([np.ones_like(weight), weight * theta[:, 2:3], -weight * (log_utd[None, :] - theta[:, 1:2])],
                        axis=-1) * w[..., None]
+        if loss == "linear":
+            jac = jac * (np.exp(_log_model(theta, log_utd)) / unit)[..., None]
         a = jac.transpose(0, 2, 1) @ jac
         g = np.einsum("kni,kn->ki", jac, r)
         diag = np.einsum("kii->ki", a)
@@ -214,18 +316,33 @@ def _check_table(crossings: pd.DataFrame, what: str) -> pd.DataFrame:
     return table
 
 
-def _aggregate(table: pd.DataFrame, normalize: bool) -> pd.DataFrame:
-    """Points to fit: (group, threshold, utd, data), NaN crossings kept (dropped by the fit, counted)."""
+NORMALIZE_BY = ("threshold", "task")
+LOSSES = ("log", "linear")
+
+
+def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold") -> pd.DataFrame:
+    """Points to fit: (group, threshold, utd, data, scale), NaN crossings kept (dropped by the fit, counted).
+
+    ``by``: each env's times are divided by its median per J ("threshold") or over every (σ, J) ("task");
+    ``scale`` is the median over envs of those medians, which takes the mean back to env steps."""
     if not normalize:
         return table.rename(columns={"env": "group", "crossing": "data"})
-    keys = ["threshold", *(["sample"] if "sample" in table.columns else [])]
-    median = table.groupby([*keys, "env"])["crossing"].transform("median")
+    sample = ["sample"] if "sample" in table.columns else []
+    if by == "task" and not sample and table["crossing"].isna().any():
+        first = table[table["crossing"].isna()].iloc[0]
+        raise RlscaleError(f"data efficiency: per-task normalisation needs every crossing, but env {first['env']} "
+                           f"never reaches J={first['threshold']:g} at utd {first['utd']:g} (the authors' median "
+                           "would be NaN); lower the thresholds or normalise per threshold")
+    keys = ["threshold", *sample]
+    per = keys if by == "threshold" else sample
+    median = table.groupby([*per, "env"])["crossing"].transform("median")
     table = table.assign(rel=table["crossing"] / median, med=median)
     points = table.groupby([*keys, "utd"], as_index=False)["rel"].mean()  # mean over envs that reached J
-    scale = table.drop_duplicates([*keys, "env"]).groupby(keys)["med"].median().rename("scale")
-    points = points.join(scale, on=keys)
+    medians = table.drop_duplicates([*per, "env"])
+    scale = (medians.groupby(per)["med"].median() if per else pd.Series([medians["med"].median()])).rename("scale")
+    points = points.join(scale, on=per) if per else points.assign(scale=float(scale.iloc[0]))
     points["data"] = points["rel"] * points["scale"]
-    return points.drop(columns=["rel", "scale"]).assign(group=ALL)
+    return points.drop(columns=["rel"]).assign(group=ALL)
 
 
 HELDOUT_COLUMNS = ("group", "threshold", "utd", "actual", "predicted", "rel_error", "reason")
@@ -251,27 +368,32 @@ class DataEfficiency:
 
     def __init__(
         self, normalize: bool = True, min_points: int = 4, fit_utds: tuple[float, float] | None = None,
-        max_ci_decades: float = MAX_CI_DECADES,
+        max_ci_decades: float = MAX_CI_DECADES, normalize_by: str = "threshold", loss: str = "log",
     ) -> None:
         self.normalize = normalize
         self.min_points = min_points
         self.fit_utds = fit_utds
         self.max_ci_decades = max_ci_decades
+        self.normalize_by = normalize_by
+        self.loss = loss
 
     def fit(self, crossings: pd.DataFrame, bootstrap: pd.DataFrame | None = None) -> DataEfficiency:
         """Fit from crossings (env, utd, threshold, crossing); ``bootstrap`` adds a ``sample`` column."""
         if self.min_points < 3:
             raise RlscaleError(f"data efficiency: min_points must be >= 3 (3 parameters), got {self.min_points}")
+        if self.normalize_by not in NORMALIZE_BY or self.loss not in LOSSES:
+            raise RlscaleError(f"data efficiency: normalize_by must be one of {', '.join(NORMALIZE_BY)} and loss one "
+                               f"of {', '.join(LOSSES)} (got {self.normalize_by!r}, {self.loss!r})")
         table = _check_table(crossings, "crossings table")
         if table.empty:
             raise RlscaleError("data efficiency: the crossings table is empty")
-        points = _aggregate(table, self.normalize)
+        points = _aggregate(table, self.normalize, self.normalize_by)
         boot = None
         if bootstrap is not None:
             boot_table = _check_table(bootstrap, "bootstrap table")
             if "sample" not in boot_table.columns:
                 raise RlscaleError("data efficiency: the bootstrap table needs a 'sample' column")
-            boot = _aggregate(boot_table, self.normalize)
+            boot = _aggregate(boot_table, self.normalize, self.normalize_by)
         self.ci_method_ = "bootstrap" if boot is not None else "jacobian"
         inside = np.ones(len(points), dtype=bool)
         if self.fit_utds is not None:
@@ -330,27 +452,43 @@ class DataEfficiency:
                              f"{row['n_dropped']} never reached)")
             return row, []
         log_utd, log_y = np.log(utd), np.log(data)
-        res = _fit_one(log_utd, log_y)
-        row.update(_theta_to_params(res.x))
-        row["rmse_log"] = float(np.sqrt(2.0 * res.cost / len(log_y)))
-        row.update(_covariance(res, len(log_y)))
+        if self.loss == "linear":
+            # in units of the normalisation's scale m, as the authors fit (per env: the env's median time)
+            scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
+            a, b, c = _fit_linear(utd, data / scale)
+            theta = _linear_to_theta(a, b, c, scale)
+            if theta is None:
+                row["status"], row["reason"] = AT_BOUND, (
+                    f"the linear fit m·(c + (σ/b)^-a) gives c = {c:.3g}, a = {a:.3g}, b = {b:.3g}: no positive floor "
+                    "D_min (or no decay in σ), so it is not a law D_min + (β/σ)^α")
+                return row, []
+            bounds = None
+            row.update(_covariance_at(theta, log_utd, data))
+            row["rmse_log"] = float(np.sqrt(np.mean((_log_model(theta, log_utd) - log_y) ** 2)))
+        else:
+            res = _fit_one(log_utd, log_y)
+            theta, bounds = res.x, _bounds(log_utd, log_y)
+            row.update(_covariance(res, len(log_y)))
+            row["rmse_log"] = float(np.sqrt(2.0 * res.cost / len(log_y)))
+        row.update(_theta_to_params(theta))
         thetas: list[np.ndarray] = []
         if boot is not None:
             sub_boot = boot[(boot["group"] == group) & np.isclose(boot["threshold"], thr)]
-            thetas = list(self._bootstrap_thetas(sub_boot, res.x, utd, log_y))
-        row["status"], row["reason"] = self._judge(row, res.x, _bounds(log_utd, log_y), thetas)
+            thetas = list(self._bootstrap_thetas(sub_boot, theta, utd, log_y))
+        row["status"], row["reason"] = self._judge(row, theta, bounds, thetas)
         return row, thetas
 
-    def _judge(self, row: dict, theta: np.ndarray, bounds: tuple[np.ndarray, np.ndarray],
+    def _judge(self, row: dict, theta: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None,
                thetas: list[np.ndarray]) -> tuple[str, str]:
         if row["df_resid"] < 1:
             return EXACT, f"{row['n_points']} points for 3 parameters: no residual degrees of freedom"
-        lo, hi = bounds
-        tol = 1e-6 * (hi - lo)
-        for k, name in enumerate(_THETA):
-            for side, bound in (("lower", lo[k]), ("upper", hi[k])):
-                if abs(theta[k] - bound) <= tol[k]:
-                    return AT_BOUND, _BOUND_REASONS.get((name, side), f"{name} reached its {side} bound")
+        if bounds is not None:  # the linear fit is unbounded
+            lo, hi = bounds
+            tol = 1e-6 * (hi - lo)
+            for k, name in enumerate(_THETA):
+                for side, bound in (("lower", lo[k]), ("upper", hi[k])):
+                    if abs(theta[k] - bound) <= tol[k]:
+                        return AT_BOUND, _BOUND_REASONS.get((name, side), f"{name} reached its {side} bound")
         ci = (_bootstrap_intervals(np.asarray(thetas), JUDGE_ALPHA) if thetas
               else _jacobian_intervals(pd.Series(row), JUDGE_ALPHA))
         spans = {"D_min": decades(*ci["d_min"]), "s_0": decades(*ci["utd_scale"]),
@@ -374,8 +512,10 @@ class DataEfficiency:
         if not keep.any():
             return np.empty((0, 3))
         log_x = np.log(wide.columns.to_numpy(dtype=float))
+        lo, hi = _bounds(np.log(utd), log_y)
+        lo, hi = np.minimum(lo, theta), np.maximum(hi, theta)  # an unbounded (linear) fit may lie beyond them
         return _refit_many(log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta,
-                           *_bounds(np.log(utd), log_y))
+                           lo, hi, loss=self.loss)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """(1 - alpha) intervals of D_min, β, α (``exponent``) and s_0 (``utd_scale``), indexed by
@@ -468,13 +608,15 @@ class DataEfficiency:
     @classmethod
     def from_frames(cls, params: pd.DataFrame, points: pd.DataFrame, bootstrap: pd.DataFrame | None = None,
                     normalize: bool = True, fit_utds: tuple[float, float] | None = None,
-                    max_ci_decades: float = MAX_CI_DECADES) -> DataEfficiency:
+                    max_ci_decades: float = MAX_CI_DECADES, normalize_by: str = "threshold",
+                    loss: str = "log") -> DataEfficiency:
         """Restore a fit from :meth:`to_frames` (e.g. a saved analysis); the saved verdicts are kept and, with
         ``fit_utds``, the held-out points are predicted again."""
         missing = [c for c in PARAM_COLUMNS if c not in params.columns]
         if missing:
             raise RlscaleError(f"data efficiency: saved parameters lack column(s) {', '.join(missing)}")
-        out = cls(normalize=normalize, fit_utds=fit_utds, max_ci_decades=max_ci_decades)
+        out = cls(normalize=normalize, fit_utds=fit_utds, max_ci_decades=max_ci_decades, normalize_by=normalize_by,
+                  loss=loss)
         out.points_ = points.loc[:, ["group", "threshold", "utd", "data"]].astype({"group": str}).reset_index(drop=True)
         out.bootstrap_ = None if bootstrap is None else bootstrap.astype({"group": str}).reset_index(drop=True)
         out.ci_method_ = "bootstrap" if bootstrap is not None else "jacobian"
@@ -530,6 +672,21 @@ def _covariance(res, n: int) -> dict[str, float]:
         return dict.fromkeys(_COV, np.nan)
     try:
         cov = (2.0 * res.cost / dof) * np.linalg.inv(res.jac.T @ res.jac)
+    except np.linalg.LinAlgError:
+        return dict.fromkeys(_COV, np.nan)
+    return dict(zip(_COV, (cov[0, 0], cov[1, 1], cov[2, 2], cov[0, 1], cov[0, 2], cov[1, 2]), strict=True))
+
+
+def _covariance_at(theta: np.ndarray, log_utd: np.ndarray, data: np.ndarray) -> dict[str, float]:
+    """Gauss-Newton covariance of (log D_min, log s_0, α) for the linear loss: residuals D(σ) - data."""
+    dof = len(data) - 3
+    if dof < 1:
+        return dict.fromkeys(_COV, np.nan)
+    fitted = np.exp(_log_model(theta, log_utd))
+    weight = special.expit(-theta[2] * (log_utd - theta[1]))
+    jac = fitted[:, None] * np.column_stack([np.ones_like(log_utd), weight * theta[2], -weight * (log_utd - theta[1])])
+    try:
+        cov = (float(((fitted - data) ** 2).sum()) / dof) * np.linalg.inv(jac.T @ jac)
     except np.linalg.LinAlgError:
         return dict.fromkeys(_COV, np.nan)
     return dict(zip(_COV, (cov[0, 0], cov[1, 1], cov[2, 2], cov[0, 1], cov[0, 2], cov[1, 2]), strict=True))

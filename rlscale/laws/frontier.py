@@ -13,6 +13,14 @@ fit marked ``at_bound``, ``wide`` … gives no frontier, only its points):
   threshold given, whether or not it has a law), leaving out optima on the edge of the σ range (a
   bound, not an optimum) and thresholds whose points repeat a lower one's (counted once); the
   held-out ones are predicted where the law in F is a law: |pred − actual| / actual per point.
+
+The authors' choices (``search="grid"``: σ*_J is the best of 100 log-spaced σ over the data's σ range,
+no refinement; ``budget_points="all"``: every optimum below the held-out J enters the laws in F) are
+options; with ``budget_points="all"`` a D_J fit enters whatever its verdict (``wide``, ``exact``,
+``at_bound``: the authors judge no fit), so a law in F may rest on D_J laws that are not laws here (the
+optimum's ``note`` says so). ``compute_unit="gradient_steps"`` counts compute as σ·D gradient steps (the
+paper's Isaac Gym convention, where δ is then gradient steps per env step); "top" thresholds are the hardest ones, the
+lowest levels of a lower-is-better metric (``higher_is_better=False``).
 """
 
 from __future__ import annotations
@@ -36,17 +44,23 @@ from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.runs import CONFIG_COLUMNS
 
 QUANTITIES = ("utd", "data", "compute")
+SEARCHES = ("continuous", "grid")
+BUDGET_POINTS = ("distinct_interior", "all")
+COMPUTE_UNITS = ("flops", "gradient_steps")
+#: σ values of the authors' grid search for σ*_J
+GRID_SEARCH_POINTS = 100
 
 
 def select_configs(crossings: ThresholdCrossings) -> np.ndarray:
     """Index (into ``crossings.configs_``) of one configuration per (benchmark, env, algo, utd).
 
-    With a raw grid several (B, η) share an (env, σ); we keep the one that reaches the highest
-    threshold earliest, breaking ties (e.g. all never reach it) by the next lower threshold and so
-    on ("never" counts as infinitely late). With fitted-hyperparameter runs there is one
-    configuration per (env, σ) and this keeps it.
+    With a raw grid several (B, η) share an (env, σ); we keep the one that reaches the hardest
+    threshold (the highest, or the lowest of a lower-is-better metric) earliest, breaking ties (e.g. all
+    never reach it) by the next hardest threshold and so on ("never" counts as infinitely late). With
+    fitted-hyperparameter runs there is one configuration per (env, σ) and this keeps it.
     """
-    order = np.argsort(crossings.thresholds_)[::-1]
+    order = np.argsort(crossings.thresholds_)
+    order = order[::-1] if getattr(crossings, "higher_is_better_", True) else order
     late = np.where(np.isnan(crossings.crossing_), np.inf, crossings.crossing_)[:, order]
     keys = ["benchmark", "env", "algo", "utd"]
     frame = crossings.configs_.loc[:, keys].reset_index(drop=True)
@@ -133,6 +147,23 @@ class BatchSizeLaw:
         return cls(terms, source=source)
 
     @classmethod
+    def from_shared(cls, exponent: float, coefs: dict[str, float], envs: Sequence[str] | None = None,
+                    source: str = "given") -> BatchSizeLaw:
+        """From a shared-slope law given as numbers (e.g. a published fit): B*_env(σ) = coef_env · σ^exponent."""
+        try:
+            terms = {str(env): (float(c), float(exponent)) for env, c in coefs.items()}
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise RlscaleError(f"{source}: a batch-size law needs an exponent and a coef per env ({exc})") from None
+        if envs is not None:
+            missing = sorted(set(envs) - set(terms))
+            if missing:
+                raise RlscaleError(f"{source}: no batch-size coefficient for env(s) {', '.join(missing)}")
+            terms = {env: terms[env] for env in envs}
+        if not terms or not all(np.isfinite(c) and c > 0 and np.isfinite(e) for c, e in terms.values()):
+            raise RlscaleError(f"{source}: batch-size laws need positive finite coef and finite exponent")
+        return cls(terms, source=source)
+
+    @classmethod
     def from_runs(cls, configs: pd.DataFrame) -> BatchSizeLaw:
         """B as the selected runs used it: per env the geometric mean when an env's runs share one batch size
         (exponent 0), else a power law of the batch sizes in σ fitted per env (a description, not a law)."""
@@ -162,11 +193,13 @@ EXTRAPOLATION_COLUMNS = ("threshold", "quantity", "budget", "actual", "predicted
 class ComputeFrontier:
     """Pareto frontier and budget-optimal σ per threshold, and the power laws of σ*, D*, C* in F*.
 
-    Parameters: ``delta`` (FLOPs per env step), ``critic_params`` (N), ``batch_size`` (callable
-    B(σ), e.g. :class:`BatchSizeLaw`), ``utd_range`` (σ range swept and searched; default: the σ
-    range of the fitted points widened by 2× each side), ``n_grid`` (points per curve), ``holdout``
-    (top thresholds held out of the budget laws), ``group`` (which law of the efficiency fit:
-    "all" for the normalised one, else an env), ``max_ci_decades`` (verdict of the laws in F).
+    Parameters: ``delta`` (FLOPs per env step; gradient steps per env step with ``compute_unit=
+    "gradient_steps"``), ``critic_params`` (N), ``batch_size`` (callable B(σ), e.g. :class:`BatchSizeLaw`),
+    ``utd_range`` (σ range swept and searched; default: the σ range of the fitted points widened by 2×
+    each side, or exactly that range with ``search="grid"``), ``n_grid`` (points per curve; 100 with
+    ``search="grid"``), ``holdout`` (hardest thresholds held out of the budget laws), ``group`` (which law
+    of the efficiency fit: "all" for the normalised one, else an env), ``max_ci_decades`` (verdict of the
+    laws in F), ``search``, ``budget_points``, ``compute_unit``, ``higher_is_better`` (see the module).
 
     Fitted attributes: ``curves_`` (threshold, utd, data, compute, budget; thresholds with a D_J law
     only), ``optimum_`` (:data:`OPTIMUM_COLUMNS`: ``at_boundary`` = σ* on the edge of ``utd_range``,
@@ -186,6 +219,10 @@ class ComputeFrontier:
         holdout: int = 2,
         group: str = ALL,
         max_ci_decades: float = MAX_CI_DECADES,
+        search: str = "continuous",
+        budget_points: str = "distinct_interior",
+        compute_unit: str = "flops",
+        higher_is_better: bool = True,
     ) -> None:
         self.delta = delta
         self.critic_params = critic_params
@@ -195,10 +232,16 @@ class ComputeFrontier:
         self.holdout = holdout
         self.group = group
         self.max_ci_decades = max_ci_decades
+        self.search = search
+        self.budget_points = budget_points
+        self.compute_unit = compute_unit
+        self.higher_is_better = higher_is_better
 
     def compute(self, utd: np.ndarray, data: np.ndarray) -> np.ndarray:
-        """C = 10 · N · B(σ) · σ · D FLOPs."""
+        """C = 10 · N · B(σ) · σ · D FLOPs, or σ · D gradient steps."""
         utd = np.asarray(utd, dtype=float)
+        if self.compute_unit == "gradient_steps":
+            return utd * np.asarray(data, dtype=float)
         return 10.0 * self.critic_params * np.asarray(self.batch_size(utd), dtype=float) * utd * np.asarray(data)
 
     def fit(self, efficiency: DataEfficiency) -> ComputeFrontier:
@@ -208,14 +251,19 @@ class ComputeFrontier:
             raise RlscaleError(f"frontier: the efficiency fit has no group '{self.group}' "
                                f"(has {', '.join(map(str, efficiency.groups_))})")
         thresholds = np.sort(all_params["threshold"].to_numpy(dtype=float))
-        held = set(thresholds[len(thresholds) - self.holdout:]) if self.holdout else set()
-        params = all_params[all_params["status"] == OK]
+        hardest_last = thresholds if self.higher_is_better else thresholds[::-1]
+        held = set(hardest_last[len(thresholds) - self.holdout:]) if self.holdout else set()
+        if self.budget_points == "all":  # the authors judge no fit: every D_J with estimates, whatever its verdict
+            params = all_params[np.isfinite(all_params[["d_min", "beta", "exponent"]].to_numpy(dtype=float)).all(1)]
+        else:
+            params = all_params[all_params["status"] == OK]
+        widen = 2.0 if self.search == "continuous" else 1.0
         if self.utd_range is None:
             utds = efficiency.points_.loc[efficiency.points_["group"] == self.group, "utd"]
-            self.utd_range_ = (float(utds.min()) / 2.0, float(utds.max()) * 2.0)
+            self.utd_range_ = (float(utds.min()) / widen, float(utds.max()) * widen)
         else:
             self.utd_range_ = (float(self.utd_range[0]), float(self.utd_range[1]))
-        grid = np.geomspace(*self.utd_range_, self.n_grid)
+        grid = np.geomspace(*self.utd_range_, self.n_grid if self.search == "continuous" else GRID_SEARCH_POINTS)
         curves, optima = [], []
         for r in params.sort_values("threshold").itertuples(index=False):
             data = r.d_min + (r.beta / grid) ** r.exponent
@@ -224,8 +272,11 @@ class ComputeFrontier:
                                         "budget": compute + self.delta * data}))
             opt = {"threshold": float(r.threshold), **self._optimum(grid, (r.d_min, r.beta, r.exponent)),
                    "held_out": float(r.threshold) in held}
-            opt["note"] = _note(opt, r.same_as)
-            opt["in_fit"] = not opt["held_out"] and not opt["note"]
+            if self.budget_points == "distinct_interior":
+                opt["note"] = _note(opt, r.same_as)
+            else:
+                opt["note"] = "" if r.status == OK else f"D_J is not a law here ({r.status}); used as the authors do"
+            opt["in_fit"] = not opt["held_out"] and (not opt["note"] or self.budget_points == "all")
             optima.append(opt)
         self.reason_ = "" if optima else "no threshold has a data-efficiency law: " + "; ".join(
             f"J={r.threshold:g}: {r.status}" for r in all_params.itertuples(index=False))
@@ -240,6 +291,11 @@ class ComputeFrontier:
             raise RlscaleError(f"frontier: delta (FLOPs per env step) must be >= 0, got {self.delta}")
         if not (np.isfinite(self.critic_params) and self.critic_params > 0):
             raise RlscaleError(f"frontier: critic_params must be positive, got {self.critic_params}")
+        for name, value, allowed in (("search", self.search, SEARCHES), ("budget_points", self.budget_points,
+                                                                         BUDGET_POINTS),
+                                     ("compute_unit", self.compute_unit, COMPUTE_UNITS)):
+            if value not in allowed:
+                raise RlscaleError(f"frontier: {name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.holdout < 0 or self.n_grid < 3:
             raise RlscaleError(f"frontier: need holdout >= 0 and n_grid >= 3 (got {self.holdout}, {self.n_grid})")
         if self.utd_range is not None and not (0 < self.utd_range[0] < self.utd_range[1] < np.inf):
@@ -257,9 +313,11 @@ class ComputeFrontier:
 
         values = np.array([log_budget(v) for v in np.log(grid)])
         i = int(np.argmin(values))
-        lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, len(grid) - 1)])
-        res = optimize.minimize_scalar(log_budget, bounds=(lo, hi), method="bounded", options={"xatol": 1e-8})
-        log_utd = float(res.x) if res.fun <= values[i] else float(np.log(grid[i]))
+        log_utd = float(np.log(grid[i]))
+        if self.search == "continuous":
+            lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, len(grid) - 1)])
+            res = optimize.minimize_scalar(log_budget, bounds=(lo, hi), method="bounded", options={"xatol": 1e-8})
+            log_utd = float(res.x) if res.fun <= values[i] else log_utd
         utd = float(np.exp(log_utd))
         data = float(d_min + (beta / utd) ** exponent)
         compute = float(self.compute(np.array([utd]), np.array([data]))[0])
@@ -343,7 +401,9 @@ class ComputeFrontier:
         """Optima per threshold, the laws in F (y = coef · F^exponent, 95% intervals) and the held-out errors."""
         return {
             "delta": self.delta, "critic_params": self.critic_params, "utd_range": list(self.utd_range_),
-            "holdout": self.holdout, "reason": self.reason_,
+            "holdout": self.holdout, "reason": self.reason_, "search": self.search,
+            "budget_points": self.budget_points, "compute_unit": self.compute_unit,
+            "higher_is_better": self.higher_is_better,
             "optimum": self.optimum_.to_dict(orient="records"),
             **{f"{q}_law": (law_terms(self.laws_[q])[ALL] if q in self.laws_ else None) for q in QUANTITIES},
             "law_reason": self.law_reason_,
@@ -360,10 +420,11 @@ class ComputeFrontier:
     @classmethod
     def from_frames(cls, frames: dict[str, pd.DataFrame], delta: float, critic_params: float,
                     batch_size: BatchSizeLaw, utd_range: tuple[float, float], holdout: int, reason: str = "",
-                    law_reason: str = "", max_ci_decades: float = MAX_CI_DECADES) -> ComputeFrontier:
-        """Restore a fit from :meth:`to_frames` and its scalars (e.g. a saved analysis)."""
+                    law_reason: str = "", max_ci_decades: float = MAX_CI_DECADES, **options) -> ComputeFrontier:
+        """Restore a fit from :meth:`to_frames` and its scalars (e.g. a saved analysis); ``options``: ``search``,
+        ``budget_points``, ``compute_unit``, ``higher_is_better`` as fitted."""
         out = cls(delta, critic_params, batch_size, utd_range=utd_range, holdout=holdout,
-                  max_ci_decades=max_ci_decades)
+                  max_ci_decades=max_ci_decades, **options)
         out.utd_range_ = (float(utd_range[0]), float(utd_range[1]))
         out.curves_ = frames["curves"].reset_index(drop=True)
         optimum = frames["optimum"].reset_index(drop=True)
@@ -378,7 +439,10 @@ class ComputeFrontier:
         return out
 
     def summary(self, alpha: float = 0.05) -> Summary:
-        info = [("δ (FLOPs per env step)", self.delta), ("N (critic parameters)", self.critic_params),
+        unit = "FLOPs" if self.compute_unit == "flops" else "gradient steps"
+        info = [(f"δ ({unit} per env step)", self.delta), ("compute", "10·N·B(σ)·σ·D FLOPs" if self.compute_unit ==
+                                                          "flops" else "σ·D gradient steps"),
+                ("N (critic parameters)", self.critic_params),
                 ("σ range", f"{self.utd_range_[0]:.3g}..{self.utd_range_[1]:.3g}"),
                 ("held-out top thresholds", self.holdout)]
         tables = [("optimum per J", self.optimum_.drop(columns="note")), ("laws in F", self.table(alpha))]

@@ -3,7 +3,8 @@
 :class:`BestHyperparams` turns threshold crossings into one best (B, η) per (benchmark, env, algo,
 utd); :class:`HyperparamLaws` fits B*(σ) and η*(σ) with :class:`~rlscale.laws.powerlaw.PowerLaw`
 (shared slope per benchmark and separate slopes per env), proposes hyperparameters for any σ and
-gives the constant-hyperparameter baseline. All averaging of hyperparameters is in log space.
+gives the constant-hyperparameter baseline. Averages of hyperparameters are geometric (in log space) by
+default; ``average="arithmetic"`` averages the values themselves, as the authors' code does.
 """
 
 from __future__ import annotations
@@ -22,43 +23,65 @@ from rlscale.laws.thresholds import ThresholdCrossings
 TASK_COLUMNS = ("benchmark", "env", "algo", "utd")
 HPARAMS = ("batch_size", "learning_rate")
 
+AVERAGES = ("log", "arithmetic")
+UNREACHED = ("drop", "first")
+SEPARATE_UTDS = ("all", "all_but_largest")
+
 # Each estimator maps time-to-threshold on the grid [n_B, n_eta, samples] (inf = never reached) to
-# per-sample (log B, log eta); "bootstrap" ones average those over the bootstrap samples.
-Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# per-sample (log B, log eta); "bootstrap" ones average those over the bootstrap samples. ``average``
+# says how values are averaged ("log": geometric mean, "arithmetic"), ``unreached`` what a sample in which
+# no grid value reaches J gives ("drop": nothing, NaN; "first": the smallest grid value, what np.argmin of
+# all-infinite times returns).
+Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray, str, str], tuple[np.ndarray, np.ndarray]]
 
 
-def _joint_argmin(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def average_logs(log_values: np.ndarray, average: str, axis: int | None = None) -> np.ndarray | float:
+    """The mean of values given as logs, as a log: geometric (``"log"``) or arithmetic; NaN entries skipped."""
+    if axis is None:
+        finite = log_values[np.isfinite(log_values)]
+        if not len(finite):
+            return np.nan
+        return float(finite.mean()) if average == "log" else float(np.log(np.exp(finite).mean()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice: nothing reached J there
+        if average == "log":
+            return np.nanmean(log_values, axis=axis)
+        return np.log(np.nanmean(np.exp(log_values), axis=axis))
+
+
+def _joint_argmin(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log",
+                  unreached: str = "drop") -> tuple[np.ndarray, np.ndarray]:
     """The grid cell with the smallest time: the best B and the η that was best with it."""
     n_b, n_lr, n_s = times.shape
     flat = times.reshape(n_b * n_lr, n_s)
     idx = np.argmin(flat, axis=0)
-    ok = np.isfinite(flat[idx, np.arange(n_s)])
+    ok = np.isfinite(flat[idx, np.arange(n_s)]) | (unreached == "first")
     return np.where(ok, log_b[idx // n_lr], np.nan), np.where(ok, log_lr[idx % n_lr], np.nan)
 
 
 def _mean_of_conditional_best(
-    times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray
+    times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log", unreached: str = "drop"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best B for each η (and best η for each B), averaged over the other hyperparameter (the paper's)."""
     b_idx = np.argmin(times, axis=0)  # [n_lr, samples]
-    b_ok = np.isfinite(np.min(times, axis=0))
+    b_ok = np.isfinite(np.min(times, axis=0)) | (unreached == "first")
     lr_idx = np.argmin(times, axis=1)  # [n_b, samples]
-    lr_ok = np.isfinite(np.min(times, axis=1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no η reached J in that sample
-        b = np.nanmean(np.where(b_ok, log_b[b_idx], np.nan), axis=0)
-        lr = np.nanmean(np.where(lr_ok, log_lr[lr_idx], np.nan), axis=0)
+    lr_ok = np.isfinite(np.min(times, axis=1)) | (unreached == "first")
+    b = average_logs(np.where(b_ok, log_b[b_idx], np.nan), average, axis=0)
+    lr = average_logs(np.where(lr_ok, log_lr[lr_idx], np.nan), average, axis=0)
     return b, lr
 
 
-def _quadratic_optimum(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _quadratic_optimum(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log",
+                       unreached: str = "drop") -> tuple[np.ndarray, np.ndarray]:
     """Beyond the paper: the vertex of a quadratic in (log B, log η) fitted to log time around the best cell.
 
     The grid argmin can only return grid values, which flattens the fitted slopes when the true
     optimum sits between grid points. We fit log time = quadratic (6 terms) to the finite cells of
     the 3×3 window around the best cell (shifted inwards at the grid edge) and take its vertex,
     clipped to the window. If the window is not convex in both directions we fall back per axis
-    to a 1-D parabola through the best cell's row/column, and finally to the grid value.
+    to a 1-D parabola through the best cell's row/column, and finally to the grid value. A sample where
+    nothing reached J has no vertex (NaN), whatever ``unreached`` says.
     """
     n_b, n_lr, n_s = times.shape
     out_b, out_lr = np.full(n_s, np.nan), np.full(n_s, np.nan)
@@ -118,19 +141,21 @@ ESTIMATORS: dict[str, tuple[Estimator, bool]] = {
 }
 ESTIMATOR_HELP = {
     "bootstrap": "the paper's (default): per bootstrap sample the best B for each η and the best η "
-    "for each B, averaged in log space over samples and over the other hyperparameter",
-    "bootstrap_joint": "per bootstrap sample the best grid cell (best B and the η best with it), log-averaged",
+    "for each B, averaged over samples and over the other hyperparameter",
+    "bootstrap_joint": "per bootstrap sample the best grid cell (best B and the η best with it), averaged",
     "point": "grid argmin of the all-seeds crossing",
-    "mean_other": "all-seeds best B for each η (best η for each B), log-averaged over the other hyperparameter",
+    "mean_other": "all-seeds best B for each η (best η for each B), averaged over the other hyperparameter",
     "quadratic": "beyond the paper: vertex of a quadratic in log B, log η fitted to log time around the best cell",
-    "bootstrap_quadratic": "beyond the paper: the quadratic vertex per bootstrap sample, log-averaged over samples",
+    "bootstrap_quadratic": "beyond the paper: the quadratic vertex per bootstrap sample, averaged over samples",
 }
 
 
 class BestHyperparams:
     """Uncertainty-corrected best (B, η) per (benchmark, env, algo, utd) at one threshold.
 
-    ``estimator`` is one of :data:`ESTIMATORS` (see :data:`ESTIMATOR_HELP`). After :meth:`fit`,
+    ``estimator`` is one of :data:`ESTIMATORS` (see :data:`ESTIMATOR_HELP`); ``average`` ("log": geometric
+    means, "arithmetic") and ``unreached`` ("drop"/"first", see :data:`Estimator`) are the averaging choices
+    (rlscale's defaults; the authors': "arithmetic", "first"). After :meth:`fit`,
     ``best_`` has TASK_COLUMNS, ``batch_size``, ``learning_rate`` (continuous), ``*_lower``/``*_upper``
     (2.5/97.5 percentiles of the per-bootstrap-sample estimate; :meth:`conf_int` for other levels),
     ``*_log_std`` (their spread in natural log), ``grid_batch_size``/``grid_learning_rate`` (grid
@@ -139,14 +164,20 @@ class BestHyperparams:
     A (task, σ) where no cell reaches the threshold gets NaN and a warning.
     """
 
-    def __init__(self, threshold: float = 800.0, estimator: str = "bootstrap") -> None:
+    def __init__(self, threshold: float = 800.0, estimator: str = "bootstrap", average: str = "log",
+                 unreached: str = "drop") -> None:
         self.threshold = threshold
         self.estimator = estimator
+        self.average = average
+        self.unreached = unreached
 
     def fit(self, crossings: ThresholdCrossings) -> BestHyperparams:
         if self.estimator not in ESTIMATORS:
             raise RlscaleError(f"best hyperparameters: unknown estimator '{self.estimator}' "
                                f"(choose from {', '.join(ESTIMATORS)})")
+        if self.average not in AVERAGES or self.unreached not in UNREACHED:
+            raise RlscaleError(f"best hyperparameters: average must be one of {', '.join(AVERAGES)} and unreached "
+                               f"one of {', '.join(UNREACHED)} (got {self.average!r}, {self.unreached!r})")
         if crossings.bootstrap_ is None:
             raise RlscaleError("best hyperparameters: these crossings were restored from a saved analysis and have "
                                "no bootstrap samples; compute them from the run table")
@@ -171,12 +202,13 @@ class BestHyperparams:
             grid_boot[b_pos, lr_pos] = boot[idx]
             log_b, log_lr = np.log(b_vals), np.log(lr_vals)
 
-            samples_b, samples_lr = func(grid_boot, log_b, log_lr)
+            samples_b, samples_lr = func(grid_boot, log_b, log_lr, self.average, self.unreached)
             samples.append((samples_b, samples_lr))
             if average:
-                value_b, value_lr = _nanmean(samples_b), _nanmean(samples_lr)
+                value_b, value_lr = (float(average_logs(s, self.average)) for s in (samples_b, samples_lr))
             else:
-                value_b, value_lr = (float(v[0]) for v in func(grid_point, log_b, log_lr))
+                value_b, value_lr = (float(v[0]) for v in func(grid_point, log_b, log_lr, self.average,
+                                                                self.unreached))
             cell = int(np.argmin(grid_point[:, :, 0]))
             reached = bool(np.isfinite(grid_point[:, :, 0].flat[cell]))
             row = dict(zip(TASK_COLUMNS, key, strict=True))
@@ -238,11 +270,6 @@ class BestHyperparams:
                 f"{missing} never reached>")
 
 
-def _nanmean(x: np.ndarray) -> float:
-    finite = x[np.isfinite(x)]
-    return float(finite.mean()) if len(finite) else np.nan
-
-
 def _percentiles(log_samples: np.ndarray, alpha: float) -> tuple[float, float]:
     finite = log_samples[np.isfinite(log_samples)]
     if not len(finite):
@@ -278,13 +305,16 @@ class HyperparamLaws:
     ``baseline_`` is the constant-hyperparameter baseline: the grid-best (B, η) at
     ``baseline_utd`` (or the nearest σ present, in log distance) per env. An env whose best
     hyperparameters are finite at fewer than 2 σ cannot have a law; it is left out with a warning.
+    ``separate_utds``: the σ the separate laws are fitted on, ``"all"`` or ``"all_but_largest"`` (the
+    authors': each task's largest σ left out of its own law; the shared law always uses every σ).
     """
 
     def __init__(self, shared_slope: bool = True, baseline_utd: float = 2.0,
-                 max_ci_decades: float = MAX_CI_DECADES) -> None:
+                 max_ci_decades: float = MAX_CI_DECADES, separate_utds: str = "all") -> None:
         self.shared_slope = shared_slope
         self.baseline_utd = baseline_utd
         self.max_ci_decades = max_ci_decades
+        self.separate_utds = separate_utds
 
     def fit(self, best: BestHyperparams | pd.DataFrame) -> HyperparamLaws:
         table = best.best_ if isinstance(best, BestHyperparams) else best
@@ -300,17 +330,35 @@ class HyperparamLaws:
         if table.empty:
             raise RlscaleError("hyperparameter laws: no env has finite best hyperparameters at 2 or more utds "
                                "(see the warnings: nothing reached the highest threshold J often enough)")
+        if self.separate_utds not in SEPARATE_UTDS:
+            raise RlscaleError(f"hyperparameter laws: separate_utds must be one of {', '.join(SEPARATE_UTDS)}, "
+                               f"got {self.separate_utds!r}")
         self.laws_: dict[str, dict[str, dict[str, PowerLaw]]] = {h: {"shared": {}, "separate": {}} for h in HPARAMS}
         self.env_benchmark_: dict[str, str] = {}
         for bench, sub in table.groupby("benchmark", sort=True, observed=True):
             for env in sub["env"].unique():
                 self.env_benchmark_[str(env)] = str(bench)
+            separate = self._separate_points(sub)
             for h in HPARAMS:
-                for variant, shared in (("shared", True), ("separate", False)):
-                    law = PowerLaw(shared_slope=shared, max_ci_decades=self.max_ci_decades)
-                    self.laws_[h][variant][str(bench)] = law.fit(sub["utd"], sub[h], sub["env"].astype(str).tolist())
+                for variant, points in (("shared", sub), ("separate", separate)):
+                    law = PowerLaw(shared_slope=variant == "shared", max_ci_decades=self.max_ci_decades)
+                    self.laws_[h][variant][str(bench)] = law.fit(points["utd"], points[h],
+                                                                 points["env"].astype(str).tolist())
         self.baseline_ = _baseline(table, self.baseline_utd)
         return self
+
+    def _separate_points(self, sub: pd.DataFrame) -> pd.DataFrame:
+        """The points of the separate laws: every σ, or every σ but each env's largest."""
+        if self.separate_utds == "all":
+            return sub
+        largest = sub.groupby("env", observed=True)["utd"].transform("max")
+        kept = sub[sub["utd"] < largest]
+        few = sorted(str(env) for env, n in kept.groupby("env", observed=True)["utd"].nunique().items() if n < 2)
+        missing = sorted(set(sub["env"].astype(str)) - set(kept["env"].astype(str)))
+        if few or missing:
+            raise RlscaleError(f"hyperparameter laws: without its largest utd, env(s) {', '.join(few + missing)} "
+                               "keep fewer than 2 utds for a separate law; use separate_utds='all'")
+        return kept
 
     @property
     def variant(self) -> str:
@@ -460,6 +508,7 @@ def extrapolation_errors(
     fit_range: tuple[float, float] = (1.0, 8.0),
     shared_slope: bool = True,
     max_ci_decades: float = MAX_CI_DECADES,
+    separate_utds: str = "all",
 ) -> pd.DataFrame:
     """Fit the laws on σ inside ``fit_range``, predict the other σ: |pred - actual| / actual.
 
@@ -475,7 +524,8 @@ def extrapolation_errors(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RlscaleWarning)
         try:
-            laws = HyperparamLaws(shared_slope=shared_slope, max_ci_decades=max_ci_decades).fit(table[inside])
+            laws = HyperparamLaws(shared_slope=shared_slope, max_ci_decades=max_ci_decades,
+                                  separate_utds=separate_utds).fit(table[inside])
         except RlscaleError as exc:
             why = f"no law fitted on utd {fit_range[0]:g}..{fit_range[1]:g}: {exc}"
     rows = []

@@ -107,9 +107,12 @@ class ReturnNormalizer:
         """Rows whose score is their value: DMC (already 0-1000) and lower-is-better metrics."""
         if self.higher_is_better is False:
             return pd.Series(True, index=runs.index)
-        own = runs["benchmark"].astype(str).str.lower().isin(ALREADY_NORMALISED)
+        # per distinct value, then per row: a run table has millions of rows and a handful of names
+        benchmarks = pd.unique(runs["benchmark"].dropna())
+        own = runs["benchmark"].isin([b for b in benchmarks if str(b).lower() in ALREADY_NORMALISED])
         if self.higher_is_better is None and "metric" in runs.columns:
-            own |= ~runs["metric"].astype(str).map(higher_is_better).astype(bool)
+            metrics = pd.unique(runs["metric"].dropna())
+            own |= runs["metric"].isin([m for m in metrics if not higher_is_better(str(m))])
         return own
 
     def transform(self, runs: pd.DataFrame) -> pd.DataFrame:
@@ -117,9 +120,9 @@ class ReturnNormalizer:
         1000 (return - min) / (max - min) (others)."""
         self.fit(runs)
         out = runs.copy()
-        env = out["env"].astype(str)
-        low = env.map(self.min_return_)
-        scale = env.map({e: 1000.0 / (r - self.min_return_[e]) for e, r in self.max_return_.items()})
+        env = out["env"].astype(str).astype("category")  # maps each env name once, not once per row
+        low = env.map(self.min_return_).astype("float64")
+        scale = env.map({e: 1000.0 / (r - self.min_return_[e]) for e, r in self.max_return_.items()}).astype("float64")
         own = self._own_units(out)
         scale = scale.where(~own, 1.0).astype("float64")
         low = low.where(~own, 0.0).astype("float64")

@@ -2,10 +2,10 @@
 
 Per configuration the seeds' curves are averaged at every logged env step, the mean curve is made
 non-decreasing by isotonic regression, and the crossing of J is the first logged env step at which
-the smoothed curve is >= J (NaN if never). Uncertainty comes from resampling the seeds with
-replacement and redoing mean, smoothing and crossing. For a metric where lower is better (a
-failure rate, in its own units) everything is mirrored: the smoothed curve is non-increasing and
-J is reached at the first step where it is <= J.
+the smoothed curve is >= J (NaN if never; ``strict=True``: > J, as the authors' code compares).
+Uncertainty comes from resampling the seeds with replacement and redoing mean, smoothing and crossing.
+For a metric where lower is better (a failure rate, in its own units) everything is mirrored: the
+smoothed curve is non-increasing and J is reached at the first step where it is <= J.
 
 Speed: everything is vectorised across configurations and bootstrap samples. A bootstrap sample
 is a matrix of seed counts, so every resampled mean curve is one batched matrix product. We never
@@ -55,6 +55,10 @@ class ThresholdCrossings:
     column (:func:`rlscale.runs.higher_is_better`; no column: an evaluation return, higher is
     better). False thresholds a lower-is-better metric in its own units: reached at or below J.
 
+    ``strict``: J is reached only where the smoothed curve is past it (> J; < J when lower is better),
+    not where it equals J. Seed means of continuous returns almost never equal J exactly, so this
+    rarely changes a crossing; the authors' code compares this way.
+
     Fitted attributes: ``configs_`` (one row per configuration: CONFIG_COLUMNS, ``critic_params``,
     ``n_seeds``), ``thresholds_`` [J], ``crossing_`` [configs, J] (all seeds; NaN = never reached),
     ``bootstrap_`` [configs, J, n_bootstrap] (None when restored from a saved analysis),
@@ -68,12 +72,14 @@ class ThresholdCrossings:
         random_state: int | None = 0,
         value_column: str = "score",
         higher_is_better: bool | None = None,
+        strict: bool = False,
     ) -> None:
         self.thresholds = thresholds
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
         self.value_column = value_column
         self.higher_is_better = higher_is_better
+        self.strict = strict
 
     def fit(self, runs: pd.DataFrame) -> ThresholdCrossings:
         """Compute crossings for every configuration of a validated run table (:mod:`rlscale.runs`)."""
@@ -102,7 +108,7 @@ class ThresholdCrossings:
         for lo in range(0, len(configs), chunk):
             hi = min(lo + chunk, len(configs))
             mean = _weighted_mean(weights[lo:hi], values[lo:hi])
-            crossing[lo:hi] = _first_crossings(sign * mean, steps[lo:hi], sign * thresholds)
+            crossing[lo:hi] = _first_crossings(sign * mean, steps[lo:hi], sign * thresholds, self.strict)
 
         self.higher_is_better_ = bool(up)
         self.configs_ = configs
@@ -298,23 +304,35 @@ def _weighted_mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / count, np.nan)
 
 
-def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """[config, J, sample] first env step where the isotonic fit of ``mean`` is >= J (NaN if never).
+def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray, strict: bool = False) -> np.ndarray:
+    """[config, J, sample] first env step where the isotonic fit of ``mean`` is >= J (``strict``: > J; NaN if never).
 
-    The fit is >= J exactly on the largest suffix of valid points maximising sum(mean - J); the
-    empty suffix has sum 0, so the curve crosses iff the best suffix sum is >= 0.
+    The fit is >= J exactly on the largest suffix of valid points maximising sum(mean - J), and > J on
+    the smallest one (blocks of the fit equal to J add 0 to the sum); the empty suffix has sum 0, so the
+    curve reaches J iff the best suffix sum is >= 0 (strictly past it: > 0).
     """
     valid = ~np.isnan(mean)
     n_valid = valid.sum(axis=-1, keepdims=True)
     out = np.full((mean.shape[0], thresholds.size, mean.shape[1]), np.nan)
-    filled = np.where(valid, mean, 0.0)
+    # suffix sums of (mean - J) over valid points = suffix sums of mean - J · suffix counts: two cumsums for all J
+    total = np.cumsum(np.where(valid, mean, 0.0)[..., ::-1], axis=-1)[..., ::-1]
+    count = np.cumsum(valid[..., ::-1], axis=-1)[..., ::-1].astype(float)
+    n_steps = mean.shape[-1]
     for j, level in enumerate(thresholds):
-        gain = filled - level * valid
-        suffix = np.cumsum(gain[..., ::-1], axis=-1)[..., ::-1]
-        suffix = np.where(valid, suffix, -np.inf)
-        best = np.argmax(suffix, axis=-1)
-        best_sum = np.take_along_axis(suffix, best[..., None], axis=-1)[..., 0]
-        crossed = (best_sum >= -1e-9 * np.maximum(1.0, np.abs(level) * n_valid[..., 0])) & (n_valid[..., 0] > 0)
+        suffix = np.where(valid, total - level * count, -np.inf)
+        # sums equal up to rounding are ties: the largest suffix attaining the maximum starts at the first of
+        # them (>= J), the smallest at the last (> J; the empty suffix, sum 0, stands for "never")
+        tol = 1e-9 * np.maximum(1.0, np.abs(level) * n_valid[..., 0])
+        best_sum = suffix.max(axis=-1)
+        if strict:
+            best_sum = np.maximum(best_sum, 0.0)
+        near = suffix >= (best_sum - tol)[..., None]
+        if strict:
+            best = n_steps - 1 - np.argmax(near[..., ::-1], axis=-1)
+            crossed = near.any(axis=-1) & (best_sum > tol) & (n_valid[..., 0] > 0)
+        else:
+            best = np.argmax(near, axis=-1)
+            crossed = (best_sum >= -tol) & (n_valid[..., 0] > 0)
         step = np.take_along_axis(steps[:, None, :], best[..., None], axis=-1)[..., 0]
         out[:, j, :] = np.where(crossed, step, np.nan)
     return out

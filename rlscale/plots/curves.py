@@ -129,7 +129,10 @@ def steps_to_threshold(
 ) -> Figure:
     """Plot b: per task, env steps to reach J (default: the highest) against σ (log–log) with bootstrap 95%
     intervals; fitted-hyperparameter runs in blue, the constant baseline in grey."""
-    threshold = float(np.max(crossings.thresholds_)) if threshold is None else float(threshold)
+    if threshold is None:  # the hardest J: the lowest of a lower-is-better metric
+        low = not getattr(crossings, "higher_is_better_", True)
+        threshold = float(np.min(crossings.thresholds_) if low else np.max(crossings.thresholds_))
+    threshold = float(threshold)
     series = [(crossings, FITTED if baseline is not None else {"color": "black", "label": "runs"}, "o")]
     if baseline is not None:
         series.append((baseline, BASELINE, "s"))

@@ -63,19 +63,22 @@ def _draw_law(ax: Axes, efficiency: DataEfficiency, threshold: float, env: str |
     return ""
 
 
-def _default_threshold(efficiency: DataEfficiency, threshold: float | None) -> float:
-    return float(np.max(efficiency.thresholds_)) if threshold is None else float(threshold)
+def _default_threshold(efficiency: DataEfficiency, threshold: float | None, higher_is_better: bool = True) -> float:
+    """``threshold``, else the hardest J (the highest; the lowest of a lower-is-better metric)."""
+    if threshold is not None:
+        return float(threshold)
+    return float(np.max(efficiency.thresholds_) if higher_is_better else np.min(efficiency.thresholds_))
 
 
 def data_efficiency(
     efficiency: DataEfficiency, threshold: float | None = None, env: str | None = None,
-    baseline: DataEfficiency | None = None, ax: Axes | None = None,
+    baseline: DataEfficiency | None = None, ax: Axes | None = None, higher_is_better: bool = True,
 ) -> Figure:
-    """Plot d: D_J(σ) at one J (default: the highest) — measured points, the fitted law and its D_min
-    asymptote (dashed) where the fit is a law and, when ``baseline`` is given, the constant-hyperparameter
-    runs' points and law in grey."""
+    """Plot d: D_J(σ) at one J (default: the hardest, the highest unless ``higher_is_better`` is False) —
+    measured points, the fitted law and its D_min asymptote (dashed) where the fit is a law and, when
+    ``baseline`` is given, the constant-hyperparameter runs' points and law in grey."""
     fig, ax = new_axes(ax)
-    threshold = _default_threshold(efficiency, threshold)
+    threshold = _default_threshold(efficiency, threshold, higher_is_better)
     if baseline is not None and np.isclose(baseline.thresholds_, threshold).any():
         _draw_law(ax, baseline, threshold, env, BASELINE["color"], BASELINE["label"], marker="s")
     label = FITTED["label"] if baseline is not None else r"fit $\mathcal{D}_{\min} + (\beta/\sigma)^\alpha$"

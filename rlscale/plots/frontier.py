@@ -39,15 +39,22 @@ from rlscale.plots.style import (
 )
 
 
-def _pick_threshold(efficiency: DataEfficiency, threshold: float | None) -> float:
+def _pick_threshold(efficiency: DataEfficiency, threshold: float | None, higher_is_better: bool = True) -> float:
+    """``threshold`` if fitted, else the hardest J (the highest; the lowest of a lower-is-better metric)."""
     available = np.asarray(efficiency.thresholds_, dtype=float)
     if threshold is None:
-        return float(available.max())
+        return float(available.max() if higher_is_better else available.min())
     match = available[np.isclose(available, threshold)]
     if match.size == 0:
         raise RlscaleError(f"plots: the fit has no threshold {threshold:g} "
                            f"(fitted: {', '.join(f'{t:g}' for t in available)})")
     return float(match[0])
+
+
+def _label(frontier: ComputeFrontier, key: str) -> str:
+    """An axis label in the frontier's compute unit (FLOPs, or gradient steps as for Isaac Gym)."""
+    gradient_steps = frontier.compute_unit == "gradient_steps"
+    return LABELS[key].replace("(FLOPs)", "(gradient steps)") if gradient_steps else LABELS[key]
 
 
 def _curve(frontier: ComputeFrontier, threshold: float) -> pd.DataFrame:
@@ -83,7 +90,7 @@ def pareto_frontier(
     frontier and its points in grey. ``threshold`` defaults to the highest J.
     """
     fig, ax = new_axes(ax)
-    j = _pick_threshold(efficiency, threshold)
+    j = _pick_threshold(efficiency, threshold, frontier.higher_is_better)
     curve = _curve(frontier, j)
     pts = measured_points(frontier, efficiency, j)
     notes = []
@@ -115,7 +122,7 @@ def pareto_frontier(
         bound = " (a bound)" if opt["at_boundary"] else ""
         ax.scatter([opt["data"]], [opt["compute"]], marker="D", color="black", s=40, zorder=5,
                    label=rf"$\mathcal{{F}}$-optimal $\sigma^*$={opt['utd']:.2g}{bound}")
-    finish(ax, LABELS["data"], LABELS["compute"], title=f"Pareto frontier, J = {j:g}")
+    finish(ax, LABELS["data"], _label(frontier, "compute"), title=f"Pareto frontier, J = {j:g}")
     legend(ax, notes)
     return fig
 
@@ -155,7 +162,9 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
         colorbar(fig, ax, opt["threshold"])
     ylabel = {"utd": LABELS["utd_opt"], "data": r"$\mathcal{D}^*_J$ (env steps)",
               "compute": r"$\mathcal{C}^*_J$ (FLOPs)"}[quantity]
-    finish(ax, LABELS["budget"], ylabel, title="Budget extrapolation")
+    if frontier.compute_unit == "gradient_steps":
+        ylabel = ylabel.replace("(FLOPs)", "(gradient steps)")
+    finish(ax, _label(frontier, "budget"), ylabel, title="Budget extrapolation")
     if opt.empty:
         blank(ax)
     legend(ax, notes, loc="center" if opt.empty else "best")
@@ -179,7 +188,7 @@ def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency
     if len(thresholds):
         colorbar(fig, ax, thresholds)
     missing = [f"{j:g}" for j in thresholds if j not in with_law]
-    finish(ax, LABELS["data"], LABELS["compute"], title="Frontiers for every J")
+    finish(ax, LABELS["data"], _label(frontier, "compute"), title="Frontiers for every J")
     title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
     return fig
 
@@ -192,7 +201,7 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
     ax.set_yscale("log")
     opt = frontier.optimum_.sort_values("threshold")
     if opt.empty:
-        finish(ax, LABELS["data"], LABELS["compute"], title="Iso-performance curves")
+        finish(ax, LABELS["data"], _label(frontier, "compute"), title="Iso-performance curves")
         blank(ax)
         legend(ax, [f"no frontier: {frontier.reason_}"], loc="center", width=50)
         return fig
@@ -216,7 +225,8 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
     ax.set_xlim(x_lim)
     ax.set_ylim(y_lim)
     colorbar(fig, ax, thresholds)
-    finish(ax, LABELS["data"], LABELS["compute"], title=rf"Iso-performance curves ($\delta$ = {frontier.delta:.2g})")
+    finish(ax, LABELS["data"], _label(frontier, "compute"),
+           title=rf"Iso-performance curves ($\delta$ = {frontier.delta:.2g})")
     legend(ax)
     return fig
 

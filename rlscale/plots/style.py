@@ -129,10 +129,13 @@ def _log_ticks(ax: Axes, which: str) -> None:
 
 def utd_ticks(ax: Axes, utds: Sequence[float] | np.ndarray) -> None:
     """Label a log σ axis at the σ values themselves (0.25, 0.5, 1, 2, ...), as the paper does."""
-    ax.xaxis.set_major_locator(ticker.FixedLocator(np.unique(np.asarray(utds, dtype=float))))
+    values = np.unique(np.asarray(utds, dtype=float))
+    ax.xaxis.set_major_locator(ticker.FixedLocator(values))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.tick_params(axis="x", which="major", labelsize=8)
+    if len(values) > 4 and max(len(fmt(v)) for v in values) > 4:  # e.g. σ = 8/n of Isaac Gym: 0.00012 ... 0.0078
+        ax.tick_params(axis="x", which="major", labelrotation=45)
 
 
 def j_norm(thresholds: Sequence[float] | np.ndarray) -> Normalize:
@@ -212,12 +215,30 @@ def sci(value: float) -> str:
 
 
 def fmt(value: float) -> str:
-    """Short numbers for legends and σ labels (0.25, 2, 1e+05)."""
-    return f"{value:g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2g}"
+    """Short numbers for legends and σ labels (0.25, 2, 1e+05, 0.0039)."""
+    return f"{value:g}" if 1e-2 <= abs(value) < 1e4 else f"{value:.2g}"
 
 
-def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.pdf``, each atomically (never a half-written figure)."""
+class SavedFigure(list):
+    """The files :func:`save_figure` wrote (a list of paths). A notebook shows it as the saved PNG itself, so
+    JupyterLab and an executed notebook display exactly the picture on disk, whatever matplotlib backend is on."""
+
+    def __init__(self, paths: Sequence[Path], png: bytes, dpi: int):
+        super().__init__(paths)
+        self._png, self._dpi = png, dpi
+
+    def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
+        # at its size in inches on screen (96 CSS px per inch), sharp on high-density screens
+        width, height = (int.from_bytes(self._png[at:at + 4], "big") for at in (16, 20))  # the PNG's IHDR chunk
+        return self._png, {"width": round(width * 96 / self._dpi), "height": round(height * 96 / self._dpi)}
+
+    def __repr__(self) -> str:  # file names only: an executed notebook holds no machine's paths
+        return f"<figure saved as {', '.join(path.name for path in self)}>"
+
+
+def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> SavedFigure:
+    """Write ``<stem>.png`` and ``<stem>.pdf``, each atomically (never a half-written figure); a notebook cell
+    ending with this call shows the saved PNG."""
     stem = Path(path_stem)
     if stem.suffix.lower() in (".png", ".pdf"):
         stem = stem.with_suffix("")
@@ -231,4 +252,4 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, dpi: int = 150) -> li
             meta = {"CreationDate": None} if fmt_ == "pdf" else {"Software": None}
             fig.savefig(tmp, format=fmt_, dpi=dpi, bbox_inches="tight", metadata=meta)
         paths.append(path)
-    return paths
+    return SavedFigure(paths, paths[0].read_bytes(), dpi)

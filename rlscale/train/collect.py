@@ -14,6 +14,8 @@ import pandas as pd
 
 from rlscale.errors import RlscaleError, RunTableError
 from rlscale.runs import RUN_COLUMNS, validate_run_table
+from rlscale.train.config import RunConfig
+from rlscale.train.progress import progress_bar
 from rlscale.train.rundir import CURVE, STATUS, RunDir, find_run_dirs
 
 
@@ -25,17 +27,25 @@ def _status(run_dir: RunDir) -> tuple[str, str | None]:
     return ("unknown", f"no {STATUS}") if status is None else (status.status, status.reason)
 
 
-def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False) -> tuple[pd.DataFrame, list[str]]:
+def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
+                 progress: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """The validated run table of the runs under ``root``, and one message per run left out or included partially.
 
-    ``run_id`` is each run folder's path relative to ``root``, unique even across nested sweeps.
+    ``run_id`` is each run folder's path relative to ``root``, unique even across nested sweeps. Two folders
+    count as the same run when their whole configs are equal; folders the table cannot tell apart (same
+    env, algo, utd, batch size, learning rate and seed) but whose configs differ are refused too, naming
+    the fields, since the laws would average them as seeds of one configuration.
     """
     root = Path(root)
     if not root.is_dir():
         raise RlscaleError(f"{root}: not a folder of runs")
     frames: list[pd.DataFrame] = []
     notes: list[str] = []
-    for run_dir in find_run_dirs(root):
+    configs: dict[str, RunConfig | None] = {}
+    run_dirs = find_run_dirs(root)
+    bar = progress_bar(len(run_dirs), unit="run", desc=f"collect {root}", disable=not progress)
+    for run_dir in run_dirs:
+        bar.update(1)
         where = run_dir.path
         rel = where.relative_to(root).as_posix() if where != root else where.name
         status, reason = _status(run_dir)
@@ -56,19 +66,33 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False) -
         if status != "finished":
             notes.append(f"included unfinished {where}: {status}" + (f" ({reason})" if reason else "")
                          + f", {len(curve)} rows")
+        try:
+            configs[rel] = run_dir.read_config()
+        except RlscaleError:
+            configs[rel] = None  # the table's own columns still identify it
         frames.append(curve.assign(run_id=rel))
+    bar.close()
     if not frames:
         raise RlscaleError(f"{root}: no finished runs to collect ({len(notes)} run folder(s) skipped)"
                            + ("" if include_unfinished else "; --include-unfinished takes unfinished ones too"))
     table = pd.concat(frames, ignore_index=True)
-    _check_distinct_runs(table)
+    _check_distinct_runs(table, configs)
     return validate_run_table(table, source=str(root)), notes
 
 
-def _check_distinct_runs(table: pd.DataFrame) -> None:
-    """Two folders holding the same (config, seed) would silently double a seed: name them instead."""
+def _check_distinct_runs(table: pd.DataFrame, configs: dict[str, RunConfig | None]) -> None:
+    """Two folders holding the same run would silently double a seed, two with different configs under one
+    table key would be averaged as seeds of one configuration: name them and what differs instead."""
     per_run = table.drop_duplicates(["run_id", *RUN_COLUMNS])
-    dup = per_run.duplicated(list(RUN_COLUMNS), keep=False)
-    if dup.any():
-        folders = per_run.loc[dup, "run_id"].tolist()
-        raise RunTableError(f"run folders {', '.join(folders[:4])} hold the same run (config and seed); keep one")
+    dup = per_run[per_run.duplicated(list(RUN_COLUMNS), keep=False)]
+    for _, group in dup.groupby(list(RUN_COLUMNS), sort=False):
+        folders = group["run_id"].tolist()
+        first = configs.get(folders[0])
+        for other in folders[1:]:
+            second = configs.get(other)
+            diff = first.differences(second) if first is not None and second is not None else []
+            if diff:
+                raise RunTableError(f"run folders {folders[0]} and {other} have the same env, algo, utd, batch size, "
+                                    f"learning rate and seed but differ in {', '.join(diff)}; collect them into "
+                                    "separate tables")
+        raise RunTableError(f"run folders {', '.join(folders[:4])} hold the same run (identical configs); keep one")

@@ -17,6 +17,7 @@ import math
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from rlscale.errors import RlscaleError
@@ -130,7 +131,33 @@ class RunConfig:
             if off:
                 raise RlscaleError(f"{', '.join(off)} must be multiple(s) of num_envs={self.num_envs} "
                                    "(one parallel step collects num_envs transitions)")
+        self._check_updates()
         return self
+
+    def _check_updates(self) -> None:
+        """Refuse a run that would train nothing, or whose first batch is larger than its replay holds.
+
+        Updates after env step t are floor(utd * (t - warmup_steps)) (:mod:`rlscale.train.learners`), so
+        the first one comes at t1 = warmup_steps + ceil(1 / utd); the replay then holds about
+        (1 - val_fraction) * min(t1, buffer_size) transitions. The paper's own set-up (5000 warm-up steps,
+        batches up to 1024) never trips either check.
+        """
+        ratio = exact_ratio(self.utd)
+        total = math.floor(ratio * max(0, self.env_steps - self.warmup_steps))
+        if self.env_steps <= self.warmup_steps:
+            raise RlscaleError(f"env_steps={self.env_steps} <= warmup_steps={self.warmup_steps}: the run would do no "
+                               "update; raise env_steps or lower warmup_steps")
+        if total == 0:
+            need = f" (to at least {math.ceil(1 / ratio) + self.warmup_steps})" if ratio else ""
+            raise RlscaleError(f"utd={self.utd!r} gives floor(utd * (env_steps - warmup_steps)) = 0 updates: the run "
+                               f"would train nothing; raise utd or env_steps{need}")
+        first = self.warmup_steps + math.ceil(1 / ratio)
+        held = math.floor((1 - self.val_fraction) * min(first, self.buffer_size))
+        if self.batch_size > held:
+            raise RlscaleError(
+                f"batch_size={self.batch_size} is larger than the ~{held} transitions the replay holds at the first "
+                f"update (env step {first}, val_fraction {self.val_fraction:g} held out): lower batch_size or "
+                f"raise warmup_steps to at least {math.ceil(self.batch_size / (1 - self.val_fraction))}")
 
     # ----------------------------------------------------------------- views
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +211,11 @@ class Runtime:
 
 
 # ---------------------------------------------------------------------------------------------- values
+def exact_ratio(utd: float) -> Fraction:
+    """The utd as the exact fraction the learners count updates with (1/3 stays 1/3, not 0.333...)."""
+    return Fraction(utd).limit_denominator(1_000_000)
+
+
 def _fields(cls: type = RunConfig) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
@@ -244,5 +276,5 @@ def _valid(config: Any, name: str) -> bool:
 def help_line(name: str, cls: type = RunConfig) -> str:
     """The field's help, with its default when it has a value (None defaults are explained in the help)."""
     spec = _fields(cls)[name]
-    shown = spec.default is not dataclasses.MISSING and spec.default is not None and spec.default is not False
+    shown = all(spec.default is not hidden for hidden in (dataclasses.MISSING, None, False))  # 0 is shown
     return spec.metadata["help"] + (f" (default: {spec.default})" if shown else "")

@@ -27,11 +27,8 @@ import numpy as np
 import torch
 
 from rlscale.agents.base import Agent
+from rlscale.train.config import exact_ratio
 from rlscale.train.replay import ReplayBuffer
-
-
-def exact_ratio(utd: float) -> Fraction:
-    return Fraction(utd).limit_denominator(1_000_000)
 
 
 def updates_due(utd: Fraction, warmup: int, env_step: int) -> int:

@@ -46,8 +46,18 @@ from rlscale.errors import RlscaleError
 from rlscale.train.collectors import MemberEnvs, ParallelEnvs
 from rlscale.train.config import MEMBER_KEYS, RunConfig, Runtime
 from rlscale.train.learners import ConcurrentLearners, SyncLearner
+from rlscale.train.progress import progress_bar
 from rlscale.train.replay import ReplayBuffer
-from rlscale.train.rundir import CHUNK_KEY, RunDir, Status, load_checkpoints, rng_state, save_checkpoints, set_rng_state
+from rlscale.train.rundir import (
+    CHUNK_KEY,
+    RunDir,
+    Status,
+    load_checkpoints,
+    locked,
+    rng_state,
+    save_checkpoints,
+    set_rng_state,
+)
 
 PROBE_BATCH = 1024  # transitions per TD-error probe
 STREAMS = ("train", "split", "probe")  # each member's numpy streams, spawned from its seed
@@ -96,7 +106,13 @@ def train_members(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path],
         raise RlscaleError(f"threads must be >= 0 (0 = torch's default), got {runtime.threads}")
     configs = [c.validate() for c in configs]
     _check_members(configs, run_dirs)
+    resolve_device(runtime.device)  # a bad device is refused before any folder is made
     dirs = [RunDir(d) for d in run_dirs]
+    with locked(dirs):  # one writer per folder, from the first read to the last write
+        return _train_locked(configs, dirs, runtime)
+
+
+def _train_locked(configs: list[RunConfig], dirs: list[RunDir], runtime: Runtime) -> list[Status]:
     priors = [d.claim(c) for d, c in zip(dirs, configs, strict=True)]
     names = [d.name for d in dirs]
     for d, prior in zip(dirs, priors, strict=True):
@@ -263,7 +279,9 @@ class _Loop:
         self.collector.begin([s["collector"] for s in states] if states else None, c["env_step"])
         self._write_status("running")
 
-        progress = _progress(cfg.env_steps, c["env_step"], self.runtime.quiet)
+        desc = self.dirs[0].name + (f" (+{self.k - 1} vectorised)" if self.k > 1 else "")
+        progress = progress_bar(cfg.env_steps, initial=c["env_step"], unit="step", desc=desc,
+                                disable=self.runtime.quiet)
         t_start, wall_base = time.perf_counter(), c["wall_s"]
         env_step = c["env_step"]
         every = cfg.checkpoint_interval
@@ -294,6 +312,10 @@ class _Loop:
                                          if self.alive.any() else "failed",
                                          upd_s=f"{self.learner.updates / max(c['wall_s'], 1e-9):.0f}")
                 progress.update(self.collector.steps)
+        except (MemoryError, torch.cuda.OutOfMemoryError) as exc:  # a recorded failure, not a run left "running"
+            for k in np.flatnonzero(self.alive):
+                self.fail(int(k), f"out of memory at env step {env_step} ({str(exc).splitlines()[0][:200]}); "
+                          "lower batch_size or buffer_size")
         finally:
             self.learner.stop()
             progress.close()
@@ -365,9 +387,3 @@ class _Loop:
         return {"train_td_error": train, "val_td_error": held, "newest_td_error": newest,
                 "overfitting": [a - b for a, b in zip(newest, train, strict=True)], "critic_param_norm": norm}
 
-
-def _progress(total: int, initial: int, quiet: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
-                disable=quiet or not sys.stderr.isatty())

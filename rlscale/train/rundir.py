@@ -8,6 +8,12 @@ Layout::
     checkpoint.pt       the latest checkpoint (removed when the run finishes unless kept)
     checkpoint.pt.next  a checkpoint being written (phase one of two, see :func:`save_checkpoints`)
     train.log           a sweep's log of the processes that trained the run (every attempt appended)
+    .lock               held (``fcntl.flock``) by the one process writing the folder; holds its PID
+
+One writer per folder: :class:`FolderLock` is an exclusive ``flock`` taken before the folder is read
+and held until the writer ends; the kernel releases it when the process dies, however it dies, so a
+killed run never leaves a stale lock. (``flock`` rather than the ``filelock`` package: the same
+system call underneath, but we also record and report the holder's PID.)
 
 A *chunk* (K runs that differ only in seed, learning rate and batch size, trained as one batched
 process by ``rlscale sweep --vectorize``) writes K ordinary run folders: ``collect`` and the laws
@@ -21,10 +27,13 @@ old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import random
+import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +46,80 @@ from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig
 
 CONFIG, STATUS, CURVE, CHECKPOINT, LOG = "config.json", "status.json", "curve.parquet", "checkpoint.pt", "train.log"
+LOCK = ".lock"
 STAGED = CHECKPOINT + ".next"
 CHUNK_KEY = "vectorized"  # status.json and checkpoints: the chunk's member folder names, in order
 CHECKPOINT_FORMAT = 2  # bumped when the checkpoint layout changes; older checkpoints are refused in one line
+
+
+class FolderLock:
+    """An exclusive lock on a folder (``FOLDER/NAME``, holding the holder's PID) for the life of its writer.
+
+    ``acquire`` never waits: a second writer gets one line naming the holder's PID. Where ``fcntl`` is
+    missing (not a POSIX system) the lock is a no-op.
+    """
+
+    def __init__(self, folder: str | os.PathLike, name: str = LOCK, what: str = "run folder") -> None:
+        self.folder, self.name, self.what = Path(folder), name, what
+        self._fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.name
+
+    def acquire(self, wait: float = 0.0) -> FolderLock:
+        """Take the lock (a no-op when this object holds it), polling up to ``wait`` seconds while another
+        process holds it."""
+        if self._fd is not None:
+            return self
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self._try_acquire()
+            except RlscaleError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _try_acquire(self) -> FolderLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            return self
+        io.check_writable_path(self.folder, folder=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RlscaleError(f"{self.folder}: this {self.what} is in use by process {holder} (another rlscale "
+                               "process writing it); wait for it to end or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def locked(dirs: Sequence[RunDir]) -> Any:
+    """Hold every folder's lock (all or none) for the block."""
+    with contextlib.ExitStack() as stack:
+        for d in dirs:
+            stack.enter_context(FolderLock(d.path))
+        yield
 
 
 @dataclass(frozen=True)
@@ -98,10 +178,9 @@ class RunDir:
 
     # ----------------------------------------------------------------- claiming
     def claim(self, config: RunConfig) -> Status | None:
-        """Take this folder for training ``config``: refuse a file, or a folder holding a different run;
-        returns its status (None: nothing trained here yet)."""
-        if self.path.exists() and not self.path.is_dir():
-            raise RlscaleError(f"{self.path} exists and is not a folder")
+        """Take this folder (its lock held) for training ``config``: refuse a file, or a folder holding a
+        different run; returns its status (None: nothing trained here yet)."""
+        io.check_writable_path(self.path, folder=True)
         saved = self.read_config()
         if saved is None:
             return None
@@ -110,6 +189,16 @@ class RunDir:
             raise RlscaleError(f"{self.path} holds a run with a different config ({', '.join(diff)}); "
                                "use another folder")
         return self.read_status()
+
+    def clear(self) -> None:
+        """Delete everything the folder holds but its lock (call with the lock held): a run retrained anew."""
+        for entry in self.path.iterdir():
+            if entry.name == LOCK:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     # ----------------------------------------------------------------- config.json
     def read_config(self) -> RunConfig | None:

@@ -20,7 +20,14 @@ concurrent jobs. Members write ordinary run folders and are recorded in the outc
 recorded failed and resume from their checkpoints with ``--retry-failed``. PQL runs (their own threads
 and parallel envs), groups of one, and runs that hold a single run's partial state go one process each.
 Restarting a sweep skips finished runs, resumes unfinished ones (``rlscale train`` resumes from its
-checkpoint) and never silently re-runs a failed one.
+checkpoint) and never silently re-runs a failed one. A run's identity is its whole config: a folder whose
+``config.json`` differs from what the sweep file now gives it is an error naming the fields, unless
+``rerun_changed`` (``--rerun-changed``) retrains it from scratch.
+
+One driver per output folder (a :class:`~rlscale.train.rundir.FolderLock` on ``OUT/.sweep.lock``) and one
+writer per run folder (each worker process locks its folders). Worker processes die with their driver:
+each sets ``PR_SET_PDEATHSIG`` on Linux (:mod:`rlscale.train.worker`), and a driver ending on Ctrl-C or
+SIGTERM stops them and records them ``interrupted``.
 """
 
 from __future__ import annotations
@@ -46,8 +53,8 @@ from rlscale.agents import AGENTS
 from rlscale.envs import parse_env_name
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig, Runtime, parse_value, required_keys
-from rlscale.train.rundir import RunDir, Status
-from rlscale.train.worker import Job
+from rlscale.train.rundir import FolderLock, RunDir, Status
+from rlscale.train.worker import PARENT_ENV, Job
 
 GRID_FIELDS = ("env", "utd", "batch_size", "learning_rate", "seed")  # set per run by the grid or the proposals
 FIXED_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in (*GRID_FIELDS, "algo"))
@@ -57,6 +64,8 @@ MAX_MEMBERS = {"cpu": 16, "cuda": 64}  # default chunk size
 GRID_KEYS = ("envs", "utd", "batch_size", "learning_rate")
 FITTED_KEYS = ("hparams", "backend", "envs", "utd", "batch_size_multipliers", "learning_rate_multipliers")
 HPARAM_COLUMNS = ("env", "utd", "learning_rate", "batch_size_rounded")
+SWEEP_LOCK = ".sweep.lock"  # in the output folder: held by the one driver writing it
+LOCK_WAIT_S = 15.0  # how long a launch waits for a run folder's previous writer (a dying worker) to exit
 
 
 @dataclass(frozen=True)
@@ -225,14 +234,16 @@ def _fitted_points(doc: dict, v: _Validator, base_dir: Path) -> list[tuple[str, 
         table = table[table["env"].isin(keep)]
     if "utd" in doc:
         keep_utd = v.values(doc["utd"], "utd")
-        table = table[np.isclose(table["utd"].to_numpy()[:, None], keep_utd).any(axis=1)]
+        utd = pd.to_numeric(table["utd"], errors="coerce").to_numpy(dtype=float)
+        table = table[np.isclose(utd[:, None], keep_utd).any(axis=1)]
     if table.empty:
         raise RlscaleError(f"{v.source}: no (env, utd) rows of {path} are selected")
+    table = table.assign(**{c: pd.to_numeric(table[c], errors="coerce") for c in HPARAM_COLUMNS[1:]})
     bad = ~(np.isfinite(table["utd"]) & (table["utd"] > 0) & np.isfinite(table["learning_rate"])
             & (table["learning_rate"] > 0) & (table["batch_size_rounded"] >= 1))
     if bad.any():
-        raise RlscaleError(f"{path}: row(s) {', '.join(str(i) for i in table.index[bad][:5])} have non-positive or "
-                           "missing utd, learning_rate or batch_size_rounded")
+        raise RlscaleError(f"{path}: row(s) {', '.join(str(i) for i in table.index[bad][:5])} have non-numeric, "
+                           "non-positive or missing utd, learning_rate or batch_size_rounded")
 
     def multipliers(key: str) -> list[float]:  # absent: no sensitivity runs
         return v.values(doc[key], key) if key in doc else []
@@ -398,7 +409,7 @@ class LocalExecutor:
     def _run(self, item: RunSpec | Chunk, out_dir: Path, slot: int, threads: int,
              on_start: Callable[[RunSpec], None]) -> list[RunResult]:
         """One worker process for the item; each reported run's outcome is read from its own folder."""
-        env = dict(os.environ)
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}  # the worker dies with this process (worker.py)
         device = "cpu"
         if self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
@@ -413,6 +424,11 @@ class LocalExecutor:
         for d in dirs[1:]:
             with open(d.log_path, "ab") as other:
                 other.write(f"$ vectorised chunk {item.name}: output in {dirs[0].log_path}\n".encode())
+        for d in dirs:  # a previous writer (a worker of a killed driver) may still be exiting: give it time
+            try:
+                FolderLock(d.path).acquire(wait=LOCK_WAIT_S).release()
+            except RlscaleError:
+                pass  # still held: the worker refuses the folder in one line, recorded as the run's failure
         for spec in item.runs:
             if spec.name in item.report:
                 on_start(spec)
@@ -495,6 +511,14 @@ def failure_reason(rc: int, status: Status | None, log_path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the sweep
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the sweep; ``report`` says what finished and what was interrupted."""
+
+    def __init__(self, report: SweepReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
 @dataclass
 class SweepReport:
     """What happened, also written to ``OUT/sweep_<name>.json`` after every run."""
@@ -517,8 +541,14 @@ class SweepReport:
 
     def summary(self) -> str:
         c = self.counts()
-        return (f"sweep {self.sweep.name}: {c['finished']} finished, {c['skipped']} skipped (finished before), "
-                f"{c['failed']} failed, {c['interrupted']} interrupted; summary in {self.path}")
+        line = (f"sweep {self.sweep.name}: {c['finished']} finished, {c['skipped']} skipped (finished before), "
+                f"{c['failed']} failed, {c['interrupted']} interrupted")
+        if self.state == "interrupted":
+            stopped = [r.name for r in self.results.values() if r.status == "interrupted"]
+            line += (f", {len(self.sweep.runs) - len(self.results)} not started"
+                     + (f" (interrupted: {', '.join(stopped)})" if stopped else "")
+                     + "; the same command resumes it")
+        return f"{line}; summary in {self.path}"
 
     def write(self) -> None:
         io.write_json(self.path, {
@@ -529,6 +559,7 @@ class SweepReport:
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "n_runs": len(self.sweep.runs),
             "counts": self.counts(),
+            "not_started": len(self.sweep.runs) - len(self.results),
             "runs": [
                 {"name": r.name, "status": r.status, "reason": r.reason, "returncode": r.returncode,
                  "wall_s": round(r.wall_s, 3), "device": r.device}
@@ -537,18 +568,65 @@ class SweepReport:
         })
 
 
-def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False) -> tuple[list[RunSpec], dict[str, RunResult]]:
+def changed_runs(sweep: Sweep, out_dir: Path) -> dict[str, list[str]]:
+    """The runs whose folder holds a config other than the one the sweep gives them, with the differences
+    (``"field: old -> new"``). An unreadable ``config.json`` is left to the worker, which names the file."""
+    changed = {}
+    for spec in sweep.runs:
+        try:
+            saved = RunDir(out_dir / spec.name).read_config()
+        except RlscaleError:
+            continue
+        if saved is not None and saved != spec.config:
+            changed[spec.name] = saved.differences(spec.config)
+    return changed
+
+
+def check_changed(sweep: Sweep, out_dir: Path, changed: dict[str, list[str]]) -> None:
+    """One line naming the changed fields (of the first changed run) and what to do."""
+    if not changed:
+        return
+    name, diff = next(iter(changed.items()))
+    more = f" and {len(changed) - 1} more run(s)" if len(changed) > 1 else ""
+    raise RlscaleError(f"{out_dir / name}{more} hold(s) a run with another config than {sweep.source or 'the sweep'} "
+                       f"now gives ({', '.join(diff)}); --rerun-changed retrains them from scratch (their old "
+                       "results are deleted), or use another --output")
+
+
+def rerun_changed_runs(out_dir: Path, changed: dict[str, list[str]]) -> None:
+    """Empty each changed run's folder (under its lock, so never under a live writer) to train it anew."""
+    for name in changed:
+        run_dir = RunDir(out_dir / name)
+        with FolderLock(run_dir.path).acquire(wait=LOCK_WAIT_S):
+            run_dir.clear()
+
+
+def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False,
+         rerun_changed: bool = False) -> tuple[list[RunSpec], dict[str, RunResult]]:
     """Split the sweep into runs to launch and runs settled before.
 
-    Finished runs are skipped. Failed runs are not re-run: those the trainer marked failed (diverged)
+    Finished runs are skipped when their folder's config is the sweep's; a folder holding another config
+    is an error naming the fields, unless ``rerun_changed`` (the run is then launched: :func:`run_sweep`
+    first empties its folder). Failed runs are not re-run: those the trainer marked failed (diverged)
     need their folder removed; those that crashed or were killed (recorded failed in the previous
-    summary) are re-launched only with ``retry_failed`` or once their folder is removed. Unfinished
-    runs resume from their checkpoints.
+    summary) are re-launched only with ``retry_failed`` or once their folder is removed. A run whose
+    status record is unreadable is reported failed with the file's name. Unfinished runs resume from
+    their checkpoints.
     """
+    changed = changed_runs(sweep, out_dir)
+    if not rerun_changed:
+        check_changed(sweep, out_dir, changed)
     previous = _previous_failures(out_dir / f"sweep_{sweep.name}.json")
     todo, settled = [], {}
     for spec in sweep.runs:
-        status = RunDir(out_dir / spec.name).read_status()
+        if spec.name in changed:
+            todo.append(spec)
+            continue
+        try:
+            status = RunDir(out_dir / spec.name).read_status()
+        except RlscaleError as exc:
+            settled[spec.name] = RunResult(spec.name, "failed", str(exc))
+            continue
         if status is not None and status.status == "finished":
             settled[spec.name] = RunResult(spec.name, "skipped", "finished before")
         elif status is not None and status.status == "failed":
@@ -579,7 +657,7 @@ def vector_jobs(sweep: Sweep, todo: Sequence[RunSpec], out_dir: Path,
     items: list[RunSpec | Chunk] = []
     pending = {s.name: s for s in todo}
     known = {s.name: s for s in sweep.runs}
-    statuses = {s.name: RunDir(out_dir / s.name).read_status() for s in todo}
+    statuses = {s.name: _final_status(out_dir / s.name) for s in todo}
     claimed: set[str] = set()
     for spec in todo:  # chunks interrupted before resume as they were cut
         status = statuses[spec.name]
@@ -616,17 +694,29 @@ def _previous_failures(summary: Path) -> dict[str, str]:
 
 
 def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, retry_failed: bool = False,
-              progress: bool = True, vectorize: bool = False, max_members: int | None = None) -> SweepReport:
+              rerun_changed: bool = False, progress: bool = True, vectorize: bool = False,
+              max_members: int | None = None) -> SweepReport:
     """Launch the sweep's pending runs on ``executor``; returns the report (also written to disk).
 
     ``vectorize``: train each chunk of runs that differ only in seed, learning rate and batch size as one
     process (:func:`vector_jobs`; ``max_members`` defaults to 64 with GPUs, else 16). The outcomes are
-    recorded per run either way.
+    recorded per run either way. Holds the output folder's sweep lock throughout. Ctrl-C or SIGTERM
+    (KeyboardInterrupt) stops the running runs, records them and raises :class:`SweepInterrupted`.
     """
-    from tqdm import tqdm
-
     out_dir = Path(out_dir)
-    todo, settled = plan(sweep, out_dir, retry_failed=retry_failed)
+    io.check_writable_path(out_dir, folder=True)
+    with FolderLock(out_dir, SWEEP_LOCK, what="sweep output"):
+        return _run_locked(sweep, out_dir, executor, retry_failed=retry_failed, rerun_changed=rerun_changed,
+                           progress=progress, vectorize=vectorize, max_members=max_members)
+
+
+def _run_locked(sweep: Sweep, out_dir: Path, executor: Executor, *, retry_failed: bool, rerun_changed: bool,
+                progress: bool, vectorize: bool, max_members: int | None) -> SweepReport:
+    from rlscale.train.progress import progress_bar
+
+    todo, settled = plan(sweep, out_dir, retry_failed=retry_failed, rerun_changed=rerun_changed)
+    if rerun_changed:
+        rerun_changed_runs(out_dir, changed_runs(sweep, out_dir))
     items: Sequence[RunSpec | Chunk] = todo
     if vectorize:
         if not isinstance(executor, LocalExecutor):
@@ -640,8 +730,8 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, r
     report.write()
     running: set[str] = set()
     lock = threading.Lock()
-    bar = tqdm(total=len(sweep.runs), initial=len(settled), unit="run", desc=f"sweep {sweep.name}",
-               dynamic_ncols=True, disable=not progress or not sys.stderr.isatty())
+    bar = progress_bar(len(sweep.runs), initial=len(settled), unit="run", desc=f"sweep {sweep.name}",
+                       disable=not progress)
 
     def postfix() -> None:
         c = report.counts()
@@ -658,7 +748,7 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, r
             report.results[result.name] = result
             report.write()
             if result.status == "failed":
-                tqdm.write(f"rlscale: run failed: {result.name}: {result.reason}", file=sys.stderr)
+                bar.write(f"rlscale: run failed: {result.name}: {result.reason}")
             if result.status != "interrupted":
                 bar.update(1)
             postfix()
@@ -670,10 +760,10 @@ def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, r
     try:
         executor.run(items, out_dir, on_start, on_done)
         report.state = "finished"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         executor.stop()
         report.state = "interrupted"
-        raise
+        raise SweepInterrupted(report) from exc
     finally:
         bar.close()
         report.write()

@@ -17,8 +17,10 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ from typing import Any
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig, Runtime
 from rlscale.train.rundir import Status
+
+PARENT_ENV = "RLSCALE_PARENT_PID"  # set by a sweep's local executor: the driver's PID
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,55 @@ def run_and_report(job: Job, out: Any = None) -> int:
     return 1 if any(s.status == "failed" for s in statuses) else 0
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt for the block, as Ctrl-C does: ``finally`` blocks run, a sweep stops its
+    workers and writes its summary, env subprocesses close (the main thread only; elsewhere a no-op)."""
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def die_with_parent() -> None:
+    """Get SIGTERM when the sweep driver that started this worker dies, even by SIGKILL.
+
+    Linux's ``prctl(PR_SET_PDEATHSIG)`` through ctypes; elsewhere a no-op (a stray worker then holds its
+    run folders' locks until it ends, and a new driver's worker for them refuses in one line). Checked
+    against the driver's PID afterwards: a driver that died before the call leaves no signal to wait for.
+    """
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:
+        raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m rlscale.train.worker < JOB.json``: exit code 0 when every run finished, 1 when one failed,
-    2 with one line for an error the user can fix."""
+    2 with one line for an error the user can fix, 130 when interrupted (SIGINT, SIGTERM, its driver died)."""
     parser = argparse.ArgumentParser(prog="python -m rlscale.train.worker", description=main.__doc__)
     parser.parse_args(argv)
     try:
-        return run_and_report(Job.from_json(sys.stdin.read()))
+        with sigterm_as_interrupt():
+            die_with_parent()
+            return run_and_report(Job.from_json(sys.stdin.read()))
     except RlscaleError as exc:
         print(f"rlscale: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,86 @@
+"""The ``paper`` method on the authors' own Gym runs reproduces their published fits (skipped without the files).
+
+Targets are the authors' published numbers (the paper's Gym laws, §4 and Figure 1: B* ∝ σ^-0.310, η* ∝ σ^-0.285,
+D_J at J = 800 of 2.17e5·(1 + (σ/2.29)^-0.70), σ* = 2.62e-9·F^0.62, and the per-task coefficients of their
+released fit, ``experiments/outputs/grid_proposed_hparams/gym_sweep/shared_fitted.csv`` in the authors' qscaled
+repository); the tolerances were fixed before any fit was run and are not to be widened.
+
+The grid part (B*, η*) depends on the seed bootstrap, whose draws cannot be replayed from the authors' files
+(their draw order follows their zip's member order and a cached pickle); seed 42 is the paper method's default.
+σ*(F) depends on the B*(σ) law compute uses: the authors' code reads their saved law from disk, so this test
+feeds those published coefficients explicitly (``batch_law``); what our own re-fitted law gives is reported by
+``test_with_its_own_batch_law_the_paper_method_reports_another_sigma_exponent`` and the benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import authors_data_dir
+
+from rlscale.analysis import Analysis
+from rlscale.importers import import_qscaled
+
+ENVS = ("Ant-v4", "HalfCheetah-v4", "Humanoid-v4", "Walker2d-v4")
+B_COEF = dict(zip(ENVS, (415.8, 412.0, 313.2, 322.8), strict=True))
+LR_COEF = dict(zip(ENVS, (1.504e-4, 1.871e-3, 1.905e-4, 8.24e-4), strict=True))
+#: the authors' published shared-slope B*(σ) law of the Gym grid, which their compute C_J uses
+PUBLISHED_BATCH_LAW = {"exponent": -0.3096, "coef": B_COEF, "source": "the authors' published Gym B*(σ) law"}
+
+
+@pytest.fixture(scope="module")
+def gym_runs():
+    path = authors_data_dir()
+    if not (path / "gym" / "gym_sweep.zip").is_file():
+        pytest.skip(f"the authors' published runs are not at {path} (set RLSCALE_AUTHORS_DATA=DIR)")
+    return {name: import_qscaled(path / "gym" / f"{name}.zip") for name in ("gym_sweep", "gym_ours")}
+
+
+@pytest.fixture(scope="module")
+def paper(gym_runs):
+    return Analysis(delta=4e9, method="paper", batch_law=PUBLISHED_BATCH_LAW).fit(
+        gym_runs["gym_sweep"], fitted=gym_runs["gym_ours"])
+
+
+def test_the_paper_method_reproduces_the_authors_shared_hyperparameter_laws(paper):
+    laws = paper.hparams_.laws
+    assert abs(laws.law("batch_size", "Ant-v4").exponent("Ant-v4") - (-0.3096)) <= 0.01
+    assert abs(laws.law("learning_rate", "Ant-v4").exponent("Ant-v4") - (-0.2849)) <= 0.01
+    for env in ENVS:
+        assert math.isclose(laws.law("batch_size", env).coef(env), B_COEF[env], rel_tol=0.03), env
+        assert math.isclose(laws.law("learning_rate", env).coef(env), LR_COEF[env], rel_tol=0.03), env
+
+
+def test_the_paper_method_reproduces_the_authors_data_efficiency_law_at_800(paper):
+    params = paper.fitted_.efficiency.params_.set_index("threshold")
+    top = params.loc[params.index.max()]
+    assert math.isclose(top["d_min"], 2.170e5, rel_tol=0.01) and math.isclose(top["exponent"], 0.700, rel_tol=0.01)
+
+
+def test_the_paper_method_with_the_published_batch_law_reproduces_the_sigma_star_law(paper):
+    law = paper.fitted_.frontier.laws_["utd"]
+    assert abs(law.exponent() - 0.620) <= 0.02
+
+
+def test_every_output_records_the_method_its_options_and_the_max_returns(paper, tmp_path):
+    paper.save(tmp_path / "a")
+    again = Analysis.load(tmp_path / "a")
+    metrics = again.metrics()
+    assert metrics["method"] == "paper" and metrics["options"]["dj_loss"] == "linear"
+    assert metrics["options"]["seed"] == 42 and metrics["max_return"]["fitted"]["preset"] == "paper-fitted"
+    assert metrics["max_return"]["fitted"]["max_return"]["HalfCheetah-v4"] == 9800
+    assert metrics["max_return"]["grid"]["max_return"]["HalfCheetah-v4"] == pytest.approx(1.25 * 7300)
+    hparams = paper.hparams_.to_dict()
+    assert hparams["method"] == "paper" and hparams["options"]["hparam_average"] == "arithmetic"
+    assert again.fitted_.batch.source == PUBLISHED_BATCH_LAW["source"]
+
+
+def test_with_its_own_batch_law_the_paper_method_reports_another_sigma_exponent(gym_runs, paper):
+    """Not a reproduction target: with the B*(σ) law it fits itself (shared exponent ≈ -0.319 at seed 42 instead of
+    the published -0.3096), the σ*(F) exponent moves (a 0.01 change in the B* exponent moves it by about 0.045)."""
+    own = Analysis(delta=4e9, method="paper").fit(gym_runs["gym_sweep"], fitted=gym_runs["gym_ours"])
+    exponent = own.fitted_.frontier.laws_["utd"].exponent()
+    print(f"σ*(F) exponent, paper method with its own B*(σ) law: {exponent:.4f} (published law: "
+          f"{paper.fitted_.frontier.laws_['utd'].exponent():.4f}; authors 0.620)")
+    assert own.fitted_.batch.source != PUBLISHED_BATCH_LAW["source"] and 0.5 < exponent < 0.8

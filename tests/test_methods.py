@@ -1,0 +1,105 @@
+"""Methods: named bundles of the fit chain's choices, each also an option of its own, recorded in every output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlscale.analysis import Analysis
+from rlscale.cli import main
+from rlscale.errors import RlscaleError
+from rlscale.laws.efficiency import DataEfficiency, _fit_linear, _linear_loss
+from rlscale.laws.hparams import average_logs
+from rlscale.laws.synthetic import SyntheticLaws, make_sweep
+from rlscale.methods import METHOD_OPTIONS, method_options
+
+
+@pytest.fixture(scope="module")
+def grid_path(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("runs") / "grid.parquet"
+    make_sweep(SyntheticLaws(), utds=(0.5, 1.0, 2.0, 4.0), batch_sizes=(64, 256, 1024),
+               learning_rates=(2.5e-4, 1e-3, 4e-3), n_seeds=3, n_points=60, max_step=4_000_000,
+               random_state=0).drop(columns="score").to_parquet(path)
+    return str(path)
+
+
+def test_a_method_is_a_bundle_and_a_given_option_overrides_it():
+    paper = method_options("paper")
+    assert paper["hparam_average"] == "arithmetic" and paper["seed"] == 42 and paper["dj_loss"] == "linear"
+    assert method_options("rlscale") == {o.name: o.rlscale for o in METHOD_OPTIONS}
+    assert method_options("paper", dj_loss="log", seed=3)["dj_loss"] == "log"
+    with pytest.raises(RlscaleError, match="unknown method 'papr'"):
+        method_options("papr")
+    with pytest.raises(RlscaleError, match="dj_loss must be one of log, linear"):
+        method_options("paper", dj_loss="quadratic")
+
+
+def test_arithmetic_and_geometric_averages_differ_as_they_should():
+    logs = np.log(np.array([128.0, 512.0]))
+    assert np.exp(average_logs(logs, "log")) == pytest.approx(256.0)
+    assert np.exp(average_logs(logs, "arithmetic")) == pytest.approx(320.0)
+
+
+def test_the_linear_d_j_fit_finds_the_least_squares_optimum_of_a_known_law():
+    utd = np.array([0.25, 0.5, 1, 2, 4, 8, 16])
+    y = 1.03 + (utd / 2.29) ** -0.70
+    a, b, c = _fit_linear(utd, y)
+    assert (a, b, c) == pytest.approx((0.70, 2.29, 1.03), rel=1e-5)
+    noisy = y * (1 + 0.03 * np.sin(np.arange(7)))
+    best = np.array(_fit_linear(utd, noisy))
+    from scipy import optimize  # every start of the authors' grid, one L-BFGS-B each: none is lower
+    for start in ([0.4, 0.2, 0.4], [1.2, 0.8, -0.4], [-0.4, 0.6, 1.2]):
+        other = optimize.minimize(_linear_loss, start, args=(utd, noisy), method="L-BFGS-B", jac=True).x
+        assert _linear_loss(best, utd, noisy)[0] <= _linear_loss(other, utd, noisy)[0] * (1 + 1e-9)
+
+
+def test_per_task_normalisation_refuses_a_never_reached_crossing():
+    table = pd.DataFrame({"env": ["a"] * 4 + ["b"] * 4, "utd": [1, 2, 4, 8] * 2, "threshold": 800.0,
+                          "crossing": [4e5, 3e5, 2.5e5, 2.2e5, 5e5, np.nan, 3e5, 2.6e5]})
+    with pytest.raises(RlscaleError, match="never reaches J=800 at utd 2"):
+        DataEfficiency(normalize_by="task").fit(table)
+
+
+def test_fit_analysis_method_paper_records_method_options_and_max_returns(grid_path, tmp_path, capsys):
+    out, metrics = tmp_path / "a", tmp_path / "m.json"
+    code = main(["fit", "analysis", grid_path, "-o", str(out), "--metrics", str(metrics), "--delta", "1e9",
+                 "--thresholds", "300", "400", "500", "600", "700", "--n-bootstrap", "10",
+                 "--method", "paper", "--dj-loss", "log"])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads(metrics.read_text())
+    assert m["method"] == "paper" and m["options"]["dj_loss"] == "log" and m["options"]["seed"] == 42
+    assert m["options"]["hparam_average"] == "arithmetic" and "grid" in m["max_return"]
+    saved = json.loads((out / "analysis.json").read_text())
+    assert saved["method"] == "paper" and saved["resolved_options"]["unreached"] == "first"
+    assert Analysis.load(out).resolved_options() == m["options"]
+    hp = tmp_path / "hp"
+    assert main(["fit", "hparams", grid_path, "-o", str(hp), "--n-bootstrap", "10", "--method", "paper"]) == 0
+    doc = json.loads((hp / "hparams.json").read_text())
+    assert doc["method"] == "paper" and doc["options"]["separate_utds"] == "all_but_largest"
+    assert doc["max_return"]["grid"]["preset"] == "paper-grid"
+
+
+def test_a_bad_method_option_is_one_line(grid_path, tmp_path, capsys):
+    law = tmp_path / "law.json"
+    law.write_text("{not json")
+    code = main(["fit", "analysis", grid_path, "-o", str(tmp_path / "a"), "--delta", "1e9", "--batch-law", str(law)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rlscale: error: --batch-law") and err.count("\n") == 1
+
+
+def test_a_strict_crossing_waits_until_the_smoothed_curve_is_past_j():
+    from rlscale.laws.thresholds import ThresholdCrossings
+    from rlscale.runs import validate_run_table
+
+    curve = [100.0, 300.0, 500.0, 500.0, 520.0, 700.0]  # at J = 500 from step 3, past it from step 5
+    rows = [{"benchmark": "gym", "env": "e", "algo": "sac", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4,
+             "critic_params": 1, "seed": s, "env_step": 1000 * (k + 1), "return": v}
+            for s in range(2) for k, v in enumerate(curve)]
+    runs = validate_run_table(pd.DataFrame(rows))
+    inclusive, strict = (ThresholdCrossings([500.0, 700.0], n_bootstrap=2, value_column="return", strict=flag).fit(runs)
+                         for flag in (False, True))
+    assert inclusive.crossing_[0].tolist() == [3000.0, 6000.0]
+    assert strict.crossing_[0, 0] == 5000.0 and np.isnan(strict.crossing_[0, 1])
