@@ -168,7 +168,8 @@ def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path,
 
 def test_import_csv_off_a_terminal_logs_progress_lines_until_the_table_is_written(tmp_path, monkeypatch, capsys):
     grid = pd.read_parquet(Path(__file__).resolve().parent.parent / "data" / "runs" / "gym.parquet")
-    copies = [grid.assign(seed=grid["seed"] + 1000 * k, run_id=grid["run_id"] + f"-{k}") for k in range(40)]
+    # 200 copies under other seeds: 230k rows, about a second of reading and writing, several intervals
+    copies = [grid.assign(seed=grid["seed"] + 1000 * k, run_id=grid["run_id"] + f"-{k}") for k in range(200)]
     source = tmp_path / "big.csv"
     pd.concat(copies, ignore_index=True).to_csv(source, index=False)
     monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.1 s (the heartbeat's floor)
