@@ -478,6 +478,8 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
     except papermill.PapermillExecutionError as exc:
         raise RlscaleError(f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                            f"(executed copy: {executed})") from None
+    except RuntimeError as exc:  # jupyter's "Kernel died before replying to kernel_info", nbclient's DeadKernelError
+        raise RlscaleError(f"{source}: its kernel died ({exc}); nothing was published, run the step again") from None
     publish_executed(executed, Path(executed_dir) / f"{build_name}.ipynb")
     return executed
 

@@ -213,3 +213,20 @@ def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_r
     assert "up to date" in _dvc_status(clone, env)  # the same figure again: PNG and PDF bytes do not change
     assert subprocess.run(["git", "status", "--porcelain", "dvc.lock", "results"], cwd=clone, capture_output=True,
                           text=True, check=True).stdout == ""
+
+
+def test_a_notebook_whose_kernel_dies_is_one_line_and_publishes_nothing(tmp_path, monkeypatch):
+    import nbformat
+
+    from rlscale.pipeline import run_notebook
+
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                                           nbformat.v4.new_code_cell("import os\nos._exit(1)")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(book, tmp_path / "notebooks" / "dies.ipynb")
+    monkeypatch.chdir(tmp_path)  # the pipeline's folders are relative to the repository root
+    with pytest.raises(RlscaleError, match=r"^notebooks/dies.ipynb: its kernel died \(.+\); nothing was published, "
+                                           "run the step again$"):
+        run_notebook("dies", {"x": 2}, "b/dies")
+    assert not (tmp_path / "figures").exists()
