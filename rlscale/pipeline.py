@@ -144,8 +144,8 @@ def read_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
 
 def benchmark_names(path: str | os.PathLike = "params.yaml") -> list[str]:
     names = read_params(path).get("benchmarks") or []
-    if not isinstance(names, list) or not names:
-        raise RlscaleError(f"{path}: 'benchmarks' must be a non-empty list")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise RlscaleError(f"{path}: 'benchmarks' must be a non-empty list of benchmark names")
     return [str(n) for n in names]
 
 
@@ -158,10 +158,20 @@ def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None =
     doc = read_params(path)
     preset = preset if preset is not None else doc.get("preset")
     presets = doc.get("presets") or {}
-    if not isinstance(presets, dict) or preset not in presets:
-        raise RlscaleError(f"{path}: preset {preset!r} is not one of presets: {', '.join(map(str, presets))}")
+    if not isinstance(presets, dict) or not presets:
+        raise RlscaleError(f"{path}: 'presets' must be a mapping of preset names to their settings")
+    names = ", ".join(map(str, presets))
+    if preset is None:
+        raise RlscaleError(f"{path}: no 'preset' key: set preset: NAME, one of presets: {names}")
+    if not isinstance(preset, str) or preset not in presets:
+        raise RlscaleError(f"{path}: preset {preset!r} is not one of presets: {names}")
     block = presets[preset] or {}
+    if not isinstance(block, dict):
+        raise RlscaleError(f"{path}: presets.{preset} must be a mapping of settings and benchmark blocks, "
+                           f"got {type(block).__name__}")
     benchmarks = doc.get("benchmarks") or []
+    if not isinstance(benchmarks, list):
+        raise RlscaleError(f"{path}: 'benchmarks' must be a list of benchmark names, got {type(benchmarks).__name__}")
     if benchmark not in benchmarks or benchmark not in block:
         raise RlscaleError(f"{path}: benchmark {benchmark!r} is not in benchmarks {benchmarks} "
                            f"with a block in preset {preset!r}")
@@ -468,6 +478,8 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
     except papermill.PapermillExecutionError as exc:
         raise RlscaleError(f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                            f"(executed copy: {executed})") from None
+    except RuntimeError as exc:  # jupyter's "Kernel died before replying to kernel_info", nbclient's DeadKernelError
+        raise RlscaleError(f"{source}: its kernel died ({exc}); nothing was published, run the step again") from None
     publish_executed(executed, Path(executed_dir) / f"{build_name}.ipynb")
     return executed
 

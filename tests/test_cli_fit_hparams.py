@@ -124,10 +124,11 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path, capsys
     assert not out.exists()
 
 
-def test_a_failed_fit_prints_the_warnings_that_explain_it_then_one_error(tmp_path, capsys):
+@pytest.mark.parametrize("step", [["hparams"], ["analysis", "--delta", "1e9"]])
+def test_a_failed_fit_prints_the_warnings_that_explain_it_then_one_error(tmp_path, capsys, step):
     path = tmp_path / "runs.parquet"
     _sweep(n_points=30, utds=(1.0, 2.0)).to_parquet(path)
-    assert main(["fit", "hparams", str(path), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5",
+    assert main(["fit", step[0], str(path), *step[1:], "-o", str(tmp_path / "fit"), "--n-bootstrap", "5",
                  "--thresholds", "1200"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("rlscale: error: hyperparameter laws: no env has finite best hyperparameters")
@@ -225,3 +226,30 @@ def test_cost_returns_fit_with_a_min_return_and_the_same_best_hyperparameters(tm
     best_a = json.loads((tmp_path / "a" / "hparams.json").read_text())["best"]
     best_b = json.loads((tmp_path / "b" / "hparams.json").read_text())["best"]
     assert best_a == best_b
+
+
+def test_a_grid_at_a_single_utd_says_the_laws_need_several_utds(tmp_path, capsys):
+    path = tmp_path / "runs.parquet"
+    _sweep(n_points=30, utds=(2.0,)).to_parquet(path)
+    for argv in (["hparams", str(path)], ["analysis", str(path), "--delta", "1e9"]):
+        assert main(["fit", *argv, "-o", str(tmp_path / "fit"), "--n-bootstrap", "5"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1] == ("rlscale: error: every run of the grid is at utd 2; the laws B*(σ), η*(σ) need a grid "
+                           "at 2 or more utds: train or import runs at several utds"), err
+        assert not (tmp_path / "fit").exists()
+
+
+def test_a_max_return_of_zero_without_a_min_return_says_to_give_one(tmp_path, capsys):
+    argv = ["fit", "hparams", str(ROOT / "data" / "runs" / "gym.parquet"), "-o", str(tmp_path / "fit"),
+            "--max-return", "Pendulum-v1=0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "give --min-return ENV=R below it" in err[0], err
+
+
+def test_a_fit_off_a_terminal_logs_progress_lines_until_it_is_done(sweep_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.1 s (the heartbeat's floor)
+    # 1000 resamples: about a second of fitting, several intervals
+    assert main(["fit", "hparams", sweep_path, "-o", str(tmp_path / "fit"), "--n-bootstrap", "1000"]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith(f"rlscale: fit hparams {sweep_path}: ")]
+    assert len(lines) >= 2 and lines[0].endswith(" s so far") and lines[-1].split(": ")[-1].startswith("done in ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -163,3 +164,16 @@ def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path,
     assert main(["import", "authors", "--list"]) == 0
     listing = capsys.readouterr().out
     assert f"local copy {tmp_path / 'copy' / 'dmc' / 'dmc_sweep.zip'}" in listing and "igpush_best" in listing
+
+
+def test_import_csv_off_a_terminal_logs_progress_lines_until_the_table_is_written(tmp_path, monkeypatch, capsys):
+    grid = pd.read_parquet(Path(__file__).resolve().parent.parent / "data" / "runs" / "gym.parquet")
+    # 200 copies under other seeds: 230k rows, about a second of reading and writing, several intervals
+    copies = [grid.assign(seed=grid["seed"] + 1000 * k, run_id=grid["run_id"] + f"-{k}") for k in range(200)]
+    source = tmp_path / "big.csv"
+    pd.concat(copies, ignore_index=True).to_csv(source, index=False)
+    monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.1 s (the heartbeat's floor)
+    assert main(["import", "csv", str(source), "-o", str(tmp_path / "runs.parquet")]) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith(f"rlscale: import csv {source} (")]
+    assert len(lines) >= 2 and lines[0].endswith(" s so far") and "done in " in lines[-1]
+    assert (tmp_path / "runs.parquet").is_file()

@@ -80,6 +80,24 @@ def test_a_malformed_params_yaml_or_an_unknown_key_is_one_line_naming_it(tmp_pat
         load_params(path, "gym")
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"preset": ["mini"]}, "preset ['mini'] is not one of presets: mini"),
+    ({"preset": None}, "no 'preset' key: set preset: NAME, one of presets: mini"),
+    ({"presets": ["mini"]}, "'presets' must be a mapping of preset names to their settings"),
+    ({"presets": {"mini": "gym"}}, "presets.mini must be a mapping of settings and benchmark blocks, got str"),
+    ({"presets": {"mini": ["gym"]}}, "presets.mini must be a mapping of settings and benchmark blocks, got list"),
+    ({"benchmarks": "gym"}, "'benchmarks' must be a list of benchmark names, got str"),
+])
+def test_a_params_yaml_of_the_wrong_shape_is_one_line_naming_the_key(tmp_path, monkeypatch, capsys, change, message):
+    path = _params(tmp_path)
+    doc = {**yaml.safe_load(path.read_text()), **change}
+    path.write_text(yaml.safe_dump({k: v for k, v in doc.items() if v is not None}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", "hparams", "gym"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"rlscale: error: params.yaml: {message}"]
+
+
 def test_benchmark_keys_are_analysis_options_and_preset_keys_their_defaults(tmp_path):
     p = load_params(_params(tmp_path, max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500},
                             utd_fit_range=[1, 2], notebooks={"fig_a_learning_curves": {"x": 2}}), "gym")
@@ -195,3 +213,20 @@ def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_r
     assert "up to date" in _dvc_status(clone, env)  # the same figure again: PNG and PDF bytes do not change
     assert subprocess.run(["git", "status", "--porcelain", "dvc.lock", "results"], cwd=clone, capture_output=True,
                           text=True, check=True).stdout == ""
+
+
+def test_a_notebook_whose_kernel_dies_is_one_line_and_publishes_nothing(tmp_path, monkeypatch):
+    import nbformat
+
+    from rlscale.pipeline import run_notebook
+
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                                           nbformat.v4.new_code_cell("import os\nos._exit(1)")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(book, tmp_path / "notebooks" / "dies.ipynb")
+    monkeypatch.chdir(tmp_path)  # the pipeline's folders are relative to the repository root
+    with pytest.raises(RlscaleError, match=r"^notebooks/dies.ipynb: its kernel died \(.+\); nothing was published, "
+                                           "run the step again$"):
+        run_notebook("dies", {"x": 2}, "b/dies")
+    assert not (tmp_path / "figures").exists()

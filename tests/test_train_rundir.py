@@ -48,7 +48,9 @@ def test_a_corrupt_status_is_one_line_naming_the_file_in_sweep_and_collect(tmp_p
     (result,) = json.loads((tmp_path / "runs" / "sweep_tiny.json").read_text())["runs"]
     assert result["status"] == "failed" and f"{run.path / 'status.json'}: unreadable run status" in result["reason"]
     assert main(["collect", str(tmp_path / "runs"), "-o", str(tmp_path / "t.parquet")]) == 2
-    assert capsys.readouterr().err.count("\n") == 1  # the run is skipped (unreadable status), not a traceback
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1  # the run is skipped (unreadable status), not a traceback
+    assert f"no finished runs to collect (1 run folder(s) skipped: {run.path}: " in err  # and the error says why
 
 
 def test_a_file_where_the_run_folder_should_be_is_one_line(tmp_path, capsys):

@@ -32,7 +32,8 @@ import inspect
 import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,21 @@ _NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid
 _TEXT_COLUMNS = ("status", "reason", "note", "group", "env", "benchmark", "algo", "estimator", "hparam",
                  "variant", "runs", "fit", "quantity", "law", "source")
 
+
+
+@contextmanager
+def _recorded() -> Iterator[list[warnings.WarningMessage]]:
+    """Every warning of the fit, recorded; if the fit fails they are issued again to the caller, since they
+    say why (e.g. no configuration reaching J at some σ) where the error only says what could not be fitted."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+    except RlscaleError:
+        for w in caught:
+            if issubclass(w.category, RlscaleWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        raise
 
 class Analysis:
     """Fit every law of the paper for one benchmark: build with the options, ``fit`` the tables, ``save``.
@@ -197,8 +213,7 @@ class Analysis:
                 "reset_every_updates": self.reset_every_updates, "return_kind": self.return_kind}
         presets = {"grid": opts["max_return_preset"], "fitted": opts["fitted_max_return_preset"],
                    "baseline": opts["fitted_max_return_preset"]}
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with _recorded() as caught:
             given = {"grid": runs, "fitted": fitted, "baseline": baseline}
             loaded = {name: load_runs(table, **prep, max_return_preset=presets[name],
                                       min_seeds=2 if name == "grid" else 1)

@@ -209,6 +209,10 @@ def fit_hparams(
     if utds_to_predict is not None and any(not (u > 0 and math.isfinite(u)) for u in utds_to_predict):
         raise RlscaleError("utds to predict must be positive numbers")
     validate_range = check_range("the hyperparameter validation range", validate_range)
+    utds = np.unique(runs["utd"])
+    if utds.size == 1:  # every env would be left out of the laws: say what the table lacks
+        raise RlscaleError(f"every run of the grid is at utd {float(utds[0]):g}; the laws B*(σ), η*(σ) need a grid "
+                           "at 2 or more utds: train or import runs at several utds")
     crossings = crossings or crossings_of(runs, thresholds, n_bootstrap, seed, strict)
     hardest = float(max(thresholds) if crossings.higher_is_better_ else min(thresholds))
     best = BestHyperparams(threshold=hardest, estimator=estimator, average=average, unreached=unreached).fit(crossings)

@@ -198,7 +198,10 @@ def parse_max_return(items: Iterable[str], flag: str = "--max-return", positive:
             number = math.nan
         if not sep or not env or not math.isfinite(number) or (positive and number <= 0):
             kind = "a positive number" if positive else "a number"
-            raise RlscaleError(f"{flag} expects ENV=R with {kind} R, got '{item}'")
+            hint = (" (a max return of 0 or below is for returns that are costs: give --min-return ENV=R below it, "
+                    "e.g. --max-return Pendulum-v1=0 --min-return Pendulum-v1=-1500)"
+                    if positive and sep and env and math.isfinite(number) else "")
+            raise RlscaleError(f"{flag} expects ENV=R with {kind} R, got '{item}'{hint}")
         out[env] = number
     return out
 
@@ -250,13 +253,16 @@ def _warn(line: str) -> None:
 
 
 @contextmanager
-def _explained() -> Iterator[list[str]]:
-    """Collect our own warnings; if the fit fails, print them before the error, which they explain."""
+def _explained(args: argparse.Namespace) -> Iterator[list[str]]:
+    """Collect our own warnings; if the fit fails, print them before the error, which they explain. While
+    the fit runs (minutes on a large table, one library call that cannot count its progress), a progress
+    line every interval says it is alive."""
     from rlscale.errors import RlscaleWarning
     from rlscale.laws.normalize import MissingMaxReturn
+    from rlscale.train.progress import heartbeat
 
     lines: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, heartbeat(f"fit {args.fit_command} {args.runs}"):
         warnings.simplefilter("always")
         try:
             yield lines
@@ -296,7 +302,7 @@ def _run_analysis(args: argparse.Namespace) -> int:
                  reset_every_updates=args.reset_every_updates, max_ci_decades=args.max_ci_decades,
                  return_kind=args.return_kind)
     a.resolved_options()  # a bad choice is one line before any table is read
-    with _explained():
+    with _explained(args):
         a.fit(args.runs, fitted=args.fitted, baseline=args.baseline)
     _print_all(a.warnings_)
     a.save(args.output_dir)
@@ -313,7 +319,7 @@ def _run_hparams(args: argparse.Namespace) -> int:
     return_range = _return_range(args)
     _check_args(args, min_bootstrap=1)
     opts = method_options(args.method, **_given(args))
-    with _explained() as lines:
+    with _explained(args) as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
                          max_return_preset=opts["max_return_preset"], return_kind=args.return_kind)
         provenance = {"method": args.method, "options": opts,
@@ -347,7 +353,7 @@ def _run_frontier(args: argparse.Namespace) -> int:
     preset = opts["fitted_max_return_preset"]
     if args.hparams is not None and not Path(args.hparams).is_file():
         raise RlscaleError(f"--hparams {args.hparams}: no such file")
-    with _explained() as lines:
+    with _explained(args) as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
                          min_seeds=2 if args.n_bootstrap > 0 else 1, one_benchmark=True, max_return_preset=preset,
                          return_kind=args.return_kind)

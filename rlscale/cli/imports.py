@@ -181,13 +181,14 @@ def _write(args: argparse.Namespace, read: Callable[[], Any], what: str | None =
         raise RlscaleError(f"--output {out}: use a .parquet or .csv file name")
     if out.is_dir():
         raise RlscaleError(f"--output {out} is a directory")
-    with warnings.catch_warnings(record=True) as caught, heartbeat(what or "", disable=what is None):
-        warnings.simplefilter("always")
-        table = read()
-    for w in caught:
-        if issubclass(w.category, RlscaleWarning):
-            print(f"rlscale: warning: {w.message}", file=sys.stderr)
-    table = write_run_table(table, out)
+    with heartbeat(what or "", disable=what is None):  # reading, validating and writing: each long on GBs
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = read()
+        for w in caught:
+            if issubclass(w.category, RlscaleWarning):
+                print(f"rlscale: warning: {w.message}", file=sys.stderr)
+        table = write_run_table(table, out)
     n_runs = table.groupby(["benchmark", "env", "algo", "utd", "batch_size", "learning_rate", "seed"]).ngroups
     print(f"wrote {out} ({len(table)} points, {n_runs} runs, {table['env'].nunique()} envs)")
     return 0

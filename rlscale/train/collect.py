@@ -73,7 +73,9 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
         frames.append(curve.assign(run_id=rel))
     bar.close()
     if not frames:
-        raise RlscaleError(f"{root}: no finished runs to collect ({len(notes)} run folder(s) skipped)"
+        why = "; ".join(note.removeprefix("skipped ") for note in notes[:3]) + ("; ..." if len(notes) > 3 else "")
+        raise RlscaleError(f"{root}: no finished runs to collect ({len(notes)} run folder(s) skipped"
+                           + (f": {why})" if notes else ")")
                            + ("" if include_unfinished else "; --include-unfinished takes unfinished ones too"))
     table = pd.concat(frames, ignore_index=True)
     _check_distinct_runs(table, configs)
