@@ -504,14 +504,20 @@ class DataEfficiency:
     def _bootstrap_thetas(self, boot: pd.DataFrame, theta: np.ndarray, utd: np.ndarray,
                           log_y: np.ndarray) -> np.ndarray:
         """Refits on each bootstrap sample (started at the point estimate) with enough points: [samples, 3]."""
-        wide = boot.pivot_table(index="sample", columns="utd", values="data", aggfunc="first", dropna=False)
-        wide = wide.reindex(columns=np.unique(utd))
-        values = wide.to_numpy(dtype=float)
+        # [sample, σ] times, NaN where a sample has no point: one (sample, σ) row each (_check_table, _aggregate),
+        # so placing them is a pivot; done in numpy, since a pandas pivot per (group, J) is most of the cost here
+        columns = np.unique(utd)
+        rows, row = np.unique(boot["sample"].to_numpy(), return_inverse=True)
+        at = boot["utd"].to_numpy(dtype=float)
+        col = np.minimum(np.searchsorted(columns, at), len(columns) - 1)
+        hit = columns[col] == at
+        values = np.full((len(rows), len(columns)), np.nan)
+        values[row[hit], col[hit]] = boot["data"].to_numpy(dtype=float)[hit]
         ok = np.isfinite(values) & (values > 0)
         keep = ok.sum(axis=1) >= self.min_points
         if not keep.any():
             return np.empty((0, 3))
-        log_x = np.log(wide.columns.to_numpy(dtype=float))
+        log_x = np.log(columns)
         lo, hi = _bounds(np.log(utd), log_y)
         lo, hi = np.minimum(lo, theta), np.maximum(hi, theta)  # an unbounded (linear) fit may lie beyond them
         return _refit_many(log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta,
