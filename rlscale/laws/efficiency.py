@@ -212,11 +212,34 @@ def _linear_to_theta(a: float, b: float, c: float, scale: float) -> np.ndarray |
     return np.array([np.log(scale * c), np.log(b + _B_EPS) - np.log(c) / a, a])
 
 
+def _refit_batched(problems: list[tuple | None], loss: str) -> list[list[np.ndarray]]:
+    """The thetas of many bootstrap refit problems ((log σ, log y, mask, theta0, lo, hi) or None), each sample's
+    refit unchanged: the problems with the same number of σ values are stacked into one :func:`_refit_many` call
+    (every sample is its own row there, with its own σ values, start and bounds)."""
+    out: list[list[np.ndarray]] = [[] for _ in problems]
+    by_width: dict[int, list[int]] = {}
+    for k, problem in enumerate(problems):
+        if problem is not None:
+            by_width.setdefault(problem[0].size, []).append(k)
+    for members in by_width.values():
+        parts = [problems[k] for k in members]
+        sizes = [p[1].shape[0] for p in parts]
+
+        def stack(i: int, parts: list = parts, sizes: list = sizes) -> np.ndarray:
+            return np.concatenate([np.broadcast_to(p[i], (n, p[i].shape[-1])) for p, n in zip(parts, sizes)])
+
+        thetas = _refit_many(stack(0), stack(1), stack(2), stack(3), stack(4), stack(5), loss=loss)
+        for k, chunk in zip(members, np.split(thetas, np.cumsum(sizes)[:-1])):
+            out[k] = list(chunk)
+    return out
+
+
 def _refit_many(
     log_utd: np.ndarray, log_y: np.ndarray, mask: np.ndarray, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     n_iter: int = 60, loss: str = "log",
 ) -> np.ndarray:
-    """Refit many samples at once (bootstrap): projected Levenberg-Marquardt from a common start.
+    """Refit many samples at once (bootstrap): projected Levenberg-Marquardt from a common start (or, with
+    ``log_utd`` [samples, points] and ``theta0``, ``lo``, ``hi`` [samples, 3], each sample from its own).
 
     Hand-written because ``least_squares`` fits one problem per call and a bootstrap needs
     thousands of tiny 3-parameter fits; ``log_y`` [samples, points] with ``mask`` marking the
@@ -225,7 +248,8 @@ def _refit_many(
     [samples, 3].
     """
     w = mask.astype(float)
-    theta = np.tile(np.clip(theta0, lo, hi), (log_y.shape[0], 1))
+    theta = np.array(np.broadcast_to(np.clip(theta0, lo, hi), (log_y.shape[0], 3)))
+    log_x = log_utd if log_utd.ndim == 2 else log_utd[None, :]
     damping = np.full(log_y.shape[0], 1e-2)
     if loss == "linear":
         y = np.where(mask, np.exp(log_y), np.nan)
@@ -242,8 +266,8 @@ def _refit_many(
 
     c, r = cost(theta)
     for _ in range(n_iter):
-        weight = special.expit(-theta[:, 2:3] * (log_utd[None, :] - theta[:, 1:2]))
-        jac = np.stack([np.ones_like(weight), weight * theta[:, 2:3], -weight * (log_utd[None, :] - theta[:, 1:2])],
+        weight = special.expit(-theta[:, 2:3] * (log_x - theta[:, 1:2]))
+        jac = np.stack([np.ones_like(weight), weight * theta[:, 2:3], -weight * (log_x - theta[:, 1:2])],
                        axis=-1) * w[..., None]
         if loss == "linear":
             jac = jac * (np.exp(_log_model(theta, log_utd)) / unit)[..., None]
@@ -401,11 +425,17 @@ class DataEfficiency:
             inside = points["utd"].between(lo, hi).to_numpy()
             if boot is not None:
                 boot = boot[boot["utd"].between(lo, hi)]
-        rows, samples = [], []
+        rows, samples, pending = [], [], []
         for (group, thr), sub in points[inside].groupby(["group", "threshold"], sort=True):
-            row, thetas = self._fit_group(group, thr, sub, boot)
+            pending.append(self._fit_group(group, thr, sub, boot))
+        # every (group, J)'s bootstrap refits in a few batched solves (one per number of σ values), then the verdicts
+        refits = _refit_batched([job[3] if job is not None else None for _, job in pending], self.loss)
+        for (row, job), thetas in zip(pending, refits):
+            if job is not None:
+                theta, bounds = job[0], job[1]
+                row["status"], row["reason"] = self._judge(row, theta, bounds, thetas)
             rows.append(row)
-            samples += [(group, float(thr), k, *t) for k, t in enumerate(thetas)]
+            samples += [(row["group"], row["threshold"], k, *t) for k, t in enumerate(thetas)]
         if not rows:
             raise RlscaleError(f"data efficiency: no points with utd in {self.fit_utds} to fit")
         self.points_ = points.loc[:, ["group", "threshold", "utd", "data"]].reset_index(drop=True)
@@ -439,8 +469,9 @@ class DataEfficiency:
                          "reason": reason})
         return pd.DataFrame(rows, columns=list(HELDOUT_COLUMNS))
 
-    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame,
-                   boot: pd.DataFrame | None) -> tuple[dict, list[np.ndarray]]:
+    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame, boot: pd.DataFrame | None) -> tuple[dict, tuple | None]:
+        """One (group, J)'s point fit: its row, and (theta, bounds, group, bootstrap refit problem or None) where it
+        was fitted (the verdict waits for the refits), None where not (the row then has its verdict)."""
         ok = np.isfinite(sub["data"].to_numpy())
         row: dict = {"group": group, "threshold": float(thr), "n_points": int(ok.sum()),
                      "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan,
@@ -450,7 +481,7 @@ class DataEfficiency:
         if np.unique(utd).size < self.min_points:
             row["reason"] = (f"only {np.unique(utd).size} utd value(s) reached J (need {self.min_points}; "
                              f"{row['n_dropped']} never reached)")
-            return row, []
+            return row, None
         log_utd, log_y = np.log(utd), np.log(data)
         if self.loss == "linear":
             # in units of the normalisation's scale m, as the authors fit (per env: the env's median time)
@@ -461,7 +492,7 @@ class DataEfficiency:
                 row["status"], row["reason"] = AT_BOUND, (
                     f"the linear fit m·(c + (σ/b)^-a) gives c = {c:.3g}, a = {a:.3g}, b = {b:.3g}: no positive floor "
                     "D_min (or no decay in σ), so it is not a law D_min + (β/σ)^α")
-                return row, []
+                return row, None
             bounds = None
             row.update(_covariance_at(theta, log_utd, data))
             row["rmse_log"] = float(np.sqrt(np.mean((_log_model(theta, log_utd) - log_y) ** 2)))
@@ -471,12 +502,11 @@ class DataEfficiency:
             row.update(_covariance(res, len(log_y)))
             row["rmse_log"] = float(np.sqrt(2.0 * res.cost / len(log_y)))
         row.update(_theta_to_params(theta))
-        thetas: list[np.ndarray] = []
+        problem = None
         if boot is not None:
             sub_boot = boot[(boot["group"] == group) & np.isclose(boot["threshold"], thr)]
-            thetas = list(self._bootstrap_thetas(sub_boot, theta, utd, log_y))
-        row["status"], row["reason"] = self._judge(row, theta, bounds, thetas)
-        return row, thetas
+            problem = self._bootstrap_problem(sub_boot, theta, utd, log_y)
+        return row, (theta, bounds, group, problem)
 
     def _judge(self, row: dict, theta: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None,
                thetas: list[np.ndarray]) -> tuple[str, str]:
@@ -501,9 +531,10 @@ class DataEfficiency:
                           "determine the law")
         return OK, ""
 
-    def _bootstrap_thetas(self, boot: pd.DataFrame, theta: np.ndarray, utd: np.ndarray,
-                          log_y: np.ndarray) -> np.ndarray:
-        """Refits on each bootstrap sample (started at the point estimate) with enough points: [samples, 3]."""
+    def _bootstrap_problem(self, boot: pd.DataFrame, theta: np.ndarray, utd: np.ndarray,
+                           log_y: np.ndarray) -> tuple | None:
+        """The refits on each bootstrap sample with enough points, started at the point estimate, as the arguments
+        of :func:`_refit_many` (without ``loss``); None when no sample has enough points."""
         # [sample, σ] times, NaN where a sample has no point: one (sample, σ) row each (_check_table, _aggregate),
         # so placing them is a pivot; done in numpy, since a pandas pivot per (group, J) is most of the cost here
         columns = np.unique(utd)
@@ -516,12 +547,11 @@ class DataEfficiency:
         ok = np.isfinite(values) & (values > 0)
         keep = ok.sum(axis=1) >= self.min_points
         if not keep.any():
-            return np.empty((0, 3))
+            return None
         log_x = np.log(columns)
         lo, hi = _bounds(np.log(utd), log_y)
         lo, hi = np.minimum(lo, theta), np.maximum(hi, theta)  # an unbounded (linear) fit may lie beyond them
-        return _refit_many(log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta,
-                           lo, hi, loss=self.loss)
+        return log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta, lo, hi
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """(1 - alpha) intervals of D_min, β, α (``exponent``) and s_0 (``utd_scale``), indexed by
