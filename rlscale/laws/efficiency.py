@@ -150,6 +150,12 @@ def _linear_loss(theta: np.ndarray, utd: np.ndarray, y: np.ndarray) -> tuple[flo
 
 
 def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int = 3) -> tuple[float, float, float]:
+    """:func:`_fit_linear_many` of one problem."""
+    return _fit_linear_many([(utd, y)], n_iter, n_polish)[0]
+
+
+def _fit_linear_many(problems: Sequence[tuple[np.ndarray, np.ndarray]], n_iter: int = 100,
+                     n_polish: int = 3) -> list[tuple[float, float, float]]:
     """The authors' fit of c + (σ/b)^-a to normalised times ``y``: a local minimisation of the mean squared
     error from every point of their 5x5x5 brute-force grid, the lowest loss kept. Returns (a, b, c).
 
@@ -157,24 +163,44 @@ def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int
     here); we run ``n_iter`` steps of a damped Gauss-Newton (Levenberg-Marquardt) from all 125 at once,
     vectorised, and finish the ``n_polish`` lowest with L-BFGS-B, which reaches their optimum (the tests check
     it against their published fits and against L-BFGS-B runs from their grid points).
+
+    ``problems``: (σ values, normalised times) pairs, each fitted on its own and answered in order (a, b, c); the
+    problems with the same number of points run their Gauss-Newton steps stacked, every start its own row.
     """
+    out: list[tuple[float, float, float]] = [(np.nan, np.nan, np.nan)] * len(problems)
+    by_size: dict[int, list[int]] = {}
+    for k, (utd, _) in enumerate(problems):
+        by_size.setdefault(len(utd), []).append(k)
+    for members in by_size.values():
+        for k, best in zip(members, _fit_linear_stacked([problems[k] for k in members], n_iter, n_polish)):
+            out[k] = best
+    return out
+
+
+def _fit_linear_stacked(problems: list[tuple[np.ndarray, np.ndarray]], n_iter: int,
+                        n_polish: int) -> list[tuple[float, float, float]]:
+    """:func:`_fit_linear_many` of problems with the same number of points."""
     from scipy import optimize
 
     axes = [np.arange(s.start, s.stop, s.step) for s in _BRUTE_GRID]  # what scipy.optimize.brute evaluates
-    theta = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    n_starts = len(grid)
+    theta = np.tile(grid, (len(problems), 1))  # every problem's starts, one row each
+    utd_rows = np.repeat(np.stack([np.asarray(u, dtype=float) for u, _ in problems]), n_starts, axis=0)
+    y_rows = np.repeat(np.stack([np.asarray(v, dtype=float) for _, v in problems]), n_starts, axis=0)
 
-    def evaluate(th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def evaluate(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.errstate(all="ignore"):
-            ratio = utd[None, :] / (th[:, 1:2] + _B_EPS)
+            ratio = utd_rows[rows] / (th[:, 1:2] + _B_EPS)
             power = ratio ** (-th[:, 0:1])
-            r = th[:, 2:3] + power - y[None, :]
+            r = th[:, 2:3] + power - y_rows[rows]
             jac = np.stack([-power * np.log(ratio), th[:, 0:1] / (th[:, 1:2] + _B_EPS) * power,
                             np.ones_like(power)], axis=-1)
             cost = np.mean(r**2, axis=1)
         bad = ~(np.isfinite(cost) & np.isfinite(jac).all(axis=(1, 2)))
         return np.where(bad, np.inf, cost), np.where(bad[:, None], 0.0, r), np.where(bad[:, None, None], 0.0, jac)
 
-    cost, r, jac = evaluate(theta)
+    cost, r, jac = evaluate(theta, np.arange(len(theta)))
     damping = np.full(len(theta), 1e-3)
     live = np.flatnonzero(np.isfinite(cost))  # starts still moving
     eye = np.eye(3)
@@ -187,7 +213,7 @@ def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int
         with np.errstate(all="ignore"):
             step = -np.linalg.solve(a + lam[:, None, None] * (a * eye + 1e-12 * eye), g[..., None])[..., 0]
         step = np.where(np.isfinite(step), step, 0.0)
-        new_cost, new_r, new_jac = evaluate(th + step)
+        new_cost, new_r, new_jac = evaluate(th + step, live)
         better = new_cost < c
         theta[live] = np.where(better[:, None], th + step, th)
         r[live] = np.where(better[:, None], new_r, res)
@@ -196,13 +222,17 @@ def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int
         cost[live] = np.where(better, new_cost, c)
         done = (better & (c - new_cost <= 1e-15 * c)) | (lam >= 1e12)
         live = live[~done]
-    best, best_loss = theta[int(np.argmin(cost))], float(np.min(cost))
-    for start in theta[np.argsort(cost, kind="stable")[:n_polish]]:  # the lowest few, finished by L-BFGS-B
-        polished = optimize.minimize(_linear_loss, start, args=(utd, y), method="L-BFGS-B", jac=True).x
-        loss = _linear_loss(polished, utd, y)[0]
-        if loss <= best_loss:
-            best, best_loss = polished, loss
-    return tuple(float(v) for v in best)
+    out = []
+    for k, (utd, y) in enumerate(problems):
+        own_theta, own_cost = theta[k * n_starts:(k + 1) * n_starts], cost[k * n_starts:(k + 1) * n_starts]
+        best, best_loss = own_theta[int(np.argmin(own_cost))], float(np.min(own_cost))
+        for start in own_theta[np.argsort(own_cost, kind="stable")[:n_polish]]:  # the lowest few, by L-BFGS-B
+            polished = optimize.minimize(_linear_loss, start, args=(utd, y), method="L-BFGS-B", jac=True).x
+            loss = _linear_loss(polished, utd, y)[0]
+            if loss <= best_loss:
+                best, best_loss = polished, loss
+        out.append(tuple(float(v) for v in best))
+    return out
 
 
 def _linear_to_theta(a: float, b: float, c: float, scale: float) -> np.ndarray | None:
@@ -426,8 +456,14 @@ class DataEfficiency:
             if boot is not None:
                 boot = boot[boot["utd"].between(lo, hi)]
         rows, samples, pending = [], [], []
-        for (group, thr), sub in points[inside].groupby(["group", "threshold"], sort=True):
-            pending.append(self._fit_group(group, thr, sub, boot))
+        cells = list(points[inside].groupby(["group", "threshold"], sort=True))
+        linear: list = [None] * len(cells)
+        if self.loss == "linear":  # the authors' fits of every (group, J), stacked (each fit unchanged)
+            problems = [self._linear_problem(sub) for _, sub in cells]
+            fitted = iter(_fit_linear_many([p for p in problems if p is not None]))
+            linear = [next(fitted) if p is not None else None for p in problems]
+        for ((group, thr), sub), abc in zip(cells, linear):
+            pending.append(self._fit_group(group, thr, sub, boot, abc))
         # every (group, J)'s bootstrap refits in a few batched solves (one per number of σ values), then the verdicts
         refits = _refit_batched([job[3] if job is not None else None for _, job in pending], self.loss)
         for (row, job), thetas in zip(pending, refits):
@@ -469,9 +505,20 @@ class DataEfficiency:
                          "reason": reason})
         return pd.DataFrame(rows, columns=list(HELDOUT_COLUMNS))
 
-    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame, boot: pd.DataFrame | None) -> tuple[dict, tuple | None]:
+    def _linear_problem(self, sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+        """(σ, times in units of the scale m) that :meth:`_fit_group` gives the linear fit; None: too few σ."""
+        ok = np.isfinite(sub["data"].to_numpy())
+        utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
+        if np.unique(utd).size < self.min_points:
+            return None
+        scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
+        return utd, data / scale
+
+    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame, boot: pd.DataFrame | None,
+                   linear: tuple[float, float, float] | None = None) -> tuple[dict, tuple | None]:
         """One (group, J)'s point fit: its row, and (theta, bounds, group, bootstrap refit problem or None) where it
-        was fitted (the verdict waits for the refits), None where not (the row then has its verdict)."""
+        was fitted (the verdict waits for the refits), None where not (the row then has its verdict). ``linear``:
+        the linear fit's (a, b, c), when already made (:func:`_fit_linear_many`)."""
         ok = np.isfinite(sub["data"].to_numpy())
         row: dict = {"group": group, "threshold": float(thr), "n_points": int(ok.sum()),
                      "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan,
@@ -486,7 +533,7 @@ class DataEfficiency:
         if self.loss == "linear":
             # in units of the normalisation's scale m, as the authors fit (per env: the env's median time)
             scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
-            a, b, c = _fit_linear(utd, data / scale)
+            a, b, c = linear if linear is not None else _fit_linear(utd, data / scale)
             theta = _linear_to_theta(a, b, c, scale)
             if theta is None:
                 row["status"], row["reason"] = AT_BOUND, (
