@@ -172,7 +172,7 @@ def _fit_linear_many(problems: Sequence[tuple[np.ndarray, np.ndarray]], n_iter: 
     for k, (utd, _) in enumerate(problems):
         by_size.setdefault(len(utd), []).append(k)
     for members in by_size.values():
-        for k, best in zip(members, _fit_linear_stacked([problems[k] for k in members], n_iter, n_polish)):
+        for k, best in zip(members, _fit_linear_stacked([problems[k] for k in members], n_iter, n_polish), strict=True):
             out[k] = best
     return out
 
@@ -256,10 +256,11 @@ def _refit_batched(problems: list[tuple | None], loss: str) -> list[list[np.ndar
         sizes = [p[1].shape[0] for p in parts]
 
         def stack(i: int, parts: list = parts, sizes: list = sizes) -> np.ndarray:
-            return np.concatenate([np.broadcast_to(p[i], (n, p[i].shape[-1])) for p, n in zip(parts, sizes)])
+            return np.concatenate([np.broadcast_to(p[i], (n, p[i].shape[-1]))
+                                   for p, n in zip(parts, sizes, strict=True)])
 
         thetas = _refit_many(stack(0), stack(1), stack(2), stack(3), stack(4), stack(5), loss=loss)
-        for k, chunk in zip(members, np.split(thetas, np.cumsum(sizes)[:-1])):
+        for k, chunk in zip(members, np.split(thetas, np.cumsum(sizes)[:-1]), strict=True):
             out[k] = list(chunk)
     return out
 
@@ -462,11 +463,11 @@ class DataEfficiency:
             problems = [self._linear_problem(sub) for _, sub in cells]
             fitted = iter(_fit_linear_many([p for p in problems if p is not None]))
             linear = [next(fitted) if p is not None else None for p in problems]
-        for ((group, thr), sub), abc in zip(cells, linear):
+        for ((group, thr), sub), abc in zip(cells, linear, strict=True):
             pending.append(self._fit_group(group, thr, sub, boot, abc))
         # every (group, J)'s bootstrap refits in a few batched solves (one per number of σ values), then the verdicts
         refits = _refit_batched([job[3] if job is not None else None for _, job in pending], self.loss)
-        for (row, job), thetas in zip(pending, refits):
+        for (row, job), thetas in zip(pending, refits, strict=True):
             if job is not None:
                 theta, bounds = job[0], job[1]
                 row["status"], row["reason"] = self._judge(row, theta, bounds, thetas)
