@@ -209,7 +209,7 @@ def table_metric(runs: pd.DataFrame) -> str:
     """
     if "metric" not in runs.columns:
         return DEFAULT_METRIC
-    names = sorted(set(runs["metric"].dropna().astype(str)))
+    names = sorted({str(name) for name in runs["metric"].dropna().unique()})  # not row by row
     if len(names) > 1:
         raise RunTableError(f"run table mixes metrics ({', '.join(names)}); give one metric at a time")
     return names[0] if names else DEFAULT_METRIC

@@ -167,3 +167,26 @@ def test_summary_and_repr_read_well():
     text = fit.summary().as_text()
     assert "D_min" in text and "α" in text and "laws: 2" in text
     assert "2 fits, 2 laws" in repr(fit) and "<table" in fit.summary()._repr_html_()
+
+
+def test_stacked_fits_give_exactly_the_fits_made_one_at_a_time(rng):
+    """The speed-ups stack many small fits into one batched solve; each fit must come out bit for bit the same."""
+    from rlscale.laws.efficiency import _bounds, _fit_linear, _fit_linear_many, _refit_batched, _refit_many
+
+    problems, refits = [], []
+    for k, n in enumerate((5, 6, 5, 7, 6)):
+        utd = np.geomspace(0.25, 16, n)
+        y = (1.0 + (utd / (0.5 + 0.3 * k)) ** -(0.6 + 0.1 * k)) * np.exp(rng.normal(0, 0.05, n))
+        problems.append((utd, y))
+        log_utd, log_y = np.log(utd), np.log(y)
+        samples = log_y + rng.normal(0, 0.1, (20, n))
+        mask = rng.random((20, n)) > 0.15
+        theta0 = np.array([log_y.min(), log_utd.mean(), 0.8])
+        lo, hi = _bounds(log_utd, log_y)
+        refits.append((log_utd, np.where(mask, samples, 0.0), mask, theta0, lo, hi))
+    assert _fit_linear_many(problems) == [_fit_linear(u, y) for u, y in problems]
+    for loss in ("log", "linear"):
+        batched = _refit_batched([*refits[:2], None, *refits[2:]], loss)
+        assert batched[2] == []
+        for got, problem in zip(batched[:2] + batched[3:], refits, strict=True):
+            np.testing.assert_array_equal(np.array(got), _refit_many(*problem, loss=loss))

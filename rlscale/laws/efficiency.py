@@ -150,6 +150,12 @@ def _linear_loss(theta: np.ndarray, utd: np.ndarray, y: np.ndarray) -> tuple[flo
 
 
 def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int = 3) -> tuple[float, float, float]:
+    """:func:`_fit_linear_many` of one problem."""
+    return _fit_linear_many([(utd, y)], n_iter, n_polish)[0]
+
+
+def _fit_linear_many(problems: Sequence[tuple[np.ndarray, np.ndarray]], n_iter: int = 100,
+                     n_polish: int = 3) -> list[tuple[float, float, float]]:
     """The authors' fit of c + (σ/b)^-a to normalised times ``y``: a local minimisation of the mean squared
     error from every point of their 5x5x5 brute-force grid, the lowest loss kept. Returns (a, b, c).
 
@@ -157,24 +163,44 @@ def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int
     here); we run ``n_iter`` steps of a damped Gauss-Newton (Levenberg-Marquardt) from all 125 at once,
     vectorised, and finish the ``n_polish`` lowest with L-BFGS-B, which reaches their optimum (the tests check
     it against their published fits and against L-BFGS-B runs from their grid points).
+
+    ``problems``: (σ values, normalised times) pairs, each fitted on its own and answered in order (a, b, c); the
+    problems with the same number of points run their Gauss-Newton steps stacked, every start its own row.
     """
+    out: list[tuple[float, float, float]] = [(np.nan, np.nan, np.nan)] * len(problems)
+    by_size: dict[int, list[int]] = {}
+    for k, (utd, _) in enumerate(problems):
+        by_size.setdefault(len(utd), []).append(k)
+    for members in by_size.values():
+        for k, best in zip(members, _fit_linear_stacked([problems[k] for k in members], n_iter, n_polish), strict=True):
+            out[k] = best
+    return out
+
+
+def _fit_linear_stacked(problems: list[tuple[np.ndarray, np.ndarray]], n_iter: int,
+                        n_polish: int) -> list[tuple[float, float, float]]:
+    """:func:`_fit_linear_many` of problems with the same number of points."""
     from scipy import optimize
 
     axes = [np.arange(s.start, s.stop, s.step) for s in _BRUTE_GRID]  # what scipy.optimize.brute evaluates
-    theta = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    n_starts = len(grid)
+    theta = np.tile(grid, (len(problems), 1))  # every problem's starts, one row each
+    utd_rows = np.repeat(np.stack([np.asarray(u, dtype=float) for u, _ in problems]), n_starts, axis=0)
+    y_rows = np.repeat(np.stack([np.asarray(v, dtype=float) for _, v in problems]), n_starts, axis=0)
 
-    def evaluate(th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def evaluate(th: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.errstate(all="ignore"):
-            ratio = utd[None, :] / (th[:, 1:2] + _B_EPS)
+            ratio = utd_rows[rows] / (th[:, 1:2] + _B_EPS)
             power = ratio ** (-th[:, 0:1])
-            r = th[:, 2:3] + power - y[None, :]
+            r = th[:, 2:3] + power - y_rows[rows]
             jac = np.stack([-power * np.log(ratio), th[:, 0:1] / (th[:, 1:2] + _B_EPS) * power,
                             np.ones_like(power)], axis=-1)
             cost = np.mean(r**2, axis=1)
         bad = ~(np.isfinite(cost) & np.isfinite(jac).all(axis=(1, 2)))
         return np.where(bad, np.inf, cost), np.where(bad[:, None], 0.0, r), np.where(bad[:, None, None], 0.0, jac)
 
-    cost, r, jac = evaluate(theta)
+    cost, r, jac = evaluate(theta, np.arange(len(theta)))
     damping = np.full(len(theta), 1e-3)
     live = np.flatnonzero(np.isfinite(cost))  # starts still moving
     eye = np.eye(3)
@@ -187,7 +213,7 @@ def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int
         with np.errstate(all="ignore"):
             step = -np.linalg.solve(a + lam[:, None, None] * (a * eye + 1e-12 * eye), g[..., None])[..., 0]
         step = np.where(np.isfinite(step), step, 0.0)
-        new_cost, new_r, new_jac = evaluate(th + step)
+        new_cost, new_r, new_jac = evaluate(th + step, live)
         better = new_cost < c
         theta[live] = np.where(better[:, None], th + step, th)
         r[live] = np.where(better[:, None], new_r, res)
@@ -196,13 +222,17 @@ def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int
         cost[live] = np.where(better, new_cost, c)
         done = (better & (c - new_cost <= 1e-15 * c)) | (lam >= 1e12)
         live = live[~done]
-    best, best_loss = theta[int(np.argmin(cost))], float(np.min(cost))
-    for start in theta[np.argsort(cost, kind="stable")[:n_polish]]:  # the lowest few, finished by L-BFGS-B
-        polished = optimize.minimize(_linear_loss, start, args=(utd, y), method="L-BFGS-B", jac=True).x
-        loss = _linear_loss(polished, utd, y)[0]
-        if loss <= best_loss:
-            best, best_loss = polished, loss
-    return tuple(float(v) for v in best)
+    out = []
+    for k, (utd, y) in enumerate(problems):
+        own_theta, own_cost = theta[k * n_starts:(k + 1) * n_starts], cost[k * n_starts:(k + 1) * n_starts]
+        best, best_loss = own_theta[int(np.argmin(own_cost))], float(np.min(own_cost))
+        for start in own_theta[np.argsort(own_cost, kind="stable")[:n_polish]]:  # the lowest few, by L-BFGS-B
+            polished = optimize.minimize(_linear_loss, start, args=(utd, y), method="L-BFGS-B", jac=True).x
+            loss = _linear_loss(polished, utd, y)[0]
+            if loss <= best_loss:
+                best, best_loss = polished, loss
+        out.append(tuple(float(v) for v in best))
+    return out
 
 
 def _linear_to_theta(a: float, b: float, c: float, scale: float) -> np.ndarray | None:
@@ -212,11 +242,35 @@ def _linear_to_theta(a: float, b: float, c: float, scale: float) -> np.ndarray |
     return np.array([np.log(scale * c), np.log(b + _B_EPS) - np.log(c) / a, a])
 
 
+def _refit_batched(problems: list[tuple | None], loss: str) -> list[list[np.ndarray]]:
+    """The thetas of many bootstrap refit problems ((log σ, log y, mask, theta0, lo, hi) or None), each sample's
+    refit unchanged: the problems with the same number of σ values are stacked into one :func:`_refit_many` call
+    (every sample is its own row there, with its own σ values, start and bounds)."""
+    out: list[list[np.ndarray]] = [[] for _ in problems]
+    by_width: dict[int, list[int]] = {}
+    for k, problem in enumerate(problems):
+        if problem is not None:
+            by_width.setdefault(problem[0].size, []).append(k)
+    for members in by_width.values():
+        parts = [problems[k] for k in members]
+        sizes = [p[1].shape[0] for p in parts]
+
+        def stack(i: int, parts: list = parts, sizes: list = sizes) -> np.ndarray:
+            return np.concatenate([np.broadcast_to(p[i], (n, p[i].shape[-1]))
+                                   for p, n in zip(parts, sizes, strict=True)])
+
+        thetas = _refit_many(stack(0), stack(1), stack(2), stack(3), stack(4), stack(5), loss=loss)
+        for k, chunk in zip(members, np.split(thetas, np.cumsum(sizes)[:-1]), strict=True):
+            out[k] = list(chunk)
+    return out
+
+
 def _refit_many(
     log_utd: np.ndarray, log_y: np.ndarray, mask: np.ndarray, theta0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     n_iter: int = 60, loss: str = "log",
 ) -> np.ndarray:
-    """Refit many samples at once (bootstrap): projected Levenberg-Marquardt from a common start.
+    """Refit many samples at once (bootstrap): projected Levenberg-Marquardt from a common start (or, with
+    ``log_utd`` [samples, points] and ``theta0``, ``lo``, ``hi`` [samples, 3], each sample from its own).
 
     Hand-written because ``least_squares`` fits one problem per call and a bootstrap needs
     thousands of tiny 3-parameter fits; ``log_y`` [samples, points] with ``mask`` marking the
@@ -225,7 +279,8 @@ def _refit_many(
     [samples, 3].
     """
     w = mask.astype(float)
-    theta = np.tile(np.clip(theta0, lo, hi), (log_y.shape[0], 1))
+    theta = np.array(np.broadcast_to(np.clip(theta0, lo, hi), (log_y.shape[0], 3)))
+    log_x = log_utd if log_utd.ndim == 2 else log_utd[None, :]
     damping = np.full(log_y.shape[0], 1e-2)
     if loss == "linear":
         y = np.where(mask, np.exp(log_y), np.nan)
@@ -242,8 +297,8 @@ def _refit_many(
 
     c, r = cost(theta)
     for _ in range(n_iter):
-        weight = special.expit(-theta[:, 2:3] * (log_utd[None, :] - theta[:, 1:2]))
-        jac = np.stack([np.ones_like(weight), weight * theta[:, 2:3], -weight * (log_utd[None, :] - theta[:, 1:2])],
+        weight = special.expit(-theta[:, 2:3] * (log_x - theta[:, 1:2]))
+        jac = np.stack([np.ones_like(weight), weight * theta[:, 2:3], -weight * (log_x - theta[:, 1:2])],
                        axis=-1) * w[..., None]
         if loss == "linear":
             jac = jac * (np.exp(_log_model(theta, log_utd)) / unit)[..., None]
@@ -401,11 +456,23 @@ class DataEfficiency:
             inside = points["utd"].between(lo, hi).to_numpy()
             if boot is not None:
                 boot = boot[boot["utd"].between(lo, hi)]
-        rows, samples = [], []
-        for (group, thr), sub in points[inside].groupby(["group", "threshold"], sort=True):
-            row, thetas = self._fit_group(group, thr, sub, boot)
+        rows, samples, pending = [], [], []
+        cells = list(points[inside].groupby(["group", "threshold"], sort=True))
+        linear: list = [None] * len(cells)
+        if self.loss == "linear":  # the authors' fits of every (group, J), stacked (each fit unchanged)
+            problems = [self._linear_problem(sub) for _, sub in cells]
+            fitted = iter(_fit_linear_many([p for p in problems if p is not None]))
+            linear = [next(fitted) if p is not None else None for p in problems]
+        for ((group, thr), sub), abc in zip(cells, linear, strict=True):
+            pending.append(self._fit_group(group, thr, sub, boot, abc))
+        # every (group, J)'s bootstrap refits in a few batched solves (one per number of σ values), then the verdicts
+        refits = _refit_batched([job[3] if job is not None else None for _, job in pending], self.loss)
+        for (row, job), thetas in zip(pending, refits, strict=True):
+            if job is not None:
+                theta, bounds = job[0], job[1]
+                row["status"], row["reason"] = self._judge(row, theta, bounds, thetas)
             rows.append(row)
-            samples += [(group, float(thr), k, *t) for k, t in enumerate(thetas)]
+            samples += [(row["group"], row["threshold"], k, *t) for k, t in enumerate(thetas)]
         if not rows:
             raise RlscaleError(f"data efficiency: no points with utd in {self.fit_utds} to fit")
         self.points_ = points.loc[:, ["group", "threshold", "utd", "data"]].reset_index(drop=True)
@@ -439,8 +506,20 @@ class DataEfficiency:
                          "reason": reason})
         return pd.DataFrame(rows, columns=list(HELDOUT_COLUMNS))
 
-    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame,
-                   boot: pd.DataFrame | None) -> tuple[dict, list[np.ndarray]]:
+    def _linear_problem(self, sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+        """(σ, times in units of the scale m) that :meth:`_fit_group` gives the linear fit; None: too few σ."""
+        ok = np.isfinite(sub["data"].to_numpy())
+        utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
+        if np.unique(utd).size < self.min_points:
+            return None
+        scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
+        return utd, data / scale
+
+    def _fit_group(self, group: str, thr: float, sub: pd.DataFrame, boot: pd.DataFrame | None,
+                   linear: tuple[float, float, float] | None = None) -> tuple[dict, tuple | None]:
+        """One (group, J)'s point fit: its row, and (theta, bounds, group, bootstrap refit problem or None) where it
+        was fitted (the verdict waits for the refits), None where not (the row then has its verdict). ``linear``:
+        the linear fit's (a, b, c), when already made (:func:`_fit_linear_many`)."""
         ok = np.isfinite(sub["data"].to_numpy())
         row: dict = {"group": group, "threshold": float(thr), "n_points": int(ok.sum()),
                      "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan,
@@ -450,18 +529,18 @@ class DataEfficiency:
         if np.unique(utd).size < self.min_points:
             row["reason"] = (f"only {np.unique(utd).size} utd value(s) reached J (need {self.min_points}; "
                              f"{row['n_dropped']} never reached)")
-            return row, []
+            return row, None
         log_utd, log_y = np.log(utd), np.log(data)
         if self.loss == "linear":
             # in units of the normalisation's scale m, as the authors fit (per env: the env's median time)
             scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
-            a, b, c = _fit_linear(utd, data / scale)
+            a, b, c = linear if linear is not None else _fit_linear(utd, data / scale)
             theta = _linear_to_theta(a, b, c, scale)
             if theta is None:
                 row["status"], row["reason"] = AT_BOUND, (
                     f"the linear fit m·(c + (σ/b)^-a) gives c = {c:.3g}, a = {a:.3g}, b = {b:.3g}: no positive floor "
                     "D_min (or no decay in σ), so it is not a law D_min + (β/σ)^α")
-                return row, []
+                return row, None
             bounds = None
             row.update(_covariance_at(theta, log_utd, data))
             row["rmse_log"] = float(np.sqrt(np.mean((_log_model(theta, log_utd) - log_y) ** 2)))
@@ -471,12 +550,11 @@ class DataEfficiency:
             row.update(_covariance(res, len(log_y)))
             row["rmse_log"] = float(np.sqrt(2.0 * res.cost / len(log_y)))
         row.update(_theta_to_params(theta))
-        thetas: list[np.ndarray] = []
+        problem = None
         if boot is not None:
             sub_boot = boot[(boot["group"] == group) & np.isclose(boot["threshold"], thr)]
-            thetas = list(self._bootstrap_thetas(sub_boot, theta, utd, log_y))
-        row["status"], row["reason"] = self._judge(row, theta, bounds, thetas)
-        return row, thetas
+            problem = self._bootstrap_problem(sub_boot, theta, utd, log_y)
+        return row, (theta, bounds, group, problem)
 
     def _judge(self, row: dict, theta: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None,
                thetas: list[np.ndarray]) -> tuple[str, str]:
@@ -501,21 +579,27 @@ class DataEfficiency:
                           "determine the law")
         return OK, ""
 
-    def _bootstrap_thetas(self, boot: pd.DataFrame, theta: np.ndarray, utd: np.ndarray,
-                          log_y: np.ndarray) -> np.ndarray:
-        """Refits on each bootstrap sample (started at the point estimate) with enough points: [samples, 3]."""
-        wide = boot.pivot_table(index="sample", columns="utd", values="data", aggfunc="first", dropna=False)
-        wide = wide.reindex(columns=np.unique(utd))
-        values = wide.to_numpy(dtype=float)
+    def _bootstrap_problem(self, boot: pd.DataFrame, theta: np.ndarray, utd: np.ndarray,
+                           log_y: np.ndarray) -> tuple | None:
+        """The refits on each bootstrap sample with enough points, started at the point estimate, as the arguments
+        of :func:`_refit_many` (without ``loss``); None when no sample has enough points."""
+        # [sample, σ] times, NaN where a sample has no point: one (sample, σ) row each (_check_table, _aggregate),
+        # so placing them is a pivot; done in numpy, since a pandas pivot per (group, J) is most of the cost here
+        columns = np.unique(utd)
+        rows, row = np.unique(boot["sample"].to_numpy(), return_inverse=True)
+        at = boot["utd"].to_numpy(dtype=float)
+        col = np.minimum(np.searchsorted(columns, at), len(columns) - 1)
+        hit = columns[col] == at
+        values = np.full((len(rows), len(columns)), np.nan)
+        values[row[hit], col[hit]] = boot["data"].to_numpy(dtype=float)[hit]
         ok = np.isfinite(values) & (values > 0)
         keep = ok.sum(axis=1) >= self.min_points
         if not keep.any():
-            return np.empty((0, 3))
-        log_x = np.log(wide.columns.to_numpy(dtype=float))
+            return None
+        log_x = np.log(columns)
         lo, hi = _bounds(np.log(utd), log_y)
         lo, hi = np.minimum(lo, theta), np.maximum(hi, theta)  # an unbounded (linear) fit may lie beyond them
-        return _refit_many(log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta,
-                           lo, hi, loss=self.loss)
+        return log_x, np.where(ok, np.log(np.where(ok, values, 1.0)), 0.0)[keep], ok[keep], theta, lo, hi
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """(1 - alpha) intervals of D_min, β, α (``exponent``) and s_0 (``utd_scale``), indexed by

@@ -26,7 +26,7 @@ from rlscale.errors import RlscaleError
 from rlscale.laws.summary import Summary, check_alpha
 from rlscale.runs import CONFIG_COLUMNS, higher_is_better, table_metric
 
-_CHUNK_ELEMENTS = 1 << 22  # per-chunk size of the [configs, samples, steps] work arrays (32 MiB of float64)
+_CHUNK_ELEMENTS = 1 << 17  # per-chunk size of the [configs, samples, steps] work arrays (1 MiB of float64: in cache)
 
 
 def default_thresholds(j_lo: float, j_hi: float = 800.0, n: int = 10) -> np.ndarray:
@@ -312,27 +312,34 @@ def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray
     curve reaches J iff the best suffix sum is >= 0 (strictly past it: > 0).
     """
     valid = ~np.isnan(mean)
-    n_valid = valid.sum(axis=-1, keepdims=True)
+    n_valid = valid.sum(axis=-1)
+    reachable = n_valid > 0
     out = np.full((mean.shape[0], thresholds.size, mean.shape[1]), np.nan)
-    # suffix sums of (mean - J) over valid points = suffix sums of mean - J · suffix counts: two cumsums for all J
+    # suffix sums of (mean - J) over valid points = suffix sums of mean - J · suffix counts: two cumsums for all J;
+    # an invalid point's total is -inf, so its suffix sum is -inf for every J
     total = np.cumsum(np.where(valid, mean, 0.0)[..., ::-1], axis=-1)[..., ::-1]
     count = np.cumsum(valid[..., ::-1], axis=-1)[..., ::-1].astype(float)
+    total = np.where(valid, total, -np.inf)
     n_steps = mean.shape[-1]
+    if strict:  # reversed (contiguous), so that a forward argmax finds the last index attaining the maximum
+        total, count = np.ascontiguousarray(total[..., ::-1]), np.ascontiguousarray(count[..., ::-1])
+    suffix = np.empty_like(total)  # work buffers reused across J
+    near = np.empty(total.shape, dtype=bool)
     for j, level in enumerate(thresholds):
-        suffix = np.where(valid, total - level * count, -np.inf)
+        np.subtract(total, np.multiply(count, level, out=suffix), out=suffix)
         # sums equal up to rounding are ties: the largest suffix attaining the maximum starts at the first of
         # them (>= J), the smallest at the last (> J; the empty suffix, sum 0, stands for "never")
-        tol = 1e-9 * np.maximum(1.0, np.abs(level) * n_valid[..., 0])
+        tol = 1e-9 * np.maximum(1.0, np.abs(level) * n_valid)
         best_sum = suffix.max(axis=-1)
         if strict:
             best_sum = np.maximum(best_sum, 0.0)
-        near = suffix >= (best_sum - tol)[..., None]
-        if strict:
-            best = n_steps - 1 - np.argmax(near[..., ::-1], axis=-1)
-            crossed = near.any(axis=-1) & (best_sum > tol) & (n_valid[..., 0] > 0)
+        np.greater_equal(suffix, (best_sum - tol)[..., None], out=near)
+        if strict:  # best_sum > tol > 0 is a suffix's own sum, so some index attains it
+            best = n_steps - 1 - np.argmax(near, axis=-1)
+            crossed = (best_sum > tol) & reachable
         else:
             best = np.argmax(near, axis=-1)
-            crossed = (best_sum >= -tol) & (n_valid[..., 0] > 0)
+            crossed = (best_sum >= -tol) & reachable
         step = np.take_along_axis(steps[:, None, :], best[..., None], axis=-1)[..., 0]
         out[:, j, :] = np.where(crossed, step, np.nan)
     return out
