@@ -248,8 +248,8 @@ def test_a_max_return_of_zero_without_a_min_return_says_to_give_one(tmp_path, ca
 
 
 def test_a_fit_off_a_terminal_logs_progress_lines_until_it_is_done(sweep_path, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.1 s (the heartbeat's floor)
-    # 1000 resamples: about a second of fitting, several intervals
+    monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.01 s (the heartbeat's floor)
+    # 1000 resamples: well over 0.01 s of fitting on any machine, so several intervals
     assert main(["fit", "hparams", sweep_path, "-o", str(tmp_path / "fit"), "--n-bootstrap", "1000"]) == 0
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith(f"rlscale: fit hparams {sweep_path}: ")]
     assert len(lines) >= 2 and lines[0].endswith(" s so far") and lines[-1].split(": ")[-1].startswith("done in ")

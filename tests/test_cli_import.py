@@ -172,7 +172,7 @@ def test_import_csv_off_a_terminal_logs_progress_lines_until_the_table_is_writte
     copies = [grid.assign(seed=grid["seed"] + 1000 * k, run_id=grid["run_id"] + f"-{k}") for k in range(200)]
     source = tmp_path / "big.csv"
     pd.concat(copies, ignore_index=True).to_csv(source, index=False)
-    monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.1 s (the heartbeat's floor)
+    monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.01 s (the heartbeat's floor)
     assert main(["import", "csv", str(source), "-o", str(tmp_path / "runs.parquet")]) == 0
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith(f"rlscale: import csv {source} (")]
     assert len(lines) >= 2 and lines[0].endswith(" s so far") and "done in " in lines[-1]

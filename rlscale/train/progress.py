@@ -104,7 +104,7 @@ def heartbeat(desc: str, *, disable: bool = False) -> Iterator[None]:
     t0, stop, beats = time.monotonic(), threading.Event(), []
 
     def beat() -> None:
-        while not stop.wait(max(interval(), 0.1)):
+        while not stop.wait(max(interval(), 0.01)):
             print(f"rlscale: {desc}: {time.monotonic() - t0:.0f} s so far", file=sys.stderr, flush=True)
             beats.append(1)
 
