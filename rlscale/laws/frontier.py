@@ -137,14 +137,7 @@ class BatchSizeLaw:
         if flagged:
             warnings.warn(f"{source}: B*(σ) of {', '.join(flagged)} is not a law ({laws[flagged[0]]['status']}); "
                           "compute uses it as given", RlscaleWarning, stacklevel=2)
-        if envs is not None:
-            missing = sorted(set(envs) - set(terms))
-            if missing:
-                raise RlscaleError(f"{source}: no batch-size law for env(s) {', '.join(missing)}")
-            terms = {env: terms[env] for env in envs}
-        if not terms or not all(np.isfinite(c) and c > 0 and np.isfinite(e) for c, e in terms.values()):
-            raise RlscaleError(f"{source}: batch-size laws need positive finite coef and finite exponent")
-        return cls(terms, source=source)
+        return cls._checked(terms, envs, source, "law")
 
     @classmethod
     def from_shared(cls, exponent: float, coefs: dict[str, float], envs: Sequence[str] | None = None,
@@ -154,10 +147,16 @@ class BatchSizeLaw:
             terms = {str(env): (float(c), float(exponent)) for env, c in coefs.items()}
         except (TypeError, ValueError, AttributeError) as exc:
             raise RlscaleError(f"{source}: a batch-size law needs an exponent and a coef per env ({exc})") from None
+        return cls._checked(terms, envs, source, "coefficient")
+
+    @classmethod
+    def _checked(cls, terms: dict[str, tuple[float, float]], envs: Sequence[str] | None, source: str,
+                 what: str) -> BatchSizeLaw:
+        """The law of ``envs`` (all of ``terms`` when None), refused in one line if one is missing or not finite."""
         if envs is not None:
             missing = sorted(set(envs) - set(terms))
             if missing:
-                raise RlscaleError(f"{source}: no batch-size coefficient for env(s) {', '.join(missing)}")
+                raise RlscaleError(f"{source}: no batch-size {what} for env(s) {', '.join(missing)}")
             terms = {env: terms[env] for env in envs}
         if not terms or not all(np.isfinite(c) and c > 0 and np.isfinite(e) for c, e in terms.values()):
             raise RlscaleError(f"{source}: batch-size laws need positive finite coef and finite exponent")
