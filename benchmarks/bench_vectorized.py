@@ -19,7 +19,7 @@ The table is printed and written as JSON with the machine's load average (``os.g
 and after, since on a shared machine the absolute rates depend on it.
 
     .venv/bin/python benchmarks/bench_vectorized.py [--device auto] [--algos sac bro] [--sizes paper mini]
-        [--ks 1 2 4 8 16] [--seconds 1] [--blocks 3] [--threads 1] [--compile] [--json bench_vectorized.json]
+        [--ks 1 2 4 8 16] [--seconds 1] [--blocks 3] [--threads 1] [--compile] [--json build/bench_vectorized.json]
 
 Exits 1 when a target is missed: K = 8 at ``--min-ratio`` (default 2) times the K singles' updates/s at the
 ``--target-size`` (default mini: what CPUs train); ``--target-k``/``--target-size`` set it for other runs
@@ -154,7 +154,8 @@ def main() -> int:
     parser.add_argument("--target-k", type=int, default=8)
     parser.add_argument("--target-size", default="mini", choices=["paper", "mini"])
     parser.add_argument("--min-ratio", type=float, default=2.0)
-    parser.add_argument("--json", default="bench_vectorized.json", help="where to write the results")
+    parser.add_argument("--json", default="build/bench_vectorized.json",
+                        help="where to write the results (default: the git-ignored build/)")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
