@@ -6,7 +6,7 @@ Columns a source does not hold are filled the same way everywhere (:func:`finish
 - ``benchmark``: given, else inferred from the env id: Gym ids (``HalfCheetah-v4``) -> ``gym``,
   DeepMind Control ids (``walker-walk``, ``ball_in_cup-catch``) -> ``dmc``;
 - ``algo``: given, else the paper's agent for the benchmark (gym -> ``sac``, dmc -> ``bro``);
-- ``critic_params``: given, else the paper's N (METHOD 1: 1.5e5 for gym, 4.92e6 for dmc).
+- ``critic_params``: given, else the paper's critic parameter count N (1.5e5 for gym, 4.92e6 for dmc).
 
 Each importer also says which curve it read in the ``metric`` column (:data:`rlscale.runs.METRICS`):
 the paper authors' Gym zips hold the return of the training episodes (``train_return``), their
