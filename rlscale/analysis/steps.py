@@ -162,6 +162,11 @@ class HparamFit:
     seed: int = 0
     provenance: dict[str, Any] | None = None  # method, its options, max returns: recorded in hparams.json
 
+    @property
+    def baseline(self) -> pd.DataFrame:
+        """The constant baseline at the σ and envs of the proposals (same columns): what baseline runs train at."""
+        return self.laws.baseline(pd.unique(self.proposed["utd"]), pd.unique(self.proposed["env"]))
+
     def to_dict(self) -> dict[str, Any]:
         """The content of ``hparams.json``: laws with 95% intervals and verdicts, options, best (B, η)."""
         out = {
