@@ -46,6 +46,7 @@ from rlscale.analysis.steps import (
     HparamFit,
     RunsLike,
     check_range,
+    compare_data,
     crossings_of,
     fit_frontier,
     fit_hparams,
@@ -126,8 +127,10 @@ class Analysis:
     ``crossings_`` (grid; None when loaded or without a grid), ``hparams_``
     (:class:`~rlscale.analysis.steps.HparamFit`, None without a grid), ``estimators_`` (name -> (best,
     laws or None)), ``fitted_``/``baseline_`` (:class:`~rlscale.analysis.steps.FrontierFit`; ``baseline_``
-    None without baseline runs or grid), ``diagnostics_`` (late TD errors and critic norms per grid cell,
-    or None), ``grid_values_``, ``warnings_``.
+    None without baseline runs or grid), ``data_ratio_`` (env steps to reach each J of the fitted over the
+    baseline runs per σ, with seed-bootstrap intervals: :func:`~rlscale.analysis.steps.compare_data`; None
+    without a baseline, or in an analysis saved before rlscale recorded it), ``diagnostics_`` (late TD errors
+    and critic norms per grid cell, or None), ``grid_values_``, ``warnings_``.
     """
 
     def __init__(
@@ -255,6 +258,8 @@ class Analysis:
                                "(no baseline runs given)")
                 self.sources_["baseline"] = {"table": "grid", "role": base_source}
                 self.baseline_ = self._fit_frontier(base, base_source, "baseline")
+            self.data_ratio_ = None if self.baseline_ is None else compare_data(
+                self.fitted_, self.baseline_, same_runs="fitted" not in loaded and "baseline" not in loaded)
             if grid is not None:
                 try:
                     self.diagnostics_ = late_diagnostics(grid)
@@ -446,7 +451,8 @@ class Analysis:
         fit = self.fitted_
         ci = fit.efficiency.conf_int()
         for r in fit.efficiency.params_.itertuples(index=False):
-            entry: dict[str, Any] = {"status": r.status}
+            entry: dict[str, Any] = {"status": r.status, "n_points": r.n_points, "df_resid": r.df_resid,
+                                     "r2_log": r.r2_log, "rmse_log": r.rmse_log}
             if r.status == OK:
                 for name in ("d_min", "beta", "exponent"):
                     lo, hi = ci.loc[(r.group, r.threshold, name)]
@@ -527,6 +533,8 @@ class Analysis:
                 tables["hparam_heldout"] = hp.heldout
         if self.diagnostics_ is not None:
             tables["diagnostics"] = self.diagnostics_
+        if self.data_ratio_ is not None:
+            tables["data_ratio"] = self.data_ratio_
         per_runs: dict[str, list[pd.DataFrame]] = {}
         for runs, fit in self.frontier_fits().items():
             add = per_runs.setdefault
@@ -618,6 +626,7 @@ class Analysis:
             setattr(a, f"{runs}_", None if fit is None else _load_frontier(tables, runs, fit, a.benchmark_,
                                                                          a.max_ci_decades))
         a.diagnostics_ = tables.get("diagnostics")
+        a.data_ratio_ = tables.get("data_ratio")
         return a
 
     def _estimators(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
@@ -708,7 +717,7 @@ def _law_metric(law, group: str) -> dict[str, Any]:
     """A law as published: estimates and 95% intervals when it is a law, else its status and reason only."""
     terms = law_terms(law)[str(group)]
     if terms["status"] != OK:
-        return {k: terms[k] for k in ("status", "reason", "n_obs", "df_resid")}
+        return {k: terms[k] for k in ("status", "reason", "n_obs", "df_resid", "r2")}
     return {k: v for k, v in terms.items() if k != "reason"}
 
 
