@@ -2,7 +2,8 @@
 
 :class:`Analysis` is the chain (options in, ``fit``, ``save``/``load``, tables, metrics, summary);
 :mod:`rlscale.analysis.steps` holds its steps, which ``rlscale fit hparams`` / ``rlscale fit frontier``
-also run one at a time; :mod:`rlscale.analysis.claims` judges the paper's claims on a saved analysis. Nothing here draws: figures live in :mod:`rlscale.plots`.
+also run one at a time; :mod:`rlscale.analysis.claims` judges the paper's claims on a saved analysis. Nothing
+here draws: figures live in :mod:`rlscale.plots`.
 """
 
 from rlscale.analysis.chain import Analysis, read_csv, write_csv
