@@ -13,15 +13,18 @@ import pytest
 from rlscale import pipeline
 from rlscale.analysis import VERDICTS, Analysis, claims_markdown, claims_table
 from rlscale.analysis.claims import (
+    CHANGED,
     CONTRADICTED,
     MIN_R2,
     NOT_FITTED,
     NOT_SHOWN,
     SUPPORTED,
+    UNCHANGED,
     baseline_claim,
     budget_claim,
     efficiency_claim,
     exponent_claim,
+    ties_claim,
 )
 from rlscale.laws.efficiency import DataEfficiency
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier
@@ -147,6 +150,27 @@ def test_fitted_and_baseline_on_the_same_grid_cell_compare_as_exactly_one():
     assert (judged["n_samples"] > 0).all() and (judged["ratio_lower"] <= judged["ratio_upper"]).all()
     claim = claims_table({"Gym": a}).set_index("claim").loc["baseline"]
     assert "no trained baseline runs" in claim["summary"].iloc[0] and "no fitted runs" in claim["summary"].iloc[0]
+    pairs = set(zip(a.ties_["hparam"], a.ties_["tie_break"], strict=True))
+    assert pairs == {(h, t) for h in ("batch_size", "learning_rate") for t in ("first", "random")}
+    first = a.ties_.set_index(["hparam", "tie_break"]).loc[("batch_size", "first"), "exponent"]
+    assert first == pytest.approx(a.hparams_.laws.law("batch_size", "Pendulum-v1").exponent("Pendulum-v1"))
+    assert a.hparams_.best.best_["tied_frac"].between(0, 1).all()
+
+
+def _ties(first: tuple[float, float, float], random: tuple[float, float, float]) -> pd.DataFrame:
+    return pd.DataFrame([{"hparam": h, "tie_break": t, "benchmark": "dmc", "exponent": e, "lower": lo, "upper": hi,
+                          "df_resid": 8, "n_obs": 10, "status": "ok"}
+                         for h in ("batch_size", "learning_rate") for t, (e, lo, hi) in (("first", first),
+                                                                                         ("random", random))])
+
+
+def test_the_tie_sensitivity_says_whether_random_ties_change_a_verdict():
+    best = pd.DataFrame({"env": ["e", "e"], "utd": [1.0, 2.0], "tied_frac": [0.2, 0.6]})
+    same = ties_claim(_ties((-0.4, -0.6, -0.2), (-0.3, -0.5, -0.1)), best)
+    assert same.verdict == UNCHANGED and "tied in 40% of bootstrap samples" in same.summary and "60% at e σ=2" in (
+        same.summary)
+    assert ties_claim(_ties((-0.4, -0.6, -0.2), (-0.1, -0.3, 0.1)), best).verdict == CHANGED
+    assert ties_claim(None, best, "no grid").verdict == NOT_FITTED
 
 
 def test_the_markdown_table_has_a_verdict_for_every_claim_and_benchmark():
@@ -154,10 +178,10 @@ def test_the_markdown_table_has_a_verdict_for_every_claim_and_benchmark():
     text = claims_markdown(table)
     header, rule, *rows = text.split("\n\n")[0].splitlines()
     assert header == "| claim | " + " | ".join(pipeline.TITLES[b] for b in BENCHMARKS) + " |"
-    assert len(rows) == 5 and set(table["verdict"]) <= set(VERDICTS)
-    for row in rows:
+    assert len(rows) == 6 and set(table["verdict"]) <= {*VERDICTS, UNCHANGED, CHANGED}
+    for row, words in zip(rows, [VERDICTS] * 5 + [(UNCHANGED, CHANGED, NOT_FITTED)], strict=True):
         cells = row.strip("|").split(" | ")[1:]
-        assert len(cells) == len(BENCHMARKS) and all(c.startswith(tuple(f"**{v}**" for v in VERDICTS)) for c in cells)
+        assert len(cells) == len(BENCHMARKS) and all(c.startswith(tuple(f"**{v}**" for v in words)) for c in cells)
 
 
 def test_the_claims_files_are_what_the_pipeline_makes_from_the_committed_analyses(tmp_path):

@@ -54,6 +54,9 @@ CLAIMS = {
     "budget": "σ*(F) is a power law that extrapolates",
     "baseline": "fitted (B, η) reach J with less data than the constant baseline",
 }
+#: the sensitivity line under the claims: its key, what it says, and its words (did the B*, η* verdicts change?)
+SENSITIVITY = {"ties": "B*(σ), η*(σ) with best-cell ties broken at random (sensitivity)"}
+UNCHANGED, CHANGED = "unchanged", "changed"
 COLUMNS = ("benchmark", "claim", "statement", "verdict", "statistic", "estimate", "lower", "upper", "dof", "n_obs",
            "summary")
 LEGEND = (
@@ -76,7 +79,8 @@ class Claim:
 
     def rows(self, benchmark: str) -> list[dict[str, Any]]:
         stats = self.stats or [{"statistic": ""}]
-        return [{"benchmark": benchmark, "claim": self.key, "statement": CLAIMS[self.key], "verdict": self.verdict,
+        statement = {**CLAIMS, **SENSITIVITY}[self.key]
+        return [{"benchmark": benchmark, "claim": self.key, "statement": statement, "verdict": self.verdict,
                  **{k: s.get(k, np.nan) for k in ("statistic", "estimate", "lower", "upper", "dof", "n_obs")},
                  "summary": self.summary} for s in stats]
 
@@ -99,6 +103,10 @@ def claims(a: Analysis) -> list[Claim]:
     why = ("no baseline runs and no grid to stand in for them" if a.baseline_ is None else
            "this saved analysis predates the fitted/baseline comparison: fit it again")
     out.append(baseline_claim(getattr(a, "data_ratio_", None), a.fitted_.frontier.higher_is_better, note, why))
+    ties = getattr(a, "ties_", None)
+    best = None if a.hparams_ is None else a.hparams_.best.best_
+    out.append(ties_claim(ties, best, "no σ × B × η grid, so no best cells" if a.hparams_ is None else
+                          "this saved analysis predates the tie sensitivity: fit it again"))
     return out
 
 
@@ -113,7 +121,7 @@ def claims_markdown(table: pd.DataFrame) -> str:
     benchmarks = list(dict.fromkeys(table["benchmark"]))
     lines = ["| claim | " + " | ".join(benchmarks) + " |", "|---" * (len(benchmarks) + 1) + "|"]
     first = table.drop_duplicates(["benchmark", "claim"]).set_index(["claim", "benchmark"])
-    for key, statement in CLAIMS.items():
+    for key, statement in {**CLAIMS, **SENSITIVITY}.items():
         cells = []
         for bench in benchmarks:
             r = first.loc[(key, bench)] if (key, bench) in first.index else None
@@ -259,3 +267,33 @@ def baseline_claim(ratio: pd.DataFrame | None, higher_is_better: bool = True, no
 
 def _join(values: Sequence[float]) -> str:
     return ", ".join(f"{v:g}" for v in values)
+
+
+def ties_claim(ties: pd.DataFrame | None, best: pd.DataFrame | None, why_none: str = "") -> Claim:
+    """The sensitivity of (a), (b) to ties: per (task, σ) the share of bootstrap samples whose best grid cell at the
+    hardest J was tied (``best``: the ``best_`` table, ``tied_frac``), and the shared exponents refitted with the
+    ties broken at random (``ties``: :func:`~rlscale.analysis.steps.tie_sensitivity`); ``unchanged`` when every
+    verdict of (a), (b) stays the same."""
+    key = "ties"
+    if ties is None or best is None or "tied_frac" not in best.columns:
+        return Claim(key, NOT_FITTED, why_none)
+    stats = [{"statistic": f"best cell tied, share of samples at {r.env} σ={r.utd:g}", "estimate": r.tied_frac}
+             for r in best.itertuples(index=False)]
+    worst = best.loc[best["tied_frac"].idxmax()] if len(best) else None
+    text = (f"best cell tied in {100 * best['tied_frac'].mean():.3g}% of bootstrap samples (mean over {len(best)} "
+            f"(task, σ); most {100 * worst['tied_frac']:.3g}% at {worst['env']} σ={worst['utd']:g})"
+            if worst is not None else "no (task, σ)")
+    parts, changed = [], False
+    for h, name in (("batch_size", "B*"), ("learning_rate", "η*")):
+        rows = {r.tie_break: r for r in ties[ties["hparam"] == h].itertuples(index=False)}
+        if "random" not in rows:
+            parts.append(f"{name}: no law with random ties")
+            continue
+        r = rows["random"]
+        verdict = sign_verdict(r.lower, r.upper)
+        changed |= "first" not in rows or verdict != sign_verdict(rows["first"].lower, rows["first"].upper)
+        parts.append(f"{name} {_num(r.exponent)} [{_num(r.lower)}, {_num(r.upper)}] ({verdict})")
+        stats.append({"statistic": f"{name} shared exponent, random ties", "estimate": r.exponent,
+                      "lower": r.lower, "upper": r.upper, "dof": r.df_resid, "n_obs": r.n_obs})
+    return Claim(key, CHANGED if changed else UNCHANGED,
+                 f"{text}; random ties: {'; '.join(parts)}", stats)

@@ -18,9 +18,9 @@ import pandas as pd
 from rlscale.errors import RlscaleError
 from rlscale.laws.efficiency import DataEfficiency
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
-from rlscale.laws.hparams import BestHyperparams, HyperparamLaws, extrapolation_errors
+from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, extrapolation_errors
 from rlscale.laws.normalize import ReturnNormalizer, filter_reset_dips
-from rlscale.laws.summary import MAX_CI_DECADES
+from rlscale.laws.summary import MAX_CI_DECADES, OK
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
 from rlscale.runs import CONFIG_COLUMNS, read_run_table, table_metric, validate_run_table
 
@@ -356,6 +356,37 @@ def _selected(crossings: ThresholdCrossings, index: np.ndarray) -> ThresholdCros
     frame = crossings.to_frame()
     keep = frame.merge(crossings.configs_.iloc[index].loc[:, list(CONFIG_COLUMNS)], how="inner")
     return ThresholdCrossings.from_frames(keep, crossings.curves_frame(index), crossings.higher_is_better_)
+
+
+#: the columns of :func:`tie_sensitivity`
+TIE_COLUMNS = ("hparam", "tie_break", "benchmark", "exponent", "lower", "upper", "df_resid", "n_obs", "status")
+
+
+def tie_sensitivity(crossings: ThresholdCrossings, fit: HparamFit, *, seed: int = 0, average: str = "log",
+                    unreached: str = "drop", max_ci_decades: float = MAX_CI_DECADES,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """The shared exponents of B*(σ) and η*(σ) (``tie_break`` "first": ``fit``'s own, the best cells' ties broken
+    toward the smallest grid value as the paper's argmin; "random": refitted with them broken at random, seeded by
+    ``seed``), with (1 - alpha) intervals: how much the laws rest on which of several cells reaching J at the same
+    logged step counts as best. One row per (hparam, tie_break, benchmark)."""
+    best = BestHyperparams(fit.best.threshold_, fit.best.estimator, average=average, unreached=unreached,
+                           tie_break="random", random_state=seed).fit(crossings)
+    rows = []
+    try:
+        laws = {"first": fit.laws, "random": HyperparamLaws(shared_slope=True, baseline_utd=fit.laws.baseline_utd,
+                                                            max_ci_decades=max_ci_decades).fit(best)}
+    except RlscaleError:  # nothing reaches J at 2 or more σ: the fit itself has said so
+        laws = {"first": fit.laws}
+    for tie_break, fitted in laws.items():
+        for h in HPARAMS:
+            for bench, law in fitted.laws_[h]["shared"].items():
+                group = law.groups_[0]
+                lo, hi = law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]]
+                statuses = set(law.terms_["status"])
+                rows.append({"hparam": h, "tie_break": tie_break, "benchmark": bench, "exponent": law.exponent(group),
+                             "lower": float(lo), "upper": float(hi), "df_resid": law.df_resid_, "n_obs": law.n_obs_,
+                             "status": OK if statuses == {OK} else ", ".join(sorted(statuses - {OK}))})
+    return pd.DataFrame(rows, columns=list(TIE_COLUMNS))
 
 
 #: the columns of :func:`compare_data`
