@@ -16,6 +16,10 @@ constant-hyperparameter baseline somewhere in σ: at the hardest J, some σ whos
 baseline) has its 95% seed-bootstrap interval below 1 (:func:`~rlscale.analysis.steps.compare_data`);
 contradicted when every σ compared has it above 1.
 
+A sensitivity line follows: the paper's best-hyperparameter argmin gives a tie (several grid cells reaching J at the
+same logged step) to the smallest grid value; how often the best cell was tied, and whether a verdict of (a) or (b)
+changes when ties are broken at random (:func:`~rlscale.analysis.steps.tie_sensitivity`).
+
 :func:`claims` gives one benchmark's tidy table, :func:`claims_table` several, :func:`claims_markdown` the
 table a reader sees (one column per benchmark). The bars are the ones fixed before any run was judged.
 """
@@ -45,6 +49,7 @@ MIN_R2 = 0.9
 MIN_DOF = 1
 
 SUPPORTED, NOT_SHOWN, CONTRADICTED, NOT_FITTED = "supported", "not shown", "contradicted", "not fitted"
+UNCHANGED, CHANGED = "unchanged", "changed"
 VERDICTS = (SUPPORTED, NOT_SHOWN, CONTRADICTED, NOT_FITTED)
 #: claim key -> the claim as the table states it
 CLAIMS = {
@@ -56,7 +61,6 @@ CLAIMS = {
 }
 #: the sensitivity line under the claims: its key, what it says, and its words (did the B*, η* verdicts change?)
 SENSITIVITY = {"ties": "B*(σ), η*(σ) with best-cell ties broken at random (sensitivity)"}
-UNCHANGED, CHANGED = "unchanged", "changed"
 COLUMNS = ("benchmark", "claim", "statement", "verdict", "statistic", "estimate", "lower", "upper", "dof", "n_obs",
            "summary")
 LEGEND = (
@@ -65,7 +69,10 @@ LEGEND = (
     "held-out error shown, not judged; baseline: at the hardest J some σ whose 95% interval of the data ratio "
     f"fitted/baseline is below 1), **{NOT_SHOWN}** (an interval spans 0 or 1, or a fit misses the bar), "
     f"**{CONTRADICTED}** (the interval lies entirely on the wrong side), **{NOT_FITTED}** (nothing to judge; the "
-    "cell says why). Intervals: Student's t on the residual dof (power laws), seed bootstrap (data ratios).")
+    f"cell says why). The sensitivity line: **{UNCHANGED}** / **{CHANGED}**, whether a verdict on B* or η* changes "
+    "when the best grid cell's ties (cells reaching J at the same logged step, which the paper's argmin gives to "
+    "the smallest grid value) are broken at random. Intervals: Student's t on the residual dof (power laws), seed "
+    "bootstrap (data ratios).")
 
 
 @dataclass
