@@ -741,19 +741,16 @@ class DataEfficiency:
 
     def summary(self, alpha: float = 0.05) -> Summary:
         kind = "env-normalised" if self.normalize else "per env"
-        table = self.table(alpha).pivot_table(index=["group", "threshold", "n_points", "df_resid"],
-                                              columns="parameter", values=["estimate", "lower", "upper"],
-                                              aggfunc="first", dropna=False)
-        wide = pd.DataFrame(index=table.index)
-        for name, symbol in (("d_min", "D_min"), ("beta", "β"), ("exponent", "α"), ("utd_scale", "s_0")):
-            wide[symbol] = table[("estimate", name)]
-            wide[f"{symbol} lower"] = table[("lower", name)]
-            wide[f"{symbol} upper"] = table[("upper", name)]
-        wide = wide.reset_index()
-        rows = [self._row(t, None if self.normalize else g) for g, t in zip(wide["group"], wide["threshold"],
-                                                                                strict=True)]
-        wide.insert(4, "R² (log)", [r.r2_log for r in rows])
-        wide["status"] = [r.status for r in rows]
+        ci = self.conf_int(alpha)
+        rows = []
+        for r in self.params_.itertuples(index=False):  # one row per fit
+            row = {"group": r.group, "threshold": r.threshold, "n_points": r.n_points, "df_resid": r.df_resid,
+                   "R² (log)": r.r2_log}
+            for name, symbol in (("d_min", "D_min"), ("beta", "β"), ("exponent", "α"), ("utd_scale", "s_0")):
+                row[symbol] = getattr(r, name)
+                row[f"{symbol} lower"], row[f"{symbol} upper"] = ci.loc[(r.group, float(r.threshold), name)]
+            rows.append({**row, "status": r.status})
+        wide = pd.DataFrame(rows)
         return Summary(f"Data efficiency D_J(σ) = D_min + (β/σ)^α ({kind})",
                        [("fits", len(self.params_)), ("laws", int((self.params_["status"] == OK).sum())),
                         ("interval", f"{100 * (1 - alpha):g}% ({self.ci_method_})")], [("", wide)],
