@@ -534,7 +534,7 @@ def figures(params: BenchmarkParams, names: Sequence[str] = FIGURE_NOTEBOOKS) ->
 
 def overview(path: str | os.PathLike = "params.yaml") -> str:
     """Figure 1 over every benchmark of the active preset, into ``figures/``, and its README copy
-    ``figures/fig1_<preset>.png``."""
+    ``figures/fig1_<preset>.png``; then the claims table (:func:`write_claims`)."""
     doc = read_params(path)
     for name in benchmark_names(path):
         load_params(path, name)  # every block resolves

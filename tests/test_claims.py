@@ -3,6 +3,7 @@ the README showing exactly what the pipeline writes from the committed analyses.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -65,6 +66,21 @@ def test_a_saved_analysis_without_r2_loads_with_the_same_r2_from_its_points(tmp_
     params.drop(columns="r2_log").to_csv(folder / "efficiency_params.csv", index=False)
     old, new = Analysis.load(folder).fitted_.efficiency.params_, _saved("gym").fitted_.efficiency.params_
     np.testing.assert_allclose(old["r2_log"], new["r2_log"], rtol=1e-8)
+
+
+def test_an_analysis_saved_before_the_comparisons_loads_and_its_claims_say_to_refit(tmp_path):
+    folder = tmp_path / "analysis"
+    shutil.copytree(ROOT / "results" / "gym" / "analysis", folder)
+    doc = json.loads((folder / "analysis.json").read_text())
+    for name in ("data_ratio", "tie_sensitivity"):
+        (folder / f"{name}.csv").unlink()
+        doc["tables"].remove(name)
+    (folder / "analysis.json").write_text(json.dumps(doc))
+    a = Analysis.load(folder)
+    assert a.data_ratio_ is None and a.ties_ is None
+    rows = claims_table({"Gym": a}).drop_duplicates("claim").set_index("claim")
+    assert rows.loc["baseline", "verdict"] == rows.loc["ties", "verdict"] == NOT_FITTED
+    assert "fit it again" in rows.loc["baseline", "summary"] and "fit it again" in rows.loc["ties", "summary"]
 
 
 @pytest.mark.parametrize("bench", BENCHMARKS)
