@@ -109,10 +109,9 @@ def claims(a: Analysis) -> list[Claim]:
         note += ("; " if note else "") + "fitted: grid cells, no fitted runs"
     why = ("no baseline runs and no grid to stand in for them" if a.baseline_ is None else
            "this saved analysis predates the fitted/baseline comparison: fit it again")
-    out.append(baseline_claim(getattr(a, "data_ratio_", None), a.fitted_.frontier.higher_is_better, note, why))
-    ties = getattr(a, "ties_", None)
+    out.append(baseline_claim(a.data_ratio_, a.fitted_.frontier.higher_is_better, note, why))
     best = None if a.hparams_ is None else a.hparams_.best.best_
-    out.append(ties_claim(ties, best, "no σ × B × η grid, so no best cells" if a.hparams_ is None else
+    out.append(ties_claim(a.ties_, best, "no σ × B × η grid, so no best cells" if a.hparams_ is None else
                           "this saved analysis predates the tie sensitivity: fit it again"))
     return out
 
