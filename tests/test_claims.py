@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from rlscale import pipeline
 from rlscale.analysis import VERDICTS, Analysis, claims_markdown, claims_table
@@ -214,3 +215,11 @@ def test_the_readme_shows_the_committed_claims_table():
     block = (ROOT / "README.md").read_text().split(begin, 1)[1].split(end, 1)[0]
     assert block == "\n" + (ROOT / pipeline.CLAIMS_MD).read_text(), (
         "README.md's claims table differs from results/claims.md: run `rlscale pipeline overview` and commit README.md")
+
+
+def test_the_overview_stage_depends_on_every_benchmarks_analysis_and_writes_the_claims():
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["overview"]
+    outs = {next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"]}
+    assert {f"results/{b}/analysis" for b in BENCHMARKS} <= set(stage["deps"]), (
+        "dvc.yaml's overview stage must list results/<benchmark>/analysis of every benchmark in params.yaml")
+    assert {str(pipeline.CLAIMS_MD), str(pipeline.CLAIMS_CSV)} <= outs
