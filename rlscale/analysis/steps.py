@@ -478,7 +478,8 @@ def _ratio_row(group: str, utd: float, threshold: float, fit: float, base: float
                 hi = float(np.quantile(valid, 1 - alpha / 2, method="higher"))
     return {"group": group, "utd": float(utd), "threshold": float(threshold), "fitted_data": float(fit),
             "baseline_data": float(base), "ratio": float(np.exp(log_ratio)), "ratio_lower": float(np.exp(lo)),
-            "ratio_upper": float(np.exp(hi)), "n_envs": len(point), "n_samples": n_valid, "note": note}
+            "ratio_upper": float(np.exp(hi)), "n_envs": int((~np.isnan(point)).sum()), "n_samples": n_valid,
+            "note": note}
 
 
 def check_frontier_args(delta: float, n_bootstrap: int, holdout: int) -> None:
