@@ -541,7 +541,7 @@ def figures(params: BenchmarkParams, names: Sequence[str] = FIGURE_NOTEBOOKS) ->
 
 def overview(path: str | os.PathLike = "params.yaml") -> str:
     """Figure 1 over every benchmark of the active preset, into ``figures/``, and its README copy
-    ``figures/fig1_<preset>.png``."""
+    ``figures/fig1_<preset>.png``; then the claims table (:func:`write_claims`)."""
     doc = read_params(path)
     for name in benchmark_names(path):
         load_params(path, name)  # every block resolves
@@ -551,7 +551,43 @@ def overview(path: str | os.PathLike = "params.yaml") -> str:
     figures = Path(path).parent / "figures"
     small = readme_figure(figures / f"{OVERVIEW_NOTEBOOK}.png", figures / f"fig1_{doc.get('preset')}.png")
     print(f"wrote {small}")
+    write_claims(path)
     return executed.as_posix()
+
+
+#: the claims table of the active preset's benchmarks (``results/claims.md``, ``.csv``) and the README's markers
+CLAIMS_MD, CLAIMS_CSV = Path("results") / "claims.md", Path("results") / "claims.csv"
+README_CLAIMS = ("<!-- claims:begin -->", "<!-- claims:end -->")
+
+
+def write_claims(path: str | os.PathLike = "params.yaml") -> Path:
+    """The paper's claims judged on every benchmark's saved analysis (:mod:`rlscale.analysis.claims`) into
+    ``results/claims.md`` and ``.csv``, and the same table into the README between its markers (where there is a
+    README): one source, so the README always shows what the committed analyses say."""
+    from rlscale.analysis import Analysis, claims_markdown, claims_table, write_csv
+
+    root = Path(path).parent
+    analyses = {TITLES.get(name, name): Analysis.load(root / load_params(path, name).analysis_dir)
+                for name in benchmark_names(path)}
+    table = claims_table(analyses)
+    text = claims_markdown(table)
+    write_csv(root / CLAIMS_CSV, table)
+    io.write_text(root / CLAIMS_MD, text)
+    readme = root / "README.md"
+    if readme.is_file():
+        io.write_text(readme, readme_with_claims(readme.read_text(), text))
+    print(f"wrote {root / CLAIMS_MD}, {root / CLAIMS_CSV}" + (" and README.md's claims table" if readme.is_file()
+                                                              else ""))
+    return root / CLAIMS_MD
+
+
+def readme_with_claims(readme: str, table: str) -> str:
+    """``readme`` with ``table`` between its claims markers (one line if they are missing)."""
+    begin, end = README_CLAIMS
+    if readme.count(begin) != 1 or readme.count(end) != 1 or readme.index(begin) > readme.index(end):
+        raise RlscaleError(f"README.md needs one {begin} ... {end} block for the claims table")
+    head, rest = readme.split(begin, 1)
+    return f"{head}{begin}\n{table}{end}{rest.split(end, 1)[1]}"
 
 
 #: where the authors preset writes (git-ignored: nothing derived from the authors' files is committed)
