@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
 from rlscale.io import atomic_path
+from rlscale.laws.powerlaw import PowerLaw
 
 LABELS = {
     "utd": r"UTD ratio $\sigma$",
@@ -203,6 +204,18 @@ def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = 
         ax.plot([], [], " ", label=textwrap.fill(note, width))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=fontsize, loc=loc)
+
+
+def law_label(law: PowerLaw, group: Hashable, var: str, alpha: float = 0.05) -> tuple[str, dict]:
+    """The legend entry of a fitted power law: its exponent with the (1 - alpha) interval and the residual dof, and
+    the line style to draw it with, dashed where the interval spans 0 (a fit, but no trend the data can carry)."""
+    lo, hi = (float(v) for v in law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]])
+    dof = int(law.terms_.loc[group, "df_resid"])
+    ci = f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else "no CI"
+    flat = not (lo > 0 or hi < 0)
+    label = (rf"fit $\propto {var}^{{{law.exponent(group):.2f}}}$, {100 * (1 - alpha):g}% CI {ci}, dof {dof}"
+             + (": spans 0" if flat else ""))
+    return label, {**FIT_LINE, "ls": "--" if flat else "-"}
 
 
 def sci(value: float) -> str:
