@@ -26,6 +26,7 @@ from rlscale.analysis.claims import (
     budget_claim,
     efficiency_claim,
     exponent_claim,
+    mechanism_claim,
     ties_claim,
 )
 from rlscale.laws.efficiency import DataEfficiency
@@ -190,13 +191,43 @@ def test_the_tie_sensitivity_says_whether_random_ties_change_a_verdict():
     assert ties_claim(None, best, "no grid").verdict == NOT_FITTED
 
 
+def _diagnostics(rng, over_utd: float, over_b: float, norm_utd: float, norm_lr: float) -> pd.DataFrame:
+    """Grid cells of two tasks whose overfitting and log norm change by the given amounts per doubling, plus noise
+    that grows with σ (as the measured overfitting's does)."""
+    cells = pd.DataFrame([{"env": env, "utd": u, "batch_size": b, "learning_rate": lr}
+                          for env in ("a", "b") for u in (0.5, 1.0, 2.0, 4.0, 8.0) for b in (32, 64, 128)
+                          for lr in (1e-3, 3e-3, 1e-2)])
+    log2 = {h: np.log2(cells[h].to_numpy(dtype=float)) for h in ("utd", "batch_size", "learning_rate")}
+    noise = rng.normal(0.0, 0.1, len(cells)) * cells["utd"].to_numpy()
+    return cells.assign(overfitting=over_utd * log2["utd"] + over_b * log2["batch_size"] + noise,
+                        critic_param_norm=30.0 * np.exp(norm_utd * log2["utd"] + norm_lr * log2["learning_rate"]
+                                                        + rng.normal(0.0, 0.02, len(cells))))
+
+
+def test_the_mechanisms_are_judged_on_the_sign_of_each_claimed_slope(rng):
+    rises = _diagnostics(rng, over_utd=0.5, over_b=0.3, norm_utd=0.3, norm_lr=0.2)
+    over, norm = mechanism_claim("overfitting", rises), mechanism_claim("plasticity", rises)
+    assert over.verdict == norm.verdict == SUPPORTED
+    assert [s["statistic"] for s in over.stats] == ["slope per doubling of σ", "slope per doubling of B"]
+    assert over.stats[0]["dof"] == 90 - 2 - 3 and over.stats[0]["lower"] < 0.5 < over.stats[0]["upper"]
+    assert norm.stats[1]["lower"] < 0.2 < norm.stats[1]["upper"]
+    falls_in_sigma = _diagnostics(rng, over_utd=-0.5, over_b=0.3, norm_utd=0.3, norm_lr=0.0)
+    assert mechanism_claim("overfitting", falls_in_sigma).verdict == CONTRADICTED
+    assert mechanism_claim("plasticity", falls_in_sigma).verdict == NOT_SHOWN  # flat in η: the interval spans 0
+    one_b = rises[rises["batch_size"] == 64]
+    assert mechanism_claim("overfitting", one_b).verdict == NOT_FITTED and "B" in mechanism_claim(
+        "overfitting", one_b).summary
+    assert mechanism_claim("plasticity", rises.drop(columns="critic_param_norm")).verdict == NOT_FITTED
+    assert mechanism_claim("plasticity", None).verdict == NOT_FITTED
+
+
 def test_the_markdown_table_has_a_verdict_for_every_claim_and_benchmark():
     table = claims_table({pipeline.TITLES[b]: _saved(b) for b in BENCHMARKS})
     text = claims_markdown(table)
     header, rule, *rows = text.split("\n\n")[0].splitlines()
     assert header == "| claim | " + " | ".join(pipeline.TITLES[b] for b in BENCHMARKS) + " |"
-    assert len(rows) == 6 and set(table["verdict"]) <= {*VERDICTS, UNCHANGED, CHANGED}
-    for row, words in zip(rows, [VERDICTS] * 5 + [(UNCHANGED, CHANGED, NOT_FITTED)], strict=True):
+    assert len(rows) == 8 and set(table["verdict"]) <= {*VERDICTS, UNCHANGED, CHANGED}
+    for row, words in zip(rows, [VERDICTS] * 7 + [(UNCHANGED, CHANGED, NOT_FITTED)], strict=True):
         cells = row.strip("|").split(" | ")[1:]
         assert len(cells) == len(BENCHMARKS) and all(c.startswith(tuple(f"**{v}**" for v in words)) for c in cells)
 

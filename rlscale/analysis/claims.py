@@ -15,6 +15,9 @@ the paper states no bar); (e) the runs at the fitted hyperparameters reach J wit
 constant-hyperparameter baseline somewhere in σ: at the hardest J, some σ whose ratio of env steps (fitted over
 baseline) has its 95% seed-bootstrap interval below 1 (:func:`~rlscale.analysis.steps.compare_data`);
 contradicted when every σ compared has it above 1.
+The paper's explanation of (a) and (b), judged on the grid's end-of-training diagnostics (:func:`mechanism_claim`): (f)
+overfitting, the newest-data minus replay TD error, rises with σ and with B; (g) the critic's parameter norm, the
+paper's plasticity proxy, rises with σ and with η: slopes per doubling with heteroscedasticity-robust intervals.
 
 A sensitivity line follows: the paper's best-hyperparameter argmin gives a tie (several grid cells reaching J at the
 same logged step) to the smallest grid value; how often the best cell was tied, and whether a verdict of (a) or (b)
@@ -58,7 +61,13 @@ CLAIMS = {
     "data_efficiency": "D_J(σ) = D_min + (β/σ)^α at every J",
     "budget": "σ*(F) is a power law that extrapolates",
     "baseline": "fitted (B, η) reach J with less data than the constant baseline",
+    "overfitting": "overfitting (newest − replay TD error) rises with σ and with B",
+    "plasticity": "the critic's parameter norm rises with σ and with η",
 }
+#: (f), (g): the diagnostic column (logged, or ``log`` of it), and the grid axes whose slope must be above 0
+MECHANISMS = {"overfitting": ("overfitting", False, ("utd", "batch_size")),
+              "plasticity": ("critic_param_norm", True, ("utd", "learning_rate"))}
+_AXES = {"utd": "σ", "batch_size": "B", "learning_rate": "η"}
 #: the sensitivity line under the claims: its key, what it says, and its words (did the B*, η* verdicts change?)
 SENSITIVITY = {"ties": "B*(σ), η*(σ) with best-cell ties broken at random (sensitivity)"}
 COLUMNS = ("benchmark", "claim", "statement", "verdict", "statistic", "estimate", "lower", "upper", "dof", "n_obs",
@@ -67,12 +76,13 @@ LEGEND = (
     f"Verdicts: **{SUPPORTED}** (B*, η*: the 95% interval of the shared exponent is below 0; D_J: every J's fit "
     f"is a law with residual dof ≥ {MIN_DOF} and R²(log D) ≥ {MIN_R2:g}; σ*(F): a law in F with residual dof, its "
     "held-out error shown, not judged; baseline: at the hardest J some σ whose 95% interval of the data ratio "
-    f"fitted/baseline is below 1), **{NOT_SHOWN}** (an interval spans 0 or 1, or a fit misses the bar), "
+    "fitted/baseline is below 1; overfitting, norm: every claimed slope's 95% interval is above 0), "
+    f"**{NOT_SHOWN}** (an interval spans 0 or 1, or a fit misses the bar), "
     f"**{CONTRADICTED}** (the interval lies entirely on the wrong side), **{NOT_FITTED}** (nothing to judge; the "
     f"cell says why). The sensitivity line: **{UNCHANGED}** / **{CHANGED}**, whether a verdict on B* or η* changes "
     "when the best grid cell's ties (cells reaching J at the same logged step, which the paper's argmin gives to "
     "the smallest grid value) are broken at random. Intervals: Student's t on the residual dof (power laws), seed "
-    "bootstrap (data ratios).")
+    "bootstrap (data ratios), HC3 on Student's t (diagnostic slopes, one point per grid cell).")
 
 
 @dataclass
@@ -110,6 +120,7 @@ def claims(a: Analysis) -> list[Claim]:
     why = ("no baseline runs and no grid to stand in for them" if a.baseline_ is None else
            "this saved analysis predates the fitted/baseline comparison: fit it again")
     out.append(baseline_claim(a.data_ratio_, a.fitted_.frontier.higher_is_better, note, why))
+    out += [mechanism_claim(key, a.diagnostics_) for key in MECHANISMS]
     best = None if a.hparams_ is None else a.hparams_.best.best_
     out.append(ties_claim(a.ties_, best, "no σ × B × η grid, so no best cells" if a.hparams_ is None else
                           "this saved analysis predates the tie sensitivity: fit it again"))
@@ -269,6 +280,48 @@ def baseline_claim(ratio: pd.DataFrame | None, higher_is_better: bool = True, no
         verdict, where = NOT_SHOWN, "at no σ is the interval below 1" + (f" (above 1 at σ = {_join(more)})"
                                                                         if len(more) else "")
     return Claim(key, verdict, f"at J={top:g}: {where}; ratio [95% CI] {cells}; {count}{fallback}", stats)
+
+
+def mechanism_claim(key: str, diagnostics: pd.DataFrame | None) -> Claim:
+    """(f), (g): the paper's explanation of the laws, judged on the grid's end-of-training diagnostics (one row per
+    (task, σ, B, η) cell, the seed mean: :func:`~rlscale.analysis.steps.late_diagnostics`). One least-squares fit
+    of the measure (the norm in log) on log2 σ, log2 B and log2 η with one intercept per task; each claimed slope
+    (per doubling) with its 95% interval, heteroscedasticity-robust (HC3) on Student's t. Supported when every
+    claimed slope's interval is above 0, contradicted when one lies below 0."""
+    from statsmodels.regression.linear_model import OLS  # not statsmodels.api: it imports everything
+
+    column, in_log, claimed = MECHANISMS[key]
+    if diagnostics is None or column not in diagnostics.columns:
+        return Claim(key, NOT_FITTED, f"the grid's runs log no {column.replace('_', ' ')}" if diagnostics is not None
+                     else "no σ × B × η grid, so no diagnostics")
+    table = diagnostics[np.isfinite(diagnostics[column].to_numpy(dtype=float))]
+    if in_log:
+        table = table[table[column] > 0]
+    y = np.asarray(table[column], dtype=float)
+    y = np.log(y) if in_log else y
+    axes = [h for h in _AXES if table[h].nunique() > 1]
+    tasks = pd.get_dummies(table["env"].astype(str), dtype=float)
+    design = np.column_stack([tasks.to_numpy(), *(np.log2(table[h].to_numpy(dtype=float)) for h in axes)])
+    if any(h not in axes for h in claimed) or len(y) <= design.shape[1]:
+        return Claim(key, NOT_FITTED, f"{len(y)} grid cells over {', '.join(_AXES[h] for h in axes) or 'no axis'}: "
+                     f"too few to fit a slope in each of {', '.join(_AXES[h] for h in claimed)}")
+    res = OLS(y, design).fit(cov_type="HC3", use_t=True)
+    ci = res.conf_int(ALPHA)
+    stats, parts, verdicts = [], [], []
+    for h in claimed:
+        i = tasks.shape[1] + axes.index(h)
+        est, lo, hi = float(res.params[i]), float(ci[i, 0]), float(ci[i, 1])
+        verdict = sign_verdict(-hi, -lo)  # "rises": the slope is above 0
+        verdicts.append(verdict)
+        name = f"slope per doubling of {_AXES[h]}" + (" (log norm)" if in_log else "")
+        stats.append({"statistic": name, "estimate": est, "lower": lo, "upper": hi, "dof": int(res.df_resid),
+                      "n_obs": len(y)})
+        parts.append(f"{_AXES[h]}: {_num(est)} [{_num(lo)}, {_num(hi)}]")
+    verdict = (CONTRADICTED if CONTRADICTED in verdicts else SUPPORTED if set(verdicts) == {SUPPORTED}
+               else NOT_SHOWN)
+    unit = "log norm" if in_log else "TD error"
+    return Claim(key, verdict, f"{unit} per doubling, 95% CI (HC3): {'; '.join(parts)}; dof {int(res.df_resid)}, "
+                 f"{len(y)} cells", stats)
 
 
 def _join(values: Sequence[float]) -> str:
