@@ -129,7 +129,8 @@ def test_example_sweep_files_are_valid(tmp_path):
     root = Path(__file__).resolve().parent.parent / "sweeps"
     at_a_csv = ("_fitted", "_baseline")  # `mode: fitted` sweeps: the proposals and the constant baseline
     sizes = {p.stem: len(load_sweep(p).runs) for p in sorted(root.glob("*.yaml")) if not p.stem.endswith(at_a_csv)}
-    assert sizes == {"mini_dmc": 72, "mini_gym": 72, "paper_dmc": 3584, "paper_gym": 3200}
+    assert sizes == {"cpu_dmc": 480, "cpu_gym": 576, "mini_dmc": 72, "mini_gym": 72, "paper_dmc": 3584,
+                     "paper_gym": 3200}
     for kind in at_a_csv:
         files = sorted(root.glob(f"*{kind}.yaml"))
         assert {p.stem for p in files} == {f"{s}{kind}" for s in sizes}
