@@ -60,7 +60,8 @@ class RunConfig:
     utd: float = setting(help="updates-to-data ratio sigma: gradient updates per env step (< 1: one update "
                          "every 1/sigma steps)", check=POSITIVE)
     batch_size: int = setting(help="batch size B", check=POSITIVE)
-    learning_rate: float = setting(help="learning rate eta of the critic (bro and pql: of the actors too; sac's actor has its own, actor_learning_rate)", check=POSITIVE)
+    learning_rate: float = setting(help="learning rate eta of the critic (bro and pql: of the actors too; sac's "
+                                   "actor has its own, actor_learning_rate)", check=POSITIVE)
     seed: int = setting(0, help="seed of the initial weights and every random stream", check=NON_NEGATIVE)
     env_steps: int = setting(help="environment steps D to train for", check=POSITIVE)
     eval_every: int = setting(help="evaluate (one curve row) every this many env steps", check=POSITIVE)
