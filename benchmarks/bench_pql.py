@@ -48,8 +48,9 @@ def env_rate(name: str, num_envs: int, device: torch.device, seconds: float) -> 
 
 def pql_run(name: str, num_envs: int, device: torch.device, utd: float, vector_steps: int, batch: int) -> dict:
     n = num_envs * vector_steps
-    cfg = RunConfig(env=name, algo="pql", utd=utd, batch_size=batch, learning_rate=3e-4, seed=0,
-                    env_steps=n, eval_every=n, eval_episodes=2, warmup_steps=num_envs * 2, num_envs=num_envs)
+    cfg = RunConfig(env=name, algo="pql", utd=utd, batch_size=batch, learning_rate=3e-4, seed=0, env_steps=n,
+                    eval_every=n, eval_episodes=2, num_envs=num_envs,
+                    warmup_steps=max(num_envs * 2, batch))  # the first update's batch must fit in the replay
     with tempfile.TemporaryDirectory() as tmp:
         train_run(cfg, Path(tmp) / "run", Runtime(device=str(device), threads=0 if device.type == "cuda" else 1,
                                                   quiet=True))

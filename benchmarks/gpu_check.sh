@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The training engine's GPU checks in one go, for a session that has a GPU for a few minutes:
-#   1. the engine runs on CUDA: a single SAC run, a vectorised chunk of BRO members (sweep --vectorize) and a PQL
-#      run on MuJoCo Warp train to the end;
-#   2. vectorised SAC, K = 64 HalfCheetah-sized members (256x256, B = 256) >= 30x one run's updates/s, with
+#   1. vectorised SAC, K = 64 HalfCheetah-sized members (256x256, B = 256) >= 30x one run's updates/s, with
 #      torch.compile off, on, and in reduce-overhead mode (CUDA graphs); BRO's DMC size alongside;
-#   3. PQL on MuJoCo Warp with 4096 envs (env steps/s, updates/s, measured utd);
-#   4. a single run against a plain CleanRL-style loop on the GPU.
+#   2. PQL on MuJoCo Warp with 4096 envs (env steps/s, updates/s, measured utd);
+#   3. a single run against a plain CleanRL-style loop on the GPU;
+#   4. the engine runs on CUDA: a single SAC run, a vectorised chunk of BRO members (sweep --vectorize) and a PQL
+#      run on MuJoCo Warp train to the end.
 #
 #   benchmarks/gpu_check.sh            # on the GPU machine, from the repository root (about 8 minutes on an H100)
 #   benchmarks/gpu_check.sh --tiny     # every step at toy sizes on the CPU: checks this script itself
 #
 # Results go to ${OUT:-gpu_check_out}/ (one log per step, the JSON tables, summary.txt); a step that fails or
 # misses its target is reported in the summary and the script goes on. Python: ${PY:-.venv/bin/python}.
+# GPU time is lent in short slices: the steps run most important first, and none starts past ${BUDGET:-540} s
+# (each is cut to what is left), so a slice ends with the main tables written rather than half of everything.
 set -uo pipefail
 
 PY=${PY:-.venv/bin/python}
@@ -22,9 +24,13 @@ mkdir -p "$OUT"
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
 
-step() {  # step NAME TIMEOUT_S COMMAND...: run, log, record the outcome
+BUDGET=${BUDGET:-540}
+step() {  # step NAME TIMEOUT_S COMMAND...: run, log, record the outcome (cut to the budget left, or skipped)
     local name=$1 limit=$2
     shift 2
+    local left=$((BUDGET - SECONDS))
+    if (( left < 30 )); then echo "-- $name: skipped, ${left} s of the ${BUDGET} s budget left" | tee -a "$SUMMARY"; return; fi
+    (( limit > left )) && limit=$left
     local start=$SECONDS
     echo "== $name: $*" | tee -a "$SUMMARY"
     timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
@@ -43,18 +49,31 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run, log, record the outcome
 
 if (( TINY )); then
     DEV=cpu; KS=(1 2); SIZE=mini; SECS=0.2; BLOCKS=1; MIN=0; STEPS=600; CHUNK_STEPS=250
-    WARP=(--warp-envs 8 --warp-steps 6 --warp-device cpu --gym-steps 8 --seconds 0.5)
+    WARP=(--warp-envs 8 --warp-steps 6 --warp-device cpu --gym-steps 24 --seconds 0.5)
     TRAIN=(--updates 20 --blocks 1 --env-steps 300 --min-ratio 0)
 else
-    DEV=cuda; KS=(1 8 32 64); SIZE=paper; SECS=1; BLOCKS=3; MIN=30; STEPS=3000; CHUNK_STEPS=3000
+    DEV=cuda; KS=(1 8 64); SIZE=paper; SECS=1; BLOCKS=2; MIN=30; STEPS=3000; CHUNK_STEPS=3000
     WARP=(--warp-envs 4096)
     TRAIN=(--updates 300 --blocks 5 --env-steps 3000)
 fi
 
-# 1. the engine on the device: one run, one chunk, one PQL run, each to the end
+# 1. K members vs one run: SAC at the paper's Gym size (the 30x target), eager, compiled, CUDA graphs; BRO's DMC size
+BENCH=("$PY" benchmarks/bench_vectorized.py --device "$DEV" --sizes "$SIZE" --ks "${KS[@]}" --skip-env
+       --seconds "$SECS" --blocks "$BLOCKS" --target-k "${KS[-1]}" --target-size "$SIZE" --min-ratio "$MIN")
+step vectorized_sac 150 "${BENCH[@]}" --algos sac --json "$OUT/vectorized_sac.json"
+step vectorized_sac_compile 150 "${BENCH[@]}" --algos sac --compile --json "$OUT/vectorized_sac_compile.json"
+step vectorized_sac_cudagraphs 150 "${BENCH[@]}" --algos sac --compile reduce-overhead \
+    --json "$OUT/vectorized_sac_cudagraphs.json"
+step vectorized_bro 120 "${BENCH[@]}" --algos bro --min-ratio 0 --json "$OUT/vectorized_bro.json"
+
+# 2. PQL at scale on MuJoCo Warp, and 3. a single run against a CleanRL-style loop
+step pql_warp 120 "$PY" benchmarks/bench_pql.py --device "$DEV" "${WARP[@]}"
+step single_vs_cleanrl 90 "$PY" benchmarks/bench_train.py --device "$DEV" "${TRAIN[@]}"
+
+# 4. the engine on the device: one run, one chunk, one PQL run, each to the end
 RUNS="$OUT/runs"
 rm -rf "$RUNS"
-step train_single 300 "$PY" -m rlscale.cli train --env gym:HalfCheetah-v4 --algo sac --utd 2 --batch-size 256 \
+step train_single 90 "$PY" -m rlscale.cli train --env gym:HalfCheetah-v4 --algo sac --utd 2 --batch-size 256 \
     --learning-rate 3e-4 --env-steps "$STEPS" --eval-every $((STEPS / 2)) --eval-episodes 1 --warmup-steps 200 \
     --device "$DEV" -o "$RUNS/single"
 cat > "$OUT/chunk.yaml" <<EOF
@@ -72,25 +91,11 @@ warmup_steps: 200
 critic_width: 128
 action_repeat: 4
 EOF
-# (a sweep driver killed by the time limit leaves its worker running until issue 16 ties them together)
-step train_chunk 300 "$PY" -m rlscale.cli sweep "$OUT/chunk.yaml" -o "$RUNS/chunk" --vectorize --device "$DEV" --threads 1
+step train_chunk 90 "$PY" -m rlscale.cli sweep "$OUT/chunk.yaml" -o "$RUNS/chunk" --vectorize --device "$DEV" --threads 1
 if (( TINY )); then PQL_ENV=(--env gym:Pendulum-v1 --num-envs 8); else PQL_ENV=(--env warp:Ant --num-envs 1024); fi
-step train_pql 300 "$PY" -m rlscale.cli train "${PQL_ENV[@]}" --algo pql --utd 0.25 --batch-size 1024 \
+step train_pql 90 "$PY" -m rlscale.cli train "${PQL_ENV[@]}" --algo pql --utd 0.25 --batch-size 1024 \
     --learning-rate 3e-4 --env-steps $((STEPS * 8)) --eval-every $((STEPS * 4)) --eval-episodes 2 \
     --warmup-steps $((STEPS * 2)) --device "$DEV" -o "$RUNS/pql"
-step collect 120 "$PY" -m rlscale.cli collect "$RUNS" -o "$OUT/runs.parquet"
-
-# 2. K members vs one run: SAC at the paper's Gym size (the 30x target), eager, compiled, CUDA graphs; BRO's DMC size
-BENCH=("$PY" benchmarks/bench_vectorized.py --device "$DEV" --sizes "$SIZE" --ks "${KS[@]}" --skip-env
-       --seconds "$SECS" --blocks "$BLOCKS" --target-k "${KS[-1]}" --target-size "$SIZE" --min-ratio "$MIN")
-step vectorized_sac 600 "${BENCH[@]}" --algos sac --json "$OUT/vectorized_sac.json"
-step vectorized_sac_compile 600 "${BENCH[@]}" --algos sac --compile --json "$OUT/vectorized_sac_compile.json"
-step vectorized_sac_cudagraphs 600 "${BENCH[@]}" --algos sac --compile reduce-overhead \
-    --json "$OUT/vectorized_sac_cudagraphs.json"
-step vectorized_bro 600 "${BENCH[@]}" --algos bro --min-ratio 0 --json "$OUT/vectorized_bro.json"
-
-# 3. PQL at scale on MuJoCo Warp, and 4. a single run against a CleanRL-style loop
-step pql_warp 600 "$PY" benchmarks/bench_pql.py --device "$DEV" "${WARP[@]}"
-step single_vs_cleanrl 600 "$PY" benchmarks/bench_train.py --device "$DEV" "${TRAIN[@]}"
+step collect 60 "$PY" -m rlscale.cli collect "$RUNS" -o "$OUT/runs.parquet"
 
 echo "== done; logs and tables in $OUT" | tee -a "$SUMMARY"

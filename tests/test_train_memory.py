@@ -11,12 +11,16 @@ import pytest
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator settings are glibc's")
 
-# Frees a 16 MB tensor and prints how much of it left the process's resident memory (MB).
+# Sets the process up (argv[1]: "default", "tuned" by the call itself, or "train": runs the job on stdin), then
+# frees a 16 MB tensor and prints how much of it left the process's resident memory (MB).
 PROBE = textwrap.dedent("""
     import os, sys, torch
     if sys.argv[1] == "tuned":
         from rlscale.train.loop import keep_freed_memory
         assert keep_freed_memory()
+    if sys.argv[1] == "train":
+        from rlscale.train.worker import Job, run_job
+        run_job(Job.from_json(sys.stdin.read()))
     def rss():
         return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     x = torch.ones(4 << 20)  # 16 MB, touched
@@ -26,9 +30,10 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def _released_mb(mode: str) -> float:
-    done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
-    return float(done.stdout)
+def _released_mb(mode: str, stdin: str | None = None) -> float:
+    done = subprocess.run([sys.executable, "-c", PROBE, mode], input=stdin, capture_output=True, text=True,
+                          check=True)
+    return float(done.stdout.split()[-1])
 
 
 @glibc
@@ -40,21 +45,9 @@ def test_a_tuned_process_keeps_a_freed_tensor_resident_and_an_untuned_one_hands_
 @glibc
 def test_every_training_process_keeps_freed_memory(tmp_path):
     from rlscale.train.config import RunConfig, Runtime
-    from rlscale.train.loop import MMAP_THRESHOLD
     from rlscale.train.worker import Job
 
     job = Job(((RunConfig(env="gym:Pendulum-v1", algo="sac", utd=1, batch_size=8, learning_rate=1e-3,
                           env_steps=40, eval_every=20, eval_episodes=1, warmup_steps=20, critic_width=8),
                 str(tmp_path / "run")),), Runtime(quiet=True))
-    probe = textwrap.dedent(f"""
-        import os, sys, torch
-        from rlscale.train.worker import Job, run_job
-        run_job(Job.from_json(sys.stdin.read()))
-        x = torch.ones({MMAP_THRESHOLD // 2 // 4})
-        before = int(open("/proc/self/statm").read().split()[1])
-        del x
-        print((before - int(open("/proc/self/statm").read().split()[1])) * os.sysconf("SC_PAGE_SIZE") / 2**20)
-    """)
-    done = subprocess.run([sys.executable, "-c", probe], input=job.to_json(), capture_output=True, text=True,
-                          check=True)
-    assert float(done.stdout.split()[-1]) < 1
+    assert _released_mb("train", job.to_json()) < 1
