@@ -106,6 +106,11 @@ def _log_ticks(ax: Axes, which: str) -> None:
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
             axis.set_minor_locator(ticker.NullLocator())
             return
+        if which == "x" and span < 0.6:  # a short span of wide "1.5×10^11" labels: three side by side at most
+            axis.set_major_locator(ticker.MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: sci(v)))
+            axis.set_minor_locator(ticker.NullLocator())
+            return
         # every integer multiple only where labels are stacked; wide "6×10^10" labels side by side overlap
         subs = np.arange(1.0, 10.0) if span < 0.6 and which == "y" else (2.0, 5.0)
         axis.set_minor_locator(ticker.LogLocator(subs=subs))
@@ -193,8 +198,8 @@ def blank(ax: Axes) -> None:
 
 def title_note(ax: Axes, note: str) -> None:
     """A short note (e.g. which J have no law) as a second title line, where it cannot hide data."""
-    if note:
-        ax.set_title(f"{ax.get_title()}\n({note})", fontsize=9)
+    if note:  # wrapped: a long list of J would run into the next panel
+        ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", 48), fontsize=9)
 
 
 def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = "best", width: int = 40) -> None:
