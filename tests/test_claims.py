@@ -160,7 +160,8 @@ def test_the_baseline_comparison_names_the_sigma_where_fitted_needs_less_data():
 
 
 def test_fitted_and_baseline_on_the_same_grid_cell_compare_as_exactly_one():
-    a = Analysis(delta=6e7, thresholds=[300, 400, 500], n_bootstrap=20, max_return={"Pendulum-v1": 0},
+    a = Analysis(delta=6e7, thresholds=[300, 400, 500], n_bootstrap=20,
+                 max_return={"Pendulum-v1": 0, "InvertedPendulum-v4": 1000},
                  min_return={"Pendulum-v1": -1500}).fit(ROOT / "data" / "runs" / "gym.parquet")
     same = a.data_ratio_[a.data_ratio_["note"] == "same (B, η) grid cell"]
     assert len(same) and (same[["ratio", "ratio_lower", "ratio_upper"]] == 1.0).all().all()

@@ -24,7 +24,7 @@ from rlscale.pipeline import (
     load_params,
     notebook_context,
 )
-from rlscale.runs import read_run_table
+from rlscale.runs import read_run_table, write_run_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,9 +173,10 @@ def test_a_missing_sweep_file_of_a_training_step_is_one_line(tmp_path, monkeypat
 def test_fitted_and_baseline_steps_train_at_the_hparams_csvs_and_the_analysis_fits_both(tmp_path, monkeypatch,
                                                                                         capsys):
     """hparams -> proposed and baseline CSVs -> fitted and baseline runs -> an analysis that uses both tables, on the
-    committed mini Gym grid (real runs) and tiny real training at the CSVs."""
+    committed Gym grid's Pendulum runs (real runs) and tiny real training at the CSVs."""
     (tmp_path / "data" / "runs").mkdir(parents=True)
-    shutil.copy(ROOT / "data" / "runs" / "gym.parquet", tmp_path / "data" / "runs" / "gym.parquet")
+    grid = read_run_table(ROOT / "data" / "runs" / "gym.parquet")
+    write_run_table(grid[grid["env"] == "Pendulum-v1"], tmp_path / "data" / "runs" / "gym.parquet")
     _params(tmp_path, thresholds=[300, 400, 500, 600, 700], utds_to_predict=[1, 2],
             max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500})
     monkeypatch.chdir(tmp_path)
@@ -194,7 +195,7 @@ def test_fitted_and_baseline_steps_train_at_the_hparams_csvs_and_the_analysis_fi
     for kind, csv in (("fitted", "proposed_hparams.csv"), ("baseline", "baseline_hparams.csv")):
         Path(f"sweeps/mini_gym_{kind}.yaml").write_text(yaml.safe_dump({
             "name": f"mini_gym_{kind}", "mode": "fitted", "algo": "sac", "hparams": f"../results/gym/{csv}",
-            "backend": "gym", "seeds": 2, "env_steps": 240, "eval_every": 120, "eval_episodes": 1, "warmup_steps": 100,
+            "backend": "gym", "seeds": 2, "env_steps": 240, "eval_every": 120, "eval_episodes": 1, "warmup_steps": 130,
             "critic_width": 16}))
     capsys.readouterr()
     assert main(["pipeline", "fitted", "gym"]) == 0 and main(["pipeline", "analysis", "gym"]) == 0
