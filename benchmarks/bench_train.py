@@ -180,6 +180,9 @@ def main() -> int:
 
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
+    from rlscale.train.loop import keep_freed_memory
+
+    keep_freed_memory()  # as every training process does, so both sides allocate alike
     torch.manual_seed(0)
     g = np.random.default_rng(1)
     n = 100_000

@@ -42,6 +42,7 @@ from rlscale import io
 from rlscale.agents import make_agent
 from rlscale.agents.base import Agent, AgentSettings, Batch
 from rlscale.envs import make_env
+from rlscale.train.loop import keep_freed_memory
 
 SIZES = {  # (algo, size) -> env, obs, action, critic width, critic depth, batch
     ("sac", "paper"): ("gym:HalfCheetah-v4", 17, 6, 256, 2, 256),
@@ -161,6 +162,7 @@ def main() -> int:
                           "cpu" if args.device == "auto" else args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as every training process does, so both sides allocate alike
     ks = args.ks or ([1, 2, 4, 8, 16, 32, 64, 128] if device.type == "cuda" else [1, 2, 4, 8, 16])
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     load_before = os.getloadavg()

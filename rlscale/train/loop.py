@@ -151,6 +151,30 @@ def _check_members(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path])
                                + f"; they differ in {', '.join(diff)}")
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt options (malloc.h)
+MMAP_THRESHOLD = 32 << 20  # glibc's largest: allocations below it come from the heap
+TRIM_THRESHOLD = 1 << 30   # free heap kept before any is handed back to the system
+
+
+def keep_freed_memory() -> bool:
+    """Let this process reuse the memory an update frees instead of handing it back to the system.
+
+    With glibc's default thresholds an update's larger temporaries (BRO's 100 x 100 quantile pairs, a K-member
+    batch) are mapped afresh and page-faulted in at every step, then returned: on CPU that cost a 64-wide BRO
+    update up to half its time, and it made a run's speed depend on what the process had allocated before.
+    ``mallopt`` through ctypes (the process's allocator has no Python interface); a no-op, returning False,
+    where the C library is not glibc.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
 def _git_commit() -> str | None:
     try:
         done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
@@ -169,6 +193,7 @@ class _Loop:
         self.device = resolve_device(runtime.device)
         if runtime.threads > 0:
             torch.set_num_threads(runtime.threads)
+        keep_freed_memory()
         self.chunk = tuple(d.name for d in dirs) if self.k > 1 else None
         self.alive = np.array(active, dtype=bool)
         self.streams = [dict(zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(c.seed).spawn(3)),
