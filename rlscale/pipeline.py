@@ -4,14 +4,15 @@
 the paper's grids, for GPU machines) and holds one block of settings per preset and benchmark. DVC
 cannot select a block by a parameter's value, so each stage calls ``rlscale pipeline STEP BENCHMARK``,
 which resolves the preset here and runs the library, printing the equivalent command a user would
-type. Sweep files follow the convention ``sweeps/<preset>_<benchmark>.yaml`` (grid) and
-``..._fitted.yaml``.
+type. Sweep files follow the convention ``sweeps/<preset>_<benchmark>.yaml`` (grid), ``..._fitted.yaml`` and
+``..._baseline.yaml`` (``mode: fitted`` sweeps of the proposals and of the constant baseline).
 
 A benchmark block's keys are the options of :class:`rlscale.analysis.Analysis` (``delta``,
 ``thresholds``, ``utds_to_predict``, ``hparam_fit_range``, ...; a preset-level key is the default of
 every benchmark) plus ``notebooks`` (per-notebook display parameters). The ``hparams`` step writes the
-proposals the fitted runs are trained at; the ``analysis`` step fits everything once into
-``results/<benchmark>/analysis`` (and the published numbers, ``results/<benchmark>/metrics.json``);
+proposals the fitted runs are trained at and the constant baseline the baseline runs are trained at; the
+``analysis`` step fits everything once into ``results/<benchmark>/analysis`` (and the published numbers,
+``results/<benchmark>/metrics.json``);
 the ``figures`` and ``overview`` steps run the notebooks, which only read that saved analysis, and keep their
 executed copies (``figures/executed``) and Figure 1 at README size (``figures/fig1_<preset>.png``) in git for readers.
 
@@ -59,6 +60,17 @@ _PRESET_KEYS = ("workers", "vectorize", "notebook_workers", "notebooks")
 _BENCHMARK_KEYS = ("notebooks",)
 
 
+#: the training steps: the σ × B × η grid, the runs at the proposals of the grid's laws, and the runs at the
+#: constant baseline (the grid-best (B, η) at σ = ``baseline_utd``) over the same σ as the proposals
+TRAIN_KINDS = ("grid", "fitted", "baseline")
+
+
+def _suffix(kind: str) -> str:
+    if kind not in TRAIN_KINDS:
+        raise RlscaleError(f"no training step {kind!r} (one of {', '.join(TRAIN_KINDS)})")
+    return "" if kind == "grid" else f"_{kind}"
+
+
 @dataclasses.dataclass(frozen=True)
 class BenchmarkParams:
     """One benchmark's settings in one preset."""
@@ -77,21 +89,13 @@ class BenchmarkParams:
     analysis: dict[str, Any] = dataclasses.field(default_factory=dict)  # every option of the Analysis
     notebook_workers: int = 1  # notebook kernels at a time in the figures step
 
-    @property
-    def grid_sweep(self) -> Path:
-        return Path("sweeps") / f"{self.preset}_{self.name}.yaml"
+    def sweep(self, kind: str) -> Path:
+        """``sweeps/<preset>_<benchmark>[_<kind>].yaml``, the sweep file of a training step (``TRAIN_KINDS``)."""
+        return Path("sweeps") / f"{self.preset}_{self.name}{_suffix(kind)}.yaml"
 
-    @property
-    def fitted_sweep(self) -> Path:
-        return Path("sweeps") / f"{self.preset}_{self.name}_fitted.yaml"
-
-    @property
-    def grid_table(self) -> Path:
-        return Path("data") / "runs" / f"{self.name}.parquet"
-
-    @property
-    def fitted_table(self) -> Path:
-        return Path("data") / "runs" / f"{self.name}_fitted.parquet"
+    def table(self, kind: str) -> Path:
+        """``data/runs/<benchmark>[_<kind>].parquet``, the run table a training step writes."""
+        return Path("data") / "runs" / f"{self.name}{_suffix(kind)}.parquet"
 
     @property
     def results(self) -> Path:
@@ -110,7 +114,7 @@ class BenchmarkParams:
         return Path("figures") / self.name
 
     def run_root(self, kind: str) -> Path:
-        return Path("runs") / f"{self.preset}_{self.name}{'' if kind == 'grid' else '_' + kind}"
+        return Path("runs") / f"{self.preset}_{self.name}{_suffix(kind)}"
 
     def return_flags(self) -> list[str]:
         return ([f"--max-return={env}={r:g}" for env, r in self.max_return.items()]
@@ -218,12 +222,12 @@ def _notebook_overrides(*levels: Any) -> dict[str, dict[str, Any]]:
 
 
 def train(params: BenchmarkParams, kind: str) -> Path:
-    """Run the grid or fitted sweep (finished runs are skipped), collect it, write its provenance."""
+    """Run the sweep of a training step (``TRAIN_KINDS``; finished runs are skipped), collect it, write its
+    provenance."""
     from rlscale.train.collect import collect_runs
     from rlscale.train.sweep import LocalExecutor, load_sweep, run_sweep, visible_gpus
 
-    sweep = params.grid_sweep if kind == "grid" else params.fitted_sweep
-    table = params.grid_table if kind == "grid" else params.fitted_table
+    sweep, table = params.sweep(kind), params.table(kind)
     if not sweep.is_file():
         raise RlscaleError(f"{sweep}: no such sweep file for preset {params.preset!r}")
     root = params.run_root(kind)
@@ -342,21 +346,24 @@ def _option_flags(params: BenchmarkParams) -> list[str]:
 
 
 def fit_hparams(params: BenchmarkParams) -> Path:
-    """The proposals the fitted runs are trained at (and ``hparams.json``), from the grid, with the options of
-    the benchmark's analysis (so they are the laws the analysis step fits again)."""
+    """The proposals the fitted runs are trained at, the constant baseline the baseline runs are trained at (and
+    ``hparams.json``), from the grid, with the options of the benchmark's analysis (so they are the laws the
+    analysis step fits again)."""
     import warnings
 
     from rlscale.analysis import json_ready, write_csv
     from rlscale.errors import RlscaleWarning
 
-    _echo(["fit", "hparams", str(params.grid_table), "-o", str(params.results), *_option_flags(params)])
+    _echo(["fit", "hparams", str(params.table("grid")), "-o", str(params.results), *_option_flags(params)])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = params.chain().fit_hparams(params.grid_table)
+        fit = params.chain().fit_hparams(params.table("grid"))
     _print_warnings([str(w.message) for w in caught if issubclass(w.category, RlscaleWarning)])
     io.write_json(params.results / "hparams.json", json_ready(fit.to_dict()))
     write_csv(params.results / "proposed_hparams.csv", fit.proposed)
-    print(f"wrote {params.results / 'hparams.json'} and {params.results / 'proposed_hparams.csv'}")
+    write_csv(params.results / "baseline_hparams.csv", fit.baseline)
+    print(f"wrote {params.results / 'hparams.json'}, {params.results / 'proposed_hparams.csv'} and "
+          f"{params.results / 'baseline_hparams.csv'}")
     return params.results / "proposed_hparams.csv"
 
 
@@ -364,15 +371,15 @@ def analyse(params: BenchmarkParams) -> Path:
     """The benchmark's whole analysis, fitted once and saved, and its published numbers (the DVC metrics)."""
     from rlscale.analysis import Analysis
 
-    fitted = params.fitted_table if params.fitted_table.is_file() else None
-    argv = ["fit", "analysis", str(params.grid_table), *(["--fitted", str(fitted)] if fitted else []),
+    given = {k: params.table(k) for k in ("fitted", "baseline") if params.table(k).is_file()}
+    argv = ["fit", "analysis", str(params.table("grid")), *[a for k, t in given.items() for a in (f"--{k}", str(t))],
             "-o", str(params.analysis_dir), "--metrics", str(params.metrics), "--delta", f"{params.delta:g}",
             *_option_flags(params)]
     for name in ("hparam_fit_range", "utd_fit_range", "utd_range"):
         if params.analysis.get(name):
             argv += [f"--{name.replace('_', '-')}", *[f"{v:g}" for v in params.analysis[name]]]
     _echo(argv)
-    a = params.chain().fit(params.grid_table, fitted=fitted)
+    a = params.chain().fit(params.table("grid"), **given)
     _print_warnings(a.warnings_)
     a.save(params.analysis_dir)
     io.write_json(params.metrics, Analysis.load(params.analysis_dir).metrics())
@@ -431,8 +438,8 @@ def notebook_context(benchmark: str, preset: str | None = None, *, results: str 
         raise RlscaleError(f"results/ hold the analysis of the active preset {active!r}, not {preset!r}: switch "
                            "params.yaml's preset and reproduce, or give results=")
     figures = Path(output_dir) if output_dir is not None else root / params.figures
-    return NotebookContext(benchmark, preset, root / params.analysis_dir, figures, grid_table=root / params.grid_table,
-                           fitted_table=root / params.fitted_table)
+    return NotebookContext(benchmark, preset, root / params.analysis_dir, figures,
+                           grid_table=root / params.table("grid"), fitted_table=root / params.table("fitted"))
 
 
 #: Figure 1's column titles
@@ -534,7 +541,7 @@ def figures(params: BenchmarkParams, names: Sequence[str] = FIGURE_NOTEBOOKS) ->
 
 def overview(path: str | os.PathLike = "params.yaml") -> str:
     """Figure 1 over every benchmark of the active preset, into ``figures/``, and its README copy
-    ``figures/fig1_<preset>.png``."""
+    ``figures/fig1_<preset>.png``; then the claims table (:func:`write_claims`)."""
     doc = read_params(path)
     for name in benchmark_names(path):
         load_params(path, name)  # every block resolves
@@ -544,7 +551,43 @@ def overview(path: str | os.PathLike = "params.yaml") -> str:
     figures = Path(path).parent / "figures"
     small = readme_figure(figures / f"{OVERVIEW_NOTEBOOK}.png", figures / f"fig1_{doc.get('preset')}.png")
     print(f"wrote {small}")
+    write_claims(path)
     return executed.as_posix()
+
+
+#: the claims table of the active preset's benchmarks (``results/claims.md``, ``.csv``) and the README's markers
+CLAIMS_MD, CLAIMS_CSV = Path("results") / "claims.md", Path("results") / "claims.csv"
+README_CLAIMS = ("<!-- claims:begin -->", "<!-- claims:end -->")
+
+
+def write_claims(path: str | os.PathLike = "params.yaml") -> Path:
+    """The paper's claims judged on every benchmark's saved analysis (:mod:`rlscale.analysis.claims`) into
+    ``results/claims.md`` and ``.csv``, and the same table into the README between its markers (where there is a
+    README): one source, so the README always shows what the committed analyses say."""
+    from rlscale.analysis import Analysis, claims_markdown, claims_table, write_csv
+
+    root = Path(path).parent
+    analyses = {TITLES.get(name, name): Analysis.load(root / load_params(path, name).analysis_dir)
+                for name in benchmark_names(path)}
+    table = claims_table(analyses)
+    text = claims_markdown(table)
+    write_csv(root / CLAIMS_CSV, table)
+    io.write_text(root / CLAIMS_MD, text)
+    readme = root / "README.md"
+    if readme.is_file():
+        io.write_text(readme, readme_with_claims(readme.read_text(), text))
+    print(f"wrote {root / CLAIMS_MD}, {root / CLAIMS_CSV}" + (" and README.md's claims table" if readme.is_file()
+                                                              else ""))
+    return root / CLAIMS_MD
+
+
+def readme_with_claims(readme: str, table: str) -> str:
+    """``readme`` with ``table`` between its claims markers (one line if they are missing)."""
+    begin, end = README_CLAIMS
+    if readme.count(begin) != 1 or readme.count(end) != 1 or readme.index(begin) > readme.index(end):
+        raise RlscaleError(f"README.md needs one {begin} ... {end} block for the claims table")
+    head, rest = readme.split(begin, 1)
+    return f"{head}{begin}\n{table}{end}{rest.split(end, 1)[1]}"
 
 
 #: where the authors preset writes (git-ignored: nothing derived from the authors' files is committed)

@@ -61,7 +61,14 @@ def test_writes_hparams_json_and_proposals_csv_with_the_contract_shapes(sweep_pa
     assert (proposed["batch_size_rounded"] % 16 == 0).all()
     for _, sub in proposed.groupby("env"):
         assert np.all(np.diff(sub.sort_values("utd")["batch_size"]) < 0)
-    assert sorted(p.name for p in out.iterdir()) == ["hparams.json", "proposed_hparams.csv"]
+    baseline = pd.read_csv(out / "baseline_hparams.csv")  # the grid-best (B, η) at σ = 2, at every proposed σ
+    assert list(baseline.columns) == list(proposed.columns)
+    assert baseline[["env", "utd"]].equals(proposed[["env", "utd"]])
+    for row in fitted["baseline"]:
+        at = baseline[baseline["env"] == row["env"]]
+        for h in ("batch_size", "learning_rate"):  # the CSV's 10 significant digits
+            assert at[h].tolist() == pytest.approx([row[h]] * len(at), rel=1e-9)
+    assert sorted(p.name for p in out.iterdir()) == ["baseline_hparams.csv", "hparams.json", "proposed_hparams.csv"]
 
 
 def test_csv_input_quadratic_estimator_and_default_utds(tmp_path, capsys):
@@ -152,7 +159,7 @@ def test_an_env_reaching_j_at_one_utd_only_is_left_out_with_a_warning_that_says_
 def test_the_same_fit_twice_gives_the_same_bytes(sweep_path, tmp_path):
     for name in ("a", "b"):
         assert main(["fit", "hparams", sweep_path, "-o", str(tmp_path / name), "--n-bootstrap", "10"]) == 0
-    for name in ("hparams.json", "proposed_hparams.csv"):
+    for name in ("hparams.json", "proposed_hparams.csv", "baseline_hparams.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     row = (tmp_path / "a" / "proposed_hparams.csv").read_text().splitlines()[1]
     assert all(len(v.replace(".", "").replace("-", "").lstrip("0")) <= 11 for v in row.split(",")[1:])

@@ -200,3 +200,25 @@ def test_held_out_utds_without_a_law_say_why_instead_of_leaving_blanks(crossings
     errors = extrapolation_errors(best, fit_range=(1.0, 2.0), shared_slope=False)  # 2 σ per env: exact fits
     assert errors["predicted"].isna().all()
     assert errors["reason"].str.contains("not a law \\(exact\\)").all()
+
+
+def _tied_grid(n_seeds: int = 3) -> ThresholdCrossings:
+    """Two batch sizes whose curves reach 800 at the same logged step in every seed (a tie), one η, two σ."""
+    steps = np.arange(1, 11) * 1000
+    rows = [{"benchmark": "dmc", "env": "e", "algo": "sac", "utd": utd, "batch_size": b, "learning_rate": 1e-3,
+             "critic_params": 1000, "seed": seed, "env_step": step, "score": 100.0 * k}
+            for utd in (1.0, 2.0) for b in (32, 64) for seed in range(n_seeds) for k, step in enumerate(steps, 1)]
+    return ThresholdCrossings([800.0], n_bootstrap=200, random_state=0).fit(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("estimator", ["bootstrap", "bootstrap_joint", "bootstrap_quadratic"])
+def test_tied_best_cells_go_to_the_smallest_grid_value_unless_broken_at_random(estimator):
+    crossings = _tied_grid()
+    first = BestHyperparams(800.0, estimator).fit(crossings).best_
+    assert first["batch_size"].to_numpy() == pytest.approx(32.0) and (first["tied_frac"] == 1.0).all()
+    random = BestHyperparams(800.0, estimator, tie_break="random", random_state=3).fit(crossings).best_
+    again = BestHyperparams(800.0, estimator, tie_break="random", random_state=3).fit(crossings).best_
+    assert random["batch_size"].to_numpy() == pytest.approx(np.sqrt(32 * 64), rel=0.15)  # half each, geometric mean
+    assert random.equals(again) and random["learning_rate"].to_numpy() == pytest.approx(1e-3)
+    with pytest.raises(RlscaleError, match="tie_break one of first, random"):
+        BestHyperparams(800.0, tie_break="last").fit(crossings)

@@ -9,14 +9,22 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from rlscale.analysis import Analysis
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
-from rlscale.pipeline import COMPARISON_NOTEBOOK, FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK, load_params, notebook_context
-from rlscale.runs import read_run_table
+from rlscale.pipeline import (
+    COMPARISON_NOTEBOOK,
+    FIGURE_NOTEBOOKS,
+    OVERVIEW_NOTEBOOK,
+    TRAIN_KINDS,
+    load_params,
+    notebook_context,
+)
+from rlscale.runs import read_run_table, write_run_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +47,8 @@ def test_repository_params_resolve_for_every_preset_and_benchmark(tmp_path):
         path.write_text(yaml.safe_dump({**doc, "preset": preset}))
         for bench in doc["benchmarks"]:
             p = load_params(path, bench)
-            assert (ROOT / p.grid_sweep).is_file() and (ROOT / p.fitted_sweep).is_file()
+            for kind in TRAIN_KINDS:
+                assert (ROOT / p.sweep(kind)).is_file(), f"{preset}: no {p.sweep(kind)}"
             assert list(p.thresholds) == sorted(p.thresholds)
             chain = p.chain()
             assert isinstance(chain, Analysis) and chain.delta == p.delta and chain.benchmark == bench
@@ -152,6 +161,68 @@ def test_a_failed_sweep_stops_the_step_before_any_table_is_written(tmp_path, mon
     assert not Path("data").exists()
 
 
+@pytest.mark.parametrize("kind", ["fitted", "baseline"])
+def test_a_missing_sweep_file_of_a_training_step_is_one_line(tmp_path, monkeypatch, capsys, kind):
+    _params(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", kind, "gym"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"rlscale: error: sweeps/mini_gym_{kind}.yaml: no such sweep file for preset 'mini'"]
+
+
+def test_fitted_and_baseline_steps_train_at_the_hparams_csvs_and_the_analysis_fits_both(tmp_path, monkeypatch,
+                                                                                        capsys):
+    """hparams -> proposed and baseline CSVs -> fitted and baseline runs -> an analysis that uses both tables, on the
+    committed Gym grid's Pendulum runs (real runs) and tiny real training at the CSVs."""
+    (tmp_path / "data" / "runs").mkdir(parents=True)
+    grid = read_run_table(ROOT / "data" / "runs" / "gym.parquet")
+    write_run_table(grid[grid["env"] == "Pendulum-v1"], tmp_path / "data" / "runs" / "gym.parquet")
+    _params(tmp_path, thresholds=[300, 400, 500, 600, 700], utds_to_predict=[1, 2],
+            max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500})
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", "hparams", "gym"]) == 0
+    proposed, baseline = (pd.read_csv(f"results/gym/{k}_hparams.csv") for k in ("proposed", "baseline"))
+    constant = json.loads(Path("results/gym/hparams.json").read_text())["baseline"]
+    assert [r["utd"] for r in constant] == [2.0]  # the grid-best (B, η) at σ = 2 ...
+    assert list(baseline.columns) == list(proposed.columns)
+    assert baseline[["env", "utd"]].equals(proposed[["env", "utd"]])
+    for h in ("batch_size", "learning_rate"):  # ... at every σ of the proposals
+        assert baseline[h].tolist() == pytest.approx([constant[0][h]] * 2, rel=1e-9)
+    first = Path("results/gym/baseline_hparams.csv").read_bytes()
+    assert main(["pipeline", "hparams", "gym"]) == 0 and Path("results/gym/baseline_hparams.csv").read_bytes() == first
+
+    Path("sweeps").mkdir()
+    for kind, csv in (("fitted", "proposed_hparams.csv"), ("baseline", "baseline_hparams.csv")):
+        Path(f"sweeps/mini_gym_{kind}.yaml").write_text(yaml.safe_dump({
+            "name": f"mini_gym_{kind}", "mode": "fitted", "algo": "sac", "hparams": f"../results/gym/{csv}",
+            "backend": "gym", "seeds": 2, "env_steps": 240, "eval_every": 120, "eval_episodes": 1, "warmup_steps": 130,
+            "critic_width": 16}))
+    capsys.readouterr()
+    assert main(["pipeline", "fitted", "gym"]) == 0 and main(["pipeline", "analysis", "gym"]) == 0
+    assert "--fitted data/runs/gym_fitted.parquet -o" in capsys.readouterr().out
+    assert Analysis.load("results/gym/analysis").sources_["baseline"]["table"] == "grid"  # stands in for the runs
+
+    assert main(["pipeline", "baseline", "gym"]) == 0
+    out = capsys.readouterr().out
+    assert "+ rlscale sweep sweeps/mini_gym_baseline.yaml -o runs/mini_gym_baseline --workers 2" in out
+    table = read_run_table("data/runs/gym_baseline.parquet")
+    trained = table[["utd", "batch_size", "learning_rate"]].drop_duplicates().sort_values("utd")
+    assert trained["utd"].tolist() == [1.0, 2.0] and sorted(table["seed"].unique()) == [0, 1]
+    assert trained["batch_size"].tolist() == baseline["batch_size_rounded"].tolist()
+    assert trained["learning_rate"].tolist() == pytest.approx(baseline["learning_rate"].tolist(), rel=1e-3)
+    prov = json.loads(Path("data/runs/gym_baseline.provenance.json").read_text())
+    assert prov["runs"] == 4 and prov["sweep_file"] == "sweeps/mini_gym_baseline.yaml"
+    assert prov["commands"][1] == "rlscale collect runs/mini_gym_baseline -o data/runs/gym_baseline.parquet"
+
+    assert main(["pipeline", "analysis", "gym"]) == 0
+    out = capsys.readouterr().out
+    assert "+ rlscale fit analysis data/runs/gym.parquet --fitted data/runs/gym_fitted.parquet --baseline " \
+           "data/runs/gym_baseline.parquet -o results/gym/analysis" in out
+    sources = Analysis.load("results/gym/analysis").sources_
+    assert sources["baseline"]["table"] == "data/runs/gym_baseline.parquet" and sources["baseline"]["runs"] == 4
+    assert sources["fitted"]["table"] == "data/runs/gym_fitted.parquet" and sources["fitted"]["runs"] == 4
+
+
 def _dvc() -> str:
     return shutil.which("dvc", path=str(ROOT / ".venv" / "bin")) or shutil.which("dvc")
 
@@ -168,7 +239,7 @@ def test_dvc_yaml_has_a_stage_for_every_notebook_and_sweep_file():
         assert f"notebooks/{name}.ipynb" in dvc_text, f"dvc.yaml runs no notebook {name}"
     assert "overview" in listed
     for bench in yaml.safe_load((ROOT / "params.yaml").read_text())["benchmarks"]:
-        assert {f"grid@{bench}", f"hparams@{bench}", f"fitted@{bench}", f"analysis@{bench}",
+        assert {f"grid@{bench}", f"hparams@{bench}", f"fitted@{bench}", f"baseline@{bench}", f"analysis@{bench}",
                 f"figures@{bench}"} <= set(listed)
 
 
@@ -197,7 +268,7 @@ def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_r
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run([_dvc(), "repro"], cwd=clone, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "Running stage 'grid@" not in run.stdout and "Running stage 'fitted@" not in run.stdout  # no training
+    assert not any(f"Running stage '{kind}@" in run.stdout for kind in TRAIN_KINDS)  # no training
     assert "Running stage 'analysis@" not in run.stdout  # the committed analysis is up to date
     assert (clone / "figures" / "fig01_overview.png").is_file()
     assert (clone / "figures" / "gym" / "fig_h_hparam_laws.pdf").is_file()

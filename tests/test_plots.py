@@ -35,6 +35,7 @@ from rlscale.laws import (
     make_sweep,
     select_configs,
 )
+from rlscale.laws.powerlaw import PowerLaw
 from rlscale.plots import (
     budget_extrapolation,
     data_efficiency,
@@ -50,7 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
-from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, utd_colors
+from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, law_label, utd_colors
 
 DELTA, N_PARAMS = 3e8, 150_000
 
@@ -177,6 +178,8 @@ def test_budget_extrapolation_fit_line_is_the_law_and_held_out_points_are_stars(
     assert _is_loglog(ax)
     line = ax.get_lines()[0]
     np.testing.assert_allclose(line.get_ydata(), frontier.predict(line.get_xdata(), "utd"))
+    law = frontier.laws_["utd"]
+    assert f"dof {law.df_resid_}" in line.get_label() and "95% CI [" in line.get_label()
     held = frontier.optimum_[frontier.optimum_["held_out"]].sort_values("budget")
     assert len(held) == frontier.holdout == 2
     stars = _collection(ax, "held-out J (extrapolated)")
@@ -318,6 +321,8 @@ def test_hparam_laws_fit_lines_r2_proposals_and_grid(fitted):
     np.testing.assert_allclose(fit.get_ydata(), laws.predict(fit.get_xdata(), "env-b", "batch_size"))
     r2 = laws.law("batch_size", "env-b").terms_.loc["env-b", "r2"]
     assert f"$R^2$={r2:.2f}" in fit.get_label()
+    lo, hi = laws.law("batch_size", "env-b").conf_int().loc[("env-b", "exponent")]
+    assert f"95% CI [{lo:.2f}, {hi:.2f}], dof " in fit.get_label()
     stars = _collection(ax_b, "proposed (extrapolated)")
     assert sorted(stars.get_offsets()[:, 0]) == [0.125, 16.0]
     inside = _collection(ax_b, "proposed")
@@ -409,6 +414,17 @@ def test_a_fit_that_is_not_a_law_is_drawn_as_points_without_a_line():
     ax = pareto_frontier(frontier, eff).axes[0]
     assert not [line for line in ax.get_lines() if len(line.get_xdata())]
     assert len(_collection(ax, "measured").get_offsets()) == len(utds)
+
+
+def test_a_law_whose_exponent_interval_spans_zero_is_dashed_and_says_so():
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    trend = PowerLaw().fit(x, 3.0 * x**-0.5 * np.array([1.0, 1.02, 0.98, 1.01]))
+    flat = PowerLaw().fit(x, np.array([1.0, 1.4, 0.8, 1.2]))
+    label, line = law_label(trend, "all", r"\sigma")
+    assert line["ls"] == "-" and "spans 0" not in label and "dof 2" in label
+    label, line = law_label(flat, "all", r"\sigma")
+    lo, hi = flat.conf_int().loc[("all", "exponent")]
+    assert lo < 0 < hi and line["ls"] == "--" and label.endswith(f"[{lo:.2f}, {hi:.2f}], dof 2: spans 0")
 
 
 def test_an_exactly_determined_budget_law_is_not_drawn(fitted):

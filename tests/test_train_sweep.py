@@ -127,16 +127,19 @@ def test_bad_sweep_file_is_one_line_error_and_writes_nothing(tmp_path, capsys, t
 
 def test_example_sweep_files_are_valid(tmp_path):
     root = Path(__file__).resolve().parent.parent / "sweeps"
-    sizes = {p.stem: len(load_sweep(p).runs) for p in sorted(root.glob("*.yaml")) if "fitted" not in p.stem}
-    assert sizes == {"mini_dmc": 72, "mini_gym": 72, "paper_dmc": 3584, "paper_gym": 3200}
-    fitted = sorted(root.glob("*_fitted.yaml"))
-    assert {p.stem for p in fitted} == {f"{s}_fitted" for s in sizes}
-    for path in fitted:  # each needs 'rlscale fit hparams' output first; a copy here has none next to it
-        copy = tmp_path / "sweeps" / path.name
-        copy.parent.mkdir(exist_ok=True)
-        copy.write_text(path.read_text())
-        with pytest.raises(RlscaleError, match="cannot read hparams file"):
-            load_sweep(copy)
+    at_a_csv = ("_fitted", "_baseline")  # `mode: fitted` sweeps: the proposals and the constant baseline
+    sizes = {p.stem: len(load_sweep(p).runs) for p in sorted(root.glob("*.yaml")) if not p.stem.endswith(at_a_csv)}
+    assert sizes == {"cpu_dmc": 480, "cpu_gym": 576, "mini_dmc": 72, "mini_gym": 72, "paper_dmc": 3584,
+                     "paper_gym": 3200}
+    for kind in at_a_csv:
+        files = sorted(root.glob(f"*{kind}.yaml"))
+        assert {p.stem for p in files} == {f"{s}{kind}" for s in sizes}
+        for path in files:  # each needs 'rlscale fit hparams' output first; a copy here has none next to it
+            copy = tmp_path / "sweeps" / path.name
+            copy.parent.mkdir(exist_ok=True)
+            copy.write_text(path.read_text())
+            with pytest.raises(RlscaleError, match="cannot read hparams file"):
+                load_sweep(copy)
 
 
 def test_duplicate_grid_values_are_rejected():

@@ -2,15 +2,18 @@
 
 :class:`Analysis` is the chain (options in, ``fit``, ``save``/``load``, tables, metrics, summary);
 :mod:`rlscale.analysis.steps` holds its steps, which ``rlscale fit hparams`` / ``rlscale fit frontier``
-also run one at a time. Nothing here draws: figures live in :mod:`rlscale.plots`.
+also run one at a time; :mod:`rlscale.analysis.claims` judges the paper's claims on a saved analysis. Nothing
+here draws: figures live in :mod:`rlscale.plots`.
 """
 
 from rlscale.analysis.chain import Analysis, read_csv, write_csv
+from rlscale.analysis.claims import VERDICTS, Claim, claims, claims_markdown, claims_table
 from rlscale.analysis.steps import (
     DEFAULT_J_LO,
     DIAGNOSTIC_COLUMNS,
     FrontierFit,
     HparamFit,
+    compare_data,
     fit_frontier,
     fit_hparams,
     frontier_thresholds,
@@ -27,9 +30,15 @@ from rlscale.analysis.tables import markdown_table
 __all__ = [
     "DEFAULT_J_LO",
     "DIAGNOSTIC_COLUMNS",
+    "VERDICTS",
     "Analysis",
+    "Claim",
     "FrontierFit",
     "HparamFit",
+    "claims",
+    "claims_markdown",
+    "claims_table",
+    "compare_data",
     "fit_frontier",
     "fit_hparams",
     "frontier_thresholds",

@@ -46,6 +46,7 @@ from rlscale.analysis.steps import (
     HparamFit,
     RunsLike,
     check_range,
+    compare_data,
     crossings_of,
     fit_frontier,
     fit_hparams,
@@ -57,6 +58,7 @@ from rlscale.analysis.steps import (
     one_blas_thread,
     return_scale,
     single_benchmark,
+    tie_sensitivity,
 )
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
@@ -73,7 +75,7 @@ _LAW_NAME = {"batch_size": "B*(σ) = coef·σ^exponent", "learning_rate": "η*(�
              "utd": "σ*(F) = coef·F^exponent", "data": "D*(F) = coef·F^exponent", "compute": "C*(F) = coef·F^exponent"}
 _D_J = "D_J(σ) = D_min + (β/σ)^α"
 _NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid value" for an unreached sample
-_TEXT_COLUMNS = ("status", "reason", "note", "group", "env", "benchmark", "algo", "estimator", "hparam",
+_TEXT_COLUMNS = ("status", "reason", "note", "group", "env", "benchmark", "algo", "estimator", "hparam", "tie_break",
                  "variant", "runs", "fit", "quantity", "law", "source")
 
 
@@ -126,8 +128,12 @@ class Analysis:
     ``crossings_`` (grid; None when loaded or without a grid), ``hparams_``
     (:class:`~rlscale.analysis.steps.HparamFit`, None without a grid), ``estimators_`` (name -> (best,
     laws or None)), ``fitted_``/``baseline_`` (:class:`~rlscale.analysis.steps.FrontierFit`; ``baseline_``
-    None without baseline runs or grid), ``diagnostics_`` (late TD errors and critic norms per grid cell,
-    or None), ``grid_values_``, ``warnings_``.
+    None without baseline runs or grid), ``data_ratio_`` (env steps to reach each J of the fitted over the
+    baseline runs per σ, with seed-bootstrap intervals: :func:`~rlscale.analysis.steps.compare_data`; None
+    without a baseline, or in an analysis saved before rlscale recorded it), ``ties_`` (the shared exponents
+    of B*, η* with the best cells' ties broken toward the smallest grid value and at random:
+    :func:`~rlscale.analysis.steps.tie_sensitivity`; None without a grid or saved before), ``diagnostics_``
+    (late TD errors and critic norms per grid cell, or None), ``grid_values_``, ``warnings_``.
     """
 
     def __init__(
@@ -224,7 +230,7 @@ class Analysis:
             self.max_return_, self.min_return_ = first["max_return"], first["min_return"]
             self.thresholds_ = frontier_thresholds(self.benchmark_, self.thresholds, self.j_lo)
             grid = loaded.get("grid")
-            self.crossings_ = self.hparams_ = self.diagnostics_ = self.grid_values_ = None
+            self.crossings_ = self.hparams_ = self.diagnostics_ = self.grid_values_ = self.ties_ = None
             self.estimators_ = {}
             self.sources_ = {}
             if grid is not None:
@@ -232,6 +238,9 @@ class Analysis:
                                                opts["crossing"] == "strict")
                 self.hparams_ = self._fit_hparams(grid, self.thresholds_, self.crossings_, self.hparam_fit_range)
                 self.estimators_ = self._compare()
+                self.ties_ = tie_sensitivity(self.crossings_, self.hparams_, seed=opts["seed"],
+                                             average=opts["hparam_average"], unreached=opts["unreached"],
+                                             max_ci_decades=self.max_ci_decades)
                 self.grid_values_ = {c: sorted(float(v) for v in grid[c].unique())
                                      for c in ("utd", "batch_size", "learning_rate")}
                 self.sources_["grid"] = _describe(runs, grid, "crossings, best (B, η), B*(σ), η*(σ), diagnostics")
@@ -255,6 +264,8 @@ class Analysis:
                                "(no baseline runs given)")
                 self.sources_["baseline"] = {"table": "grid", "role": base_source}
                 self.baseline_ = self._fit_frontier(base, base_source, "baseline")
+            self.data_ratio_ = None if self.baseline_ is None else compare_data(
+                self.fitted_, self.baseline_, same_runs="fitted" not in loaded and "baseline" not in loaded)
             if grid is not None:
                 try:
                     self.diagnostics_ = late_diagnostics(grid)
@@ -446,7 +457,8 @@ class Analysis:
         fit = self.fitted_
         ci = fit.efficiency.conf_int()
         for r in fit.efficiency.params_.itertuples(index=False):
-            entry: dict[str, Any] = {"status": r.status}
+            entry: dict[str, Any] = {"status": r.status, "n_points": r.n_points, "df_resid": r.df_resid,
+                                     "r2_log": r.r2_log, "rmse_log": r.rmse_log}
             if r.status == OK:
                 for name in ("d_min", "beta", "exponent"):
                     lo, hi = ci.loc[(r.group, r.threshold, name)]
@@ -527,6 +539,10 @@ class Analysis:
                 tables["hparam_heldout"] = hp.heldout
         if self.diagnostics_ is not None:
             tables["diagnostics"] = self.diagnostics_
+        if self.data_ratio_ is not None:
+            tables["data_ratio"] = self.data_ratio_
+        if self.ties_ is not None:
+            tables["tie_sensitivity"] = self.ties_
         per_runs: dict[str, list[pd.DataFrame]] = {}
         for runs, fit in self.frontier_fits().items():
             add = per_runs.setdefault
@@ -618,6 +634,8 @@ class Analysis:
             setattr(a, f"{runs}_", None if fit is None else _load_frontier(tables, runs, fit, a.benchmark_,
                                                                          a.max_ci_decades))
         a.diagnostics_ = tables.get("diagnostics")
+        a.data_ratio_ = tables.get("data_ratio")
+        a.ties_ = tables.get("tie_sensitivity")
         return a
 
     def _estimators(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
@@ -708,7 +726,7 @@ def _law_metric(law, group: str) -> dict[str, Any]:
     """A law as published: estimates and 95% intervals when it is a law, else its status and reason only."""
     terms = law_terms(law)[str(group)]
     if terms["status"] != OK:
-        return {k: terms[k] for k in ("status", "reason", "n_obs", "df_resid")}
+        return {k: terms[k] for k in ("status", "reason", "n_obs", "df_resid", "r2")}
     return {k: v for k, v in terms.items() if k != "reason"}
 
 

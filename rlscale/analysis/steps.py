@@ -18,9 +18,9 @@ import pandas as pd
 from rlscale.errors import RlscaleError
 from rlscale.laws.efficiency import DataEfficiency
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
-from rlscale.laws.hparams import BestHyperparams, HyperparamLaws, extrapolation_errors
+from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, extrapolation_errors
 from rlscale.laws.normalize import ReturnNormalizer, filter_reset_dips
-from rlscale.laws.summary import MAX_CI_DECADES
+from rlscale.laws.summary import MAX_CI_DECADES, OK
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
 from rlscale.runs import CONFIG_COLUMNS, read_run_table, table_metric, validate_run_table
 
@@ -162,6 +162,11 @@ class HparamFit:
     seed: int = 0
     provenance: dict[str, Any] | None = None  # method, its options, max returns: recorded in hparams.json
 
+    @property
+    def baseline(self) -> pd.DataFrame:
+        """The constant baseline at the σ and envs of the proposals (same columns): what baseline runs train at."""
+        return self.laws.baseline(pd.unique(self.proposed["utd"]), pd.unique(self.proposed["env"]))
+
     def to_dict(self) -> dict[str, Any]:
         """The content of ``hparams.json``: laws with 95% intervals and verdicts, options, best (B, η)."""
         out = {
@@ -245,6 +250,9 @@ class FrontierFit:
     heldout: DataEfficiency | None = None
     validate_utd_range: tuple[float, float] | None = None
     provenance: dict[str, Any] | None = None  # method, its options, max returns: recorded in frontier.json
+    #: the seed-bootstrap crossings of the selected configurations (env, utd, threshold, sample, crossing); None when
+    #: loaded from a saved analysis or with one seed per configuration
+    crossing_samples: pd.DataFrame | None = None
 
     @property
     def pair(self) -> tuple[ComputeFrontier, DataEfficiency]:
@@ -345,7 +353,7 @@ def fit_frontier(
     if validate_utd_range is not None:
         heldout = DataEfficiency(normalize=True, fit_utds=validate_utd_range, **fit_options).fit(points, None)
     return FrontierFit(benchmark, source, _selected(crossings, index), configs, efficiency, per_env, batch, frontier,
-                       n_bootstrap, seed, heldout, validate_utd_range, provenance)
+                       n_bootstrap, seed, heldout, validate_utd_range, provenance, boot)
 
 
 def _selected(crossings: ThresholdCrossings, index: np.ndarray) -> ThresholdCrossings:
@@ -353,6 +361,130 @@ def _selected(crossings: ThresholdCrossings, index: np.ndarray) -> ThresholdCros
     frame = crossings.to_frame()
     keep = frame.merge(crossings.configs_.iloc[index].loc[:, list(CONFIG_COLUMNS)], how="inner")
     return ThresholdCrossings.from_frames(keep, crossings.curves_frame(index), crossings.higher_is_better_)
+
+
+#: the columns of :func:`tie_sensitivity`
+TIE_COLUMNS = ("hparam", "tie_break", "benchmark", "exponent", "lower", "upper", "df_resid", "n_obs", "status")
+
+
+def tie_sensitivity(crossings: ThresholdCrossings, fit: HparamFit, *, seed: int = 0, average: str = "log",
+                    unreached: str = "drop", max_ci_decades: float = MAX_CI_DECADES,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """The shared exponents of B*(σ) and η*(σ) (``tie_break`` "first": ``fit``'s own, the best cells' ties broken
+    toward the smallest grid value as the paper's argmin; "random": refitted with them broken at random, seeded by
+    ``seed``), with (1 - alpha) intervals: how much the laws rest on which of several cells reaching J at the same
+    logged step counts as best. One row per (hparam, tie_break, benchmark)."""
+    best = BestHyperparams(fit.best.threshold_, fit.best.estimator, average=average, unreached=unreached,
+                           tie_break="random", random_state=seed).fit(crossings)
+    rows = []
+    try:
+        laws = {"first": fit.laws, "random": HyperparamLaws(shared_slope=True, baseline_utd=fit.laws.baseline_utd,
+                                                            max_ci_decades=max_ci_decades).fit(best)}
+    except RlscaleError:  # nothing reaches J at 2 or more σ: the fit itself has said so
+        laws = {"first": fit.laws}
+    for tie_break, fitted in laws.items():
+        for h in HPARAMS:
+            for bench, law in fitted.laws_[h]["shared"].items():
+                group = law.groups_[0]
+                lo, hi = law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]]
+                statuses = set(law.terms_["status"])
+                rows.append({"hparam": h, "tie_break": tie_break, "benchmark": bench, "exponent": law.exponent(group),
+                             "lower": float(lo), "upper": float(hi), "df_resid": law.df_resid_, "n_obs": law.n_obs_,
+                             "status": OK if statuses == {OK} else ", ".join(sorted(statuses - {OK}))})
+    return pd.DataFrame(rows, columns=list(TIE_COLUMNS))
+
+
+#: the columns of :func:`compare_data`
+RATIO_COLUMNS = ("group", "utd", "threshold", "fitted_data", "baseline_data", "ratio", "ratio_lower", "ratio_upper",
+                 "n_envs", "n_samples", "note")
+
+
+def compare_data(fitted: FrontierFit, baseline: FrontierFit, alpha: float = 0.05,
+                 same_runs: bool = False) -> pd.DataFrame:
+    """Env steps to reach each J of the ``fitted`` runs over those of the ``baseline`` runs, at the σ both have.
+
+    One row per (env, σ, J) and one per (σ, J) over the envs (group "all": the geometric mean of the per-env
+    ratios, over the envs where at least one of the two reaches J). The ratio's (1 - alpha) interval is the
+    percentile interval over the seed-bootstrap samples the crossings already have (sample k of each
+    configuration, drawn independently; the conservative order statistics, since a J never reached counts as
+    infinitely late and a ratio may be 0 or inf). Without samples (one seed per configuration) the interval is
+    NaN. ``same_runs``: both come from the same grid (no fitted or baseline runs given), so where they picked
+    the same (B, η) cell the ratio is exactly 1.
+    """
+    keys = ["env", "utd", "threshold"]
+
+    def points(fit: FrontierFit) -> pd.DataFrame:
+        frame = fit.crossings.to_frame().astype({"env": str})
+        return frame.loc[:, [*keys, "batch_size", "learning_rate", "crossing"]]
+
+    both = points(fitted).merge(points(baseline), on=keys, suffixes=("_fit", "_base"))
+    both = both.sort_values(keys, kind="stable").reset_index(drop=True)
+    same = same_runs & np.isclose(both["batch_size_fit"], both["batch_size_base"]) & np.isclose(
+        both["learning_rate_fit"], both["learning_rate_base"])
+    point = _log_ratio(both["crossing_fit"].to_numpy(dtype=float), both["crossing_base"].to_numpy(dtype=float))
+    point = np.where(same, 0.0, point)
+    samples = None
+    if fitted.crossing_samples is not None and baseline.crossing_samples is not None:
+        pair = fitted.crossing_samples.astype({"env": str}).merge(
+            baseline.crossing_samples.astype({"env": str}), on=[*keys, "sample"], suffixes=("_fit", "_base"))
+        n_samples = int(pair["sample"].nunique())
+        at = pd.MultiIndex.from_arrays([np.repeat(both[k].to_numpy(), n_samples) for k in keys]
+                                       + [np.tile(np.arange(n_samples), len(both))])
+        rows = pair.set_index([*keys, "sample"]).reindex(at)
+        samples = _log_ratio(rows["crossing_fit"].to_numpy(dtype=float),
+                             rows["crossing_base"].to_numpy(dtype=float)).reshape(len(both), n_samples)
+        samples[same] = 0.0
+    out = []
+    for i, r in both.iterrows():
+        note = "same (B, η) grid cell" if same[i] else _never(r["crossing_fit"], r["crossing_base"])
+        out.append(_ratio_row(str(r["env"]), r["utd"], r["threshold"], r["crossing_fit"], r["crossing_base"],
+                              point[[i]], None if samples is None else samples[[i]], alpha, note))
+    for (utd, thr), g in both.groupby(["utd", "threshold"], sort=True):
+        index = g.index[~np.isnan(point[g.index])].to_numpy()  # the envs where at least one reaches J
+        notes = "; ".join(f"{env}: {n}" for env, n in zip(both.loc[g.index, "env"], (out[i]["note"] for i in g.index),
+                                                               strict=True) if n)
+        out.append(_ratio_row("all", utd, thr, _geomean(both.loc[index, "crossing_fit"]),
+                              _geomean(both.loc[index, "crossing_base"]), point[index],
+                              None if samples is None else samples[index], alpha,
+                              notes if len(index) else "neither reaches J in any env"))
+    return pd.DataFrame(out, columns=list(RATIO_COLUMNS))
+
+
+def _log_ratio(fit: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """log(fit / base) with a never-reached J (NaN) infinitely late: ±inf, NaN when neither reaches it."""
+    with np.errstate(invalid="ignore"):
+        return np.log(np.where(np.isnan(fit), np.inf, fit)) - np.log(np.where(np.isnan(base), np.inf, base))
+
+
+def _geomean(values: pd.Series) -> float:
+    """The geometric mean of env steps, NaN if there are none or one is NaN (never reached)."""
+    return float(np.exp(np.log(values.to_numpy(dtype=float)).mean())) if len(values) else np.nan
+
+
+def _never(fit: float, base: float) -> str:
+    if np.isnan(fit) and np.isnan(base):
+        return "neither reaches J"
+    return "fitted never reaches J" if np.isnan(fit) else ("baseline never reaches J" if np.isnan(base) else "")
+
+
+def _ratio_row(group: str, utd: float, threshold: float, fit: float, base: float, point: np.ndarray,
+               samples: np.ndarray | None, alpha: float, note: str) -> dict[str, Any]:
+    """One row of :func:`compare_data`: the mean log ratio over the rows given (envs) and its interval."""
+    with np.errstate(invalid="ignore"):
+        log_ratio = float(point.mean()) if len(point) else np.nan
+        lo = hi = np.nan
+        n_valid = 0
+        if samples is not None and len(point):
+            per_sample = samples.mean(axis=0)
+            valid = per_sample[~np.isnan(per_sample)]
+            n_valid = len(valid)
+            if n_valid:
+                lo = float(np.quantile(valid, alpha / 2, method="lower"))
+                hi = float(np.quantile(valid, 1 - alpha / 2, method="higher"))
+    return {"group": group, "utd": float(utd), "threshold": float(threshold), "fitted_data": float(fit),
+            "baseline_data": float(base), "ratio": float(np.exp(log_ratio)), "ratio_lower": float(np.exp(lo)),
+            "ratio_upper": float(np.exp(hi)), "n_envs": int((~np.isnan(point)).sum()), "n_samples": n_valid,
+            "note": note}
 
 
 def check_frontier_args(delta: float, n_bootstrap: int, holdout: int) -> None:

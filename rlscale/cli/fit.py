@@ -142,7 +142,8 @@ def _register_hparams(sub: argparse._SubParsersAction) -> None:
         help="best batch size and learning rate per utd, their power laws B*(σ), η*(σ) and proposals",
         description="Threshold crossings with a seed bootstrap, uncertainty-corrected best (B, η) per "
         "(env, utd) at the highest threshold, power laws in utd (shared and separate slopes), proposed "
-        "hyperparameters and the constant baseline. Writes DIR/hparams.json and DIR/proposed_hparams.csv.",
+        "hyperparameters and the constant baseline. Writes DIR/hparams.json, DIR/proposed_hparams.csv and "
+        "DIR/baseline_hparams.csv (the baseline at the σ of the proposals: a `mode: fitted` sweep trains either).",
     )
     p.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv, schema in rlscale.runs)")
     _add_common(p, "bootstrap resamples of the seeds (default: 100)")
@@ -337,8 +338,10 @@ def _run_hparams(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir)
     io.write_json(out_dir / "hparams.json", json_ready({**fit.to_dict(), **_returns_used(args, runs)}))
     write_csv(out_dir / "proposed_hparams.csv", fit.proposed)
-    print(f"wrote {out_dir / 'hparams.json'} and {out_dir / 'proposed_hparams.csv'} "
-          f"({len(fit.best.best_)} (env, utd) points, {len(fit.proposed)} proposals)")
+    write_csv(out_dir / "baseline_hparams.csv", fit.baseline)
+    print(f"wrote {out_dir / 'hparams.json'}, {out_dir / 'proposed_hparams.csv'} and "
+          f"{out_dir / 'baseline_hparams.csv'} ({len(fit.best.best_)} (env, utd) points, {len(fit.proposed)} "
+          "proposals)")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-STEPS = ("grid", "fitted", "hparams", "analysis", "figures", "notebook", "overview", "authors")
+STEPS = ("grid", "fitted", "baseline", "hparams", "analysis", "figures", "notebook", "overview", "authors")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,9 +12,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pipeline", help="one step of dvc.yaml (train, fit, draw) with params.yaml's active preset",
         description="One step of the reproduction pipeline, with the settings of params.yaml's active preset "
         "(`dvc exp run -S preset=paper` switches it). Each step prints the plain rlscale/papermill commands it "
-        "is equivalent to. grid/fitted: train the sweep sweeps/<preset>_<benchmark>[_fitted].yaml into runs/ and "
-        "collect data/runs/<benchmark>[_fitted].parquet with its provenance; hparams: the proposals the fitted "
-        "runs train at (results/<benchmark>/proposed_hparams.csv); analysis: every law, fitted once, into "
+        "is equivalent to. grid/fitted/baseline: train the sweep sweeps/<preset>_<benchmark>[_fitted|_baseline].yaml "
+        "into runs/ and collect data/runs/<benchmark>[_fitted|_baseline].parquet with its provenance; hparams: the "
+        "proposals the fitted runs train at (results/<benchmark>/proposed_hparams.csv) and the constant baseline the "
+        "baseline runs train at (baseline_hparams.csv); analysis: every law, fitted once, into "
         "results/<benchmark>/analysis and metrics.json; figures: every figure and table notebook of the "
         "benchmark into figures/<benchmark>/; notebook NAME: one of them; overview: Figure 1 into figures/; "
         "authors: the authors preset, their published runs fitted with the paper method and rlscale's, every "
@@ -39,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.benchmark is None:
         raise RlscaleError(f"pipeline {args.step}: give a benchmark")
     params = pipeline.load_params(args.params, args.benchmark)
-    if args.step in ("grid", "fitted"):
+    if args.step in pipeline.TRAIN_KINDS:
         pipeline.train(params, args.step)
     elif args.step == "hparams":
         pipeline.fit_hparams(params)

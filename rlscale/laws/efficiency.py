@@ -76,12 +76,19 @@ _COV = ("var_log_d_min", "var_log_utd_scale", "var_exponent", "cov_log_d_min_log
         "cov_log_d_min_exponent", "cov_log_utd_scale_exponent")
 #: the columns of :attr:`DataEfficiency.params_`, in order
 PARAM_COLUMNS = ("group", "threshold", "n_points", "n_dropped", "df_resid", "d_min", "beta", "exponent", "utd_scale",
-                 "rmse_log", *_COV, "status", "reason", "same_as")
+                 "rmse_log", "r2_log", *_COV, "status", "reason", "same_as")
 
 
 def efficiency_curve(utd: np.ndarray | float, d_min: float, beta: float, exponent: float) -> np.ndarray:
     """D(σ) = D_min + (β/σ)^α with α = ``exponent``."""
     return d_min + (beta / np.asarray(utd, dtype=float)) ** exponent
+
+
+def r2_log(log_y: np.ndarray, log_pred: np.ndarray) -> float:
+    """R² of log D against the law's log prediction, 1 − SS_res/SS_tot; NaN without points or spread."""
+    log_y, log_pred = np.asarray(log_y, dtype=float), np.asarray(log_pred, dtype=float)
+    ss_tot = float(((log_y - log_y.mean()) ** 2).sum()) if len(log_y) else 0.0
+    return float("nan") if ss_tot == 0 else 1.0 - float(((log_y - log_pred) ** 2).sum()) / ss_tot
 
 
 def _log_model(theta: np.ndarray, log_utd: np.ndarray) -> np.ndarray:
@@ -409,7 +416,9 @@ class DataEfficiency:
 
     Fitted attributes: ``params_`` (one row per (group, threshold), columns :data:`PARAM_COLUMNS`:
     ``d_min``, ``beta``, ``exponent`` (α), ``utd_scale`` (s_0 of the form D_min·(1 + (σ/s_0)^-α)),
-    ``n_points``, ``n_dropped`` (NaN crossings), ``df_resid`` (n − 3), ``rmse_log``, the covariance
+    ``n_points``, ``n_dropped`` (NaN crossings), ``df_resid`` (n − 3), ``rmse_log`` and ``r2_log`` (the
+    goodness of fit in log D: root mean square residual and R² = 1 − SS_res/SS_tot, NaN where there is no
+    fit or no spread), the covariance
     of (log D_min, log s_0, α), ``status``/``reason`` (the verdict) and ``same_as``); ``points_``
     (the points fitted: group, threshold, utd, data); ``bootstrap_`` (per-sample refits, or None);
     ``groups_`` ("all" for the normalised fit, else env names); ``thresholds_``; ``ci_method_``
@@ -522,7 +531,7 @@ class DataEfficiency:
         the linear fit's (a, b, c), when already made (:func:`_fit_linear_many`)."""
         ok = np.isfinite(sub["data"].to_numpy())
         row: dict = {"group": group, "threshold": float(thr), "n_points": int(ok.sum()),
-                     "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan,
+                     "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan, "r2_log": np.nan,
                      "status": NOT_FITTED, "reason": "", "same_as": np.nan,
                      **dict.fromkeys(PARAMETERS, np.nan), **dict.fromkeys(_COV, np.nan)}
         utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
@@ -549,6 +558,7 @@ class DataEfficiency:
             theta, bounds = res.x, _bounds(log_utd, log_y)
             row.update(_covariance(res, len(log_y)))
             row["rmse_log"] = float(np.sqrt(2.0 * res.cost / len(log_y)))
+        row["r2_log"] = r2_log(log_y, _log_model(theta, log_utd))
         row.update(_theta_to_params(theta))
         problem = None
         if boot is not None:
@@ -620,9 +630,9 @@ class DataEfficiency:
 
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """Tidy parameter table: group, threshold, parameter, estimate, lower, upper, n_points, df_resid,
-        rmse_log, status, reason, same_as."""
+        rmse_log, r2_log, status, reason, same_as."""
         ci = self.conf_int(alpha).reset_index()
-        long = self.params_.melt(id_vars=["group", "threshold", "n_points", "df_resid", "rmse_log", "status",
+        long = self.params_.melt(id_vars=["group", "threshold", "n_points", "df_resid", "rmse_log", "r2_log", "status",
                                           "reason", "same_as"], value_vars=list(PARAMETERS),
                                  var_name="parameter", value_name="estimate")
         out = long.merge(ci, on=["group", "threshold", "parameter"], how="left")
@@ -630,7 +640,7 @@ class DataEfficiency:
         out = out.sort_values(["group", "threshold", "parameter"], key=lambda c: c.map(order) if c.name ==
                               "parameter" else c, kind="stable").reset_index(drop=True)
         return out.loc[:, ["group", "threshold", "parameter", "estimate", "lower", "upper", "n_points", "df_resid",
-                           "rmse_log", "status", "reason", "same_as"]]
+                           "rmse_log", "r2_log", "status", "reason", "same_as"]]
 
     def is_law(self, threshold: float, env: str | None = None) -> bool:
         return self._row(threshold, env).status == OK
@@ -696,7 +706,7 @@ class DataEfficiency:
                     loss: str = "log") -> DataEfficiency:
         """Restore a fit from :meth:`to_frames` (e.g. a saved analysis); the saved verdicts are kept and, with
         ``fit_utds``, the held-out points are predicted again."""
-        missing = [c for c in PARAM_COLUMNS if c not in params.columns]
+        missing = [c for c in PARAM_COLUMNS if c not in params.columns and c != "r2_log"]
         if missing:
             raise RlscaleError(f"data efficiency: saved parameters lack column(s) {', '.join(missing)}")
         out = cls(normalize=normalize, fit_utds=fit_utds, max_ci_decades=max_ci_decades, normalize_by=normalize_by,
@@ -706,24 +716,41 @@ class DataEfficiency:
         out.ci_method_ = "bootstrap" if bootstrap is not None else "jacobian"
         params = params.astype({"group": str}).assign(reason=text_column(params["reason"]),
                                                       status=text_column(params["status"]))
+        if "r2_log" not in params.columns:  # saved before rlscale recorded it: the same number from the saved points
+            params = params.assign(r2_log=out._r2_of(params))
         out._set_params(params)
         if fit_utds is not None:
             out.heldout_ = out._heldout(out.points_[~out.points_["utd"].between(*fit_utds)])
         return out
 
+    def _r2_of(self, params: pd.DataFrame) -> list[float]:
+        """R² in log D of each saved fit over the points it was fitted on (finite, inside ``fit_utds``)."""
+        points = self.points_[np.isfinite(self.points_["data"].to_numpy(dtype=float))]
+        if self.fit_utds is not None:
+            points = points[points["utd"].between(*self.fit_utds)]
+        out = []
+        for r in params.itertuples(index=False):
+            sub = points[(points["group"] == r.group) & np.isclose(points["threshold"], r.threshold)]
+            law = np.array([r.d_min, r.beta, r.exponent], dtype=float)
+            if len(sub) == 0 or not np.isfinite(law).all():
+                out.append(np.nan)
+                continue
+            utd, data = sub["utd"].to_numpy(dtype=float), sub["data"].to_numpy(dtype=float)
+            out.append(r2_log(np.log(data), np.log(efficiency_curve(utd, *law))))
+        return out
+
     def summary(self, alpha: float = 0.05) -> Summary:
         kind = "env-normalised" if self.normalize else "per env"
-        table = self.table(alpha).pivot_table(index=["group", "threshold", "n_points", "df_resid"],
-                                              columns="parameter", values=["estimate", "lower", "upper"],
-                                              aggfunc="first", dropna=False)
-        wide = pd.DataFrame(index=table.index)
-        for name, symbol in (("d_min", "D_min"), ("beta", "β"), ("exponent", "α"), ("utd_scale", "s_0")):
-            wide[symbol] = table[("estimate", name)]
-            wide[f"{symbol} lower"] = table[("lower", name)]
-            wide[f"{symbol} upper"] = table[("upper", name)]
-        wide = wide.reset_index()
-        wide["status"] = wide.apply(lambda r: self._row(r["threshold"], None if self.normalize else r["group"]).status,
-                                    axis=1)
+        ci = self.conf_int(alpha)
+        rows = []
+        for r in self.params_.itertuples(index=False):  # one row per fit
+            row = {"group": r.group, "threshold": r.threshold, "n_points": r.n_points, "df_resid": r.df_resid,
+                   "R² (log)": r.r2_log}
+            for name, symbol in (("d_min", "D_min"), ("beta", "β"), ("exponent", "α"), ("utd_scale", "s_0")):
+                row[symbol] = getattr(r, name)
+                row[f"{symbol} lower"], row[f"{symbol} upper"] = ci.loc[(r.group, float(r.threshold), name)]
+            rows.append({**row, "status": r.status})
+        wide = pd.DataFrame(rows)
         return Summary(f"Data efficiency D_J(σ) = D_min + (β/σ)^α ({kind})",
                        [("fits", len(self.params_)), ("laws", int((self.params_["status"] == OK).sum())),
                         ("interval", f"{100 * (1 - alpha):g}% ({self.ci_method_})")], [("", wide)],

@@ -27,12 +27,36 @@ AVERAGES = ("log", "arithmetic")
 UNREACHED = ("drop", "first")
 SEPARATE_UTDS = ("all", "all_but_largest")
 
+TIE_BREAKS = ("first", "random")
+
 # Each estimator maps time-to-threshold on the grid [n_B, n_eta, samples] (inf = never reached) to
 # per-sample (log B, log eta); "bootstrap" ones average those over the bootstrap samples. ``average``
 # says how values are averaged ("log": geometric mean, "arithmetic"), ``unreached`` what a sample in which
 # no grid value reaches J gives ("drop": nothing, NaN; "first": the smallest grid value, what np.argmin of
-# all-infinite times returns).
-Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray, str, str], tuple[np.ndarray, np.ndarray]]
+# all-infinite times returns), ``rng`` how cells reaching J at the same logged step are told apart (None: the
+# smallest grid value, as np.argmin and the paper do; a generator: one of them at random).
+Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray, str, str, np.random.Generator | None],
+                     tuple[np.ndarray, np.ndarray]]
+
+
+def _argmin(times: np.ndarray, axis: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """np.argmin along ``axis``; with ``rng``, ties among the finite minima broken uniformly at random instead of
+    toward the first (smallest grid value). Where nothing is finite it is the first, as np.argmin."""
+    first = np.argmin(times, axis=axis)
+    if rng is None:
+        return first
+    low = np.min(times, axis=axis, keepdims=True)
+    tied = (times == low) & np.isfinite(low)
+    pick = np.argmin(np.where(tied, rng.random(times.shape), np.inf), axis=axis)
+    return np.where(np.isfinite(np.squeeze(low, axis=axis)), pick, first)
+
+
+def tied_best(times: np.ndarray) -> np.ndarray:
+    """Per sample of a grid [n_B, n_eta, samples]: whether two or more cells share the smallest finite time (the
+    best cell reached J at the same logged step as another, so which one is "best" is a tie-break)."""
+    flat = times.reshape(-1, times.shape[-1])
+    low = flat.min(axis=0)
+    return np.isfinite(low) & ((flat == low).sum(axis=0) >= 2)
 
 
 def average_logs(log_values: np.ndarray, average: str, axis: int | None = None) -> np.ndarray | float:
@@ -50,30 +74,33 @@ def average_logs(log_values: np.ndarray, average: str, axis: int | None = None) 
 
 
 def _joint_argmin(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log",
-                  unreached: str = "drop") -> tuple[np.ndarray, np.ndarray]:
+                  unreached: str = "drop", rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The grid cell with the smallest time: the best B and the η that was best with it."""
     n_b, n_lr, n_s = times.shape
     flat = times.reshape(n_b * n_lr, n_s)
-    idx = np.argmin(flat, axis=0)
+    idx = _argmin(flat, 0, rng)
     ok = np.isfinite(flat[idx, np.arange(n_s)]) | (unreached == "first")
     return np.where(ok, log_b[idx // n_lr], np.nan), np.where(ok, log_lr[idx % n_lr], np.nan)
 
 
 def _mean_of_conditional_best(
-    times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log", unreached: str = "drop"
+    times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log", unreached: str = "drop",
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best B for each η (and best η for each B), averaged over the other hyperparameter (the paper's)."""
-    b_idx = np.argmin(times, axis=0)  # [n_lr, samples]
+    b_idx = _argmin(times, 0, rng)  # [n_lr, samples]
     b_ok = np.isfinite(np.min(times, axis=0)) | (unreached == "first")
-    lr_idx = np.argmin(times, axis=1)  # [n_b, samples]
+    lr_idx = _argmin(times, 1, rng)  # [n_b, samples]
     lr_ok = np.isfinite(np.min(times, axis=1)) | (unreached == "first")
     b = average_logs(np.where(b_ok, log_b[b_idx], np.nan), average, axis=0)
     lr = average_logs(np.where(lr_ok, log_lr[lr_idx], np.nan), average, axis=0)
     return b, lr
 
 
-def _quadratic_optimum(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log",
-                       unreached: str = "drop") -> tuple[np.ndarray, np.ndarray]:
+def _quadratic_optimum(
+    times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray, average: str = "log", unreached: str = "drop",
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Beyond the paper: the vertex of a quadratic in (log B, log η) fitted to log time around the best cell.
 
     The grid argmin can only return grid values, which flattens the fitted slopes when the true
@@ -90,7 +117,7 @@ def _quadratic_optimum(times: np.ndarray, log_b: np.ndarray, log_lr: np.ndarray,
         z = log_t[:, :, s]
         if not np.isfinite(z).any():
             continue
-        i, j = np.unravel_index(np.argmin(np.where(np.isfinite(z), z, np.inf)), z.shape)
+        i, j = np.unravel_index(int(_argmin(np.where(np.isfinite(z), z, np.inf).ravel(), 0, rng)), z.shape)
         rows, cols = _window(i, n_b), _window(j, n_lr)
         out_b[s], out_lr[s] = _vertex(z, log_b, log_lr, i, j, rows, cols)
     return out_b, out_lr
@@ -158,6 +185,9 @@ class BestHyperparams:
     (rlscale's defaults; the authors': "arithmetic", "first"). After :meth:`fit`,
     ``best_`` has TASK_COLUMNS, ``batch_size``, ``learning_rate`` (continuous), ``*_lower``/``*_upper``
     (2.5/97.5 percentiles of the per-bootstrap-sample estimate; :meth:`conf_int` for other levels),
+    ``tied_frac`` (the share of bootstrap samples whose best grid cell reached J at the same logged step as
+    another: the estimate then rests on ``tie_break``, "first" the smallest grid value as the paper's argmin,
+    "random" one of the tied cells at random, seeded by ``random_state``),
     ``*_log_std`` (their spread in natural log), ``grid_batch_size``/``grid_learning_rate`` (grid
     argmin of the all-seeds crossing, what the constant baseline reuses), ``time_to_threshold`` (its
     crossing), ``n_reached`` (grid cells whose all-seeds curve reached the threshold) and ``n_cells``.
@@ -165,19 +195,23 @@ class BestHyperparams:
     """
 
     def __init__(self, threshold: float = 800.0, estimator: str = "bootstrap", average: str = "log",
-                 unreached: str = "drop") -> None:
+                 unreached: str = "drop", tie_break: str = "first", random_state: int | None = 0) -> None:
         self.threshold = threshold
         self.estimator = estimator
         self.average = average
         self.unreached = unreached
+        self.tie_break = tie_break
+        self.random_state = random_state
 
     def fit(self, crossings: ThresholdCrossings) -> BestHyperparams:
         if self.estimator not in ESTIMATORS:
             raise RlscaleError(f"best hyperparameters: unknown estimator '{self.estimator}' "
                                f"(choose from {', '.join(ESTIMATORS)})")
-        if self.average not in AVERAGES or self.unreached not in UNREACHED:
-            raise RlscaleError(f"best hyperparameters: average must be one of {', '.join(AVERAGES)} and unreached "
-                               f"one of {', '.join(UNREACHED)} (got {self.average!r}, {self.unreached!r})")
+        if self.average not in AVERAGES or self.unreached not in UNREACHED or self.tie_break not in TIE_BREAKS:
+            raise RlscaleError(f"best hyperparameters: average must be one of {', '.join(AVERAGES)}, unreached "
+                               f"one of {', '.join(UNREACHED)} and tie_break one of {', '.join(TIE_BREAKS)} (got "
+                               f"{self.average!r}, {self.unreached!r}, {self.tie_break!r})")
+        rng = np.random.default_rng(self.random_state) if self.tie_break == "random" else None
         if crossings.bootstrap_ is None:
             raise RlscaleError("best hyperparameters: these crossings were restored from a saved analysis and have "
                                "no bootstrap samples; compute them from the run table")
@@ -202,13 +236,13 @@ class BestHyperparams:
             grid_boot[b_pos, lr_pos] = boot[idx]
             log_b, log_lr = np.log(b_vals), np.log(lr_vals)
 
-            samples_b, samples_lr = func(grid_boot, log_b, log_lr, self.average, self.unreached)
+            samples_b, samples_lr = func(grid_boot, log_b, log_lr, self.average, self.unreached, rng)
             samples.append((samples_b, samples_lr))
             if average:
                 value_b, value_lr = (float(average_logs(s, self.average)) for s in (samples_b, samples_lr))
             else:
                 value_b, value_lr = (float(v[0]) for v in func(grid_point, log_b, log_lr, self.average,
-                                                                self.unreached))
+                                                                self.unreached, rng))
             cell = int(np.argmin(grid_point[:, :, 0]))
             reached = bool(np.isfinite(grid_point[:, :, 0].flat[cell]))
             row = dict(zip(TASK_COLUMNS, key, strict=True))
@@ -218,6 +252,7 @@ class BestHyperparams:
             row["grid_learning_rate"] = float(lr_vals[cell % len(lr_vals)]) if reached else np.nan
             row["time_to_threshold"] = float(grid_point.flat[cell]) if reached else np.nan
             row["n_reached"] = int(np.isfinite(grid_point).sum())
+            row["tied_frac"] = float(tied_best(grid_boot).mean())
             row["n_cells"] = len(idx)
             rows.append(row)
             if not np.isfinite(value_b) or not np.isfinite(value_lr):

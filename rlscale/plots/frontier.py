@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
-from rlscale.laws.efficiency import DataEfficiency
+from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import ComputeFrontier
 from rlscale.plots.style import (
     BASELINE,
@@ -31,6 +31,7 @@ from rlscale.plots.style import (
     finish,
     fmt,
     j_colors,
+    law_label,
     legend,
     new_axes,
     new_grid,
@@ -131,7 +132,8 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
     """Figure 1 (II) and plot g: σ* (or D*, C*) against the budget F*, the power-law fit, held-out J as stars.
 
     Points are coloured by J. The fit line (only where the law in F is a law) spans every budget so the
-    held-out points show how far the law extrapolates.
+    held-out points show how far the law extrapolates; its legend gives the exponent's 95% interval and dof, and
+    it is dashed where that interval spans 0.
     """
     fig, ax = new_axes(ax)
     opt = frontier.optimum_.sort_values("budget")
@@ -144,8 +146,8 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
         used = opt["in_fit"].astype(bool).to_numpy()
         if frontier.has_law(quantity):
             budgets = np.geomspace(opt["budget"].min() / 1.5, opt["budget"].max() * 1.5, 100)
-            ax.plot(budgets, frontier.predict(budgets, quantity), color="black",
-                    label=rf"fit $\propto \mathcal{{F}}^{{{frontier.laws_[quantity].exponent():.2f}}}$", **FIT_LINE)
+            label, line = law_label(frontier.laws_[quantity], ALL, r"\mathcal{F}")
+            ax.plot(budgets, frontier.predict(budgets, quantity), color="black", label=label, **line)
         else:
             law = frontier.laws_.get(quantity)
             why = frontier.law_reason_ if law is None else str(law.terms_["status"].iloc[0])

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws
-from rlscale.plots.style import EXTRAPOLATED, FIT_LINE, FITTED, LABELS, finish, legend, new_grid, utd_ticks
+from rlscale.plots.style import EXTRAPOLATED, FITTED, LABELS, finish, law_label, legend, new_grid, utd_ticks
 
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
@@ -39,7 +39,8 @@ def hparam_laws(
     grid: Mapping[str, Sequence[float]] | pd.DataFrame | None = None, envs: Sequence[str] | None = None,
 ) -> Figure:
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
-    the fitted power law (R² in the legend) where it is a law, the values proposed at ``proposed_utds``
+    the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend;
+    dashed where the interval spans 0), the values proposed at ``proposed_utds``
     (stars where outside the fitted σ range) and the swept grid values as light horizontal lines."""
     table = best.best_.assign(env=best.best_["env"].astype(str))
     env_list = _envs(table, envs)
@@ -61,9 +62,9 @@ def hparam_laws(
                         color="black", ms=5, capsize=2, label=f"{best.estimator} estimate", zorder=3)
             law = laws.law(h, env) if env in laws.env_benchmark_ else None
             if law is not None and law.is_law(env):
-                r2 = law.terms_.loc[env, "r2"]
+                label, line = law_label(law, env, r"\sigma")
                 ax.plot(line_utd, laws.predict(line_utd, env, h), color=FITTED["color"],
-                        label=rf"fit $\propto\sigma^{{{law.exponent(env):.2f}}}$, $R^2$={r2:.2f}", **FIT_LINE)
+                        label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line)
             else:
                 status = "no law" if law is None else f"not a law ({law.terms_.loc[env, 'status']})"
                 notes = [f"{h.replace('_', ' ')}: {status}"]

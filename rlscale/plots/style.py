@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
 from rlscale.io import atomic_path
+from rlscale.laws.powerlaw import PowerLaw
 
 LABELS = {
     "utd": r"UTD ratio $\sigma$",
@@ -103,6 +104,11 @@ def _log_ticks(ax: Axes, which: str) -> None:
         if plain and span < 0.6:  # a short span of plain numbers: a few round values (1500, 2000, 2500)
             axis.set_major_locator(ticker.MaxNLocator(nbins=4 if which == "x" else 5, steps=[1, 2, 2.5, 5, 10]))
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt(v)))
+            axis.set_minor_locator(ticker.NullLocator())
+            return
+        if which == "x" and span < 0.6:  # a short span of wide "1.5×10^11" labels: three side by side at most
+            axis.set_major_locator(ticker.MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: sci(v)))
             axis.set_minor_locator(ticker.NullLocator())
             return
         # every integer multiple only where labels are stacked; wide "6×10^10" labels side by side overlap
@@ -192,8 +198,8 @@ def blank(ax: Axes) -> None:
 
 def title_note(ax: Axes, note: str) -> None:
     """A short note (e.g. which J have no law) as a second title line, where it cannot hide data."""
-    if note:
-        ax.set_title(f"{ax.get_title()}\n({note})", fontsize=9)
+    if note:  # wrapped: a long list of J would run into the next panel
+        ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", 48), fontsize=9)
 
 
 def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = "best", width: int = 40) -> None:
@@ -203,6 +209,18 @@ def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = 
         ax.plot([], [], " ", label=textwrap.fill(note, width))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=fontsize, loc=loc)
+
+
+def law_label(law: PowerLaw, group: Hashable, var: str, alpha: float = 0.05) -> tuple[str, dict]:
+    """The legend entry of a fitted power law: its exponent with the (1 - alpha) interval and the residual dof, and
+    the line style to draw it with, dashed where the interval spans 0 (a fit, but no trend the data can carry)."""
+    lo, hi = (float(v) for v in law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]])
+    dof = int(law.terms_.loc[group, "df_resid"])
+    ci = f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else "no CI"
+    flat = not (lo > 0 or hi < 0)
+    label = (rf"fit $\propto {var}^{{{law.exponent(group):.2f}}}$, {100 * (1 - alpha):g}% CI {ci}, dof {dof}"
+             + (": spans 0" if flat else ""))
+    return label, {**FIT_LINE, "ls": "--" if flat else "-"}
 
 
 def sci(value: float) -> str:
