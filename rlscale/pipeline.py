@@ -480,8 +480,17 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
     executed.parent.mkdir(parents=True, exist_ok=True)
     print(f"+ papermill {source} {executed} --cwd {NOTEBOOK_DIR} -y {shlex.quote(json.dumps(given))}", flush=True)
     try:
-        papermill.execute_notebook(str(source), str(executed), parameters=given, kernel_name="python3",
-                                   cwd=str(NOTEBOOK_DIR), progress_bar=False)
+        for attempt in range(2):
+            try:
+                papermill.execute_notebook(str(source), str(executed), parameters=given, kernel_name="python3",
+                                           cwd=str(NOTEBOOK_DIR), progress_bar=False)
+                break
+            except RuntimeError as exc:
+                # jupyter_client picks a kernel's TCP ports by binding to port 0 and closing again, so kernels started
+                # side by side can race for one ("Address already in use") and die before replying to kernel_info:
+                # no cell has run, so starting once more is safe
+                if attempt or "kernel_info" not in str(exc):
+                    raise
     except papermill.PapermillExecutionError as exc:
         raise RlscaleError(f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                            f"(executed copy: {executed})") from None

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -284,6 +285,34 @@ def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_r
     assert "up to date" in _dvc_status(clone, env)  # the same figure again: PNG and PDF bytes do not change
     assert subprocess.run(["git", "status", "--porcelain", "dvc.lock", "results"], cwd=clone, capture_output=True,
                           text=True, check=True).stdout == ""
+
+
+def test_a_kernel_that_dies_before_starting_is_started_once_more(tmp_path, monkeypatch):
+    """Kernels started side by side can race for a TCP port and die before replying to kernel_info; a real kernel
+    (the python3 kernelspec, overridden on JUPYTER_PATH) that dies at its first start only is started again."""
+    import nbformat
+
+    from rlscale.pipeline import run_notebook
+
+    start = tmp_path / "start_once_dead.py"
+    start.write_text("import os, sys\nmarker = sys.argv.pop(1)\nif not os.path.exists(marker):\n"
+                     "    open(marker, 'w').close()\n    os._exit(1)\n"
+                     "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n")
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(start), str(tmp_path / "died_once"), "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                                           nbformat.v4.new_code_cell("print(x * 21)")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(book, tmp_path / "notebooks" / "starts.ipynb")
+    monkeypatch.chdir(tmp_path)
+    run_notebook("starts", {"x": 2}, "b/starts", executed_dir=tmp_path / "executed")
+    assert (tmp_path / "died_once").is_file()
+    assert "42" in (tmp_path / "executed" / "b" / "starts.ipynb").read_text()
 
 
 def test_a_notebook_whose_kernel_dies_is_one_line_and_publishes_nothing(tmp_path, monkeypatch):
