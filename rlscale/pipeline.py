@@ -463,6 +463,11 @@ def overview_context(benchmarks: Sequence[str] | None = None, preset: str | None
     return columns, Path(output_dir) if output_dir is not None else root / "figures"
 
 
+#: seconds a kernel may take to start: several kernels importing torch side by side on 2 busy cores took over
+#: papermill's default of 60
+KERNEL_START_S = 300
+
+
 def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
                  executed_dir: Path = EXECUTED_DIR) -> Path:
     """Execute ``notebooks/NAME.ipynb`` with papermill, passing only the parameters it declares. The executed copy
@@ -483,7 +488,7 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
         for attempt in range(2):
             try:
                 papermill.execute_notebook(str(source), str(executed), parameters=given, kernel_name="python3",
-                                           cwd=str(NOTEBOOK_DIR), progress_bar=False)
+                                           cwd=str(NOTEBOOK_DIR), progress_bar=False, start_timeout=KERNEL_START_S)
                 break
             except RuntimeError as exc:
                 # jupyter_client picks a kernel's TCP ports by binding to port 0 and closing again, so kernels started
