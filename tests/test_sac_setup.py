@@ -1,10 +1,12 @@
 """SAC follows the authors' set-up by default (the grid's eta on the critic only, the actor at 3e-4, entropy target
 -|A|/2, nothing held out), each setting configurable, and a run folder from before these settings still reads as
-what it was trained with."""
+what it was trained with. The details their public material leaves open (initialisation, log-std bounds, the
+temperature's loss) are settings too, with jaxrl's choices one value away."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -88,7 +90,9 @@ def test_an_old_run_folder_is_not_silently_continued_with_the_new_defaults(tmp_p
     assert run.claim(RunConfig(**PENDULUM, actor_learning_rate=1e-2, target_entropy=-1.0)) is None
 
 
-@pytest.mark.parametrize(("name", "value"), [("actor_learning_rate", 3e-4), ("target_entropy", -0.5)])
+@pytest.mark.parametrize(("name", "value"), [("actor_learning_rate", 3e-4), ("target_entropy", -0.5),
+                                             ("weight_init", "orthogonal"), ("log_std_bounds", "clip"),
+                                             ("temperature_loss", "alpha")])
 def test_sac_settings_are_refused_for_other_agents(name, value):
     with pytest.raises(RlscaleError, match=f"^invalid setting\\(s\\): {name}={value} is for algo sac only$"):
         RunConfig(**{**PENDULUM, "algo": "bro", "env": "dmc:walker-walk"}, **{name: value}).validate()
@@ -105,3 +109,55 @@ def test_runs_with_nothing_held_out_still_give_the_papers_overfitting_figure(tmp
     np.testing.assert_allclose(late["overfitting"], late["newest_td_error"] - late["train_td_error"])
     figure = overfitting(late)
     assert "held-out" not in " ".join(ax.get_title() for ax in figure.axes)
+
+
+def _linears(net: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(weight, bias) of member 0 of every dense layer, input to output."""
+    return [(m.weight.flatten(0, -3)[0], m.bias.flatten(0, -2)[0]) for m in net.modules() if hasattr(m, "bias")
+            and isinstance(getattr(m, "weight", None), torch.Tensor) and m.weight.dim() >= 3]
+
+
+def test_orthogonal_init_is_jaxrls_gain_sqrt2_with_the_actors_output_at_gain_1_and_zero_biases():
+    agent = make_agent("sac", 17, 6, [AgentSettings(1e-3, weight_init="orthogonal")], torch.device("cpu"), [0])
+    for net, out_gain in ((agent.actor, 1.0), (agent.critic, math.sqrt(2))):
+        layers = _linears(net)
+        assert len(layers) == 3
+        for i, (w, b) in enumerate(layers):
+            gain = out_gain if i == len(layers) - 1 else math.sqrt(2)
+            small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w  # orthonormal rows or columns, times gain^2
+            torch.testing.assert_close(small, gain ** 2 * torch.eye(len(small)), atol=1e-4, rtol=0)
+            assert not b.any()
+    torch.testing.assert_close(agent.critic_target.state_dict(), agent.critic.state_dict())
+    default = make_agent("sac", 17, 6, [AgentSettings(1e-3)], torch.device("cpu"), [0])
+    assert all(b.any() for _, b in _linears(default.actor))  # PyTorch's default: uniform biases
+
+
+def test_clipped_log_std_spans_jaxrls_bounds_and_starts_wider_than_the_squashed_one():
+    obs = torch.randn(1, 64, 3, generator=torch.Generator().manual_seed(0))
+    clip = make_agent("sac", 3, 2, [AgentSettings(1e-3, log_std_bounds="clip")], torch.device("cpu"), [0])
+    squash = make_agent("sac", 3, 2, [AgentSettings(1e-3)], torch.device("cpu"), [0])
+    raw = clip.actor.trunk(obs).chunk(2, dim=-1)[1]
+    torch.testing.assert_close(clip.actor(obs)[1], raw.clamp(-10, 2))
+    torch.testing.assert_close(squash.actor(obs)[1], -5 + 3.5 * (torch.tanh(raw) + 1))  # same weights (seed 0)
+    with torch.no_grad():  # near 0 against near -1.5
+        assert float(clip.actor(obs)[1].mean()) > float(squash.actor(obs)[1].mean()) + 1
+    with torch.no_grad():
+        clip.actor.trunk[-1].bias.fill_(100.0)
+        assert float(clip.actor(obs)[1].max()) == 2.0
+
+
+@pytest.mark.parametrize(("loss", "scale"), [(None, 1.0), ("log_alpha", 1.0), ("alpha", 0.1)])
+def test_the_temperature_loss_on_alpha_scales_its_gradient_by_alpha(loss, scale):
+    """jaxrl's loss alpha (H - target) has gradient alpha (H - target) in log alpha; CleanRL's, H - target. Adam's
+    first moment after one step is (1 - beta1) times the gradient."""
+    agent = make_agent("sac", 3, 2, [AgentSettings(1e-3, temperature_loss=loss)], torch.device("cpu"), [0])
+    with torch.no_grad():
+        agent.log_alpha.fill_(math.log(0.1))
+    info = agent.update(_batch(3, 2))
+    gap = float(info["entropy"][0]) - agent.target_entropy
+    assert float(agent.alpha_opt.exp_avg[0][0]) == pytest.approx(0.1 * scale * gap, rel=1e-4)
+
+
+def test_an_unknown_variant_is_refused_with_the_values_it_takes():
+    with pytest.raises(RlscaleError, match=r"'log_std_bounds' must be squash or clip, got 'tanh'"):
+        RunConfig.from_dict({**PENDULUM, "log_std_bounds": "tanh"}, "sweep.yaml")

@@ -57,6 +57,9 @@ class AgentSettings:
     reset_every: int | None = None  # gradient steps between full resets; only agents with resets (BRO)
     actor_learning_rate: float | None = None  # SAC: the actor's own learning rate (None: the agent's default)
     target_entropy: float | None = None  # SAC: entropy target per action dimension (None: the agent's default)
+    weight_init: str | None = None  # SAC: "torch" or "orthogonal" (None: torch)
+    log_std_bounds: str | None = None  # SAC: "squash" or "clip" (None: squash)
+    temperature_loss: str | None = None  # SAC: "log_alpha" or "alpha" (None: log_alpha)
 
 
 def shared_settings(members: Sequence[AgentSettings]) -> AgentSettings:

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # CleanRL's bounds: keep the policy from collapsing or exploding
+CLIP_LOG_STD_MIN, CLIP_LOG_STD_MAX = -10.0, 2.0  # jaxrl's bounds, applied by clipping (log_std_bounds "clip")
+HIDDEN_GAIN = math.sqrt(2)  # orthogonal initialisation's gain on ReLU layers (jaxrl's default_init)
 
 
 class Linear(nn.Module):
@@ -74,25 +76,35 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, x.shape[-1:]) * self.weight.unsqueeze(-2) + self.bias.unsqueeze(-2)
 
 
-def mlp(members: tuple[int, ...], in_dim: int, out_dim: int, width: int, depth: int) -> nn.Sequential:
-    """``depth`` hidden layers of ``width`` ReLU units, then a linear output."""
+def mlp(members: tuple[int, ...], in_dim: int, out_dim: int, width: int, depth: int,
+        out_gain: float | None = None, *, orthogonal: bool = False) -> nn.Sequential:
+    """``depth`` hidden layers of ``width`` ReLU units, then a linear output; ``orthogonal`` initialises the
+    hidden layers orthogonally with gain sqrt 2 and the output with ``out_gain`` (else PyTorch's default)."""
+    hidden = HIDDEN_GAIN if orthogonal else None
     layers: list[nn.Module] = []
     for i in range(depth):
-        layers += [Linear(members, in_dim if i == 0 else width, width), nn.ReLU()]
-    layers.append(Linear(members, width if depth else in_dim, out_dim))
+        layers += [Linear(members, in_dim if i == 0 else width, width, gain=hidden), nn.ReLU()]
+    layers.append(Linear(members, width if depth else in_dim, out_dim, gain=out_gain if orthogonal else None))
     return nn.Sequential(*layers)
 
 
 class TanhGaussianActor(nn.Module):
-    """pi(a|s): a Gaussian squashed by tanh into [-1, 1]^A, with the change-of-variables log-prob."""
+    """pi(a|s): a Gaussian squashed by tanh into [-1, 1]^A, with the change-of-variables log-prob.
+
+    The log-std is squashed by tanh into [-5, 2] (CleanRL), or with ``clip`` clipped to [-10, 2] (jaxrl). The
+    two differ most at the start: a near-zero output is a std of exp(-1.5) = 0.22 squashed, of 1 clipped.
+    """
 
     def __init__(self, members: tuple[int, ...], obs_dim: int, action_dim: int, width: int = 256,
-                 depth: int = 2) -> None:
+                 depth: int = 2, *, orthogonal: bool = False, clip: bool = False) -> None:
         super().__init__()
-        self.trunk = mlp(members, obs_dim, 2 * action_dim, width, depth)
+        self.trunk = mlp(members, obs_dim, 2 * action_dim, width, depth, 1.0, orthogonal=orthogonal)
+        self.clip = clip
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, log_std = self.trunk(obs).chunk(2, dim=-1)
+        if self.clip:
+            return mean, log_std.clamp(CLIP_LOG_STD_MIN, CLIP_LOG_STD_MAX)
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (torch.tanh(log_std) + 1)
         return mean, log_std
 
@@ -118,9 +130,9 @@ class TwinCritic(nn.Module):
     overestimation (clipped double Q). Returns ``[*members, 2, B]``."""
 
     def __init__(self, members: tuple[int, ...], obs_dim: int, action_dim: int, width: int = 256,
-                 depth: int = 2) -> None:
+                 depth: int = 2, *, orthogonal: bool = False) -> None:
         super().__init__()
-        self.q = mlp((*members, 2), obs_dim + action_dim, 1, width, depth)
+        self.q = mlp((*members, 2), obs_dim + action_dim, 1, width, depth, HIDDEN_GAIN, orthogonal=orthogonal)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, action], dim=-1).unsqueeze(-3)

@@ -56,10 +56,13 @@ class SAC:
         self.gamma = settings.gamma
         width, depth = settings.critic_width or WIDTH, settings.critic_depth or DEPTH
 
+        orthogonal, clip = settings.weight_init == "orthogonal", settings.log_std_bounds == "clip"
+
         def networks(m: tuple[int, ...]) -> nn.ModuleDict:
             # the actor follows the critic's width (small critics get small actors); N counts the critic only
-            return nn.ModuleDict({"actor": TanhGaussianActor(m, obs_dim, action_dim, width, DEPTH),
-                                  "critic": TwinCritic(m, obs_dim, action_dim, width, depth)})
+            return nn.ModuleDict({"actor": TanhGaussianActor(m, obs_dim, action_dim, width, DEPTH,
+                                                             orthogonal=orthogonal, clip=clip),
+                                  "critic": TwinCritic(m, obs_dim, action_dim, width, depth, orthogonal=orthogonal)})
 
         nets = build_members(networks, self.members, seeds, self.device)
         self.actor, self.critic = nets["actor"], nets["critic"]
@@ -72,6 +75,7 @@ class SAC:
         self.critic_opt = Adam(list(self.critic.parameters()), [m.learning_rate for m in members])
         self.actor_opt = Adam(list(self.actor.parameters()), actor_lr)
         self.alpha_opt = Adam([self.log_alpha], TEMPERATURE_LR)
+        self.loss_on_alpha = settings.temperature_loss == "alpha"
         self.critic_params = member_params(self.critic)
         self._params, self._target_params = list(self.critic.parameters()), list(self.critic_target.parameters())
 
@@ -104,7 +108,8 @@ class SAC:
 
         # 3. temperature: push the policy's entropy towards its target (-|A|/2 by default)
         entropy = -batch.mean(logp.detach())
-        alpha_loss = -(self.log_alpha * (self.target_entropy - entropy))
+        scale = self.log_alpha.exp() if self.loss_on_alpha else self.log_alpha  # jaxrl's loss, or CleanRL's
+        alpha_loss = scale * (entropy - self.target_entropy)
         self.alpha_opt.step(torch.autograd.grad(alpha_loss.sum(), [self.log_alpha]))
 
         # 4. targets: Polyak averaging theta' <- theta' + tau (theta - theta')

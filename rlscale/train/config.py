@@ -24,6 +24,7 @@ from rlscale.errors import RlscaleError
 
 PQL_NUM_ENVS = 16  # parallel envs of a PQL run when num_envs is not given
 MEMBER_KEYS = ("seed", "learning_rate", "batch_size")  # what the members of one chunk may differ in
+SAC_ONLY = ("actor_learning_rate", "target_entropy", "weight_init", "log_std_bounds", "temperature_loss")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ NON_NEGATIVE = Check(">= 0", lambda v: v >= 0)
 FRACTION = Check(">= 0 and < 1", lambda v: 0 <= v < 1)
 DISCOUNT = Check("> 0 and <= 1", lambda v: 0 < v <= 1)
 ANY = Check("", lambda v: True)
+
+
+def one_of(*options: str) -> Check:
+    return Check(" or ".join(options), lambda v: v in options)
 
 
 def setting(default: Any = dataclasses.MISSING, *, help: str, check: Check = ANY,
@@ -86,6 +91,16 @@ class RunConfig:
     target_entropy: float | None = setting(
         None, help="sac only: the temperature's entropy target per action dimension (default: -0.5, i.e. -|A|/2 "
         "as in the authors' set-up)", legacy=lambda v: -1.0 if v["algo"] == "sac" else None)
+    weight_init: str | None = setting(
+        None, help="sac only: initial weights: torch (each layer's PyTorch default) or orthogonal (jaxrl's: gain "
+        "sqrt 2, the actor's output layer gain 1, zero biases) (default: torch)", check=one_of("torch", "orthogonal"))
+    log_std_bounds: str | None = setting(
+        None, help="sac only: how the actor's log-std is bounded: squash (tanh into [-5, 2], CleanRL's) or clip "
+        "(clipped to [-10, 2], jaxrl's) (default: squash)", check=one_of("squash", "clip"))
+    temperature_loss: str | None = setting(
+        None, help="sac only: the temperature's loss: log_alpha (log alpha times the entropy gap, CleanRL's) or alpha "
+        "(alpha times the gap, jaxrl's: the same fixed point, steps scaled by alpha) (default: log_alpha)",
+        check=one_of("log_alpha", "alpha"))
     checkpoint_every: int | None = setting(None, help="env steps between checkpoints, taken at the next episode "
                                            "end (default: eval_every)", check=POSITIVE)
     action_repeat: int | None = setting(None, help="dmc only: physics steps per action (default: 1)", check=POSITIVE)
@@ -119,7 +134,7 @@ class RunConfig:
             raise RlscaleError(f"unknown algo '{self.algo}'; available: {', '.join(sorted(AGENTS))}")
         if self.reset_every is not None and self.algo != "bro":
             raise RlscaleError(f"invalid setting(s): reset_every={self.reset_every} is for algo bro only")
-        for name in ("actor_learning_rate", "target_entropy"):
+        for name in SAC_ONLY:
             if getattr(self, name) is not None and self.algo != "sac":
                 raise RlscaleError(f"invalid setting(s): {name}={getattr(self, name)} is for algo sac only")
         parallel = AGENTS[self.algo].parallel
@@ -237,6 +252,8 @@ def describe(name: str, cls: type = RunConfig) -> str:
     typ, _ = value_type(name, cls)
     kind = {int: "an integer", float: "a number", bool: "true or false", str: "a non-empty string"}[typ]
     text = _fields(cls)[name].metadata["check"].text
+    if typ is str and text:  # a choice: its values say it all
+        return text
     return f"{kind} {text}".strip()
 
 
