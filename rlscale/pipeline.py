@@ -485,17 +485,7 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
     executed.parent.mkdir(parents=True, exist_ok=True)
     print(f"+ papermill {source} {executed} --cwd {NOTEBOOK_DIR} -y {shlex.quote(json.dumps(given))}", flush=True)
     try:
-        for attempt in range(2):
-            try:
-                papermill.execute_notebook(str(source), str(executed), parameters=given, kernel_name="python3",
-                                           cwd=str(NOTEBOOK_DIR), progress_bar=False, start_timeout=KERNEL_START_S)
-                break
-            except RuntimeError as exc:
-                # jupyter_client picks a kernel's TCP ports by binding to port 0 and closing again, so kernels started
-                # side by side can race for one ("Address already in use") and die before replying to kernel_info:
-                # no cell has run, so starting once more is safe
-                if attempt or "kernel_info" not in str(exc):
-                    raise
+        _execute_with_one_restart(source, executed, given)
     except papermill.PapermillExecutionError as exc:
         raise RlscaleError(f"{source} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                            f"(executed copy: {executed})") from None
@@ -503,6 +493,24 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
         raise RlscaleError(f"{source}: its kernel died ({exc}); nothing was published, run the step again") from None
     publish_executed(executed, Path(executed_dir) / f"{build_name}.ipynb")
     return executed
+
+
+def _execute_with_one_restart(source: Path, executed: Path, parameters: dict[str, Any]) -> None:
+    """papermill's run of ``source``, started once more when its kernel died before replying to kernel_info.
+
+    jupyter_client picks a kernel's TCP ports by binding to port 0 and closing again, so kernels started side by
+    side can race for one ("Address already in use") and die at start-up: no cell has run, so a restart is safe.
+    """
+    import papermill
+
+    for attempt in range(2):
+        try:
+            papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
+                                       cwd=str(NOTEBOOK_DIR), progress_bar=False, start_timeout=KERNEL_START_S)
+            return
+        except RuntimeError as exc:
+            if attempt or "kernel_info" not in str(exc):
+                raise
 
 
 def publish_executed(executed: Path, dest: Path) -> Path:
