@@ -16,6 +16,9 @@ the random-policy level up to there):
   interquartile range), and the share of our individual points inside their min-max and their IQR;
 - the area between the median curves divided by the span (the mean gap), on the paper's 0-1000 score of the
   grid analysis (1000 x return / max return, :data:`rlscale.laws.normalize.MAX_RETURN_PRESETS` ``paper-grid``);
+- each seed's mean return over the compared steps (one number per independent run, so no step-to-step
+  correlation): the difference of our mean from theirs with Welch's 95% interval, and the Mann-Whitney U test's
+  two-sided p;
 - threshold crossings (the paper's method: seed mean, isotonic smoothing, first step >= J, 100 seed-bootstrap
   resamples) for levels J set from the authors' data alone: 25/50/75% of the way from their random-policy level
   to their smoothed mean at the last compared step.
@@ -200,6 +203,7 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int) -> dic
             scale = 1000.0 / max_return[cfg["env"]] if cfg["env"] in max_return else np.nan
             row = {**cfg, "kind": kind, "primary": kind == kinds[0],
                    **_distribution_stats(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), steps, scale)}
+            row["seed_means"] = _seed_means(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), scale)
             row["crossings"] = _crossings(mine, ref, kind, steps, skip_steps, cfg)
             row["train_wall_s"] = float(mine["wall_s"].max()) if "wall_s" in mine else None
             rows.append(row)
@@ -243,6 +247,20 @@ def _distribution_stats(mine: np.ndarray, ref: np.ndarray, steps: np.ndarray, sc
                    "ours_median": float(m), "ours": [float(x) for x in row], "percentile": float(p)}
                   for s, *v, m, row, p in zip(steps, lo, q1, rmed, q3, hi, med, mine, pct, strict=True)],
     }
+
+
+def _seed_means(mine: np.ndarray, ref: np.ndarray, scale: float) -> dict:
+    """Each seed's mean over the compared steps, ours [steps, n] against theirs [steps, m]: Welch's interval on
+    the difference of the means and the Mann-Whitney U test (seeds are independent runs; steps of one are not)."""
+    from scipy.stats import mannwhitneyu, ttest_ind
+
+    ours, theirs = np.nanmean(mine, axis=0), np.nanmean(ref, axis=0)
+    ours, theirs = ours[~np.isnan(ours)], theirs[~np.isnan(theirs)]
+    welch = ttest_ind(ours, theirs, equal_var=False)
+    ci = welch.confidence_interval(0.95)
+    return {"ours": ours.tolist(), "authors": theirs.tolist(), "difference": float(ours.mean() - theirs.mean()),
+            "difference_lower": float(ci.low), "difference_upper": float(ci.high), "welch_dof": float(welch.df),
+            "mannwhitney_p": float(mannwhitneyu(ours, theirs).pvalue), "score_per_return": scale}
 
 
 def _replica_share(ref: np.ndarray, n: int) -> dict:
@@ -326,8 +344,9 @@ def to_markdown(report: dict) -> str:
     lines += ["; ".join(meta), ""]
     if report.get("agent_settings"):
         shown = ", ".join(f"{k} {'/'.join(json.dumps(x) for x in v)}" for k, v in report["agent_settings"].items()
-                          if k in ("algo", "actor_learning_rate", "target_entropy", "val_fraction", "warmup_steps",
-                                   "train_return_window", "eval_every", "eval_episodes"))
+                          if k in ("algo", "actor_learning_rate", "target_entropy", "weight_init", "log_std_bounds",
+                                   "temperature_loss", "val_fraction", "warmup_steps", "train_return_window",
+                                   "eval_every", "eval_episodes"))
         lines += [f"our runs' settings (config.json; null: the agent's default): {shown}", ""]
     if "train_return" not in report["kinds"]:
         lines += ["Our curves have no `train_return` column: only our evaluation return (deterministic episodes, "
@@ -344,6 +363,15 @@ def to_markdown(report: dict) -> str:
                      f"{r['n_seeds']}/{r['n_seeds_authors']} | {r['first_step'] // 1000}k–{r['last_step'] // 1000}k | "
                      f"**{r['median_in_iqr']:.2f}** | {replica} | {r['points_in_range']:.2f} | {r['points_in_iqr']:.2f}"
                      f" | {r['median_percentile']:.0f} | {r['mean_gap_score']:+.1f} | {r['mean_abs_gap_score']:.1f} |")
+    lines += ["", "Each seed's mean return over the compared steps (independent runs): ours against theirs.", "",
+              "| env | σ | our metric | ours: mean (seeds) | authors: mean (seeds) | difference [Welch 95% CI] (dof) "
+              "| in score | Mann-Whitney p |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        m = r["seed_means"]
+        lines.append(f"| {r['env']} | {r['utd']:g} | {r['kind']} | {np.mean(m['ours']):.0f} ({len(m['ours'])}) | "
+                     f"{np.mean(m['authors']):.0f} ({len(m['authors'])}) | {m['difference']:+.0f} "
+                     f"[{m['difference_lower']:+.0f}, {m['difference_upper']:+.0f}] ({m['welch_dof']:.1f}) | "
+                     f"{m['difference'] * m['score_per_return']:+.1f} | {m['mannwhitney_p']:.3f} |")
     lines += ["", "Threshold crossings (k env steps; 95% seed-bootstrap interval; '–' never reached). J is set from "
               "the authors' data: 25/50/75% of the way from their random-policy level to their final smoothed mean.",
               "", "| env | σ | our metric | f | J (return) | ours | authors | ours / authors |",

@@ -38,11 +38,11 @@ def _curves(seeds: range, delay: int = 0, rng_seed: int = 0) -> pd.DataFrame:
 
 
 def _ours(theirs: pd.DataFrame, delay: int) -> pd.DataFrame:
-    """Three seeds that are the reference's median curve, ``delay`` env steps late."""
+    """Three seeds around the reference's median curve (the middle one on it), ``delay`` env steps late."""
     median = theirs.groupby("env_step")["return"].median()
     late = np.interp(median.index - delay, median.index, median.to_numpy(), left=median.iloc[0])
     one = theirs[theirs["seed"] == 0].sort_values("env_step").reset_index(drop=True)
-    table = pd.concat([one.assign(seed=s, **{"return": late}) for s in range(3)], ignore_index=True)
+    table = pd.concat([one.assign(seed=s, **{"return": late + 20.0 * (s - 1)}) for s in range(3)], ignore_index=True)
     return table.assign(train_return=table["return"], wall_s=1.0)
 
 
@@ -61,5 +61,9 @@ def test_a_replica_scores_like_the_reference_and_a_late_agent_is_late(bench):
     ratios = [c["ratio"] for c in slow["crossings"]]
     assert all(r is not None and r > 1.2 for r in ratios)  # crossing 6k steps later than the reference's ~18k
     assert all(0.8 < c["ratio"] < 1.2 for c in replica["crossings"])
+    seeds_slow, seeds_same = slow["seed_means"], replica["seed_means"]
+    assert len(seeds_slow["ours"]) == 3 and len(seeds_slow["authors"]) == 8
+    assert seeds_slow["difference_upper"] < 0 and seeds_slow["mannwhitney_p"] < 0.05  # every seed of ours is late
+    assert seeds_same["difference_lower"] < 0 < seeds_same["difference_upper"]
     assert "| HalfCheetah-v4 | 1 | train_return |" in bench.to_markdown({**late, "runs": "r", "load_average": [0, 0, 0],
                                                                           "cpus": 2})
