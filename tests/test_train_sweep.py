@@ -125,6 +125,13 @@ def test_bad_sweep_file_is_one_line_error_and_writes_nothing(tmp_path, capsys, t
     assert not (tmp_path / "runs").exists()
 
 
+def test_benchmark_sweep_files_are_valid():
+    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    sizes = {p.stem: len(load_sweep(p).runs) for p in sorted(root.glob("*.yaml"))}
+    assert sizes == {"fidelity_gym": 12, "fidelity_gym_gpu": 64, "fidelity_gym_short": 8, "fidelity_halfcheetah": 12,
+                     "fidelity_halfcheetah_jaxrl": 6}
+
+
 def test_example_sweep_files_are_valid(tmp_path):
     root = Path(__file__).resolve().parent.parent / "sweeps"
     at_a_csv = ("_fitted", "_baseline")  # `mode: fitted` sweeps: the proposals and the constant baseline

@@ -12,12 +12,12 @@ scaling knobs; everything else is fixed at the authors' set-up where their publi
   temperature 1.0 and temperature learning rate 3e-4, tau = 0.005, gamma = 0.99, twin critics with the min and
   the entropy term in the target: the same two sources, equal to the usual SAC values.
 
-Ours, because the authors' Gym training code is not public, so these are guesses either way, and the one we
-tried (jaxrl's orthogonal initialisation) did not bring our curves closer to theirs (README, "SAC: the authors'
-set-up"): PyTorch's default initialisation (jaxrl:
-orthogonal), CleanRL's log-std squashing into [-5, 2] (jaxrl: clipped to [-10, 2]), the temperature loss on
-log alpha (jaxrl: on alpha, the same fixed point), Adam with PyTorch's betas, one independent minibatch per
-update. ``actor_learning_rate`` = eta and ``target_entropy`` = -1 give rlscale's SAC before it followed the
+Ours, because the authors' Gym training code is not public, so these are guesses either way: PyTorch's default
+initialisation (``weight_init``; jaxrl: ``orthogonal``), CleanRL's log-std squashing into [-5, 2]
+(``log_std_bounds``; jaxrl: ``clip`` to [-10, 2]), the temperature loss on log alpha (``temperature_loss``; jaxrl:
+``alpha``, the same fixed point), Adam with PyTorch's betas, one independent minibatch per update. jaxrl's three
+together did not bring our HalfCheetah curves closer to the authors' (6 seeds each way; README, "SAC: the authors'
+set-up"). ``actor_learning_rate`` = eta and ``target_entropy`` = -1 give rlscale's SAC before it followed the
 authors (what run folders without these settings were trained with).
 
 Every tensor carries a leading member dimension K (:mod:`rlscale.agents.base`): K configurations that
