@@ -15,6 +15,7 @@ import torch
 
 from rlscale.agents import make_agent
 from rlscale.agents.base import AgentSettings, Batch
+from rlscale.agents.networks import Linear
 from rlscale.analysis import late_diagnostics
 from rlscale.errors import RlscaleError
 from rlscale.plots.diagnostics import overfitting
@@ -113,8 +114,7 @@ def test_runs_with_nothing_held_out_still_give_the_papers_overfitting_figure(tmp
 
 def _linears(net: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(weight, bias) of member 0 of every dense layer, input to output."""
-    return [(m.weight.flatten(0, -3)[0], m.bias.flatten(0, -2)[0]) for m in net.modules() if hasattr(m, "bias")
-            and isinstance(getattr(m, "weight", None), torch.Tensor) and m.weight.dim() >= 3]
+    return [(m.weight.flatten(0, -3)[0], m.bias.flatten(0, -2)[0]) for m in net.modules() if isinstance(m, Linear)]
 
 
 def test_orthogonal_init_is_jaxrls_gain_sqrt2_with_the_actors_output_at_gain_1_and_zero_biases():
