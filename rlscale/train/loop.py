@@ -202,9 +202,9 @@ class _Loop:
         collector_cls = ParallelEnvs if parallel else MemberEnvs
         self.collector = collector_cls(self.cfg, [s["train"] for s in self.streams], self.device)
         obs_dim, action_dim = self.collector.obs_dim, self.collector.action_dim
-        settings = [AgentSettings(c.learning_rate, c.critic_width, c.critic_depth, c.gamma, c.reset_every,
-                                  c.actor_learning_rate, c.target_entropy, c.weight_init, c.log_std_bounds,
-                                  c.temperature_loss) for c in configs]
+        # every AgentSettings field is a run setting of the same name
+        settings = [AgentSettings(**{f.name: getattr(c, f.name) for f in dataclasses.fields(AgentSettings)})
+                    for c in configs]
         self.agent = make_agent(self.cfg.algo, obs_dim, action_dim, settings, self.device, [c.seed for c in configs])
         self.n_params = int(self.agent.critic_params)
         capacity = min(self.cfg.buffer_size, self.cfg.env_steps)
