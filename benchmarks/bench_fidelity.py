@@ -26,8 +26,16 @@ the random-policy level up to there):
 Beside our share of medians inside their IQR it prints what a faithful replica would score: the chance that the
 median of as many draws as we have seeds lies inside the IQR of as many as they have (about 0.52 for 3 against
 8), and the same statistic for every choice of as many of the authors' seeds as we have, held against their other
-seeds. Their seeds are the best 8 by mean training return of each configuration (their collection script), so a
-faithful replica's unselected seeds would sit somewhat lower.
+seeds.
+
+Their seeds may be selected: the authors' collection script keeps, of each configuration with more than 8 runs, the
+8 with the highest mean training return over the whole run, in that order (qscaled's ``trim``). The report says,
+per configuration, whether their seeds are in exactly that order (by chance 1 in n!): then they are the best 8 of
+more runs, and an unselected replica would sit lower. ``--keep-best N`` applies the same rule to our seeds (the
+mean of our training return over our whole run) before comparing, for a like-for-like check with enough seeds
+(their selection ranks 500k-1M step runs, so ranking our short runs selects harder on the early steps: an upper
+bound on the effect). The spread of the per-seed means is compared too (Brown-Forsythe test): selection narrows
+it.
 
 The authors' runs are read from ``RLSCALE_AUTHORS_DATA`` (default: ``shared/authors`` beside the repository
 checkout); without them the benchmark stops with one line. Writes a markdown report to stdout and JSON to
@@ -43,6 +51,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -74,6 +83,9 @@ def main() -> int:
                         help="compare env steps after this many (the authors' random-action warm-up; default 5000)")
     parser.add_argument("--target", type=float, default=0.5,
                         help="least share of compared steps with our median inside the authors' IQR (default 0.5)")
+    parser.add_argument("--keep-best", type=int, default=None, metavar="N",
+                        help="compare only our N seeds with the highest mean training return over the run, per "
+                             "configuration (the authors' own selection rule; default: every seed)")
     parser.add_argument("--json", type=Path, default=None, help="JSON report (default: RUNS/fidelity.json)")
     args = parser.parse_args()
 
@@ -113,7 +125,10 @@ def main() -> int:
     from rlscale.importers import import_qscaled
 
     theirs = import_qscaled(authors, returns_key="episode.return")
-    report = compare(ours, theirs, skip_steps=args.skip_steps)
+    if args.keep_best is not None and args.keep_best < 1:
+        print(f"bench_fidelity: error: --keep-best must be at least 1, got {args.keep_best}", file=sys.stderr)
+        return 2
+    report = compare(ours, theirs, skip_steps=args.skip_steps, keep_best=args.keep_best)
     report.update(sweep=str(args.sweep), runs=str(args.runs), authors=str(authors), target=args.target,
                   train_wall_s=train_s, run_wall_s=_run_wall(ours), agent_settings=_agent_settings(args.runs, ours),
                   load_average=list(os.getloadavg()),
@@ -177,8 +192,9 @@ def _run_wall(ours: pd.DataFrame) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------- comparison
-def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int) -> dict:
-    """Every statistic of the report, per configuration of ``ours`` and per kind of our return."""
+def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int, keep_best: int | None = None) -> dict:
+    """Every statistic of the report, per configuration of ``ours`` and per kind of our return; with
+    ``keep_best``, of our best ``keep_best`` seeds per configuration only (:func:`best_seeds`)."""
     from rlscale.laws.normalize import MAX_RETURN_PRESETS
 
     max_return = MAX_RETURN_PRESETS["paper-grid"]
@@ -186,6 +202,9 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int) -> dic
     rows, missing = [], []
     keys = ["env", "utd", "batch_size", "learning_rate"]
     for key, mine in ours.groupby(keys, sort=True):
+        seeds_run = int(mine["seed"].nunique())
+        if keep_best is not None:
+            mine = best_seeds(mine, keep_best, kinds[0])
         cfg = dict(zip(keys, key, strict=True))
         ref = theirs[(theirs["env"] == cfg["env"]) & np.isclose(theirs["utd"], cfg["utd"])
                      & (theirs["batch_size"] == cfg["batch_size"]) & np.isclose(theirs["learning_rate"],
@@ -204,12 +223,34 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int) -> dic
             row = {**cfg, "kind": kind, "primary": kind == kinds[0],
                    **_distribution_stats(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), steps, scale)}
             row["seed_means"] = _seed_means(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), scale)
+            row["authors_selected"] = authors_selected(ref_wide)
+            row["ours_selected"] = {"kept": int(mine["seed"].nunique()), "of": seeds_run, "by": kinds[0]}
             row["crossings"] = _crossings(mine, ref, kind, steps, skip_steps, cfg)
             row["train_wall_s"] = float(mine["wall_s"].max()) if "wall_s" in mine else None
             rows.append(row)
-    return {"configs": rows, "kinds": kinds, "skip_steps": skip_steps, "no_reference": missing,
+    return {"configs": rows, "kinds": kinds, "skip_steps": skip_steps, "no_reference": missing, "keep_best": keep_best,
             "thresholds": {"fractions": list(FRACTIONS), "rule": "J = r0 + f (r_end - r0): r0 the authors' seed mean "
                            "over their warm-up rows, r_end their isotonic seed-mean curve at the last compared step"}}
+
+
+def best_seeds(mine: pd.DataFrame, n: int, kind: str) -> pd.DataFrame:
+    """The rows of our ``n`` seeds with the highest mean ``kind`` over their whole run: the rule by which the
+    authors' collection script keeps 8 runs of a configuration (qscaled ``BaseCollector.trim``)."""
+    score = mine.groupby("seed")[kind].mean().sort_values(ascending=False, kind="stable")
+    return mine[mine["seed"].isin(score.index[:n])]
+
+
+def authors_selected(ref_wide: pd.DataFrame) -> dict:
+    """Whether the authors' seeds of one configuration [steps, seeds] are the best of more runs.
+
+    Their collector reorders a configuration's runs only when it had more than it keeps, and then lists the kept
+    ones from the highest mean training return over the whole run down. Seeds in exactly that order happen by
+    chance with probability 1/n! (ties aside), so the order is the selection's signature.
+    """
+    means = ref_wide.mean(axis=0, skipna=True).to_numpy()
+    n = int(means.size)
+    return {"descending": bool(n > 1 and np.all(np.diff(means) <= 0)), "seeds": n,
+            "chance": 1.0 / math.factorial(n), "run_means": [float(x) for x in means]}
 
 
 def _interp_seeds(ref_wide: pd.DataFrame, steps: np.ndarray) -> np.ndarray:
@@ -252,7 +293,7 @@ def _distribution_stats(mine: np.ndarray, ref: np.ndarray, steps: np.ndarray, sc
 def _seed_means(mine: np.ndarray, ref: np.ndarray, scale: float) -> dict:
     """Each seed's mean over the compared steps, ours [steps, n] against theirs [steps, m]: Welch's interval on
     the difference of the means and the Mann-Whitney U test (seeds are independent runs; steps of one are not)."""
-    from scipy.stats import mannwhitneyu, ttest_ind
+    from scipy.stats import levene, mannwhitneyu, ttest_ind
 
     ours, theirs = np.nanmean(mine, axis=0), np.nanmean(ref, axis=0)
     ours, theirs = ours[~np.isnan(ours)], theirs[~np.isnan(theirs)]
@@ -260,7 +301,9 @@ def _seed_means(mine: np.ndarray, ref: np.ndarray, scale: float) -> dict:
     ci = welch.confidence_interval(0.95)
     return {"ours": ours.tolist(), "authors": theirs.tolist(), "difference": float(ours.mean() - theirs.mean()),
             "difference_lower": float(ci.low), "difference_upper": float(ci.high), "welch_dof": float(welch.df),
-            "mannwhitney_p": float(mannwhitneyu(ours, theirs).pvalue), "score_per_return": scale}
+            "mannwhitney_p": float(mannwhitneyu(ours, theirs).pvalue), "score_per_return": scale,
+            "sd_ours": float(ours.std(ddof=1)), "sd_authors": float(theirs.std(ddof=1)),
+            "spread_p": float(levene(ours, theirs, center="median").pvalue)}  # Brown-Forsythe
 
 
 def _replica_share(ref: np.ndarray, n: int) -> dict:
@@ -365,13 +408,26 @@ def to_markdown(report: dict) -> str:
                      f" | {r['median_percentile']:.0f} | {r['mean_gap_score']:+.1f} | {r['mean_abs_gap_score']:.1f} |")
     lines += ["", "Each seed's mean return over the compared steps (independent runs): ours against theirs.", "",
               "| env | σ | our metric | ours: mean (seeds) | authors: mean (seeds) | difference [Welch 95% CI] (dof) "
-              "| in score | Mann-Whitney p |", "|---|---|---|---|---|---|---|---|"]
+              "| in score | Mann-Whitney p | SD ours / theirs | spread p (Brown-Forsythe) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["seed_means"]
         lines.append(f"| {r['env']} | {r['utd']:g} | {r['kind']} | {np.mean(m['ours']):.0f} ({len(m['ours'])}) | "
                      f"{np.mean(m['authors']):.0f} ({len(m['authors'])}) | {m['difference']:+.0f} "
                      f"[{m['difference_lower']:+.0f}, {m['difference_upper']:+.0f}] ({m['welch_dof']:.1f}) | "
-                     f"{m['difference'] * m['score_per_return']:+.1f} | {m['mannwhitney_p']:.3f} |")
+                     f"{m['difference'] * m['score_per_return']:+.1f} | {m['mannwhitney_p']:.3f} | "
+                     f"{m['sd_ours']:.0f} / {m['sd_authors']:.0f} | {m['spread_p']:.3f} |")
+    lines += ["", "Selection. The authors' collector keeps the 8 runs of a configuration with the highest mean "
+              "training return over the whole run when it has more, listed best first; seeds in that order are its "
+              "signature.",
+              "", "| env | σ | B | η | their seeds best first (chance) | ours compared |", "|---|---|---|---|---|---|"]
+    for r in (r for r in rows if r["primary"]):
+        a, o = r["authors_selected"], r["ours_selected"]
+        theirs = (f"yes: best {a['seeds']} of more runs (1 in {round(1 / a['chance']):,})" if a["descending"]
+                  else f"no ({a['seeds']} seeds)")
+        ours = (f"best {o['kept']} of {o['of']} by mean {o['by']} over the run" if o["kept"] < o["of"]
+                else f"all {o['of']}")
+        lines.append(f"| {r['env']} | {r['utd']:g} | {r['batch_size']} | {r['learning_rate']:g} | {theirs} | {ours} |")
     lines += ["", "Threshold crossings (k env steps; 95% seed-bootstrap interval; '–' never reached). J is set from "
               "the authors' data: 25/50/75% of the way from their random-policy level to their final smoothed mean.",
               "", "| env | σ | our metric | f | J (return) | ours | authors | ours / authors |",

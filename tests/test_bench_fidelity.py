@@ -67,3 +67,47 @@ def test_a_replica_scores_like_the_reference_and_a_late_agent_is_late(bench):
     assert seeds_same["difference_lower"] < 0 < seeds_same["difference_upper"]
     assert "| HalfCheetah-v4 | 1 | train_return |" in bench.to_markdown({**late, "runs": "r", "load_average": [0, 0, 0],
                                                                           "cpus": 2})
+
+
+def _best_first(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its seeds renumbered from the highest mean return over the run down, as the authors'
+    collector lists the runs it keeps."""
+    order = table.groupby("seed")["return"].mean().sort_values(ascending=False).index
+    return table.assign(seed=table["seed"].map({old: new for new, old in enumerate(order)}))
+
+
+def test_the_authors_selection_is_told_by_the_order_of_their_seeds(bench):
+    theirs = _curves(range(8))
+    wide = theirs.pivot_table(index="env_step", columns="seed", values="return")
+    assert not bench.authors_selected(wide)["descending"]  # the fixture's seeds are in drawing order
+    selected = bench.authors_selected(_best_first(theirs).pivot_table(index="env_step", columns="seed",
+                                                                      values="return"))
+    assert selected["descending"] and selected["seeds"] == 8 and selected["chance"] == pytest.approx(1 / 40320)
+    report = bench.compare(_ours(theirs, 0), _best_first(theirs), skip_steps=5000)
+    assert report["configs"][0]["authors_selected"]["descending"]
+    text = bench.to_markdown({**report, "runs": "r", "load_average": [0, 0, 0], "cpus": 2})
+    assert "yes: best 8 of more runs (1 in 40,320) | all 3 |" in text
+
+
+def test_keep_best_compares_only_our_seeds_with_the_highest_mean_training_return(bench):
+    theirs = _curves(range(8))
+    ours = _ours(theirs, 0)  # seeds 0, 1, 2 at -20, 0, +20 around the reference's median
+    kept = bench.best_seeds(ours, 2, "train_return")
+    assert sorted(kept["seed"].unique()) == [1, 2]
+    row = bench.compare(ours, theirs, skip_steps=5000, keep_best=2)["configs"][0]
+    assert row["n_seeds"] == 2 and row["ours_selected"] == {"kept": 2, "of": 3, "by": "train_return"}
+    assert row["seed_means"]["difference"] > bench.compare(ours, theirs, skip_steps=5000)["configs"][0][
+        "seed_means"]["difference"]
+
+
+def test_the_spread_of_seed_means_is_compared(bench):
+    theirs = _curves(range(16))  # seeds rise about 1500 env steps apart (SD of the rise)
+    one = _ours(theirs, 0).query("seed == 1")  # on the reference's median curve
+    narrow = pd.concat([one.assign(seed=s, train_return=one["train_return"] + 10.0 * s,
+                                   **{"return": one["return"] + 10.0 * s}) for s in range(8)], ignore_index=True)
+    like = _curves(range(16), rng_seed=1)  # drawn as the reference's were
+    tight = bench.compare(narrow, theirs, skip_steps=5000)["configs"][0]["seed_means"]
+    same = bench.compare(like.assign(train_return=like["return"]), theirs, skip_steps=5000)["configs"][0]["seed_means"]
+    assert tight["sd_ours"] == pytest.approx(np.std(10.0 * np.arange(8), ddof=1))
+    assert tight["sd_authors"] > 5 * tight["sd_ours"] and tight["spread_p"] < 0.05
+    assert same["spread_p"] > 0.05

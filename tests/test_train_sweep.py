@@ -128,8 +128,8 @@ def test_bad_sweep_file_is_one_line_error_and_writes_nothing(tmp_path, capsys, t
 def test_benchmark_sweep_files_are_valid():
     root = Path(__file__).resolve().parent.parent / "benchmarks"
     sizes = {p.stem: len(load_sweep(p).runs) for p in sorted(root.glob("*.yaml"))}
-    assert sizes == {"fidelity_gym": 12, "fidelity_gym_gpu": 64, "fidelity_gym_short": 8, "fidelity_halfcheetah": 12,
-                     "fidelity_halfcheetah_jaxrl": 6}
+    assert sizes == {"fidelity_gym": 12, "fidelity_gym_gpu": 64, "fidelity_gym_short": 8, "fidelity_halfcheetah": 20,
+                     "fidelity_halfcheetah_jaxrl": 6, "fidelity_walker2d": 12}
 
 
 def test_example_sweep_files_are_valid(tmp_path):
