@@ -15,7 +15,7 @@ scaling knobs; everything else is fixed at the authors' set-up where their publi
 Ours, because the authors' Gym training code is not public, so these are guesses either way: PyTorch's default
 initialisation (``weight_init``; jaxrl: ``orthogonal``), CleanRL's log-std squashing into [-5, 2]
 (``log_std_bounds``; jaxrl: ``clip`` to [-10, 2]), the temperature loss on log alpha (``temperature_loss``; jaxrl:
-``alpha``, the same fixed point), Adam with PyTorch's betas, one independent minibatch per update. jaxrl's three
+``alpha``, the same fixed point), one independent minibatch per update (Adam's defaults are jaxrl's). jaxrl's three
 together did not bring our HalfCheetah curves closer to the authors' (6 seeds each way; README, "SAC: the authors'
 set-up"). ``actor_learning_rate`` = eta and ``target_entropy`` = -1 give rlscale's SAC before it followed the
 authors (what run folders without these settings were trained with).
