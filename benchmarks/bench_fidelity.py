@@ -213,6 +213,8 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int, keep_b
             missing.append(cfg)
             continue
         ref_wide = ref.pivot_table(index="env_step", columns="seed", values="return").sort_index()
+        selection = {"authors_selected": authors_selected(ref_wide),
+                     "ours_selected": {"kept": int(mine["seed"].nunique()), "of": seeds_run, "by": kinds[0]}}
         for kind in kinds:
             wide = mine.pivot_table(index="env_step", columns="seed", values=kind, dropna=False).sort_index()
             steps = wide.index.to_numpy()
@@ -223,8 +225,7 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int, keep_b
             row = {**cfg, "kind": kind, "primary": kind == kinds[0],
                    **_distribution_stats(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), steps, scale)}
             row["seed_means"] = _seed_means(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), scale)
-            row["authors_selected"] = authors_selected(ref_wide)
-            row["ours_selected"] = {"kept": int(mine["seed"].nunique()), "of": seeds_run, "by": kinds[0]}
+            row.update(selection)
             row["crossings"] = _crossings(mine, ref, kind, steps, skip_steps, cfg)
             row["train_wall_s"] = float(mine["wall_s"].max()) if "wall_s" in mine else None
             rows.append(row)
