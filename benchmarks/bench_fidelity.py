@@ -21,7 +21,12 @@ the random-policy level up to there):
   two-sided p;
 - threshold crossings (the paper's method: seed mean, isotonic smoothing, first step >= J, 100 seed-bootstrap
   resamples) for levels J set from the authors' data alone: 25/50/75% of the way from their random-policy level
-  to their smoothed mean at the last compared step.
+  to their smoothed mean at the last compared step;
+- the sigma effect, which is what the laws fit: where our runs hold more than one sigma at a (task, B, eta), the
+  data to reach each J at sigma relative to the smallest sigma, D_J(sigma) / D_J(sigma_0), ours and theirs at the
+  same J (set as above from their sigma_0 curve), and ours divided by theirs with a 95% interval from 1000
+  independent seed-bootstrap resamples of each of the four sets of runs. A lag that stretches every sigma alike
+  leaves this at 1 and the laws' exponents where theirs are.
 
 Beside our share of medians inside their IQR it prints what a faithful replica would score: the chance that the
 median of as many draws as we have seeds lies inside the IQR of as many as they have (about 0.52 for 3 against
@@ -64,6 +69,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 FRACTIONS = (0.25, 0.5, 0.75)  # threshold levels between the authors' random-policy level and their final mean
 MAX_REPLICA_SUBSETS = 500
+SIGMA_BOOTSTRAP = 1000  # resamples per set of runs for the sigma effect's interval
 
 
 def main() -> int:
@@ -199,12 +205,13 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int, keep_b
 
     max_return = MAX_RETURN_PRESETS["paper-grid"]
     kinds = [k for k in ("train_return", "return") if k in ours.columns and ours[k].notna().any()]
-    rows, missing = [], []
+    rows, missing, kept = [], [], []
     keys = ["env", "utd", "batch_size", "learning_rate"]
     for key, mine in ours.groupby(keys, sort=True):
         seeds_run = int(mine["seed"].nunique())
         if keep_best is not None:
             mine = best_seeds(mine, keep_best, kinds[0])
+        kept.append(mine)
         cfg = dict(zip(keys, key, strict=True))
         ref = theirs[(theirs["env"] == cfg["env"]) & np.isclose(theirs["utd"], cfg["utd"])
                      & (theirs["batch_size"] == cfg["batch_size"]) & np.isclose(theirs["learning_rate"],
@@ -229,9 +236,58 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int, keep_b
             row["crossings"] = _crossings(mine, ref, kind, steps, skip_steps, cfg)
             row["train_wall_s"] = float(mine["wall_s"].max()) if "wall_s" in mine else None
             rows.append(row)
+    effect = [e for kind in kinds for e in sigma_effect(pd.concat(kept), theirs, kind, skip_steps)] if kept else []
     return {"configs": rows, "kinds": kinds, "skip_steps": skip_steps, "no_reference": missing, "keep_best": keep_best,
+            "sigma_effect": effect,
             "thresholds": {"fractions": list(FRACTIONS), "rule": "J = r0 + f (r_end - r0): r0 the authors' seed mean "
                            "over their warm-up rows, r_end their isotonic seed-mean curve at the last compared step"}}
+
+
+def sigma_effect(ours: pd.DataFrame, theirs: pd.DataFrame, kind: str, skip_steps: int) -> list[dict]:
+    """D_J(sigma) / D_J(sigma_0) for our ``kind`` and the authors' training return, per (task, B, eta) of ours with
+    more than one sigma, and ours divided by theirs with a seed-bootstrap interval.
+
+    The same J for every sigma: set from the authors' sigma_0 curve as in :func:`_crossings`, up to the last env
+    step every sigma of ours reached. The four sets of runs (ours and theirs at sigma_0 and sigma) are resampled
+    independently; the interval is over the resamples in which all four reach J.
+    """
+    from rlscale.laws.thresholds import ThresholdCrossings
+
+    out = []
+    for (env, bs, lr), mine in ours.groupby(["env", "batch_size", "learning_rate"], sort=True):
+        ref = theirs[(theirs["env"] == env) & (theirs["batch_size"] == bs) & np.isclose(theirs["learning_rate"], lr)]
+        sigmas = sorted(set(mine["utd"]) & set(ref["utd"]))
+        if len(sigmas) < 2:
+            continue
+        last = int(min(g["env_step"].max() for _, g in mine.groupby("utd")))
+        base = ref[np.isclose(ref["utd"], sigmas[0])]
+        r0 = float(base.loc[base["env_step"] <= skip_steps, "return"].mean())
+        base = base[(base["env_step"] > skip_steps) & (base["env_step"] <= last + 1)].assign(value=base["return"])
+        smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(base).mean_curve(0)
+        levels = [r0 + f * (float(smoothed["smoothed"].iloc[-1]) - r0) for f in FRACTIONS]
+        both = pd.concat([
+            mine[mine["utd"].isin(sigmas)].assign(value=mine[kind], benchmark="ours"),
+            ref[ref["utd"].isin(sigmas)].assign(value=ref["return"], benchmark="authors")], ignore_index=True)
+        both = both[(both["env_step"] > skip_steps) & (both["env_step"] <= last + 1)]
+        fit = ThresholdCrossings(levels, n_bootstrap=SIGMA_BOOTSTRAP, random_state=0, value_column="value").fit(both)
+        index = {(b, float(u)): i for i, (b, u) in enumerate(zip(fit.configs_["benchmark"], fit.configs_["utd"],
+                                                                 strict=True))}
+        for sigma in sigmas[1:]:
+            for j, (f, level) in enumerate(zip(FRACTIONS, levels, strict=True)):
+                point, boot = {}, {}
+                for side in ("ours", "authors"):
+                    i0, i1 = index[(side, float(sigmas[0]))], index[(side, float(sigma))]
+                    point[side] = fit.crossing_[i1, j] / fit.crossing_[i0, j]
+                    boot[side] = fit.bootstrap_[i1, j] / fit.bootstrap_[i0, j]
+                rel = boot["ours"] / boot["authors"]
+                ok = np.isfinite(rel)
+                lo, hi = np.quantile(rel[ok], [0.025, 0.975]) if ok.any() else (np.nan, np.nan)
+                out.append({"env": env, "batch_size": int(bs), "learning_rate": float(lr), "kind": kind,
+                            "sigma_0": float(sigmas[0]), "sigma": float(sigma), "fraction": f, "level": level,
+                            "ours": _num(point["ours"]), "authors": _num(point["authors"]),
+                            "ours_over_authors": _num(point["ours"] / point["authors"]), "lo": _num(lo),
+                            "hi": _num(hi), "reached_frac": float(ok.mean())})
+    return out
 
 
 def best_seeds(mine: pd.DataFrame, n: int, kind: str) -> pd.DataFrame:
@@ -438,6 +494,19 @@ def to_markdown(report: dict) -> str:
             ratio = f"{c['ratio']:.2f}" if c["ratio"] is not None else "–"
             lines.append(f"| {r['env']} | {r['utd']:g} | {r['kind']} | {c['fraction']:g} | {c['level']:.0f} | "
                          f"{_k(c['ours'])} | {_k(c['authors'])} | {ratio} |")
+    if report.get("sigma_effect"):
+        lines += ["", "The σ effect, which the laws fit: data to reach J at σ over data at σ0, ours and the authors', "
+                  "at the same J (set from their σ0 curve as above); ours ÷ theirs with a 95% interval from "
+                  f"{SIGMA_BOOTSTRAP} independent seed-bootstrap resamples of each set of runs (share of resamples "
+                  "where all four reach J). 1 inside the interval: our runs show the authors' σ effect at that J.",
+                  "", "| env | σ / σ0 | our metric | f | J (return) | ours D(σ)/D(σ0) | authors | ours ÷ authors [95%] "
+                  "(resamples reaching J) |", "|---|---|---|---|---|---|---|---|"]
+        def num(x: float | None) -> str:
+            return "–" if x is None else f"{x:.2f}"
+        for e in report["sigma_effect"]:
+            lines.append(f"| {e['env']} | {e['sigma']:g} / {e['sigma_0']:g} | {e['kind']} | {e['fraction']:g} | "
+                         f"{e['level']:.0f} | {num(e['ours'])} | {num(e['authors'])} | {num(e['ours_over_authors'])} "
+                         f"[{num(e['lo'])}, {num(e['hi'])}] ({e['reached_frac']:.2f}) |")
     for r in (r for r in rows if r["primary"]):
         lines += ["", f"### {r['env']} σ={r['utd']:g} B={r['batch_size']} η={r['learning_rate']:g}: our {r['kind']}",
                   "", "| env step | authors min / q1 / median / q3 / max | our median (seeds) | percentile |",

@@ -21,17 +21,18 @@ def bench():
     return module
 
 
-def _curves(seeds: range, delay: int = 0, rng_seed: int = 0) -> pd.DataFrame:
-    """HalfCheetah-like curves: random level -280 until 5k steps, a rise centred at 18k (+ delay) to 3000."""
+def _curves(seeds: range, delay: int = 0, rng_seed: int = 0, *, centre: float = 18000, width: float = 2500,
+            utd: float = 1.0) -> pd.DataFrame:
+    """HalfCheetah-like curves: random level -280 until 5k steps, a rise centred at ``centre`` (+ delay) to 3000."""
     rng = np.random.default_rng(rng_seed)
     steps = np.arange(1000, 30001, 1000)
     rows = []
     for s in seeds:
         shift = rng.normal(0, 1500)
-        level = -280 + 3280 / (1 + np.exp(-(steps - 18000 - delay - shift) / 2500))
+        level = -280 + 3280 / (1 + np.exp(-(steps - centre - delay - shift) / width))
         level[steps <= 5000] = -280
         for t, r in zip(steps, level + rng.normal(0, 60, steps.size), strict=True):
-            rows.append({"benchmark": "gym", "env": "HalfCheetah-v4", "algo": "sac", "utd": 1.0, "batch_size": 256,
+            rows.append({"benchmark": "gym", "env": "HalfCheetah-v4", "algo": "sac", "utd": utd, "batch_size": 256,
                          "learning_rate": 1e-3, "critic_params": 144386, "seed": s, "env_step": int(t),
                          "return": float(r)})
     return pd.DataFrame(rows)
@@ -111,3 +112,27 @@ def test_the_spread_of_seed_means_is_compared(bench):
     assert tight["sd_ours"] == pytest.approx(np.std(10.0 * np.arange(8), ddof=1))
     assert tight["sd_authors"] > 5 * tight["sd_ours"] and tight["spread_p"] < 0.05
     assert same["spread_p"] > 0.05
+
+
+def _two_sigmas(centres: tuple[float, float], widths: tuple[float, float], seeds: range, rng_seed: int) -> pd.DataFrame:
+    table = pd.concat([_curves(seeds, 0, rng_seed + k, centre=c, width=w, utd=u)
+                       for k, (u, c, w) in enumerate(zip((1.0, 2.0), centres, widths, strict=True))], ignore_index=True)
+    return table.assign(train_return=table["return"], wall_s=1.0)
+
+
+def test_the_sigma_effect_is_one_for_a_lag_that_stretches_every_sigma_alike_and_above_one_without_it(bench):
+    theirs = _two_sigmas((18000, 13000), (2500, 2000), range(8), 0)  # sigma 2 reaches every J ~0.75x as late
+    stretched = _two_sigmas((18000 * 1.25, 13000 * 1.25), (2500 * 1.25, 2000 * 1.25), range(6), 10)  # late alike
+    flat = _two_sigmas((18000, 18000), (2500, 2500), range(6), 10)  # sigma 2 no faster than sigma 1
+    lagged = bench.compare(stretched, theirs, skip_steps=5000)
+    effect = [e for e in lagged["sigma_effect"] if e["kind"] == "train_return"]
+    assert [(e["sigma_0"], e["sigma"], e["fraction"]) for e in effect] == [(1.0, 2.0, f) for f in bench.FRACTIONS]
+    assert all(c["ratio"] > 1.1 for r in lagged["configs"] for c in r["crossings"])  # ours are late at each sigma
+    for e in effect:
+        assert e["authors"] < 0.9 and e["ours"] < 0.9 and e["reached_frac"] == 1.0
+        assert e["lo"] < 1.0 < e["hi"]  # ... but sigma shortens our data need as it shortens theirs
+    missing = [e for e in bench.compare(flat, theirs, skip_steps=5000)["sigma_effect"] if e["kind"] == "train_return"]
+    assert all(e["ours"] == pytest.approx(1.0, abs=0.15) for e in missing)
+    assert all(e["lo"] > 1.0 for e in missing)
+    text = bench.to_markdown({**lagged, "runs": "r", "load_average": [0, 0, 0], "cpus": 2})
+    assert "| HalfCheetah-v4 | 2 / 1 | train_return | 0.5 |" in text
