@@ -260,15 +260,19 @@ def sigma_effect(ours: pd.DataFrame, theirs: pd.DataFrame, kind: str, skip_steps
         if len(sigmas) < 2:
             continue
         last = int(min(g["env_step"].max() for _, g in mine.groupby("utd")))
-        base = ref[np.isclose(ref["utd"], sigmas[0])]
-        r0 = float(base.loc[base["env_step"] <= skip_steps, "return"].mean())
-        base = base[(base["env_step"] > skip_steps) & (base["env_step"] <= last + 1)].assign(value=base["return"])
-        smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(base).mean_curve(0)
-        levels = [r0 + f * (float(smoothed["smoothed"].iloc[-1]) - r0) for f in FRACTIONS]
-        both = pd.concat([
-            mine[mine["utd"].isin(sigmas)].assign(value=mine[kind], benchmark="ours"),
-            ref[ref["utd"].isin(sigmas)].assign(value=ref["return"], benchmark="authors")], ignore_index=True)
-        both = both[(both["env_step"] > skip_steps) & (both["env_step"] <= last + 1)]
+        parts, levels = [], []
+        for sigma in sigmas:  # ours at the steps they logged, the authors' seeds interpolated there
+            cell, theirs_cell = mine[np.isclose(mine["utd"], sigma)], ref[np.isclose(ref["utd"], sigma)]
+            steps = np.sort(cell["env_step"].unique())
+            steps = steps[(steps > skip_steps) & (steps <= min(last, theirs_cell["env_step"].max()))]
+            authors = _authors_at(theirs_cell, steps)
+            if not levels:  # J from the authors' sigma_0 curve, as in _crossings
+                r0 = float(theirs_cell.loc[theirs_cell["env_step"] <= skip_steps, "return"].mean())
+                smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(authors).mean_curve(0)
+                levels = [r0 + f * (float(smoothed["smoothed"].iloc[-1]) - r0) for f in FRACTIONS]
+            parts += [cell[cell["env_step"].isin(steps)].assign(value=cell[kind], benchmark="ours"),
+                      authors.assign(benchmark="authors")]
+        both = pd.concat(parts, ignore_index=True)
         fit = ThresholdCrossings(levels, n_bootstrap=SIGMA_BOOTSTRAP, random_state=0, value_column="value").fit(both)
         index = {(b, float(u)): i for i, (b, u) in enumerate(zip(fit.configs_["benchmark"], fit.configs_["utd"],
                                                                  strict=True))}
@@ -317,6 +321,16 @@ def _interp_seeds(ref_wide: pd.DataFrame, steps: np.ndarray) -> np.ndarray:
     cols = [np.interp(steps, x[ok], y[ok], left=np.nan, right=np.nan)
             for y in ref_wide.to_numpy().T for ok in [~np.isnan(y)]]
     return np.stack(cols, axis=1)
+
+
+def _authors_at(ref: pd.DataFrame, steps: np.ndarray) -> pd.DataFrame:
+    """One cell of the authors' runs as a run table at our env steps (:func:`_interp_seeds`), ``value`` = return."""
+    wide = ref.pivot_table(index="env_step", columns="seed", values="return").sort_index()
+    at = pd.DataFrame(_interp_seeds(wide, steps), index=pd.Index(steps, name="env_step"), columns=wide.columns)
+    table = at.melt(ignore_index=False, value_name="return").reset_index().dropna(subset=["return"])
+    first = ref.iloc[0]
+    return table.assign(**{c: first[c] for c in ("benchmark", "env", "algo", "utd", "batch_size", "learning_rate",
+                                                  "critic_params")}, value=table["return"])
 
 
 def _distribution_stats(mine: np.ndarray, ref: np.ndarray, steps: np.ndarray, scale: float) -> dict:
@@ -397,11 +411,11 @@ def _crossings(mine: pd.DataFrame, ref: pd.DataFrame, kind: str, steps: np.ndarr
     """First-crossing env steps (ours, theirs) of levels set from the authors' curve, with bootstrap intervals."""
     from rlscale.laws.thresholds import ThresholdCrossings
 
-    last = int(steps[-1])
     r0 = float(ref.loc[ref["env_step"] <= skip_steps, "return"].mean())
-    # both sides from the first step after the warm-up (our evaluation there is of an untrained policy) to our last
-    ref = ref[(ref["env_step"] > skip_steps) & (ref["env_step"] <= last + 1)].assign(value=ref["return"])
-    mine = mine[(mine["env_step"] > skip_steps) & (mine["env_step"] <= last)].assign(value=mine[kind])
+    # both sides at our logged steps after the warm-up (our evaluation there is of an untrained policy), the
+    # authors' seeds interpolated there, so that a crossing resolves the same steps on either side
+    ref = _authors_at(ref, steps)
+    mine = mine[mine["env_step"].isin(steps)].assign(value=mine[kind])
     smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(ref).mean_curve(0)
     r_end = float(smoothed["smoothed"].iloc[-1])
     levels = [r0 + f * (r_end - r0) for f in FRACTIONS]

@@ -136,3 +136,12 @@ def test_the_sigma_effect_is_one_for_a_lag_that_stretches_every_sigma_alike_and_
     assert all(e["lo"] > 1.0 for e in missing)
     text = bench.to_markdown({**lagged, "runs": "r", "load_average": [0, 0, 0], "cpus": 2})
     assert "| HalfCheetah-v4 | 2 / 1 | train_return | 0.5 |" in text
+
+
+def test_runs_logged_more_sparsely_than_the_authors_are_not_read_as_late(bench):
+    theirs = _curves(range(8))
+    sparse = theirs[theirs["env_step"] % 5000 == 0]  # the authors' own seeds, a row every 5k steps instead of 1k
+    report = bench.compare(sparse.assign(train_return=sparse["return"], wall_s=1.0), theirs, skip_steps=5000)
+    crossings = report["configs"][0]["crossings"]
+    assert all(c["ratio"] == pytest.approx(1.0) for c in crossings)
+    assert all(c["ours"]["crossing"] % 5000 == 0 for c in crossings)
