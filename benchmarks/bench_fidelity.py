@@ -266,10 +266,7 @@ def sigma_effect(ours: pd.DataFrame, theirs: pd.DataFrame, kind: str, skip_steps
             steps = np.sort(cell["env_step"].unique())
             steps = steps[(steps > skip_steps) & (steps <= min(last, theirs_cell["env_step"].max()))]
             authors = _authors_at(theirs_cell, steps)
-            if not levels:  # J from the authors' sigma_0 curve, as in _crossings
-                r0 = float(theirs_cell.loc[theirs_cell["env_step"] <= skip_steps, "return"].mean())
-                smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(authors).mean_curve(0)
-                levels = [r0 + f * (float(smoothed["smoothed"].iloc[-1]) - r0) for f in FRACTIONS]
+            levels = levels or _levels(theirs_cell, authors, skip_steps)  # J from the authors' sigma_0 curve
             parts += [cell[cell["env_step"].isin(steps)].assign(value=cell[kind], benchmark="ours"),
                       authors.assign(benchmark="authors")]
         both = pd.concat(parts, ignore_index=True)
@@ -411,17 +408,14 @@ def _crossings(mine: pd.DataFrame, ref: pd.DataFrame, kind: str, steps: np.ndarr
     """First-crossing env steps (ours, theirs) of levels set from the authors' curve, with bootstrap intervals."""
     from rlscale.laws.thresholds import ThresholdCrossings
 
-    r0 = float(ref.loc[ref["env_step"] <= skip_steps, "return"].mean())
     # both sides at our logged steps after the warm-up (our evaluation there is of an untrained policy), the
     # authors' seeds interpolated there, so that a crossing resolves the same steps on either side
-    ref = _authors_at(ref, steps)
+    authors = _authors_at(ref, steps)
+    levels = _levels(ref, authors, skip_steps)
     mine = mine[mine["env_step"].isin(steps)].assign(value=mine[kind])
-    smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(ref).mean_curve(0)
-    r_end = float(smoothed["smoothed"].iloc[-1])
-    levels = [r0 + f * (r_end - r0) for f in FRACTIONS]
     out = []
     fits = {side: ThresholdCrossings(levels, n_bootstrap=100, random_state=0, value_column="value").fit(table)
-            .to_frame() for side, table in (("ours", mine), ("authors", ref))}
+            .to_frame() for side, table in (("ours", mine), ("authors", authors))}
     for i, (f, level) in enumerate(zip(FRACTIONS, levels, strict=True)):
         row = {"fraction": f, "level": level}
         for side, frame in fits.items():
@@ -432,6 +426,16 @@ def _crossings(mine: pd.DataFrame, ref: pd.DataFrame, kind: str, steps: np.ndarr
         row["ratio"] = a / b if a is not None and b else None
         out.append(row)
     return out
+
+
+def _levels(ref: pd.DataFrame, at: pd.DataFrame, skip_steps: int) -> list[float]:
+    """J = r0 + f (r_end - r0) for f in FRACTIONS: r0 the authors' seed mean over their warm-up rows (``ref``), r_end
+    their isotonic seed-mean curve at the last of our steps (``at``, :func:`_authors_at`)."""
+    from rlscale.laws.thresholds import ThresholdCrossings
+
+    r0 = float(ref.loc[ref["env_step"] <= skip_steps, "return"].mean())
+    smoothed = ThresholdCrossings([r0], n_bootstrap=1, value_column="value").fit(at).mean_curve(0)
+    return [r0 + f * (float(smoothed["smoothed"].iloc[-1]) - r0) for f in FRACTIONS]
 
 
 def _num(x: float) -> float | None:
