@@ -233,7 +233,7 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, *, skip_steps: int, keep_b
                    **_distribution_stats(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), steps, scale)}
             row["seed_means"] = _seed_means(wide.loc[steps].to_numpy(), _interp_seeds(ref_wide, steps), scale)
             row.update(selection)
-            row["crossings"] = _crossings(mine, ref, kind, steps, skip_steps, cfg)
+            row["crossings"] = _crossings(mine, ref, kind, steps, skip_steps)
             row["train_wall_s"] = float(mine["wall_s"].max()) if "wall_s" in mine else None
             rows.append(row)
     effect = [e for kind in kinds for e in sigma_effect(pd.concat(kept), theirs, kind, skip_steps)] if kept else []
@@ -403,8 +403,7 @@ def _replica_share(ref: np.ndarray, n: int) -> dict:
             "subsets": len(subsets)}
 
 
-def _crossings(mine: pd.DataFrame, ref: pd.DataFrame, kind: str, steps: np.ndarray, skip_steps: int,
-               cfg: dict) -> list[dict]:
+def _crossings(mine: pd.DataFrame, ref: pd.DataFrame, kind: str, steps: np.ndarray, skip_steps: int) -> list[dict]:
     """First-crossing env steps (ours, theirs) of levels set from the authors' curve, with bootstrap intervals."""
     from rlscale.laws.thresholds import ThresholdCrossings
 
@@ -519,8 +518,7 @@ def to_markdown(report: dict) -> str:
                   "where all four reach J). 1 inside the interval: our runs show the authors' σ effect at that J.",
                   "", "| env | σ / σ0 | our metric | f | J (return) | ours D(σ)/D(σ0) | authors | ours ÷ authors [95%] "
                   "(resamples reaching J) |", "|---|---|---|---|---|---|---|---|"]
-        def num(x: float | None) -> str:
-            return "–" if x is None else f"{x:.2f}"
+        num = _ratio_text
         for e in report["sigma_effect"]:
             lines.append(f"| {e['env']} | {e['sigma']:g} / {e['sigma_0']:g} | {e['kind']} | {e['fraction']:g} | "
                          f"{e['level']:.0f} | {num(e['ours'])} | {num(e['authors'])} | {num(e['ours_over_authors'])} "
@@ -539,6 +537,10 @@ def to_markdown(report: dict) -> str:
     if report["no_reference"]:
         lines += ["", "No authors' runs for: " + "; ".join(str(c) for c in report["no_reference"])]
     return "\n".join(lines)
+
+
+def _ratio_text(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
 
 
 def _k(side: dict) -> str:
