@@ -168,8 +168,10 @@ def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path,
 
 def test_import_csv_off_a_terminal_logs_progress_lines_until_the_table_is_written(tmp_path, monkeypatch, capsys):
     grid = pd.read_parquet(Path(__file__).resolve().parent.parent / "data" / "runs" / "gym.parquet")
-    # 200 copies under other seeds: 230k rows, about a second of reading and writing, several intervals
-    copies = [grid.assign(seed=grid["seed"] + 1000 * k, run_id=grid["run_id"] + f"-{k}") for k in range(200)]
+    # copies under other seeds up to 230k rows (~50 MB of CSV): about a second of reading and writing, several
+    # intervals; sized by rows, so a larger embedded grid does not grow the file (200 copies of today's was 2 GB)
+    n_copies = -(-230_000 // len(grid))
+    copies = [grid.assign(seed=grid["seed"] + 1000 * k, run_id=grid["run_id"] + f"-{k}") for k in range(n_copies)]
     source = tmp_path / "big.csv"
     pd.concat(copies, ignore_index=True).to_csv(source, index=False)
     monkeypatch.setenv("RLSCALE_PROGRESS_EVERY", "0")  # a line every 0.01 s (the heartbeat's floor)
