@@ -3,6 +3,7 @@ dvc.yaml / params.yaml / sweeps/ / notebooks/ agree with each other, and a repro
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -263,6 +264,45 @@ def _dvc_status(cwd: Path, env: dict) -> str:
     return subprocess.run([_dvc(), "status"], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
 
 
+def _numbers(text: str, suffix: str) -> tuple[list[str], list[float]]:
+    """A results file's text fields and numbers, in order (CSV cells or JSON leaves)."""
+    if suffix == ".csv":
+        table = pd.read_csv(io.StringIO(text))
+        cells = [v for row in table.itertuples(index=False) for v in row]
+    else:
+        cells = []
+        stack = [json.loads(text)]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                cells.extend(f"key:{k}" for k in node)
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+            else:
+                cells.append(node)
+    numeric = [isinstance(v, int | float) and not isinstance(v, bool) for v in cells]
+    return ([str(v) for v, n in zip(cells, numeric, strict=True) if not n],
+            [float(v) for v, n in zip(cells, numeric, strict=True) if n])
+
+
+def _assert_same_results(clone: Path) -> None:
+    """Every results file the clone rewrote holds the committed text and the committed numbers to 1e-4 relative
+    (1e-9 absolute near zero). Bit equality holds only on the CPU that committed them: other SIMD kernels (AVX-512
+    against AVX2, measured) move least-squares optima and interval ends by 1e-8 to 1e-5 relative."""
+    changed = subprocess.run(["git", "status", "--porcelain", "results"], cwd=clone, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    for line in changed:
+        status, name = line[:2].strip(), line[3:]
+        assert status == "M", f"{line}: a hand-run fit added or removed a results file"
+        committed = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=clone, capture_output=True, text=True,
+                                   check=True).stdout
+        old_text, old_num = _numbers(committed, Path(name).suffix)
+        new_text, new_num = _numbers((clone / name).read_text(), Path(name).suffix)
+        assert new_text == old_text, f"{name}: text fields differ from the committed file"
+        assert new_num == pytest.approx(old_num, rel=1e-4, abs=1e-9, nan_ok=True), name
+
+
 @pytest.mark.slow
 def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_run_fit(tmp_path):
     clone = _copy_of_the_repository(tmp_path / "clone")
@@ -276,7 +316,16 @@ def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_r
     assert "up to date" in _dvc_status(clone, env)
     again = subprocess.run([_dvc(), "repro"], cwd=clone, env=env, capture_output=True, text=True, check=True)
     assert "Running stage" not in again.stdout and "up to date" in _dvc_status(clone, env)
-    for step in (["hparams", "gym"], ["analysis", "gym"]):  # by hand, as the README invites
+    hand_run = (["hparams", "gym"], ["analysis", "gym"])  # by hand, as the README invites
+    for step in hand_run:
+        subprocess.run(["rlscale", "pipeline", *step], cwd=clone, env=env, capture_output=True, check=True)
+    _assert_same_results(clone)
+    # from here on this machine's own numbers: dvc's stage and the hand run must write the same bytes
+    subprocess.run([_dvc(), "repro"], cwd=clone, env=env, capture_output=True, check=True)
+    for cmd in (["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "local",
+                                       "--allow-empty"]):
+        subprocess.run(cmd, cwd=clone, check=True)
+    for step in hand_run:
         subprocess.run(["rlscale", "pipeline", *step], cwd=clone, env=env, capture_output=True, check=True)
     assert "up to date" in _dvc_status(clone, env), _dvc_status(clone, env)
     forced = subprocess.run([_dvc(), "repro", "-f", "--single-item", "overview"], cwd=clone, env=env,

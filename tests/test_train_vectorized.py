@@ -63,6 +63,10 @@ def dtype(request):
 # BRO in float32: its optimistic actor's KL term (about 300 on these random batches) amplifies the last-bit
 # differences between a batched and an unbatched matmul to 1e-4 within four updates, so float32 is compared on
 # the first update and the six updates run in float64, where the same maths agree to the last digits.
+# Weights in float32 are compared tensor by tensor (the norm of the difference against the weights' norm): Adam
+# divides each gradient by its own size, so an element whose gradient cancels to ~1e-7 (10^5 below the median)
+# carries float32's rounding of that sum (here up to 15 %, measured with AVX-512 kernels) into a step of the full
+# learning rate, while the whole gradients agree to 1e-6. A wrong learning rate, batch or mask moves every element.
 @pytest.mark.parametrize(("algo", "depth", "dtype", "steps"), [
     ("sac", 1, torch.float32, 6), ("sac", 2, torch.float32, 6), ("bro", 1, torch.float32, 1),
     ("bro", 1, torch.float64, 6)], indirect=["dtype"])
@@ -95,7 +99,10 @@ def test_each_member_updates_as_the_single_run_on_the_same_batches(algo, depth, 
             ref = getattr(agent, name).state_dict()
             assert set(ref) == set(state[name])
             for p in ref:
-                torch.testing.assert_close(state[name][p], ref[p], rtol=1e-5, atol=1e-6)
+                if dtype == torch.float64:
+                    torch.testing.assert_close(state[name][p], ref[p], rtol=1e-5, atol=1e-6)
+                else:
+                    assert float((state[name][p] - ref[p]).norm()) <= 1e-5 * float(ref[p].norm()), (k, name, p)
         torch.testing.assert_close(state["log_alpha"], agent.log_alpha.detach(), rtol=1e-6, atol=1e-7)
 
 
