@@ -172,9 +172,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as runs use)")
     parser.add_argument("--updates", type=int, default=300, help="updates per timed block")
     parser.add_argument("--blocks", type=int, default=5, help="alternating timed blocks per implementation")
-    parser.add_argument("--env-steps", type=int, default=3000, help="env steps for the env-throughput comparison")
+    parser.add_argument("--env-steps", type=int, default=3000,
+                        help="env steps for the env-throughput comparison (at least 1000)")
     parser.add_argument("--min-ratio", type=float, default=1.0)
     args = parser.parse_args()
+    if args.env_steps < 1000:  # the trainer runs at a utd of 1e-3, and a run that would never update is refused
+        parser.error(f"--env-steps must be at least 1000, got {args.env_steps}")
 
     from rlscale.train.loop import resolve_device
 
@@ -197,7 +200,7 @@ def main() -> int:
         ref_rates.append(timed(ref, args.updates, device))
     u_ours, u_ref = statistics.median(ours_rates), statistics.median(ref_rates)
 
-    ours_env_loop(100, device), plain_env_loop(100, device)  # warm-up: imports, MuJoCo model compilation
+    ours_env_loop(1000, device), plain_env_loop(100, device)  # warm-up: imports, MuJoCo model compilation
     e_ours, e_ref = ours_env_loop(args.env_steps, device), plain_env_loop(args.env_steps + 1000, device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} thread(s))"
     print(f"device: {name}; torch {torch.__version__}; load average {os.getloadavg()[0]:.1f}")

@@ -50,7 +50,7 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run, log, record the outcome (cut to
 if (( TINY )); then
     DEV=cpu; KS=(1 2); SIZE=mini; SECS=0.2; BLOCKS=1; MIN=0; STEPS=600; CHUNK_STEPS=250
     WARP=(--warp-envs 8 --warp-steps 6 --warp-device cpu --gym-steps 24 --seconds 0.5)
-    TRAIN=(--updates 20 --blocks 1 --env-steps 300 --min-ratio 0)
+    TRAIN=(--updates 20 --blocks 1 --env-steps 1000 --min-ratio 0)  # 1000: a utd of 1e-3 updates once
 else
     DEV=cuda; KS=(1 8 64); SIZE=paper; SECS=1; BLOCKS=2; MIN=30; STEPS=3000; CHUNK_STEPS=3000
     WARP=(--warp-envs 4096)
@@ -73,8 +73,9 @@ step single_vs_cleanrl 90 "$PY" benchmarks/bench_train.py --device "$DEV" "${TRA
 # 4. the engine on the device: one run, one chunk, one PQL run, each to the end
 RUNS="$OUT/runs"
 rm -rf "$RUNS"
+# warm-up 300: the replay must hold a batch of 256 at the first update
 step train_single 90 "$PY" -m rlscale.cli train --env gym:HalfCheetah-v4 --algo sac --utd 2 --batch-size 256 \
-    --learning-rate 3e-4 --env-steps "$STEPS" --eval-every $((STEPS / 2)) --eval-episodes 1 --warmup-steps 200 \
+    --learning-rate 3e-4 --env-steps "$STEPS" --eval-every $((STEPS / 2)) --eval-episodes 1 --warmup-steps 300 \
     --device "$DEV" -o "$RUNS/single"
 cat > "$OUT/chunk.yaml" <<EOF
 name: chunk
