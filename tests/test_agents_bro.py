@@ -125,6 +125,14 @@ def test_quantile_huber_loss_and_gradient_are_the_textbook_formula(monkeypatch, 
     torch.testing.assert_close(grad_ours, grad_textbook, rtol=1e-12, atol=1e-12)
 
 
+def test_quantile_huber_loss_off_the_cpu_runs_in_device_sized_passes_with_the_same_shapes():
+    """The GPU branch (larger passes) on torch's meta device, which runs every op for its shapes only."""
+    z = torch.randn(3, 2, 7, 5, device="meta", requires_grad=True)
+    loss = quantile_huber_loss(z, torch.randn(3, 1, 7, 6, device="meta"), torch.rand(5, device="meta"))
+    (grad,) = torch.autograd.grad(loss.sum(), z)
+    assert loss.shape == (3, 2, 7) and grad.shape == z.shape and grad.device.type == "meta"
+
+
 def test_updates_reduce_the_critic_loss_on_a_fixed_batch():
     agent, batch = _tiny(), _batch(32)
     first = [float(agent.update(batch)["critic_loss"]) for _ in range(5)]
