@@ -27,6 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 OBS, ACT, BATCH, LR, GAMMA, TAU = 17, 6, 256, 3e-4, 0.99, 0.005
+ENV_LOOP_UTD = 1e-3  # the whole trainer timed at a negligible UTD
+MIN_ENV_STEPS = round(1 / ENV_LOOP_UTD)  # fewer would be a run that never updates, which the trainer refuses
 
 
 # ------------------------------------------------------------------ the plain reference (CleanRL style)
@@ -146,7 +148,7 @@ def ours_env_loop(steps: int, device: torch.device) -> float:
     from rlscale.train.config import RunConfig, Runtime
     from rlscale.train.loop import train_run
 
-    cfg = RunConfig(env="gym:HalfCheetah-v4", algo="sac", utd=1e-3, batch_size=BATCH, learning_rate=LR, seed=0,
+    cfg = RunConfig(env="gym:HalfCheetah-v4", algo="sac", utd=ENV_LOOP_UTD, batch_size=BATCH, learning_rate=LR, seed=0,
                     env_steps=steps, eval_every=steps, eval_episodes=1, warmup_steps=0)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -173,11 +175,11 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=300, help="updates per timed block")
     parser.add_argument("--blocks", type=int, default=5, help="alternating timed blocks per implementation")
     parser.add_argument("--env-steps", type=int, default=3000,
-                        help="env steps for the env-throughput comparison (at least 1000)")
+                        help=f"env steps for the env-throughput comparison (at least {MIN_ENV_STEPS})")
     parser.add_argument("--min-ratio", type=float, default=1.0)
     args = parser.parse_args()
-    if args.env_steps < 1000:  # the trainer runs at a utd of 1e-3, and a run that would never update is refused
-        parser.error(f"--env-steps must be at least 1000, got {args.env_steps}")
+    if args.env_steps < MIN_ENV_STEPS:
+        parser.error(f"--env-steps must be at least {MIN_ENV_STEPS}, got {args.env_steps}")
 
     from rlscale.train.loop import resolve_device
 
@@ -200,7 +202,7 @@ def main() -> int:
         ref_rates.append(timed(ref, args.updates, device))
     u_ours, u_ref = statistics.median(ours_rates), statistics.median(ref_rates)
 
-    ours_env_loop(1000, device), plain_env_loop(100, device)  # warm-up: imports, MuJoCo model compilation
+    ours_env_loop(MIN_ENV_STEPS, device), plain_env_loop(100, device)  # warm-up: imports, MuJoCo model compilation
     e_ours, e_ref = ours_env_loop(args.env_steps, device), plain_env_loop(args.env_steps + 1000, device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} thread(s))"
     print(f"device: {name}; torch {torch.__version__}; load average {os.getloadavg()[0]:.1f}")
