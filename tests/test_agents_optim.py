@@ -12,9 +12,13 @@ from rlscale.agents.optim import Adam
 
 @pytest.mark.parametrize(("betas", "weight_decay"), [((0.9, 0.999), 0.0), ((0.5, 0.999), 0.0), ((0.9, 0.999), 1e-4)])
 @pytest.mark.parametrize("lrs", [[1e-3, 3e-4, 2e-2], [3e-4] * 3])
-def test_each_member_steps_as_torch_optim_on_its_own_slice(betas, weight_decay, lrs):
+@pytest.mark.parametrize("grads_as_laid_out", [True, False])
+def test_each_member_steps_as_torch_optim_on_its_own_slice(betas, weight_decay, lrs, grads_as_laid_out):
+    """Also for a weight kept transposed in memory (as ``Linear`` keeps its weights), with its gradients in its own
+    layout (as autograd hands them over) or in another one (copied into its layout)."""
     g = torch.Generator().manual_seed(0)
-    stacked = [torch.randn(3, 4, 5, generator=g), torch.randn(3, 2, 5, generator=g)]
+    stacked = [torch.randn(3, 4, 5, generator=g), torch.randn(3, 2, 5, generator=g),
+               torch.randn(3, 5, 4, generator=g).mT]
     ours = Adam(stacked, lrs, betas=betas, weight_decay=weight_decay)
     theirs = []
     for k, lr in enumerate(lrs):  # member k alone, as torch.optim sees a single run's parameters
@@ -23,7 +27,8 @@ def test_each_member_steps_as_torch_optim_on_its_own_slice(betas, weight_decay, 
         theirs.append((params, cls(params, lr=lr, betas=betas, weight_decay=weight_decay, foreach=True)))
     for _ in range(20):
         grads = [torch.randn(p.shape, generator=g) for p in stacked]
-        ours.step(grads)
+        ours.step([torch.empty_like(p).copy_(grad) for p, grad in zip(stacked, grads, strict=True)]
+                  if grads_as_laid_out else grads)
         for k, (params, opt) in enumerate(theirs):
             for p, grad in zip(params, grads, strict=True):
                 p.grad = grad[k].clone()
@@ -47,3 +52,19 @@ def test_state_round_trip_continues_identically():
         a.step(grad)
         b.step(grad)
     assert torch.equal(a_params[0], b_params[0]) and a.step_count == b.step_count == 4
+
+
+@pytest.mark.parametrize("lrs", [[1e-2, 1e-3], [1e-2, 1e-2]])
+def test_a_gradient_laid_out_unlike_its_parameter_steps_as_one_laid_out_like_it(lrs):
+    """The fused kernel pairs a parameter with its gradient in memory order: a transposed gradient taken as it
+    lies would pair each weight with another weight's gradient."""
+    g = torch.Generator().manual_seed(2)
+    a_params = [torch.randn(2, 4, 3, generator=g)]
+    b_params = [a_params[0].clone()]
+    a, b = Adam(a_params, lrs), Adam(b_params, lrs)
+    for _ in range(3):
+        grad = torch.randn(2, 3, 4, generator=g).transpose(1, 2)
+        assert not grad.is_contiguous()
+        a.step([grad])
+        b.step([grad.contiguous()])
+    assert torch.equal(a_params[0], b_params[0])

@@ -2,10 +2,17 @@
 
 Written here because ``torch.optim`` takes one learning rate per parameter group, not one per slice
 of a stacked tensor: the K members of a chunk live in the same tensors and differ in learning rate.
-The update is torch.optim.Adam's (and AdamW's, with ``weight_decay``) multi-tensor ("foreach") update,
-without amsgrad, maximize or capturable; ``tests/test_agents_optim.py`` checks it against torch's own
-optimisers member by member. When every member has the same learning rate (a single run, or the
-temperature's optimiser) the learning rate is a Python number, as in torch.
+The update is torch's fused AdamW kernel (``torch._fused_adamw_``, what ``torch.optim.AdamW(fused=True)``
+runs; decoupled weight decay, none for plain Adam), without amsgrad or maximize, called once per distinct
+learning rate on the slices of the members that share it (on the whole tensors when all do).
+``tests/test_agents_optim.py`` checks it against torch's own optimisers member by member.
+
+Why the fused kernel rather than torch.optim's multi-tensor ("foreach") ops: those make eight passes over
+every parameter, gradient and moment, one kernel each, and K members' 256-wide actors (2 MB per weight
+matrix at K = 8) do not fit in the caches between passes; the fused kernel makes one. On one CPU thread it
+took a K = 8 BRO actor step from 4.0 ms to 0.9 ms. The kernel pairs a parameter with its gradient in memory
+order, so a gradient laid out otherwise is copied into the parameter's layout first; ``Linear`` keeps its
+weights laid out as autograd hands over their gradients, so that copy is rare.
 """
 
 from __future__ import annotations
@@ -24,43 +31,34 @@ class Adam:
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         self.params = list(params)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
-        lrs = [float(lr)] * self.params[0].shape[0] if isinstance(lr, int | float) else [float(x) for x in lr]
-        if len(set(lrs)) == 1:
-            self.lr: float | torch.Tensor = lrs[0]
-        else:
-            self.lr = torch.tensor(lrs, device=self.params[0].device)
-            self._shapes = [(-1,) + (1,) * (p.dim() - 1) for p in self.params]
+        k = self.params[0].shape[0]
+        lrs = [float(lr)] * k if isinstance(lr, int | float) else [float(x) for x in lr]
+        members: dict[float, list[int]] = {}
+        for member, member_lr in enumerate(lrs):
+            members.setdefault(member_lr, []).append(member)
+        # (learning rate, its members; None: every member, so the kernel takes the whole tensors)
+        self._groups = [(group_lr, None if len(ks) == k else ks) for group_lr, ks in members.items()]
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.step_count = 0
-
-    def _per_param(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [x.view(shape) for shape in self._shapes]
+        self._step = torch.zeros((), device=self.params[0].device)  # the kernel reads the step from a tensor
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
         self.step_count += 1
+        self._step.fill_(self.step_count)
+        # the kernel pairs a parameter with its gradient in memory order: a gradient laid out otherwise is copied
+        grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(self.params, grads,
+                                                                                                 strict=True)]
         beta1, beta2 = self.betas
-        bias_correction1 = 1 - beta1**self.step_count
-        bias_correction2_sqrt = (1 - beta2**self.step_count) ** 0.5
-        grads = list(grads)
-        if self.weight_decay:
-            if isinstance(self.lr, float):
-                torch._foreach_mul_(self.params, 1 - self.lr * self.weight_decay)
-            else:
-                torch._foreach_mul_(self.params, self._per_param(1 - self.lr * self.weight_decay))
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, bias_correction2_sqrt)
-        torch._foreach_add_(denom, self.eps)
-        if isinstance(self.lr, float):
-            torch._foreach_addcdiv_(self.params, self.exp_avg, denom, -self.lr / bias_correction1)
-        else:
-            update = torch._foreach_div(self.exp_avg, denom)
-            torch._foreach_mul_(update, self._per_param(self.lr * (-1.0 / bias_correction1)))
-            torch._foreach_add_(self.params, update)
+        for lr, members in self._groups:
+            tensors = [self.params, grads, self.exp_avg, self.exp_avg_sq]
+            if members is not None:
+                tensors = [[t[k] for t in ts for k in members] for ts in tensors]
+            params, group_grads, exp_avg, exp_avg_sq = tensors
+            torch._fused_adamw_(params, group_grads, exp_avg, exp_avg_sq, [], [self._step] * len(params), lr=lr,
+                                beta1=beta1, beta2=beta2, weight_decay=self.weight_decay, eps=self.eps,
+                                amsgrad=False, maximize=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {"step": self.step_count, "exp_avg": [t.clone() for t in self.exp_avg],
