@@ -118,9 +118,10 @@ def build_members(build: Callable[[tuple[int, ...]], nn.Module], k: int, seeds: 
         return parts[0].to(device)
     with torch.device("meta"):  # the joined module's own initialisation would be thrown away
         whole = build((k,))
+    whole.to_empty(device=device)  # keeps the memory layout each parameter was built with
     states = [p.state_dict() for p in parts]
-    whole.load_state_dict({name: torch.cat([s[name] for s in states]) for name in states[0]}, assign=True)
-    return whole.to(device)
+    whole.load_state_dict({name: torch.cat([s[name] for s in states]) for name in states[0]})
+    return whole
 
 
 def member_state(state: Any, k: int) -> Any:

@@ -36,23 +36,27 @@ class Linear(nn.Module):
     def __init__(self, members: tuple[int, ...], in_features: int, out_features: int, *, bias: bool = True,
                  gain: float | None = None) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(*members, out_features, in_features))
-        self.bias = nn.Parameter(torch.empty(*members, out_features)) if bias else None
-        if self.weight.is_meta:
-            return
-        with torch.no_grad():
-            weights = self.weight.view(-1, out_features, in_features)
-            biases = self.bias.view(-1, out_features) if bias else [None] * len(weights)
-            for w, b in zip(weights, biases, strict=True):
-                if gain is None:  # nn.Linear.reset_parameters, member by member
-                    nn.init.kaiming_uniform_(w, a=math.sqrt(5))
-                    if b is not None:
-                        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
-                        nn.init.uniform_(b, -bound, bound)
-                else:
-                    nn.init.orthogonal_(w, gain)
-                    if b is not None:
-                        nn.init.zeros_(b)
+        weight = torch.empty(*members, out_features, in_features)
+        bias_ = torch.empty(*members, out_features) if bias else None
+        if not weight.is_meta:
+            with torch.no_grad():
+                biases = bias_.view(-1, out_features) if bias_ is not None else [None] * weight[..., 0, 0].numel()
+                for w, b in zip(weight.view(-1, out_features, in_features), biases, strict=True):
+                    if gain is None:  # nn.Linear.reset_parameters, member by member
+                        nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+                        if b is not None:
+                            bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
+                            nn.init.uniform_(b, -bound, bound)
+                    else:
+                        nn.init.orthogonal_(w, gain)
+                        if b is not None:
+                            nn.init.zeros_(b)
+        # Kept in memory as [*members, in, out] (its shape and values stay [*members, out, in]): autograd hands the
+        # batched matmul's weight gradient over in that layout, and the optimiser's fused kernel, which pairs a
+        # weight with its gradient by memory order, then takes it as it comes instead of copying it transposed
+        # (that copy cost a K = 8 BRO update about as much as its matmuls' backward pass on CPU)
+        self.weight = nn.Parameter(weight.mT.contiguous().mT)
+        self.bias = nn.Parameter(bias_) if bias_ is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w, b = self.weight, self.bias
