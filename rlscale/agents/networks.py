@@ -40,7 +40,7 @@ class Linear(nn.Module):
         bias_ = torch.empty(*members, out_features) if bias else None
         if not weight.is_meta:
             with torch.no_grad():
-                biases = bias_.view(-1, out_features) if bias_ is not None else [None] * weight[..., 0, 0].numel()
+                biases = bias_.view(-1, out_features) if bias_ is not None else [None] * math.prod(members)
                 for w, b in zip(weight.view(-1, out_features, in_features), biases, strict=True):
                     if gain is None:  # nn.Linear.reset_parameters, member by member
                         nn.init.kaiming_uniform_(w, a=math.sqrt(5))
