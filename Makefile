@@ -10,6 +10,9 @@ VENV ?= .venv
 # On the CPU machines torch==2.13.0 is a wheel on disk; any other spec may pull a multi-GB
 # CUDA build. On a GPU machine with torch already importable in the venv, nothing is installed.
 TORCH_SPEC ?= torch==2.13.0
+# pytest processes for `make test` (pytest-xdist; a test file's tests stay together, so module fixtures run once):
+# most tests hold one core, so the second process puts a 2-core machine's other core to work
+TEST_WORKERS ?= 2
 
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet --disable-pip-version-check
@@ -27,7 +30,7 @@ authors: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 binder-check: $(VENV)/.installed-dev
 	RLSCALE_BINDER_CHECK=1 TORCH_SPEC='$(TORCH_SPEC)' $(VENV)/bin/pytest tests/test_binder.py

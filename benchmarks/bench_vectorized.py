@@ -72,12 +72,19 @@ def _rate(fn: Callable[[], None], work: int, seconds: float, device: torch.devic
     return n * work / (time.perf_counter() - start)
 
 
-def _agents(k: int, algo: str, size: str, device: torch.device) -> tuple[list[Agent], Agent]:
-    """K single-run agents and one K-member agent whose member i starts from single i's weights."""
+def member_lrs(k: int, n: int) -> list[float]:
+    """K members' learning rates: ``n`` values spread over 1e-4..1e-3 (LR for one), each on neighbouring members,
+    as a sweep's chunk lists a learning rate's seeds together."""
+    values = [LR] if n == 1 else np.geomspace(1e-4, 1e-3, n).tolist()
+    return [values[i * min(n, k) // k] for i in range(k)]
+
+
+def _agents(k: int, algo: str, size: str, device: torch.device, n_lrs: int) -> tuple[list[Agent], Agent]:
+    """K single-run agents and one K-member agent whose member i starts from single i's weights and learning rate."""
     _, obs, act, width, depth, _ = SIZES[algo, size]
-    settings = AgentSettings(LR, width, depth)
-    singles = [make_agent(algo, obs, act, settings, device, seeds=[seed]) for seed in range(k)]
-    return singles, make_agent(algo, obs, act, [settings] * k, device, seeds=list(range(k)))
+    settings = [AgentSettings(lr, width, depth) for lr in member_lrs(k, n_lrs)]
+    singles = [make_agent(algo, obs, act, s, device, seeds=[seed]) for seed, s in enumerate(settings)]
+    return singles, make_agent(algo, obs, act, settings, device, seeds=list(range(k)))
 
 
 def _alternate(vec: Callable[[], None], single: Callable[[], None], k: int, args: argparse.Namespace,
@@ -91,8 +98,8 @@ def _alternate(vec: Callable[[], None], single: Callable[[], None], k: int, args
 
 def bench_updates(k: int, algo: str, size: str, device: torch.device, args: argparse.Namespace) -> tuple[float, float]:
     _, obs, act, _, _, batch = SIZES[algo, size]
-    singles, vec = _agents(k, algo, size, device)
-    single = singles[0]
+    singles, vec = _agents(k, algo, size, device, args.learning_rates)
+    single = singles[0]  # one agent's weights stay in the caches: the K singles' best case
     if args.compile:
         for agent in (single, vec):
             agent.update = torch.compile(agent.update, mode=args.compile)
@@ -114,7 +121,7 @@ def bench_updates(k: int, algo: str, size: str, device: torch.device, args: argp
 def bench_env_steps(k: int, algo: str, size: str, device: torch.device,
                     args: argparse.Namespace) -> tuple[float, float]:
     env_name = SIZES[algo, size][0]
-    singles, vec = _agents(k, algo, size, device)
+    singles, vec = _agents(k, algo, size, device, args.learning_rates)
     vec_envs = [make_env(env_name)[0] for _ in range(k)]
     envs = [make_env(env_name)[0] for _ in range(k)]
     vobs = np.stack([env.reset(seed=i)[0] for i, env in enumerate(vec_envs)])
@@ -152,12 +159,16 @@ def main() -> int:
     parser.add_argument("--skip-env", action="store_true", help="measure gradient updates only")
     parser.add_argument("--compile", nargs="?", const="default", choices=["default", "reduce-overhead", "max-autotune"],
                         help="torch.compile both sides' update in this mode (reduce-overhead: CUDA graphs)")
+    parser.add_argument("--learning-rates", type=int, default=1,
+                        help="distinct learning rates over the K members, as a sweep's chunk has them (default 1)")
     parser.add_argument("--target-k", type=int, default=8)
     parser.add_argument("--target-size", default="mini", choices=["paper", "mini"])
     parser.add_argument("--min-ratio", type=float, default=2.0)
     parser.add_argument("--json", default="build/bench_vectorized.json",
                         help="where to write the results (default: the git-ignored build/)")
     args = parser.parse_args()
+    if args.learning_rates < 1:
+        parser.error(f"--learning-rates must be >= 1, got {args.learning_rates}")
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     if args.threads:
@@ -173,7 +184,8 @@ def main() -> int:
         for size in args.sizes:
             env, obs, act, width, depth, batch = SIZES[algo, size]
             print(f"\n{algo} {size}: {env} sizes (obs {obs}, action {act}), critic {width} wide x {depth}, "
-                  f"batch {batch}{f', torch.compile {args.compile}' if args.compile else ''}")
+                  f"batch {batch}, {args.learning_rates} learning rate(s) over the members"
+                  f"{f', torch.compile {args.compile}' if args.compile else ''}")
             print(f"{'K':>4} {'vec upd/s':>10} {'K singles':>10} {'ratio':>6} {'vec env/s':>10} {'K singles':>10} "
                   f"{'ratio':>6}")
             for k in ks:
@@ -191,7 +203,7 @@ def main() -> int:
     io.write_json(args.json, {"device": name, "torch": torch.__version__, "cores": os.cpu_count(),
                               "threads": torch.get_num_threads(), "loadavg_before": load_before,
                               "loadavg_after": load_after, "seconds": args.seconds, "blocks": args.blocks,
-                              "compile": args.compile,
+                              "compile": args.compile, "learning_rates": args.learning_rates,
                               "sizes": {f"{a} {s}": dict(zip(("env", "obs", "action", "width", "depth", "batch"),
                                                              SIZES[a, s], strict=True))
                                         for a in args.algos for s in args.sizes},

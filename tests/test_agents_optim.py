@@ -11,7 +11,8 @@ from rlscale.agents.optim import Adam
 
 
 @pytest.mark.parametrize(("betas", "weight_decay"), [((0.9, 0.999), 0.0), ((0.5, 0.999), 0.0), ((0.9, 0.999), 1e-4)])
-@pytest.mark.parametrize("lrs", [[1e-3, 3e-4, 2e-2], [3e-4] * 3])
+# distinct, all equal, a run of neighbours sharing one (taken as one slice), and one split around another
+@pytest.mark.parametrize("lrs", [[1e-3, 3e-4, 2e-2], [3e-4] * 3, [1e-3, 1e-3, 2e-2], [1e-3, 2e-2, 1e-3]])
 @pytest.mark.parametrize("grads_as_laid_out", [True, False])
 def test_each_member_steps_as_torch_optim_on_its_own_slice(betas, weight_decay, lrs, grads_as_laid_out):
     """Also for a weight kept transposed in memory (as ``Linear`` keeps its weights), with its gradients in its own

@@ -33,13 +33,24 @@ class Adam:
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
         k = self.params[0].shape[0]
         lrs = [float(lr)] * k if isinstance(lr, int | float) else [float(x) for x in lr]
-        members: dict[float, list[int]] = {}
-        for member, member_lr in enumerate(lrs):
-            members.setdefault(member_lr, []).append(member)
-        # (learning rate, its members; None: every member, so the kernel takes the whole tensors)
-        self._groups = [(group_lr, None if len(ks) == k else ks) for group_lr, ks in members.items()]
+        # each learning rate's members as runs of neighbours: a sweep's chunk lists a learning rate's seeds together,
+        # and the kernel pays per tensor, so it takes a run of members as one slice (K = 8 members with 8 learning
+        # rates took 13 times as long as with one when it took each member's slice alone)
+        runs: dict[float, list[slice]] = {}
+        for start, member_lr in enumerate(lrs):
+            group = runs.setdefault(member_lr, [])
+            if group and group[-1].stop == start:
+                group[-1] = slice(group[-1].start, start + 1)
+            else:
+                group.append(slice(start, start + 1))
+        self._groups = [(group_lr, [slice(None)] if group == [slice(0, k)] else group)
+                        for group_lr, group in runs.items()]
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        # each group's parameters and moments as the kernel takes them, sliced once: they are updated in place
+        with torch.no_grad():
+            self._state = [[_members(ts, group) for ts in (self.params, self.exp_avg, self.exp_avg_sq)]
+                           for _, group in self._groups]
         self.step_count = 0
         self._step = torch.zeros((), device=self.params[0].device)  # the kernel reads the step from a tensor
 
@@ -51,11 +62,8 @@ class Adam:
         grads = [g if g.stride() == p.stride() else torch.empty_like(p).copy_(g) for p, g in zip(self.params, grads,
                                                                                                  strict=True)]
         beta1, beta2 = self.betas
-        for lr, members in self._groups:
-            tensors = [self.params, grads, self.exp_avg, self.exp_avg_sq]
-            if members is not None:
-                tensors = [[t[k] for t in ts for k in members] for ts in tensors]
-            params, group_grads, exp_avg, exp_avg_sq = tensors
+        for (lr, group), (params, exp_avg, exp_avg_sq) in zip(self._groups, self._state, strict=True):
+            group_grads = _members(grads, group)
             torch._fused_adamw_(params, group_grads, exp_avg, exp_avg_sq, [], [self._step] * len(params), lr=lr,
                                 beta1=beta1, beta2=beta2, weight_decay=self.weight_decay, eps=self.eps,
                                 amsgrad=False, maximize=False)
@@ -71,3 +79,10 @@ class Adam:
                                                                                   strict=True)])
             torch._foreach_copy_(self.exp_avg_sq, [t.to(p.device) for t, p in zip(state["exp_avg_sq"], self.params,
                                                                                      strict=True)])
+
+
+def _members(tensors: Sequence[torch.Tensor], group: list[slice]) -> list[torch.Tensor]:
+    """Each tensor's slices of the members in ``group`` (runs of members), tensor by tensor."""
+    if group == [slice(None)]:  # every member: the whole tensors
+        return list(tensors)
+    return [t[members] for t in tensors for members in group]
