@@ -43,8 +43,7 @@ class Adam:
                 group[-1] = slice(group[-1].start, start + 1)
             else:
                 group.append(slice(start, start + 1))
-        self._groups = [(group_lr, [slice(None)] if group == [slice(0, k)] else group)
-                        for group_lr, group in runs.items()]
+        self._groups = list(runs.items())  # all members sharing one: one slice, the whole tensors
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         # each group's parameters and moments as the kernel takes them, sliced once: they are updated in place
@@ -83,6 +82,4 @@ class Adam:
 
 def _members(tensors: Sequence[torch.Tensor], group: list[slice]) -> list[torch.Tensor]:
     """Each tensor's slices of the members in ``group`` (runs of members), tensor by tensor."""
-    if group == [slice(None)]:  # every member: the whole tensors
-        return list(tensors)
     return [t[members] for t in tensors for members in group]
