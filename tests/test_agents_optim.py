@@ -69,3 +69,22 @@ def test_a_gradient_laid_out_unlike_its_parameter_steps_as_one_laid_out_like_it(
         a.step([grad])
         b.step([grad.contiguous()])
     assert torch.equal(a_params[0], b_params[0])
+
+
+@pytest.mark.parametrize("lrs", [[1e-3] * 4, [1e-3, 1e-3, 2e-2, 2e-2]])
+def test_a_step_of_linear_layers_copies_no_tensor(lrs):
+    """``Linear`` keeps its weights transposed in memory, and autograd hands their gradients over so; torch's CPU kernel
+    copied such a gradient (not contiguous in torch's sense) at every step, unused, unless it gets contiguous views."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from rlscale.agents.networks import Linear
+
+    layers = torch.nn.Sequential(Linear((4,), 6, 5), Linear((4,), 5, 3))
+    opt = Adam(list(layers.parameters()), lrs, weight_decay=1e-4)
+    grads = torch.autograd.grad(layers(torch.randn(4, 7, 6)).square().sum(), opt.params)
+    assert not layers[0].weight.is_contiguous()
+    assert all(g.stride() == p.stride() for g, p in zip(grads, opt.params, strict=True))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        opt.step(grads)
+    names = [event.name for event in prof.events()]
+    assert "aten::_fused_adamw_" in names and "aten::copy_" not in names and "aten::clone" not in names
