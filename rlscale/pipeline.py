@@ -22,6 +22,7 @@ devices and dates recorded in the runs' own ``config.json``, the host, and the w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -30,7 +31,7 @@ import os
 import platform
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -505,12 +506,41 @@ def _execute_with_one_restart(source: Path, executed: Path, parameters: dict[str
 
     for attempt in range(2):
         try:
-            papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
-                                       cwd=str(NOTEBOOK_DIR), progress_bar=False, start_timeout=KERNEL_START_S)
+            with _environment(NPY_DISABLE_CPU_FEATURES=_numpy_features_above_avx2()):
+                papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
+                                           cwd=str(NOTEBOOK_DIR), progress_bar=False, start_timeout=KERNEL_START_S)
             return
         except RuntimeError as exc:
             if attempt or "kernel_info" not in str(exc):
                 raise
+
+
+def _numpy_features_above_avx2() -> str:
+    """The SIMD targets past AVX2 that this numpy dispatches to (AVX-512 and x86-64-v4), for notebook kernels to
+    switch off: numpy's AVX-512 and AVX2 kernels round some plotted coordinates' last bit differently, so the same
+    analyses drew figures that differed by a few hundred pixels between an Intel AVX-512 and an AMD AVX2 CPU. With
+    numpy held to AVX2 every x86 CPU that has it draws the same bytes, and git-tracked figures stay unchanged
+    wherever ``make repro`` runs. Empty where there are none (other CPUs; the names differ between numpy versions) or
+    where the user chose numpy's features (numpy refuses both of its variables at once)."""
+    if os.environ.get("NPY_ENABLE_CPU_FEATURES") or os.environ.get("NPY_DISABLE_CPU_FEATURES"):
+        return ""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__
+    return " ".join(name for name in __cpu_dispatch__ if name.startswith("AVX512") or name == "X86_V4")
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """``values`` (the non-empty ones) set in this process's environment, which kernels inherit, then undone."""
+    added = {key: value for key, value in values.items() if value}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def publish_executed(executed: Path, dest: Path) -> Path:

@@ -364,6 +364,34 @@ def test_a_kernel_that_dies_before_starting_is_started_once_more(tmp_path, monke
     assert "42" in (tmp_path / "executed" / "b" / "starts.ipynb").read_text()
 
 
+def test_notebook_kernels_run_numpy_without_its_avx512_kernels_and_the_pipeline_keeps_its_environment(
+        tmp_path, monkeypatch):
+    """numpy's AVX-512 and AVX2 kernels round some plotted coordinates' last bit differently; a real kernel sees
+    every SIMD target past AVX2 switched off (so x86 CPUs draw the same bytes), and the pipeline's process is
+    left as it was."""
+    import nbformat
+
+    from rlscale.pipeline import _numpy_features_above_avx2, run_notebook
+
+    names = _numpy_features_above_avx2().split()
+    if not names:
+        pytest.skip("this numpy dispatches to nothing past AVX2 (not an x86 build)")
+    monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
+    book = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("names = []", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import os, warnings\nwarnings.simplefilter('error', ImportWarning)\n"
+                                  "from numpy._core._multiarray_umath import __cpu_features__\n"
+                                  "print(os.environ['NPY_DISABLE_CPU_FEATURES'], "
+                                  "'on:', [n for n in names if __cpu_features__[n]])")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(book, tmp_path / "notebooks" / "simd.ipynb")
+    monkeypatch.chdir(tmp_path)
+    run_notebook("simd", {"names": names}, "b/simd", executed_dir=tmp_path / "executed")
+    assert f"{' '.join(names)} on: []" in (tmp_path / "executed" / "b" / "simd.ipynb").read_text()
+    assert "NPY_DISABLE_CPU_FEATURES" not in os.environ
+
+
 def test_a_notebook_whose_kernel_dies_is_one_line_and_publishes_nothing(tmp_path, monkeypatch):
     import nbformat
 

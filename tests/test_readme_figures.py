@@ -60,9 +60,11 @@ def test_every_executed_notebook_shows_its_figure_and_holds_no_timings_or_machin
 
 #: RMS pixel difference (0-255 scale; matplotlib's own image-test measure) up to which two renderings of the same
 #: analyses are the same figure, for the README's 256-colour Figure 1 and for the executed notebook's full-size one.
-#: The committed analyses drawn on an AMD CPU (numpy's AVX2 kernels) instead of the committing CPU differ in the last
-#: bit of some plotted coordinates: RMS 0.062 (README) and 0.005 (notebook). One plotted number changed by 0.01 %
-#: gives 0.10-0.12 and 0.019, by 0.1 % 0.17 and 0.07, by 1 % 0.32 and 0.33: each line fails a 0.1 % change.
+#: Notebook kernels run numpy without its AVX-512 kernels, so x86 CPUs with AVX2 draw the same bytes; numpy's AVX-512
+#: kernels (what an Intel CPU used before) differ from its AVX2 ones in the last bit of some plotted coordinates: RMS
+#: 0.062 (README) and 0.005 (notebook), the size of difference a CPU outside that set may still make. One plotted
+#: number changed by 0.01 % gives 0.10-0.12 and 0.019, by 0.1 % 0.17 and 0.07, by 1 % 0.32 and 0.33: each line fails
+#: a 0.1 % change.
 README_FIGURE_RMS, NOTEBOOK_FIGURE_RMS = 0.1, 0.03
 
 
@@ -71,7 +73,7 @@ def _rgb(png: bytes) -> np.ndarray:
 
 
 def _assert_same_figure(made: bytes, committed: bytes, name: str, tolerance: float) -> None:
-    """Bytes where the CPU is the committing one's; elsewhere the same pixels up to last-bit rounding."""
+    """Bytes on an x86 CPU with AVX2 (as the committing one); elsewhere the same pixels up to last-bit rounding."""
     if made == committed:
         return
     a, b = _rgb(made), _rgb(committed)
@@ -93,7 +95,8 @@ def _without_images(book: nbformat.NotebookNode) -> tuple[str, list[bytes]]:
 
 def test_figure1_and_its_executed_notebook_are_what_the_pipeline_makes(tmp_path, monkeypatch):
     """The overview step rerun on a copy of the committed analyses gives the committed figure and notebook: the
-    same bytes on the committing CPU; on another, the same text and figures up to the RMS above."""
+    same bytes on an x86 CPU with AVX2, as the committing one; on another, the same text and figures up to the RMS
+    above."""
     for name in ("notebooks", "results", "params.yaml"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
