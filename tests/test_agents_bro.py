@@ -16,7 +16,7 @@ from rlscale.agents.bro import BRO, N_QUANTILES, quantile_huber_loss
 from rlscale.agents.bronet import BroNet, bronet_params
 from rlscale.envs import make_env
 from rlscale.train.config import RunConfig, Runtime
-from rlscale.train.loop import train_run
+from rlscale.train.loop import train_members, train_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -200,16 +200,23 @@ def _random_return(env_name: str, episodes: int) -> float:
 
 
 @pytest.mark.slow
-def test_bro_learns_pendulum_through_the_trainer(tmp_path):
-    """Real learning: measured seeds reach about -190 after 2000 steps; random play scores about -1200."""
-    cfg = RunConfig(env="gym:Pendulum-v1", algo="bro", utd=2.0, batch_size=32, learning_rate=3e-3, seed=0,
-                    env_steps=2000, eval_every=2000, eval_episodes=5, critic_width=64, critic_depth=1,
-                    warmup_steps=300)
-    train_run(cfg, tmp_path / "r", CPU)
-    curve = pd.read_parquet(tmp_path / "r" / "curve.parquet")
+def test_bro_members_learn_pendulum_through_the_trainer(tmp_path):
+    """Real learning: random play scores about -1200. One seed's return after 2000 steps is chaotic: seeds 0-5 of
+    this config as single runs ended at -195, -229, -129, -315, -415 and -678, and a last-bit change of the loss moved
+    seed 0 from about -190 to about -690. So four seeds, trained as one vectorised chunk (BRO's members through the
+    same loop), must score at least 600 over random on average: the seeds' spread (~190) puts that mean's ~95 standard
+    error 2-3 of them above the bar."""
+    seeds = range(4)
+    configs = [RunConfig(env="gym:Pendulum-v1", algo="bro", utd=2.0, batch_size=32, learning_rate=3e-3, seed=seed,
+                         env_steps=2000, eval_every=2000, eval_episodes=5, critic_width=64, critic_depth=1,
+                         warmup_steps=300) for seed in seeds]
+    train_members(configs, [tmp_path / f"s{seed}" for seed in seeds], CPU)
+    curves = [pd.read_parquet(tmp_path / f"s{seed}" / "curve.parquet") for seed in seeds]
     random_return = _random_return("gym:Pendulum-v1", 5)
-    assert curve["updates"].iloc[-1] == 3400 and (curve["critic_params"] == 2 * bronet_params(4, 64, 1, 100)).all()
-    assert curve["return"].iloc[-1] > random_return + 600, (curve["return"].tolist(), random_return)
+    for curve in curves:
+        assert curve["updates"].iloc[-1] == 3400 and (curve["critic_params"] == 2 * bronet_params(4, 64, 1, 100)).all()
+    final = [float(curve["return"].iloc[-1]) for curve in curves]
+    assert np.mean(final) > random_return + 600, (final, random_return)
 
 
 def test_bro_run_resumed_from_a_trainer_checkpoint_gives_the_same_curve(tmp_path):
