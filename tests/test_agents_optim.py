@@ -88,3 +88,27 @@ def test_a_step_of_linear_layers_copies_no_tensor(lrs):
         opt.step(grads)
     names = [event.name for event in prof.events()]
     assert "aten::_fused_adamw_" in names and "aten::copy_" not in names and "aten::clone" not in names
+
+
+def test_an_update_compiled_with_torch_compile_steps_as_the_eager_one():
+    """``torch.compile`` of an agent's update (how the GPU benchmarks run it) used to fail inside the optimiser: torch's
+    functionalisation refuses the fused kernel's in-place update of the parameters; the step runs outside the graph."""
+    from rlscale.agents.networks import Linear
+
+    torch.manual_seed(0)
+    eager_layers = torch.nn.Sequential(Linear((2,), 6, 5), torch.nn.ReLU(), Linear((2,), 5, 3))
+    compiled_layers = copy.deepcopy(eager_layers)
+    x = torch.randn(2, 7, 6)
+
+    def update(layers: torch.nn.Module, opt: Adam) -> None:
+        opt.step(torch.autograd.grad(layers(x).square().sum(), opt.params))
+
+    eager_opt, compiled_opt = (Adam(list(m.parameters()), [1e-3, 2e-2], weight_decay=1e-4)
+                               for m in (eager_layers, compiled_layers))
+    compiled = torch.compile(update)
+    for _ in range(3):
+        update(eager_layers, eager_opt)
+        compiled(compiled_layers, compiled_opt)
+    for ours, eager in zip(compiled_layers.parameters(), eager_layers.parameters(), strict=True):
+        torch.testing.assert_close(ours, eager)
+    assert compiled_opt.step_count == 3 and not torch.equal(compiled_layers[0].weight, Linear((2,), 6, 5).weight)

@@ -58,6 +58,9 @@ class Adam:
         self.step_count = 0
         self._step = torch.zeros((), device=self.params[0].device)  # the kernel reads the step from a tensor
 
+    # left out of torch.compile (a graph break, as around ``autograd.grad``): the fused kernel is already one pass per
+    # tensor list, and torch 2.13's functionalisation refuses its in-place update of tensors from outside the graph
+    @torch.compiler.disable
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
         self.step_count += 1
