@@ -1,0 +1,24 @@
+"""The README's Python example, run as written on the embedded data: an example that fits no law teaches nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_python_chain_fits_data_efficiency_laws_on_the_embedded_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"\*\*In Python\*\*.*?```python\n(.*?)```", readme, re.S)
+    assert block, "the README's **In Python** example is gone"
+    code = block.group(1).replace('"data/runs/', f'"{ROOT / "data" / "runs"}/')
+    monkeypatch.chdir(tmp_path)  # the example saves to fit/dmc
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
+    from rlscale.analysis import Analysis
+    from rlscale.laws.summary import OK
+
+    a = scope["a"]
+    assert (a.fitted_.efficiency.params_["status"] == OK).any(), a
+    assert repr(Analysis.load(tmp_path / "fit" / "dmc")) == repr(a)
