@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import Analysis, nearest_grid_runs, optimum_for_deltas
+from rlscale.analysis import Analysis, load_runs, nearest_grid_runs, optimum_for_deltas
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
 from rlscale.laws import BestHyperparams, HyperparamLaws, ThresholdCrossings, default_thresholds, make_sweep
@@ -142,6 +142,31 @@ def test_without_fitted_runs_the_grid_stands_in_and_says_so(tables):
     assert a.sources_["fitted"]["table"] == "grid" and "no fitted runs given" in a.fitted_.source
     assert len(a.fitted_.configs) == 12  # one configuration per (env, σ)
 
+
+
+def test_a_return_range_may_name_an_env_of_any_table_of_the_analysis_and_one_of_none_is_refused(tables):
+    grid, fitted = pd.read_parquet(tables["grid"]), pd.read_parquet(tables["fitted"])
+    some = fitted[fitted["env"] == "env-a"]  # fitted runs of one env only: env-b's range is the grid's
+    options = {"delta": 3e8, "thresholds": THRESHOLDS[-3:], "n_bootstrap": 5, "holdout": 0}
+    a = Analysis(**options, max_return={"env-a": 1000.0, "env-b": 1000.0}).fit(grid, fitted=some)
+    assert set(a.fitted_.configs["env"]) == {"env-a"}
+    with pytest.raises(RlscaleError, match=r"^max return given for env\(s\) env-A, which no row of the run tables "
+                       r"holds \(envs: env-a, env-b; names are case-sensitive\): did you mean env-a\?$"):
+        Analysis(**options, max_return={"env-A": 1000.0}).fit(grid, fitted=some)
+
+
+def test_a_table_mixing_algos_is_refused_naming_them_and_saying_to_fit_each(tables, tmp_path, capsys):
+    grid = pd.read_parquet(tables["grid"])
+    mixed = grid.assign(algo=np.where(grid["env"] == "env-a", "sac", "td3"))  # one law per env would pool them
+    with pytest.raises(RlscaleError, match=r"^the table mixes algos \(sac, td3\); .*fit each separately \(filter "
+                       r"the table to one algo\)$"):
+        load_runs(mixed)
+    path = tmp_path / "two_algos.parquet"
+    mixed.to_parquet(path)
+    assert main(["fit", "hparams", str(path), "-o", str(tmp_path / "out"), "--n-bootstrap", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlscale: error: the table mixes algos (sac, td3)") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
 
 def test_loading_a_missing_or_foreign_folder_is_one_line(tmp_path):
     with pytest.raises(RlscaleError, match="no saved analysis here"):

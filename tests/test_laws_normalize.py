@@ -157,3 +157,16 @@ def test_max_return_not_above_min_return_is_one_line_error():
         ReturnNormalizer(max_return={"Pendulum-v1": -100.0}, preset=None).transform(runs)
     with pytest.raises(RlscaleError, match="must be above its min return"):
         ReturnNormalizer(max_return={"Pendulum-v1": 0.0}, min_return={"Pendulum-v1": 10.0}, preset=None).transform(runs)
+
+
+def test_a_max_return_for_an_env_the_table_lacks_is_refused_naming_it():
+    runs = _mixed_table()  # HalfCheetah-v4 and walker-walk
+    # mis-cased: the preset's HalfCheetah-v4 value would be used instead, without a word
+    with pytest.raises(RlscaleError, match=r"^max return given for env\(s\) halfcheetah-v4, which no row of the run "
+                       r"table holds \(envs: HalfCheetah-v4, walker-walk; .*\): did you mean HalfCheetah-v4\?$"):
+        ReturnNormalizer(max_return={"halfcheetah-v4": 500.0}).fit(runs)
+    with pytest.raises(RlscaleError, match=r"^min return given for env\(s\) Pendulum-v1, .*HalfCheetah-v4, walker"):
+        ReturnNormalizer(min_return={"Pendulum-v1": -1500.0}).transform(runs)
+    # a caller that checks the names against several tables itself
+    assert ReturnNormalizer(max_return={"Pendulum-v1": 0.0}, check_envs=False).fit(runs).max_return_ == {
+        "HalfCheetah-v4": 9125.0}

@@ -9,7 +9,7 @@ from scipy.optimize import isotonic_regression
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
-from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
+from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds, same_cells
 from rlscale.runs import CONFIG_COLUMNS, validate_run_table
 
 
@@ -150,3 +150,18 @@ def test_crossings_restored_from_their_frames_draw_the_same_curves_and_intervals
     assert back.bootstrap_ is None and "2 configurations" in repr(back)
     with pytest.raises(RlscaleError, match="95% intervals only"):
         back.to_frame(alpha=0.1)
+
+
+def test_grid_values_equal_but_for_float_noise_are_one_cell():
+    clean = validate_run_table(make_sweep(utds=(1.0, 4.0), batch_sizes=(128,), learning_rates=(3e-4, 1e-3), n_seeds=3,
+                                          n_points=40, max_step=1_000_000))
+    seed0 = clean["seed"] == 0  # one seed logs its learning rate and utd computed, e.g. 3 * 1e-4
+    noisy = clean.assign(learning_rate=clean["learning_rate"].where(~seed0, np.nextafter(clean["learning_rate"], 1)),
+                         utd=clean["utd"].where(~seed0, clean["utd"] * (1 + 1e-15)))
+    assert noisy["learning_rate"].nunique() == 4 and noisy["utd"].nunique() == 4
+    fits = [ThresholdCrossings([500.0, 800.0], n_bootstrap=10, value_column="return").fit(t) for t in (clean, noisy)]
+    # one cell per grid value, at the value most rows log, with every seed: the same crossings as the clean table
+    pd.testing.assert_frame_equal(fits[1].configs_, fits[0].configs_)
+    np.testing.assert_array_equal(fits[1].bootstrap_, fits[0].bootstrap_)
+    assert fits[0].configs_["n_seeds"].eq(3).all()
+    assert same_cells(clean) is clean  # a clean table is left as it is

@@ -64,6 +64,7 @@ from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, law_terms
+from rlscale.laws.normalize import check_range_envs
 from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
@@ -215,8 +216,9 @@ class Analysis:
             raise RlscaleError(f"compute_unit must be one of {', '.join(COMPUTE_UNITS)}, got {self.compute_unit!r}")
         opts = self.resolved_options()
         self.options_ = opts
+        # each table may hold a subset of the envs (e.g. fitted runs of some only): a range must name an env of one
         prep = {"benchmark": self.benchmark, "max_return": self.max_return, "min_return": self.min_return,
-                "reset_every_updates": self.reset_every_updates, "return_kind": self.return_kind}
+                "reset_every_updates": self.reset_every_updates, "return_kind": self.return_kind, "check_envs": False}
         presets = {"grid": opts["max_return_preset"], "fitted": opts["fitted_max_return_preset"],
                    "baseline": opts["fitted_max_return_preset"]}
         with _recorded() as caught:
@@ -225,6 +227,8 @@ class Analysis:
                                       min_seeds=2 if name == "grid" else 1)
                       for name, table in given.items() if table is not None}
             self.benchmark_ = single_benchmark(pd.concat([t[["benchmark"]] for t in loaded.values()]))
+            check_range_envs({env for t in loaded.values() for env in t["env"].astype(str).unique()},
+                             self.max_return, self.min_return, source="the run tables")
             self.max_returns_ = {name: self._scale(table, presets[name]) for name, table in loaded.items()}
             first = self.max_returns_["grid" if "grid" in loaded else "fitted"]
             self.max_return_, self.min_return_ = first["max_return"], first["min_return"]
@@ -321,8 +325,9 @@ class Analysis:
         return {"method": self.method, "options": self.resolved_options(), "max_return": max_returns}
 
     def _scale(self, table: pd.DataFrame, preset: str) -> dict[str, Any]:
-        """The 0-1000 scale a table was put on: its preset and each env's max and min return."""
-        return return_scale(table, preset, self.max_return, self.min_return)
+        """The 0-1000 scale a table was put on: its preset and each env's max and min return (the envs given a
+        range were checked when the tables were loaded)."""
+        return return_scale(table, preset, self.max_return, self.min_return, check_envs=False)
 
     def _compare(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
         opts = self.options_

@@ -21,7 +21,7 @@ from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, cro
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, extrapolation_errors
 from rlscale.laws.normalize import ReturnNormalizer, filter_reset_dips
 from rlscale.laws.summary import MAX_CI_DECADES, OK
-from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
+from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds, same_cells
 from rlscale.runs import CONFIG_COLUMNS, read_run_table, table_metric, validate_run_table
 
 DEFAULT_J_LO = {"gym": 300.0, "dmc": 200.0}
@@ -50,13 +50,15 @@ def load_runs(
     runs: RunsLike, *, benchmark: str | None = None, max_return: Mapping[str, float] | None = None,
     min_return: Mapping[str, float] | None = None, reset_every_updates: float | None = None, min_seeds: int = 2,
     one_benchmark: bool = False, max_return_preset: str | None = "paper-grid",
-    return_kind: str = "auto",
+    return_kind: str = "auto", check_envs: bool = True,
 ) -> pd.DataFrame:
     """A validated run table (path or frame) of one benchmark (if given; ``one_benchmark``: the table
-    must hold only one), its ``return`` the kind asked for (:func:`select_return`), returns on the 0-1000
-    scale (``score`` column; ``max_return`` per env over the values of ``max_return_preset``, a name in
-    :data:`rlscale.laws.MAX_RETURN_PRESETS`) and, for agents with periodic resets, the post-reset dips
-    dropped."""
+    must hold only one) and one algo (:func:`single_algo`), its ``return`` the kind asked for
+    (:func:`select_return`), grid values that differ only by float noise made one
+    (:func:`rlscale.laws.thresholds.same_cells`: every step sees the same cells), returns on the 0-1000 scale
+    (``score`` column; ``max_return`` per env over the values of ``max_return_preset``, a name in
+    :data:`rlscale.laws.MAX_RETURN_PRESETS`; ``check_envs=False``: the caller checks that each env given a range
+    is one of its tables') and, for agents with periodic resets, the post-reset dips dropped."""
     if isinstance(runs, pd.DataFrame):
         table = validate_run_table(runs, min_seeds=min_seeds)
     else:
@@ -69,8 +71,10 @@ def load_runs(
             raise RlscaleError(f"run table has no rows of benchmark '{benchmark}' (has {', '.join(have)})")
     if one_benchmark:
         single_benchmark(table)
+    single_algo(table)
     table = ReturnNormalizer(max_return=dict(max_return) if max_return else None, preset=max_return_preset,
-                             min_return=dict(min_return) if min_return else None).transform(table)
+                             min_return=dict(min_return) if min_return else None,
+                             check_envs=check_envs).transform(same_cells(table))
     if reset_every_updates is not None:
         table = filter_reset_dips(table, reset_every_updates)
     return table
@@ -111,11 +115,21 @@ def single_benchmark(runs: pd.DataFrame) -> str:
     return benchmarks[0]
 
 
+def single_algo(runs: pd.DataFrame) -> str:
+    """The table's one algo: the laws are per agent, and pooling two agents' runs would mix their optima."""
+    algos = sorted(runs["algo"].astype(str).unique())
+    if len(algos) > 1:
+        raise RlscaleError(f"the table mixes algos ({', '.join(algos)}); the laws are per agent: fit each "
+                           "separately (filter the table to one algo)")
+    return algos[0]
+
+
 def return_scale(table: pd.DataFrame, preset: str | None, max_return: Mapping[str, float] | None = None,
-                 min_return: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """The 0-1000 scale a table is put on, as outputs record it: the preset and each env's max and min return."""
+                 min_return: Mapping[str, float] | None = None, check_envs: bool = True) -> dict[str, Any]:
+    """The 0-1000 scale a table is put on, as outputs record it: the preset and each env's max and min return
+    (``check_envs``: as :func:`load_runs`)."""
     norm = ReturnNormalizer(max_return=dict(max_return) if max_return else None, preset=preset,
-                            min_return=dict(min_return) if min_return else None).fit(table)
+                            min_return=dict(min_return) if min_return else None, check_envs=check_envs).fit(table)
     return {"preset": preset, "max_return": dict(norm.max_return_), "min_return": dict(norm.min_return_)}
 
 

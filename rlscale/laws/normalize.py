@@ -17,8 +17,9 @@ deliberately.
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,15 +52,18 @@ class ReturnNormalizer:
     ``higher_is_better``: None keeps the rows of a lower-is-better ``metric`` in their own units
     (score = return), False keeps every row so, True rescales all but DMC. ``fit`` resolves the range
     of every env of the table that needs one (fitted attributes ``max_return_`` and ``min_return_``:
-    {env: R}) and fails with one line naming the envs that have none.
+    {env: R}) and fails with one line naming the envs that have none, or the envs given a range that
+    the table does not hold (``check_envs=False``: the caller checks them, against all of its tables).
     """
 
     def __init__(self, max_return: dict[str, float] | None = None, preset: str | None = "paper-grid",
-                 min_return: dict[str, float] | None = None, higher_is_better: bool | None = None) -> None:
+                 min_return: dict[str, float] | None = None, higher_is_better: bool | None = None,
+                 check_envs: bool = True) -> None:
         self.max_return = max_return
         self.preset = preset
         self.min_return = min_return
         self.higher_is_better = higher_is_better
+        self.check_envs = check_envs
 
     def _table(self) -> dict[str, float]:
         if self.preset is not None and self.preset not in MAX_RETURN_PRESETS:
@@ -84,6 +88,8 @@ class ReturnNormalizer:
         for col in ("benchmark", "env", "return"):
             if col not in runs.columns:
                 raise RlscaleError(f"normalise returns: run table lacks column '{col}'")
+        if self.check_envs:
+            check_range_envs(runs["env"].astype(str).unique(), self.max_return, self.min_return)
         table = self._table()
         needs = ~self._own_units(runs)
         envs = sorted(runs.loc[needs, "env"].astype(str).unique())
@@ -138,6 +144,21 @@ class ReturnNormalizer:
         lines += [f"  {env}: max_return = {r:g}, min_return = {lows.get(env, 0.0):g}"
                   for env, r in getattr(self, "max_return_", {}).items()]
         return "\n".join(lines)
+
+
+def check_range_envs(envs: Iterable[str], max_return: dict[str, float] | None = None,
+                     min_return: dict[str, float] | None = None, source: str = "the run table") -> None:
+    """Refuse a max or min return given for an env that is none of ``envs`` (those of ``source``): a mis-cased or
+    mistyped name would otherwise go unused without a word, and a preset value be used in its place."""
+    have = sorted(set(envs))
+    for what, given in (("max return", max_return), ("min return", min_return)):
+        unknown = [env for env in given or {} if env not in have]
+        if unknown:
+            lowered = {env.lower(): env for env in have}
+            near = difflib.get_close_matches(unknown[0].lower(), list(lowered), n=1)
+            raise RlscaleError(f"{what} given for env(s) {', '.join(unknown)}, which no row of {source} holds "
+                               f"(envs: {', '.join(have)}; names are case-sensitive)"
+                               + (f": did you mean {lowered[near[0]]}?" if near else ""))
 
 
 def _v4_hint(missing: Sequence[str], table: dict[str, float]) -> str:

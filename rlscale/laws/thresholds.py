@@ -27,6 +27,9 @@ from rlscale.laws.summary import Summary, check_alpha
 from rlscale.runs import CONFIG_COLUMNS, higher_is_better, table_metric
 
 _CHUNK_ELEMENTS = 1 << 17  # per-chunk size of the [configs, samples, steps] work arrays (1 MiB of float64: in cache)
+#: grid columns that are floats (batch_size is an integer) and the significant digits that tell their cells apart
+_FLOAT_GRID_COLUMNS = ("utd", "learning_rate")
+_CELL_DIGITS = 12
 
 
 def default_thresholds(j_lo: float, j_hi: float = 800.0, n: int = 10) -> np.ndarray:
@@ -58,6 +61,9 @@ class ThresholdCrossings:
     ``strict``: J is reached only where the smoothed curve is past it (> J; < J when lower is better),
     not where it equals J. Seed means of continuous returns almost never equal J exactly, so this
     rarely changes a crossing; the authors' code compares this way.
+
+    Grid values equal to 12 significant digits are one configuration (:func:`same_cells`): seeds that log
+    0.00030000000000000003 and 0.0003 as the learning rate ran at the same one.
 
     Fitted attributes: ``configs_`` (one row per configuration: CONFIG_COLUMNS, ``critic_params``,
     ``n_seeds``), ``thresholds_`` [J], ``crossing_`` [configs, J] (all seeds; NaN = never reached),
@@ -97,7 +103,7 @@ class ThresholdCrossings:
 
         up = self.higher_is_better if self.higher_is_better is not None else higher_is_better(table_metric(runs))
         sign = 1.0 if up else -1.0  # a lower-is-better curve is thresholded as its mirror image
-        values, logged, steps, configs = _to_arrays(runs, self.value_column)
+        values, logged, steps, configs = _to_arrays(same_cells(runs), self.value_column)
         values = _fill_unlogged(values, logged, steps)
         n_seeds = configs["n_seeds"].to_numpy()
         weights = _bootstrap_weights(n_seeds, values.shape[1], self.n_bootstrap, self.random_state)
@@ -228,6 +234,21 @@ class ThresholdCrossings:
             return f"ThresholdCrossings(thresholds={self.thresholds!r}, n_bootstrap={self.n_bootstrap})"
         return (f"<ThresholdCrossings: {len(self.configs_)} configurations x {self.thresholds_.size} thresholds "
                 f"({', '.join(f'{t:g}' for t in self.thresholds_)})>")
+
+
+def same_cells(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with float grid values that are equal to 12 significant digits written as one of them, the one
+    most rows log: values that differ only in float representation (a learning rate computed as 3 * 1e-4 by one
+    logger, written 0.0003 by another) are one grid cell, not two. A table without such values is returned as is."""
+    merged = {}
+    for col in _FLOAT_GRID_COLUMNS:
+        counts = runs[col].value_counts(sort=False)  # each distinct value once, in order of appearance
+        keys = [float(f"{v:.{_CELL_DIGITS}g}") for v in counts.index]
+        if len(set(keys)) < len(keys):
+            kept = counts.groupby(keys, sort=False).idxmax()
+            merged[col] = runs[col].replace({v: kept[k] for v, k in zip(counts.index, keys, strict=True)
+                                             if v != kept[k]})
+    return runs.assign(**merged) if merged else runs
 
 
 def _to_arrays(runs: pd.DataFrame, value_column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
