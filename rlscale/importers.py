@@ -350,6 +350,13 @@ def import_csv(
     if absent:
         raise RlscaleError(f"curves csv {path}: no column(s) {', '.join(absent)} "
                            f"(columns: {', '.join(map(str, raw.columns))})")
+    renamed = set(columns.values())
+    clash = [(dst, src) for dst, src in columns.items() if dst != src and dst in raw.columns and dst not in renamed]
+    if clash:  # two columns of one name: which one the table should hold is the user's call
+        dst, src = clash[0]
+        raise RlscaleError(f"curves csv {path}: --column {dst}={src} would make a second '{dst}' column (the CSV has "
+                           f"one already); remove the CSV's '{dst}' column or map it to another field "
+                           f"(--column FIELD={dst})")
     frame = raw.rename(columns={src: dst for dst, src in columns.items()})
     if wide:
         frame = _melt_seeds(frame, seed_columns, f"curves csv {path}")

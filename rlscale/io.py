@@ -90,9 +90,18 @@ def write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
         writer(tmp)
 
 
+def table_suffix(path: str | os.PathLike) -> str:
+    """``.parquet`` or ``.csv``, the format a table file's suffix names in any case; any other name is refused,
+    since a table written as CSV under it would not read back as what its name says."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise RlscaleError(f"{path}: use a .parquet or .csv file name (its suffix picks the table's format)")
+    return suffix
+
+
 def write_table(path: str | os.PathLike, df: pd.DataFrame) -> None:
-    """Write a DataFrame as Parquet (``.parquet``) or CSV (anything else), atomically."""
-    if Path(path).suffix == ".parquet":
+    """Write a DataFrame as Parquet or CSV by the suffix of ``path`` (:func:`table_suffix`), atomically."""
+    if table_suffix(path) == ".parquet":
         write_with(path, lambda tmp: df.to_parquet(tmp, index=False))
     else:
         write_with(path, lambda tmp: df.to_csv(tmp, index=False))

@@ -260,9 +260,10 @@ def read_run_table(path: str | os.PathLike, *, min_seeds: int = 1) -> pd.DataFra
     if not path.exists():
         raise RunTableError(f"run table {path}: no such file")
     try:
-        if path.suffix == ".parquet":
+        suffix = path.suffix.lower()  # in any case, as tables are written (rlscale.io.table_suffix)
+        if suffix == ".parquet":
             df = pd.read_parquet(path)
-        elif path.suffix in (".csv", ".gz") or path.name.endswith(".csv.gz"):
+        elif suffix in (".csv", ".gz"):
             df = pd.read_csv(path)
         else:
             raise RunTableError(f"run table {path}: unknown format (use .parquet or .csv)")

@@ -68,6 +68,13 @@ def test_import_rejects_unknown_output_format_and_missing_source(tmp_path, capsy
     assert "no such file" in capsys.readouterr().err
 
 
+def test_import_reads_the_output_suffix_in_any_case_as_collect_does(tmp_path):
+    _zip(tmp_path / "sweep.zip")
+    for name, read in (("R.PARQUET", pd.read_parquet), ("R.Csv", pd.read_csv)):
+        assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(tmp_path / name)]) == 0
+        assert len(read(tmp_path / name)) == 2 * 2 * 3 * 10
+
+
 def test_import_csv_wide_with_column_mapping_and_constants(tmp_path):
     frame = pd.DataFrame({"task": "Walker2d-v4", "t": [1000, 2000, 3000], "seed0": [1.0, 2.0, 3.0],
                           "seed1": [1.5, 2.5, 3.5]})
@@ -89,6 +96,21 @@ def test_import_csv_bad_mapping_is_one_line(tmp_path, capsys):
                  "--seed-columns", "x"]) == 2
     assert "--seed-columns needs --wide" in capsys.readouterr().err
     assert not (tmp_path / "r.parquet").exists()
+
+
+def test_import_csv_mapping_onto_a_column_the_csv_has_is_one_line_naming_the_column(tmp_path, capsys):
+    pd.DataFrame({"env": "Hopper-v4", "utd": 1, "batch_size": 64, "learning_rate": 1e-4, "seed": 0,
+                  "env_step": [0, 500], "step": [0, 1000], "return": [1.0, 2.0], "eval_return": [3.0, 4.0]}
+                 ).to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "r.parquet"
+    for field, column in (("return", "eval_return"), ("env_step", "step")):
+        assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--column", f"{field}={column}"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("rlscale: error: ") and err.count("\n") == 1, err
+        assert f"--column {field}={column} would make a second '{field}' column" in err and not out.exists()
+    assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--column", "return=eval_return",
+                 "--column", "train_return=return"]) == 0  # the CSV's own column mapped away: no clash
+    assert read_run_table(out)["return"].tolist() == [3.0, 4.0]
 
 
 def test_import_wandb_csv_with_run_config_table(tmp_path):

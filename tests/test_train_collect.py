@@ -41,8 +41,9 @@ def test_collect_concatenates_finished_runs_into_a_valid_table(runs, tmp_path, c
     assert len(table) == 4 and sorted(table["seed"].unique()) == [0, 1]
     assert {"flops", "updates", "train_td_error", "val_td_error"} <= set(table.columns)
     skipped = [line for line in captured.err.splitlines() if "skipped" in line]
-    assert len(skipped) == 1 and "diverged: failed (non-finite" in skipped[0]
-    assert "2 runs, 4 rows (1 skipped)" in captured.out
+    assert len(skipped) == 2 and "crashed: failed before its config.json" in skipped[0]
+    assert "diverged: failed (non-finite" in skipped[1]
+    assert "2 runs, 4 rows (2 skipped)" in captured.out
     assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]  # atomic write: no temp files left
 
 
@@ -64,6 +65,39 @@ def test_no_finished_runs_is_a_one_line_error_and_writes_nothing(runs, tmp_path,
     assert not out.exists()
     assert main(["collect", str(tmp_path / "missing"), "-o", str(out)]) == 2
     assert "not a folder of runs" in capsys.readouterr().err
+
+
+def test_collect_writes_the_format_its_suffix_names_in_any_case_and_refuses_other_names(runs, tmp_path, capsys):
+    assert main(["collect", str(runs), "-o", str(tmp_path / "T.PARQUET")]) == 0
+    assert sorted(pd.read_parquet(tmp_path / "T.PARQUET")["run_id"].unique()) == ["a_s0", "nested/a_s1"]
+    assert main(["collect", str(runs), "-o", str(tmp_path / "T.CSV")]) == 0
+    assert len(pd.read_csv(tmp_path / "T.CSV")) == 4
+    for name in ("T.PARQUET", "T.CSV"):  # and the fits read them back
+        assert len(read_run_table(tmp_path / name)) == 4
+    capsys.readouterr()
+    for name in ("t.txt", "t", "t.csv.gz"):
+        assert main(["collect", str(runs), "-o", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "use a .parquet or .csv file name" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["T.CSV", "T.PARQUET"]
+
+
+def test_folders_without_a_readable_config_are_skipped_one_line_each_saying_why(runs, tmp_path, capsys):
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    shutil.copytree(runs / "a_s0", copy / "corrupt")
+    (copy / "corrupt" / "config.json").write_text('{"settings": {')  # not the twin of a_s0 it would look like
+    assert main(["collect", str(copy), "-o", str(tmp_path / "t.parquet")]) == 0
+    err = capsys.readouterr().err
+    assert f"rlscale: skipped {copy / 'crashed'}: failed before its config.json was written" in err
+    assert f"rlscale: skipped {copy / 'corrupt'}: unreadable config.json (JSONDecodeError: " in err
+    assert sorted(read_run_table(tmp_path / "t.parquet")["run_id"].unique()) == ["a_s0", "nested/a_s1"]
+    only_crashed = tmp_path / "only_crashed"
+    shutil.copytree(runs / "crashed", only_crashed / "crashed")
+    assert main(["collect", str(only_crashed), "-o", str(tmp_path / "u.parquet"), "--include-unfinished"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(1 run folder(s) skipped: " in err and "see its train.log" in err, err
+    assert "--include-unfinished" not in err  # it would not help
 
 
 def test_the_same_run_in_two_folders_is_refused(runs, tmp_path, capsys):

@@ -105,3 +105,16 @@ def test_train_flags_are_checked_before_anything_is_written(tmp_path, capsys):
     assert main(["train", *base, "--num-envs", "4", "-o", str(tmp_path / "r")]) == 2
     assert "num_envs and asynchronous are for parallel-env agents (pql), not sac" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_batch_larger_than_the_replay_names_the_setting_that_limits_the_replay():
+    pendulum = {**PENDULUM, "batch_size": 16, "warmup_steps": 100}
+    with pytest.raises(RlscaleError, match="raise buffer_size to at least 16$"):  # more warm-up cannot help
+        RunConfig(**pendulum, buffer_size=10).validate()
+    with pytest.raises(RlscaleError, match="raise warmup_steps to at least 16$"):
+        RunConfig(**{**pendulum, "warmup_steps": 5}).validate()
+    with pytest.raises(RlscaleError, match="raise warmup_steps and buffer_size to at least 16$"):
+        RunConfig(**{**pendulum, "warmup_steps": 5}, buffer_size=10).validate()
+    with pytest.raises(RlscaleError, match="raise buffer_size to at least 1101$"):  # (1 - 0.07) * 1100 < 1023
+        RunConfig(**{**pendulum, "batch_size": 1023, "env_steps": 3000, "warmup_steps": 2000}, buffer_size=1000,
+                  val_fraction=0.07).validate()

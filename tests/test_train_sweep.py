@@ -125,6 +125,15 @@ def test_bad_sweep_file_is_one_line_error_and_writes_nothing(tmp_path, capsys, t
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_key_repeated_in_a_sweep_file_is_refused_naming_the_key_and_its_lines(tmp_path, capsys):
+    path = _write(tmp_path, BASE + GRID + "env_steps: 4000\n")  # YAML alone would train 4000 steps, silently
+    assert main(["sweep", str(path), "-o", str(tmp_path / "runs"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "line 10, column 1: repeated key 'env_steps' (first at line 3)" in err, err
+    with pytest.raises(RlscaleError, match="line 10, column 16: repeated key 'a' \\(first at line 10\\)"):
+        load_sweep(_write(tmp_path, BASE + GRID + "nested: {a: 1, a: 2}\n"))  # at any depth
+
+
 def test_benchmark_sweep_files_are_valid():
     root = Path(__file__).resolve().parent.parent / "benchmarks"
     sizes = {p.stem: len(load_sweep(p).runs) for p in sorted(root.glob("*.yaml"))}

@@ -173,12 +173,12 @@ def _write(args: argparse.Namespace, read: Callable[[], Any], what: str | None =
     """Check the output path, import with one-line warnings, write the table atomically. ``what``: log
     progress lines on stderr while reading (off a terminal; the reader cannot count its progress)."""
     from rlscale.errors import RlscaleError, RlscaleWarning
+    from rlscale.io import table_suffix
     from rlscale.runs import write_run_table
     from rlscale.train.progress import heartbeat
 
     out = Path(args.output)
-    if out.suffix not in (".parquet", ".csv"):
-        raise RlscaleError(f"--output {out}: use a .parquet or .csv file name")
+    table_suffix(out)  # a name that says neither Parquet nor CSV is refused before anything is read
     if out.is_dir():
         raise RlscaleError(f"--output {out} is a directory")
     with heartbeat(what or "", disable=what is None):  # reading, validating and writing: each long on GBs

@@ -165,6 +165,7 @@ def _collect(args: argparse.Namespace) -> int:
     from rlscale.train.collect import collect_runs
 
     io.check_writable_path(args.output)
+    io.table_suffix(args.output)  # before collecting: a name that says neither Parquet nor CSV is refused
     table, notes = collect_runs(args.runs, include_unfinished=args.include_unfinished, progress=True)
     for note in notes:
         print(f"rlscale: {note}", file=sys.stderr)

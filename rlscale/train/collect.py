@@ -16,7 +16,7 @@ from rlscale.errors import RlscaleError, RunTableError
 from rlscale.runs import RUN_COLUMNS, validate_run_table
 from rlscale.train.config import RunConfig
 from rlscale.train.progress import progress_bar
-from rlscale.train.rundir import CURVE, STATUS, RunDir, find_run_dirs
+from rlscale.train.rundir import CONFIG, CURVE, LOCK, LOG, STATUS, RunDir, find_run_dirs
 
 
 def _status(run_dir: RunDir) -> tuple[str, str | None]:
@@ -25,6 +25,17 @@ def _status(run_dir: RunDir) -> tuple[str, str | None]:
     except RlscaleError:
         return "unknown", f"unreadable {STATUS}"
     return ("unknown", f"no {STATUS}") if status is None else (status.status, status.reason)
+
+
+def _claimed_without_config(root: Path) -> list[Path]:
+    """Folders a run took (its lock, its sweep log) that hold neither config.json nor status.json: the run failed
+    (or is just starting) before writing its config. Not run folders to :func:`find_run_dirs`, yet worth a line."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if (LOCK in filenames or LOG in filenames) and CONFIG not in filenames and STATUS not in filenames:
+            found.append(Path(dirpath))
+    return found
 
 
 def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
@@ -40,8 +51,10 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
     if not root.is_dir():
         raise RlscaleError(f"{root}: not a folder of runs")
     frames: list[pd.DataFrame] = []
-    notes: list[str] = []
-    configs: dict[str, RunConfig | None] = {}
+    notes = [f"skipped {where}: failed before its {CONFIG} was written (or is just starting)"
+             + (f"; see its {LOG}" if (where / LOG).exists() else "") for where in _claimed_without_config(root)]
+    by_status = 0  # runs skipped for their status alone, which include_unfinished would take
+    configs: dict[str, RunConfig] = {}
     run_dirs = find_run_dirs(root)
     bar = progress_bar(len(run_dirs), unit="run", desc=f"collect {root}", disable=not progress)
     for run_dir in run_dirs:
@@ -51,6 +64,17 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
         status, reason = _status(run_dir)
         if status != "finished" and not include_unfinished:
             notes.append(f"skipped {where}: {status}" + (f" ({reason})" if reason else ""))
+            by_status += 1
+            continue
+        try:  # a run's identity is its whole config: without it, two folders could not be told apart
+            config = run_dir.read_config()
+        except RlscaleError as exc:
+            cause = exc.__cause__
+            why = f"{type(cause).__name__}: {cause}" if cause else str(exc).removeprefix(f"{where / CONFIG}: ")
+            notes.append(f"skipped {where}: unreadable {CONFIG} ({why})")
+            continue
+        if config is None:
+            notes.append(f"skipped {where}: {status}, no {CONFIG}")
             continue
         if not run_dir.has_curve:
             notes.append(f"skipped {where}: {status}, no {CURVE} yet")
@@ -66,33 +90,29 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
         if status != "finished":
             notes.append(f"included unfinished {where}: {status}" + (f" ({reason})" if reason else "")
                          + f", {len(curve)} rows")
-        try:
-            configs[rel] = run_dir.read_config()
-        except RlscaleError:
-            configs[rel] = None  # the table's own columns still identify it
+        configs[rel] = config
         frames.append(curve.assign(run_id=rel))
     bar.close()
     if not frames:
         why = "; ".join(note.removeprefix("skipped ") for note in notes[:3]) + ("; ..." if len(notes) > 3 else "")
         raise RlscaleError(f"{root}: no finished runs to collect ({len(notes)} run folder(s) skipped"
                            + (f": {why})" if notes else ")")
-                           + ("" if include_unfinished else "; --include-unfinished takes unfinished ones too"))
+                           + ("; --include-unfinished takes unfinished ones too" if by_status else ""))
     table = pd.concat(frames, ignore_index=True)
     _check_distinct_runs(table, configs)
     return validate_run_table(table, source=str(root)), notes
 
 
-def _check_distinct_runs(table: pd.DataFrame, configs: dict[str, RunConfig | None]) -> None:
+def _check_distinct_runs(table: pd.DataFrame, configs: dict[str, RunConfig]) -> None:
     """Two folders holding the same run would silently double a seed, two with different configs under one
     table key would be averaged as seeds of one configuration: name them and what differs instead."""
     per_run = table.drop_duplicates(["run_id", *RUN_COLUMNS])
     dup = per_run[per_run.duplicated(list(RUN_COLUMNS), keep=False)]
     for _, group in dup.groupby(list(RUN_COLUMNS), sort=False):
         folders = group["run_id"].tolist()
-        first = configs.get(folders[0])
+        first = configs[folders[0]]
         for other in folders[1:]:
-            second = configs.get(other)
-            diff = first.differences(second) if first is not None and second is not None else []
+            diff = first.differences(configs[other])
             if diff:
                 raise RunTableError(f"run folders {folders[0]} and {other} have the same env, algo, utd, batch size, "
                                     f"learning rate and seed but differ in {', '.join(diff)}; collect them into "

@@ -172,10 +172,16 @@ class RunConfig:
         first = self.warmup_steps + math.ceil(1 / ratio)
         held = math.floor((1 - self.val_fraction) * min(first, self.buffer_size))
         if self.batch_size > held:
+            need = math.ceil(self.batch_size / (1 - self.val_fraction))  # transitions that hold a batch
+            if math.floor((1 - self.val_fraction) * need) < self.batch_size:  # float rounding left it one short
+                need += 1
+            # the replay holds the smaller of the two: advise raising each one that is short, and only those
+            short = " and ".join(name for name, value in (("warmup_steps", first), ("buffer_size", self.buffer_size))
+                                 if value < need)
             raise RlscaleError(
                 f"batch_size={self.batch_size} is larger than the ~{held} transitions the replay holds at the first "
-                f"update (env step {first}, val_fraction {self.val_fraction:g} held out): lower batch_size or "
-                f"raise warmup_steps to at least {math.ceil(self.batch_size / (1 - self.val_fraction))}")
+                f"update (env step {first}, buffer_size {self.buffer_size}, val_fraction {self.val_fraction:g} held "
+                f"out): lower batch_size or raise {short} to at least {need}")
 
     # ----------------------------------------------------------------- views
     def to_dict(self) -> dict[str, Any]:
