@@ -335,7 +335,8 @@ def import_csv(
     """Read a CSV of learning curves.
 
     ``columns`` maps run-table columns to the CSV's names (``{"return": "episode_reward",
-    "env_step": "step"}``); columns already named as in :mod:`rlscale.runs` need no mapping.
+    "env_step": "step"}``; two fields may name one column); columns already named as in :mod:`rlscale.runs`
+    need no mapping.
     ``constants`` sets (or overrides) a column for every row (``{"env": "Hopper-v4", "utd": 2}``).
     Long layout: one row per (run, seed, env step). Wide layout (``wide=True``): one row per
     (run, env step) and one return column per seed; the seed columns are those whose whole name
@@ -357,7 +358,8 @@ def import_csv(
         raise RlscaleError(f"curves csv {path}: --column {dst}={src} would make a second '{dst}' column (the CSV has "
                            f"one already); remove the CSV's '{dst}' column or map it to another field "
                            f"(--column FIELD={dst})")
-    frame = raw.rename(columns={src: dst for dst, src in columns.items()})
+    # copied, not renamed: one CSV column may feed several fields (env_step and updates from one step counter)
+    frame = raw.drop(columns=list(renamed)).assign(**{dst: raw[src] for dst, src in columns.items()})
     if wide:
         frame = _melt_seeds(frame, seed_columns, f"curves csv {path}")
     frame = _apply_constants(frame, constants)

@@ -126,6 +126,9 @@ def validate_run_table(df: pd.DataFrame, *, min_seeds: int = 1, source: str = "r
     """
     if not isinstance(df, pd.DataFrame):
         raise RunTableError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
+    twice = list(dict.fromkeys(df.columns[df.columns.duplicated()]))
+    if twice:  # which one holds the column is the caller's call (and df[col] would be a frame, not a column)
+        raise RunTableError(f"{source}: duplicated column name(s) {', '.join(map(str, twice))}; keep one of each")
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise RunTableError(f"{source}: missing required column(s) {', '.join(missing)}")

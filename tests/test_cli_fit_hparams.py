@@ -145,6 +145,19 @@ def test_a_failed_fit_prints_the_warnings_that_explain_it_then_one_error(tmp_pat
     assert not (tmp_path / "fit").exists()
 
 
+def test_the_point_estimator_fits_a_one_seed_grid_with_nan_intervals_the_bootstrap_refuses_it(tmp_path, capsys):
+    path = tmp_path / "runs.parquet"
+    _sweep(n_points=40, n_seeds=1).to_parquet(path)
+    assert main(["fit", "hparams", str(path), "-o", str(tmp_path / "boot"), "--n-bootstrap", "5"]) == 2
+    assert "fewer than 2 seeds" in capsys.readouterr().err
+    assert main(["fit", "hparams", str(path), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5",
+                 "--estimator", "point"]) == 0
+    assert "8 (env, utd) point(s) have configurations with a single seed" in capsys.readouterr().err
+    best = json.loads((tmp_path / "fit" / "hparams.json").read_text())["best"]
+    assert all(r["batch_size"] > 0 and r["batch_size_lower"] is None and r["learning_rate_upper"] is None
+               for r in best)
+
+
 def test_an_env_reaching_j_at_one_utd_only_is_left_out_with_a_warning_that_says_why(tmp_path, capsys):
     runs = _sweep(n_points=40)
     runs.loc[(runs["env"] == "env-b") & (runs["utd"] != 1.0), "return"] = 100.0

@@ -203,6 +203,15 @@ def test_long_csv_with_column_mapping_and_constants(tmp_path):
         import_csv(tmp_path / "long.csv", columns={"rewards": "episode_reward"})
 
 
+def test_one_csv_column_mapped_to_two_fields_fills_both(tmp_path):
+    frame = pd.DataFrame({"env": "Hopper-v4", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4, "seed": 0,
+                          "step": [1000, 2000], "return": [1.0, 2.0]})
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    for columns in ({"env_step": "step", "updates": "step"}, {"updates": "step", "env_step": "step"}):
+        runs = import_csv(tmp_path / "long.csv", columns=columns)
+        assert runs["env_step"].tolist() == runs["updates"].tolist() == [1000, 2000] and "step" not in runs
+
+
 def test_wide_csv_one_column_per_seed(tmp_path):
     frame = pd.DataFrame({"env": "walker-walk", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4,
                           "env_step": [1000, 2000], "seed_0": [10.0, 20.0], "seed_1": [11.0, 21.0], "extra": 1})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,6 +152,17 @@ def test_points_too_scattered_for_the_law_are_marked_wide(rng):
     fit = DataEfficiency(normalize=False).fit(pd.DataFrame(rows))
     assert fit.params_.iloc[0]["status"] in {"wide", "at_bound"}
     assert not fit.is_law(800.0, "e")
+
+
+def test_an_interval_beyond_the_float_range_is_infinite_and_wide_without_a_numpy_warning():
+    """Four points (t on 1 dof is 12.7) that barely pin the law: the bounds of β overflow exp, which is no error."""
+    rows = [{"env": "e", "utd": u, "threshold": 800.0, "crossing": d}
+            for u, d in zip((1.0, 2.0, 4.0, 8.0), (3e5, 2.9e5, 1.5e5, 1.6e5), strict=True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit = DataEfficiency(normalize=False).fit(pd.DataFrame(rows))
+        ci = fit.conf_int().loc[("e", 800.0)]
+    assert fit.params_.iloc[0]["status"] == "wide" and ci.loc["beta", "upper"] == np.inf
 
 
 def test_two_thresholds_crossed_at_the_same_evaluations_say_so():

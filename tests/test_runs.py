@@ -54,6 +54,12 @@ def test_duplicate_rows_are_named(run_table):
         validate_run_table(doubled)
 
 
+def test_duplicated_column_names_are_one_error_naming_them(run_table):
+    twice = pd.concat([run_table, run_table[["return", "utd", "utd"]]], axis=1)
+    with pytest.raises(RunTableError, match=r"^run table: duplicated column name\(s\) return, utd; keep one of each$"):
+        validate_run_table(twice)
+
+
 def test_all_nan_run_is_rejected_but_single_nan_is_kept(run_table):
     run_table.loc[0, "return"] = np.nan
     assert validate_run_table(run_table)["return"].isna().sum() == 1

@@ -84,8 +84,9 @@ def _add_hparam_options(p: argparse.ArgumentParser) -> None:
                    help="utds to propose hyperparameters for (default: the utds in the table)")
     p.add_argument("--estimator", default="bootstrap", choices=ESTIMATOR_NAMES,
                    help="best-hyperparameter estimator (default: bootstrap, the paper's; quadratic and "
-                   "bootstrap_quadratic locate the optimum between grid points; see "
-                   "rlscale.laws.hparams.ESTIMATOR_HELP)")
+                   "bootstrap_quadratic locate the optimum between grid points; point, mean_other and quadratic "
+                   "read the all-seeds curves, so one seed per configuration is enough, the best (B, η) then "
+                   "without intervals; see rlscale.laws.hparams.ESTIMATOR_HELP)")
     p.add_argument("--variant", choices=["shared", "separate"], default="shared",
                    help="law used for the proposals: one slope per benchmark (default) or per env")
     p.add_argument("--baseline-utd", type=float, default=2.0,
@@ -316,13 +317,16 @@ def _run_analysis(args: argparse.Namespace) -> int:
 def _run_hparams(args: argparse.Namespace) -> int:
     from rlscale import io
     from rlscale.analysis import fit_hparams, json_ready, load_runs, return_scale, write_csv
+    from rlscale.laws.hparams import ESTIMATORS
 
     return_range = _return_range(args)
     _check_args(args, min_bootstrap=1)
     opts = method_options(args.method, **_given(args))
+    averages_resamples = ESTIMATORS[args.estimator][1]  # a bootstrap estimator needs seeds to resample
     with _explained(args) as lines:
         runs = load_runs(args.runs, **return_range, reset_every_updates=args.reset_every_updates,
-                         max_return_preset=opts["max_return_preset"], return_kind=args.return_kind)
+                         min_seeds=2 if averages_resamples else 1, max_return_preset=opts["max_return_preset"],
+                         return_kind=args.return_kind)
         provenance = {"method": args.method, "options": opts,
                       "max_return": {"grid": return_scale(runs, opts["max_return_preset"], **return_range)}}
         fit = fit_hparams(runs, args.thresholds, estimator=args.estimator, variant=args.variant,

@@ -343,7 +343,10 @@ def _jacobian_intervals(row, alpha: float) -> dict[str, tuple[float, float]]:
           "exponent": np.sqrt(max(cov[2, 2], 0.0)),
           "beta": np.sqrt(max(float(grad_log_beta @ cov @ grad_log_beta), 0.0))}
     centre = {"d_min": log_dmin, "utd_scale": log_s0, "beta": log_s0 + log_dmin / exponent}
-    out = {k: (float(np.exp(c - t * se[k])), float(np.exp(c + t * se[k]))) for k, c in centre.items()}
+    # with few points (t on 1 dof is 12.7) and a flat direction a log-space bound can lie beyond the float range:
+    # exp's inf (or 0) is then the honest bound, and decades() reads such an interval as too wide, not a law
+    with np.errstate(over="ignore"):
+        out = {k: (float(np.exp(c - t * se[k])), float(np.exp(c + t * se[k]))) for k, c in centre.items()}
     out["exponent"] = (float(exponent - t * se["exponent"]), float(exponent + t * se["exponent"]))
     return out
 

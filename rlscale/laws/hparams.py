@@ -184,7 +184,8 @@ class BestHyperparams:
     means, "arithmetic") and ``unreached`` ("drop"/"first", see :data:`Estimator`) are the averaging choices
     (rlscale's defaults; the authors': "arithmetic", "first"). After :meth:`fit`,
     ``best_`` has TASK_COLUMNS, ``batch_size``, ``learning_rate`` (continuous), ``*_lower``/``*_upper``
-    (2.5/97.5 percentiles of the per-bootstrap-sample estimate; :meth:`conf_int` for other levels),
+    (2.5/97.5 percentiles of the per-bootstrap-sample estimate; :meth:`conf_int` for other levels; NaN, with a
+    warning, where a configuration has one seed, which no resample varies),
     ``tied_frac`` (the share of bootstrap samples whose best grid cell reached J at the same logged step as
     another: the estimate then rests on ``tie_break``, "first" the smallest grid value as the paper's argmin,
     "random" one of the tied cells at random, seeded by ``random_state``),
@@ -225,7 +226,7 @@ class BestHyperparams:
         point = np.where(np.isnan(crossings.crossing_[:, j]), np.inf, crossings.crossing_[:, j])
         boot = np.where(np.isnan(crossings.bootstrap_[:, j]), np.inf, crossings.bootstrap_[:, j])
 
-        rows, samples = [], []
+        rows, samples, one_seed = [], [], []
         for key, idx in configs.groupby(list(TASK_COLUMNS), sort=True, observed=True).indices.items():
             sub = configs.iloc[idx]
             b_vals, b_pos = np.unique(sub["batch_size"].to_numpy(dtype=float), return_inverse=True)
@@ -237,12 +238,15 @@ class BestHyperparams:
             log_b, log_lr = np.log(b_vals), np.log(lr_vals)
 
             samples_b, samples_lr = func(grid_boot, log_b, log_lr, self.average, self.unreached, rng)
-            samples.append((samples_b, samples_lr))
             if average:
                 value_b, value_lr = (float(average_logs(s, self.average)) for s in (samples_b, samples_lr))
             else:
                 value_b, value_lr = (float(v[0]) for v in func(grid_point, log_b, log_lr, self.average,
                                                                 self.unreached, rng))
+            if sub["n_seeds"].min() < 2:  # every resample of one seed is that seed: a zero-width interval is no CI
+                one_seed.append(key)
+                samples_b, samples_lr = np.full_like(samples_b, np.nan), np.full_like(samples_lr, np.nan)
+            samples.append((samples_b, samples_lr))
             cell = int(np.argmin(grid_point[:, :, 0]))
             reached = bool(np.isfinite(grid_point[:, :, 0].flat[cell]))
             row = dict(zip(TASK_COLUMNS, key, strict=True))
@@ -261,6 +265,11 @@ class BestHyperparams:
                     "its best hyperparameters are NaN and left out of the laws",
                     RlscaleWarning, stacklevel=2,
                 )
+        if one_seed:
+            env, utd = one_seed[0][1], one_seed[0][3]
+            warnings.warn(f"best hyperparameters: {len(one_seed)} (env, utd) point(s) have configurations with a "
+                          f"single seed (first: env {env} at utd {utd:g}); their intervals are NaN: the bootstrap "
+                          "over seeds needs 2 or more", RlscaleWarning, stacklevel=2)
         self.best_ = pd.DataFrame(rows)
         self._samples = samples
         self.threshold_ = float(crossings.thresholds_[j])
