@@ -130,6 +130,18 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, fragment):
     assert not (tmp_path / "r" / "curve.parquet").exists()
 
 
+def test_a_train_refused_for_an_unknown_env_leaves_nothing_it_created(tmp_path, capsys):
+    flags = ["train", "--env", "gym:NoSuchEnv-v0", "--algo", "sac", "--utd", "1", "--batch-size", "16",
+             "--learning-rate", "1e-3", "--env-steps", "200", "--eval-every", "100", "--warmup-steps", "50",
+             "--threads", "1"]
+    (tmp_path / "mine").mkdir()
+    for out in (tmp_path / "new" / "r", tmp_path / "mine"):
+        assert main([*flags, "-o", str(out)]) == 2
+        assert "unknown gym id 'NoSuchEnv-v0'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # the folders it made are gone
+    assert list((tmp_path / "mine").iterdir()) == []  # a folder it found is left as it was, without a lock file
+
+
 def test_sac_learns_pendulum(tmp_path):
     """Real learning: random play scores about -1200 to -1500. At this learning rate a policy's return still swings
     by hundreds between evaluations late in training, so one seed's last evaluation is a noisy sample: three seeds,

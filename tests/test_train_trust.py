@@ -84,6 +84,42 @@ def test_a_changed_sweep_is_refused_naming_the_fields_and_reruns_with_rerun_chan
     assert "1 skipped (finished before)" in capsys.readouterr().out
 
 
+def test_a_sweep_that_no_longer_lists_runs_it_ran_into_its_folder_is_refused_and_a_growing_one_runs(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["sweep", str(_write(tmp_path, TINY)), "-o", str(out)]) == 0
+    assert main(["sweep", str(_write(tmp_path, tiny_sweep(seeds=2))), "-o", str(out)]) == 0  # more seeds: fine
+    summary = (out / "sweep_tiny.json").read_text()
+    shrunk = _write(tmp_path, tiny_sweep(utd=[2]))
+    capsys.readouterr()
+    for extra in ([], ["--dry-run"]):
+        assert main(["sweep", str(shrunk), "-o", str(out), *extra]) == 2
+        err = _one_error_line(capsys)
+        assert (f"{out} holds 2 run(s) of an earlier version of sweep tiny that {shrunk} no longer lists "
+                f"(e.g. {RUN})") in err
+        assert "use another --output, or remove those run folders" in err
+    assert (out / "sweep_tiny.json").read_text() == summary and not (out / RUN.replace("utd1", "utd2")).exists()
+    for name in (RUN, RUN.replace("_s0", "_s1")):
+        shutil.rmtree(out / name)
+    assert main(["sweep", str(shrunk), "-o", str(out)]) == 0
+    assert main(["collect", str(out), "-o", str(tmp_path / "t.parquet")]) == 0
+    assert pd.read_parquet(tmp_path / "t.parquet")["utd"].unique().tolist() == [2.0]
+
+
+def test_train_refuses_a_sweeps_output_folder_or_one_holding_runs_and_leaves_it_as_it_was(tmp_path, capsys):
+    sweep_out, holder = tmp_path / "sweep_out", tmp_path / "holder"
+    for folder, marker in ((sweep_out, "sweep_tiny.json"), (holder / "old" / RUN, STATUS)):
+        folder.mkdir(parents=True)
+        (folder / marker).write_text("{}")
+    expected = {sweep_out: "is a sweep's output folder (it holds sweep_tiny.json)",
+                holder: f"holds 1 other run folder(s) (e.g. {holder / 'old' / RUN})"}
+    for folder, fragment in expected.items():
+        before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+        assert main([*TRAIN, "--env-steps", "200", "-o", str(folder)]) == 2
+        err = _one_error_line(capsys)
+        assert f"{folder} {fragment}; give the run a folder of its own" in err
+        assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before  # not even a lock file
+
+
 def test_collect_tells_runs_apart_by_their_whole_config_and_names_what_differs(tmp_path, capsys):
     out = tmp_path / "runs"
     assert main(["sweep", str(_write(tmp_path, TINY)), "-o", str(out)]) == 0

@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a sweep file's runs into OUT/NAME folders with --workers concurrent training "
         "processes (GPUs handed out round-robin). Finished runs are skipped, unfinished ones resume, failed ones "
         "are reported and never re-run silently; a run folder whose config differs from the file's is refused "
-        "(--rerun-changed retrains it). One sweep driver per OUT and one writer per run folder (locks); the "
+        "(--rerun-changed retrains it), and so is an OUT holding runs that an earlier version of the same-named "
+        "sweep ran and this one no longer lists. One sweep driver per OUT and one writer per run folder (locks); the "
         "worker processes die with the driver; Ctrl-C or SIGTERM stops them, records them interrupted, and the "
         "same command resumes them. Outcomes go to OUT/sweep_<name>.json; the exit code is 1 when "
         "any run failed.",

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train one run (SAC/BRO on gym:/dmc: tasks, PQL on N parallel envs); re-running the same command "
         "resumes it",
         description="Train one run into OUTPUT (config.json, status.json, curve.parquet, checkpoint.pt). "
-        "Re-running the same command resumes from the last checkpoint; a finished run is a no-op.",
+        "Re-running the same command resumes from the last checkpoint; a finished run is a no-op. OUTPUT holds "
+        "this run only: a sweep's output folder, or one holding other run folders, is refused.",
     )
     add_arguments(p, RunConfig)
     add_arguments(p, Runtime)

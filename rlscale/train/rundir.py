@@ -13,7 +13,11 @@ Layout::
 One writer per folder: :class:`FolderLock` is an exclusive ``flock`` taken before the folder is read
 and held until the writer ends; the kernel releases it when the process dies, however it dies, so a
 killed run never leaves a stale lock. (``flock`` rather than the ``filelock`` package: the same
-system call underneath, but we also record and report the holder's PID.)
+system call underneath, but we also record and report the holder's PID.) A start that fails before
+writing anything removes the lock file and the folders it made (:func:`locked`).
+
+A run folder holds one run: a folder holding a sweep's summary (``sweep_<name>.json``) or other run
+folders is refused, since ``collect`` would take the run for one more run of theirs.
 
 A *chunk* (K runs that differ only in seed, learning rate and batch size, trained as one batched
 process by ``rlscale sweep --vectorize``) writes K ordinary run folders: ``collect`` and the laws
@@ -47,6 +51,7 @@ from rlscale.train.config import RunConfig
 
 CONFIG, STATUS, CURVE, CHECKPOINT, LOG = "config.json", "status.json", "curve.parquet", "checkpoint.pt", "train.log"
 LOCK = ".lock"
+MANIFEST = "sweep_{}.json"  # a sweep's summary, in its output folder (rlscale.train.sweep)
 STAGED = CHECKPOINT + ".next"
 CHUNK_KEY = "vectorized"  # status.json and checkpoints: the chunk's member folder names, in order
 CHECKPOINT_FORMAT = 2  # bumped when the checkpoint layout changes; older checkpoints are refused in one line
@@ -96,6 +101,13 @@ class FolderLock:
             os.close(fd)
             raise RlscaleError(f"{self.folder}: this {self.what} is in use by process {holder} (another rlscale "
                                "process writing it); wait for it to end or stop it") from None
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            current = None
+        if current is None or not os.path.samestat(os.fstat(fd), current):
+            os.close(fd)  # a failed start removed the file while we waited on it (see locked): lock the new one
+            return self._try_acquire()
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
@@ -115,11 +127,60 @@ class FolderLock:
 
 @contextlib.contextmanager
 def locked(dirs: Sequence[RunDir]) -> Any:
-    """Hold every folder's lock (all or none) for the block."""
+    """Hold every folder's lock (all or none) for the block.
+
+    A block that fails (a refused folder, an unknown env) removes, still under the lock, the lock files this
+    call made and the folders it made that are left empty: a failed start leaves no empty run folder, and no
+    lock file in a folder it refused, that ``collect`` would report as a run that failed.
+    """
+    made = [_Made.before(d.path) for d in dirs]
     with contextlib.ExitStack() as stack:
-        for d in dirs:
-            stack.enter_context(FolderLock(d.path))
-        yield
+        held: list[_Made] = []
+        try:
+            for d, m in zip(dirs, made, strict=True):
+                stack.enter_context(FolderLock(d.path))
+                held.append(m)
+            yield
+        except BaseException:
+            for m in held:
+                m.undo()
+            raise
+
+
+@dataclass(frozen=True)
+class _Made:
+    """What taking a folder's lock adds: the lock file (``lock``: it was missing) and the missing folders from
+    ``folder`` up to ``top``."""
+
+    folder: Path
+    lock: bool
+    top: Path | None
+
+    @classmethod
+    def before(cls, folder: Path) -> _Made:
+        top = None
+        for p in (folder, *folder.parents):
+            if p.exists():
+                break
+            top = p
+        return cls(folder, not (folder / LOCK).exists(), top)
+
+    def undo(self) -> None:
+        """Remove the lock file, then the folders made while they are empty (call with the lock held: a process
+        waiting on the removed file then locks a new one, see :class:`FolderLock`)."""
+        if not self.lock:
+            return
+        with contextlib.suppress(OSError):
+            (self.folder / LOCK).unlink()
+        if self.top is None:
+            return
+        for p in (self.folder, *self.folder.parents):
+            try:
+                p.rmdir()  # refused while the folder holds anything: what the run wrote stays
+            except OSError:
+                return
+            if p == self.top:
+                return
 
 
 @dataclass(frozen=True)
@@ -178,9 +239,10 @@ class RunDir:
 
     # ----------------------------------------------------------------- claiming
     def claim(self, config: RunConfig) -> Status | None:
-        """Take this folder (its lock held) for training ``config``: refuse a file, or a folder holding a
-        different run; returns its status (None: nothing trained here yet)."""
+        """Take this folder (its lock held) for training ``config``: refuse a file, a folder of other runs, or a
+        folder holding a different run; returns its status (None: nothing trained here yet)."""
         io.check_writable_path(self.path, folder=True)
+        self._refuse_other_runs()
         saved = self.read_config()
         if saved is None:
             return None
@@ -189,6 +251,18 @@ class RunDir:
             raise RlscaleError(f"{self.path} holds a run with a different config ({', '.join(diff)}); "
                                "use another folder")
         return self.read_status()
+
+    def _refuse_other_runs(self) -> None:
+        """A sweep's output folder, or one holding run folders, is no place for a run: ``collect`` would take
+        the folder itself for one more run among them."""
+        manifests = sorted(self.path.glob(MANIFEST.format("*")))
+        if manifests:
+            raise RlscaleError(f"{self.path} is a sweep's output folder (it holds {manifests[0].name}); give the "
+                               "run a folder of its own")
+        others = [d.path for d in find_run_dirs(self.path) if d.path != self.path]
+        if others:
+            raise RlscaleError(f"{self.path} holds {len(others)} other run folder(s) (e.g. {others[0]}); give the "
+                               "run a folder of its own")
 
     def clear(self) -> None:
         """Delete everything the folder holds but its lock (call with the lock held): a run retrained anew."""

@@ -22,7 +22,8 @@ and parallel envs), groups of one, and runs that hold a single run's partial sta
 Restarting a sweep skips finished runs, resumes unfinished ones (``rlscale train`` resumes from its
 checkpoint) and never silently re-runs a failed one. A run's identity is its whole config: a folder whose
 ``config.json`` differs from what the sweep file now gives it is an error naming the fields, unless
-``rerun_changed`` (``--rerun-changed``) retrains it from scratch.
+``rerun_changed`` (``--rerun-changed``) retrains it from scratch. A sweep whose earlier version (its summary
+``OUT/sweep_<name>.json``) ran runs that it no longer lists is refused while their folders are in OUT.
 
 One driver per output folder (a :class:`~rlscale.train.rundir.FolderLock` on ``OUT/.sweep.lock``) and one
 writer per run folder (each worker process locks its folders). Worker processes die with their driver:
@@ -53,7 +54,7 @@ from rlscale.agents import AGENTS
 from rlscale.envs import parse_env_name
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig, Runtime, parse_value, required_keys
-from rlscale.train.rundir import FolderLock, RunDir, Status
+from rlscale.train.rundir import MANIFEST, FolderLock, RunDir, Status
 from rlscale.train.worker import PARENT_ENV, Job
 
 GRID_FIELDS = ("env", "utd", "batch_size", "learning_rate", "seed")  # set per run by the grid or the proposals
@@ -556,7 +557,7 @@ class SweepReport:
 
     @property
     def path(self) -> Path:
-        return self.out_dir / f"sweep_{self.sweep.name}.json"
+        return self.out_dir / MANIFEST.format(self.sweep.name)
 
     def counts(self) -> dict[str, int]:
         out = {"finished": 0, "skipped": 0, "failed": 0, "interrupted": 0}
@@ -583,6 +584,7 @@ class SweepReport:
             "started": self.started,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "n_runs": len(self.sweep.runs),
+            "run_names": [s.name for s in self.sweep.runs],  # also those not reported yet: see check_dropped
             "counts": self.counts(),
             "not_started": len(self.sweep.runs) - len(self.results),
             "runs": [
@@ -618,6 +620,21 @@ def check_changed(sweep: Sweep, out_dir: Path, changed: dict[str, list[str]]) ->
                        "results are deleted), or use another --output")
 
 
+def check_dropped(sweep: Sweep, out_dir: Path, listed: Sequence[str]) -> None:
+    """Refuse to run where an earlier version of this sweep (its summary lists ``listed``) left run folders
+    that this version no longer lists: this run's summary would forget them and ``collect`` would mix them
+    with this version's runs. A grid that only grows lists every earlier run and goes on."""
+    current = {s.name for s in sweep.runs}
+    dropped = set(listed) - current
+    if not dropped:
+        return
+    left = sorted(p.name for p in out_dir.iterdir() if p.name in dropped and p.is_dir())
+    if left:
+        raise RlscaleError(f"{out_dir} holds {len(left)} run(s) of an earlier version of sweep {sweep.name} that "
+                           f"{sweep.source or 'the sweep'} no longer lists (e.g. {left[0]}); collect would mix them "
+                           "with this version's runs: use another --output, or remove those run folders")
+
+
 def rerun_changed_runs(out_dir: Path, changed: dict[str, list[str]]) -> None:
     """Empty each changed run's folder (under its lock, so never under a live writer) to train it anew."""
     for name in changed:
@@ -630,18 +647,20 @@ def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False,
          rerun_changed: bool = False) -> tuple[list[RunSpec], dict[str, RunResult]]:
     """Split the sweep into runs to launch and runs settled before.
 
-    Finished runs are skipped when their folder's config is the sweep's; a folder holding another config
-    is an error naming the fields, unless ``rerun_changed`` (the run is then launched: :func:`run_sweep`
-    first empties its folder). Failed runs are not re-run: those the trainer marked failed (diverged)
-    need their folder removed; those that crashed or were killed (recorded failed in the previous
-    summary) are re-launched only with ``retry_failed`` or once their folder is removed. A run whose
-    status record is unreadable is reported failed with the file's name. Unfinished runs resume from
-    their checkpoints.
+    Run folders that an earlier version of the sweep ran and this one no longer lists are an error
+    (:func:`check_dropped`). Finished runs are skipped when their folder's config is the sweep's; a
+    folder holding another config is an error naming the fields, unless ``rerun_changed`` (the run is
+    then launched: :func:`run_sweep` first empties its folder). Failed runs are not re-run: those the
+    trainer marked failed (diverged) need their folder removed; those that crashed or were killed
+    (recorded failed in the previous summary) are re-launched only with ``retry_failed`` or once their
+    folder is removed. A run whose status record is unreadable is reported failed with the file's name.
+    Unfinished runs resume from their checkpoints.
     """
+    listed, previous = _previous_summary(out_dir / MANIFEST.format(sweep.name))
+    check_dropped(sweep, out_dir, listed)
     changed = changed_runs(sweep, out_dir)
     if not rerun_changed:
         check_changed(sweep, out_dir, changed)
-    previous = _previous_failures(out_dir / f"sweep_{sweep.name}.json")
     todo, settled = [], {}
     for spec in sweep.runs:
         if spec.name in changed:
@@ -707,15 +726,19 @@ def vector_jobs(sweep: Sweep, todo: Sequence[RunSpec], out_dir: Path,
     return items, notes
 
 
-def _previous_failures(summary: Path) -> dict[str, str]:
-    """Runs the last invocation of this sweep recorded as failed, with their reasons."""
+def _previous_summary(summary: Path) -> tuple[list[str], dict[str, str]]:
+    """What the last invocation of this sweep wrote: every run its version listed, and the runs it recorded as
+    failed with their reasons (nothing from a summary that is missing or unreadable)."""
     import json
 
     try:
-        runs = json.loads(summary.read_text())["runs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return {r["name"]: str(r.get("reason")) for r in runs if isinstance(r, dict) and r.get("status") == "failed"}
+        doc = json.loads(summary.read_text())
+        runs = [r for r in doc["runs"] if isinstance(r, dict) and isinstance(r.get("name"), str)]
+        # summaries written before run_names was recorded list the runs that had an outcome
+        listed = [n for n in doc.get("run_names", []) if isinstance(n, str)] + [r["name"] for r in runs]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [], {}
+    return listed, {r["name"]: str(r.get("reason")) for r in runs if r.get("status") == "failed"}
 
 
 def run_sweep(sweep: Sweep, out_dir: str | os.PathLike, executor: Executor, *, retry_failed: bool = False,
