@@ -108,20 +108,19 @@ def select_return(runs: pd.DataFrame, return_kind: str = "auto") -> pd.DataFrame
 
 def single_benchmark(runs: pd.DataFrame) -> str:
     """The table's one benchmark; a frontier is per benchmark, so a mixed table is an error."""
-    benchmarks = sorted(runs["benchmark"].astype(str).unique())
-    if len(benchmarks) > 1:
-        raise RlscaleError(f"the table mixes benchmarks ({', '.join(benchmarks)}); a frontier is per benchmark, "
-                           "give one at a time")
-    return benchmarks[0]
+    return _only_value(runs, "benchmark", "a frontier is per benchmark, give one at a time")
 
 
 def single_algo(runs: pd.DataFrame) -> str:
     """The table's one algo: the laws are per agent, and pooling two agents' runs would mix their optima."""
-    algos = sorted(runs["algo"].astype(str).unique())
-    if len(algos) > 1:
-        raise RlscaleError(f"the table mixes algos ({', '.join(algos)}); the laws are per agent: fit each "
-                           "separately (filter the table to one algo)")
-    return algos[0]
+    return _only_value(runs, "algo", "the laws are per agent: fit each separately (filter the table to one algo)")
+
+
+def _only_value(runs: pd.DataFrame, column: str, why: str) -> str:
+    values = sorted(runs[column].astype(str).unique())
+    if len(values) > 1:
+        raise RlscaleError(f"the table mixes {column}s ({', '.join(values)}); {why}")
+    return values[0]
 
 
 def return_scale(table: pd.DataFrame, preset: str | None, max_return: Mapping[str, float] | None = None,
