@@ -16,7 +16,7 @@ from rlscale.errors import RlscaleError, RunTableError
 from rlscale.runs import RUN_COLUMNS, validate_run_table
 from rlscale.train.config import RunConfig
 from rlscale.train.progress import progress_bar
-from rlscale.train.rundir import CONFIG, CURVE, LOCK, LOG, STATUS, RunDir, find_run_dirs
+from rlscale.train.rundir import CONFIG, CURVE, LOG, STATUS, RunDir, scan_run_dirs
 
 
 def _status(run_dir: RunDir) -> tuple[str, str | None]:
@@ -25,17 +25,6 @@ def _status(run_dir: RunDir) -> tuple[str, str | None]:
     except RlscaleError:
         return "unknown", f"unreadable {STATUS}"
     return ("unknown", f"no {STATUS}") if status is None else (status.status, status.reason)
-
-
-def _claimed_without_config(root: Path) -> list[Path]:
-    """Folders a run took (its lock, its sweep log) that hold neither config.json nor status.json: the run failed
-    (or is just starting) before writing its config. Not run folders to :func:`find_run_dirs`, yet worth a line."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if (LOCK in filenames or LOG in filenames) and CONFIG not in filenames and STATUS not in filenames:
-            found.append(Path(dirpath))
-    return found
 
 
 def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
@@ -51,11 +40,11 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
     if not root.is_dir():
         raise RlscaleError(f"{root}: not a folder of runs")
     frames: list[pd.DataFrame] = []
+    run_dirs, claimed = scan_run_dirs(root)
     notes = [f"skipped {where}: failed before its {CONFIG} was written (or is just starting)"
-             + (f"; see its {LOG}" if (where / LOG).exists() else "") for where in _claimed_without_config(root)]
+             + (f"; see its {LOG}" if (where / LOG).exists() else "") for where in claimed]
     by_status = 0  # runs skipped for their status alone, which include_unfinished would take
     configs: dict[str, RunConfig] = {}
-    run_dirs = find_run_dirs(root)
     bar = progress_bar(len(run_dirs), unit="run", desc=f"collect {root}", disable=not progress)
     for run_dir in run_dirs:
         bar.update(1)

@@ -345,12 +345,20 @@ class RunDir:
 
 def find_run_dirs(root: str | os.PathLike) -> list[RunDir]:
     """Every folder under ``root`` (recursively, hidden folders skipped) that holds a run's config or status."""
-    found = []
+    return scan_run_dirs(root)[0]
+
+
+def scan_run_dirs(root: str | os.PathLike) -> tuple[list[RunDir], list[Path]]:
+    """One walk of ``root``: its run folders (:func:`find_run_dirs`), and the folders a run took (its lock, its sweep
+    log) that hold neither config nor status: runs that failed, or are just starting, before writing their config."""
+    found, claimed = [], []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if CONFIG in filenames or STATUS in filenames:
             found.append(RunDir(dirpath))
-    return found
+        elif LOCK in filenames or LOG in filenames:
+            claimed.append(Path(dirpath))
+    return found, claimed
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
