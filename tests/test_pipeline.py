@@ -153,7 +153,7 @@ def test_grid_step_trains_collects_and_writes_provenance(tmp_path, monkeypatch, 
 def test_a_failed_sweep_stops_the_step_before_any_table_is_written(tmp_path, monkeypatch, capsys):
     (tmp_path / "sweeps").mkdir()
     (tmp_path / "sweeps" / "mini_gym.yaml").write_text(yaml.safe_dump({
-        "name": "mini_gym", "algo": "sac", "envs": ["gym:NoSuchEnv-v0"], "utd": [1], "batch_size": [16],
+        "name": "mini_gym", "algo": "sac", "envs": ["gym:CartPole-v1"], "utd": [1], "batch_size": [16],
         "learning_rate": [1e-3], "seeds": 1, "env_steps": 240, "eval_every": 120, "warmup_steps": 50}))
     _params(tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -165,11 +165,25 @@ def test_duplicate_grid_values_are_rejected():
         parse_sweep(doc)
 
 
+def test_an_env_id_its_backend_does_not_know_refuses_the_sweep_before_any_run(tmp_path, capsys):
+    """A typo in a 3,200-run sweep is one line naming the file before anything starts, not 3,200 failed runs."""
+    out = tmp_path / "runs"
+    for env, said in (("gym:Pendulum-v9", "unknown gym id 'Pendulum-v9'"),
+                      ("dmc:walker-wlak", "unknown dmc task 'walker-wlak'")):
+        path = _write(tmp_path, TINY_FIXED + f"envs: [gym:Pendulum-v1, {env}]\nutd: 1\nseeds: 1\n")
+        for extra in ([], ["--dry-run"]):
+            assert main(["sweep", str(path), "-o", str(out), *extra]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"rlscale: error: {path}: {said}; available: ") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    """A real sweep: 2 Pendulum runs that finish and 2 that fail (unknown env id), on 2 workers."""
+    """A real sweep: 2 Pendulum runs that finish and 2 that fail (CartPole: a known id, whose discrete actions only
+    building the env finds), on 2 workers."""
     tmp = tmp_path_factory.mktemp("sweep")
-    yaml = _write(tmp, TINY_FIXED + "envs: [gym:Pendulum-v1, gym:NoSuchEnv-v0]\nutd: 1\nseeds: 2\n", "tiny.yaml")
+    yaml = _write(tmp, TINY_FIXED + "envs: [gym:Pendulum-v1, gym:CartPole-v1]\nutd: 1\nseeds: 2\n", "tiny.yaml")
     runs = tmp / "runs"
     rc = main(["sweep", str(yaml), "-o", str(runs), "--workers", "2"])
     return yaml, runs, rc, json.loads((runs / "sweep_tiny.json").read_text())
@@ -186,8 +200,8 @@ def test_sweep_runs_in_parallel_and_records_failures(swept):
         assert ok["status"] == "finished" and ok["returncode"] == 0
         curve = pd.read_parquet(runs / ok["name"] / "curve.parquet")
         assert curve["env_step"].tolist() == [100, 200] and (curve["seed"] == seed).all()
-        bad = by_name[f"sac_NoSuchEnv-v0_utd1_bs16_lr1e-3_s{seed}"]
-        assert bad["status"] == "failed" and bad["returncode"] == 2 and "unknown gym id 'NoSuchEnv-v0'" in bad["reason"]
+        bad = by_name[f"sac_CartPole-v1_utd1_bs16_lr1e-3_s{seed}"]
+        assert bad["status"] == "failed" and bad["returncode"] == 2 and "discrete action space" in bad["reason"]
 
 
 def test_restarted_sweep_skips_finished_runs_and_does_not_silently_retry_failed_ones(swept, capsys):
@@ -208,7 +222,7 @@ def test_restarted_sweep_skips_finished_runs_and_does_not_silently_retry_failed_
     # a crashed run runs again with --retry-failed, or once its folder is removed
     assert main(["sweep", str(yaml), "-o", str(runs), "--dry-run", "--retry-failed"]) == 0
     assert "2 to run, 2 finished, 0 failed" in capsys.readouterr().out
-    shutil.rmtree(runs / "sac_NoSuchEnv-v0_utd1_bs16_lr1e-3_s0")
+    shutil.rmtree(runs / "sac_CartPole-v1_utd1_bs16_lr1e-3_s0")
     assert main(["sweep", str(yaml), "-o", str(runs), "--dry-run"]) == 0
     assert "1 to run, 2 finished, 1 failed" in capsys.readouterr().out
 

@@ -3,6 +3,7 @@ workers that die with their driver, files other users can read, progress off a t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -134,6 +135,33 @@ def test_collect_tells_runs_apart_by_their_whole_config_and_names_what_differs(t
     assert main(["collect", str(out), "-o", str(tmp_path / "t.parquet")]) == 2
     err = _one_error_line(capsys)
     assert "differ in critic_width: 32 -> 16, warmup_steps: 60 -> 50" in err and "separate tables" in err
+
+
+def test_a_spelled_out_default_is_the_same_run_as_one_left_unset(tmp_path, capsys):
+    """Giving a default explicitly (SAC's actor learning rate 3e-4, entropy target -0.5, ..., checkpoints every
+    eval_every) trains the same run: the sweep skips the finished run instead of refusing it as changed, `train` on
+    its folder finds it finished, and collect calls a second such run a duplicate, not a different config."""
+    out = tmp_path / "runs"
+    assert main(["sweep", str(_write(tmp_path, TINY)), "-o", str(out)]) == 0
+    defaults = {"actor_learning_rate": 3e-4, "target_entropy": -0.5, "weight_init": "torch",
+                "log_std_bounds": "squash", "temperature_loss": "log_alpha", "checkpoint_every": 100}
+    capsys.readouterr()
+    assert main(["sweep", str(_write(tmp_path, tiny_sweep(**defaults), "spelled.yaml")), "-o", str(out)]) == 0
+    assert "0 finished, 1 skipped (finished before)" in capsys.readouterr().out
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in defaults.items()]
+    curve = (out / RUN / "curve.parquet").read_bytes()
+    assert main([*TRAIN, "--env-steps", "200", *flags, "-o", str(out / RUN)]) == 0
+    assert (out / RUN / "curve.parquet").read_bytes() == curve  # finished: nothing trained again
+    assert main([*TRAIN, "--env-steps", "200", *flags, "-o", str(out / "again" / RUN)]) == 0
+    assert json.loads((out / "again" / RUN / "config.json").read_text())["settings"]["weight_init"] == "torch"
+    capsys.readouterr()
+    assert main(["collect", str(out), "-o", str(tmp_path / "t.parquet")]) == 2
+    assert "hold the same run (identical configs)" in _one_error_line(capsys)
+    unset = RunConfig(env="dmc:walker-walk", algo="bro", utd=1.0, batch_size=16, learning_rate=1e-3, env_steps=200,
+                      eval_every=100, critic_depth=1)
+    spelled = dataclasses.replace(unset, critic_width=512, reset_every=2_500_000, checkpoint_every=100, critic_depth=2)
+    assert unset.differences(spelled) == ["critic_depth: 1 -> 2"]  # what the run does differently, and only that
+    assert dataclasses.replace(unset, critic_width=512, seed=1).shared() == unset.shared()  # one chunk's members
 
 
 # ---------------------------------------------------------------------------------------------- 2. one writer

@@ -8,8 +8,8 @@ heavy: the registry is read when the command line is built.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rlscale.errors import RlscaleError
@@ -26,12 +26,18 @@ class AgentEntry:
     # True: one run steps N parallel envs while learner threads update concurrently (PQL); such agents
     # train one member per process. False: one env per member, updates in the collector's thread.
     parallel: bool = False
+    # what each optional run setting left unset (None) means for this agent: a run that sets one of them to
+    # this value is the same run (the agent's module reads its constants from here)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 AGENTS: dict[str, AgentEntry] = {
-    "sac": AgentEntry("rlscale.agents.sac:SAC"),
-    "bro": AgentEntry("rlscale.agents.bro:BRO"),
-    "pql": AgentEntry("rlscale.agents.pql:PQL", parallel=True),
+    "sac": AgentEntry("rlscale.agents.sac:SAC", defaults={
+        "critic_width": 256, "critic_depth": 2, "actor_learning_rate": 3e-4, "target_entropy": -0.5,
+        "weight_init": "torch", "log_std_bounds": "squash", "temperature_loss": "log_alpha"}),
+    "bro": AgentEntry("rlscale.agents.bro:BRO", defaults={
+        "critic_width": 512, "critic_depth": 2, "reset_every": 2_500_000}),
+    "pql": AgentEntry("rlscale.agents.pql:PQL", parallel=True, defaults={"critic_width": 256, "critic_depth": 2}),
 }
 
 

@@ -32,12 +32,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
+from rlscale.agents import AGENTS
 from rlscale.agents.base import AgentSettings, Batch, build_members, shared_settings
 from rlscale.agents.bronet import GAIN, BroNet
 from rlscale.agents.networks import Linear, member_norm, member_params
 from rlscale.agents.optim import Adam
 
-WIDTH, DEPTH = 512, 2  # BRO's default critic: BroNet with 2 residual blocks of width 512
+DEFAULTS = AGENTS["bro"].defaults  # what each setting a run leaves unset means (the registry holds the numbers)
+WIDTH, DEPTH = DEFAULTS["critic_width"], DEFAULTS["critic_depth"]  # BroNet with 2 residual blocks of width 512
 ACTOR_WIDTH, ACTOR_DEPTH = 256, 1
 N_QUANTILES = 100
 KAPPA = 1.0  # quantile Huber threshold
@@ -52,7 +54,7 @@ ADJUSTMENT_LR = 3e-5  # for optimism and the KL weight
 DUAL_BETAS = (0.5, 0.999)  # the temperature's and the dual variables' Adam
 KL_TARGET = 0.05  # per action dimension
 STD_MULTIPLIER = 0.75  # the optimistic actor's std is this fraction of the conservative actor's
-RESET_EVERY = 2_500_000  # gradient steps between full resets, as in the scaling paper's runs
+RESET_EVERY = DEFAULTS["reset_every"]  # 2.5e6 gradient steps between full resets, as in the paper's runs
 
 
 class QuantileCritics(nn.Module):

@@ -25,12 +25,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from rlscale.agents import AGENTS
 from rlscale.agents.base import AgentSettings, Batch, build_members
 from rlscale.agents.networks import TwinCritic, member_norm, member_params, mlp
 from rlscale.agents.optim import Adam
 from rlscale.errors import RlscaleError
 
-WIDTH, DEPTH = 256, 2
+DEFAULTS = AGENTS["pql"].defaults  # what each setting a run leaves unset means (the registry holds the numbers)
+WIDTH, DEPTH = DEFAULTS["critic_width"], DEFAULTS["critic_depth"]  # 256, 2
 TAU = 0.05  # PQL's Polyak rate: its learners see a lot of fresh data per update
 NOISE_MIN, NOISE_MAX = 0.05, 0.8  # PQL's mixed exploration range
 POLICY_EVERY = 2  # critic updates per policy update (PQL's P-learner : V-learner ratio 1:2)

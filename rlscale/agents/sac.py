@@ -36,16 +36,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from rlscale.agents import AGENTS
 from rlscale.agents.base import AgentSettings, Batch, build_members, shared_settings
 from rlscale.agents.networks import TanhGaussianActor, TwinCritic, member_norm, member_params
 from rlscale.agents.optim import Adam
 
-WIDTH, DEPTH = 256, 2
+DEFAULTS = AGENTS["sac"].defaults  # what each setting a run leaves unset means (the registry holds the numbers)
+WIDTH, DEPTH = DEFAULTS["critic_width"], DEFAULTS["critic_depth"]  # 256, 2
 TAU = 0.005
 INIT_TEMPERATURE = 1.0
 TEMPERATURE_LR = 3e-4
-ACTOR_LR = 3e-4  # the actor's learning rate when the run sets none (the grid's eta is the critic's)
-TARGET_ENTROPY_PER_DIM = -0.5  # entropy target -|A|/2 when the run sets none
+ACTOR_LR = DEFAULTS["actor_learning_rate"]  # 3e-4 (the grid's eta is the critic's)
+TARGET_ENTROPY_PER_DIM = DEFAULTS["target_entropy"]  # -0.5: entropy target -|A|/2
 
 
 class SAC:

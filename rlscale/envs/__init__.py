@@ -16,7 +16,7 @@ import gymnasium as gym
 
 from rlscale.errors import RlscaleError
 
-__all__ = ["BACKENDS", "EnvInfo", "make_env", "parse_env_name"]
+__all__ = ["BACKENDS", "EnvInfo", "check_env_name", "make_env", "parse_env_name"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,18 @@ def _make_dmc(env_id: str, **options: Any) -> tuple[gym.Env, EnvInfo]:
     return make_dmc_env(env_id, **options)
 
 
+def _check_gym(env_id: str) -> None:
+    from rlscale.envs.gym_backend import check_gym_id
+
+    check_gym_id(env_id)
+
+
+def _check_dmc(env_id: str) -> None:
+    from rlscale.envs.dmc_backend import check_dmc_id
+
+    check_dmc_id(env_id)
+
+
 def _parallel_only(backend: str) -> Callable[..., tuple[gym.Env, EnvInfo]]:
     def make(env_id: str, **options: Any) -> tuple[gym.Env, EnvInfo]:
         raise RlscaleError(f"{backend}:{env_id} exists only as parallel environments: train it with --algo pql")
@@ -52,6 +64,9 @@ def _parallel_only(backend: str) -> Callable[..., tuple[gym.Env, EnvInfo]]:
 # warp: and isaac: are batched simulators (rlscale.envs.parallel), built only for agents on N parallel envs (PQL).
 BACKENDS: dict[str, Callable[..., tuple[gym.Env, EnvInfo]]] = {
     "gym": _make_gym, "dmc": _make_dmc, "warp": _parallel_only("warp"), "isaac": _parallel_only("isaac")}
+# backend name -> check(env_id) that the backend knows the id, without building it (warp: and isaac: ids are
+# known only to their simulator, which the run imports)
+ID_CHECKS: dict[str, Callable[[str], None]] = {"gym": _check_gym, "dmc": _check_dmc}
 
 
 def parse_env_name(name: str) -> tuple[str, str]:
@@ -62,6 +77,15 @@ def parse_env_name(name: str) -> tuple[str, str]:
     if backend not in BACKENDS:
         raise RlscaleError(f"unknown environment backend '{backend}'; available: {', '.join(sorted(BACKENDS))}")
     return backend, env_id
+
+
+def check_env_name(name: str) -> None:
+    """Refuse a name its backend does not know, without building the env: a sweep's typo is one error before
+    anything runs, not a failure in each of its runs. What only building tells (a discrete action space, a
+    simulator that is not installed) is still the run's to find."""
+    backend, env_id = parse_env_name(name)
+    if backend in ID_CHECKS:
+        ID_CHECKS[backend](env_id)
 
 
 def make_env(name: str, **options: Any) -> tuple[gym.Env, EnvInfo]:

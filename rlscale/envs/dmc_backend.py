@@ -69,15 +69,19 @@ class DMCEnv(gym.Env):
         return self._flatten(ts.observation), reward, terminated, truncated, {}
 
 
+def check_dmc_id(env_id: str) -> None:
+    ids = available_ids()
+    if env_id not in ids:
+        raise RlscaleError(f"unknown dmc task '{env_id}'; available: {', '.join(ids)}")
+
+
 def make_dmc_env(env_id: str, action_repeat: int = DEFAULT_ACTION_REPEAT, **options: Any) -> tuple[gym.Env, EnvInfo]:
     if options:
         raise RlscaleError(f"dmc:{env_id} does not take option(s) {', '.join(sorted(options))}")
     if int(action_repeat) < 1:
         raise RlscaleError(f"action repeat must be >= 1, got {action_repeat}")
+    check_dmc_id(env_id)
     domain, _, task = env_id.partition("-")
-    ids = available_ids()
-    if env_id not in ids:
-        raise RlscaleError(f"unknown dmc task '{env_id}'; available: {', '.join(ids)}")
     from importlib.metadata import version
 
     env = DMCEnv(domain, task, int(action_repeat))

@@ -26,11 +26,15 @@ def available_ids() -> list[str]:
     return sorted(ids)
 
 
+def check_gym_id(env_id: str) -> None:
+    if env_id not in gym.registry:
+        raise RlscaleError(f"unknown gym id '{env_id}'; available: {', '.join(available_ids())}")
+
+
 def make_gym_env(env_id: str, **options: Any) -> tuple[gym.Env, EnvInfo]:
     if options:
         raise RlscaleError(f"gym:{env_id} takes no environment options, got {', '.join(sorted(options))}")
-    if env_id not in gym.registry:
-        raise RlscaleError(f"unknown gym id '{env_id}'; available: {', '.join(available_ids())}")
+    check_gym_id(env_id)
     try:
         with warnings.catch_warnings():  # v4 is the paper's version; gymnasium's "out of date" notice is noise
             warnings.simplefilter("ignore", DeprecationWarning)

@@ -205,13 +205,28 @@ class RunConfig:
                 parsed[name] = spec.metadata["legacy"](parsed)
         return cls(**parsed)
 
+    def resolved(self) -> dict[str, Any]:
+        """Every setting, those left unset (None) replaced by what the run then uses (the agent's defaults,
+        ``checkpoint_every`` = ``eval_every``): a run that spells out a default is the same run as one that
+        leaves it unset, so it resumes, reruns and collects as that run."""
+        from rlscale.agents import AGENTS
+
+        values = self.to_dict()
+        entry = AGENTS.get(self.algo)
+        for name, value in (entry.defaults if entry else {}).items():
+            if values[name] is None:
+                values[name] = value
+        values["checkpoint_every"] = self.checkpoint_interval
+        return values
+
     def shared(self) -> tuple[tuple[str, Any], ...]:
-        """Every setting but those the members of one chunk may differ in (:data:`MEMBER_KEYS`)."""
-        return tuple((k, v) for k, v in self.to_dict().items() if k not in MEMBER_KEYS)
+        """Every setting (resolved) but those the members of one chunk may differ in (:data:`MEMBER_KEYS`)."""
+        return tuple((k, v) for k, v in self.resolved().items() if k not in MEMBER_KEYS)
 
     def differences(self, other: RunConfig) -> list[str]:
-        """``"name: mine -> other"`` for every setting that differs."""
-        a, b = self.to_dict(), other.to_dict()
+        """``"name: mine -> other"`` for every setting that differs once resolved (a spelled-out default is
+        no difference)."""
+        a, b = self.resolved(), other.resolved()
         return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k]]
 
     @property

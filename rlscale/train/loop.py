@@ -144,8 +144,10 @@ def _check_members(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path])
         if AGENTS[configs[0].algo].parallel:
             raise RlscaleError(f"algo {configs[0].algo} trains one run per process (N parallel envs, learner "
                                "threads); it cannot be vectorised over configurations")
-        first = dict(configs[0].shared())
-        diff = sorted({k for c in configs[1:] for k, v in c.shared() if v != first[k]})
+        first, given = dict(configs[0].shared()), configs[0].to_dict()
+        # differing once resolved decides; the settings named are those given differently (algo, not the
+        # agent defaults it brings)
+        diff = sorted({k for c in configs[1:] for k, v in c.shared() if v != first[k] and getattr(c, k) != given[k]})
         if diff:
             raise RlscaleError("vectorised members may differ only in " + ", ".join(MEMBER_KEYS)
                                + f"; they differ in {', '.join(diff)}")
@@ -202,9 +204,10 @@ class _Loop:
         collector_cls = ParallelEnvs if parallel else MemberEnvs
         self.collector = collector_cls(self.cfg, [s["train"] for s in self.streams], self.device)
         obs_dim, action_dim = self.collector.obs_dim, self.collector.action_dim
-        # every AgentSettings field is a run setting of the same name
-        settings = [AgentSettings(**{f.name: getattr(c, f.name) for f in dataclasses.fields(AgentSettings)})
-                    for c in configs]
+        # every AgentSettings field is a run setting of the same name (resolved: members that spell out a
+        # default and members that leave it unset are one chunk)
+        resolved = [c.resolved() for c in configs]
+        settings = [AgentSettings(**{f.name: r[f.name] for f in dataclasses.fields(AgentSettings)}) for r in resolved]
         self.agent = make_agent(self.cfg.algo, obs_dim, action_dim, settings, self.device, [c.seed for c in configs])
         self.n_params = int(self.agent.critic_params)
         capacity = min(self.cfg.buffer_size, self.cfg.env_steps)

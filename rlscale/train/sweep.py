@@ -51,7 +51,7 @@ import numpy as np
 
 from rlscale import io
 from rlscale.agents import AGENTS
-from rlscale.envs import parse_env_name
+from rlscale.envs import check_env_name, parse_env_name
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig, Runtime, parse_value, required_keys
 from rlscale.train.rundir import MANIFEST, FolderLock, RunDir, Status
@@ -209,6 +209,11 @@ def parse_sweep(doc: Any, *, source: str = "sweep", base_dir: Path = Path("."), 
         except RlscaleError as exc:
             raise RlscaleError(f"{source}: {exc}") from exc
         runs.append(RunSpec(config))
+    for env in dict.fromkeys(run.config.env for run in runs):  # each name once, before any run starts
+        try:
+            check_env_name(env)
+        except RlscaleError as exc:
+            raise RlscaleError(f"{source}: {exc}") from exc
     names: dict[str, RunSpec] = {}
     for run in runs:
         if run.name in names:
@@ -604,8 +609,9 @@ def changed_runs(sweep: Sweep, out_dir: Path) -> dict[str, list[str]]:
             saved = RunDir(out_dir / spec.name).read_config()
         except RlscaleError:
             continue
-        if saved is not None and saved != spec.config:
-            changed[spec.name] = saved.differences(spec.config)
+        diff = [] if saved is None else saved.differences(spec.config)
+        if diff:
+            changed[spec.name] = diff
     return changed
 
 
