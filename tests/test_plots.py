@@ -381,6 +381,18 @@ def test_late_diagnostics_average_the_late_evaluations(td_runs):
         late_diagnostics(td_runs.drop(columns=["val_td_error", "train_td_error"]))
 
 
+def test_a_table_logging_only_the_overfitting_difference_gets_the_overfitting_figure(td_runs):
+    """A table brought in with the paper's measure already subtracted (no newest or replay column) is drawn as is."""
+    own = td_runs.assign(overfitting=td_runs["val_td_error"] - td_runs["train_td_error"],
+                         critic_param_norm=td_runs["learning_rate"] * 1e4).drop(columns=["val_td_error",
+                                                                                          "train_td_error"])
+    late = late_diagnostics(own)
+    row = late[(late["utd"] == 4.0) & (late["batch_size"] == 1024) & (late["learning_rate"] == 1e-3)].iloc[0]
+    assert row["overfitting"] == pytest.approx(0.9 * 1e-3 * 1024 * 4)
+    by_sigma = [ax for ax in overfitting(late).axes if ax.get_title()][0]
+    assert by_sigma.get_ylabel().startswith("Overfitting (newest") and "not logged" not in by_sigma.get_title()
+
+
 def test_overfitting_draws_the_probe_it_has_and_says_which(td_runs):
     fig = overfitting(late_diagnostics(td_runs))
     panels = [ax for ax in fig.axes if ax.get_title()]

@@ -550,16 +550,18 @@ def optimum_for_deltas(fit: FrontierFit, deltas: Sequence[float]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True).loc[:, ["delta", "threshold", "utd", "data", "compute", "budget"]]
 
 
-#: per-run diagnostics a run table may log, summarised for the overfitting and plasticity figure
-DIAGNOSTIC_COLUMNS = ("newest_td_error", "replay_td_error", "critic_param_norm", "train_td_error", "val_td_error")
+#: per-run diagnostics a run table may log, summarised for the overfitting and plasticity figure (``overfitting``
+#: alone serves a table that logs the difference but not its two terms)
+DIAGNOSTIC_COLUMNS = ("newest_td_error", "replay_td_error", "critic_param_norm", "train_td_error", "val_td_error",
+                      "overfitting")
 
 
 def late_diagnostics(runs: pd.DataFrame, last_frac: float = 0.2) -> pd.DataFrame:
     """Per (env, utd, batch_size, learning_rate): the seed mean of each run's mean over its last ``last_frac``
     of logged evaluations (the end-of-training level, less noisy than the last point) of every diagnostic
-    column the table has, plus ``overfitting`` = newest-data minus replay TD error where both are logged (the
+    column the table has; ``overfitting`` is newest-data minus replay TD error where both are logged (the
     replay one is ``replay_td_error``, or ``train_td_error``, what ``rlscale train`` calls its uniform replay
-    sample)."""
+    sample), else the table's own ``overfitting`` column where it logs one."""
     have = [c for c in DIAGNOSTIC_COLUMNS if c in runs.columns and runs[c].notna().any()]
     if not have:
         raise RlscaleError(f"the run table logs none of {', '.join(DIAGNOSTIC_COLUMNS)}")
