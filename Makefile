@@ -15,7 +15,12 @@ TORCH_SPEC ?= torch==2.13.0
 TEST_WORKERS ?= 2
 
 PY := $(VENV)/bin/python
+# pip byte-compiles what it installs one file at a time (over two minutes for torch, ray and jupyterlab on two
+# cores): installs skip that, and COMPILE then compiles the venv's packages on every core (what pip would have
+# written; files that do not compile are skipped, as pip skips them)
 PIP := $(PY) -m pip --quiet --disable-pip-version-check
+INSTALL := $(PIP) install --no-compile
+COMPILE := $(PY) -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_paths()['purelib'], quiet=2, workers=0)"
 
 .PHONY: repro test lint venv clean binder-check authors
 
@@ -45,15 +50,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.torch: | $(PY)
-	$(PY) -c 'import torch' 2>/dev/null || $(PIP) install '$(TORCH_SPEC)'
+	$(PY) -c 'import torch' 2>/dev/null || $(INSTALL) '$(TORCH_SPEC)'
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e .
+	$(INSTALL) -e .
+	$(COMPILE)
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[dev,ray,warp]'
+	$(INSTALL) -e '.[dev,ray,warp]'
+	$(COMPILE)
 	@touch $@
 
 clean:
