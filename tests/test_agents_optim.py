@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -112,3 +114,16 @@ def test_an_update_compiled_with_torch_compile_steps_as_the_eager_one():
     for ours, eager in zip(compiled_layers.parameters(), eager_layers.parameters(), strict=True):
         torch.testing.assert_close(ours, eager)
     assert compiled_opt.step_count == 3 and not torch.equal(compiled_layers[0].weight, Linear((2,), 6, 5).weight)
+
+
+def test_a_training_run_that_compiles_nothing_never_imports_torch_dynamo(tmp_path):
+    """Leaving the step out of torch.compile once took ``torch.compiler.disable`` as a decorator, which imports
+    torch._dynamo: three more seconds of start-up for every training process of every sweep."""
+    script = ("import sys\nfrom rlscale.cli import main\n"
+              f"rc = main(['train', '--env', 'gym:Pendulum-v1', '--algo', 'bro', '--utd', '1', '--batch-size', '8', "
+              "'--learning-rate', '1e-3', '--env-steps', '120', '--eval-every', '120', '--eval-episodes', '1', "
+              f"'--warmup-steps', '100', '--critic-width', '8', '--critic-depth', '1', '--quiet', '-o', "
+              f"{str(tmp_path / 'run')!r}])\n"
+              "print(rc, 'torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-2:] == ["0", "False"], out

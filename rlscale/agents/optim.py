@@ -58,11 +58,17 @@ class Adam:
         self.step_count = 0
         self._step = torch.zeros((), device=self.params[0].device)  # the kernel reads the step from a tensor
 
-    # left out of torch.compile (a graph break, as around ``autograd.grad``): the fused kernel is already one pass per
-    # tensor list, and torch 2.13's functionalisation refuses its in-place update of tensors from outside the graph
-    @torch.compiler.disable
-    @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
+        if torch.compiler.is_compiling():
+            # traced by torch.compile: left out of the graph (a graph break, as around ``autograd.grad``). The fused
+            # kernel is already one pass per tensor list, and torch 2.13's functionalisation refuses its in-place
+            # update of tensors from outside the graph. Disabled here, not by a decorator: torch.compiler.disable
+            # imports torch._dynamo, three seconds of every training process's start-up, and only a trace has it
+            return torch.compiler.disable(Adam._step_eagerly)(self, grads)
+        return self._step_eagerly(grads)
+
+    @torch.no_grad()
+    def _step_eagerly(self, grads: Sequence[torch.Tensor]) -> None:
         self.step_count += 1
         self._step.fill_(self.step_count)
         # the kernel pairs a parameter with its gradient in memory order: a gradient laid out otherwise is copied
