@@ -85,8 +85,8 @@ def test_an_old_run_folder_is_not_silently_continued_with_the_new_defaults(tmp_p
     old = {k: v for k, v in RunConfig(**PENDULUM).to_dict().items()
            if k not in ("actor_learning_rate", "target_entropy")}
     run.write_config({"settings": old})
-    with pytest.raises(RlscaleError, match=r"different config \(actor_learning_rate: 0.01 -> None, "
-                                           r"target_entropy: -1.0 -> None\)"):
+    with pytest.raises(RlscaleError, match=r"different config \(actor_learning_rate: 0.01 -> 0.0003, "
+                                           r"target_entropy: -1.0 -> -0.5\)"):
         run.claim(RunConfig(**PENDULUM))
     assert run.claim(RunConfig(**PENDULUM, actor_learning_rate=1e-2, target_entropy=-1.0)) is None
 

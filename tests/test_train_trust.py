@@ -447,4 +447,4 @@ def test_config_differences_name_every_changed_field():
     a = RunConfig(env="gym:Pendulum-v1", algo="sac", utd=1.0, batch_size=16, learning_rate=1e-3, env_steps=200,
                   eval_every=100, warmup_steps=50)
     b = RunConfig(**{**a.to_dict(), "env_steps": 300, "critic_width": 8})
-    assert a.differences(b) == ["env_steps: 200 -> 300", "critic_width: None -> 8"]
+    assert a.differences(b) == ["env_steps: 200 -> 300", "critic_width: 256 -> 8"]  # unset: the default it stands for
