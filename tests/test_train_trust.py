@@ -159,7 +159,8 @@ def test_a_spelled_out_default_is_the_same_run_as_one_left_unset(tmp_path, capsy
     assert "hold the same run (identical configs)" in _one_error_line(capsys)
     unset = RunConfig(env="dmc:walker-walk", algo="bro", utd=1.0, batch_size=16, learning_rate=1e-3, env_steps=200,
                       eval_every=100, critic_depth=1)
-    spelled = dataclasses.replace(unset, critic_width=512, reset_every=2_500_000, checkpoint_every=100, critic_depth=2)
+    spelled = dataclasses.replace(unset, critic_width=512, reset_every=2_500_000, checkpoint_every=100,
+                                  action_repeat=1, critic_depth=2)
     assert unset.differences(spelled) == ["critic_depth: 1 -> 2"]  # what the run does differently, and only that
     assert dataclasses.replace(unset, critic_width=512, seed=1).shared() == unset.shared()  # one chunk's members
 

@@ -64,6 +64,8 @@ def _parallel_only(backend: str) -> Callable[..., tuple[gym.Env, EnvInfo]]:
 # warp: and isaac: are batched simulators (rlscale.envs.parallel), built only for agents on N parallel envs (PQL).
 BACKENDS: dict[str, Callable[..., tuple[gym.Env, EnvInfo]]] = {
     "gym": _make_gym, "dmc": _make_dmc, "warp": _parallel_only("warp"), "isaac": _parallel_only("isaac")}
+# what each backend option a run leaves unset means (the backend's module reads its default from here)
+OPTION_DEFAULTS: dict[str, dict[str, Any]] = {"dmc": {"action_repeat": 1}}
 # backend name -> check(env_id) that the backend knows the id, without building it (warp: and isaac: ids are
 # known only to their simulator, which the run imports)
 ID_CHECKS: dict[str, Callable[[str], None]] = {"gym": _check_gym, "dmc": _check_dmc}

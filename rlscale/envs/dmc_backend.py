@@ -14,13 +14,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlscale.envs import EnvInfo
+from rlscale.envs import OPTION_DEFAULTS, EnvInfo
 from rlscale.errors import RlscaleError
 
 # No rendering is needed for state-based control; this keeps dm_control from probing GLFW/EGL.
 os.environ.setdefault("MUJOCO_GL", "disable")
 
-DEFAULT_ACTION_REPEAT = 1
+DEFAULT_ACTION_REPEAT = OPTION_DEFAULTS["dmc"]["action_repeat"]
 
 
 def available_ids() -> list[str]:

@@ -206,14 +206,16 @@ class RunConfig:
         return cls(**parsed)
 
     def resolved(self) -> dict[str, Any]:
-        """Every setting, those left unset (None) replaced by what the run then uses (the agent's defaults,
-        ``checkpoint_every`` = ``eval_every``): a run that spells out a default is the same run as one that
-        leaves it unset, so it resumes, reruns and collects as that run."""
+        """Every setting, those left unset (None) replaced by what the run then uses (the agent's and the env
+        backend's defaults, ``checkpoint_every`` = ``eval_every``): a run that spells out a default is the same
+        run as one that leaves it unset, so it resumes, reruns and collects as that run."""
         from rlscale.agents import AGENTS
+        from rlscale.envs import OPTION_DEFAULTS
 
         values = self.to_dict()
         entry = AGENTS.get(self.algo)
-        for name, value in (entry.defaults if entry else {}).items():
+        defaults = {**(entry.defaults if entry else {}), **OPTION_DEFAULTS.get(self.env.partition(":")[0], {})}
+        for name, value in defaults.items():
             if values[name] is None:
                 values[name] = value
         values["checkpoint_every"] = self.checkpoint_interval
