@@ -107,6 +107,17 @@ def test_train_flags_are_checked_before_anything_is_written(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_negative_value_in_scientific_notation_is_a_value_not_an_option(tmp_path, capsys):
+    """argparse before Python 3.14 said "expected one argument" to ``--learning-rate -1e-3``."""
+    args = build_parser().parse_args(["train", *config_flags(RunConfig(**PENDULUM)), "--target-entropy", "-1e-1",
+                                      "-o", "r"])
+    assert args.target_entropy == -0.1
+    flags = config_flags(RunConfig(**PENDULUM))
+    flags[flags.index("--learning-rate") + 1] = "-1e-3"
+    assert main(["train", *flags, "-o", str(tmp_path / "r")]) == 2
+    assert "learning_rate=-0.001 (must be > 0)" in capsys.readouterr().err
+
+
 def test_a_batch_larger_than_the_replay_names_the_setting_that_limits_the_replay():
     pendulum = {**PENDULUM, "batch_size": 16, "warmup_steps": 100}
     with pytest.raises(RlscaleError, match="raise buffer_size to at least 16$"):  # more warm-up cannot help

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 
@@ -24,8 +25,18 @@ def command_modules() -> list[str]:
     return sorted(f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse before Python 3.14 takes a negative number in scientific notation (``--target-entropy -1e-1``) for
+    an option ("expected one argument"): its pattern for negative numbers has no exponent. Subcommands' parsers
+    are of the parent's class, so every rlscale parser reads them as values."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rlscale",
         description="Train value-based RL grids, fit the scaling laws of 'Value-Based Deep RL Scales "
         "Predictably', and reproduce its figures.",
