@@ -130,6 +130,19 @@ def test_baseline_reuses_grid_best_at_utd_2_or_the_nearest(crossings):
     assert set(nearest["utd"]) <= {1.0, 4.0}
 
 
+def test_an_env_whose_grid_best_at_the_baseline_sigma_is_missing_has_no_baseline_rows(crossings):
+    """No configuration reaching J at sigma 2 used to give a batch size of int64's minimum in the baseline CSV."""
+    best = BestHyperparams().fit(crossings).best_.copy()
+    env = sorted(best["env"].unique())[0]
+    at2 = (best["env"] == env) & (best["utd"] == 2.0)
+    best.loc[at2, ["grid_batch_size", "grid_learning_rate"]] = np.nan
+    with pytest.warns(RlscaleWarning, match=f"no \\(B, eta\\) of {env} reaches the threshold"):
+        laws = HyperparamLaws().fit(best)
+    base = laws.baseline([0.5, 2, 8])
+    assert env not in set(base["env"]) and (base["batch_size_rounded"] >= 16).all() and len(base) == 3
+    assert laws.baseline([1.0], envs=[env]).empty
+
+
 def test_extrapolation_to_held_out_utds_is_accurate(crossings):
     errors = extrapolation_errors(BestHyperparams().fit(crossings), fit_range=(1.0, 8.0))
     assert set(errors["utd"]) == {0.25, 0.5}

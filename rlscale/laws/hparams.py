@@ -389,6 +389,10 @@ class HyperparamLaws:
                     self.laws_[h][variant][str(bench)] = law.fit(points["utd"], points[h],
                                                                  points["env"].astype(str).tolist())
         self.baseline_ = _baseline(table, self.baseline_utd)
+        lacking = self.baseline_.loc[~np.isfinite(self.baseline_["batch_size"]), "env"].tolist()
+        if lacking:
+            warnings.warn(f"constant baseline: no (B, eta) of {', '.join(lacking)} reaches the threshold at the grid's "
+                          f"sigma nearest {self.baseline_utd:g}, so it has no baseline", RlscaleWarning, stacklevel=2)
         return self
 
     def _separate_points(self, sub: pd.DataFrame) -> pd.DataFrame:
@@ -436,17 +440,20 @@ class HyperparamLaws:
         return pd.concat(frames, ignore_index=True)
 
     def baseline(self, utds: Iterable[float], envs: Iterable[str] | None = None) -> pd.DataFrame:
-        """The constant baseline reused at every σ (same columns as :meth:`propose`)."""
+        """The constant baseline reused at every σ (same columns as :meth:`propose`); an env whose grid-best cell at
+        the baseline σ is missing (no configuration reached the threshold) has no rows."""
         utds = np.asarray(list(utds), dtype=float)
         base = self.baseline_.set_index("env")
-        frames = []
+        frames = [pd.DataFrame(columns=["env", "utd", "batch_size", "learning_rate", "batch_size_rounded"])]
         for env in (list(envs) if envs is not None else self.envs_):
             row = base.loc[env]
+            if not np.isfinite(row["batch_size"]):
+                continue
             frames.append(pd.DataFrame({
                 "env": env, "utd": utds, "batch_size": row["batch_size"], "learning_rate": row["learning_rate"],
                 "batch_size_rounded": round_batch_size(np.full(len(utds), row["batch_size"])),
             }))
-        return pd.concat(frames, ignore_index=True)
+        return pd.concat(frames[1:] or frames, ignore_index=True)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """(1 - alpha) intervals of every law, indexed by (hparam, variant, group, parameter)."""
