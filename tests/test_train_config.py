@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
+from rlscale.agents.base import AgentSettings, shared_settings
 from rlscale.cli import build_parser, main
 from rlscale.cli.train import config_flags
 from rlscale.errors import RlscaleError
@@ -129,3 +131,26 @@ def test_a_batch_larger_than_the_replay_names_the_setting_that_limits_the_replay
     with pytest.raises(RlscaleError, match="raise buffer_size to at least 1101$"):  # (1 - 0.07) * 1100 < 1023
         RunConfig(**{**pendulum, "batch_size": 1023, "env_steps": 3000, "warmup_steps": 2000}, buffer_size=1000,
                   val_fraction=0.07).validate()
+
+
+def test_the_settings_members_share_carry_no_learning_rate_to_build_an_optimiser_from():
+    """An agent that built its optimiser from the shared settings trained every member at member 0's rate, while each
+    member's folder recorded its own: the shared learning rate is NaN, so such a run fails as non-finite."""
+    shared = shared_settings([AgentSettings(1e-3, critic_width=8), AgentSettings(3e-3, critic_width=8)])
+    assert math.isnan(shared.learning_rate) and shared.critic_width == 8
+    with pytest.raises(RlscaleError, match="may differ only in learning rate"):
+        shared_settings([AgentSettings(1e-3, critic_width=8), AgentSettings(1e-3, critic_width=16)])
+
+
+def test_a_new_agents_registry_entry_is_read_as_the_existing_ones_are(monkeypatch):
+    """A parallel-env agent other than pql gets its default num_envs too (was a TypeError in validate); defaults
+    naming no run setting are one line saying where such constants belong (was a KeyError)."""
+    from rlscale.agents import AGENTS, AgentEntry
+    from rlscale.train.config import PQL_NUM_ENVS
+
+    monkeypatch.setitem(AGENTS, "mypql", AgentEntry("rlscale.agents.pql:PQL", parallel=True))
+    config = RunConfig(**{**PENDULUM, "algo": "mypql", "env_steps": 1024, "eval_every": 128, "warmup_steps": 128})
+    assert config.num_envs == PQL_NUM_ENVS and config.validate() is config
+    monkeypatch.setitem(AGENTS, "td3", AgentEntry("rlscale.agents.sac:SAC", defaults={"policy_noise": 0.2}))
+    with pytest.raises(RlscaleError, match="the defaults of agent td3 name policy_noise, which are no run setting"):
+        RunConfig(**{**PENDULUM, "algo": "td3"}).resolved()

@@ -27,7 +27,8 @@ class AgentEntry:
     # train one member per process. False: one env per member, updates in the collector's thread.
     parallel: bool = False
     # what each optional run setting left unset (None) means for this agent: a run that sets one of them to
-    # this value is the same run (the agent's module reads its constants from here)
+    # this value is the same run (the agent's module reads its constants from here). Keys are run settings
+    # (RunConfig fields) only; an agent's other constants belong in its module
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -9,6 +9,7 @@ this small is what lets one training loop run SAC, BRO and PQL.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -63,13 +64,15 @@ class AgentSettings:
 
 
 def shared_settings(members: Sequence[AgentSettings]) -> AgentSettings:
-    """The settings every member shares (all but the learning rate); members that differ otherwise are refused."""
+    """The settings every member shares (all but the learning rate, which is NaN here: an optimiser built from it
+    would train every member at one rate while each records its own; read each member's); members that differ
+    otherwise are refused."""
     if not members:
         raise RlscaleError("an agent needs at least one member")
     first = replace(members[0], learning_rate=0.0)
     if any(replace(m, learning_rate=0.0) != first for m in members):
         raise RlscaleError("members of one agent may differ only in learning rate (and seed, batch size)")
-    return members[0]
+    return replace(first, learning_rate=math.nan)
 
 
 class Agent(Protocol):

@@ -118,7 +118,10 @@ class RunConfig:
                                         "evaluation, about eval_every)", check=POSITIVE)
 
     def __post_init__(self) -> None:
-        if self.algo == "pql" and self.num_envs is None:  # stored resolved: equal runs have equal configs
+        from rlscale.agents import AGENTS
+
+        entry = AGENTS.get(self.algo)
+        if entry is not None and entry.parallel and self.num_envs is None:  # stored resolved: equal runs, equal configs
             object.__setattr__(self, "num_envs", PQL_NUM_ENVS)
 
     # ----------------------------------------------------------------- checks
@@ -215,6 +218,10 @@ class RunConfig:
         values = self.to_dict()
         entry = AGENTS.get(self.algo)
         defaults = {**(entry.defaults if entry else {}), **OPTION_DEFAULTS.get(self.env.partition(":")[0], {})}
+        unknown = sorted(set(defaults) - set(values))
+        if unknown:
+            raise RlscaleError(f"the defaults of agent {self.algo} name {', '.join(unknown)}, which are no run setting "
+                               "(RunConfig field); an agent's other constants belong in its module")
         for name, value in defaults.items():
             if values[name] is None:
                 values[name] = value
