@@ -144,8 +144,9 @@ def test_the_settings_members_share_carry_no_learning_rate_to_build_an_optimiser
 
 def test_a_new_agents_registry_entry_is_read_as_the_existing_ones_are(monkeypatch):
     """A parallel-env agent other than pql gets its default num_envs too (was a TypeError in validate); defaults
-    naming no run setting are one line saying where such constants belong (was a KeyError)."""
-    from rlscale.agents import AGENTS, AgentEntry
+    naming no run setting are one line saying where such constants belong (was a KeyError), and so is a registry path
+    naming no class (was an AttributeError)."""
+    from rlscale.agents import AGENTS, AgentEntry, make_agent
     from rlscale.train.config import PQL_NUM_ENVS
 
     monkeypatch.setitem(AGENTS, "mypql", AgentEntry("rlscale.agents.pql:PQL", parallel=True))
@@ -154,3 +155,6 @@ def test_a_new_agents_registry_entry_is_read_as_the_existing_ones_are(monkeypatc
     monkeypatch.setitem(AGENTS, "td3", AgentEntry("rlscale.agents.sac:SAC", defaults={"policy_noise": 0.2}))
     with pytest.raises(RlscaleError, match="the defaults of agent td3 name policy_noise, which are no run setting"):
         RunConfig(**{**PENDULUM, "algo": "td3"}).resolved()
+    monkeypatch.setitem(AGENTS, "td3", AgentEntry("rlscale.agents.sac:TD3"))
+    with pytest.raises(RlscaleError, match=r"agent td3: module rlscale.agents.sac has no TD3 \(its registry path"):
+        make_agent("td3", 3, 1, [AgentSettings(1e-3)], "cpu")

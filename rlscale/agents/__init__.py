@@ -53,4 +53,7 @@ def make_agent(algo: str, obs_dim: int, action_dim: int, settings: AgentSettings
         raise RlscaleError(f"unknown algo '{algo}'; available: {', '.join(sorted(AGENTS))}")
     module, cls = AGENTS[algo].path.split(":")
     members = list(settings) if isinstance(settings, Sequence) else [settings]
-    return getattr(importlib.import_module(module), cls)(obs_dim, action_dim, members, device, seeds)
+    agent = getattr(importlib.import_module(module), cls, None)
+    if agent is None:
+        raise RlscaleError(f"agent {algo}: module {module} has no {cls} (its registry path is {AGENTS[algo].path})")
+    return agent(obs_dim, action_dim, members, device, seeds)
