@@ -333,6 +333,10 @@ def _describe(name: str, log_value: float, log_samples: np.ndarray) -> dict[str,
     }
 
 
+#: the columns of :meth:`HyperparamLaws.propose` and :meth:`HyperparamLaws.baseline`
+PROPOSAL_COLUMNS = ("env", "utd", "batch_size", "learning_rate", "batch_size_rounded")
+
+
 def round_batch_size(batch_size: np.ndarray | Sequence[float], multiple: int = 16) -> np.ndarray:
     """As the paper rounds batch sizes: nearest multiple of ``multiple`` (halves round up), at least ``multiple``."""
     b = np.asarray(batch_size, dtype=float)
@@ -444,7 +448,7 @@ class HyperparamLaws:
         the baseline σ is missing (no configuration reached the threshold) has no rows."""
         utds = np.asarray(list(utds), dtype=float)
         base = self.baseline_.set_index("env")
-        frames = [pd.DataFrame(columns=["env", "utd", "batch_size", "learning_rate", "batch_size_rounded"])]
+        frames = []
         for env in (list(envs) if envs is not None else self.envs_):
             row = base.loc[env]
             if not np.isfinite(row["batch_size"]):
@@ -453,7 +457,9 @@ class HyperparamLaws:
                 "env": env, "utd": utds, "batch_size": row["batch_size"], "learning_rate": row["learning_rate"],
                 "batch_size_rounded": round_batch_size(np.full(len(utds), row["batch_size"])),
             }))
-        return pd.concat(frames[1:] or frames, ignore_index=True)
+        if not frames:  # no env has a baseline
+            return pd.DataFrame(columns=PROPOSAL_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """(1 - alpha) intervals of every law, indexed by (hparam, variant, group, parameter)."""
