@@ -107,3 +107,18 @@ def test_the_same_run_in_two_folders_is_refused(runs, tmp_path, capsys):
     assert main(["collect", str(copy), "-o", str(tmp_path / "t.parquet")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a_s0, again/a_s0 hold the same run" in err
+
+
+def test_runs_behind_links_are_collected_once_and_a_link_cycle_ends_the_walk(runs, tmp_path, capsys):
+    """Runs gathered as links to where they were trained were not found (0 runs); a link to a folder already walked
+    is the same folder, not a second copy of its runs, and a link back up the tree is walked once."""
+    gathered = tmp_path / "gathered"
+    gathered.mkdir()
+    (gathered / "first").symlink_to(runs / "a_s0", target_is_directory=True)
+    (gathered / "nested").symlink_to(runs / "nested", target_is_directory=True)
+    (gathered / "second").symlink_to(runs / "a_s0", target_is_directory=True)
+    (gathered / "nested_again").symlink_to(gathered, target_is_directory=True)
+    out = tmp_path / "t.parquet"
+    assert main(["collect", str(gathered), "-o", str(out)]) == 0
+    assert sorted(read_run_table(out)["run_id"].unique()) == ["first", "nested/a_s1"]
+    assert "2 runs, 4 rows (0 skipped)" in capsys.readouterr().out

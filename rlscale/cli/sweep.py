@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Concatenate the curve.parquet of every finished run under RUNS into one run table "
         "(Parquet or CSV by suffix, written atomically). Skipped runs are reported on stderr, one line each.",
     )
-    c.add_argument("runs", help="folder with run folders (searched recursively)")
+    c.add_argument("runs", help="folder with run folders (searched recursively, through links)")
     c.add_argument("-o", "--output", required=True, help="run table to write (.parquet or .csv)")
     c.add_argument("--include-unfinished", action="store_true",
                    help="also include running/interrupted and failed runs' curves up to where they stopped")

@@ -344,15 +344,26 @@ class RunDir:
 
 
 def find_run_dirs(root: str | os.PathLike) -> list[RunDir]:
-    """Every folder under ``root`` (recursively, hidden folders skipped) that holds a run's config or status."""
+    """Every folder under ``root`` (recursively, through symbolic links, hidden folders skipped) that holds a run's
+    config or status."""
     return scan_run_dirs(root)[0]
 
 
 def scan_run_dirs(root: str | os.PathLike) -> tuple[list[RunDir], list[Path]]:
     """One walk of ``root``: its run folders (:func:`find_run_dirs`), and the folders a run took (its lock, its sweep
-    log) that hold neither config nor status: runs that failed, or are just starting, before writing their config."""
-    found, claimed = [], []
-    for dirpath, dirnames, filenames in os.walk(root):
+    log) that hold neither config nor status: runs that failed, or are just starting, before writing their config.
+
+    Links are followed (runs gathered as links to where they were trained), each folder once: under the first path
+    that reaches it in sorted order, so a link to a folder already walked is no second copy of its runs, and a link
+    back up the tree ends the walk there.
+    """
+    found, claimed, seen = [], [], set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if CONFIG in filenames or STATUS in filenames:
             found.append(RunDir(dirpath))
