@@ -107,3 +107,16 @@ def test_kill_9_then_rerun_completes_the_curve_without_duplicates(tmp_path):
     assert curve["env_step"].tolist() == list(range(512, 3073, 512))  # nothing missing, nothing duplicated
     assert (curve["updates"] == np.floor(0.5 * (curve["env_step"] - 512))).all()  # the resumed count goes on
     assert status["effective_utd"] == pytest.approx(0.5) and status["resumed_from"] >= 512
+
+
+def test_a_parallel_agent_without_the_two_learner_steps_fails_in_one_line(tmp_path, monkeypatch):
+    """The trainer runs a parallel-env agent's critic and policy steps in two threads; an agent registered as parallel
+    without them (here SAC) is one line naming what it lacks, not an AttributeError inside a learner thread."""
+    from rlscale.agents import AGENTS, AgentEntry
+
+    monkeypatch.setitem(AGENTS, "parallel_sac", AgentEntry("rlscale.agents.sac:SAC", parallel=True))
+    args = {**ARGS, "algo": "parallel_sac", "env_steps": 2048, "eval_every": 1024, "warmup_steps": 1024}
+    del args["critic_width"], args["critic_depth"]
+    with pytest.raises(RlscaleError, match=r"^SAC is registered as a parallel-env agent but has no policy_every, "
+                                           r"update_critic, update_actor \(rlscale.agents.base.ParallelAgent\)$"):
+        train_run(RunConfig(**args), tmp_path / "x", CPU)

@@ -158,3 +158,39 @@ def test_a_new_agents_registry_entry_is_read_as_the_existing_ones_are(monkeypatc
     monkeypatch.setitem(AGENTS, "td3", AgentEntry("rlscale.agents.sac:TD3"))
     with pytest.raises(RlscaleError, match=r"agent td3: module rlscale.agents.sac has no TD3 \(its registry path"):
         make_agent("td3", 3, 1, [AgentSettings(1e-3)], "cpu")
+
+
+def test_which_agents_take_a_setting_and_its_defaults_are_read_from_the_registry(monkeypatch):
+    """An agent's own knobs are the keys of its registry entry's defaults: validation and the help follow a new entry,
+    with no list of agent names to extend (SAC's knobs were listed in three places, restated in the help)."""
+    from rlscale.agents import AGENTS, AgentEntry
+
+    monkeypatch.setitem(AGENTS, "td3", AgentEntry("rlscale.agents.sac:SAC", about="a new agent", defaults={
+        "critic_width": 400, "critic_depth": 2, "actor_learning_rate": 1e-3}))
+    td3 = {**PENDULUM, "algo": "td3"}
+    assert RunConfig(**td3, actor_learning_rate=2e-3, critic_depth=3).validate().resolved()["critic_width"] == 400
+    with pytest.raises(RlscaleError, match=r"^invalid setting\(s\): reset_every=10 is for algo bro only$"):
+        RunConfig(**td3, reset_every=10).validate()
+    with pytest.raises(RlscaleError, match=r"^invalid setting\(s\): target_entropy=-1.0 is for algo sac only$"):
+        RunConfig(**td3, target_entropy=-1.0).validate()
+    text = " ".join(_train_parser().format_help().split())
+    assert "agent: sac (the paper's agent on Gym), bro (the paper's agent on DMC), pql" in text
+    assert "td3 (a new agent)" in text
+    assert "critic hidden width (default: sac 256, bro 512, pql 256, td3 400)" in text
+    assert "(algo sac or td3 only; default: sac 0.0003, td3 0.001)" in text
+    assert "(algo bro only; default: 2500000)" in text
+    monkeypatch.setitem(AGENTS, "td3", AgentEntry("rlscale.agents.sac:SAC", defaults={"critic_width": 256}))
+    with pytest.raises(RlscaleError, match=r"^invalid setting\(s\): critic_depth=3 is for algo sac or bro or pql "
+                                           "only$"):
+        RunConfig(**td3, critic_depth=3).validate()
+    assert "(residual blocks of a BroNet critic) (algo sac or bro or pql only; default: 2)" in " ".join(
+        _train_parser().format_help().split())  # one default for all that take it: shown once
+
+
+def test_an_env_option_is_refused_where_the_backend_does_not_take_it():
+    """action_repeat on a gym: run was accepted by the config and failed only when the env was built, once per run of
+    a sweep; the backends' option table says which backends take it."""
+    with pytest.raises(RlscaleError, match=r"^invalid setting\(s\): action_repeat=2 is for dmc: environments only$"):
+        RunConfig(**PENDULUM, action_repeat=2).validate()
+    dmc = RunConfig(**{**PENDULUM, "algo": "bro", "env": "dmc:cartpole-balance"}, action_repeat=2).validate()
+    assert dmc.env_options == {"action_repeat": 2} and RunConfig(**PENDULUM).env_options == {}

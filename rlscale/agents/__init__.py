@@ -26,19 +26,24 @@ class AgentEntry:
     # True: one run steps N parallel envs while learner threads update concurrently (PQL); such agents
     # train one member per process. False: one env per member, updates in the collector's thread.
     parallel: bool = False
-    # what each optional run setting left unset (None) means for this agent: a run that sets one of them to
-    # this value is the same run (the agent's module reads its constants from here). Keys are run settings
-    # (RunConfig fields) only; an agent's other constants belong in its module
+    # the optional run settings (RunConfig fields left None) this agent takes, and what each means when a run
+    # leaves it unset: a run that sets one to this value is the same run (the agent's module reads its
+    # constants from here). A setting some entry names is refused for agents whose entry does not, and the
+    # `rlscale train` help lists who takes it with which default: a new agent-specific knob is a RunConfig
+    # field, an AgentSettings field of the same name and a key here. An agent's other constants belong in its
+    # module
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    about: str = ""  # a few words for `--algo`'s help: what the agent is for
 
 
 AGENTS: dict[str, AgentEntry] = {
-    "sac": AgentEntry("rlscale.agents.sac:SAC", defaults={
+    "sac": AgentEntry("rlscale.agents.sac:SAC", about="the paper's agent on Gym", defaults={
         "critic_width": 256, "critic_depth": 2, "actor_learning_rate": 3e-4, "target_entropy": -0.5,
         "weight_init": "torch", "log_std_bounds": "squash", "temperature_loss": "log_alpha"}),
-    "bro": AgentEntry("rlscale.agents.bro:BRO", defaults={
+    "bro": AgentEntry("rlscale.agents.bro:BRO", about="the paper's agent on DMC", defaults={
         "critic_width": 512, "critic_depth": 2, "reset_every": 2_500_000}),
-    "pql": AgentEntry("rlscale.agents.pql:PQL", parallel=True, defaults={"critic_width": 256, "critic_depth": 2}),
+    "pql": AgentEntry("rlscale.agents.pql:PQL", about="N parallel envs, see --num-envs", parallel=True,
+                      defaults={"critic_width": 256, "critic_depth": 2}),
 }
 
 

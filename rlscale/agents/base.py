@@ -49,18 +49,20 @@ def member_weights(counts: Sequence[int], width: int, device: torch.device | str
 
 @dataclass(frozen=True)
 class AgentSettings:
-    """One member's scaling knobs; ``None`` widths/depths mean the agent's paper default."""
+    """One member's settings: each field is the run setting of the same name (``rlscale.train.config.RunConfig``,
+    whose help says what it does). ``None`` means the agent's default; the agents that take an optional setting,
+    and their defaults, are their registry entries' (``rlscale.agents.AGENTS``)."""
 
     learning_rate: float
     critic_width: int | None = None
     critic_depth: int | None = None
     gamma: float = 0.99
-    reset_every: int | None = None  # gradient steps between full resets; only agents with resets (BRO)
-    actor_learning_rate: float | None = None  # SAC: the actor's own learning rate (None: the agent's default)
-    target_entropy: float | None = None  # SAC: entropy target per action dimension (None: the agent's default)
-    weight_init: str | None = None  # SAC: "torch" or "orthogonal" (None: torch)
-    log_std_bounds: str | None = None  # SAC: "squash" or "clip" (None: squash)
-    temperature_loss: str | None = None  # SAC: "log_alpha" or "alpha" (None: log_alpha)
+    reset_every: int | None = None
+    actor_learning_rate: float | None = None
+    target_entropy: float | None = None
+    weight_init: str | None = None
+    log_std_bounds: str | None = None
+    temperature_loss: str | None = None
 
 
 def shared_settings(members: Sequence[AgentSettings]) -> AgentSettings:
@@ -103,6 +105,24 @@ class Agent(Protocol):
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class ParallelAgent(Agent, Protocol):
+    """An agent on N parallel envs (registry ``parallel=True``, PQL): besides :meth:`update`, a critic and a policy
+    learner that the trainer runs in two threads, one policy step per ``policy_every`` critic steps."""
+
+    policy_every: int
+
+    def update_critic(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One critic step (the steps the run's sigma counts); diagnostics ``[K]``."""
+        ...
+
+    def update_actor(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One policy step; diagnostics ``[K]``."""
+        ...
+
+
+PARALLEL_METHODS = ("policy_every", "update_critic", "update_actor")  # what a ParallelAgent adds to an Agent
 
 
 # ---------------------------------------------------------------------------------------------- members

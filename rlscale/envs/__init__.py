@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import gymnasium as gym
+from typing import TYPE_CHECKING, Any
 
 from rlscale.errors import RlscaleError
+
+if TYPE_CHECKING:  # building the command line reads this module's tables: gymnasium loads with a backend
+    import gymnasium as gym
 
 __all__ = ["BACKENDS", "EnvInfo", "check_env_name", "make_env", "parse_env_name"]
 

@@ -26,7 +26,6 @@ from rlscale.errors import RlscaleError
 
 PQL_NUM_ENVS = 16  # parallel envs of a PQL run when num_envs is not given
 MEMBER_KEYS = ("seed", "learning_rate", "batch_size")  # what the members of one chunk may differ in
-SAC_ONLY = ("actor_learning_rate", "target_entropy", "weight_init", "log_std_bounds", "temperature_loss")
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,11 @@ def one_of(*options: str) -> Check:
     return Check(" or ".join(options), lambda v: v in options)
 
 
-def setting(default: Any = dataclasses.MISSING, *, help: str, check: Check = ANY,
+def setting(default: Any = dataclasses.MISSING, *, help: str | Callable[[], str], check: Check = ANY,
             legacy: Callable[[Mapping[str, Any]], Any] | None = None) -> Any:
-    """A config field: its default (none: required), the help line users see, and its value check.
+    """A config field: its default (none: required), the help line users see (a callable: text read from the
+    agent registry when the command line is built), and its value check. Which agents or env backends take a
+    setting, and its default there, come from the registries (:func:`owners`), not from the help.
 
     ``legacy`` gives, from a stored config's other values, the value a run had before this setting existed,
     when the setting changed what runs do: an old ``config.json`` without the key still describes its run.
@@ -63,12 +64,13 @@ class RunConfig:
     """Every setting of one training run (a folder's ``config.json`` ``settings``; one ``rlscale train``)."""
 
     env: str = setting(help="BACKEND:ID, e.g. gym:HalfCheetah-v4, dmc:walker-walk, warp:Ant (pql)")
-    algo: str = setting(help="agent: sac (Gym), bro (DMC) or pql (N parallel envs, see --num-envs)")
+    algo: str = setting(help=lambda: "agent: " + ", ".join(f"{a} ({e.about})" if e.about else a
+                                                           for a, e in _agents().items()))
     utd: float = setting(help="updates-to-data ratio sigma: gradient updates per env step (< 1: one update "
                          "every 1/sigma steps)", check=POSITIVE)
     batch_size: int = setting(help="batch size B", check=POSITIVE)
-    learning_rate: float = setting(help="learning rate eta of the critic (bro and pql: of the actors too; sac's "
-                                   "actor has its own, actor_learning_rate)", check=POSITIVE)
+    learning_rate: float = setting(help="learning rate eta of the critic, and of the actors unless the agent takes "
+                                   "actor_learning_rate", check=POSITIVE)
     seed: int = setting(0, help="seed of the initial weights and every random stream", check=NON_NEGATIVE)
     env_steps: int = setting(help="environment steps D to train for", check=POSITIVE)
     eval_every: int = setting(help="evaluate (one curve row) every this many env steps", check=POSITIVE)
@@ -77,10 +79,9 @@ class RunConfig:
         1000, help="each row's train_return: mean return of the training episodes that ended in this many env "
         "steps up to the row (the authors log theirs every 1000 env steps)", check=POSITIVE,
         legacy=lambda v: v["eval_every"])
-    critic_width: int | None = setting(None, help="critic hidden width (default: the agent's, 256 for sac and pql, "
-                                       "512 for bro)", check=POSITIVE)
-    critic_depth: int | None = setting(None, help="critic hidden layers, or residual blocks for bro (default: the "
-                                       "agent's, 2)", check=POSITIVE)
+    critic_width: int | None = setting(None, help="critic hidden width", check=POSITIVE)
+    critic_depth: int | None = setting(None, help="critic hidden layers (residual blocks of a BroNet critic)",
+                                       check=POSITIVE)
     warmup_steps: int = setting(5000, help="env steps of uniformly random actions before the first update",
                                 check=NON_NEGATIVE)
     buffer_size: int = setting(1_000_000, help="replay capacity in transitions", check=POSITIVE)
@@ -88,61 +89,61 @@ class RunConfig:
                                   "val_td_error probe; the paper trains on every transition)", check=FRACTION,
                                   legacy=lambda v: 0.05)
     actor_learning_rate: float | None = setting(
-        None, help="sac only: the actor's learning rate (default: 3e-4, the authors' set-up, where learning_rate "
-        "is the critic's)", check=POSITIVE, legacy=lambda v: v["learning_rate"] if v["algo"] == "sac" else None)
+        None, help="the actors' own learning rate (learning_rate is then the critic's; the authors' SAC set-up)",
+        check=POSITIVE, legacy=lambda v: v["learning_rate"] if v["algo"] == "sac" else None)
     target_entropy: float | None = setting(
-        None, help="sac only: the temperature's entropy target per action dimension (default: -0.5, i.e. -|A|/2 "
-        "as in the authors' set-up)", legacy=lambda v: -1.0 if v["algo"] == "sac" else None)
+        None, help="the temperature's entropy target per action dimension (the target is this times |A|)",
+        legacy=lambda v: -1.0 if v["algo"] == "sac" else None)
     weight_init: str | None = setting(
-        None, help="sac only: initial weights: torch (each layer's PyTorch default) or orthogonal (jaxrl's: gain "
-        "sqrt 2, the actor's output layer gain 1, zero biases) (default: torch)", check=one_of("torch", "orthogonal"))
+        None, help="initial weights: torch (each layer's PyTorch default) or orthogonal (jaxrl's: gain sqrt 2, the "
+        "actor's output layer gain 1, zero biases)", check=one_of("torch", "orthogonal"))
     log_std_bounds: str | None = setting(
-        None, help="sac only: how the actor's log-std is bounded: squash (tanh into [-5, 2], CleanRL's) or clip "
-        "(clipped to [-10, 2], jaxrl's) (default: squash)", check=one_of("squash", "clip"))
+        None, help="how the actor's log-std is bounded: squash (tanh into [-5, 2], CleanRL's) or clip (clipped to "
+        "[-10, 2], jaxrl's)", check=one_of("squash", "clip"))
     temperature_loss: str | None = setting(
-        None, help="sac only: the temperature's loss: log_alpha (log alpha times the entropy gap, CleanRL's) or alpha "
-        "(alpha times the gap, jaxrl's: the same fixed point, steps scaled by alpha) (default: log_alpha)",
-        check=one_of("log_alpha", "alpha"))
+        None, help="the temperature's loss: log_alpha (log alpha times the entropy gap, CleanRL's) or alpha (alpha "
+        "times the gap, jaxrl's: the same fixed point, steps scaled by alpha)", check=one_of("log_alpha", "alpha"))
     checkpoint_every: int | None = setting(None, help="env steps between checkpoints, taken at the next episode "
                                            "end (default: eval_every)", check=POSITIVE)
-    action_repeat: int | None = setting(None, help="dmc only: physics steps per action (default: 1)", check=POSITIVE)
+    action_repeat: int | None = setting(None, help="physics steps per action", check=POSITIVE)
     gamma: float = setting(0.99, help="discount factor", check=DISCOUNT)
-    reset_every: int | None = setting(None, help="bro only: gradient steps between full network resets (default: "
-                                      "2.5e6, as in the paper)", check=POSITIVE)
-    num_envs: int | None = setting(None, help=f"pql only: parallel environments N (default: {PQL_NUM_ENVS}); "
-                                   "gym:/dmc: run them on the CPU, warp:/isaac: on the GPU", check=POSITIVE)
-    asynchronous: bool = setting(False, help="pql on gym:/dmc: only: one process per environment "
-                                 "(gymnasium's AsyncVectorEnv) instead of stepping them in turn")
+    reset_every: int | None = setting(None, help="gradient steps between full network resets (every network, "
+                                      "target and optimiser re-initialised)", check=POSITIVE)
+    num_envs: int | None = setting(None, help=lambda: f"{_parallel_agents()} only: parallel environments N (default: "
+                                   f"{PQL_NUM_ENVS}); gym:/dmc: run them on the CPU, warp:/isaac: on the GPU",
+                                   check=POSITIVE)
+    asynchronous: bool = setting(False, help=lambda: f"{_parallel_agents()} on gym:/dmc: only: one process per "
+                                 "environment (gymnasium's AsyncVectorEnv) instead of stepping them in turn")
     newest_window: int | None = setting(None, help="transitions that count as the newest data in the overfitting "
                                         "probe (newest_td_error) (default: those collected since the previous "
                                         "evaluation, about eval_every)", check=POSITIVE)
 
     def __post_init__(self) -> None:
-        from rlscale.agents import AGENTS
-
-        entry = AGENTS.get(self.algo)
+        entry = _agents().get(self.algo)
         if entry is not None and entry.parallel and self.num_envs is None:  # stored resolved: equal runs, equal configs
             object.__setattr__(self, "num_envs", PQL_NUM_ENVS)
 
     # ----------------------------------------------------------------- checks
     def validate(self) -> RunConfig:
         """Every value and every relation between values; one line naming each bad setting."""
-        from rlscale.agents import AGENTS
         from rlscale.envs import parse_env_name
 
         bad = [f"{name}={getattr(self, name)!r} (must be {spec.metadata['check'].text})"
                for name, spec in _fields().items() if not _valid(self, name)]
         if bad:
             raise RlscaleError("invalid setting(s): " + ", ".join(bad))
-        parse_env_name(self.env)
-        if self.algo not in AGENTS:
-            raise RlscaleError(f"unknown algo '{self.algo}'; available: {', '.join(sorted(AGENTS))}")
-        if self.reset_every is not None and self.algo != "bro":
-            raise RlscaleError(f"invalid setting(s): reset_every={self.reset_every} is for algo bro only")
-        for name in SAC_ONLY:
-            if getattr(self, name) is not None and self.algo != "sac":
-                raise RlscaleError(f"invalid setting(s): {name}={getattr(self, name)} is for algo sac only")
-        parallel = AGENTS[self.algo].parallel
+        backend, _ = parse_env_name(self.env)
+        agents = _agents()
+        if self.algo not in agents:
+            raise RlscaleError(f"unknown algo '{self.algo}'; available: {', '.join(sorted(agents))}")
+        for name in _fields():
+            value, (algos, backends) = getattr(self, name), owners(name)
+            if value is not None and algos and self.algo not in algos:
+                raise RlscaleError(f"invalid setting(s): {name}={value} is for algo {' or '.join(algos)} only")
+            if value is not None and backends and backend not in backends:
+                raise RlscaleError(f"invalid setting(s): {name}={value} is for {' or '.join(backends)}: "
+                                   "environments only")
+        parallel = agents[self.algo].parallel
         if not parallel and (self.num_envs is not None or self.asynchronous):
             raise RlscaleError(f"num_envs and asynchronous are for parallel-env agents (pql), not {self.algo}")
         if parallel:
@@ -212,11 +213,10 @@ class RunConfig:
         """Every setting, those left unset (None) replaced by what the run then uses (the agent's and the env
         backend's defaults, ``checkpoint_every`` = ``eval_every``): a run that spells out a default is the same
         run as one that leaves it unset, so it resumes, reruns and collects as that run."""
-        from rlscale.agents import AGENTS
         from rlscale.envs import OPTION_DEFAULTS
 
         values = self.to_dict()
-        entry = AGENTS.get(self.algo)
+        entry = _agents().get(self.algo)
         defaults = {**(entry.defaults if entry else {}), **OPTION_DEFAULTS.get(self.env.partition(":")[0], {})}
         unknown = sorted(set(defaults) - set(values))
         if unknown:
@@ -244,8 +244,12 @@ class RunConfig:
 
     @property
     def env_options(self) -> dict[str, Any]:
-        """Backend options of ``make_env`` (only what is set, so backends without options accept it)."""
-        return {} if self.action_repeat is None else {"action_repeat": self.action_repeat}
+        """Backend options of ``make_env``: the settings the backend's option table names, where set (so backends
+        without options accept it)."""
+        from rlscale.envs import OPTION_DEFAULTS
+
+        names = OPTION_DEFAULTS.get(self.env.partition(":")[0], {})
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 @dataclass(frozen=True)
@@ -329,8 +333,44 @@ def _valid(config: Any, name: str) -> bool:
     return True
 
 
+def _agents() -> Mapping[str, Any]:
+    from rlscale.agents import AGENTS  # imports nothing heavy; late, so that agents may import this module
+
+    return AGENTS
+
+
+def _parallel_agents() -> str:
+    return "parallel-env agents (" + ", ".join(a for a, e in _agents().items() if e.parallel) + ")"
+
+
+def owners(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The agents and the env backends that take setting ``name``, each with what it uses where a run leaves it
+    unset: those whose registry (``AGENTS[...].defaults``, ``rlscale.envs.OPTION_DEFAULTS``) names it. Empty: a
+    setting of every agent, or of every backend. The registries are the one place that says so: validation and
+    the help are read from them."""
+    from rlscale.envs import OPTION_DEFAULTS
+
+    return ({a: e.defaults[name] for a, e in _agents().items() if name in e.defaults},
+            {b: d[name] for b, d in OPTION_DEFAULTS.items() if name in d})
+
+
 def help_line(name: str, cls: type = RunConfig) -> str:
-    """The field's help, with its default when it has a value (None defaults are explained in the help)."""
+    """The field's help, with its default: the field's own, or, for a setting the registries give, which agents
+    or backends take it and what each uses when it is left unset."""
     spec = _fields(cls)[name]
+    text = spec.metadata["help"]
+    text = text() if callable(text) else text
     shown = all(spec.default is not hidden for hidden in (dataclasses.MISSING, None, False))  # 0 is shown
-    return spec.metadata["help"] + (f" (default: {spec.default})" if shown else "")
+    if shown:
+        return f"{text} (default: {spec.default})"
+    algos, backends = owners(name) if cls is RunConfig else ({}, {})
+    given = algos or backends
+    if not given:
+        return text
+    if algos:
+        scope = "" if algos.keys() == _agents().keys() else f"algo {' or '.join(algos)} only; "
+    else:
+        scope = " or ".join(f"{b}:" for b in backends) + " environments only; "
+    values = set(given.values())
+    default = values.pop() if len(values) == 1 else ", ".join(f"{k} {v}" for k, v in given.items())
+    return f"{text} ({scope}default: {default})"

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlscale.agents.base import Agent
+from rlscale.agents.base import PARALLEL_METHODS, Agent, ParallelAgent
+from rlscale.errors import RlscaleError
 from rlscale.train.config import exact_ratio
 from rlscale.train.replay import ReplayBuffer
 
@@ -79,8 +80,12 @@ class ConcurrentLearners:
     """PQL's V-learner and P-learner threads over one member's replay, paced to ``utd`` critic updates per
     env step after ``warmup``; ``slack``: how many due critic updates the collector may run ahead of."""
 
-    def __init__(self, agent: Any, replay: ReplayBuffer, batch_size: int, utd: float, warmup: int, seed: int,
-                 updates: int, slack: int) -> None:
+    def __init__(self, agent: ParallelAgent, replay: ReplayBuffer, batch_size: int, utd: float, warmup: int,
+                 seed: int, updates: int, slack: int) -> None:
+        missing = [name for name in PARALLEL_METHODS if not hasattr(agent, name)]
+        if missing:
+            raise RlscaleError(f"{type(agent).__name__} is registered as a parallel-env agent but has no "
+                               f"{', '.join(missing)} (rlscale.agents.base.ParallelAgent)")
         self.agent, self.replay, self.batch_size = agent, replay, batch_size
         self.utd, self.warmup, self.slack = exact_ratio(utd), warmup, slack
         self.generators = {}  # each learner's own batch-index stream on the device
