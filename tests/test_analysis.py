@@ -211,3 +211,40 @@ def test_fitting_imports_no_drawing_and_no_cli_and_its_messages_name_no_flags():
     for path in [*(root / "laws").glob("*.py"), *(root / "analysis").glob("*.py")]:
         flags = re.findall(r"""["'][^"'\n]*\s--[a-z][a-z-]+""", path.read_text())
         assert not flags, f"{path.name} names CLI flags: {flags}"
+
+
+def test_predict_answers_at_new_utds_and_budgets_with_the_laws_intervals_and_verdicts(saved, tmp_path, capsys):
+    """The three questions a user brings (B* and η* at my σ, env steps to reach J at my σ, the best σ for my budget)
+    answered from a saved analysis, each with the interval of its law, its verdict and whether it extrapolates; the
+    CLI prints the same table and says how to read rows that are not laws."""
+    a, b, folder = saved
+    table = b.predict([2.0, 100.0], thresholds=[THRESHOLDS[0]], budgets=[1e12, 1e14], alpha=0.1)
+    assert set(table["quantity"]) == {"batch_size", "learning_rate", "data_to_threshold", "utd_optimal",
+                                      "data_optimal", "compute_optimal"}
+    b_star = table[(table["quantity"] == "batch_size") & (table["env"] == "env-a")]
+    np.testing.assert_allclose(b_star["estimate"], a.hparams_.laws.predict([2.0, 100.0], "env-a", "batch_size"))
+    assert b_star["extrapolated"].tolist() == [False, True]  # the grid's σ end at 8
+    d_j = table[(table["quantity"] == "data_to_threshold") & (table["env"] == "env-a")]
+    np.testing.assert_allclose(d_j["estimate"], a.fitted_.per_env.predict([2.0, 100.0], THRESHOLDS[0], "env-a"))
+    sigma = table[table["quantity"] == "utd_optimal"]
+    np.testing.assert_allclose(sigma["estimate"], a.fitted_.frontier.predict([1e12, 1e14]))
+    ok = table[table["status"] == "ok"]
+    assert len(ok) and (ok["lower"] < ok["estimate"]).all() and (ok["estimate"] < ok["upper"]).all()
+    assert main(["fit", "predict", folder, "--utd", "2", "100", "--threshold", str(THRESHOLDS[0]), "--budget", "1e12",
+                 "1e14", "--alpha", "0.1", "-o", str(tmp_path / "p.csv")]) == 0
+    out = capsys.readouterr()
+    assert "utd_optimal" in out.out and "extrapolated" in out.out
+    written = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(written["estimate"], table["estimate"], rtol=1e-9)
+    assert out.err.startswith("rlscale: warning: rows whose status is not 'ok' are not laws")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "give --utd SIGMA ... and/or --budget F"),
+    (["--utd", "-1"], "must be positive numbers, got -1"),
+    (["--utd", "1", "--threshold", "123"], "no fit for threshold 123"),
+])
+def test_predict_with_nothing_to_predict_or_a_bad_value_is_one_line(saved, capsys, args, message):
+    assert main(["fit", "predict", saved[2], *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

@@ -203,3 +203,42 @@ def test_stacked_fits_give_exactly_the_fits_made_one_at_a_time(rng):
         assert batched[2] == []
         for got, problem in zip(batched[:2] + batched[3:], refits, strict=True):
             np.testing.assert_array_equal(np.array(got), _refit_many(*problem, loss=loss))
+
+
+def test_the_interval_of_d_j_at_a_utd_is_the_delta_method_on_the_fits_covariance(rng):
+    """Without bootstrap refits: log D_J(σ) ± t·se, se from the stored covariance of (log D_min, log s_0, α) and the
+    gradient of log D_J (checked here by finite differences); σ beyond the fitted ones is marked extrapolated."""
+    from rlscale.laws.summary import t_quantile
+
+    fit = DataEfficiency().fit(_crossings(rng, noise=0.05))
+    row = fit.params_.set_index("threshold").loc[800.0]
+    at = np.array([0.1, 1.0, 3.0, 64.0])
+    frame = fit.predict_interval(at, 800.0, alpha=0.1)
+    theta = np.array([np.log(row["d_min"]), np.log(row["utd_scale"]), row["exponent"]])
+
+    def log_d(th):
+        return th[0] + np.log1p((at / np.exp(th[1])) ** -th[2])
+
+    grad = np.column_stack([(log_d(theta + h) - log_d(theta - h)) / 2e-6 for h in np.eye(3) * 1e-6])
+    v = row[["var_log_d_min", "var_log_utd_scale", "var_exponent", "cov_log_d_min_log_utd_scale",
+             "cov_log_d_min_exponent", "cov_log_utd_scale_exponent"]].to_numpy(dtype=float)
+    cov = np.array([[v[0], v[3], v[4]], [v[3], v[1], v[5]], [v[4], v[5], v[2]]])
+    half = t_quantile(0.1, row["df_resid"]) * np.sqrt(np.einsum("ui,ij,uj->u", grad, cov, grad))
+    np.testing.assert_allclose(frame["estimate"], fit.predict(at, 800.0))
+    np.testing.assert_allclose(frame["lower"], frame["estimate"] * np.exp(-half), rtol=1e-5)
+    np.testing.assert_allclose(frame["upper"], frame["estimate"] * np.exp(half), rtol=1e-5)
+    assert frame["extrapolated"].tolist() == [True, False, False, True] and (frame["status"] == "ok").all()
+
+
+def test_the_interval_of_d_j_at_a_utd_with_bootstrap_refits_is_the_percentile_of_their_curves(rng):
+    truth = _crossings(envs={"env-a": 1.0}, thresholds=(800.0,))
+    samples = [truth.assign(crossing=truth["crossing"] * np.exp(rng.normal(0, 0.05, len(truth))), sample=s)
+               for s in range(30)]
+    fit = DataEfficiency(normalize=False).fit(truth, pd.concat(samples, ignore_index=True))
+    refits = [DataEfficiency(normalize=False).fit(s.drop(columns="sample")) for s in samples]
+    at = [0.5, 4.0]
+    curves = np.array([r.predict(at, 800.0, "env-a") for r in refits])
+    frame = fit.predict_interval(at, 800.0, "env-a")
+    np.testing.assert_allclose(frame["lower"], np.quantile(curves, 0.025, axis=0), rtol=1e-3)
+    np.testing.assert_allclose(frame["upper"], np.quantile(curves, 0.975, axis=0), rtol=1e-3)
+    assert (frame["lower"] <= frame["estimate"]).all() and (frame["estimate"] <= frame["upper"]).all()

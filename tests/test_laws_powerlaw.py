@@ -136,3 +136,29 @@ def test_a_saved_law_reloads_with_the_same_intervals_and_verdict(rng):
     t = stats.t.ppf(0.975, law.df_resid_)
     se = np.sqrt(law.terms_.loc["a", "var_exponent"])
     assert law.conf_int().loc[("a", "exponent"), "upper"] == pytest.approx(law.exponent("a") + t * se)
+
+
+def test_a_prediction_interval_is_the_fitted_lines_interval_that_statsmodels_gives(rng):
+    """The interval of the law at x is that of the OLS line in log-log space (statsmodels' get_prediction), so it
+    widens away from the data; x outside the fitted range is marked extrapolated."""
+    from statsmodels.regression.linear_model import OLS
+
+    x, y, g = _synthetic(rng, -0.31, {"HalfCheetah-v4": 400.0})
+    law = PowerLaw().fit(x, y, g)
+    at = np.array([0.1, 1.0, 16.0, 100.0])
+    frame = law.predict_interval(at, "HalfCheetah-v4", alpha=0.1)
+    reference = OLS(np.log(y), np.column_stack([np.ones(len(x)), np.log(x)])).fit()
+    ci = reference.get_prediction(np.column_stack([np.ones(len(at)), np.log(at)])).conf_int(alpha=0.1)
+    np.testing.assert_allclose(frame["estimate"], law.predict(at, "HalfCheetah-v4"))
+    np.testing.assert_allclose(np.log(frame[["lower", "upper"]].to_numpy()), ci, rtol=1e-9)
+    assert frame["extrapolated"].tolist() == [True, False, False, True]
+    assert (frame["status"] == "ok").all() and (frame["df_resid"] == len(x) - 2).all()
+    width = np.log(frame["upper"] / frame["lower"])
+    assert width[0] > width[1] and width[3] > width[2]
+
+
+def test_a_prediction_from_an_exact_fit_has_no_interval_and_says_so():
+    law = PowerLaw().fit([1.0, 2.0], [10.0, 7.0])
+    frame = law.predict_interval([1.5, 4.0])
+    assert frame["status"].tolist() == ["exact", "exact"] and frame[["lower", "upper"]].isna().all().all()
+    assert frame["extrapolated"].tolist() == [False, True]

@@ -22,3 +22,6 @@ def test_the_readme_python_chain_fits_data_efficiency_laws_on_the_embedded_runs(
     a = scope["a"]
     assert (a.fitted_.efficiency.params_["status"] == OK).any(), a
     assert repr(Analysis.load(tmp_path / "fit" / "dmc")) == repr(a)
+    answers = a.predict(utds=[0.5, 4], budgets=[1e11])
+    assert {"batch_size", "data_to_threshold", "utd_optimal"} <= set(answers["quantity"]) and (
+        answers["status"] == OK).any()

@@ -75,6 +75,10 @@ _SYMBOL = {"d_min": "D_min", "beta": "β", "exponent": "α", "utd_scale": "s_0"}
 _LAW_NAME = {"batch_size": "B*(σ) = coef·σ^exponent", "learning_rate": "η*(σ) = coef·σ^exponent",
              "utd": "σ*(F) = coef·F^exponent", "data": "D*(F) = coef·F^exponent", "compute": "C*(F) = coef·F^exponent"}
 _D_J = "D_J(σ) = D_min + (β/σ)^α"
+#: the columns of :meth:`Analysis.predict`: quantity is batch_size, learning_rate, data_to_threshold (D_J at utd) or
+#: utd_optimal, data_optimal, compute_optimal (σ*, D*, C* at budget)
+PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "budget", "estimate", "lower", "upper", "df_resid",
+                      "status", "extrapolated")
 _NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid value" for an unreached sample
 _TEXT_COLUMNS = ("status", "reason", "note", "group", "env", "benchmark", "algo", "estimator", "hparam", "tie_break",
                  "variant", "runs", "fit", "quantity", "law", "source")
@@ -417,6 +421,38 @@ class Analysis:
                 rows.append(_coef_row(_LAW_NAME[r.quantity], runs, r.group, np.nan, r.parameter, r))
         return pd.DataFrame(rows, columns=["law", "runs", "group", "threshold", "parameter", "estimate", "lower",
                                            "upper", "n_obs", "df_resid", "status", "reason"])
+
+    def predict(self, utds: Sequence[float] = (), thresholds: Sequence[float] | None = None,
+                budgets: Sequence[float] = (), alpha: float = 0.05, runs: str = "fitted") -> pd.DataFrame:
+        """The laws' answers for new settings, each with its (1 - alpha) interval, verdict and whether it
+        extrapolates, one row per answer (columns :data:`PREDICTION_COLUMNS`):
+
+        - at each σ of ``utds``: B*(σ) and η*(σ) of every task (the grid's laws), and D_J(σ), the env steps to
+          reach J, of every task for each J of ``thresholds`` (default: every fitted J; the per-task laws of
+          the ``runs`` runs, in that task's env steps);
+        - at each budget F of ``budgets``: σ*(F), D*(F) and C*(F) (the laws in F of the ``runs`` runs).
+
+        Only rows whose ``status`` is ``ok`` come from a law; ``extrapolated`` marks a σ or F outside the values
+        the law was fitted on.
+        """
+        frames = []
+        if len(utds) and self.hparams_ is not None:
+            table = self.hparams_.laws.predict_interval(utds, alpha=alpha)
+            frames.append(table.rename(columns={"hparam": "quantity"}))
+        fit = self.frontier_fit(runs)
+        if fit is not None and len(utds):
+            per_env = fit.per_env
+            for threshold in per_env.thresholds_ if thresholds is None else thresholds:
+                for env in per_env.groups_:
+                    frames.append(per_env.predict_interval(utds, threshold, env, alpha).rename(
+                        columns={"group": "env"}).assign(quantity="data_to_threshold"))
+        if fit is not None and len(budgets):
+            for quantity in QUANTITIES:
+                frames.append(fit.frontier.predict_interval(budgets, quantity, alpha).assign(
+                    quantity=f"{quantity}_optimal", env=ALL))
+        if not frames:
+            return pd.DataFrame(columns=PREDICTION_COLUMNS)
+        return pd.concat(frames, ignore_index=True).reindex(columns=PREDICTION_COLUMNS)
 
     def extrapolation(self) -> pd.DataFrame:
         """Table k (extrapolation): every held-out point, its prediction and |pred − actual| / actual, or

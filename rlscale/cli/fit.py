@@ -184,8 +184,30 @@ def _register_frontier(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_frontier)
 
 
+def _register_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="the laws' answers at new utds and budgets, with intervals: B*, η*, data to reach J, σ*(F)",
+        description="Reads an analysis saved by 'rlscale fit analysis' and prints, at each --utd, every task's "
+        "B*(σ), η*(σ) and env steps D_J(σ) to reach each --threshold J, and at each --budget F the optimal σ*, D* "
+        "and C*, each with its interval, the fit's residual dof, its verdict (only 'ok' is a law) and whether the "
+        "value lies outside what the law was fitted on (extrapolated).",
+    )
+    p.add_argument("analysis", metavar="DIR", help="folder of a saved analysis ('rlscale fit analysis -o DIR')")
+    p.add_argument("--utd", type=float, nargs="+", default=[], metavar="SIGMA", help="utds to predict at")
+    p.add_argument("--threshold", type=float, nargs="+", metavar="J",
+                   help="returns J (0-1000 scale) for the data to reach them (default: every J the analysis fitted)")
+    p.add_argument("--budget", type=float, nargs="+", default=[], metavar="F",
+                   help="budgets F = C + δ·D for the optimal σ*, D*, C* (in the analysis's compute unit)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the intervals (default: 0.05)")
+    p.add_argument("--runs", choices=["fitted", "baseline"], default="fitted",
+                   help="whose D_J and laws in F: the fitted runs' (default) or the baseline runs'")
+    p.add_argument("-o", "--output", metavar="FILE.csv", help="also write the table as CSV")
+    p.set_defaults(handler=_run_predict)
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _register_analysis, _register_hparams, _register_frontier)
+    _register_analysis, _register_hparams, _register_frontier, _register_predict)
 
 
 def parse_max_return(items: Iterable[str], flag: str = "--max-return", positive: bool = True) -> dict[str, float]:
@@ -384,4 +406,27 @@ def _run_frontier(args: argparse.Namespace) -> int:
     laws = int((fit.efficiency.params_["status"] == "ok").sum())
     print(f"wrote {out_dir / 'frontier.json'} and {out_dir / 'frontier_curves.csv'} ({len(fit.efficiency.params_)} "
           f"thresholds, {laws} with a D_J law; {len(fit.configs)} (env, utd) points)")
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from rlscale.analysis import Analysis
+    from rlscale.analysis.chain import write_csv
+
+    if not args.utd and not args.budget:
+        raise RlscaleError("fit predict: give --utd SIGMA ... and/or --budget F ...")
+    bad = [v for v in [*args.utd, *args.budget, *(args.threshold or [])] if not math.isfinite(v) or v <= 0]
+    if bad:
+        raise RlscaleError(f"fit predict: utds, thresholds and budgets must be positive numbers, got {bad[0]:g}")
+    table = Analysis.load(args.analysis).predict(args.utd, args.threshold, args.budget, args.alpha, args.runs)
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_columns", None):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if (table["status"] != "ok").any() or table["extrapolated"].any():
+        _warn("rows whose status is not 'ok' are not laws, and extrapolated ones lie outside the values their law "
+              "was fitted on: read their numbers with that in mind")
+    if args.output:
+        write_csv(Path(args.output), table)
+        print(f"wrote {args.output}")
     return 0

@@ -60,6 +60,7 @@ from rlscale.laws.summary import (
     OK,
     WIDE,
     Summary,
+    check_alpha,
     decades,
     t_quantile,
     text_column,
@@ -89,6 +90,13 @@ def r2_log(log_y: np.ndarray, log_pred: np.ndarray) -> float:
     log_y, log_pred = np.asarray(log_y, dtype=float), np.asarray(log_pred, dtype=float)
     ss_tot = float(((log_y - log_y.mean()) ** 2).sum()) if len(log_y) else 0.0
     return float("nan") if ss_tot == 0 else 1.0 - float(((log_y - log_pred) ** 2).sum()) / ss_tot
+
+
+def _positive(utd: Sequence[float] | float) -> np.ndarray:
+    utd = np.atleast_1d(np.asarray(utd, dtype=float))
+    if np.any(~np.isfinite(utd)) or np.any(utd <= 0):
+        raise RlscaleError("data efficiency: utd values to predict at must be positive numbers")
+    return utd
 
 
 def _log_model(theta: np.ndarray, log_utd: np.ndarray) -> np.ndarray:
@@ -622,9 +630,7 @@ class DataEfficiency:
             if r.status == NOT_FITTED:
                 ci = dict.fromkeys(PARAMETERS, (np.nan, np.nan))
             elif self.bootstrap_ is not None:
-                b = self.bootstrap_
-                sel = b[(b["group"] == r.group) & np.isclose(b["threshold"], r.threshold)]
-                ci = _bootstrap_intervals(sel.loc[:, list(_THETA)].to_numpy(dtype=float), alpha)
+                ci = _bootstrap_intervals(self._bootstrap_thetas(r), alpha)
             else:
                 ci = _jacobian_intervals(r, alpha)
             rows += [(r.group, float(r.threshold), name, *ci[name]) for name in PARAMETERS]
@@ -665,11 +671,51 @@ class DataEfficiency:
         return float(r.d_min), float(r.beta), float(r.exponent)
 
     def predict(self, utd: Sequence[float] | float, threshold: float, env: str | None = None) -> np.ndarray:
-        """D_J at the given σ values (env steps)."""
-        utd = np.atleast_1d(np.asarray(utd, dtype=float))
-        if np.any(~np.isfinite(utd)) or np.any(utd <= 0):
-            raise RlscaleError("data efficiency: utd values to predict at must be positive numbers")
-        return efficiency_curve(utd, *self.params(threshold, env))
+        """D_J at the given σ values (env steps; of the median task where the fit is normalised). The point value
+        only, whatever the verdict: :meth:`predict_interval` says how far to trust it."""
+        return efficiency_curve(_positive(utd), *self.params(threshold, env))
+
+    def predict_interval(self, utd: Sequence[float] | float, threshold: float, env: str | None = None,
+                         alpha: float = 0.05) -> pd.DataFrame:
+        """D_J at the given σ with its (1 - alpha) interval, one row per σ: ``group, threshold, utd, estimate, lower,
+        upper, df_resid, status, extrapolated`` (σ outside the σ this law was fitted on).
+
+        The interval is that of the fitted curve at σ: percentiles of the bootstrap refits' curves where the fit has
+        them (the samples of :meth:`conf_int`), else the delta method on the stored covariance of (log D_min,
+        log s_0, α) with t on the residual dof; NaN where not fitted or without residual dof.
+        """
+        check_alpha(alpha)
+        utd, r = _positive(utd), self._row(threshold, env)
+        log_u = np.log(utd)
+        estimate = efficiency_curve(utd, r.d_min, r.beta, r.exponent)
+        lower = upper = np.full(len(utd), np.nan)
+        thetas = self._bootstrap_thetas(r) if self.bootstrap_ is not None else None
+        if r.status == NOT_FITTED:
+            pass
+        elif thetas is not None:
+            if len(thetas):
+                lower, upper = np.quantile(np.exp(_log_model(thetas, log_u)), [alpha / 2, 1 - alpha / 2], axis=0)
+        else:
+            shift = log_u - np.log(r.utd_scale)
+            weight = special.expit(-r.exponent * shift)  # d log(1 + (σ/s_0)^-α) / d(-α (log σ - log s_0))
+            grad = np.column_stack([np.ones_like(log_u), weight * r.exponent, -weight * shift])
+            var = np.einsum("ui,ij,uj->u", grad, _cov_matrix(r), grad)
+            with np.errstate(invalid="ignore"):
+                half = t_quantile(alpha, r.df_resid) * np.sqrt(np.maximum(var, 0.0))
+            lower, upper = estimate * np.exp(-half), estimate * np.exp(half)
+        fitted = self.points_[(self.points_["group"] == r.group) & np.isclose(self.points_["threshold"], r.threshold)
+                              & np.isfinite(self.points_["data"])]["utd"].to_numpy(dtype=float)
+        if self.fit_utds is not None:
+            fitted = fitted[(fitted >= self.fit_utds[0]) & (fitted <= self.fit_utds[1])]
+        lo, hi = (fitted.min(), fitted.max()) if len(fitted) else (np.inf, -np.inf)
+        return pd.DataFrame({"group": r.group, "threshold": float(r.threshold), "utd": utd, "estimate": estimate,
+                             "lower": lower, "upper": upper, "df_resid": int(r.df_resid), "status": r.status,
+                             "extrapolated": (utd < lo) | (utd > hi)})
+
+    def _bootstrap_thetas(self, r) -> np.ndarray:
+        b = self.bootstrap_
+        return b[(b["group"] == r.group) & np.isclose(b["threshold"], r.threshold)].loc[:, list(_THETA)].to_numpy(
+            dtype=float)
 
     def problems(self) -> list[str]:
         """One line per (group, J) that is not a law, and per J whose points repeat a lower J's."""

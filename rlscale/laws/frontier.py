@@ -358,12 +358,25 @@ class ComputeFrontier:
         return quantity in self.laws_ and self.laws_[quantity].is_law()
 
     def predict(self, budget: Sequence[float] | float, quantity: str = "utd") -> np.ndarray:
-        """σ* (or D*, C* with ``quantity="data"``/``"compute"``) for budgets F from the fitted law."""
+        """σ* (or D*, C* with ``quantity="data"``/``"compute"``) for budgets F from the fitted law. The point value
+        only, whatever the verdict: :meth:`predict_interval` says how far to trust it."""
+        return self._law(quantity).predict(budget)
+
+    def predict_interval(self, budget: Sequence[float] | float, quantity: str = "utd",
+                         alpha: float = 0.05) -> pd.DataFrame:
+        """σ* (or D*, C*) for budgets F with the (1 - alpha) interval of the law in F there: ``quantity, budget`` and
+        :meth:`PowerLaw.predict_interval`'s ``estimate, lower, upper, df_resid, status, extrapolated`` (F outside the
+        budgets of the optima the law was fitted on)."""
+        frame = self._law(quantity).predict_interval(budget, alpha=alpha)
+        return frame.drop(columns="group").rename(columns={"x": "budget"}).assign(quantity=quantity).loc[
+            :, ["quantity", "budget", "estimate", "lower", "upper", "df_resid", "status", "extrapolated"]]
+
+    def _law(self, quantity: str) -> PowerLaw:
         if quantity not in QUANTITIES:
             raise RlscaleError(f"frontier: quantity must be one of {', '.join(QUANTITIES)}, got '{quantity}'")
         if quantity not in self.laws_:
             raise RlscaleError(f"frontier: no law in F was fitted ({self.law_reason_ or self.reason_})")
-        return self.laws_[quantity].predict(budget)
+        return self.laws_[quantity]
 
     def mean_rel_error(self) -> dict[str, float]:
         """Mean relative error on the held-out thresholds per quantity (where predicted)."""

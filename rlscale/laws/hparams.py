@@ -334,6 +334,13 @@ def _describe(name: str, log_value: float, log_samples: np.ndarray) -> dict[str,
 
 
 #: the columns of :meth:`HyperparamLaws.propose` and :meth:`HyperparamLaws.baseline`
+def _positive_utds(utds: Iterable[float]) -> np.ndarray:
+    utds = np.asarray(list(utds), dtype=float)
+    if utds.size == 0 or np.any(~np.isfinite(utds)) or np.any(utds <= 0):
+        raise RlscaleError("hyperparameter laws: utds to propose must be positive numbers")
+    return utds
+
+
 PROPOSAL_COLUMNS = ("env", "utd", "batch_size", "learning_rate", "batch_size_rounded")
 
 
@@ -430,10 +437,9 @@ class HyperparamLaws:
         return self.law(hparam, env, variant).predict(list(utds), env)
 
     def propose(self, utds: Iterable[float], envs: Iterable[str] | None = None) -> pd.DataFrame:
-        """Proposed (B, η) for every env × σ; ``batch_size_rounded``: to a multiple of 16, at least 16."""
-        utds = np.asarray(list(utds), dtype=float)
-        if utds.size == 0 or np.any(~np.isfinite(utds)) or np.any(utds <= 0):
-            raise RlscaleError("hyperparameter laws: utds to propose must be positive numbers")
+        """Proposed (B, η) for every env × σ; ``batch_size_rounded``: to a multiple of 16, at least 16. Point values,
+        what a sweep trains at; :meth:`predict_interval` gives their intervals and verdicts."""
+        utds = _positive_utds(utds)
         frames = []
         for env in (list(envs) if envs is not None else self.envs_):
             b = self.predict(utds, env, "batch_size")
@@ -442,6 +448,20 @@ class HyperparamLaws:
                 "batch_size_rounded": round_batch_size(b),
             }))
         return pd.concat(frames, ignore_index=True)
+
+    def predict_interval(self, utds: Iterable[float], envs: Iterable[str] | None = None, alpha: float = 0.05,
+                         variant: str | None = None) -> pd.DataFrame:
+        """B*(σ) and η*(σ) of every env × σ with the (1 - alpha) interval of its law there: ``env, hparam, utd`` and
+        :meth:`PowerLaw.predict_interval`'s ``estimate, lower, upper, df_resid, status, extrapolated`` (σ outside
+        the σ the env's law was fitted on)."""
+        utds = _positive_utds(utds)
+        frames = []
+        for env in (list(envs) if envs is not None else self.envs_):
+            for h in HPARAMS:
+                frame = self.law(h, env, variant).predict_interval(utds, env, alpha)
+                frames.append(frame.drop(columns="group").rename(columns={"x": "utd"}).assign(env=env, hparam=h))
+        table = pd.concat(frames, ignore_index=True)
+        return table.loc[:, ["env", "hparam", "utd", *[c for c in table.columns if c not in ("env", "hparam", "utd")]]]
 
     def baseline(self, utds: Iterable[float], envs: Iterable[str] | None = None) -> pd.DataFrame:
         """The constant baseline reused at every σ (same columns as :meth:`propose`); an env whose grid-best cell at

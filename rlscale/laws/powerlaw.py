@@ -142,7 +142,37 @@ class PowerLaw:
         return self.terms_.loc[group]
 
     def predict(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None = None) -> np.ndarray:
-        """y at ``x`` for ``groups`` (one group for all x, or one per x; omit for an ungrouped fit)."""
+        """y at ``x`` for ``groups`` (one group for all x, or one per x; omit for an ungrouped fit). The point value
+        only, whatever the verdict: :meth:`predict_interval` says how far to trust it."""
+        x, terms = self._at(x, groups)
+        return terms["coef"].to_numpy(dtype=float) * x ** terms["exponent"].to_numpy(dtype=float)
+
+    def predict_interval(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None = None,
+                         alpha: float = 0.05) -> pd.DataFrame:
+        """y at ``x`` with the (1 - alpha) interval of the law there, one row per x: ``group, x, estimate, lower,
+        upper, df_resid, status, extrapolated``.
+
+        The interval is the fitted line's (t on the residual dof, from the covariance of log coef and exponent), so
+        it widens away from the data; NaN where the fit has no residual dof. ``status`` is the group's verdict (only
+        ``ok`` is a law) and ``extrapolated`` marks x outside the range the group was fitted on.
+        """
+        x, terms = self._at(x, groups)
+        lx = np.log(x)
+        var = (terms["var_log_coef"].to_numpy(dtype=float) + lx**2 * terms["var_exponent"].to_numpy(dtype=float)
+               + 2 * lx * terms["cov_log_coef_exponent"].to_numpy(dtype=float))
+        t = np.array([t_quantile(alpha, df) for df in terms["df_resid"]])
+        estimate = terms["coef"].to_numpy(dtype=float) * x ** terms["exponent"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            half = t * np.sqrt(np.maximum(var, 0.0))
+        x_min, x_max = terms["x_min"].to_numpy(dtype=float), terms["x_max"].to_numpy(dtype=float)
+        return pd.DataFrame({
+            "group": terms["group"].to_numpy(), "x": x, "estimate": estimate, "lower": estimate * np.exp(-half),
+            "upper": estimate * np.exp(half), "df_resid": terms["df_resid"].to_numpy(dtype=int),
+            "status": terms["status"].to_numpy(), "extrapolated": ~np.isclose(np.clip(x, x_min, x_max), x)})
+
+    def _at(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None) -> tuple[np.ndarray,
+                                                                                                    pd.DataFrame]:
+        """``x`` as an array and the terms row of each x's group."""
         x = np.atleast_1d(np.asarray(x, dtype=float))
         if groups is None or isinstance(groups, str) or not isinstance(groups, Sequence):
             groups = [_ALL if groups is None else groups] * len(x)
@@ -150,9 +180,7 @@ class PowerLaw:
         if unknown:
             raise RlscaleError(f"power law: no fit for group(s) {', '.join(unknown)}; fitted: "
                                f"{', '.join(map(str, self.groups_))}")
-        coef = self.terms_.loc[list(groups), "coef"].to_numpy(dtype=float)
-        exponent = self.terms_.loc[list(groups), "exponent"].to_numpy(dtype=float)
-        return coef * x**exponent
+        return x, self.terms_.loc[list(groups)]
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """(1 - alpha) intervals (t on the residual dof), indexed by (group, parameter): ``lower``, ``upper``.
