@@ -159,9 +159,10 @@ def test_bad_requests_are_one_line_errors(crossings):
         BestHyperparams(threshold=700).fit(crossings)
     with pytest.raises(RlscaleError, match="unknown estimator"):
         BestHyperparams(estimator="median").fit(crossings)
+    best = BestHyperparams().fit(crossings)  # warns of its one grid-best cell at the grid's edge, as it should
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        laws = HyperparamLaws().fit(BestHyperparams().fit(crossings))
+        laws = HyperparamLaws().fit(best)
     with pytest.raises(RlscaleError, match="no fit for env 'nope'"):
         laws.propose([1.0], envs=["nope"])
     with pytest.raises(RlscaleError, match="positive"):
@@ -235,3 +236,19 @@ def test_tied_best_cells_go_to_the_smallest_grid_value_unless_broken_at_random(e
     assert random.equals(again) and random["learning_rate"].to_numpy() == pytest.approx(1e-3)
     with pytest.raises(RlscaleError, match="tie_break one of first, random"):
         BestHyperparams(800.0, tie_break="last").fit(crossings)
+
+
+def test_a_best_cell_at_the_grids_edge_and_a_utd_missing_cells_are_said(crossings):
+    """An optimum at the smallest or largest B or η tried is a bound, not a measurement, and a σ whose grid lacks cells
+    its env has at other σ picks among fewer configurations: both were silent."""
+    with pytest.warns(RlscaleWarning, match=r"at 1 of 12 \(env, utd\) point\(s\) the grid-best B or η is the smallest "
+                                            r"or largest the grid tried \(first: env env-b at utd 8, B 64"):
+        best = BestHyperparams().fit(crossings).best_
+    edge = best[best["batch_size_at_edge"] | best["learning_rate_at_edge"]]
+    assert edge[["env", "utd"]].values.tolist() == [["env-b", 8.0]] and edge["grid_batch_size"].iloc[0] == 64
+    runs = make_sweep(LAWS, n_seeds=6, n_points=200, random_state=1)
+    gap = (runs["env"] == "env-a") & (runs["utd"] == 8.0) & (runs["batch_size"] == runs["batch_size"].max())
+    holey = ThresholdCrossings([800.0], n_bootstrap=10, random_state=1).fit(runs[~gap])
+    with pytest.warns(RlscaleWarning, match=r"1 \(env, utd\) point\(s\) lack cells of their env's B × η grid "
+                                            r"\(first: env env-a at utd 8, 24 of 30 configurations\)"):
+        BestHyperparams().fit(holey)

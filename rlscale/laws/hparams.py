@@ -191,8 +191,10 @@ class BestHyperparams:
     "random" one of the tied cells at random, seeded by ``random_state``),
     ``*_log_std`` (their spread in natural log), ``grid_batch_size``/``grid_learning_rate`` (grid
     argmin of the all-seeds crossing, what the constant baseline reuses), ``time_to_threshold`` (its
-    crossing), ``n_reached`` (grid cells whose all-seeds curve reached the threshold) and ``n_cells``.
-    A (task, σ) where no cell reaches the threshold gets NaN and a warning.
+    crossing), ``n_reached`` (grid cells whose all-seeds curve reached the threshold), ``n_cells`` and
+    ``batch_size_at_edge``/``learning_rate_at_edge`` (the grid argmin is the task's smallest or largest value
+    over all σ: the optimum may lie beyond the grid; a warning counts them, and the (task, σ) whose grid lacks
+    cells the task has elsewhere). A (task, σ) where no cell reaches the threshold gets NaN and a warning.
     """
 
     def __init__(self, threshold: float = 800.0, estimator: str = "bootstrap", average: str = "log",
@@ -226,7 +228,9 @@ class BestHyperparams:
         point = np.where(np.isnan(crossings.crossing_[:, j]), np.inf, crossings.crossing_[:, j])
         boot = np.where(np.isnan(crossings.bootstrap_[:, j]), np.inf, crossings.bootstrap_[:, j])
 
-        rows, samples, one_seed = [], [], []
+        rows, samples, one_seed, edges, holes = [], [], [], [], []
+        task_grid = {key: (np.unique(g["batch_size"]), np.unique(g["learning_rate"]))  # each task's B and η over σ
+                     for key, g in configs.groupby(list(TASK_COLUMNS[:-1]), sort=True, observed=True)}
         for key, idx in configs.groupby(list(TASK_COLUMNS), sort=True, observed=True).indices.items():
             sub = configs.iloc[idx]
             b_vals, b_pos = np.unique(sub["batch_size"].to_numpy(dtype=float), return_inverse=True)
@@ -258,6 +262,13 @@ class BestHyperparams:
             row["n_reached"] = int(np.isfinite(grid_point).sum())
             row["tied_frac"] = float(tied_best(grid_boot).mean())
             row["n_cells"] = len(idx)
+            grid_b, grid_lr = task_grid[key[:-1]]
+            for h, grid in (("batch_size", grid_b), ("learning_rate", grid_lr)):
+                row[f"{h}_at_edge"] = reached and row[f"grid_{h}"] in (grid[0], grid[-1])
+            if row["batch_size_at_edge"] or row["learning_rate_at_edge"]:
+                edges.append(row)
+            if len(idx) < len(grid_b) * len(grid_lr):
+                holes.append((key, len(idx), len(grid_b) * len(grid_lr)))
             rows.append(row)
             if not np.isfinite(value_b) or not np.isfinite(value_lr):
                 warnings.warn(
@@ -270,6 +281,18 @@ class BestHyperparams:
             warnings.warn(f"best hyperparameters: {len(one_seed)} (env, utd) point(s) have configurations with a "
                           f"single seed (first: env {env} at utd {utd:g}); their intervals are NaN: the bootstrap "
                           "over seeds needs 2 or more", RlscaleWarning, stacklevel=2)
+        if edges:
+            first = edges[0]
+            warnings.warn(f"best hyperparameters at J = {self.threshold:g}: at {len(edges)} of {len(rows)} (env, utd) "
+                          f"point(s) the grid-best B or η is the smallest or largest the grid tried (first: env "
+                          f"{first['env']} at utd {first['utd']:g}, B {first['grid_batch_size']:g}, η "
+                          f"{first['grid_learning_rate']:g}): the optimum may lie beyond the grid, so these are bounds "
+                          "more than measurements (best_ columns *_at_edge)", RlscaleWarning, stacklevel=2)
+        if holes:
+            (_, env, _, utd), have, full = holes[0]
+            warnings.warn(f"best hyperparameters: {len(holes)} (env, utd) point(s) lack cells of their env's B × η "
+                          f"grid (first: env {env} at utd {utd:g}, {have} of {full} configurations): their best (B, η) "
+                          "is picked among fewer configurations than at the other utds", RlscaleWarning, stacklevel=2)
         self.best_ = pd.DataFrame(rows)
         self._samples = samples
         self.threshold_ = float(crossings.thresholds_[j])
