@@ -248,3 +248,17 @@ def test_predict_with_nothing_to_predict_or_a_bad_value_is_one_line(saved, capsy
     assert main(["fit", "predict", saved[2], *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_fitted_runs_holding_several_configurations_or_envs_the_grid_lacks_are_said(tables, tmp_path):
+    """Given the grid as 'fitted runs', D_J silently kept the best of several configurations per (env, σ), an
+    optimistic selection its intervals do not include; fitted envs the grid lacks have no B*(σ) law for compute."""
+    grid = pd.read_parquet(tables["grid"])
+    other = pd.read_parquet(tables["fitted"]).assign(env=lambda t: t["env"].astype(str) + "-own")
+    other.to_parquet(tmp_path / "other.parquet")
+    a = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=tables["grid"])
+    n = grid.groupby(["env", "utd"])["batch_size"].size().gt(0).sum()
+    assert any(w.startswith(f"fitted runs: {n} (env, utd) hold several configurations") for w in a.warnings_)
+    b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "other.parquet"))
+    assert any(w.startswith("fitted runs: env(s) env-a-own") and "not in the grid" in w for w in b.warnings_)
+    assert not any("several configurations" in w for w in b.warnings_)

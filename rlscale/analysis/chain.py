@@ -252,6 +252,9 @@ class Analysis:
                 self.grid_values_ = {c: sorted(float(v) for v in grid[c].unique())
                                      for c in ("utd", "batch_size", "learning_rate")}
                 self.sources_["grid"] = _describe(runs, grid, "crossings, best (B, η), B*(σ), η*(σ), diagnostics")
+            for runs_name in ("fitted", "baseline"):
+                if runs_name in loaded:
+                    _warn_selection(loaded[runs_name], runs_name, grid)
             if "fitted" in loaded:
                 table, source = loaded["fitted"], "fitted runs"
                 self.sources_["fitted"] = _describe(fitted, table, "D_J(σ), frontier, σ*(F)")
@@ -682,6 +685,26 @@ class Analysis:
     def _estimators(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
         """The main estimator first, then the compared ones (each once)."""
         return {self.hparams_.best.estimator: (self.hparams_.best, self.hparams_.laws), **self.estimators_}
+
+
+def _warn_selection(table: pd.DataFrame, runs: str, grid: pd.DataFrame | None) -> None:
+    """Say when the fitted or baseline runs hold several configurations of one (env, σ), of which the frontier keeps
+    the one reaching the hardest J first (a best-of-several, optimistic, that the seed bootstrap does not see), and
+    when they name envs the grid, whose B*(σ) law their compute uses, has not."""
+    counts = table.groupby(["env", "utd"], observed=True)[["batch_size", "learning_rate"]].apply(
+        lambda g: len(g.drop_duplicates()))
+    several = counts[counts > 1]
+    if len(several):
+        (env, utd), n = next(iter(several.items()))
+        warnings.warn(f"{runs} runs: {len(several)} (env, utd) hold several configurations (first: env {env} at utd "
+                      f"{utd:g}, {n}); D_J keeps the one reaching the hardest J first, the best of several, which "
+                      "reads optimistic and which its intervals do not include: give one configuration per (env, utd)",
+                      RlscaleWarning, stacklevel=3)
+    if grid is not None:
+        foreign = sorted(set(table["env"].astype(str)) - set(grid["env"].astype(str)))
+        if foreign:
+            warnings.warn(f"{runs} runs: env(s) {', '.join(foreign)} are not in the grid, which has no B*(σ) law for "
+                          "them: their compute uses the batch sizes the runs used", RlscaleWarning, stacklevel=3)
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
