@@ -216,3 +216,18 @@ def test_a_saved_frontier_reloads_with_the_same_laws_and_extrapolation():
     pd.testing.assert_frame_equal(back.conf_int(0.1), frontier.conf_int(0.1))
     pd.testing.assert_frame_equal(back.extrapolation_, frontier.extrapolation_)
     assert "σ* ∝ F^0.6" in repr(back) and "laws in F" in back.summary().as_text()
+
+
+def test_a_frontier_of_one_env_names_that_env_in_its_laws_and_predicts_from_them():
+    """A per-env frontier's laws in F were labelled 'all' (the pooled group), so its summary named no task."""
+    rows = [{"env": "my-task", "utd": u, "threshold": j, "crossing": d * (1 + (u / s0) ** -a)}
+            for j, (d, s0, a) in _scaling_laws(0.5).items() for u in UTDS]
+    per_env = DataEfficiency(normalize=False).fit(pd.DataFrame(rows))
+    frontier = ComputeFrontier(delta=0.0, critic_params=1e5, batch_size=BatchSizeLaw({"my-task": (256.0, 0.0)}),
+                               utd_range=(0.01, 100.0), holdout=2, group="my-task").fit(per_env)
+    assert frontier.has_law() and frontier.laws_["utd"].groups_ == ["my-task"]
+    assert set(frontier.table()["group"]) == {"my-task"} and frontier.mean_rel_error()["utd"] < 1e-3
+    np.testing.assert_allclose(frontier.predict_interval([1e12])["estimate"], frontier.predict([1e12]))
+    back = ComputeFrontier.from_frames(frontier.to_frames(), 0.0, 1e5, BatchSizeLaw({"my-task": (256.0, 0.0)}),
+                                       frontier.utd_range_, 2)
+    assert back.group == "my-task" and back.has_law() and "σ* ∝ F^0.5" in repr(back)

@@ -333,10 +333,10 @@ class ComputeFrontier:
         else:
             for q in QUANTITIES:
                 law = PowerLaw(shared_slope=False, max_ci_decades=self.max_ci_decades)
-                self.laws_[q] = law.fit(fit["budget"], fit[q])
-            if not self.laws_["utd"].is_law():
-                self.law_reason_ = f"not a law ({self.laws_['utd'].terms_.loc[ALL, 'status']}): " + str(
-                    self.laws_["utd"].terms_.loc[ALL, "reason"])
+                self.laws_[q] = law.fit(fit["budget"], fit[q], [self.group] * len(fit))
+            if not self.laws_["utd"].is_law(self.group):
+                self.law_reason_ = f"not a law ({self.laws_['utd'].terms_.loc[self.group, 'status']}): " + str(
+                    self.laws_["utd"].terms_.loc[self.group, "reason"])
         self.extrapolation_ = self._extrapolate()
 
     def _extrapolate(self) -> pd.DataFrame:
@@ -345,29 +345,30 @@ class ComputeFrontier:
             for q in QUANTITIES:
                 actual = float(getattr(r, q))
                 law = self.laws_.get(q)
-                if law is None or not law.is_law():
-                    pred, reason = np.nan, f"no law of {q}* in F ({self.law_reason_ or law.terms_.loc[ALL, 'reason']})"
+                if law is None or not law.is_law(self.group):
+                    why = self.law_reason_ or law.terms_.loc[self.group, "reason"]
+                    pred, reason = np.nan, f"no law of {q}* in F ({why})"
                 else:
-                    pred, reason = float(law.predict(r.budget)[0]), ""
+                    pred, reason = float(law.predict(r.budget, self.group)[0]), ""
                 rows.append({"threshold": r.threshold, "quantity": q, "budget": r.budget, "actual": actual,
                              "predicted": pred, "rel_error": abs(pred - actual) / actual, "reason": reason})
         return pd.DataFrame(rows, columns=list(EXTRAPOLATION_COLUMNS))
 
     def has_law(self, quantity: str = "utd") -> bool:
         """Whether the law of σ* (or D*, C*) in F is a law (fitted, with residual dof, not too wide)."""
-        return quantity in self.laws_ and self.laws_[quantity].is_law()
+        return quantity in self.laws_ and self.laws_[quantity].is_law(self.group)
 
     def predict(self, budget: Sequence[float] | float, quantity: str = "utd") -> np.ndarray:
         """σ* (or D*, C* with ``quantity="data"``/``"compute"``) for budgets F from the fitted law. The point value
         only, whatever the verdict: :meth:`predict_interval` says how far to trust it."""
-        return self._law(quantity).predict(budget)
+        return self._law(quantity).predict(budget, self.group)
 
     def predict_interval(self, budget: Sequence[float] | float, quantity: str = "utd",
                          alpha: float = 0.05) -> pd.DataFrame:
         """σ* (or D*, C*) for budgets F with the (1 - alpha) interval of the law in F there: ``quantity, budget`` and
         :meth:`PowerLaw.predict_interval`'s ``estimate, lower, upper, df_resid, status, extrapolated`` (F outside the
         budgets of the optima the law was fitted on)."""
-        frame = self._law(quantity).predict_interval(budget, alpha=alpha)
+        frame = self._law(quantity).predict_interval(budget, self.group, alpha)
         return frame.drop(columns="group").rename(columns={"x": "budget"}).assign(quantity=quantity).loc[
             :, ["quantity", "budget", "estimate", "lower", "upper", "df_resid", "status", "extrapolated"]]
 
@@ -417,7 +418,7 @@ class ComputeFrontier:
             "budget_points": self.budget_points, "compute_unit": self.compute_unit,
             "higher_is_better": self.higher_is_better,
             "optimum": self.optimum_.to_dict(orient="records"),
-            **{f"{q}_law": (law_terms(self.laws_[q])[ALL] if q in self.laws_ else None) for q in QUANTITIES},
+            **{f"{q}_law": (law_terms(self.laws_[q])[self.group] if q in self.laws_ else None) for q in QUANTITIES},
             "law_reason": self.law_reason_,
             "extrapolation": {"mean_rel_error": self.mean_rel_error(),
                               "points": self.extrapolation_.to_dict(orient="records")},
@@ -446,6 +447,8 @@ class ComputeFrontier:
                                                  max_ci_decades=max_ci_decades)
                      for q, sub in frames["laws"].groupby("quantity", sort=False)}
         out.laws_ = {q: out.laws_[q] for q in QUANTITIES if q in out.laws_}
+        if out.laws_:  # the laws carry the group they were fitted for
+            out.group = str(next(iter(out.laws_.values())).groups_[0])
         out.reason_, out.law_reason_ = reason, law_reason
         out.extrapolation_ = out._extrapolate()
         return out
@@ -467,7 +470,8 @@ class ComputeFrontier:
     def __repr__(self) -> str:
         if not hasattr(self, "optimum_"):
             return f"ComputeFrontier(delta={self.delta:g}, critic_params={self.critic_params:g})"
-        law = (f"σ* ∝ F^{self.laws_['utd'].exponent():.3g} ({self.laws_['utd'].terms_.loc[ALL, 'status']})"
+        law = (f"σ* ∝ F^{self.laws_['utd'].exponent(self.group):.3g} "
+               f"({self.laws_['utd'].terms_.loc[self.group, 'status']})"
                if "utd" in self.laws_ else "no law in F")
         return f"<ComputeFrontier δ = {self.delta:g}: {len(self.optimum_)} optima, {law}>"
 
