@@ -262,3 +262,21 @@ def test_fitted_runs_holding_several_configurations_or_envs_the_grid_lacks_are_s
     b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "other.parquet"))
     assert any(w.startswith("fitted runs: env(s) env-a-own") and "not in the grid" in w for w in b.warnings_)
     assert not any("several configurations" in w for w in b.warnings_)
+
+
+def test_a_law_whose_exponent_interval_spans_zero_says_its_direction_is_not_determined():
+    """Such a law was published as 'ok' with nothing said, though its data cannot tell a rising from a falling law;
+    the embedded Gym analysis has such laws (its grid is small)."""
+    from pathlib import Path
+
+    a = Analysis.load(Path(__file__).resolve().parents[1] / "results" / "gym" / "analysis")
+    exponent = a.hparams_.laws.conf_int().loc[("batch_size", "shared")].xs("exponent", level="parameter").iloc[0]
+    assert exponent["lower"] < 0 < exponent["upper"]
+    line = (f"B*(σ) of InvertedPendulum-v4, Pendulum-v1: a law, but its exponent's 95% interval "
+            f"[{exponent['lower']:.3g}, {exponent['upper']:.3g}] includes 0, so the data do not tell whether it rises "
+            "or falls with σ")
+    assert line in a.problems()
+    sigma = a.baseline_.frontier
+    lower, upper = sigma.conf_int().loc[("utd", "exponent")]
+    assert sigma.has_law() and lower < 0 < upper
+    assert any(p.startswith("baseline runs: σ*(F): a law, but its exponent's 95% interval") for p in a.problems())

@@ -65,7 +65,7 @@ from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, law_terms
 from rlscale.laws.normalize import check_range_envs
-from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, text_column
+from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
 
@@ -400,6 +400,11 @@ class Analysis:
             laws = laws[(laws["variant"] == self.hparams_.laws.variant) & (laws["parameter"] == "exponent")]
             lines += [f"{_LAW_NAME[r.hparam].split(' =')[0]} of {r.group} is not a law ({r.status}): {r.reason}"
                       for r in laws.itertuples(index=False) if r.status != OK]
+            flat = laws[(laws["status"] == OK) & (laws["lower"] < 0) & (laws["upper"] > 0)]
+            for (hparam, lower, upper), rows in flat.groupby(["hparam", "lower", "upper"], sort=False):
+                name = _LAW_NAME[hparam].split(" =")[0]
+                lines.append(f"{name} of {', '.join(rows['group'])}: {SIGN_UNDETERMINED} [{lower:.3g}, {upper:.3g}] "
+                             "includes 0, so the data do not tell whether it rises or falls with σ")
         for runs, fit in self.frontier_fits().items():
             lines += [f"{runs} runs: {line}" for line in fit.problems()]
         return lines

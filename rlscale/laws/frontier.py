@@ -39,7 +39,7 @@ from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.hparams import HyperparamLaws, law_terms
 from rlscale.laws.powerlaw import PowerLaw
-from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, text_column
+from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.runs import CONFIG_COLUMNS
 
@@ -408,6 +408,11 @@ class ComputeFrontier:
                   for r in self.optimum_[self.optimum_["at_boundary"].astype(bool)].itertuples(index=False)]
         if self.law_reason_:
             lines.append(f"σ*(F), D*(F), C*(F): no law: {self.law_reason_}")
+        elif "utd" in self.laws_:
+            lower, upper = self.laws_["utd"].conf_int().loc[(self.group, "exponent")]
+            if lower < 0 < upper:
+                lines.append(f"σ*(F): {SIGN_UNDETERMINED} [{lower:.3g}, {upper:.3g}] includes 0, so the data do not "
+                             "tell whether σ* rises or falls with the budget")
         return lines
 
     def to_dict(self) -> dict:

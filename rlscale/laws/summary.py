@@ -35,6 +35,9 @@ STATUSES = (OK, EXACT, AT_BOUND, WIDE, NOT_FITTED)
 MAX_CI_DECADES = 2.0
 #: the significance level at which a fit is judged (95% intervals), whatever level a table is later shown at
 JUDGE_ALPHA = 0.05
+#: how a law whose exponent's 95% interval spans 0 is described: it is a law (its value is determined), but not the
+#: direction it moves in
+SIGN_UNDETERMINED = "a law, but its exponent's 95% interval"
 
 
 def t_quantile(alpha: float, df_resid: float) -> float:
