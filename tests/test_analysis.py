@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import matplotlib
 
@@ -14,7 +15,7 @@ import pytest
 
 from rlscale.analysis import Analysis, load_runs, nearest_grid_runs, optimum_for_deltas
 from rlscale.cli import main
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws import BestHyperparams, HyperparamLaws, ThresholdCrossings, default_thresholds, make_sweep
 from rlscale.plots import budget_extrapolation, data_efficiency, figure1, hparam_laws
 
@@ -280,3 +281,19 @@ def test_a_law_whose_exponent_interval_spans_zero_says_its_direction_is_not_dete
     lower, upper = sigma.conf_int().loc[("utd", "exponent")]
     assert sigma.has_law() and lower < 0 < upper
     assert any(p.startswith("baseline runs: σ*(F): a law, but its exponent's 95% interval") for p in a.problems())
+
+
+def test_a_seed_whose_curve_copies_another_seeds_is_said(tables):
+    """The authors' Gym grid holds 39 such copies; a copy counts twice in the bootstrap over seeds, unsaid."""
+    grid = pd.read_parquet(tables["grid"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_runs(grid)
+    cell = grid.iloc[0]
+    same = (grid[["env", "utd", "batch_size", "learning_rate"]] == cell[["env", "utd", "batch_size", "learning_rate"]]
+            ).all(axis=1)
+    copied = grid[same & (grid["seed"] == 1)].assign(seed=0)
+    table = pd.concat([grid[~(same & (grid["seed"] == 0))], copied], ignore_index=True)
+    with pytest.warns(RlscaleWarning, match=rf"run table: 1 run\(s\) repeat another seed's curve exactly \(first: env "
+                                            rf"{cell['env']} at utd {cell['utd']:g}, .*seeds 0, 1\)"):
+        load_runs(table)

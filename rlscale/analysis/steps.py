@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import DataEfficiency
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, extrapolation_errors
@@ -72,12 +73,34 @@ def load_runs(
     if one_benchmark:
         single_benchmark(table)
     single_algo(table)
+    warn_repeated_seeds(table)
     table = ReturnNormalizer(max_return=dict(max_return) if max_return else None, preset=max_return_preset,
                              min_return=dict(min_return) if min_return else None,
                              check_envs=check_envs).transform(same_cells(table))
     if reset_every_updates is not None:
         table = filter_reset_dips(table, reset_every_updates)
     return table
+
+
+def warn_repeated_seeds(runs: pd.DataFrame) -> None:
+    """Warn where two seeds of one configuration hold the same curve (every (env_step, return) alike): a copied run
+    counts twice in the bootstrap over seeds and narrows every interval. Curves are compared by a hash of their
+    rows (pandas' ``hash_pandas_object``), so a table of a million rows is checked in well under a second."""
+    rows = pd.util.hash_pandas_object(runs.loc[:, ["env_step", "return"]], index=False).to_numpy()
+    keys = [*CONFIG_COLUMNS, "seed"]
+    curves = runs.loc[:, keys].assign(_hash=rows).groupby(keys, observed=True, sort=True)["_hash"].agg(
+        lambda h: int(np.bitwise_xor.reduce(h.to_numpy() * np.uint64(0x9E3779B97F4A7C15))))
+    copies = curves.reset_index().duplicated([*CONFIG_COLUMNS, "_hash"])
+    if copies.any():
+        flat = curves.reset_index()
+        first = flat[copies].iloc[0]
+        same = flat[(flat[list(CONFIG_COLUMNS)] == first[list(CONFIG_COLUMNS)]).all(axis=1)
+                    & (flat["_hash"] == first["_hash"])]["seed"].tolist()
+        warnings.warn(f"run table: {int(copies.sum())} run(s) repeat another seed's curve exactly (first: env "
+                      f"{first['env']} at utd {first['utd']:g}, B {first['batch_size']:g}, η "
+                      f"{first['learning_rate']:g}, seeds {', '.join(map(str, same))}): a copy counts twice in the "
+                      "bootstrap over seeds and narrows the intervals; drop the copies if they are not independent "
+                      "runs", RlscaleWarning, stacklevel=3)
 
 
 def select_return(runs: pd.DataFrame, return_kind: str = "auto") -> pd.DataFrame:
