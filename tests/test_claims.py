@@ -117,7 +117,7 @@ def test_a_data_efficiency_law_passes_only_with_a_law_dof_and_r2_at_every_j(rng)
     assert scattered.verdict == NOT_SHOWN and "fail: J=500" in scattered.summary
     assert scattered.stats[1]["estimate"] < MIN_R2 or "wide" in scattered.summary or "at_bound" in scattered.summary
     too_few = efficiency_claim(DataEfficiency().fit(_crossings(utds=UTDS[:3])))
-    assert too_few.verdict == NOT_FITTED and "only 3 utd value(s)" in too_few.summary
+    assert too_few.verdict == NOT_FITTED and "J is reached at 3 utd value(s)" in too_few.summary
 
 
 def _frontier(n_thresholds: int) -> ComputeFrontier:

@@ -144,7 +144,7 @@ def test_a_threshold_never_reached_is_reported_as_null_with_a_warning(sweep_path
     args = ["fit", "frontier", sweep_path, "--delta", "4e9", "--n-bootstrap", "0"]
     assert main([*args, "-o", str(out), "--thresholds", "600", "700", "800", "1200"]) == 0
     err = capsys.readouterr().err
-    assert "D_J at J=1200 is not a law (not_fitted): only 0 utd value(s) reached J" in err
+    assert "D_J at J=1200 is not a law (not_fitted): J is reached at 0 utd value(s)" in err
     assert "σ*(F), D*(F), C*(F): no law: not a law (exact): 2 points for 2 parameters" in err
     top = json.loads((out / "frontier.json").read_text())["thresholds"][-1]
     assert top["threshold"] == 1200.0 and top["d_min"] is None and top["utd_opt"] is None and top["reason"]
@@ -161,4 +161,4 @@ def test_a_single_utd_says_why_there_is_no_law(tmp_path, capsys):
     assert main(["fit", "frontier", str(path), "-o", str(tmp_path / "fit"), "--delta", "4e9", "--n-bootstrap",
                  "0", "--thresholds", "800"]) == 0
     err = capsys.readouterr().err
-    assert "only 1 utd value(s) reached J (need 4" in err
+    assert "J is reached at 1 utd value(s); a law of 3 parameters needs 4 or more (0 (env, utd) point(s)" in err

@@ -76,7 +76,7 @@ def test_never_reached_crossings_are_dropped_and_counted_and_too_few_give_nan_wi
     assert ok["n_dropped"] == 1 and ok["n_points"] == 6 and ok["reason"] == "" and ok["status"] == "ok"
     assert ok["d_min"] == pytest.approx(1e5, rel=1e-3)
     bad = params.loc[("env-a", 500.0)]
-    assert np.isnan(bad["d_min"]) and np.isnan(bad["exponent"]) and "only 3 utd value(s)" in bad["reason"]
+    assert np.isnan(bad["d_min"]) and np.isnan(bad["exponent"]) and "J is reached at 3 utd value(s)" in bad["reason"]
     assert bad["status"] == "not_fitted" and "not a law (not_fitted)" in fit.summary().as_text()
 
 
@@ -111,7 +111,7 @@ def test_held_out_utds_are_predicted_and_errors_are_relative():
     assert row["rel_error"] == pytest.approx(abs(row["predicted"] - row["actual"]) / row["actual"])
     assert row["rel_error"] == pytest.approx(1 - 1 / 1.1, abs=2e-3) and row["reason"] == ""
     few = DataEfficiency(fit_utds=(0.25, 1.0)).fit(table)  # 3 σ: no law to predict with, and it says why
-    assert few.heldout_["predicted"].isna().all() and few.heldout_["reason"].str.contains("only 3 utd").all()
+    assert few.heldout_["predicted"].isna().all() and few.heldout_["reason"].str.contains("J is reached at 3 utd").all()
 
 
 def test_efficiency_curve_is_dmin_plus_power():

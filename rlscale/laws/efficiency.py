@@ -547,8 +547,8 @@ class DataEfficiency:
                      **dict.fromkeys(PARAMETERS, np.nan), **dict.fromkeys(_COV, np.nan)}
         utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
         if np.unique(utd).size < self.min_points:
-            row["reason"] = (f"only {np.unique(utd).size} utd value(s) reached J (need {self.min_points}; "
-                             f"{row['n_dropped']} never reached)")
+            row["reason"] = (f"J is reached at {np.unique(utd).size} utd value(s); a law of 3 parameters needs "
+                             f"{self.min_points} or more ({row['n_dropped']} (env, utd) point(s) never reach J)")
             return row, None
         log_utd, log_y = np.log(utd), np.log(data)
         if self.loss == "linear":
