@@ -4,7 +4,8 @@ Every importer returns a validated run table, so what it hands on is exactly wha
 Columns a source does not hold are filled the same way everywhere (:func:`finish_run_table`):
 
 - ``benchmark``: given, else inferred from the env id: Gym ids (``HalfCheetah-v4``) -> ``gym``,
-  DeepMind Control ids (``walker-walk``, ``ball_in_cup-catch``) -> ``dmc``;
+  the tasks of dm_control's suite (``walker-walk``, ``ball_in_cup-catch``: :data:`DMC_TASKS`) -> ``dmc``;
+  any other id (``my-robot``) needs one given, since the benchmark decides how returns are scaled;
 - ``algo``: given, else the paper's agent for the benchmark (gym -> ``sac``, dmc -> ``bro``);
 - ``critic_params``: given, else the paper's critic parameter count N (1.5e5 for gym, 4.92e6 for dmc).
 
@@ -52,14 +53,40 @@ _QSCALED_FILE = re.compile(rf"bs_(?P<batch_size>\d+)_lr_(?P<learning_rate>{_NUMB
 _GROUPED_DIR = re.compile(
     rf"(?P<algo>[A-Za-z][A-Za-z0-9-]*)_(?P<batch_size>\d+)_(?P<utd>{_NUMBER})_(?P<learning_rate>{_NUMBER})")
 _GYM_ID = re.compile(r"[A-Z][A-Za-z0-9]*-v\d+")
-_DMC_ID = re.compile(r"[a-z][a-z0-9_]*-[a-z][a-z0-9_]*")
+
+#: the tasks of dm_control's suite (``dm_control.suite.ALL_TASKS``, version 1.0.50), by domain. Written out, not
+#: read from dm_control: importing its suite loads MuJoCo (~0.6 s, more than this module); a test keeps the two
+#: equal. Only these ids are taken for DMC: an own task named ``domain-task`` (``my-robot``, ``hopper-medium``)
+#: would otherwise have its raw returns read as DMC's 0-1000 scores.
+DMC_TASKS: dict[str, tuple[str, ...]] = {
+    "acrobot": ("swingup", "swingup_sparse"),
+    "ball_in_cup": ("catch",),
+    "cartpole": ("balance", "balance_sparse", "swingup", "swingup_sparse", "three_poles", "two_poles"),
+    "cheetah": ("run",),
+    "dog": ("fetch", "run", "stand", "trot", "walk"),
+    "finger": ("spin", "turn_easy", "turn_hard"),
+    "fish": ("swim", "upright"),
+    "hopper": ("hop", "stand"),
+    "humanoid": ("run", "run_pure_state", "stand", "walk"),
+    "humanoid_CMU": ("run", "stand", "walk"),
+    "lqr": ("lqr_2_1", "lqr_6_2"),
+    "manipulator": ("bring_ball", "bring_peg", "insert_ball", "insert_peg"),
+    "pendulum": ("swingup",),
+    "point_mass": ("easy", "hard"),
+    "quadruped": ("escape", "fetch", "run", "walk"),
+    "reacher": ("easy", "hard"),
+    "stacker": ("stack_2", "stack_4"),
+    "swimmer": ("swimmer15", "swimmer6"),
+    "walker": ("run", "stand", "walk"),
+}
 
 
 def infer_benchmark(env: str) -> str | None:
-    """``gym`` for Gym-style ids, ``dmc`` for DeepMind Control ``domain-task`` ids, else None."""
+    """``gym`` for Gym-style ids, ``dmc`` for the tasks of dm_control's suite (:data:`DMC_TASKS`), else None."""
     if _GYM_ID.fullmatch(env):
         return "gym"
-    if _DMC_ID.fullmatch(env):
+    domain, sep, task = env.partition("-")
+    if sep and task in DMC_TASKS.get(domain, ()):
         return "dmc"
     return None
 
@@ -83,7 +110,8 @@ def finish_run_table(
         inferred = pd.Series([infer_benchmark(e) for e in envs], dtype=object)
         if inferred.isna().any():
             raise RlscaleError(f"{source}: cannot infer the benchmark of env(s) "
-                               f"{', '.join(envs[inferred.isna().to_numpy()])}; pass --benchmark NAME")
+                               f"{', '.join(envs[inferred.isna().to_numpy()])} (neither a Gym id like "
+                               "HalfCheetah-v4 nor a dm_control suite task like walker-walk); pass --benchmark NAME")
         frame["benchmark"] = inferred.to_numpy()[codes]
     for col, given, defaults, flag in (("algo", algo, DEFAULT_ALGO, "--algo"),
                                        ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")):

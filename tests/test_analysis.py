@@ -145,14 +145,16 @@ def test_without_fitted_runs_the_grid_stands_in_and_says_so(tables):
 
 
 def test_a_return_range_may_name_an_env_of_any_table_of_the_analysis_and_one_of_none_is_refused(tables):
-    grid, fitted = pd.read_parquet(tables["grid"]), pd.read_parquet(tables["fitted"])
+    # benchmark gym: a range given for a DMC env is refused (its returns are already on the 0-1000 scale)
+    grid, fitted = (pd.read_parquet(tables[t]).assign(benchmark="gym") for t in ("grid", "fitted"))
     some = fitted[fitted["env"] == "env-a"]  # fitted runs of one env only: env-b's range is the grid's
     options = {"delta": 3e8, "thresholds": THRESHOLDS[-3:], "n_bootstrap": 5, "holdout": 0}
-    a = Analysis(**options, max_return={"env-a": 1000.0, "env-b": 1000.0}).fit(grid, fitted=some)
+    ranges = {"env-a": 1000.0, "env-b": 1000.0}
+    a = Analysis(**options, max_return=ranges).fit(grid, fitted=some)
     assert set(a.fitted_.configs["env"]) == {"env-a"}
     with pytest.raises(RlscaleError, match=r"^max return given for env\(s\) env-A, which no row of the run tables "
                        r"holds \(envs: env-a, env-b; names are case-sensitive\): did you mean env-a\?$"):
-        Analysis(**options, max_return={"env-A": 1000.0}).fit(grid, fitted=some)
+        Analysis(**options, max_return={**ranges, "env-A": 1000.0}).fit(grid, fitted=some)
 
 
 def test_a_table_mixing_algos_is_refused_naming_them_and_saying_to_fit_each(tables, tmp_path, capsys):

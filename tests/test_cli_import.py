@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -111,6 +112,41 @@ def test_import_csv_mapping_onto_a_column_the_csv_has_is_one_line_naming_the_col
     assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--column", "return=eval_return",
                  "--column", "train_return=return"]) == 0  # the CSV's own column mapped away: no clash
     assert read_run_table(out)["return"].tolist() == [3.0, 4.0]
+
+
+def test_an_own_task_named_domain_task_needs_a_benchmark_and_its_max_return_is_then_used(tmp_path, capsys):
+    """``my-robot`` was taken for DMC: its raw returns read as scores and ``--max-return my-robot=R`` ignored."""
+    rows = [{"task": "my-robot", "utd": utd, "bs": bs, "lr": 3e-4, "seed": seed, "step": 1000 * i,
+             "ret": 9000.0 * i / 10 * (1 + 0.1 * seed) * (1 + utd / 8)}
+            for utd in (1, 4) for bs in (128, 256) for seed in range(2) for i in range(1, 11)]
+    pd.DataFrame(rows).to_csv(tmp_path / "own.csv", index=False)
+    out, args = tmp_path / "own.parquet", ["--column", "env=task", "--column", "env_step=step", "--column",
+                                           "return=ret", "--column", "batch_size=bs", "--column", "learning_rate=lr"]
+    assert main(["import", "csv", str(tmp_path / "own.csv"), "-o", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlscale: error: ") and err.count("\n") == 1 and "--benchmark NAME" in err, err
+    assert not out.exists()
+    assert main(["import", "csv", str(tmp_path / "own.csv"), "-o", str(out), *args, "--benchmark", "mine",
+                 "--algo", "td3", "--critic-params", "2e5"]) == 0
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5", "--thresholds",
+                 "500"]) == 2
+    assert "no max return for env(s) my-robot" in capsys.readouterr().err
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5", "--thresholds",
+                 "500", "--max-return", "my-robot=9125"]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "fit" / "hparams.json").read_text())["max_return"]["grid"]["max_return"] == {
+        "my-robot": 9125.0}
+
+
+def test_a_max_return_for_a_dmc_task_is_one_line_saying_it_does_not_apply(tmp_path, capsys):
+    _zip(tmp_path / "sweep.zip")
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(out)]) == 0
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5",
+                 "--max-return", "walker-walk=500"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlscale: error: max return given for env(s) walker-walk, whose returns are used as they "
+                          "are") and err.count("\n") == 1, err
+    assert not (tmp_path / "fit").exists()
 
 
 def test_import_wandb_csv_with_run_config_table(tmp_path):

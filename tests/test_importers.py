@@ -182,7 +182,32 @@ def test_qscaled_several_collections_need_a_choice_and_bad_zip_fails(tmp_path):
 
 def test_benchmark_is_inferred_from_env_ids():
     assert [infer_benchmark(e) for e in ["HalfCheetah-v4", "Humanoid-v5", "walker-walk", "ball_in_cup-catch",
-                                         "ShadowHand", "cartpole"]] == ["gym", "gym", "dmc", "dmc", None, None]
+                                         "humanoid_CMU-run", "ShadowHand", "cartpole"]] == [
+        "gym", "gym", "dmc", "dmc", "dmc", None, None]
+
+
+def test_an_own_task_named_like_a_dmc_id_is_not_taken_for_dmc(tmp_path):
+    """Taken for DMC, its raw returns were read as 0-1000 scores and BRO's N used for its compute, without a word."""
+    assert [infer_benchmark(e) for e in ["my-robot", "hopper-medium", "franka-reach", "walker-backflip"]] == [None] * 4
+    pd.DataFrame({"env": "my-robot", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4, "seed": 0,
+                  "env_step": [1000, 2000], "return": [1.0, 2.0]}).to_csv(tmp_path / "own.csv", index=False)
+    with pytest.raises(RlscaleError, match=r"cannot infer the benchmark of env\(s\) my-robot .*dm_control suite task"
+                       r".*pass --benchmark NAME$"):
+        import_csv(tmp_path / "own.csv")
+    assert set(import_csv(tmp_path / "own.csv", benchmark="gym")["benchmark"]) == {"gym"}
+
+
+def test_dmc_ids_are_the_tasks_of_dm_controls_suite_listed_without_importing_it():
+    import subprocess
+    import sys
+
+    from rlscale.importers import DMC_TASKS
+
+    suite = pytest.importorskip("dm_control.suite")
+    assert {(domain, task) for domain, tasks in DMC_TASKS.items() for task in tasks} == set(suite.ALL_TASKS)
+    code = "import sys, rlscale.importers; print(sorted(m for m in ('dm_control', 'mujoco') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_long_csv_with_column_mapping_and_constants(tmp_path):

@@ -31,7 +31,7 @@ def _common(p: argparse.ArgumentParser, source_help: str) -> None:
     p.add_argument("-o", "--output", required=True, metavar="RUNS",
                    help="run table to write (.parquet or .csv)")
     p.add_argument("--benchmark", help="benchmark of every run (default: inferred from the env id: "
-                   "HalfCheetah-v4 -> gym, walker-walk -> dmc)")
+                   "HalfCheetah-v4 -> gym, a dm_control suite task such as walker-walk -> dmc; other ids need it)")
     p.add_argument("--algo", help="agent of every run (default by benchmark: gym -> sac, dmc -> bro)")
     p.add_argument("--critic-params", type=float, metavar="N",
                    help="critic parameter count N (default by benchmark: gym 1.5e5, dmc 4.92e6)")
