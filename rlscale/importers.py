@@ -9,6 +9,9 @@ Columns a source does not hold are filled the same way everywhere (:func:`finish
 - ``algo``: given, else the paper's agent for the benchmark (gym -> ``sac``, dmc -> ``bro``);
 - ``critic_params``: given, else the paper's critic parameter count N (1.5e5 for gym, 4.92e6 for dmc).
 
+Whatever is filled so (not given, not in the source) is named in one warning: N and the benchmark change
+the laws (compute, the 0-1000 scale), and the paper's values are rarely right for one's own agent.
+
 Each importer also says which curve it read in the ``metric`` column (:data:`rlscale.runs.METRICS`):
 the paper authors' Gym zips hold the return of the training episodes (``train_return``), their
 Isaac Gym exports a failure rate (``failure_rate``, lower is better).
@@ -99,10 +102,12 @@ def finish_run_table(
     critic_params: float | None = None,
     source: str = "import",
 ) -> pd.DataFrame:
-    """Fill benchmark/algo/critic_params (given values win), keep the schema's columns, validate."""
+    """Fill benchmark/algo/critic_params (given values win), keep the schema's columns, validate; one warning
+    names what was filled, since the user may not know that the paper's values stand in for theirs."""
     frame = frame.copy()
     if "env" not in frame.columns:
         raise RlscaleError(f"{source}: no env column (map one, or set it with --set env=ID)")
+    filled: dict[str, str] = {}  # flag -> what was filled
     if benchmark is not None:
         frame["benchmark"] = benchmark
     elif "benchmark" not in frame.columns:
@@ -113,16 +118,31 @@ def finish_run_table(
                                f"{', '.join(envs[inferred.isna().to_numpy()])} (neither a Gym id like "
                                "HalfCheetah-v4 nor a dm_control suite task like walker-walk); pass --benchmark NAME")
         frame["benchmark"] = inferred.to_numpy()[codes]
-    for col, given, defaults, flag in (("algo", algo, DEFAULT_ALGO, "--algo"),
-                                       ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")):
+        filled["--benchmark"] = f"benchmark {'/'.join(sorted(set(inferred)))} (inferred from the env ids)"
+    codes, benches = pd.factorize(frame["benchmark"].astype(str))
+    fills = [(col, defaults, flag) for col, given, defaults, flag in (
+        ("algo", algo, DEFAULT_ALGO, "--algo"),
+        ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")
+    ) if given is None and col not in frame.columns]
+    unknown = sorted({b for _, defaults, _ in fills for b in benches if b not in defaults})
+    if fills and unknown:  # both missing are named at once: one more run of the import, not two
+        raise RlscaleError(f"{source}: no default {' or '.join(c for c, _, _ in fills)} for benchmark(s) "
+                           f"{', '.join(unknown)}; pass {' and '.join(f for _, _, f in fills)}")
+    defaulted: dict[str, dict[str, Any]] = {}
+    for col, given in (("algo", algo), ("critic_params", critic_params)):
         if given is not None:
             frame[col] = given
-        elif col not in frame.columns:
-            codes, benches = pd.factorize(frame["benchmark"].astype(str))
-            unknown = sorted(set(benches) - set(defaults))
-            if unknown:
-                raise RlscaleError(f"{source}: no default {col} for benchmark(s) {', '.join(unknown)}; pass {flag}")
-            frame[col] = np.asarray([defaults[b] for b in benches])[codes]
+    for col, defaults, flag in fills:
+        frame[col] = np.asarray([defaults[b] for b in benches])[codes]
+        defaulted[flag] = {b: defaults[b] for b in benches}
+    for b in sorted({b for values in defaulted.values() for b in values}):
+        items = [f"algo {defaulted['--algo'][b]}"] if "--algo" in defaulted else []
+        items += [f"critic_params {defaulted['--critic-params'][b]:.3g}"] if "--critic-params" in defaulted else []
+        filled[f"defaults {b}"] = f"{' and '.join(items)} (the paper's {b} defaults)"
+    if filled:
+        flags = [flag for flag in ("--benchmark", "--algo", "--critic-params") if flag in filled or flag in defaulted]
+        warnings.warn(f"{source}: filled in {', '.join(filled.values())}: pass {'/'.join(flags)} for your own agent",
+                      RlscaleWarning, stacklevel=3)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise RlscaleError(f"{source}: no value for column(s) {', '.join(missing)} "

@@ -36,6 +36,19 @@ def test_import_qscaled_writes_a_run_table(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_an_import_filling_the_papers_defaults_prints_one_warning_line_naming_the_flags(tmp_path, capsys):
+    _zip(tmp_path / "sweep.zip")
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(out)]) == 0
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("rlscale: warning: ")]
+    assert warned == [f"rlscale: warning: qscaled zip {tmp_path / 'sweep.zip'}: filled in benchmark dmc (inferred "
+                      "from the env ids), algo bro and critic_params 4.92e+06 (the paper's dmc defaults): pass "
+                      "--benchmark/--algo/--critic-params for your own agent"]
+    assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(out), "--benchmark", "dmc", "--algo",
+                 "bro", "--critic-params", "4.92e6"]) == 0
+    assert "rlscale: warning" not in capsys.readouterr().err
+
+
 def test_imported_table_feeds_fit_hparams(tmp_path):
     _zip(tmp_path / "sweep.zip")
     out = tmp_path / "runs.csv"
@@ -141,6 +154,7 @@ def test_a_max_return_for_a_dmc_task_is_one_line_saying_it_does_not_apply(tmp_pa
     _zip(tmp_path / "sweep.zip")
     out = tmp_path / "runs.parquet"
     assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(out)]) == 0
+    capsys.readouterr()
     assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5",
                  "--max-return", "walker-walk=500"]) == 2
     err = capsys.readouterr().err
@@ -203,8 +217,11 @@ def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path,
     _zip(tmp_path / "copy" / "dmc" / "dmc_sweep.zip", steps_first=False)  # their DMC zips hold returns only
     monkeypatch.setenv("RLSCALE_AUTHORS_DATA", str(tmp_path / "copy"))
     out = tmp_path / "runs.parquet"
+    capsys.readouterr()
     assert main(["import", "authors", "dmc_sweep", "-o", str(out)]) == 0
+    assert "filled in" not in capsys.readouterr().err  # the paper's values are these files' own: no warning
     runs = read_run_table(out)
+    assert set(runs["algo"]) == {"bro"} and set(runs["critic_params"]) == {4_920_000}
     assert set(runs["metric"]) == {"returns"} and runs["env_step"].min() == 5000  # their DMC step grid
     assert main(["import", "authors", "dmc_ours", "-o", str(tmp_path / "ours.parquet")]) == 2
     err = capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import warnings
 import zipfile
 
 import numpy as np
@@ -176,8 +177,11 @@ def test_qscaled_several_collections_need_a_choice_and_bad_zip_fails(tmp_path):
     _write_zip(tmp_path / "isaac.zip", {"a/utd_1/ShadowHand/r/bs_256_lr_1e-4.npy": curve})
     with pytest.raises(RlscaleError, match="cannot infer the benchmark of env.*ShadowHand.*--benchmark"):
         import_qscaled(tmp_path / "isaac.zip", "r")
-    with pytest.raises(RlscaleError, match="no default algo for benchmark.*isaac.*--algo"):
+    with pytest.raises(RlscaleError, match="no default algo or critic_params for benchmark.*isaac.*--algo and "
+                       "--critic-params$"):
         import_qscaled(tmp_path / "isaac.zip", "r", benchmark="isaac")
+    with pytest.raises(RlscaleError, match="no default critic_params for benchmark.*isaac.*; pass --critic-params$"):
+        import_qscaled(tmp_path / "isaac.zip", "r", benchmark="isaac", algo="pql")
 
 
 def test_benchmark_is_inferred_from_env_ids():
@@ -195,6 +199,27 @@ def test_an_own_task_named_like_a_dmc_id_is_not_taken_for_dmc(tmp_path):
                        r".*pass --benchmark NAME$"):
         import_csv(tmp_path / "own.csv")
     assert set(import_csv(tmp_path / "own.csv", benchmark="gym")["benchmark"]) == {"gym"}
+
+
+def test_an_import_that_fills_benchmark_algo_or_n_by_default_says_so_in_one_warning(tmp_path):
+    """The paper's SAC/BRO values stood in for the user's agent without a word, changing compute and σ*(F)."""
+    pd.DataFrame({"env": ["HalfCheetah-v4"] * 2 + ["walker-walk"] * 2, "utd": 1.0, "batch_size": 256,
+                  "learning_rate": 3e-4, "seed": 0, "env_step": [1000, 2000] * 2, "return": [1.0, 2.0] * 2}
+                 ).to_csv(tmp_path / "c.csv", index=False)
+    with pytest.warns(RlscaleWarning) as caught:
+        import_csv(tmp_path / "c.csv")
+    assert [str(w.message) for w in caught] == [
+        f"curves csv {tmp_path / 'c.csv'}: filled in benchmark dmc/gym (inferred from the env ids), algo bro and "
+        "critic_params 4.92e+06 (the paper's dmc defaults), algo sac and critic_params 1.5e+05 (the paper's gym "
+        "defaults): pass --benchmark/--algo/--critic-params for your own agent"]
+    with pytest.warns(RlscaleWarning, match=r": filled in critic_params 1.5e\+05 \(the paper's gym defaults\): pass "
+                      r"--critic-params for your own agent$"):
+        import_csv(tmp_path / "c.csv", benchmark="gym", algo="td3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runs = import_csv(tmp_path / "c.csv", benchmark="mine", algo="td3", critic_params=2e5)
+        runs = import_csv(tmp_path / "c.csv", constants={"benchmark": "mine", "algo": "td3", "critic_params": 2e5})
+    assert set(runs["critic_params"]) == {200_000}
 
 
 def test_dmc_ids_are_the_tasks_of_dm_controls_suite_listed_without_importing_it():
