@@ -147,7 +147,9 @@ def finish_run_table(
     if missing:
         raise RlscaleError(f"{source}: no value for column(s) {', '.join(missing)} "
                            "(map a source column to each, or set a constant with --set FIELD=VALUE)")
-    return validate_run_table(frame.loc[:, [c for c in SCHEMA_COLUMNS if c in frame.columns]], source=source)
+    table = validate_run_table(frame.loc[:, [c for c in SCHEMA_COLUMNS if c in frame.columns]], source=source)
+    _warn_uneven_runs(table, source)
+    return table
 
 
 def parse_pairs(items: Iterable[str], flag: str) -> dict[str, str]:
@@ -642,7 +644,6 @@ def import_wandb_csv(
     frame = _number_seeds(_apply_constants(frame, constants), "run_id")
     if grouped:
         _check_groups_alone(frame, source)
-    _warn_uneven_runs(frame, source)
     return finish_run_table(frame, benchmark=benchmark, algo=algo, critic_params=critic_params, source=source)
 
 
@@ -663,17 +664,27 @@ def _check_groups_alone(frame: pd.DataFrame, source: str) -> None:
                            "import them separately")
 
 
-def _warn_uneven_runs(frame: pd.DataFrame, source: str) -> None:
-    """Warn where the runs of one configuration end far apart: past the first end, their mean has fewer seeds."""
-    config = [c for c in RUN_COLUMNS if c != "seed" and c in frame.columns]
-    last = frame.groupby([*config, "seed"], dropna=False)["env_step"].max().groupby(config, dropna=False)
-    spread = last.max() / last.min()
-    uneven = spread[spread > 1.5]
-    if len(uneven):
-        first = ", ".join(f"{c}={v}" for c, v in zip(config, uneven.index[0], strict=True))
-        warnings.warn(f"{source}: in {len(uneven)} configuration(s) the runs end at env steps up to "
-                      f"{uneven.max():.1f}x apart (first: {first}); past the earliest end the seed mean "
-                      "averages fewer runs", RlscaleWarning, stacklevel=3)
+def _warn_uneven_runs(table: pd.DataFrame, source: str, ratio: float = 1.5) -> None:
+    """Warn, in one line, where some seeds of a configuration end (last non-NaN return) ``ratio`` times or more
+    before its longest seed: past a seed's end the seed mean averages the others only, so a threshold crossed
+    there is the surviving seeds' (crashed or pre-empted runs bias the crossings toward them)."""
+    config = [c for c in RUN_COLUMNS if c != "seed"]
+    ends = table[table["return"].notna()].groupby([*config, "seed"], observed=True)["env_step"].max()
+    longest = ends.groupby(config, observed=True).transform("max")
+    early = ends[ends * ratio < longest]
+    if early.empty:
+        return
+    configs = early.index.droplevel("seed").unique()
+    first = configs[0]
+    seeds = ends.xs(first, level=config)
+    early_first = early.xs(first, level=config)
+    described = ", ".join(f"{c}={v}" for c, v in zip(config, first, strict=True))
+    factor = float((longest[early.index] / early).max())
+    warnings.warn(f"{source}: in {len(configs)} configuration(s) some seeds end well before the others, up to "
+                  f"{factor:.1f}x earlier (first: {described}: {len(early_first)} of {len(seeds)} seeds end by env "
+                  f"step {int(early_first.max())}, the last at {int(seeds.max())}); past a seed's end the seed mean "
+                  "averages fewer seeds, so thresholds first reached there are the remaining seeds' crossings",
+                  RlscaleWarning, stacklevel=4)
 
 
 #: the authors' Isaac Gym run names: ``hlg_<k>cubes_b<n>_mb<B>_lr<η>`` with n parallel envs and minibatch B,

@@ -408,9 +408,32 @@ def test_wandb_csv_warns_when_the_runs_of_a_configuration_end_far_apart(tmp_path
                           "a_s0 - r": np.linspace(0, 1, 10), "a_s1 - r": [*np.linspace(0, 1, 3), *[np.nan] * 7]})
     frame.to_csv(tmp_path / "ragged.csv", index=False)
     constants = {"env": "Ant-v4", "utd": 1, "batch_size": 256, "learning_rate": 3e-4}
-    with pytest.warns(RlscaleWarning, match=r"runs end at env steps up to 3.3x apart.*fewer runs"):
+    with pytest.warns(RlscaleWarning, match=r"some seeds end well before the others, up to 3.3x earlier.*fewer seeds"):
         runs = import_wandb_csv(tmp_path / "ragged.csv", name_pattern=r"a_s(?P<seed>\d)", constants=constants)
     assert "seeds_in_mean" not in runs.columns
+
+
+def test_a_csv_whose_seeds_end_early_is_warned_naming_the_configuration_and_how_much_earlier(tmp_path):
+    """Crashed seeds left the seed mean to the survivors past their end, moving crossings without a word."""
+    rows = [{"env": "Ant-v4", "utd": utd, "batch_size": 256, "learning_rate": 3e-4, "seed": seed, "env_step": step,
+             "return": step / 10} for utd in (1, 2) for seed in range(4) for step in range(1000, 11_000, 1000)
+            if not (utd == 2 and seed < 3 and step > 3000)]
+    frame = pd.DataFrame(rows)
+    frame.loc[(frame["utd"] == 1) & (frame["seed"] == 0) & (frame["env_step"] > 8000), "return"] = np.nan
+    frame.to_csv(tmp_path / "crashed.csv", index=False)
+    with pytest.warns(RlscaleWarning) as caught:
+        import_csv(tmp_path / "crashed.csv", benchmark="gym", algo="sac", critic_params=1e5)
+    assert [str(w.message) for w in caught] == [
+        f"curves csv {tmp_path / 'crashed.csv'}: in 1 configuration(s) some seeds end well before the others, up to "
+        "3.3x earlier (first: benchmark=gym, env=Ant-v4, algo=sac, utd=2.0, batch_size=256, learning_rate=0.0003: "
+        "3 of 4 seeds end by env step 3000, the last at 10000); past a seed's end the seed mean averages fewer seeds, "
+        "so thresholds first reached there are the remaining seeds' crossings"]
+    history = pd.DataFrame({"_step": [1000, 2000, 3000, 4000], "r": [1.0, 2.0, 3.0, 4.0]})
+    records = [(f"r{seed}", {"env": "Ant-v4", "utd": 1, "batch_size": 256, "lr": 3e-4, "seed": seed},
+                history.iloc[: 4 - 2 * seed]) for seed in range(2)]
+    with pytest.warns(RlscaleWarning, match=r"^wandb: in 1 configuration\(s\) .* up to 2.0x earlier .*1 of 2 seeds end "
+                      r"by env step 2000, the last at 4000\)"):
+        runs_from_wandb(records, "r", benchmark="gym", algo="sac", critic_params=1e5)
 
 
 def _isaac_export(path, names: list[str], grouped: bool) -> None:
