@@ -144,6 +144,33 @@ def test_without_fitted_runs_the_grid_stands_in_and_says_so(tables):
 
 
 
+def test_a_one_seed_grid_is_analysed_with_an_estimator_that_reads_the_all_seeds_curves(tables, tmp_path, capsys):
+    """It was refused whatever the estimator, though fit hparams took it and the --estimator help says it works."""
+    grid = pd.read_parquet(tables["grid"])
+    one_seed = tmp_path / "one_seed.parquet"
+    grid[grid["seed"] == 0].to_parquet(one_seed)
+    options = {"delta": 3e8, "thresholds": THRESHOLDS[-3:], "n_bootstrap": 5, "holdout": 0}
+    a = Analysis(**options, estimator="point").fit(one_seed)
+    assert a.hparams_.best.best_["batch_size_lower"].isna().all()  # one seed: no interval, not a zero-width one
+    assert "Jacobian" in a.fitted_.source
+    with pytest.raises(RlscaleError, match=r"fewer than 2 seeds.*; estimator bootstrap resamples them, but "
+                       r"estimators point, mean_other and quadratic read the all-seeds curves"):
+        Analysis(**options).fit(one_seed)
+    with pytest.raises(RlscaleError, match=r"^n_bootstrap must be >= 1, got 0: .*estimators point, mean_other and "
+                       r"quadratic read the all-seeds curves"):
+        Analysis(**{**options, "n_bootstrap": 0}, estimator="point").fit(one_seed)
+    args = ["fit", "analysis", str(one_seed), "--delta", "3e8", "--thresholds", *map(str, THRESHOLDS[-3:]),
+            "--n-bootstrap", "5", "--holdout", "0"]
+    assert main([*args, "-o", str(tmp_path / "point"), "--estimator", "point"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    for extra in ([], ["--n-bootstrap", "0"]):
+        assert main([*args, *extra, "-o", str(tmp_path / "bootstrap")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("rlscale: error: ") and err.count("\n") == 1 and "--estimator point" in err, err
+    assert main(["fit", "frontier", str(one_seed), "-o", str(tmp_path / "frontier"), "--delta", "3e8"]) == 2
+    assert "with --n-bootstrap 0 the D_J intervals come from the fit's Jacobian" in capsys.readouterr().err
+
+
 def test_a_return_range_may_name_an_env_of_any_table_of_the_analysis_and_one_of_none_is_refused(tables):
     # benchmark gym: a range given for a DMC env is refused (its returns are already on the 0-1000 scale)
     grid, fitted = (pd.read_parquet(tables[t]).assign(benchmark="gym") for t in ("grid", "fitted"))
