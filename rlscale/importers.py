@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError, RlscaleWarning
-from rlscale.runs import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RUN_COLUMNS, validate_run_table
+from rlscale.runs import DEFAULT_METRIC, METRICS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RUN_COLUMNS, validate_run_table
 
 DEFAULT_ALGO = {"gym": "sac", "dmc": "bro"}
 DEFAULT_CRITIC_PARAMS = {"gym": 150_000, "dmc": 4_920_000}
@@ -378,6 +378,7 @@ def import_csv(
     constants: Mapping[str, Any] | None = None,
     wide: bool = False,
     seed_columns: str = DEFAULT_SEED_COLUMNS,
+    metric: str | None = None,
     benchmark: str | None = None,
     algo: str | None = None,
     critic_params: float | None = None,
@@ -391,7 +392,10 @@ def import_csv(
     Long layout: one row per (run, seed, env step). Wide layout (``wide=True``): one row per
     (run, env step) and one return column per seed; the seed columns are those whose whole name
     matches the regex ``seed_columns`` and its named group ``seed`` gives the seed (default: ``3``,
-    ``seed3``, ``seed_3``, ``seed-3``). Columns outside the schema are dropped.
+    ``seed3``, ``seed_3``, ``seed-3``). Columns outside the schema are dropped. ``metric`` names what the
+    return is (the ``metric`` column, :data:`rlscale.runs.METRICS`); without it, or a ``metric`` column, the
+    return is taken for an evaluation return, which a warning says: a training return fitted as one changes
+    the laws (``return_kind``), and a failure rate fitted as a return is thresholded in the wrong direction.
     """
     path = Path(path)
     raw = _read_csv(path, f"curves csv {path}")
@@ -413,8 +417,29 @@ def import_csv(
     if wide:
         frame = _melt_seeds(frame, seed_columns, f"curves csv {path}")
     frame = _apply_constants(frame, constants)
-    return finish_run_table(frame, benchmark=benchmark, algo=algo, critic_params=critic_params,
-                            source=f"curves csv {path}")
+    return finish_run_table(_read_as(frame, metric, f"curves csv {path}"), benchmark=benchmark, algo=algo,
+                            critic_params=critic_params, source=f"curves csv {path}")
+
+
+def _read_as(frame: pd.DataFrame, metric: str | None, source: str) -> pd.DataFrame:
+    """``frame`` with its ``metric`` column set to ``metric`` (or the default, said in one warning line)."""
+    known = ", ".join(f"{m} ({'higher' if up else 'lower'} is better)" for m, up in METRICS.items())
+    if metric is not None:
+        if not metric.strip():
+            raise RlscaleError(f"--metric: give a name ({known})")
+        if "metric" in frame.columns and not frame["metric"].astype(str).eq(metric).all():
+            raise RlscaleError(f"{source}: --metric {metric} and the table's own metric column (or --set metric=...) "
+                               "disagree; give one of them")
+        if metric not in METRICS:
+            warnings.warn(f"{source}: metric {metric} is none of {known}: thresholded as higher is better",
+                          RlscaleWarning, stacklevel=3)
+        return frame.assign(metric=metric)
+    if "metric" in frame.columns:
+        return frame
+    warnings.warn(f"{source}: return read as {DEFAULT_METRIC} (evaluation episodes, higher is better); pass --metric "
+                  "train_return for training-episode returns or --metric failure_rate for a failure rate",
+                  RlscaleWarning, stacklevel=3)
+    return frame.assign(metric=DEFAULT_METRIC)
 
 
 def _melt_seeds(frame: pd.DataFrame, pattern: str, source: str) -> pd.DataFrame:

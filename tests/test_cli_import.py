@@ -163,6 +163,24 @@ def test_a_max_return_for_a_dmc_task_is_one_line_saying_it_does_not_apply(tmp_pa
     assert not (tmp_path / "fit").exists()
 
 
+def test_import_csv_of_training_returns_with_metric_feeds_a_train_return_fit(tmp_path, capsys):
+    """Labelled eval_return, a table of training returns made --return-kind train fail, saying it had none."""
+    rows = [{"env": "walker-walk", "utd": utd, "batch_size": bs, "learning_rate": 3e-4, "seed": seed,
+             "env_step": 1000 * i, "return": 100.0 * i * (1 + 0.1 * seed) * (1 + utd / 8) * (1 + bs / 1024)}
+            for utd in (1, 4) for bs in (128, 256) for seed in range(2) for i in range(1, 11)]
+    pd.DataFrame(rows).to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--metric", "train_return", "--algo",
+                 "bro", "--critic-params", "4.92e6"]) == 0
+    assert "return read as" not in capsys.readouterr().err and set(read_run_table(out)["metric"]) == {"train_return"}
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5", "--thresholds", "500",
+                 "--return-kind", "train"]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "fit" / "hparams.json").read_text())["metric"] == "train_return"
+    assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out)]) == 0
+    assert "rlscale: warning: curves csv " + str(tmp_path / "c.csv") + ": return read as eval_return" in (
+        capsys.readouterr().err)
+
+
 def test_import_wandb_csv_with_run_config_table(tmp_path):
     export = pd.DataFrame({"Step": [1000, 2000], "alpha - eval/return": [5.0, 9.0],
                            "alpha - eval/return__MIN": [5.0, 9.0], "beta - eval/return": [6.0, np.nan]})

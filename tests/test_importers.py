@@ -207,18 +207,19 @@ def test_an_import_that_fills_benchmark_algo_or_n_by_default_says_so_in_one_warn
                   "learning_rate": 3e-4, "seed": 0, "env_step": [1000, 2000] * 2, "return": [1.0, 2.0] * 2}
                  ).to_csv(tmp_path / "c.csv", index=False)
     with pytest.warns(RlscaleWarning) as caught:
-        import_csv(tmp_path / "c.csv")
+        import_csv(tmp_path / "c.csv", metric="eval_return")
     assert [str(w.message) for w in caught] == [
         f"curves csv {tmp_path / 'c.csv'}: filled in benchmark dmc/gym (inferred from the env ids), algo bro and "
         "critic_params 4.92e+06 (the paper's dmc defaults), algo sac and critic_params 1.5e+05 (the paper's gym "
         "defaults): pass --benchmark/--algo/--critic-params for your own agent"]
     with pytest.warns(RlscaleWarning, match=r": filled in critic_params 1.5e\+05 \(the paper's gym defaults\): pass "
                       r"--critic-params for your own agent$"):
-        import_csv(tmp_path / "c.csv", benchmark="gym", algo="td3")
+        import_csv(tmp_path / "c.csv", benchmark="gym", algo="td3", metric="eval_return")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        runs = import_csv(tmp_path / "c.csv", benchmark="mine", algo="td3", critic_params=2e5)
-        runs = import_csv(tmp_path / "c.csv", constants={"benchmark": "mine", "algo": "td3", "critic_params": 2e5})
+        runs = import_csv(tmp_path / "c.csv", benchmark="mine", algo="td3", critic_params=2e5, metric="eval_return")
+        runs = import_csv(tmp_path / "c.csv", constants={"benchmark": "mine", "algo": "td3", "critic_params": 2e5,
+                                                         "metric": "eval_return"})
     assert set(runs["critic_params"]) == {200_000}
 
 
@@ -251,6 +252,30 @@ def test_long_csv_with_column_mapping_and_constants(tmp_path):
         import_csv(tmp_path / "long.csv", columns={"return": "reward"})
     with pytest.raises(RlscaleError, match="unknown run-table column.*rewards"):
         import_csv(tmp_path / "long.csv", columns={"rewards": "episode_reward"})
+
+
+def test_a_csv_return_is_read_as_the_metric_given_and_a_defaulted_one_is_said(tmp_path):
+    """Every CSV return was labelled eval_return without a word, a training return or failure rate included."""
+    pd.DataFrame({"env": "Hopper-v4", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4, "seed": 0,
+                  "env_step": [1000, 2000], "return": [1.0, 2.0]}).to_csv(tmp_path / "c.csv", index=False)
+    given = {"benchmark": "gym", "algo": "sac", "critic_params": 1e5}
+    with pytest.warns(RlscaleWarning) as caught:
+        runs = import_csv(tmp_path / "c.csv", **given)
+    assert [str(w.message) for w in caught] == [
+        f"curves csv {tmp_path / 'c.csv'}: return read as eval_return (evaluation episodes, higher is better); pass "
+        "--metric train_return for training-episode returns or --metric failure_rate for a failure rate"]
+    assert set(runs["metric"]) == {"eval_return"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for metric in ("train_return", "failure_rate"):
+            assert set(import_csv(tmp_path / "c.csv", metric=metric, **given)["metric"]) == {metric}
+        assert set(import_csv(tmp_path / "c.csv", constants={"metric": "train_return"}, **given)["metric"]) == {
+            "train_return"}
+    with pytest.warns(RlscaleWarning, match=r"metric success is none of eval_return \(higher is better\), "
+                      r"train_return \(higher is better\), failure_rate \(lower is better\): thresholded as higher"):
+        import_csv(tmp_path / "c.csv", metric="success", **given)
+    with pytest.raises(RlscaleError, match=r"--metric train_return and the table's own metric column .* disagree"):
+        import_csv(tmp_path / "c.csv", metric="train_return", constants={"metric": "eval_return"}, **given)
 
 
 def test_one_csv_column_mapped_to_two_fields_fills_both(tmp_path):
@@ -422,7 +447,7 @@ def test_a_csv_whose_seeds_end_early_is_warned_naming_the_configuration_and_how_
     frame.loc[(frame["utd"] == 1) & (frame["seed"] == 0) & (frame["env_step"] > 8000), "return"] = np.nan
     frame.to_csv(tmp_path / "crashed.csv", index=False)
     with pytest.warns(RlscaleWarning) as caught:
-        import_csv(tmp_path / "crashed.csv", benchmark="gym", algo="sac", critic_params=1e5)
+        import_csv(tmp_path / "crashed.csv", benchmark="gym", algo="sac", critic_params=1e5, metric="eval_return")
     assert [str(w.message) for w in caught] == [
         f"curves csv {tmp_path / 'crashed.csv'}: in 1 configuration(s) some seeds end well before the others, up to "
         "3.3x earlier (first: benchmark=gym, env=Ant-v4, algo=sac, utd=2.0, batch_size=256, learning_rate=0.0003: "
