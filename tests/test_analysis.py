@@ -219,6 +219,18 @@ def test_fit_analysis_cli_writes_the_folder_and_the_metrics(tables, tmp_path, ca
     assert "--delta must be a non-negative number" in capsys.readouterr().err
 
 
+def test_a_table_without_diagnostics_is_told_the_run_table_columns_that_would_give_them(tables):
+    """The message named replay_td_error, an alias read for other tables but no run-table column."""
+    from rlscale.analysis import late_diagnostics
+    from rlscale.runs import OPTIONAL_COLUMNS
+
+    with pytest.raises(RlscaleError, match="logs none of") as info:
+        late_diagnostics(pd.read_parquet(tables["grid"]))
+    named = str(info.value).split("logs none of ", 1)[1].split(", ")
+    assert named == ["newest_td_error", "critic_param_norm", "train_td_error", "val_td_error", "overfitting"]
+    assert set(named) <= set(OPTIONAL_COLUMNS)
+
+
 def test_a_costlier_env_step_moves_sigma_star_up(saved):
     _, b, _ = saved
     moves = optimum_for_deltas(b.fitted_, [1e7, 1e10])
