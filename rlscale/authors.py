@@ -242,11 +242,15 @@ def _record(root: Path, relpath: str, digest: str) -> None:
 
 def import_authors(name: str, *, progress: bool = True, **options: Any) -> pd.DataFrame:
     """Fetch the authors' file ``name`` and read it as a run table with the importer that fits it;
-    ``options`` (e.g. ``env_step_start``, ``returns_key``) override the recorded import options."""
-    from rlscale.importers import import_isaac_wandb, import_qscaled
+    ``options`` (e.g. ``env_step_start``, ``returns_key``) override the recorded import options. The
+    benchmark, algo and N are given as the paper's, which they are for these files: not inferred, so not
+    warned about on every pipeline run."""
+    from rlscale.importers import DEFAULT_ALGO, DEFAULT_CRITIC_PARAMS, import_isaac_wandb, import_qscaled
 
     entry = authors_file(name)
     path = fetch(name, progress=progress)
     if entry.benchmark == "isaac":
         return import_isaac_wandb(path, **options)
-    return import_qscaled(path, **{**entry.import_options, **options})
+    paper = {"benchmark": entry.benchmark, "algo": DEFAULT_ALGO[entry.benchmark],
+             "critic_params": DEFAULT_CRITIC_PARAMS[entry.benchmark]}
+    return import_qscaled(path, **{**paper, **entry.import_options, **options})

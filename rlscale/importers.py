@@ -4,9 +4,13 @@ Every importer returns a validated run table, so what it hands on is exactly wha
 Columns a source does not hold are filled the same way everywhere (:func:`finish_run_table`):
 
 - ``benchmark``: given, else inferred from the env id: Gym ids (``HalfCheetah-v4``) -> ``gym``,
-  DeepMind Control ids (``walker-walk``, ``ball_in_cup-catch``) -> ``dmc``;
+  the tasks of dm_control's suite (``walker-walk``, ``ball_in_cup-catch``: :data:`DMC_TASKS`) -> ``dmc``;
+  any other id (``my-robot``) needs one given, since the benchmark decides how returns are scaled;
 - ``algo``: given, else the paper's agent for the benchmark (gym -> ``sac``, dmc -> ``bro``);
 - ``critic_params``: given, else the paper's critic parameter count N (1.5e5 for gym, 4.92e6 for dmc).
+
+Whatever is filled so (not given, not in the source) is named in one warning: N and the benchmark change
+the laws (compute, the 0-1000 scale), and the paper's values are rarely right for one's own agent.
 
 Each importer also says which curve it read in the ``metric`` column (:data:`rlscale.runs.METRICS`):
 the paper authors' Gym zips hold the return of the training episodes (``train_return``), their
@@ -40,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError, RlscaleWarning
-from rlscale.runs import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RUN_COLUMNS, validate_run_table
+from rlscale.runs import DEFAULT_METRIC, METRICS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RUN_COLUMNS, validate_run_table
 
 DEFAULT_ALGO = {"gym": "sac", "dmc": "bro"}
 DEFAULT_CRITIC_PARAMS = {"gym": 150_000, "dmc": 4_920_000}
@@ -52,14 +56,40 @@ _QSCALED_FILE = re.compile(rf"bs_(?P<batch_size>\d+)_lr_(?P<learning_rate>{_NUMB
 _GROUPED_DIR = re.compile(
     rf"(?P<algo>[A-Za-z][A-Za-z0-9-]*)_(?P<batch_size>\d+)_(?P<utd>{_NUMBER})_(?P<learning_rate>{_NUMBER})")
 _GYM_ID = re.compile(r"[A-Z][A-Za-z0-9]*-v\d+")
-_DMC_ID = re.compile(r"[a-z][a-z0-9_]*-[a-z][a-z0-9_]*")
+
+#: the tasks of dm_control's suite (``dm_control.suite.ALL_TASKS``, version 1.0.50), by domain. Written out, not
+#: read from dm_control: importing its suite loads MuJoCo (~0.6 s, more than this module); a test keeps the two
+#: equal. Only these ids are taken for DMC: an own task named ``domain-task`` (``my-robot``, ``hopper-medium``)
+#: would otherwise have its raw returns read as DMC's 0-1000 scores.
+DMC_TASKS: dict[str, tuple[str, ...]] = {
+    "acrobot": ("swingup", "swingup_sparse"),
+    "ball_in_cup": ("catch",),
+    "cartpole": ("balance", "balance_sparse", "swingup", "swingup_sparse", "three_poles", "two_poles"),
+    "cheetah": ("run",),
+    "dog": ("fetch", "run", "stand", "trot", "walk"),
+    "finger": ("spin", "turn_easy", "turn_hard"),
+    "fish": ("swim", "upright"),
+    "hopper": ("hop", "stand"),
+    "humanoid": ("run", "run_pure_state", "stand", "walk"),
+    "humanoid_CMU": ("run", "stand", "walk"),
+    "lqr": ("lqr_2_1", "lqr_6_2"),
+    "manipulator": ("bring_ball", "bring_peg", "insert_ball", "insert_peg"),
+    "pendulum": ("swingup",),
+    "point_mass": ("easy", "hard"),
+    "quadruped": ("escape", "fetch", "run", "walk"),
+    "reacher": ("easy", "hard"),
+    "stacker": ("stack_2", "stack_4"),
+    "swimmer": ("swimmer15", "swimmer6"),
+    "walker": ("run", "stand", "walk"),
+}
 
 
 def infer_benchmark(env: str) -> str | None:
-    """``gym`` for Gym-style ids, ``dmc`` for DeepMind Control ``domain-task`` ids, else None."""
+    """``gym`` for Gym-style ids, ``dmc`` for the tasks of dm_control's suite (:data:`DMC_TASKS`), else None."""
     if _GYM_ID.fullmatch(env):
         return "gym"
-    if _DMC_ID.fullmatch(env):
+    domain, sep, task = env.partition("-")
+    if sep and task in DMC_TASKS.get(domain, ()):
         return "dmc"
     return None
 
@@ -72,10 +102,12 @@ def finish_run_table(
     critic_params: float | None = None,
     source: str = "import",
 ) -> pd.DataFrame:
-    """Fill benchmark/algo/critic_params (given values win), keep the schema's columns, validate."""
+    """Fill benchmark/algo/critic_params (given values win), keep the schema's columns, validate; one warning
+    names what was filled, since the user may not know that the paper's values stand in for theirs."""
     frame = frame.copy()
     if "env" not in frame.columns:
         raise RlscaleError(f"{source}: no env column (map one, or set it with --set env=ID)")
+    filled: dict[str, str] = {}  # flag -> what was filled
     if benchmark is not None:
         frame["benchmark"] = benchmark
     elif "benchmark" not in frame.columns:
@@ -83,23 +115,41 @@ def finish_run_table(
         inferred = pd.Series([infer_benchmark(e) for e in envs], dtype=object)
         if inferred.isna().any():
             raise RlscaleError(f"{source}: cannot infer the benchmark of env(s) "
-                               f"{', '.join(envs[inferred.isna().to_numpy()])}; pass --benchmark NAME")
+                               f"{', '.join(envs[inferred.isna().to_numpy()])} (neither a Gym id like "
+                               "HalfCheetah-v4 nor a dm_control suite task like walker-walk); pass --benchmark NAME")
         frame["benchmark"] = inferred.to_numpy()[codes]
-    for col, given, defaults, flag in (("algo", algo, DEFAULT_ALGO, "--algo"),
-                                       ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")):
+        filled["--benchmark"] = f"benchmark {'/'.join(sorted(set(inferred)))} (inferred from the env ids)"
+    codes, benches = pd.factorize(frame["benchmark"].astype(str))
+    fills = [(col, defaults, flag) for col, given, defaults, flag in (
+        ("algo", algo, DEFAULT_ALGO, "--algo"),
+        ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")
+    ) if given is None and col not in frame.columns]
+    unknown = sorted({b for _, defaults, _ in fills for b in benches if b not in defaults})
+    if fills and unknown:  # both missing are named at once: one more run of the import, not two
+        raise RlscaleError(f"{source}: no default {' or '.join(c for c, _, _ in fills)} for benchmark(s) "
+                           f"{', '.join(unknown)}; pass {' and '.join(f for _, _, f in fills)}")
+    defaulted: dict[str, dict[str, Any]] = {}
+    for col, given in (("algo", algo), ("critic_params", critic_params)):
         if given is not None:
             frame[col] = given
-        elif col not in frame.columns:
-            codes, benches = pd.factorize(frame["benchmark"].astype(str))
-            unknown = sorted(set(benches) - set(defaults))
-            if unknown:
-                raise RlscaleError(f"{source}: no default {col} for benchmark(s) {', '.join(unknown)}; pass {flag}")
-            frame[col] = np.asarray([defaults[b] for b in benches])[codes]
+    for col, defaults, flag in fills:
+        frame[col] = np.asarray([defaults[b] for b in benches])[codes]
+        defaulted[flag] = {b: defaults[b] for b in benches}
+    for b in sorted({b for values in defaulted.values() for b in values}):
+        items = [f"algo {defaulted['--algo'][b]}"] if "--algo" in defaulted else []
+        items += [f"critic_params {defaulted['--critic-params'][b]:.3g}"] if "--critic-params" in defaulted else []
+        filled[f"defaults {b}"] = f"{' and '.join(items)} (the paper's {b} defaults)"
+    if filled:
+        flags = [flag for flag in ("--benchmark", "--algo", "--critic-params") if flag in filled or flag in defaulted]
+        warnings.warn(f"{source}: filled in {', '.join(filled.values())}: pass {'/'.join(flags)} for your own agent",
+                      RlscaleWarning, stacklevel=3)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise RlscaleError(f"{source}: no value for column(s) {', '.join(missing)} "
                            "(map a source column to each, or set a constant with --set FIELD=VALUE)")
-    return validate_run_table(frame.loc[:, [c for c in SCHEMA_COLUMNS if c in frame.columns]], source=source)
+    table = validate_run_table(frame.loc[:, [c for c in SCHEMA_COLUMNS if c in frame.columns]], source=source)
+    _warn_uneven_runs(table, source)
+    return table
 
 
 def parse_pairs(items: Iterable[str], flag: str) -> dict[str, str]:
@@ -328,6 +378,7 @@ def import_csv(
     constants: Mapping[str, Any] | None = None,
     wide: bool = False,
     seed_columns: str = DEFAULT_SEED_COLUMNS,
+    metric: str | None = None,
     benchmark: str | None = None,
     algo: str | None = None,
     critic_params: float | None = None,
@@ -341,7 +392,10 @@ def import_csv(
     Long layout: one row per (run, seed, env step). Wide layout (``wide=True``): one row per
     (run, env step) and one return column per seed; the seed columns are those whose whole name
     matches the regex ``seed_columns`` and its named group ``seed`` gives the seed (default: ``3``,
-    ``seed3``, ``seed_3``, ``seed-3``). Columns outside the schema are dropped.
+    ``seed3``, ``seed_3``, ``seed-3``). Columns outside the schema are dropped. ``metric`` names what the
+    return is (the ``metric`` column, :data:`rlscale.runs.METRICS`); without it, or a ``metric`` column, the
+    return is taken for an evaluation return, which a warning says: a training return fitted as one changes
+    the laws (``return_kind``), and a failure rate fitted as a return is thresholded in the wrong direction.
     """
     path = Path(path)
     raw = _read_csv(path, f"curves csv {path}")
@@ -363,8 +417,29 @@ def import_csv(
     if wide:
         frame = _melt_seeds(frame, seed_columns, f"curves csv {path}")
     frame = _apply_constants(frame, constants)
-    return finish_run_table(frame, benchmark=benchmark, algo=algo, critic_params=critic_params,
-                            source=f"curves csv {path}")
+    return finish_run_table(_read_as(frame, metric, f"curves csv {path}"), benchmark=benchmark, algo=algo,
+                            critic_params=critic_params, source=f"curves csv {path}")
+
+
+def _read_as(frame: pd.DataFrame, metric: str | None, source: str) -> pd.DataFrame:
+    """``frame`` with its ``metric`` column set to ``metric`` (or the default, said in one warning line)."""
+    known = ", ".join(f"{m} ({'higher' if up else 'lower'} is better)" for m, up in METRICS.items())
+    if metric is not None:
+        if not metric.strip():
+            raise RlscaleError(f"--metric: give a name ({known})")
+        if "metric" in frame.columns and not frame["metric"].astype(str).eq(metric).all():
+            raise RlscaleError(f"{source}: --metric {metric} and the table's own metric column (or --set metric=...) "
+                               "disagree; give one of them")
+        if metric not in METRICS:
+            warnings.warn(f"{source}: metric {metric} is none of {known}: thresholded as higher is better",
+                          RlscaleWarning, stacklevel=3)
+        return frame.assign(metric=metric)
+    if "metric" in frame.columns:
+        return frame
+    warnings.warn(f"{source}: return read as {DEFAULT_METRIC} (evaluation episodes, higher is better); pass --metric "
+                  "train_return for training-episode returns or --metric failure_rate for a failure rate",
+                  RlscaleWarning, stacklevel=3)
+    return frame.assign(metric=DEFAULT_METRIC)
 
 
 def _melt_seeds(frame: pd.DataFrame, pattern: str, source: str) -> pd.DataFrame:
@@ -594,7 +669,6 @@ def import_wandb_csv(
     frame = _number_seeds(_apply_constants(frame, constants), "run_id")
     if grouped:
         _check_groups_alone(frame, source)
-    _warn_uneven_runs(frame, source)
     return finish_run_table(frame, benchmark=benchmark, algo=algo, critic_params=critic_params, source=source)
 
 
@@ -615,17 +689,27 @@ def _check_groups_alone(frame: pd.DataFrame, source: str) -> None:
                            "import them separately")
 
 
-def _warn_uneven_runs(frame: pd.DataFrame, source: str) -> None:
-    """Warn where the runs of one configuration end far apart: past the first end, their mean has fewer seeds."""
-    config = [c for c in RUN_COLUMNS if c != "seed" and c in frame.columns]
-    last = frame.groupby([*config, "seed"], dropna=False)["env_step"].max().groupby(config, dropna=False)
-    spread = last.max() / last.min()
-    uneven = spread[spread > 1.5]
-    if len(uneven):
-        first = ", ".join(f"{c}={v}" for c, v in zip(config, uneven.index[0], strict=True))
-        warnings.warn(f"{source}: in {len(uneven)} configuration(s) the runs end at env steps up to "
-                      f"{uneven.max():.1f}x apart (first: {first}); past the earliest end the seed mean "
-                      "averages fewer runs", RlscaleWarning, stacklevel=3)
+def _warn_uneven_runs(table: pd.DataFrame, source: str, ratio: float = 1.5) -> None:
+    """Warn, in one line, where some seeds of a configuration end (last non-NaN return) ``ratio`` times or more
+    before its longest seed: past a seed's end the seed mean averages the others only, so a threshold crossed
+    there is the surviving seeds' (crashed or pre-empted runs bias the crossings toward them)."""
+    config = [c for c in RUN_COLUMNS if c != "seed"]
+    ends = table[table["return"].notna()].groupby([*config, "seed"], observed=True)["env_step"].max()
+    longest = ends.groupby(config, observed=True).transform("max")
+    early = ends[ends * ratio < longest]
+    if early.empty:
+        return
+    configs = early.index.droplevel("seed").unique()
+    first = configs[0]
+    seeds = ends.xs(first, level=config)
+    early_first = early.xs(first, level=config)
+    described = ", ".join(f"{c}={v}" for c, v in zip(config, first, strict=True))
+    factor = float((longest[early.index] / early).max())
+    warnings.warn(f"{source}: in {len(configs)} configuration(s) some seeds end well before the others, up to "
+                  f"{factor:.1f}x earlier (first: {described}: {len(early_first)} of {len(seeds)} seeds end by env "
+                  f"step {int(early_first.max())}, the last at {int(seeds.max())}); past a seed's end the seed mean "
+                  "averages fewer seeds, so thresholds first reached there are the remaining seeds' crossings",
+                  RlscaleWarning, stacklevel=4)
 
 
 #: the authors' Isaac Gym run names: ``hlg_<k>cubes_b<n>_mb<B>_lr<η>`` with n parallel envs and minibatch B,

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from rlscale import io
-from rlscale.errors import RunTableError
+from rlscale.errors import RunTableError, TooFewSeeds
 
 STRING_COLUMNS = ("benchmark", "env", "algo")
 REQUIRED_DTYPES: dict[str, str] = {
@@ -182,7 +182,7 @@ def validate_run_table(df: pd.DataFrame, *, min_seeds: int = 1, source: str = "r
         if few.any():
             first = out.loc[few.idxmax()]
             n_cfg = out.loc[few, list(CONFIG_COLUMNS)].drop_duplicates().shape[0]
-            raise RunTableError(
+            raise TooFewSeeds(
                 f"{source}: {n_cfg} configuration(s) have fewer than {min_seeds} seeds, which the "
                 f"bootstrap over seeds needs; first: {_describe(first, CONFIG_COLUMNS)} with "
                 f"{int(seeds[few.idxmax()])} seed(s) ({_rows(out.index[few])})"

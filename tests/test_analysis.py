@@ -145,15 +145,44 @@ def test_without_fitted_runs_the_grid_stands_in_and_says_so(tables):
 
 
 
+def test_a_one_seed_grid_is_analysed_with_an_estimator_that_reads_the_all_seeds_curves(tables, tmp_path, capsys):
+    """It was refused whatever the estimator, though fit hparams took it and the --estimator help says it works."""
+    grid = pd.read_parquet(tables["grid"])
+    one_seed = tmp_path / "one_seed.parquet"
+    grid[grid["seed"] == 0].to_parquet(one_seed)
+    options = {"delta": 3e8, "thresholds": THRESHOLDS[-3:], "n_bootstrap": 5, "holdout": 0}
+    a = Analysis(**options, estimator="point").fit(one_seed)
+    assert a.hparams_.best.best_["batch_size_lower"].isna().all()  # one seed: no interval, not a zero-width one
+    assert "Jacobian" in a.fitted_.source
+    with pytest.raises(RlscaleError, match=r"fewer than 2 seeds.*; estimator bootstrap resamples them, but "
+                       r"estimators point, mean_other and quadratic read the all-seeds curves"):
+        Analysis(**options).fit(one_seed)
+    with pytest.raises(RlscaleError, match=r"^n_bootstrap must be >= 1, got 0: .*estimators point, mean_other and "
+                       r"quadratic read the all-seeds curves"):
+        Analysis(**{**options, "n_bootstrap": 0}, estimator="point").fit(one_seed)
+    args = ["fit", "analysis", str(one_seed), "--delta", "3e8", "--thresholds", *map(str, THRESHOLDS[-3:]),
+            "--n-bootstrap", "5", "--holdout", "0"]
+    assert main([*args, "-o", str(tmp_path / "point"), "--estimator", "point"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    for extra in ([], ["--n-bootstrap", "0"]):
+        assert main([*args, *extra, "-o", str(tmp_path / "bootstrap")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("rlscale: error: ") and err.count("\n") == 1 and "--estimator point" in err, err
+    assert main(["fit", "frontier", str(one_seed), "-o", str(tmp_path / "frontier"), "--delta", "3e8"]) == 2
+    assert "with --n-bootstrap 0 the D_J intervals come from the fit's Jacobian" in capsys.readouterr().err
+
+
 def test_a_return_range_may_name_an_env_of_any_table_of_the_analysis_and_one_of_none_is_refused(tables):
-    grid, fitted = pd.read_parquet(tables["grid"]), pd.read_parquet(tables["fitted"])
+    # benchmark gym: a range given for a DMC env is refused (its returns are already on the 0-1000 scale)
+    grid, fitted = (pd.read_parquet(tables[t]).assign(benchmark="gym") for t in ("grid", "fitted"))
     some = fitted[fitted["env"] == "env-a"]  # fitted runs of one env only: env-b's range is the grid's
     options = {"delta": 3e8, "thresholds": THRESHOLDS[-3:], "n_bootstrap": 5, "holdout": 0}
-    a = Analysis(**options, max_return={"env-a": 1000.0, "env-b": 1000.0}).fit(grid, fitted=some)
+    ranges = {"env-a": 1000.0, "env-b": 1000.0}
+    a = Analysis(**options, max_return=ranges).fit(grid, fitted=some)
     assert set(a.fitted_.configs["env"]) == {"env-a"}
     with pytest.raises(RlscaleError, match=r"^max return given for env\(s\) env-A, which no row of the run tables "
                        r"holds \(envs: env-a, env-b; names are case-sensitive\): did you mean env-a\?$"):
-        Analysis(**options, max_return={"env-A": 1000.0}).fit(grid, fitted=some)
+        Analysis(**options, max_return={**ranges, "env-A": 1000.0}).fit(grid, fitted=some)
 
 
 def test_a_table_mixing_algos_is_refused_naming_them_and_saying_to_fit_each(tables, tmp_path, capsys):
@@ -189,6 +218,18 @@ def test_fit_analysis_cli_writes_the_folder_and_the_metrics(tables, tmp_path, ca
     assert metrics == Analysis.load(out).metrics() and metrics["budget"]["utd_law"]["status"] in {"ok", "wide"}
     assert main(["fit", "analysis", tables["grid"], "-o", str(tmp_path / "x"), "--delta", "-1"]) == 2
     assert "--delta must be a non-negative number" in capsys.readouterr().err
+
+
+def test_a_table_without_diagnostics_is_told_the_run_table_columns_that_would_give_them(tables):
+    """The message named replay_td_error, an alias read for other tables but no run-table column."""
+    from rlscale.analysis import late_diagnostics
+    from rlscale.runs import OPTIONAL_COLUMNS
+
+    with pytest.raises(RlscaleError, match="logs none of") as info:
+        late_diagnostics(pd.read_parquet(tables["grid"]))
+    named = str(info.value).split("logs none of ", 1)[1].split(", ")
+    assert named == ["newest_td_error", "critic_param_norm", "train_td_error", "val_td_error", "overfitting"]
+    assert set(named) <= set(OPTIONAL_COLUMNS)
 
 
 def test_a_costlier_env_step_moves_sigma_star_up(saved):

@@ -119,6 +119,11 @@ def test_unreached_threshold_gives_a_warning_line_and_null_in_the_json(tmp_path,
         (lambda df: df.drop(columns="env_step"), [], "missing required column(s) env_step"),
         (lambda df: df, ["--max-return", "nonsense"], "--max-return expects ENV=R"),
         (lambda df: df, ["--n-bootstrap", "0"], "--n-bootstrap must be >= 1"),
+        # the way out of a one-seed grid is named (it was not)
+        (lambda df: df[df["seed"] == 0], [], "; --estimator point, mean_other and quadratic read the all-seeds "
+         "curves, so one seed per configuration is enough for them"),
+        (lambda df: df, ["--n-bootstrap", "0"], "got 0; for a grid with one seed per configuration keep it and pass "
+         "--estimator point, mean_other or quadratic"),
     ],
 )
 def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path, capsys, mutate, extra, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -33,6 +34,19 @@ def test_import_qscaled_writes_a_run_table(tmp_path, capsys):
     runs = read_run_table(out, min_seeds=3)
     assert len(runs) == 2 * 2 * 3 * 10 and set(runs["algo"]) == {"bro"}
     assert "wrote" in capsys.readouterr().out
+
+
+def test_an_import_filling_the_papers_defaults_prints_one_warning_line_naming_the_flags(tmp_path, capsys):
+    _zip(tmp_path / "sweep.zip")
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(out)]) == 0
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("rlscale: warning: ")]
+    assert warned == [f"rlscale: warning: qscaled zip {tmp_path / 'sweep.zip'}: filled in benchmark dmc (inferred "
+                      "from the env ids), algo bro and critic_params 4.92e+06 (the paper's dmc defaults): pass "
+                      "--benchmark/--algo/--critic-params for your own agent"]
+    assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(out), "--benchmark", "dmc", "--algo",
+                 "bro", "--critic-params", "4.92e6"]) == 0
+    assert "rlscale: warning" not in capsys.readouterr().err
 
 
 def test_imported_table_feeds_fit_hparams(tmp_path):
@@ -113,6 +127,60 @@ def test_import_csv_mapping_onto_a_column_the_csv_has_is_one_line_naming_the_col
     assert read_run_table(out)["return"].tolist() == [3.0, 4.0]
 
 
+def test_an_own_task_named_domain_task_needs_a_benchmark_and_its_max_return_is_then_used(tmp_path, capsys):
+    """``my-robot`` was taken for DMC: its raw returns read as scores and ``--max-return my-robot=R`` ignored."""
+    rows = [{"task": "my-robot", "utd": utd, "bs": bs, "lr": 3e-4, "seed": seed, "step": 1000 * i,
+             "ret": 9000.0 * i / 10 * (1 + 0.1 * seed) * (1 + utd / 8)}
+            for utd in (1, 4) for bs in (128, 256) for seed in range(2) for i in range(1, 11)]
+    pd.DataFrame(rows).to_csv(tmp_path / "own.csv", index=False)
+    out, args = tmp_path / "own.parquet", ["--column", "env=task", "--column", "env_step=step", "--column",
+                                           "return=ret", "--column", "batch_size=bs", "--column", "learning_rate=lr"]
+    assert main(["import", "csv", str(tmp_path / "own.csv"), "-o", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlscale: error: ") and err.count("\n") == 1 and "--benchmark NAME" in err, err
+    assert not out.exists()
+    assert main(["import", "csv", str(tmp_path / "own.csv"), "-o", str(out), *args, "--benchmark", "mine",
+                 "--algo", "td3", "--critic-params", "2e5"]) == 0
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5", "--thresholds",
+                 "500"]) == 2
+    assert "no max return for env(s) my-robot" in capsys.readouterr().err
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5", "--thresholds",
+                 "500", "--max-return", "my-robot=9125"]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "fit" / "hparams.json").read_text())["max_return"]["grid"]["max_return"] == {
+        "my-robot": 9125.0}
+
+
+def test_a_max_return_for_a_dmc_task_is_one_line_saying_it_does_not_apply(tmp_path, capsys):
+    _zip(tmp_path / "sweep.zip")
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "qscaled", str(tmp_path / "sweep.zip"), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5",
+                 "--max-return", "walker-walk=500"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlscale: error: max return given for env(s) walker-walk, whose returns are used as they "
+                          "are") and err.count("\n") == 1, err
+    assert not (tmp_path / "fit").exists()
+
+
+def test_import_csv_of_training_returns_with_metric_feeds_a_train_return_fit(tmp_path, capsys):
+    """Labelled eval_return, a table of training returns made --return-kind train fail, saying it had none."""
+    rows = [{"env": "walker-walk", "utd": utd, "batch_size": bs, "learning_rate": 3e-4, "seed": seed,
+             "env_step": 1000 * i, "return": 100.0 * i * (1 + 0.1 * seed) * (1 + utd / 8) * (1 + bs / 1024)}
+            for utd in (1, 4) for bs in (128, 256) for seed in range(2) for i in range(1, 11)]
+    pd.DataFrame(rows).to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "runs.parquet"
+    assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--metric", "train_return", "--algo",
+                 "bro", "--critic-params", "4.92e6"]) == 0
+    assert "return read as" not in capsys.readouterr().err and set(read_run_table(out)["metric"]) == {"train_return"}
+    assert main(["fit", "hparams", str(out), "-o", str(tmp_path / "fit"), "--n-bootstrap", "5", "--thresholds", "500",
+                 "--return-kind", "train"]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "fit" / "hparams.json").read_text())["metric"] == "train_return"
+    assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out)]) == 0
+    assert "rlscale: warning: curves csv " + str(tmp_path / "c.csv") + ": return read as eval_return" in (
+        capsys.readouterr().err)
+
+
 def test_import_wandb_csv_with_run_config_table(tmp_path):
     export = pd.DataFrame({"Step": [1000, 2000], "alpha - eval/return": [5.0, 9.0],
                            "alpha - eval/return__MIN": [5.0, 9.0], "beta - eval/return": [6.0, np.nan]})
@@ -167,8 +235,11 @@ def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path,
     _zip(tmp_path / "copy" / "dmc" / "dmc_sweep.zip", steps_first=False)  # their DMC zips hold returns only
     monkeypatch.setenv("RLSCALE_AUTHORS_DATA", str(tmp_path / "copy"))
     out = tmp_path / "runs.parquet"
+    capsys.readouterr()
     assert main(["import", "authors", "dmc_sweep", "-o", str(out)]) == 0
+    assert "filled in" not in capsys.readouterr().err  # the paper's values are these files' own: no warning
     runs = read_run_table(out)
+    assert set(runs["algo"]) == {"bro"} and set(runs["critic_params"]) == {4_920_000}
     assert set(runs["metric"]) == {"returns"} and runs["env_step"].min() == 5000  # their DMC step grid
     assert main(["import", "authors", "dmc_ours", "-o", str(tmp_path / "ours.parquet")]) == 2
     err = capsys.readouterr().err

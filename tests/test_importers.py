@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import warnings
 import zipfile
 
 import numpy as np
@@ -176,13 +177,63 @@ def test_qscaled_several_collections_need_a_choice_and_bad_zip_fails(tmp_path):
     _write_zip(tmp_path / "isaac.zip", {"a/utd_1/ShadowHand/r/bs_256_lr_1e-4.npy": curve})
     with pytest.raises(RlscaleError, match="cannot infer the benchmark of env.*ShadowHand.*--benchmark"):
         import_qscaled(tmp_path / "isaac.zip", "r")
-    with pytest.raises(RlscaleError, match="no default algo for benchmark.*isaac.*--algo"):
+    with pytest.raises(RlscaleError, match="no default algo or critic_params for benchmark.*isaac.*--algo and "
+                       "--critic-params$"):
         import_qscaled(tmp_path / "isaac.zip", "r", benchmark="isaac")
+    with pytest.raises(RlscaleError, match="no default critic_params for benchmark.*isaac.*; pass --critic-params$"):
+        import_qscaled(tmp_path / "isaac.zip", "r", benchmark="isaac", algo="pql")
 
 
 def test_benchmark_is_inferred_from_env_ids():
     assert [infer_benchmark(e) for e in ["HalfCheetah-v4", "Humanoid-v5", "walker-walk", "ball_in_cup-catch",
-                                         "ShadowHand", "cartpole"]] == ["gym", "gym", "dmc", "dmc", None, None]
+                                         "humanoid_CMU-run", "ShadowHand", "cartpole"]] == [
+        "gym", "gym", "dmc", "dmc", "dmc", None, None]
+
+
+def test_an_own_task_named_like_a_dmc_id_is_not_taken_for_dmc(tmp_path):
+    """Taken for DMC, its raw returns were read as 0-1000 scores and BRO's N used for its compute, without a word."""
+    assert [infer_benchmark(e) for e in ["my-robot", "hopper-medium", "franka-reach", "walker-backflip"]] == [None] * 4
+    pd.DataFrame({"env": "my-robot", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4, "seed": 0,
+                  "env_step": [1000, 2000], "return": [1.0, 2.0]}).to_csv(tmp_path / "own.csv", index=False)
+    with pytest.raises(RlscaleError, match=r"cannot infer the benchmark of env\(s\) my-robot .*dm_control suite task"
+                       r".*pass --benchmark NAME$"):
+        import_csv(tmp_path / "own.csv")
+    assert set(import_csv(tmp_path / "own.csv", benchmark="gym")["benchmark"]) == {"gym"}
+
+
+def test_an_import_that_fills_benchmark_algo_or_n_by_default_says_so_in_one_warning(tmp_path):
+    """The paper's SAC/BRO values stood in for the user's agent without a word, changing compute and σ*(F)."""
+    pd.DataFrame({"env": ["HalfCheetah-v4"] * 2 + ["walker-walk"] * 2, "utd": 1.0, "batch_size": 256,
+                  "learning_rate": 3e-4, "seed": 0, "env_step": [1000, 2000] * 2, "return": [1.0, 2.0] * 2}
+                 ).to_csv(tmp_path / "c.csv", index=False)
+    with pytest.warns(RlscaleWarning) as caught:
+        import_csv(tmp_path / "c.csv", metric="eval_return")
+    assert [str(w.message) for w in caught] == [
+        f"curves csv {tmp_path / 'c.csv'}: filled in benchmark dmc/gym (inferred from the env ids), algo bro and "
+        "critic_params 4.92e+06 (the paper's dmc defaults), algo sac and critic_params 1.5e+05 (the paper's gym "
+        "defaults): pass --benchmark/--algo/--critic-params for your own agent"]
+    with pytest.warns(RlscaleWarning, match=r": filled in critic_params 1.5e\+05 \(the paper's gym defaults\): pass "
+                      r"--critic-params for your own agent$"):
+        import_csv(tmp_path / "c.csv", benchmark="gym", algo="td3", metric="eval_return")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runs = import_csv(tmp_path / "c.csv", benchmark="mine", algo="td3", critic_params=2e5, metric="eval_return")
+        runs = import_csv(tmp_path / "c.csv", constants={"benchmark": "mine", "algo": "td3", "critic_params": 2e5,
+                                                         "metric": "eval_return"})
+    assert set(runs["critic_params"]) == {200_000}
+
+
+def test_dmc_ids_are_the_tasks_of_dm_controls_suite_listed_without_importing_it():
+    import subprocess
+    import sys
+
+    from rlscale.importers import DMC_TASKS
+
+    suite = pytest.importorskip("dm_control.suite")
+    assert {(domain, task) for domain, tasks in DMC_TASKS.items() for task in tasks} == set(suite.ALL_TASKS)
+    code = "import sys, rlscale.importers; print(sorted(m for m in ('dm_control', 'mujoco') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_long_csv_with_column_mapping_and_constants(tmp_path):
@@ -201,6 +252,30 @@ def test_long_csv_with_column_mapping_and_constants(tmp_path):
         import_csv(tmp_path / "long.csv", columns={"return": "reward"})
     with pytest.raises(RlscaleError, match="unknown run-table column.*rewards"):
         import_csv(tmp_path / "long.csv", columns={"rewards": "episode_reward"})
+
+
+def test_a_csv_return_is_read_as_the_metric_given_and_a_defaulted_one_is_said(tmp_path):
+    """Every CSV return was labelled eval_return without a word, a training return or failure rate included."""
+    pd.DataFrame({"env": "Hopper-v4", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4, "seed": 0,
+                  "env_step": [1000, 2000], "return": [1.0, 2.0]}).to_csv(tmp_path / "c.csv", index=False)
+    given = {"benchmark": "gym", "algo": "sac", "critic_params": 1e5}
+    with pytest.warns(RlscaleWarning) as caught:
+        runs = import_csv(tmp_path / "c.csv", **given)
+    assert [str(w.message) for w in caught] == [
+        f"curves csv {tmp_path / 'c.csv'}: return read as eval_return (evaluation episodes, higher is better); pass "
+        "--metric train_return for training-episode returns or --metric failure_rate for a failure rate"]
+    assert set(runs["metric"]) == {"eval_return"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for metric in ("train_return", "failure_rate"):
+            assert set(import_csv(tmp_path / "c.csv", metric=metric, **given)["metric"]) == {metric}
+        assert set(import_csv(tmp_path / "c.csv", constants={"metric": "train_return"}, **given)["metric"]) == {
+            "train_return"}
+    with pytest.warns(RlscaleWarning, match=r"metric success is none of eval_return \(higher is better\), "
+                      r"train_return \(higher is better\), failure_rate \(lower is better\): thresholded as higher"):
+        import_csv(tmp_path / "c.csv", metric="success", **given)
+    with pytest.raises(RlscaleError, match=r"--metric train_return and the table's own metric column .* disagree"):
+        import_csv(tmp_path / "c.csv", metric="train_return", constants={"metric": "eval_return"}, **given)
 
 
 def test_one_csv_column_mapped_to_two_fields_fills_both(tmp_path):
@@ -358,9 +433,32 @@ def test_wandb_csv_warns_when_the_runs_of_a_configuration_end_far_apart(tmp_path
                           "a_s0 - r": np.linspace(0, 1, 10), "a_s1 - r": [*np.linspace(0, 1, 3), *[np.nan] * 7]})
     frame.to_csv(tmp_path / "ragged.csv", index=False)
     constants = {"env": "Ant-v4", "utd": 1, "batch_size": 256, "learning_rate": 3e-4}
-    with pytest.warns(RlscaleWarning, match=r"runs end at env steps up to 3.3x apart.*fewer runs"):
+    with pytest.warns(RlscaleWarning, match=r"some seeds end well before the others, up to 3.3x earlier.*fewer seeds"):
         runs = import_wandb_csv(tmp_path / "ragged.csv", name_pattern=r"a_s(?P<seed>\d)", constants=constants)
     assert "seeds_in_mean" not in runs.columns
+
+
+def test_a_csv_whose_seeds_end_early_is_warned_naming_the_configuration_and_how_much_earlier(tmp_path):
+    """Crashed seeds left the seed mean to the survivors past their end, moving crossings without a word."""
+    rows = [{"env": "Ant-v4", "utd": utd, "batch_size": 256, "learning_rate": 3e-4, "seed": seed, "env_step": step,
+             "return": step / 10} for utd in (1, 2) for seed in range(4) for step in range(1000, 11_000, 1000)
+            if not (utd == 2 and seed < 3 and step > 3000)]
+    frame = pd.DataFrame(rows)
+    frame.loc[(frame["utd"] == 1) & (frame["seed"] == 0) & (frame["env_step"] > 8000), "return"] = np.nan
+    frame.to_csv(tmp_path / "crashed.csv", index=False)
+    with pytest.warns(RlscaleWarning) as caught:
+        import_csv(tmp_path / "crashed.csv", benchmark="gym", algo="sac", critic_params=1e5, metric="eval_return")
+    assert [str(w.message) for w in caught] == [
+        f"curves csv {tmp_path / 'crashed.csv'}: in 1 configuration(s) some seeds end well before the others, up to "
+        "3.3x earlier (first: benchmark=gym, env=Ant-v4, algo=sac, utd=2.0, batch_size=256, learning_rate=0.0003: "
+        "3 of 4 seeds end by env step 3000, the last at 10000); past a seed's end the seed mean averages fewer seeds, "
+        "so thresholds first reached there are the remaining seeds' crossings"]
+    history = pd.DataFrame({"_step": [1000, 2000, 3000, 4000], "r": [1.0, 2.0, 3.0, 4.0]})
+    records = [(f"r{seed}", {"env": "Ant-v4", "utd": 1, "batch_size": 256, "lr": 3e-4, "seed": seed},
+                history.iloc[: 4 - 2 * seed]) for seed in range(2)]
+    with pytest.warns(RlscaleWarning, match=r"^wandb: in 1 configuration\(s\) .* up to 2.0x earlier .*1 of 2 seeds end "
+                      r"by env step 2000, the last at 4000\)"):
+        runs_from_wandb(records, "r", benchmark="gym", algo="sac", critic_params=1e5)
 
 
 def _isaac_export(path, names: list[str], grouped: bool) -> None:

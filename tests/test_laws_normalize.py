@@ -170,3 +170,17 @@ def test_a_max_return_for_an_env_the_table_lacks_is_refused_naming_it():
     # a caller that checks the names against several tables itself
     assert ReturnNormalizer(max_return={"Pendulum-v1": 0.0}, check_envs=False).fit(runs).max_return_ == {
         "HalfCheetah-v4": 9125.0}
+
+
+def test_a_return_range_for_an_env_whose_returns_are_used_as_they_are_is_refused_not_dropped():
+    """It was dropped without a word, hiding an env taken for DMC by mistake and its raw returns read as scores."""
+    runs = _mixed_table()  # HalfCheetah-v4 (gym) and walker-walk (dmc)
+    with pytest.raises(RlscaleError, match=r"^max return given for env\(s\) walker-walk, whose returns are used as "
+                       r"they are \(walker-walk: benchmark dmc.*0-1000 scale.*\), so it does not apply: leave it out$"):
+        ReturnNormalizer(max_return={"walker-walk": 9125.0}).fit(runs)
+    with pytest.raises(RlscaleError, match=r"^min return given for env\(s\) walker-walk, "):
+        ReturnNormalizer(min_return={"walker-walk": -10.0}).transform(runs)
+    failures = runs.assign(metric=np.where(runs["benchmark"] == "gym", "failure_rate", "eval_return"))
+    with pytest.raises(RlscaleError, match=r"HalfCheetah-v4: a lower-is-better metric, thresholded in its own units"):
+        ReturnNormalizer(max_return={"HalfCheetah-v4": 1.0}).fit(failures)
+    assert ReturnNormalizer(max_return={"HalfCheetah-v4": 500.0}).fit(runs).max_return_ == {"HalfCheetah-v4": 500.0}

@@ -60,10 +60,10 @@ from rlscale.analysis.steps import (
     single_benchmark,
     tie_sensitivity,
 )
-from rlscale.errors import RlscaleError, RlscaleWarning
+from rlscale.errors import RlscaleError, RlscaleWarning, TooFewSeeds
 from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
-from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, law_terms
+from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, law_terms
 from rlscale.laws.normalize import check_range_envs
 from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
@@ -80,6 +80,9 @@ _D_J = "D_J(σ) = D_min + (β/σ)^α"
 PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "budget", "estimate", "lower", "upper", "df_resid",
                       "status", "extrapolated")
 _NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid value" for an unreached sample
+#: the way out of a grid with one seed per configuration, named by every error that refuses one
+ONE_SEED_WAY = ("estimators point, mean_other and quadratic read the all-seeds curves, so one seed per configuration "
+                "is enough for them (a one-seed table's D_J intervals then come from the fit's Jacobian)")
 _TEXT_COLUMNS = ("status", "reason", "note", "group", "env", "benchmark", "algo", "estimator", "hparam", "tie_break",
                  "variant", "runs", "fit", "quantity", "law", "source")
 
@@ -211,9 +214,14 @@ class Analysis:
     def fit(self, runs: RunsLike | None, fitted: RunsLike | None = None, baseline: RunsLike | None = None) -> Analysis:
         """Fit the chain on the grid ``runs`` and, when given, the ``fitted`` and ``baseline`` runs (tables or
         paths); ``runs=None`` (no grid) fits the frontier of the ``fitted`` runs alone. Our own warnings (e.g. a
-        J never reached) are kept in ``warnings_``."""
-        if self.n_bootstrap < 1:
-            raise RlscaleError(f"n_bootstrap must be >= 1, got {self.n_bootstrap}")
+        J never reached) are kept in ``warnings_``. The grid needs 2 seeds per configuration only for an
+        estimator that resamples them (``bootstrap``, ``bootstrap_joint``, ``bootstrap_quadratic``)."""
+        if self.n_bootstrap < 1:  # the crossings, best (B, η), ties and data ratios all draw on the resamples
+            raise RlscaleError(f"n_bootstrap must be >= 1, got {self.n_bootstrap}: the crossings, best (B, η) and "
+                               f"data ratios are bootstrapped over seeds; for a grid with one seed per configuration, "
+                               f"{ONE_SEED_WAY}")
+        if self.estimator not in ESTIMATORS:
+            raise RlscaleError(f"unknown estimator '{self.estimator}' (choose from {', '.join(ESTIMATORS)})")
         if runs is None and fitted is None:
             raise RlscaleError("analysis: give a grid, fitted runs, or both")
         if self.compute_unit not in COMPUTE_UNITS:
@@ -227,9 +235,16 @@ class Analysis:
                    "baseline": opts["fitted_max_return_preset"]}
         with _recorded() as caught:
             given = {"grid": runs, "fitted": fitted, "baseline": baseline}
-            loaded = {name: load_runs(table, **prep, max_return_preset=presets[name],
-                                      min_seeds=2 if name == "grid" else 1)
-                      for name, table in given.items() if table is not None}
+            resamples = ESTIMATORS[self.estimator][1]  # a bootstrap estimator needs seeds to resample
+            loaded = {}
+            for name, table in given.items():
+                if table is None:
+                    continue
+                try:
+                    loaded[name] = load_runs(table, **prep, max_return_preset=presets[name],
+                                             min_seeds=2 if name == "grid" and resamples else 1)
+                except TooFewSeeds as exc:
+                    raise TooFewSeeds(f"{exc}; estimator {self.estimator} resamples them, but {ONE_SEED_WAY}") from None
             self.benchmark_ = single_benchmark(pd.concat([t[["benchmark"]] for t in loaded.values()]))
             check_range_envs({env for t in loaded.values() for env in t["env"].astype(str).unique()},
                              self.max_return, self.min_return, source="the run tables")

@@ -23,7 +23,7 @@ from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, extra
 from rlscale.laws.normalize import ReturnNormalizer, filter_reset_dips
 from rlscale.laws.summary import MAX_CI_DECADES, OK
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds, same_cells
-from rlscale.runs import CONFIG_COLUMNS, read_run_table, table_metric, validate_run_table
+from rlscale.runs import CONFIG_COLUMNS, OPTIONAL_COLUMNS, read_run_table, table_metric, validate_run_table
 
 DEFAULT_J_LO = {"gym": 300.0, "dmc": 200.0}
 #: which return the laws are fitted on: the metric each kind means (``auto``: whatever the table's ``return`` holds)
@@ -586,8 +586,9 @@ def late_diagnostics(runs: pd.DataFrame, last_frac: float = 0.2) -> pd.DataFrame
     replay one is ``replay_td_error``, or ``train_td_error``, what ``rlscale train`` calls its uniform replay
     sample), else the table's own ``overfitting`` column where it logs one."""
     have = [c for c in DIAGNOSTIC_COLUMNS if c in runs.columns and runs[c].notna().any()]
-    if not have:
-        raise RlscaleError(f"the run table logs none of {', '.join(DIAGNOSTIC_COLUMNS)}")
+    if not have:  # named as the run table's columns: replay_td_error is only an alias read where a table has it
+        columns = [c for c in DIAGNOSTIC_COLUMNS if c in OPTIONAL_COLUMNS]
+        raise RlscaleError(f"the run table logs none of {', '.join(columns)}")
     if not 0 < last_frac <= 1:
         raise RlscaleError(f"last_frac must be in (0, 1], got {last_frac}")
     keys = ["env", "utd", "batch_size", "learning_rate"]

@@ -242,10 +242,22 @@ def _return_range(args: argparse.Namespace) -> dict[str, dict[str, float] | None
             "min_return": parse_min_return(args.min_return) or None}
 
 
+#: per subcommand, the way out of a table with one seed per configuration (added to the errors that refuse one)
+_ONE_SEED = {
+    "analysis": ": pass --estimator point, mean_other or quadratic",
+    "hparams": "; --estimator point, mean_other and quadratic read the all-seeds curves, so one seed per configuration "
+    "is enough for them",
+    "frontier": "; with --n-bootstrap 0 the D_J intervals come from the fit's Jacobian, so one seed per configuration "
+    "is enough",
+}
+
+
 def _check_args(args: argparse.Namespace, *, min_bootstrap: int) -> None:
     """Bad options are one line naming the flag, before any table is read."""
     if args.n_bootstrap < min_bootstrap:
-        raise RlscaleError(f"--n-bootstrap must be >= {min_bootstrap}, got {args.n_bootstrap}")
+        way = ("; for a grid with one seed per configuration keep it and pass --estimator point, mean_other or "
+               "quadratic, which read the all-seeds curves") if min_bootstrap > 0 else ""
+        raise RlscaleError(f"--n-bootstrap must be >= {min_bootstrap}, got {args.n_bootstrap}{way}")
     if not args.max_ci_decades > 0:
         raise RlscaleError(f"--max-ci-decades must be > 0, got {args.max_ci_decades:g}")
     delta = getattr(args, "delta", 0.0)
@@ -281,7 +293,7 @@ def _explained(args: argparse.Namespace) -> Iterator[list[str]]:
     """Collect our own warnings; if the fit fails, print them before the error, which they explain. While
     the fit runs (minutes on a large table, one library call that cannot count its progress), a progress
     line every interval says it is alive."""
-    from rlscale.errors import RlscaleWarning
+    from rlscale.errors import RlscaleWarning, TooFewSeeds
     from rlscale.laws.normalize import MissingMaxReturn
     from rlscale.train.progress import heartbeat
 
@@ -292,6 +304,8 @@ def _explained(args: argparse.Namespace) -> Iterator[list[str]]:
             yield lines
         except MissingMaxReturn as exc:
             raise RlscaleError(f"{exc} (--max-return ENV=R, --min-return ENV=R)") from None
+        except TooFewSeeds as exc:
+            raise RlscaleError(f"{exc}{_ONE_SEED[args.fit_command]}") from None
         except RlscaleError:
             for w in caught:
                 if issubclass(w.category, RlscaleWarning):

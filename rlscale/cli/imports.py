@@ -31,7 +31,7 @@ def _common(p: argparse.ArgumentParser, source_help: str) -> None:
     p.add_argument("-o", "--output", required=True, metavar="RUNS",
                    help="run table to write (.parquet or .csv)")
     p.add_argument("--benchmark", help="benchmark of every run (default: inferred from the env id: "
-                   "HalfCheetah-v4 -> gym, walker-walk -> dmc)")
+                   "HalfCheetah-v4 -> gym, a dm_control suite task such as walker-walk -> dmc; other ids need it)")
     p.add_argument("--algo", help="agent of every run (default by benchmark: gym -> sac, dmc -> bro)")
     p.add_argument("--critic-params", type=float, metavar="N",
                    help="critic parameter count N (default by benchmark: gym 1.5e5, dmc 4.92e6)")
@@ -82,6 +82,10 @@ def _register_csv(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-columns", metavar="REGEX",
                    help="with --wide: regex matching a seed column's whole name, with a (?P<seed>...) group "
                    "(default: 3, seed3, seed_3 or seed-3)")
+    p.add_argument("--metric", metavar="NAME",
+                   help="what the return is, for the metric column: eval_return (evaluation episodes; the default "
+                   "when the CSV has no metric column, said in a warning), train_return (training episodes, as the "
+                   "authors' Gym runs), failure_rate (lower is better), or a name of your own (higher is better)")
     p.set_defaults(handler=_run_csv)
 
 
@@ -241,7 +245,7 @@ def _run_csv(args: argparse.Namespace) -> int:
     columns = parse_pairs(args.columns, "--column")
     constants = parse_pairs(args.constants, "--set")
     return _write(args, lambda: import_csv(
-        args.source, columns=columns, constants=constants, wide=args.wide,
+        args.source, columns=columns, constants=constants, wide=args.wide, metric=args.metric,
         seed_columns=args.seed_columns or DEFAULT_SEED_COLUMNS, **_defaults(args)), what=_reading(args.source))
 
 

@@ -7,7 +7,11 @@ scale. DeepMind Control returns already lie in [0, 1000]; every other benchmark 
 whose returns are costs (e.g. Pendulum-v1, in [-1500, 0] for practical policies). Scores above 1000
 (a run beating the reference max) are kept as they are, not clipped, so crossings of high thresholds
 stay visible. A metric where lower is better (a failure rate, see :data:`rlscale.runs.METRICS`)
-keeps its own units too: its thresholds are failure levels, reached from above.
+keeps its own units too: its thresholds are failure levels, reached from above. A max or min return
+given for an env whose returns are used as they are is refused, not applied: DMC's scale is fixed by
+the suite (per-step rewards in [0, 1] over 1000 steps), a rescaled DMC task would no longer be
+comparable with published DMC thresholds, and dropping it without a word hid envs taken for DMC by
+mistake (a task of one's own is given its own benchmark and range).
 
 The presets are the authors' reference max returns for the Gym v4 tasks. Only the ``-v4`` ids are
 listed: the ``-v5`` tasks differ slightly (e.g. Ant-v5 counts contact forces differently), so their
@@ -52,8 +56,9 @@ class ReturnNormalizer:
     ``higher_is_better``: None keeps the rows of a lower-is-better ``metric`` in their own units
     (score = return), False keeps every row so, True rescales all but DMC. ``fit`` resolves the range
     of every env of the table that needs one (fitted attributes ``max_return_`` and ``min_return_``:
-    {env: R}) and fails with one line naming the envs that have none, or the envs given a range that
-    the table does not hold (``check_envs=False``: the caller checks them, against all of its tables).
+    {env: R}) and fails with one line naming the envs that have none, the envs given a range whose
+    returns are used as they are, or the envs given a range that the table does not hold
+    (``check_envs=False``: the caller checks them, against all of its tables).
     """
 
     def __init__(self, max_return: dict[str, float] | None = None, preset: str | None = "paper-grid",
@@ -93,6 +98,7 @@ class ReturnNormalizer:
         table = self._table()
         needs = ~self._own_units(runs)
         envs = sorted(runs.loc[needs, "env"].astype(str).unique())
+        self._check_not_own_units(runs, set(envs))
         missing = [env for env in envs if env not in table]
         if missing:
             raise MissingMaxReturn(
@@ -108,6 +114,20 @@ class ReturnNormalizer:
         self.max_return_ = {env: table[env] for env in envs}
         self.min_return_ = {env: lows.get(env, 0.0) for env in envs}
         return self
+
+    def _check_not_own_units(self, runs: pd.DataFrame, scaled: set[str]) -> None:
+        """Refuse a range given for an env of the table whose returns are all used as they are."""
+        have = set(runs["env"].astype(str).unique())
+        for what, given in (("max return", self.max_return), ("min return", self.min_return)):
+            kept = sorted(env for env in given or {} if env in have and env not in scaled)
+            if kept:
+                rows = runs[runs["env"].astype(str) == kept[0]]
+                dmc = rows["benchmark"].astype(str).str.lower().isin(ALREADY_NORMALISED).all()
+                why = ("benchmark dmc, whose returns are already on the 0-1000 scale; a task that is not DMC's "
+                       "needs its own benchmark in the run table" if dmc
+                       else "a lower-is-better metric, thresholded in its own units")
+                raise RlscaleError(f"{what} given for env(s) {', '.join(kept)}, whose returns are used as they are "
+                                   f"({kept[0]}: {why}), so it does not apply: leave it out")
 
     def _own_units(self, runs: pd.DataFrame) -> pd.Series:
         """Rows whose score is their value: DMC (already 0-1000) and lower-is-better metrics."""
