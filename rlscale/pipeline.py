@@ -497,10 +497,12 @@ def run_notebook(name: str, parameters: dict[str, Any], build_name: str,
 
 
 def _execute_with_one_restart(source: Path, executed: Path, parameters: dict[str, Any]) -> None:
-    """papermill's run of ``source``, started once more when its kernel died before replying to kernel_info.
+    """papermill's run of ``source``, started once more when its kernel failed to start: it died before replying to
+    kernel_info, or never answered ("Kernel didn't respond in N seconds").
 
     jupyter_client picks a kernel's TCP ports by binding to port 0 and closing again, so kernels started side by
-    side can race for one ("Address already in use") and die at start-up: no cell has run, so a restart is safe.
+    side can race for one ("Address already in use") and die at start-up, or leave the client talking to a port no
+    kernel serves: no cell has run, so a restart is safe.
     """
     import papermill
 
@@ -511,7 +513,7 @@ def _execute_with_one_restart(source: Path, executed: Path, parameters: dict[str
                                            cwd=str(NOTEBOOK_DIR), progress_bar=False, start_timeout=KERNEL_START_S)
             return
         except RuntimeError as exc:
-            if attempt or "kernel_info" not in str(exc):
+            if attempt or not any(sign in str(exc) for sign in ("kernel_info", "didn't respond")):
                 raise
 
 

@@ -336,21 +336,26 @@ def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_r
                           text=True, check=True).stdout == ""
 
 
-def test_a_kernel_that_dies_before_starting_is_started_once_more(tmp_path, monkeypatch):
-    """Kernels started side by side can race for a TCP port and die before replying to kernel_info; a real kernel
-    (the python3 kernelspec, overridden on JUPYTER_PATH) that dies at its first start only is started again."""
+@pytest.mark.parametrize("first_start", ["os._exit(1)", "time.sleep(600)"], ids=["dies", "never_answers"])
+def test_a_kernel_that_fails_to_start_is_started_once_more(tmp_path, monkeypatch, first_start):
+    """Kernels started side by side can race for a TCP port: one dies before replying to kernel_info, or never answers
+    (its client talks to a port nobody serves; 'Kernel didn't respond', which failed a whole pipeline run under load).
+    A real kernel (the python3 kernelspec, overridden on JUPYTER_PATH) that fails so at its first start only is
+    started again."""
     import nbformat
 
+    from rlscale import pipeline
     from rlscale.pipeline import run_notebook
 
-    start = tmp_path / "start_once_dead.py"
-    start.write_text("import os, sys\nmarker = sys.argv.pop(1)\nif not os.path.exists(marker):\n"
-                     "    open(marker, 'w').close()\n    os._exit(1)\n"
+    monkeypatch.setattr(pipeline, "KERNEL_START_S", 15)  # how long a silent kernel is waited for: short here
+    start = tmp_path / "start_once_failing.py"
+    start.write_text("import os, sys, time\nmarker = sys.argv.pop(1)\nif not os.path.exists(marker):\n"
+                     f"    open(marker, 'w').close()\n    {first_start}\n"
                      "from ipykernel import kernelapp\nkernelapp.launch_new_instance()\n")
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, str(start), str(tmp_path / "died_once"), "-f", "{connection_file}"],
+        "argv": [sys.executable, str(start), str(tmp_path / "failed_once"), "-f", "{connection_file}"],
         "display_name": "Python 3", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
@@ -360,7 +365,7 @@ def test_a_kernel_that_dies_before_starting_is_started_once_more(tmp_path, monke
     nbformat.write(book, tmp_path / "notebooks" / "starts.ipynb")
     monkeypatch.chdir(tmp_path)
     run_notebook("starts", {"x": 2}, "b/starts", executed_dir=tmp_path / "executed")
-    assert (tmp_path / "died_once").is_file()
+    assert (tmp_path / "failed_once").is_file()
     assert "42" in (tmp_path / "executed" / "b" / "starts.ipynb").read_text()
 
 
