@@ -372,18 +372,20 @@ DEFAULT_SEED_COLUMNS = r"(?:seed[_-]?)?(?P<seed>\d+)"
 
 
 def import_csv(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Sequence[str | os.PathLike],
     *,
     columns: Mapping[str, str] | None = None,
     constants: Mapping[str, Any] | None = None,
     wide: bool = False,
     seed_columns: str = DEFAULT_SEED_COLUMNS,
     metric: str | None = None,
+    name_pattern: str | None = None,
     benchmark: str | None = None,
     algo: str | None = None,
     critic_params: float | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV of learning curves.
+    """Read a CSV of learning curves, or several as one table (``path``: files and folders, a folder meaning every
+    ``.csv`` below it in name order: loggers that write one file per run).
 
     ``columns`` maps run-table columns to the CSV's names (``{"return": "episode_reward",
     "env_step": "step"}``; two fields may name one column); columns already named as in :mod:`rlscale.runs`
@@ -396,29 +398,38 @@ def import_csv(
     return is (the ``metric`` column, :data:`rlscale.runs.METRICS`); without it, or a ``metric`` column, the
     return is taken for an evaluation return, which a warning says: a training return fitted as one changes
     the laws (``return_kind``), and a failure rate fitted as a return is thresholded in the wrong direction.
+    ``name_pattern``: a regex matched against each file's whole name (below the folder given, or the file's own
+    name; without ``.csv``) whose named groups set columns for that file's rows, as ``constants`` do for all.
     """
-    path = Path(path)
-    raw = _read_csv(path, f"curves csv {path}")
+    files = _csv_files(path)
+    source = f"curves csv {files[0][0]}" if len(files) == 1 else f"curves csvs {files[0][0]} (+{len(files) - 1})"
+    named = (_configs_of_names([name for _, name in files], name_pattern, None, source).drop(columns="run_id")
+             if name_pattern is not None else None)
+    parts = []
+    for k, (file, _) in enumerate(files):
+        part = _read_csv(file, f"curves csv {file}")
+        parts.append(part if named is None else part.assign(**named.iloc[k].to_dict()))
+    raw = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     columns = dict(columns or {})
     _check_fields(columns, "--column")
     absent = [c for c in columns.values() if c not in raw.columns]
     if absent:
-        raise RlscaleError(f"curves csv {path}: no column(s) {', '.join(absent)} "
+        raise RlscaleError(f"{source}: no column(s) {', '.join(absent)} "
                            f"(columns: {', '.join(map(str, raw.columns))})")
     renamed = set(columns.values())
     clash = [(dst, src) for dst, src in columns.items() if dst != src and dst in raw.columns and dst not in renamed]
     if clash:  # two columns of one name: which one the table should hold is the user's call
         dst, src = clash[0]
-        raise RlscaleError(f"curves csv {path}: --column {dst}={src} would make a second '{dst}' column (the CSV has "
+        raise RlscaleError(f"{source}: --column {dst}={src} would make a second '{dst}' column (the CSV has "
                            f"one already); remove the CSV's '{dst}' column or map it to another field "
                            f"(--column FIELD={dst})")
     # copied, not renamed: one CSV column may feed several fields (env_step and updates from one step counter)
     frame = raw.drop(columns=list(renamed)).assign(**{dst: raw[src] for dst, src in columns.items()})
     if wide:
-        frame = _melt_seeds(frame, seed_columns, f"curves csv {path}")
+        frame = _melt_seeds(frame, seed_columns, source)
     frame = _apply_constants(frame, constants)
-    return finish_run_table(_read_as(frame, metric, f"curves csv {path}"), benchmark=benchmark, algo=algo,
-                            critic_params=critic_params, source=f"curves csv {path}")
+    return finish_run_table(_read_as(frame, metric, source), benchmark=benchmark, algo=algo,
+                            critic_params=critic_params, source=source)
 
 
 def _read_as(frame: pd.DataFrame, metric: str | None, source: str) -> pd.DataFrame:
@@ -814,6 +825,26 @@ def read_filters(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise RlscaleError("--filters: expected a JSON object, e.g. '{\"tags\": \"utd-sweep\"}'")
     return value
+
+
+def _csv_files(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """(file, name) of each CSV to read: a file as given (named by its stem), a folder's every ``.csv`` below it in
+    name order (named by its path below the folder, without ``.csv``)."""
+    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if not paths:
+        raise RlscaleError("curves csv: no file given")
+    files: list[tuple[Path, str]] = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = sorted(f for f in given.rglob("*.csv") if f.is_file())
+            if not found:
+                raise RlscaleError(f"curves csv {given}: a folder with no .csv file below it")
+            files += [(f, f.relative_to(given).with_suffix("").as_posix()) for f in found]
+        elif given.is_file():
+            files.append((given, given.stem))
+        else:
+            raise RlscaleError(f"curves csv {given}: no such file or folder")
+    return files
 
 
 def _read_csv(path: Path, source: str) -> pd.DataFrame:

@@ -272,3 +272,37 @@ def test_import_csv_off_a_terminal_logs_progress_lines_until_the_table_is_writte
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith(f"rlscale: import csv {source} (")]
     assert len(lines) >= 2 and lines[0].endswith(" s so far") and "done in " in lines[-1]
     assert (tmp_path / "runs.parquet").is_file()
+
+
+def test_one_csv_per_run_in_a_folder_imports_as_one_table_with_values_read_from_the_file_names(tmp_path, capsys):
+    """A logger that writes one file per run needed a script to join them (import csv read exactly one file, and said
+    'no such file' of a folder)."""
+    logs = tmp_path / "logs"
+    for utd in (1, 2):
+        for seed in (0, 1):
+            folder = logs / f"utd{utd}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame({"step": [1000, 2000], "episode_return": [10.0 * utd + seed, 20.0 * utd + seed],
+                          "wall": [1.0, 2.0]}).to_csv(folder / f"bs256_s{seed}.csv", index=False)
+    out = tmp_path / "runs.parquet"
+    flags = ["--column", "env_step=step", "--column", "return=episode_return", "--set", "env=Hopper-v4",
+             "--set", "learning_rate=3e-4", "--metric", "train_return"]
+    pattern = r"utd(?P<utd>\d+)/bs(?P<batch_size>\d+)_s(?P<seed>\d+)"
+    assert main(["import", "csv", str(logs), "-o", str(out), "--name-pattern", pattern, *flags]) == 0
+    runs = read_run_table(out)
+    assert len(runs) == 8 and set(runs["utd"]) == {1.0, 2.0} and set(runs["batch_size"]) == {256}
+    row = runs[(runs["utd"] == 2.0) & (runs["seed"] == 1) & (runs["env_step"] == 2000)]
+    assert row["return"].tolist() == [41.0]
+    capsys.readouterr()
+    files = [str(logs / "utd1" / f"bs256_s{seed}.csv") for seed in (0, 1)]  # a file is named by its own name
+    assert main(["import", "csv", *files, "-o", str(out), "--name-pattern", r"bs(?P<batch_size>\d+)_s(?P<seed>\d+)",
+                 "--set", "utd=1", *flags]) == 0
+    assert sorted(read_run_table(out)["return"]) == [10.0, 11.0, 20.0, 21.0]
+    capsys.readouterr()
+    (logs / "utd1" / "notes.csv").write_text("a\n1\n")
+    assert main(["import", "csv", str(logs), "-o", str(tmp_path / "x.parquet"), "--name-pattern", pattern, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run name(s) not matched by --name-pattern: utd1/notes" in err
+    (tmp_path / "empty").mkdir()
+    assert main(["import", "csv", str(tmp_path / "empty"), "-o", str(tmp_path / "x.parquet")]) == 2
+    assert "a folder with no .csv file below it" in capsys.readouterr().err

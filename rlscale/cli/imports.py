@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add(sub)
 
 
-def _common(p: argparse.ArgumentParser, source_help: str) -> None:
-    p.add_argument("source", metavar="SOURCE", help=source_help)
+def _common(p: argparse.ArgumentParser, source_help: str, many: bool = False) -> None:
+    p.add_argument("source", metavar="SOURCE", nargs="+" if many else None, help=source_help)
     p.add_argument("-o", "--output", required=True, metavar="RUNS",
                    help="run table to write (.parquet or .csv)")
     p.add_argument("--benchmark", help="benchmark of every run (default: inferred from the env id: "
@@ -69,11 +69,12 @@ def _register_csv(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "csv",
         help="a CSV of curves, long (one row per point) or wide (one column per seed)",
-        description="Read a CSV of learning curves. Columns named as in the run-table schema are used as "
-        "they are; map others with --column, set constants with --set. --wide: one return column per "
-        "seed, found by --seed-columns.",
+        description="Read a CSV of learning curves, or one file per run (several files or folders, read as one "
+        "table). Columns named as in the run-table schema are used as they are; map others with --column, set "
+        "constants with --set, read a file's own values from its name with --name-pattern. --wide: one return "
+        "column per seed, found by --seed-columns.",
     )
-    _common(p, "the CSV file")
+    _common(p, "the CSV file, or several, or folders of them (every .csv below, in name order): one table", many=True)
     p.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN", dest="columns",
                    help="read run-table column FIELD from the CSV's COLUMN, e.g. --column return=episode_reward "
                    "(repeatable)")
@@ -86,6 +87,11 @@ def _register_csv(sub: argparse._SubParsersAction) -> None:
                    help="what the return is, for the metric column: eval_return (evaluation episodes; the default "
                    "when the CSV has no metric column, said in a warning), train_return (training episodes, as the "
                    "authors' Gym runs), failure_rate (lower is better), or a name of your own (higher is better)")
+    p.add_argument("--name-pattern", metavar="REGEX",
+                   help="regex matching each file's whole name (its path below the folder given, or its name, "
+                   "without .csv) whose named groups set run-table columns for that file's rows, e.g. "
+                   "'hc_utd(?P<utd>[\\d.]+)_bs(?P<batch_size>\\d+)_s(?P<seed>\\d+)'; a file it does not match is an "
+                   "error")
     p.set_defaults(handler=_run_csv)
 
 
@@ -246,16 +252,17 @@ def _run_csv(args: argparse.Namespace) -> int:
     constants = parse_pairs(args.constants, "--set")
     return _write(args, lambda: import_csv(
         args.source, columns=columns, constants=constants, wide=args.wide, metric=args.metric,
-        seed_columns=args.seed_columns or DEFAULT_SEED_COLUMNS, **_defaults(args)), what=_reading(args.source))
+        seed_columns=args.seed_columns or DEFAULT_SEED_COLUMNS, name_pattern=args.name_pattern, **_defaults(args)),
+        what=_reading(args.source))
 
 
-def _reading(source: str) -> str:
+def _reading(sources: list[str]) -> str:
     """``import csv SOURCE (SIZE)`` for progress lines."""
     try:
-        size = f" ({Path(source).stat().st_size / 1e6:.0f} MB)"
+        size = f" ({Path(sources[0]).stat().st_size / 1e6:.0f} MB)" if len(sources) == 1 else ""
     except OSError:
         size = ""
-    return f"import csv {source}{size}"
+    return f"import csv {' '.join(sources)}{size}"
 
 
 def _run_wandb(args: argparse.Namespace) -> int:
