@@ -690,14 +690,12 @@ class DataEfficiency:
         estimate = efficiency_curve(utd, r.d_min, r.beta, r.exponent)
         lower = upper = np.full(len(utd), np.nan)
         thetas = self._bootstrap_thetas(r) if self.bootstrap_ is not None else None
-        if r.status == NOT_FITTED:
-            pass
-        elif thetas is not None:
-            if len(thetas):
-                lower, upper = np.quantile(np.exp(_log_model(thetas, log_u)), [alpha / 2, 1 - alpha / 2], axis=0)
-        else:
+        if r.status != NOT_FITTED and thetas is not None and len(thetas):
+            lower, upper = np.quantile(np.exp(_log_model(thetas, log_u)), [alpha / 2, 1 - alpha / 2], axis=0)
+        elif r.status != NOT_FITTED and thetas is None:
+            # log D = log D_min + log(1 + z), z = (σ/s_0)^-α: the gradient in (log D_min, log s_0, α)
             shift = log_u - np.log(r.utd_scale)
-            weight = special.expit(-r.exponent * shift)  # d log(1 + (σ/s_0)^-α) / d(-α (log σ - log s_0))
+            weight = special.expit(-r.exponent * shift)  # z / (1 + z)
             grad = np.column_stack([np.ones_like(log_u), weight * r.exponent, -weight * shift])
             var = np.einsum("ui,ij,uj->u", grad, _cov_matrix(r), grad)
             with np.errstate(invalid="ignore"):
