@@ -44,7 +44,15 @@ import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError, RlscaleWarning
-from rlscale.runs import DEFAULT_METRIC, METRICS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RUN_COLUMNS, validate_run_table
+from rlscale.runs import (
+    DEFAULT_METRIC,
+    METRICS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    ROW_KEY,
+    RUN_COLUMNS,
+    validate_run_table,
+)
 
 DEFAULT_ALGO = {"gym": "sac", "dmc": "bro"}
 DEFAULT_CRITIC_PARAMS = {"gym": 150_000, "dmc": 4_920_000}
@@ -380,6 +388,7 @@ def import_csv(
     seed_columns: str = DEFAULT_SEED_COLUMNS,
     metric: str | None = None,
     name_pattern: str | None = None,
+    keep_last: bool = False,
     benchmark: str | None = None,
     algo: str | None = None,
     critic_params: float | None = None,
@@ -400,6 +409,10 @@ def import_csv(
     the laws (``return_kind``), and a failure rate fitted as a return is thresholded in the wrong direction.
     ``name_pattern``: a regex matched against each file's whole name (below the folder given, or the file's own
     name; without ``.csv``) whose named groups set columns for that file's rows, as ``constants`` do for all.
+    Seeds written as names (``seed_3``, ``s3``, a run id) are read as the number ending each name where that
+    tells them apart, else numbered within each configuration (:func:`_seeds_from_names`); ``keep_last``: rows
+    repeating a run's env step (a logger resumed from a checkpoint logs some steps again) keep the last one,
+    counted in a warning, rather than being refused.
     """
     files = _csv_files(path)
     source = f"curves csv {files[0][0]}" if len(files) == 1 else f"curves csvs {files[0][0]} (+{len(files) - 1})"
@@ -427,9 +440,43 @@ def import_csv(
     frame = raw.drop(columns=list(renamed)).assign(**{dst: raw[src] for dst, src in columns.items()})
     if wide:
         frame = _melt_seeds(frame, seed_columns, source)
-    frame = _apply_constants(frame, constants)
+    frame = _seeds_from_names(_apply_constants(frame, constants), source)
+    frame = _keep_last(frame, source) if keep_last else frame
     return finish_run_table(_read_as(frame, metric, source), benchmark=benchmark, algo=algo,
                             critic_params=critic_params, source=source)
+
+
+def _seeds_from_names(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """A ``seed`` column of names as numbers, said in one warning: the integer ending each name where every name
+    has one and none repeats within a configuration (``seed_3`` -> 3), else 0, 1, ... within each configuration in
+    order of appearance. Seeds only tell a configuration's runs apart, so either numbering fits the same laws."""
+    if "seed" not in frame.columns or frame["seed"].isna().any() or pd.to_numeric(frame["seed"], errors="coerce"
+                                                                                  ).notna().all():
+        return frame  # numbers already, or gaps the run-table check names
+    names = frame["seed"].astype(str)
+    config = [c for c in RUN_COLUMNS if c != "seed" and c in frame.columns]
+    digits = names.str.extract(r"(\d+)$")[0]
+    if digits.notna().all():
+        pairs = frame.loc[:, config].assign(_name=names, _number=digits).drop_duplicates()
+        if not pairs.duplicated([*config, "_number"]).any():
+            warnings.warn(f"{source}: seeds read from the numbers ending their names ({names.iloc[0]} -> "
+                          f"{int(digits.iloc[0])})", RlscaleWarning, stacklevel=3)
+            return frame.assign(seed=digits.astype(int))
+    warnings.warn(f"{source}: seeds are names ({names.iloc[0]}, ...) that no ending number tells apart: numbered 0, "
+                  "1, ... within each configuration in order of appearance", RlscaleWarning, stacklevel=3)
+    return _number_seeds(frame.drop(columns="seed").assign(_seed_name=names), "_seed_name")
+
+
+def _keep_last(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Of rows repeating one run's env step, the last (what a resumed logger wrote after its restart)."""
+    missing = [c for c in ROW_KEY if c not in frame.columns]
+    if missing:  # without a run's whole key, rows of two runs could pass for repeats of one
+        raise RlscaleError(f"{source}: --keep-last needs the column(s) {', '.join(missing)} to tell runs apart")
+    repeated = frame.duplicated(list(ROW_KEY), keep="last")
+    if repeated.any():
+        warnings.warn(f"{source}: {int(repeated.sum())} row(s) repeat an env step of their run (a resumed logger); "
+                      "the last of each is kept", RlscaleWarning, stacklevel=3)
+    return frame[~repeated].reset_index(drop=True)
 
 
 def _read_as(frame: pd.DataFrame, metric: str | None, source: str) -> pd.DataFrame:

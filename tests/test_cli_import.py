@@ -306,3 +306,32 @@ def test_one_csv_per_run_in_a_folder_imports_as_one_table_with_values_read_from_
     (tmp_path / "empty").mkdir()
     assert main(["import", "csv", str(tmp_path / "empty"), "-o", str(tmp_path / "x.parquet")]) == 2
     assert "a folder with no .csv file below it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("seeds", "expected", "note"), [
+    (["seed_3", "seed_7"], [3, 7], "seeds read from the numbers ending their names (seed_3 -> 3)"),
+    (["alpha", "beta"], [0, 1], "seeds are names (alpha, ...) that no ending number tells apart: numbered 0, 1"),
+    (["run1", "other1"], [0, 1], "seeds are names (run1, ...) that no ending number tells apart"),
+])
+def test_seeds_written_as_names_are_numbered_and_said(tmp_path, capsys, seeds, expected, note):
+    """A long table whose seeds are names was refused ('non-numeric values'), with no option to map them."""
+    pd.DataFrame({"env": "Hopper-v4", "utd": 1, "batch_size": 64, "learning_rate": 1e-4, "seed": seeds,
+                  "env_step": 1000, "return": [1.0, 2.0]}).to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "r.parquet"
+    assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--metric", "eval_return"]) == 0
+    assert note in capsys.readouterr().err
+    assert sorted(read_run_table(out)["seed"]) == expected
+
+
+def test_a_resumed_loggers_repeated_steps_keep_the_last_row_when_asked(tmp_path, capsys):
+    frame = pd.DataFrame({"env": "Hopper-v4", "utd": 1, "batch_size": 64, "learning_rate": 1e-4, "seed": 0,
+                          "env_step": [1000, 2000, 3000, 2000, 3000, 4000], "return": [1.0, 2.0, 3.0, 2.5, 3.5, 4.5]})
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "r.parquet"
+    args = ["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--metric", "eval_return"]
+    assert main(args) == 2
+    assert "duplicate rows for the same run and env_step" in capsys.readouterr().err and not out.exists()
+    assert main([*args, "--keep-last"]) == 0
+    assert "2 row(s) repeat an env step of their run (a resumed logger); the last of each is kept" in (
+        capsys.readouterr().err)
+    assert read_run_table(out)["return"].tolist() == [1.0, 2.5, 3.5, 4.5]

@@ -92,6 +92,9 @@ def _register_csv(sub: argparse._SubParsersAction) -> None:
                    "without .csv) whose named groups set run-table columns for that file's rows, e.g. "
                    "'hc_utd(?P<utd>[\\d.]+)_bs(?P<batch_size>\\d+)_s(?P<seed>\\d+)'; a file it does not match is an "
                    "error")
+    p.add_argument("--keep-last", action="store_true",
+                   help="rows repeating a run's env step (a logger resumed from a checkpoint) keep the last one, "
+                   "counted in a warning (default: refused, naming the rows)")
     p.set_defaults(handler=_run_csv)
 
 
@@ -252,7 +255,8 @@ def _run_csv(args: argparse.Namespace) -> int:
     constants = parse_pairs(args.constants, "--set")
     return _write(args, lambda: import_csv(
         args.source, columns=columns, constants=constants, wide=args.wide, metric=args.metric,
-        seed_columns=args.seed_columns or DEFAULT_SEED_COLUMNS, name_pattern=args.name_pattern, **_defaults(args)),
+        seed_columns=args.seed_columns or DEFAULT_SEED_COLUMNS, name_pattern=args.name_pattern,
+        keep_last=args.keep_last, **_defaults(args)),
         what=_reading(args.source))
 
 
