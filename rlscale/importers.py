@@ -469,10 +469,9 @@ def _seeds_from_names(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def _keep_last(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """Of rows repeating one run's env step, the last (what a resumed logger wrote after its restart)."""
-    missing = [c for c in ROW_KEY if c not in frame.columns]
-    if missing:  # without a run's whole key, rows of two runs could pass for repeats of one
-        raise RlscaleError(f"{source}: --keep-last needs the column(s) {', '.join(missing)} to tell runs apart")
-    repeated = frame.duplicated(list(ROW_KEY), keep="last")
+    # benchmark and algo, where absent, are filled later from the env and the options: one value per env, so the
+    # columns present tell runs apart (a required one missing is refused by the run-table check after this)
+    repeated = frame.duplicated([c for c in ROW_KEY if c in frame.columns], keep="last")
     if repeated.any():
         warnings.warn(f"{source}: {int(repeated.sum())} row(s) repeat an env step of their run (a resumed logger); "
                       "the last of each is kept", RlscaleWarning, stacklevel=3)
