@@ -268,6 +268,7 @@ def test_predict_answers_at_new_utds_and_budgets_with_the_laws_intervals_and_ver
     assert b_star["extrapolated"].tolist() == [False, True]  # the grid's σ end at 8
     d_j = table[(table["quantity"] == "data_to_threshold") & (table["env"] == "env-a")]
     np.testing.assert_allclose(d_j["estimate"], a.fitted_.per_env.predict([2.0, 100.0], THRESHOLDS[0], "env-a"))
+    assert (d_j["env_return"] == THRESHOLDS[0]).all()  # a DMC task's returns are its scores
     sigma = table[table["quantity"] == "utd_optimal"]
     np.testing.assert_allclose(sigma["estimate"], a.fitted_.frontier.predict([1e12, 1e14]))
     ok = table[table["status"] == "ok"]
@@ -338,3 +339,13 @@ def test_a_seed_whose_curve_copies_another_seeds_is_said(tables):
     with pytest.warns(RlscaleWarning, match=rf"run table: 1 run\(s\) repeat another seed's curve exactly \(first: env "
                                             rf"{cell['env']} at utd {cell['utd']:g}, .*seeds 0, 1\)"):
         load_runs(table)
+
+
+def test_a_threshold_is_given_in_each_tasks_own_return_beside_the_data_to_reach_it():
+    """J lives on the 0-1000 scale; a user reads their task in its own returns (Pendulum's are costs in [-1500, 0])."""
+    from pathlib import Path
+
+    a = Analysis.load(Path(__file__).resolve().parents[1] / "results" / "gym" / "analysis")
+    table = a.predict([2.0], thresholds=[300.0]).query("quantity == 'data_to_threshold'").set_index("env")
+    assert table.loc["Pendulum-v1", "env_return"] == -1500 + 0.3 * 1500
+    assert table.loc["InvertedPendulum-v4", "env_return"] == 300.0  # max return 1000, min 0

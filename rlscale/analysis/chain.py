@@ -77,8 +77,8 @@ _LAW_NAME = {"batch_size": "B*(σ) = coef·σ^exponent", "learning_rate": "η*(�
 _D_J = "D_J(σ) = D_min + (β/σ)^α"
 #: the columns of :meth:`Analysis.predict`: quantity is batch_size, learning_rate, data_to_threshold (D_J at utd) or
 #: utd_optimal, data_optimal, compute_optimal (σ*, D*, C* at budget)
-PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "budget", "estimate", "lower", "upper", "df_resid",
-                      "status", "extrapolated")
+PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "env_return", "budget", "estimate", "lower", "upper",
+                      "df_resid", "status", "extrapolated")
 _NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid value" for an unreached sample
 #: the way out of a grid with one seed per configuration, named by every error that refuses one
 ONE_SEED_WAY = ("estimators point, mean_other and quadratic read the all-seeds curves, so one seed per configuration "
@@ -452,7 +452,8 @@ class Analysis:
 
         - at each σ of ``utds``: B*(σ) and η*(σ) of every task (the grid's laws), and D_J(σ), the env steps to
           reach J, of every task for each J of ``thresholds`` (default: every fitted J; the per-task laws of
-          the ``runs`` runs, in that task's env steps);
+          the ``runs`` runs, in that task's env steps; ``env_return``: the task's own return that J, on the
+          0-1000 scale, stands for);
         - at each budget F of ``budgets``: σ*(F), D*(F) and C*(F) (the laws in F of the ``runs`` runs).
 
         Only rows whose ``status`` is ``ok`` come from a law; ``extrapolated`` marks a σ or F outside the values
@@ -465,10 +466,12 @@ class Analysis:
         fit = self.frontier_fit(runs)
         if fit is not None and len(utds):
             per_env = fit.per_env
+            scale = self.max_returns_.get(runs) or {}
             for threshold in per_env.thresholds_ if thresholds is None else thresholds:
                 for env in per_env.groups_:
                     frames.append(per_env.predict_interval(utds, threshold, env, alpha).rename(
-                        columns={"group": "env"}).assign(quantity="data_to_threshold"))
+                        columns={"group": "env"}).assign(quantity="data_to_threshold",
+                                                         env_return=_env_return(threshold, env, scale)))
         if fit is not None and len(budgets):
             for quantity in QUANTITIES:
                 frames.append(fit.frontier.predict_interval(budgets, quantity, alpha).assign(
@@ -705,6 +708,13 @@ class Analysis:
     def _estimators(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
         """The main estimator first, then the compared ones (each once)."""
         return {self.hparams_.best.estimator: (self.hparams_.best, self.hparams_.laws), **self.estimators_}
+
+
+def _env_return(threshold: float, env: str, scale: Mapping[str, Any]) -> float:
+    """The env's own return a threshold on the 0-1000 scale stands for: min + J/1000 (max - min) where the env was
+    rescaled, J itself where its returns were used as they are (DMC)."""
+    top, bottom = (scale.get("max_return") or {}).get(env), (scale.get("min_return") or {}).get(env, 0.0)
+    return float(threshold) if top is None else float(bottom + threshold / 1000.0 * (top - bottom))
 
 
 def _warn_selection(table: pd.DataFrame, runs: str, grid: pd.DataFrame | None) -> None:
