@@ -87,12 +87,14 @@ def warn_repeated_seeds(runs: pd.DataFrame) -> None:
     counts twice in the bootstrap over seeds and narrows every interval. Curves are compared by a hash of their
     rows (pandas' ``hash_pandas_object``), so a table of a million rows is checked in well under a second."""
     rows = pd.util.hash_pandas_object(runs.loc[:, ["env_step", "return"]], index=False).to_numpy()
-    keys = [*CONFIG_COLUMNS, "seed"]
-    curves = runs.loc[:, keys].assign(_hash=rows).groupby(keys, observed=True, sort=True)["_hash"].agg(
-        lambda h: int(np.bitwise_xor.reduce(h.to_numpy() * np.uint64(0x9E3779B97F4A7C15))))
-    copies = curves.reset_index().duplicated([*CONFIG_COLUMNS, "_hash"])
+    groups = runs.groupby([*CONFIG_COLUMNS, "seed"], observed=True, sort=True)
+    codes = groups.ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])  # each run's first row, in group order
+    flat = groups.size().index.to_frame(index=False)
+    flat["_hash"] = np.bitwise_xor.reduceat(rows[order] * np.uint64(0x9E3779B97F4A7C15), starts)
+    copies = flat.duplicated([*CONFIG_COLUMNS, "_hash"])
     if copies.any():
-        flat = curves.reset_index()
         first = flat[copies].iloc[0]
         same = flat[(flat[list(CONFIG_COLUMNS)] == first[list(CONFIG_COLUMNS)]).all(axis=1)
                     & (flat["_hash"] == first["_hash"])]["seed"].tolist()
