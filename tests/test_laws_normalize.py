@@ -12,6 +12,7 @@ from rlscale.laws.normalize import (
     MAX_RETURN_PRESETS,
     ReturnNormalizer,
     filter_reset_dips,
+    score_to_return,
 )
 from rlscale.runs import validate_run_table
 
@@ -149,6 +150,26 @@ def test_min_return_maps_a_cost_range_onto_0_to_1000():
     assert np.allclose(out["score"], (runs["return"] + 1500.0) / 1.5)
     assert norm.min_return_ == {"Pendulum-v1": -1500.0}
     assert "min_return = -1500" in norm.summary()
+
+
+def _round_trip(runs: pd.DataFrame, norm: ReturnNormalizer) -> pd.DataFrame:
+    out = norm.transform(runs)
+    back = [score_to_return(score, env, norm.max_return_, norm.min_return_)
+            for score, env in zip(out["score"], out["env"], strict=True)]
+    return out.assign(back=back)
+
+
+def test_score_to_return_undoes_the_rescaling_and_keeps_as_is_returns():
+    out = _round_trip(_mixed_table(), ReturnNormalizer())  # HalfCheetah-v4 rescaled (gym), walker-walk as it is (dmc)
+    np.testing.assert_allclose(out["back"], out["return"])
+    dmc = out[out["benchmark"] == "dmc"]
+    np.testing.assert_array_equal(dmc["back"], dmc["score"])  # identity: the score is the return
+    costs = validate_run_table(make_run_table().assign(env="Pendulum-v1"))
+    costs = costs.assign(**{"return": np.linspace(-1500.0, 0.0, len(costs))})
+    out = _round_trip(costs, ReturnNormalizer(max_return={"Pendulum-v1": 0.0}, min_return={"Pendulum-v1": -1500.0},
+                                              preset=None))
+    np.testing.assert_allclose(out["back"], out["return"])
+    assert score_to_return(800.0, "Pendulum-v1", {"Pendulum-v1": 0.0}, {"Pendulum-v1": -1500.0}) == -300.0
 
 
 def test_max_return_not_above_min_return_is_one_line_error():

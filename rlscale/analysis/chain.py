@@ -64,7 +64,7 @@ from rlscale.errors import RlscaleError, RlscaleWarning, TooFewSeeds
 from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, law_terms
-from rlscale.laws.normalize import check_range_envs
+from rlscale.laws.normalize import check_range_envs, score_to_return
 from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
@@ -467,11 +467,12 @@ class Analysis:
         if fit is not None and len(utds):
             per_env = fit.per_env
             scale = self.max_returns_.get(runs) or {}
+            top, bottom = scale.get("max_return") or {}, scale.get("min_return")
             for threshold in per_env.thresholds_ if thresholds is None else thresholds:
                 for env in per_env.groups_:
                     frames.append(per_env.predict_interval(utds, threshold, env, alpha).rename(
                         columns={"group": "env"}).assign(quantity="data_to_threshold",
-                                                         env_return=_env_return(threshold, env, scale)))
+                                                         env_return=score_to_return(threshold, env, top, bottom)))
         if fit is not None and len(budgets):
             for quantity in QUANTITIES:
                 frames.append(fit.frontier.predict_interval(budgets, quantity, alpha).assign(
@@ -708,13 +709,6 @@ class Analysis:
     def _estimators(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
         """The main estimator first, then the compared ones (each once)."""
         return {self.hparams_.best.estimator: (self.hparams_.best, self.hparams_.laws), **self.estimators_}
-
-
-def _env_return(threshold: float, env: str, scale: Mapping[str, Any]) -> float:
-    """The env's own return a threshold on the 0-1000 scale stands for: min + J/1000 (max - min) where the env was
-    rescaled, J itself where its returns were used as they are (DMC)."""
-    top, bottom = (scale.get("max_return") or {}).get(env), (scale.get("min_return") or {}).get(env, 0.0)
-    return float(threshold) if top is None else float(bottom + threshold / 1000.0 * (top - bottom))
 
 
 def _warn_selection(table: pd.DataFrame, runs: str, grid: pd.DataFrame | None) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -164,6 +164,19 @@ class ReturnNormalizer:
         lines += [f"  {env}: max_return = {r:g}, min_return = {lows.get(env, 0.0):g}"
                   for env, r in getattr(self, "max_return_", {}).items()]
         return "\n".join(lines)
+
+
+def score_to_return(score: float, env: str, max_return: Mapping[str, float],
+                    min_return: Mapping[str, float] | None = None) -> float:
+    """The env's own return a 0-1000 ``score`` stands for (e.g. what a threshold J means on that task): the inverse
+    of :meth:`ReturnNormalizer.transform` given its fitted ``max_return_`` and ``min_return_`` (or a table's scale as
+    outputs record it). An env absent from ``max_return`` had its returns used as they are (DMC, lower-is-better
+    metrics), so its score is its return."""
+    top = max_return.get(env)
+    if top is None:
+        return float(score)
+    bottom = (min_return or {}).get(env, 0.0)
+    return float(bottom + score / 1000.0 * (top - bottom))
 
 
 def check_range_envs(envs: Iterable[str], max_return: dict[str, float] | None = None,
