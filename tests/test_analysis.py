@@ -172,6 +172,16 @@ def test_a_one_seed_grid_is_analysed_with_an_estimator_that_reads_the_all_seeds_
     assert "with --n-bootstrap 0 the D_J intervals come from the fit's Jacobian" in capsys.readouterr().err
 
 
+def test_an_unknown_estimator_gets_one_message_from_the_analysis_and_the_best_hyperparameter_step(tables):
+    message = (r"^unknown estimator 'median' \(choose from bootstrap, bootstrap_joint, point, mean_other, quadratic, "
+               r"bootstrap_quadratic\)$")
+    with pytest.raises(RlscaleError, match=message):
+        Analysis(delta=3e8, estimator="median").fit(tables["grid"])  # refused before the tables are read
+    grid = make_sweep(n_seeds=2, n_points=10)
+    with pytest.raises(RlscaleError, match=message):
+        BestHyperparams(estimator="median").fit(ThresholdCrossings([800.0], n_bootstrap=2).fit(grid))
+
+
 def test_a_return_range_may_name_an_env_of_any_table_of_the_analysis_and_one_of_none_is_refused(tables):
     # benchmark gym: a range given for a DMC env is refused (its returns are already on the 0-1000 scale)
     grid, fitted = (pd.read_parquet(tables[t]).assign(benchmark="gym") for t in ("grid", "fitted"))

@@ -63,7 +63,7 @@ from rlscale.analysis.steps import (
 from rlscale.errors import RlscaleError, RlscaleWarning, TooFewSeeds
 from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
-from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, law_terms
+from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
 from rlscale.laws.normalize import check_range_envs, score_to_return
 from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
@@ -220,8 +220,7 @@ class Analysis:
             raise RlscaleError(f"n_bootstrap must be >= 1, got {self.n_bootstrap}: the crossings, best (B, η) and "
                                f"data ratios are bootstrapped over seeds; for a grid with one seed per configuration, "
                                f"{ONE_SEED_WAY}")
-        if self.estimator not in ESTIMATORS:
-            raise RlscaleError(f"unknown estimator '{self.estimator}' (choose from {', '.join(ESTIMATORS)})")
+        check_estimator(self.estimator)
         if runs is None and fitted is None:
             raise RlscaleError("analysis: give a grid, fitted runs, or both")
         if self.compute_unit not in COMPUTE_UNITS:

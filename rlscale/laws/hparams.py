@@ -177,6 +177,13 @@ ESTIMATOR_HELP = {
 }
 
 
+def check_estimator(name: str) -> None:
+    """Refuse a name that is none of :data:`ESTIMATORS` before any work: the analysis checks it before loading its
+    tables, the best-hyperparameter step before fitting, both with this one message."""
+    if name not in ESTIMATORS:
+        raise RlscaleError(f"unknown estimator '{name}' (choose from {', '.join(ESTIMATORS)})")
+
+
 class BestHyperparams:
     """Uncertainty-corrected best (B, η) per (benchmark, env, algo, utd) at one threshold.
 
@@ -207,9 +214,7 @@ class BestHyperparams:
         self.random_state = random_state
 
     def fit(self, crossings: ThresholdCrossings) -> BestHyperparams:
-        if self.estimator not in ESTIMATORS:
-            raise RlscaleError(f"best hyperparameters: unknown estimator '{self.estimator}' "
-                               f"(choose from {', '.join(ESTIMATORS)})")
+        check_estimator(self.estimator)
         if self.average not in AVERAGES or self.unreached not in UNREACHED or self.tie_break not in TIE_BREAKS:
             raise RlscaleError(f"best hyperparameters: average must be one of {', '.join(AVERAGES)}, unreached "
                                f"one of {', '.join(UNREACHED)} and tie_break one of {', '.join(TIE_BREAKS)} (got "
