@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import isotonic_regression
 
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds, same_cells
 from rlscale.runs import CONFIG_COLUMNS, validate_run_table
@@ -98,6 +100,30 @@ def test_never_reached_is_nan_everywhere_and_reached_frac_zero():
     assert row["reached_frac"] == 0.0
 
 
+def test_a_seed_that_stops_early_lowers_the_seeds_at_its_crossings_and_warns_once():
+    full = [(s, s / 10) for s in range(1000, 8001, 1000)]  # reaches 500 at 5000, 800 at 8000
+    crashed = full[:3]  # logged up to 3000 only
+    runs = _table({(1.0, 256): [(0, full), (1, full)], (2.0, 256): [(0, full), (1, crashed)]})
+    with pytest.warns(RlscaleWarning, match=r"^threshold crossings: 2 crossing\(s\) are read where fewer seeds are "
+                      r"logged than their configuration has \(first: env walker-walk at utd 2, B 256, η 0.0003, "
+                      r"J = 500 at env step 5000: 1 of 2 seeds\); .*crashed") as caught:
+        tc = ThresholdCrossings([500.0, 800.0, 900.0], n_bootstrap=5, value_column="return").fit(runs)
+    assert len(caught) == 1
+    np.testing.assert_array_equal(tc.seeds_at_crossing_, [[2, 2, np.nan], [1, 1, np.nan]])  # 900: never reached
+    frame = tc.to_frame()
+    assert frame["seeds_at_crossing"].tolist()[:2] == [2, 2] and frame["n_seeds"].tolist() == [2] * 6
+
+
+def test_an_evenly_logged_table_has_every_seed_at_its_crossings_and_no_warning():
+    late = [(s, s / 10) for s in range(2000, 8001, 1000)]  # starts late, ends with the others
+    full = [(s, s / 10) for s in range(1000, 8001, 1000)]
+    runs = _table({(1.0, 256): [(0, full), (1, late)], (2.0, 256): [(0, full), (1, full)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tc = ThresholdCrossings([500.0, 800.0], n_bootstrap=5, value_column="return").fit(runs)
+    np.testing.assert_array_equal(tc.seeds_at_crossing_, [[2, 2], [2, 2]])
+
+
 def test_bootstrap_spread_reflects_seed_disagreement_and_is_reproducible():
     fast = [(s, min(1000.0, s / 4)) for s in range(1000, 8001, 1000)]  # first >= 800 at 4000
     slow = [(s, s / 10) for s in range(1000, 8001, 1000)]  # reaches 800 at 8000
@@ -127,7 +153,7 @@ def test_synthetic_sweep_crossings_match_the_true_time_to_threshold():
             assert abs(tc.crossing_[i, j] - truth) <= 0.05 * truth + 5000
     frame = tc.to_frame()
     assert list(frame.columns) == [*CONFIG_COLUMNS, "critic_params", "n_seeds", "threshold", "crossing",
-                                   "crossing_lower", "crossing_upper", "reached_frac"]
+                                   "crossing_lower", "crossing_upper", "reached_frac", "seeds_at_crossing"]
     assert len(frame) == 2 * len(cfg)
     assert (frame["crossing_lower"] <= frame["crossing"]).all() and (frame["crossing"] <= frame["crossing_upper"]).all()
 
@@ -150,6 +176,8 @@ def test_crossings_restored_from_their_frames_draw_the_same_curves_and_intervals
     assert back.bootstrap_ is None and "2 configurations" in repr(back)
     with pytest.raises(RlscaleError, match="95% intervals only"):
         back.to_frame(alpha=0.1)
+    older = ThresholdCrossings.from_frames(tc.to_frame().drop(columns="seeds_at_crossing"))  # saved before it was
+    assert np.isnan(older.seeds_at_crossing_).all() and older.seeds_at_crossing_.shape == tc.crossing_.shape
 
 
 def test_grid_values_equal_but_for_float_noise_are_one_cell():

@@ -17,12 +17,13 @@ so the crossing is one reversed cumulative sum and an argmax per curve and thres
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.summary import Summary, check_alpha
 from rlscale.runs import CONFIG_COLUMNS, higher_is_better, table_metric
 
@@ -52,7 +53,10 @@ class ThresholdCrossings:
     each seed is linearly interpolated (in env step) at steps it did not log, inside its own logged
     range only; a seed contributes nothing before its first or after its last logged step. Runs
     from our trainer log at identical steps, so nothing is interpolated for them. NaN returns are
-    skipped in the mean; a step where every seed is NaN is skipped by the smoothing.
+    skipped in the mean; a step where every seed is NaN is skipped by the smoothing. A crossing read where
+    some seeds are no longer (or not yet) logged, e.g. after a run crashed, rests on the others only:
+    ``seeds_at_crossing_`` counts the seeds whose logged range holds it, and one warning says how many
+    crossings have fewer than their configuration's seeds.
 
     ``higher_is_better``: the direction of the curve; None reads it from the table's ``metric``
     column (:func:`rlscale.runs.higher_is_better`; no column: an evaluation return, higher is
@@ -68,6 +72,8 @@ class ThresholdCrossings:
     Fitted attributes: ``configs_`` (one row per configuration: CONFIG_COLUMNS, ``critic_params``,
     ``n_seeds``), ``thresholds_`` [J], ``crossing_`` [configs, J] (all seeds; NaN = never reached),
     ``bootstrap_`` [configs, J, n_bootstrap] (None when restored from a saved analysis),
+    ``seeds_at_crossing_`` [configs, J] (seeds logged at the step of ``crossing_``, from their first to their
+    last logged step; NaN = never reached, or restored from an analysis saved before rlscale recorded it),
     ``higher_is_better_``.
     """
 
@@ -122,15 +128,36 @@ class ThresholdCrossings:
         self.thresholds_ = thresholds
         self.crossing_ = crossing[:, :, 0]
         self.bootstrap_ = crossing[:, :, 1:]
+        self.seeds_at_crossing_ = _seeds_at(logged, steps, self.crossing_)
+        self._warn_seeds_ended()
         return self
+
+    def _warn_seeds_ended(self) -> None:
+        """Say, once, where a crossing rests on fewer seeds than its configuration ran: a table whose seeds crashed
+        early otherwise reads as fully seeded."""
+        n_seeds = self.configs_["n_seeds"].to_numpy(dtype=float)[:, None]
+        with np.errstate(invalid="ignore"):
+            short = self.seeds_at_crossing_ < n_seeds  # NaN (never reached) compares False
+        if not short.any():
+            return
+        c, j = (int(i[0]) for i in np.nonzero(short))
+        cfg = self.configs_.iloc[c]
+        warnings.warn(
+            f"threshold crossings: {int(short.sum())} crossing(s) are read where fewer seeds are logged than their "
+            f"configuration has (first: env {cfg['env']} at utd {cfg['utd']:g}, B {cfg['batch_size']:g}, η "
+            f"{cfg['learning_rate']:g}, J = {self.thresholds_[j]:g} at env step {self.crossing_[c, j]:g}: "
+            f"{self.seeds_at_crossing_[c, j]:g} of {n_seeds[c, 0]:g} seeds); a seed contributes nothing past its "
+            "last logged step (e.g. a run that crashed), so these rest on the seeds logged that far "
+            "(column seeds_at_crossing)", RlscaleWarning, stacklevel=3)
 
     def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """Long table: one row per (configuration, threshold) with a bootstrap (1 - alpha) interval.
 
         ``crossing_lower``/``crossing_upper`` are the alpha/2 and 1 - alpha/2 percentiles over bootstrap
         samples with "never reached" counted as infinitely late; a percentile that lands on "never" is
-        NaN. ``reached_frac`` is the fraction of bootstrap samples that reached the threshold. A
-        crossings object restored from a saved analysis (:meth:`from_frames`) has its 95% intervals only.
+        NaN. ``reached_frac`` is the fraction of bootstrap samples that reached the threshold;
+        ``seeds_at_crossing`` the seeds logged at the all-seeds crossing (below ``n_seeds`` where some stopped
+        early). A crossings object restored from a saved analysis (:meth:`from_frames`) has its 95% intervals only.
         """
         check_alpha(alpha)
         n_cfg, n_thr = self.crossing_.shape
@@ -153,6 +180,7 @@ class ThresholdCrossings:
         frame["crossing_lower"] = lo.ravel()
         frame["crossing_upper"] = hi.ravel()
         frame["reached_frac"] = reached.ravel()
+        frame["seeds_at_crossing"] = self.seeds_at_crossing_.ravel()
         return frame
 
     def mean_curve(self, index: int) -> pd.DataFrame:
@@ -190,7 +218,8 @@ class ThresholdCrossings:
     def from_frames(cls, frame: pd.DataFrame, curves: pd.DataFrame | None = None,
                     higher_is_better: bool = True) -> ThresholdCrossings:
         """Crossings restored from :meth:`to_frame` (95%) and :meth:`curves_frame` output, e.g. a saved
-        analysis: enough to draw them; no bootstrap samples, so nothing can be refitted from it."""
+        analysis: enough to draw them; no bootstrap samples, so nothing can be refitted from it. A frame without
+        ``seeds_at_crossing`` (saved before rlscale recorded it) restores it as NaN."""
         needed = [*CONFIG_COLUMNS, "critic_params", "n_seeds", "threshold", "crossing", "crossing_lower",
                   "crossing_upper", "reached_frac"]
         missing = [c for c in needed if c not in frame.columns]
@@ -206,6 +235,8 @@ class ThresholdCrossings:
         out = cls(thresholds, n_bootstrap=0, random_state=None, higher_is_better=higher_is_better)
         out.configs_, out.thresholds_, out.higher_is_better_ = configs, thresholds, bool(higher_is_better)
         out.crossing_ = frame["crossing"].to_numpy(dtype=float).reshape(shape)
+        out.seeds_at_crossing_ = (frame["seeds_at_crossing"].to_numpy(dtype=float).reshape(shape)
+                                  if "seeds_at_crossing" in frame.columns else np.full(shape, np.nan))
         out.bootstrap_ = None
         out._curves = None
         out._saved_intervals = tuple(frame[c].to_numpy(dtype=float).reshape(shape)
@@ -301,6 +332,22 @@ def _fill_unlogged(values: np.ndarray, logged: np.ndarray, steps: np.ndarray) ->
     values = values.copy()
     values[c, s, t] = values[c, s, p] + frac * (values[c, s, n] - values[c, s, p])
     return values
+
+
+def _seeds_at(logged: np.ndarray, steps: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+    """[config, J] seeds whose logged range (first to last logged step) holds the step of ``crossing`` [config, J]
+    (NaN where it is NaN, never reached): the seeds the all-seeds mean there is made of."""
+    started = np.logical_or.accumulate(logged, axis=-1)
+    not_ended = np.logical_or.accumulate(logged[..., ::-1], axis=-1)[..., ::-1]
+    count = (started & not_ended).sum(axis=1)  # [config, step]
+    # each config's steps ascend, padded with NaN: config * span + step ascends over the flat valid cells
+    valid = ~np.isnan(steps)
+    span = int(np.nanmax(steps)) + 1
+    key = np.nonzero(valid)[0] * span + steps[valid].astype(np.int64)
+    out = np.full(crossing.shape, np.nan)
+    c, j = np.nonzero(~np.isnan(crossing))
+    out[c, j] = count[valid][np.searchsorted(key, c * span + crossing[c, j].astype(np.int64))]
+    return out
 
 
 def _bootstrap_weights(n_seeds: np.ndarray, width: int, n_bootstrap: int, random_state: int | None) -> np.ndarray:
