@@ -41,6 +41,15 @@ def test_noise_free_normalised_fit_returns_the_law_in_env_steps():
     np.testing.assert_allclose(fit.predict(UTDS, 500.0), 0.625 * _law(UTDS), rtol=1e-4)
 
 
+def test_the_pooled_fit_answers_in_the_median_tasks_env_steps_and_a_per_env_fit_in_its_own():
+    table = _crossings(envs={"fast": 1.0, "middle": 3.0, "slow": 10.0})  # median 3, mean 14/3
+    pooled, per_env = DataEfficiency().fit(table), DataEfficiency(normalize=False).fit(table)
+    at = [0.5, 2.0, 8.0]
+    np.testing.assert_allclose(pooled.predict(at, 800.0), 3.0 * _law(at), rtol=1e-4)
+    np.testing.assert_allclose(pooled.predict(at, 800.0), per_env.predict(at, 800.0, "middle"), rtol=1e-4)
+    np.testing.assert_allclose(per_env.predict(at, 800.0, "slow"), 10.0 * _law(at), rtol=1e-4)
+
+
 def test_noisy_fit_recovers_parameters_within_tolerance_and_ci_covers_truth(rng):
     fit = DataEfficiency().fit(_crossings(rng, noise=0.05))
     row = fit.params_.set_index("threshold").loc[800.0]

@@ -671,8 +671,11 @@ class DataEfficiency:
         return float(r.d_min), float(r.beta), float(r.exponent)
 
     def predict(self, utd: Sequence[float] | float, threshold: float, env: str | None = None) -> np.ndarray:
-        """D_J at the given σ values (env steps; of the median task where the fit is normalised). The point value
-        only, whatever the verdict: :meth:`predict_interval` says how far to trust it."""
+        """D_J at the given σ values: the point value only, whatever the verdict (:meth:`predict_interval` says how
+        far to trust it). A per-env fit (``normalize=False``) answers in that env's own env steps; the pooled fit
+        (group ``"all"``) in normalised env steps, the mean over tasks of each task's crossings divided by its median
+        crossing (per J or per task, ``normalize_by``) times the median over tasks of those medians, a median task's
+        scale that is no one task's own: for a task's own env steps use the per-env fit."""
         return efficiency_curve(_positive(utd), *self.params(threshold, env))
 
     def predict_interval(self, utd: Sequence[float] | float, threshold: float, env: str | None = None,
