@@ -17,6 +17,7 @@ from rlscale.analysis import VERDICTS, Analysis, claims_markdown, claims_table
 from rlscale.analysis.claims import (
     CHANGED,
     CONTRADICTED,
+    MECHANISMS,
     MIN_R2,
     NOT_FITTED,
     NOT_SHOWN,
@@ -27,6 +28,7 @@ from rlscale.analysis.claims import (
     efficiency_claim,
     exponent_claim,
     mechanism_claim,
+    mechanism_slopes,
     ties_claim,
 )
 from rlscale.laws.efficiency import DataEfficiency
@@ -220,6 +222,24 @@ def test_the_mechanisms_are_judged_on_the_sign_of_each_claimed_slope(rng):
         "overfitting", one_b).summary
     assert mechanism_claim("plasticity", rises.drop(columns="critic_param_norm")).verdict == NOT_FITTED
     assert mechanism_claim("plasticity", None).verdict == NOT_FITTED
+
+
+def test_mechanism_slopes_give_the_claims_numbers_over_all_tasks_and_each_tasks_own(rng):
+    """Plot j's numbers: the rows of env "all" are the claims' own statistics; a task's rows are the same fit on that
+    task's cells alone, so a slope that only one task has shows there."""
+    cells = _diagnostics(rng, over_utd=0.5, over_b=0.3, norm_utd=0.3, norm_lr=0.2)
+    cells.loc[cells["env"] == "b", "overfitting"] = rng.normal(0.0, 0.1, int((cells["env"] == "b").sum()))
+    slopes = mechanism_slopes(cells)
+    assert set(slopes["env"]) == {"all", "a", "b"} and len(slopes) == 3 * 4
+    for key in MECHANISMS:
+        pooled = slopes[(slopes["measure"] == key) & (slopes["env"] == "all")]
+        assert pooled.drop(columns=["measure", "env", "axis"]).to_dict("records") == mechanism_claim(key, cells).stats
+    own = slopes[(slopes["measure"] == "overfitting") & (slopes["axis"] == "utd")].set_index("env")
+    assert own.loc["a", "lower"] > 0 and own.loc["b", "lower"] < 0 < own.loc["b", "upper"]
+    assert (own.loc[["a", "b"], "dof"] == 45 - 1 - 3).all()
+    one = mechanism_slopes(cells[cells["env"] == "a"])
+    assert set(one["env"]) == {"a"} and len(one) == 4  # one task: its fit is the claims' fit, listed once
+    assert mechanism_slopes(cells.drop(columns="critic_param_norm"))["measure"].unique().tolist() == ["overfitting"]
 
 
 def test_the_markdown_table_has_a_verdict_for_every_claim_and_benchmark():

@@ -390,7 +390,31 @@ def test_a_table_logging_only_the_overfitting_difference_gets_the_overfitting_fi
     row = late[(late["utd"] == 4.0) & (late["batch_size"] == 1024) & (late["learning_rate"] == 1e-3)].iloc[0]
     assert row["overfitting"] == pytest.approx(0.9 * 1e-3 * 1024 * 4)
     by_sigma = [ax for ax in overfitting(late).axes if ax.get_title()][0]
-    assert by_sigma.get_ylabel().startswith("Overfitting (newest") and "not logged" not in by_sigma.get_title()
+    assert by_sigma.get_ylabel().startswith("Overfitting\n(newest") and "not logged" not in by_sigma.get_title()
+
+
+def test_overfitting_draws_every_task_with_its_own_claimed_slopes_and_the_pooled_fit_above():
+    """Plot j shows each task (two rows each) with its slope per doubling and interval in the panel titles, and the
+    claims' fit over all tasks above the figure, so the task that carries a claim is on the page."""
+    from rlscale.analysis import mechanism_slopes
+
+    rng = np.random.default_rng(0)
+    cells = pd.DataFrame([{"env": env, "utd": u, "batch_size": b, "learning_rate": lr} for env in ("a", "b")
+                          for u in (1.0, 2.0, 4.0, 8.0) for b in (32, 64, 128) for lr in (1e-3, 1e-2)])
+    cells["overfitting"] = np.log2(cells["utd"]) + rng.normal(0.0, 0.1, len(cells))
+    cells["critic_param_norm"] = 30.0 * cells["utd"] ** 0.3 * np.exp(rng.normal(0.0, 0.02, len(cells)))
+    slopes = mechanism_slopes(cells)
+    fig = overfitting(cells, slopes=slopes)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert [t.split(":")[0] for t in titles] == ["a"] * 4 + ["b"] * 4
+    a_sigma = slopes[(slopes["env"] == "a") & (slopes["measure"] == "overfitting") & (slopes["axis"] == "utd")]
+    r = a_sigma.iloc[0]
+    assert f"per doubling {r['estimate']:+.2f} [{r['lower']:.2f}, {r['upper']:.2f}], dof {int(r['dof'])}" in titles[0]
+    assert "log norm per doubling" in titles[2]
+    assert fig.get_suptitle().startswith("Fit over all tasks (the claims): overfitting σ +")
+    only_b = overfitting(cells, env="b", slopes=slopes)
+    assert {ax.get_title().split(":")[0] for ax in only_b.axes if ax.get_title()} == {"b"}
+    assert "per doubling" not in " ".join(ax.get_title() for ax in overfitting(cells).axes)
 
 
 def test_overfitting_draws_the_probe_it_has_and_says_which(td_runs):
@@ -404,7 +428,7 @@ def test_overfitting_draws_the_probe_it_has_and_says_which(td_runs):
     newest = td_runs.assign(newest_td_error=td_runs["val_td_error"], replay_td_error=td_runs["train_td_error"],
                             critic_param_norm=td_runs["learning_rate"] * 1e4)
     paper = [ax for ax in overfitting(late_diagnostics(newest)).axes if ax.get_title()]
-    assert paper[0].get_ylabel().startswith("Overfitting (newest") and "\n" not in paper[0].get_title()
+    assert paper[0].get_ylabel().startswith("Overfitting\n(newest") and "\n" not in paper[0].get_title()
     assert paper[2].get_ylabel() == "Critic parameter norm"
 
 

@@ -7,7 +7,7 @@ here draws: figures live in :mod:`rlscale.plots`.
 """
 
 from rlscale.analysis.chain import Analysis, read_csv, write_csv
-from rlscale.analysis.claims import VERDICTS, Claim, claims, claims_markdown, claims_table
+from rlscale.analysis.claims import VERDICTS, Claim, claims, claims_markdown, claims_table, mechanism_slopes
 from rlscale.analysis.steps import (
     DEFAULT_J_LO,
     DIAGNOSTIC_COLUMNS,
@@ -46,6 +46,7 @@ __all__ = [
     "late_diagnostics",
     "load_runs",
     "markdown_table",
+    "mechanism_slopes",
     "nearest_grid_runs",
     "optimum_for_deltas",
     "read_csv",

@@ -284,16 +284,56 @@ def baseline_claim(ratio: pd.DataFrame | None, higher_is_better: bool = True, no
 
 def mechanism_claim(key: str, diagnostics: pd.DataFrame | None) -> Claim:
     """(f), (g): the paper's explanation of the laws, judged on the grid's end-of-training diagnostics (one row per
-    (task, σ, B, η) cell, the seed mean: :func:`~rlscale.analysis.steps.late_diagnostics`). One least-squares fit
-    of the measure (the norm in log) on log2 σ, log2 B and log2 η with one intercept per task; each claimed slope
-    (per doubling) with its 95% interval, heteroscedasticity-robust (HC3) on Student's t. Supported when every
-    claimed slope's interval is above 0, contradicted when one lies below 0."""
-    from statsmodels.regression.linear_model import OLS  # not statsmodels.api: it imports everything
-
+    (task, σ, B, η) cell, the seed mean: :func:`~rlscale.analysis.steps.late_diagnostics`), by
+    :func:`_mechanism_fit` over every task. Supported when every claimed slope's interval is above 0, contradicted
+    when one lies below 0."""
     column, in_log, claimed = MECHANISMS[key]
     if diagnostics is None or column not in diagnostics.columns:
         return Claim(key, NOT_FITTED, f"the grid's runs log no {column.replace('_', ' ')}" if diagnostics is not None
                      else "no σ × B × η grid, so no diagnostics")
+    stats, why_not, n_obs = _mechanism_fit(key, diagnostics)
+    if why_not:
+        return Claim(key, NOT_FITTED, why_not)
+    verdicts = [sign_verdict(-s["upper"], -s["lower"]) for s in stats]  # "rises": the slope is above 0
+    verdict = (CONTRADICTED if CONTRADICTED in verdicts else SUPPORTED if set(verdicts) == {SUPPORTED}
+               else NOT_SHOWN)
+    parts = [f"{_AXES[h]}: {_num(s['estimate'])} [{_num(s['lower'])}, {_num(s['upper'])}]"
+             for h, s in zip(claimed, stats, strict=True)]
+    unit = "log norm" if in_log else "TD error"
+    return Claim(key, verdict, f"{unit} per doubling, 95% CI (HC3): {'; '.join(parts)}; dof {stats[0]['dof']}, "
+                 f"{n_obs} cells", stats)
+
+
+def mechanism_slopes(diagnostics: pd.DataFrame | None) -> pd.DataFrame:
+    """Every claimed slope of (f) and (g) as plot j draws it: the fit over all tasks (``env`` "all", the claims'
+    numbers) and, with several tasks, each task's own. Columns: measure, env, axis, statistic, estimate, lower,
+    upper, dof, n_obs; a fit that cannot be made has no rows."""
+    rows: list[dict] = []
+    if diagnostics is None:
+        return pd.DataFrame(columns=_SLOPE_COLUMNS)
+    envs = sorted(diagnostics["env"].astype(str).unique())
+    groups = [(ALL, diagnostics)] + ([(e, diagnostics[diagnostics["env"].astype(str) == e]) for e in envs]
+                                     if len(envs) > 1 else [])
+    for key, (column, _, claimed) in MECHANISMS.items():
+        if column not in diagnostics.columns:
+            continue
+        for env, table in groups:
+            stats, why_not, _ = _mechanism_fit(key, table)
+            rows += [] if why_not else [{"measure": key, "env": env if len(envs) > 1 else envs[0], "axis": h, **s}
+                                        for h, s in zip(claimed, stats, strict=True)]
+    return pd.DataFrame(rows, columns=_SLOPE_COLUMNS)
+
+
+_SLOPE_COLUMNS = ["measure", "env", "axis", "statistic", "estimate", "lower", "upper", "dof", "n_obs"]
+
+
+def _mechanism_fit(key: str, diagnostics: pd.DataFrame) -> tuple[list[dict], str, int]:
+    """One least-squares fit of the measure (the norm in log) on log2 σ, log2 B and log2 η with one intercept per
+    task; each claimed slope (per doubling) with its 95% interval, heteroscedasticity-robust (HC3) on Student's t.
+    Returns (one stats row per claimed axis, why not fitted or "", cells used)."""
+    from statsmodels.regression.linear_model import OLS  # not statsmodels.api: it imports everything
+
+    column, in_log, claimed = MECHANISMS[key]
     table = diagnostics[np.isfinite(diagnostics[column].to_numpy(dtype=float))]
     if in_log:
         table = table[table[column] > 0]
@@ -303,25 +343,17 @@ def mechanism_claim(key: str, diagnostics: pd.DataFrame | None) -> Claim:
     tasks = pd.get_dummies(table["env"].astype(str), dtype=float)
     design = np.column_stack([tasks.to_numpy(), *(np.log2(table[h].to_numpy(dtype=float)) for h in axes)])
     if any(h not in axes for h in claimed) or len(y) <= design.shape[1]:
-        return Claim(key, NOT_FITTED, f"{len(y)} grid cells over {', '.join(_AXES[h] for h in axes) or 'no axis'}: "
-                     f"too few to fit a slope in each of {', '.join(_AXES[h] for h in claimed)}")
+        return [], (f"{len(y)} grid cells over {', '.join(_AXES[h] for h in axes) or 'no axis'}: too few to fit a "
+                    f"slope in each of {', '.join(_AXES[h] for h in claimed)}"), len(y)
     res = OLS(y, design).fit(cov_type="HC3", use_t=True)
     ci = res.conf_int(ALPHA)
-    stats, parts, verdicts = [], [], []
+    stats = []
     for h in claimed:
         i = tasks.shape[1] + axes.index(h)
-        est, lo, hi = float(res.params[i]), float(ci[i, 0]), float(ci[i, 1])
-        verdict = sign_verdict(-hi, -lo)  # "rises": the slope is above 0
-        verdicts.append(verdict)
-        name = f"slope per doubling of {_AXES[h]}" + (" (log norm)" if in_log else "")
-        stats.append({"statistic": name, "estimate": est, "lower": lo, "upper": hi, "dof": int(res.df_resid),
-                      "n_obs": len(y)})
-        parts.append(f"{_AXES[h]}: {_num(est)} [{_num(lo)}, {_num(hi)}]")
-    verdict = (CONTRADICTED if CONTRADICTED in verdicts else SUPPORTED if set(verdicts) == {SUPPORTED}
-               else NOT_SHOWN)
-    unit = "log norm" if in_log else "TD error"
-    return Claim(key, verdict, f"{unit} per doubling, 95% CI (HC3): {'; '.join(parts)}; dof {int(res.df_resid)}, "
-                 f"{len(y)} cells", stats)
+        stats.append({"statistic": f"slope per doubling of {_AXES[h]}" + (" (log norm)" if in_log else ""),
+                      "estimate": float(res.params[i]), "lower": float(ci[i, 0]), "upper": float(ci[i, 1]),
+                      "dof": int(res.df_resid), "n_obs": len(y)})
+    return stats, "", len(y)
 
 
 def _join(values: Sequence[float]) -> str:

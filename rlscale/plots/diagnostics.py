@@ -10,6 +10,8 @@ different measure) and the training TD error.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -17,11 +19,16 @@ from matplotlib.figure import Figure
 from rlscale.errors import RlscaleError
 from rlscale.plots.style import LABELS, colorbar, finish, new_grid, title_note, utd_colors, utd_ticks
 
+#: (measure, axis) of every claimed slope, in the order the claims list them, and the axes' symbols
+_CLAIMED = (("overfitting", "utd"), ("overfitting", "batch_size"), ("plasticity", "utd"),
+            ("plasticity", "learning_rate"))
+_SYMBOL = {"utd": "σ", "batch_size": "B", "learning_rate": "η"}
+
 
 def _measures(table: pd.DataFrame) -> tuple[pd.Series, str, str, pd.Series, str, str]:
     """(overfitting values, label, note) and (plasticity values, label, note) from what the table logs."""
     if "overfitting" in table.columns:
-        over, over_label, over_note = table["overfitting"], "Overfitting (newest − replay TD error)", ""
+        over, over_label, over_note = table["overfitting"], "Overfitting\n(newest − replay TD error)", ""
     elif {"val_td_error", "train_td_error"} <= set(table.columns):
         over = table["val_td_error"] - table["train_td_error"]
         over_label = "Validation − training TD error"
@@ -38,31 +45,54 @@ def _measures(table: pd.DataFrame) -> tuple[pd.Series, str, str, pd.Series, str,
     return over, over_label, over_note, plast, plast_label, plast_note
 
 
-def overfitting(diagnostics: pd.DataFrame, env: str | None = None) -> Figure:
-    """Plot j: scatter panels, one point per grid cell (σ, B, η) of one task: overfitting against σ
-    (coloured by B) and against B (coloured by σ); plasticity against η (coloured by σ) and against σ
-    (coloured by η)."""
+def overfitting(diagnostics: pd.DataFrame, env: str | None = None, slopes: pd.DataFrame | None = None) -> Figure:
+    """Plot j: per task (two rows each), scatter panels with one point per grid cell (σ, B, η): overfitting against
+    σ (coloured by B) and against B (coloured by σ); plasticity against η (coloured by σ) and against σ (coloured
+    by η). ``env``: one task only (None: every task). ``slopes`` (:func:`rlscale.analysis.mechanism_slopes`): each
+    panel's claimed slope per doubling with its 95% interval in its title, and the fit over all tasks, which the
+    claims judge, above the figure."""
     if diagnostics is None or diagnostics.empty:
         raise RlscaleError("plots: no diagnostics to draw (the grid's run table logs no TD errors)")
-    env = env if env is not None else str(diagnostics["env"].iloc[0])
-    table = diagnostics[diagnostics["env"].astype(str) == env]
-    if table.empty:
-        raise RlscaleError(f"plots: no diagnostics for env {env} (have {', '.join(diagnostics['env'].unique())})")
-    over, over_label, over_note, plast, plast_label, plast_note = _measures(table)
-    fig, axes = new_grid(2, 2, panel=(3.7, 2.9))
-    panels = [
-        (axes[0, 0], "utd", over, over_label, "batch_size", False, f"{env}: overfitting vs σ", over_note),
-        (axes[0, 1], "batch_size", over, over_label, "utd", False, f"{env}: overfitting vs B", ""),
-        (axes[1, 0], "learning_rate", plast, plast_label, "utd", True, f"{env}: plasticity vs η", plast_note),
-        (axes[1, 1], "utd", plast, plast_label, "learning_rate", True, f"{env}: plasticity vs σ", ""),
-    ]
-    for ax, x, y, ylabel, colour_by, ylog, title, note in panels:
-        colours = utd_colors(table[colour_by].to_numpy(dtype=float))
-        ax.scatter(table[x], y, c=colours, s=30, edgecolors="white", linewidths=0.5, zorder=3)
-        if not ylog:
-            ax.axhline(0.0, color="0.6", lw=0.8, zorder=1)
-        finish(ax, LABELS[x], ylabel, ylog=ylog and bool(np.all(y > 0)), title=title)
-        utd_ticks(ax, table[x])
-        colorbar(fig, ax, table[colour_by].to_numpy(dtype=float), kind=colour_by)
-        title_note(ax, note)
+    have = sorted(diagnostics["env"].astype(str).unique())
+    if env is not None and env not in have:
+        raise RlscaleError(f"plots: no diagnostics for env {env} (have {', '.join(have)})")
+    envs = have if env is None else [env]
+    fig, axes = new_grid(2 * len(envs), 2, panel=(3.7, 2.9))
+    for row, task in enumerate(envs):
+        table = diagnostics[diagnostics["env"].astype(str) == task]
+        over, over_label, over_note, plast, plast_label, plast_note = _measures(table)
+        logged = {"overfitting": not over_note, "plasticity": not plast_note}
+        panels = [
+            (axes[2 * row, 0], "utd", over, over_label, "batch_size", False, "overfitting", "vs σ", over_note),
+            (axes[2 * row, 1], "batch_size", over, over_label, "utd", False, "overfitting", "vs B", ""),
+            (axes[2 * row + 1, 0], "learning_rate", plast, plast_label, "utd", True, "plasticity", "vs η", plast_note),
+            (axes[2 * row + 1, 1], "utd", plast, plast_label, "learning_rate", True, "plasticity", "vs σ", ""),
+        ]
+        for ax, x, y, ylabel, colour_by, ylog, measure, versus, note in panels:
+            colours = utd_colors(table[colour_by].to_numpy(dtype=float))
+            ax.scatter(table[x], y, c=colours, s=30, edgecolors="white", linewidths=0.5, zorder=3)
+            if not ylog:
+                ax.axhline(0.0, color="0.6", lw=0.8, zorder=1)
+            finish(ax, LABELS[x], ylabel, ylog=ylog and bool(np.all(y > 0)), title=f"{task}: {measure} {versus}")
+            utd_ticks(ax, table[x])
+            colorbar(fig, ax, table[colour_by].to_numpy(dtype=float), kind=colour_by)
+            slope = _slope(slopes, measure, task, x) if logged[measure] else None
+            title_note(ax, note or (slope or ""))
+    pooled = [_slope(slopes, m, "all", x, named=True) for m, x in _CLAIMED] if len(have) > 1 else []
+    if any(pooled):
+        fig.suptitle(textwrap.fill("Fit over all tasks (the claims): " + "; ".join(p for p in pooled if p), 110),
+                     fontsize=9)
     return fig
+
+
+def _slope(slopes: pd.DataFrame | None, measure: str, env: str, axis: str, named: bool = False) -> str | None:
+    """"per doubling +0.80 [0.51, 1.09], dof 32" (named: "overfitting σ +0.80 ...") for one (measure, task, axis)
+    of ``slopes``; None where it has none."""
+    if slopes is None:
+        return None
+    hit = slopes[(slopes["measure"] == measure) & (slopes["env"] == env) & (slopes["axis"] == axis)]
+    if hit.empty:
+        return None
+    r = hit.iloc[0]
+    what = f"{measure} {_SYMBOL[axis]}" if named else ("log norm" if measure == "plasticity" else "") + " per doubling"
+    return f"{what.strip()} {r['estimate']:+.2f} [{r['lower']:.2f}, {r['upper']:.2f}], dof {int(r['dof'])}"
