@@ -79,6 +79,9 @@ _D_J = "D_J(σ) = D_min + (β/σ)^α"
 #: utd_optimal, data_optimal, compute_optimal (σ*, D*, C* at budget)
 PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "env_return", "budget", "estimate", "lower", "upper",
                       "df_resid", "status", "extrapolated")
+#: what the baseline's source says: its pooled D_J is normalised by the fitted runs' per-task medians, so the two
+#: compare task by task (as data_ratio does) rather than each on its own median task's scale
+_ON_FITTED_SCALE = "; pooled D_J on the fitted runs' per-task scale (their median crossings)"
 _NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid value" for an unreached sample
 #: the way out of a grid with one seed per configuration, named by every error that refuses one
 ONE_SEED_WAY = ("estimators point, mean_other and quadratic read the all-seeds curves, so one seed per configuration "
@@ -282,13 +285,15 @@ class Analysis:
             if "baseline" in loaded:
                 self.sources_["baseline"] = _describe(baseline, loaded["baseline"],
                                                       "constant-hyperparameter comparison")
-                self.baseline_ = self._fit_frontier(loaded["baseline"], "baseline runs", "baseline")
+                self.baseline_ = self._fit_frontier(loaded["baseline"], "baseline runs" + _ON_FITTED_SCALE,
+                                                    "baseline", reference=self.fitted_.efficiency)
             elif grid is not None:
                 base = nearest_grid_runs(grid, self.hparams_.laws.baseline(self.grid_values_["utd"]))
                 base_source = (f"grid cells at the grid-best (B, η) of σ = {self.baseline_utd:g} "
                                "(no baseline runs given)")
                 self.sources_["baseline"] = {"table": "grid", "role": base_source}
-                self.baseline_ = self._fit_frontier(base, base_source, "baseline")
+                self.baseline_ = self._fit_frontier(base, base_source + _ON_FITTED_SCALE, "baseline",
+                                                    reference=self.fitted_.efficiency)
             self.data_ratio_ = None if self.baseline_ is None else compare_data(
                 self.fitted_, self.baseline_, same_runs="fitted" not in loaded and "baseline" not in loaded)
             if grid is not None:
@@ -324,8 +329,10 @@ class Analysis:
                            provenance=self._provenance(max_returns or {"grid": self.max_returns_.get("grid")}))
 
     def _fit_frontier(self, table: pd.DataFrame, source: str, runs: str, batch: BatchSizeLaw | None = None,
-                      crossings: ThresholdCrossings | None = None) -> FrontierFit:
-        """One table's frontier; a table with a single seed per configuration gets Jacobian intervals."""
+                      crossings: ThresholdCrossings | None = None,
+                      reference: DataEfficiency | None = None) -> FrontierFit:
+        """One table's frontier; a table with a single seed per configuration gets Jacobian intervals. ``reference``:
+        the fitted runs' D_J fit, whose per-task scale a compared run set's pooled D_J is put on."""
         opts = self.options_
         seeds = int(table.groupby(["env", "utd", "batch_size", "learning_rate"], observed=True)["seed"].nunique().min())
         n_bootstrap = self.n_bootstrap if seeds > 1 else 0
@@ -339,7 +346,8 @@ class Analysis:
             crossings=crossings if n_bootstrap else None, strict=opts["crossing"] == "strict",
             normalize_by="task" if opts["dj_normalize"] == "per_task" else "threshold", loss=opts["dj_loss"],
             search=opts["sigma_search"], budget_points=opts["budget_points"], compute_unit=self.compute_unit,
-            provenance=self._provenance({runs: self.max_returns_.get(runs, self.max_returns_.get("grid"))}))
+            provenance=self._provenance({runs: self.max_returns_.get(runs, self.max_returns_.get("grid"))}),
+            reference=reference)
 
     def _provenance(self, max_returns: dict) -> dict[str, Any]:
         """What every output records: the method, each resolved option, the max returns used."""
