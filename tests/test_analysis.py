@@ -377,3 +377,13 @@ def test_the_baseline_is_pooled_on_the_fitted_runs_scale_so_its_points_agree_wit
     span = both.groupby(["threshold", "utd"])["ratio"].agg(["min", "max"]).join(pooled.rename("pooled"), how="inner")
     assert len(span) and (span["max"] > span["min"]).any()
     assert ((span["pooled"] >= span["min"] * (1 - 1e-9)) & (span["pooled"] <= span["max"] * (1 + 1e-9))).all()
+
+
+def test_numbers_held_in_object_columns_are_written_to_ten_significant_digits_too(tmp_path):
+    from rlscale.analysis import write_csv
+
+    empty = pd.DataFrame(columns=["threshold", "utd", "at_boundary", "note"])  # runs without an optimum
+    full = pd.DataFrame({"threshold": [200.0], "utd": [0.949385575384317], "at_boundary": [False], "note": [""]})
+    write_csv(tmp_path / "optima.csv", pd.concat([full.assign(runs="fitted"), empty.assign(runs="baseline")],
+                                                 ignore_index=True))
+    assert (tmp_path / "optima.csv").read_text().splitlines()[1] == "200,0.9493855754,False,,fitted"

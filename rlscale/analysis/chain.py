@@ -740,7 +740,9 @@ def _warn_selection(table: pd.DataFrame, runs: str, grid: pd.DataFrame | None) -
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     """A table as CSV with numbers to 10 significant digits: unchanged numbers give unchanged bytes, and a
-    last-bit difference (another BLAS kernel) does not change them either."""
+    last-bit difference (another BLAS kernel) does not change them either. Numbers held in object columns (a
+    table concatenated with an empty one, e.g. the optima of runs without a D_J law) get the same format."""
+    frame = frame.infer_objects()
     io.write_with(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n"))
 
 
