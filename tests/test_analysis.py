@@ -387,3 +387,22 @@ def test_numbers_held_in_object_columns_are_written_to_ten_significant_digits_to
     write_csv(tmp_path / "optima.csv", pd.concat([full.assign(runs="fitted"), empty.assign(runs="baseline")],
                                                  ignore_index=True))
     assert (tmp_path / "optima.csv").read_text().splitlines()[1] == "200,0.9493855754,False,,fitted"
+
+
+def test_a_prediction_outside_its_own_interval_gets_a_column_and_one_warning(saved):
+    a = saved[1]
+    eff = a.fitted_.per_env
+    r = eff.params_[eff.params_["status"] == "ok"].iloc[0]
+    boot = eff.bootstrap_.copy()
+    hit = (boot["group"] == r["group"]) & np.isclose(boot["threshold"], r["threshold"])
+    boot.loc[hit, "log_d_min"] = np.log(r["d_min"]) + 0.5 + 0.01 * np.arange(hit.sum())  # refits all above the fit
+    boot.loc[hit, "log_utd_scale"], boot.loc[hit, "exponent"] = np.log(r["utd_scale"]), r["exponent"]
+    leaning = Analysis.load(saved[2])
+    leaning.fitted_.per_env.bootstrap_ = boot
+    with pytest.warns(RlscaleWarning, match="1 prediction\\(s\\) lie outside their own interval") as caught:
+        table = leaning.predict([1.0], thresholds=[r["threshold"]])
+    assert sum(issubclass(w.category, RlscaleWarning) for w in caught) == 1
+    assert "outside_interval" in table.columns and table["outside_interval"].dtype == bool
+    flagged = table[table["outside_interval"]]
+    assert flagged[["quantity", "env"]].values.tolist() == [["data_to_threshold", r["group"]]]
+    assert (flagged["estimate"] < flagged["lower"]).all()

@@ -322,3 +322,26 @@ def test_a_task_the_reference_never_reaches_keeps_its_own_median_and_says_so():
     with pytest.warns(RlscaleWarning, match="env fast at J=800"):
         base = DataEfficiency().fit(baseline, reference=fit.normalization_)
     assert np.isfinite(_pooled(base, 800.0)).all()
+
+
+def _leaning(shift: float) -> DataEfficiency:
+    """A per-env fit of a noise-free law whose bootstrap refits sit ``shift`` above it in log D_min, spread ±0.1."""
+    fit = DataEfficiency(normalize=False).fit(_crossings(envs={"env-a": 1.0}, thresholds=(800.0,)))
+    r = fit.params_.iloc[0]
+    theta = np.array([np.log(r["d_min"]), np.log(r["utd_scale"]), r["exponent"]])
+    boot = pd.DataFrame([("env-a", 800.0, k, *(theta + [shift + 0.01 * (k - 9.5), 0.0, 0.0])) for k in range(20)],
+                        columns=["group", "threshold", "sample", "log_d_min", "log_utd_scale", "exponent"])
+    return DataEfficiency.from_frames(fit.params_, fit.points_, boot, normalize=False)
+
+
+def test_an_estimate_outside_its_own_percentile_interval_is_marked_and_said_once():
+    leaning = _leaning(0.2)
+    with pytest.warns(RlscaleWarning, match="outside its own interval at 2 value") as caught:
+        table = leaning.predict_interval([1.0, 4.0], 800.0, "env-a")
+    assert len([w for w in caught if issubclass(w.category, RlscaleWarning)]) == 1
+    assert table["outside_interval"].tolist() == [True, True] and (table["estimate"] < table["lower"]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RlscaleWarning)
+        centred = _leaning(0.0).predict_interval([1.0, 4.0], 800.0, "env-a")  # the refits straddle it: no flag
+        quiet = leaning.predict_interval([1.0], 800.0, "env-a", warn=False)
+    assert not centred["outside_interval"].any() and quiet["outside_interval"].all()

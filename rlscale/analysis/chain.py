@@ -61,7 +61,7 @@ from rlscale.analysis.steps import (
     tie_sensitivity,
 )
 from rlscale.errors import RlscaleError, RlscaleWarning, TooFewSeeds
-from rlscale.laws.efficiency import ALL, DataEfficiency
+from rlscale.laws.efficiency import ALL, DataEfficiency, outside_interval
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
 from rlscale.laws.normalize import check_range_envs, score_to_return
@@ -78,7 +78,7 @@ _D_J = "D_J(σ) = D_min + (β/σ)^α"
 #: the columns of :meth:`Analysis.predict`: quantity is batch_size, learning_rate, data_to_threshold (D_J at utd) or
 #: utd_optimal, data_optimal, compute_optimal (σ*, D*, C* at budget)
 PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "env_return", "budget", "estimate", "lower", "upper",
-                      "df_resid", "status", "extrapolated")
+                      "df_resid", "status", "extrapolated", "outside_interval")
 #: what the baseline's source says: its pooled D_J is normalised by the fitted runs' per-task medians, so the two
 #: compare task by task (as data_ratio does) rather than each on its own median task's scale
 _ON_FITTED_SCALE = "; pooled D_J on the fitted runs' per-task scale (their median crossings)"
@@ -464,7 +464,8 @@ class Analysis:
         - at each budget F of ``budgets``: σ*(F), D*(F) and C*(F) (the laws in F of the ``runs`` runs).
 
         Only rows whose ``status`` is ``ok`` come from a law; ``extrapolated`` marks a σ or F outside the values
-        the law was fitted on.
+        the law was fitted on; ``outside_interval`` an estimate outside its own interval (a percentile bootstrap
+        interval can lean away from the point fit), said once in a warning.
         """
         frames = []
         if len(utds) and self.hparams_ is not None:
@@ -477,7 +478,7 @@ class Analysis:
             top, bottom = scale.get("max_return") or {}, scale.get("min_return")
             for threshold in per_env.thresholds_ if thresholds is None else thresholds:
                 for env in per_env.groups_:
-                    frames.append(per_env.predict_interval(utds, threshold, env, alpha).rename(
+                    frames.append(per_env.predict_interval(utds, threshold, env, alpha, warn=False).rename(
                         columns={"group": "env"}).assign(quantity="data_to_threshold",
                                                          env_return=score_to_return(threshold, env, top, bottom)))
         if fit is not None and len(budgets):
@@ -486,7 +487,18 @@ class Analysis:
                     quantity=f"{quantity}_optimal", env=ALL))
         if not frames:
             return pd.DataFrame(columns=PREDICTION_COLUMNS)
-        return pd.concat(frames, ignore_index=True).reindex(columns=PREDICTION_COLUMNS)
+        out = pd.concat(frames, ignore_index=True)
+        out["outside_interval"] = outside_interval(out["estimate"], out["lower"], out["upper"])
+        if out["outside_interval"].any():
+            first = out[out["outside_interval"]].iloc[0]
+            warnings.warn(f"{int(out['outside_interval'].sum())} prediction(s) lie outside their own interval (first: "
+                          f"{first['quantity']} of {first['env']} at "
+                          + (f"σ {first['utd']:g}" if pd.notna(first["utd"]) else f"F {first['budget']:g}")
+                          + (f", J={first['threshold']:g}" if pd.notna(first["threshold"]) else "")
+                          + "): a percentile bootstrap interval leans away from the point fit there (column "
+                          "outside_interval); read it as the refits' spread, not as centred on the estimate",
+                          RlscaleWarning, stacklevel=2)
+        return out.reindex(columns=PREDICTION_COLUMNS)
 
     def extrapolation(self) -> pd.DataFrame:
         """Table k (extrapolation): every held-out point, its prediction and |pred − actual| / actual, or

@@ -462,6 +462,20 @@ def _unreferenced(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     return ref.loc[bad, ["threshold", "env"]]
 
 
+def outside_interval(estimate: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Whether each estimate lies outside its own interval (a bound that is NaN does not count): a percentile
+    bootstrap interval can, where the refits lean to one side of the point fit."""
+    estimate, lower, upper = (np.asarray(v, dtype=float) for v in (estimate, lower, upper))
+    with np.errstate(invalid="ignore"):
+        return (estimate < lower) | (estimate > upper)
+
+
+def _outside_message(n: int, what: str, first: float) -> str:
+    return (f"{what}: the estimate lies outside its own interval at {n} value(s) (first: σ {first:g}); the percentile "
+            "interval of the bootstrap refits leans away from the point fit there (outside_interval marks the rows): "
+            "read the interval as the refits' spread, not as centred on the estimate")
+
+
 HELDOUT_COLUMNS = ("group", "threshold", "utd", "actual", "predicted", "rel_error", "reason")
 BOOTSTRAP_COLUMNS = ("group", "threshold", "sample", *_THETA)
 
@@ -746,13 +760,15 @@ class DataEfficiency:
         return efficiency_curve(_positive(utd), *self.params(threshold, env))
 
     def predict_interval(self, utd: Sequence[float] | float, threshold: float, env: str | None = None,
-                         alpha: float = 0.05) -> pd.DataFrame:
+                         alpha: float = 0.05, warn: bool = True) -> pd.DataFrame:
         """D_J at the given σ with its (1 - alpha) interval, one row per σ: ``group, threshold, utd, estimate, lower,
-        upper, df_resid, status, extrapolated`` (σ outside the σ this law was fitted on).
+        upper, df_resid, status, extrapolated`` (σ outside the σ this law was fitted on), ``outside_interval``.
 
         The interval is that of the fitted curve at σ: percentiles of the bootstrap refits' curves where the fit has
         them (the samples of :meth:`conf_int`), else the delta method on the stored covariance of (log D_min,
-        log s_0, α) with t on the residual dof; NaN where not fitted or without residual dof.
+        log s_0, α) with t on the residual dof; NaN where not fitted or without residual dof. A percentile interval
+        need not contain the point fit (the refits lean one way): ``outside_interval`` marks those rows and, with
+        ``warn``, one :class:`~rlscale.errors.RlscaleWarning` says so, rather than another interval silently.
         """
         check_alpha(alpha)
         utd, r = _positive(utd), self._row(threshold, env)
@@ -776,9 +792,13 @@ class DataEfficiency:
         if self.fit_utds is not None:
             fitted = fitted[(fitted >= self.fit_utds[0]) & (fitted <= self.fit_utds[1])]
         lo, hi = (fitted.min(), fitted.max()) if len(fitted) else (np.inf, -np.inf)
+        outside = outside_interval(estimate, lower, upper)
+        if warn and outside.any():
+            warnings.warn(_outside_message(int(outside.sum()), f"D_J at J={r.threshold:g}" + (
+                "" if r.group == ALL else f" ({r.group})"), float(utd[outside][0])), RlscaleWarning, stacklevel=2)
         return pd.DataFrame({"group": r.group, "threshold": float(r.threshold), "utd": utd, "estimate": estimate,
                              "lower": lower, "upper": upper, "df_resid": int(r.df_resid), "status": r.status,
-                             "extrapolated": (utd < lo) | (utd > hi)})
+                             "extrapolated": (utd < lo) | (utd > hi), "outside_interval": outside})
 
     def _bootstrap_thetas(self, r) -> np.ndarray:
         b = self.bootstrap_
