@@ -359,3 +359,50 @@ def test_a_threshold_is_given_in_each_tasks_own_return_beside_the_data_to_reach_
     table = a.predict([2.0], thresholds=[300.0]).query("quantity == 'data_to_threshold'").set_index("env")
     assert table.loc["Pendulum-v1", "env_return"] == -1500 + 0.3 * 1500
     assert table.loc["InvertedPendulum-v4", "env_return"] == 300.0  # max return 1000, min 0
+
+
+def test_the_baseline_is_pooled_on_the_fitted_runs_scale_so_its_points_agree_with_the_data_ratios(tables):
+    fitted = pd.read_parquet(tables["fitted"])
+    stretch = np.where(fitted["env"] == "env-b", 3.0, 1.0) * fitted["utd"].map(lambda u: 1.5 if u >= 4 else 0.7)
+    baseline = fitted.assign(env_step=(fitted["env_step"] * stretch).round().astype(fitted["env_step"].dtype))
+    a = Analysis(delta=3e8, thresholds=THRESHOLDS[:4], n_bootstrap=5, holdout=0).fit(
+        tables["grid"], fitted=fitted, baseline=baseline)
+    assert a.baseline_.efficiency.normalization_.equals(a.fitted_.efficiency.normalization_)
+    assert "fitted runs' per-task scale" in a.baseline_.source
+    points = pd.concat([fit.efficiency.points_.assign(runs=runs) for runs, fit in a.frontier_fits().items()])
+    pooled = points.pivot_table(index=["threshold", "utd"], columns="runs", values="data")
+    pooled = (pooled["fitted"] / pooled["baseline"]).dropna()
+    ratio = a.data_ratio_[a.data_ratio_["group"] != "all"]
+    both = ratio.groupby(["threshold", "utd"]).filter(lambda g: np.isfinite(g["ratio"]).all() and len(g) > 1)
+    span = both.groupby(["threshold", "utd"])["ratio"].agg(["min", "max"]).join(pooled.rename("pooled"), how="inner")
+    assert len(span) and (span["max"] > span["min"]).any()
+    assert ((span["pooled"] >= span["min"] * (1 - 1e-9)) & (span["pooled"] <= span["max"] * (1 + 1e-9))).all()
+
+
+def test_numbers_held_in_object_columns_are_written_to_ten_significant_digits_too(tmp_path):
+    from rlscale.analysis import write_csv
+
+    empty = pd.DataFrame(columns=["threshold", "utd", "at_boundary", "note"])  # runs without an optimum
+    full = pd.DataFrame({"threshold": [200.0], "utd": [0.949385575384317], "at_boundary": [False], "note": [""]})
+    write_csv(tmp_path / "optima.csv", pd.concat([full.assign(runs="fitted"), empty.assign(runs="baseline")],
+                                                 ignore_index=True))
+    assert (tmp_path / "optima.csv").read_text().splitlines()[1] == "200,0.9493855754,False,,fitted"
+
+
+def test_a_prediction_outside_its_own_interval_gets_a_column_and_one_warning(saved):
+    a = saved[1]
+    eff = a.fitted_.per_env
+    r = eff.params_[eff.params_["status"] == "ok"].iloc[0]
+    boot = eff.bootstrap_.copy()
+    hit = (boot["group"] == r["group"]) & np.isclose(boot["threshold"], r["threshold"])
+    boot.loc[hit, "log_d_min"] = np.log(r["d_min"]) + 0.5 + 0.01 * np.arange(hit.sum())  # refits all above the fit
+    boot.loc[hit, "log_utd_scale"], boot.loc[hit, "exponent"] = np.log(r["utd_scale"]), r["exponent"]
+    leaning = Analysis.load(saved[2])
+    leaning.fitted_.per_env.bootstrap_ = boot
+    with pytest.warns(RlscaleWarning, match="1 prediction\\(s\\) lie outside their own interval") as caught:
+        table = leaning.predict([1.0], thresholds=[r["threshold"]])
+    assert sum(issubclass(w.category, RlscaleWarning) for w in caught) == 1
+    assert "outside_interval" in table.columns and table["outside_interval"].dtype == bool
+    flagged = table[table["outside_interval"]]
+    assert flagged[["quantity", "env"]].values.tolist() == [["data_to_threshold", r["group"]]]
+    assert (flagged["estimate"] < flagged["lower"]).all()

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.errors import RlscaleError
-from rlscale.laws.efficiency import DataEfficiency, efficiency_curve
+from rlscale.errors import RlscaleError, RlscaleWarning
+from rlscale.laws.efficiency import DataEfficiency, _aggregate, efficiency_curve
 
 UTDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 ENV_SCALE = {"env-a": 0.5, "env-b": 1.0, "env-c": 2.0}  # median 1: the normalised law is the base law
@@ -251,3 +251,97 @@ def test_the_interval_of_d_j_at_a_utd_with_bootstrap_refits_is_the_percentile_of
     np.testing.assert_allclose(frame["lower"], np.quantile(curves, 0.025, axis=0), rtol=1e-3)
     np.testing.assert_allclose(frame["upper"], np.quantile(curves, 0.975, axis=0), rtol=1e-3)
     assert (frame["lower"] <= frame["estimate"]).all() and (frame["estimate"] <= frame["upper"]).all()
+
+
+def _two_tasks(scale: dict[str, float], speed: dict[str, float], thresholds=(500.0, 800.0)) -> pd.DataFrame:
+    """Crossings of two tasks at their own scales, each task's times ``speed`` times its σ law's (per σ a factor)."""
+    rows = []
+    for env, s in scale.items():
+        for j in thresholds:
+            for k, utd in enumerate(UTDS):
+                rows.append({"env": env, "utd": utd, "threshold": j,
+                             "crossing": s * speed[env] ** (k / 3) * (j / 800.0) * _law(utd)})
+    return pd.DataFrame(rows)
+
+
+def _pooled(fit: DataEfficiency, threshold: float) -> pd.Series:
+    p = fit.points_
+    return p[np.isclose(p["threshold"], threshold)].set_index("utd")["data"]
+
+
+def test_a_run_set_on_anothers_scale_divides_into_a_weighted_mean_of_per_task_ratios():
+    fitted = _two_tasks({"slow": 7.0, "fast": 1.0}, {"slow": 1.0, "fast": 1.0})
+    baseline = _two_tasks({"slow": 9.0, "fast": 0.8}, {"slow": 1.1, "fast": 0.8})  # ratios straddle 1, rescaled
+    fit = DataEfficiency().fit(fitted)
+    base = DataEfficiency().fit(baseline, reference=fit.normalization_)
+    for thr in (500.0, 800.0):
+        f, b = fitted[fitted["threshold"] == thr], baseline[baseline["threshold"] == thr]
+        wide = f.pivot(index="utd", columns="env", values="crossing")
+        ratio = b.pivot(index="utd", columns="env", values="crossing") / wide
+        weight = wide / wide.median()  # the fitted runs' normalised times
+        expected = (weight * ratio).sum(axis=1) / weight.sum(axis=1)
+        got = _pooled(base, thr) / _pooled(fit, thr)
+        np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12)
+        assert ((got >= ratio.min(axis=1) - 1e-12) & (got <= ratio.max(axis=1) + 1e-12)).all()
+    own = DataEfficiency().fit(baseline)  # each on its own median task: the ratio leaves the per-task range
+    got = _pooled(own, 800.0) / _pooled(fit, 800.0)
+    f, b = fitted[fitted["threshold"] == 800.0], baseline[baseline["threshold"] == 800.0]
+    ratio = b.pivot(index="utd", columns="env", values="crossing") / f.pivot(index="utd", columns="env",
+                                                                               values="crossing")
+    assert ((got < ratio.min(axis=1)) | (got > ratio.max(axis=1))).any()
+
+
+def test_the_reference_scale_is_used_for_every_bootstrap_sample_and_a_single_task_is_unchanged(rng):
+    fitted = _two_tasks({"slow": 7.0, "fast": 1.0}, {"slow": 1.0, "fast": 1.0})
+    baseline = _two_tasks({"slow": 9.0, "fast": 0.8}, {"slow": 1.1, "fast": 0.8})
+    samples = pd.concat([baseline.assign(sample=k, crossing=baseline["crossing"] * np.exp(rng.normal(0, 0.05, len(
+        baseline)))) for k in range(4)], ignore_index=True)
+    fit = DataEfficiency().fit(fitted)
+    norm = fit.normalization_.set_index(["threshold", "env"])
+    base = DataEfficiency().fit(baseline, samples, reference=fit.normalization_)
+    assert base.normalization_.equals(fit.normalization_)
+    one = samples[(samples["sample"] == 2) & (samples["threshold"] == 800.0)]
+    rel = one["crossing"].to_numpy() / norm.loc[list(zip(one["threshold"], one["env"], strict=True)), "median"]
+    expected = pd.Series(rel.to_numpy(), index=one["utd"].to_numpy()).groupby(level=0).mean() * norm.loc[
+        (800.0, "slow"), "scale"]
+    got = _aggregate(samples, True, reference=fit.normalization_)
+    got = got[(got["sample"] == 2) & (got["threshold"] == 800.0)].set_index("utd")["data"]
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    single_fit, single_base = (t[t["env"] == "slow"] for t in (fitted, baseline))
+    alone = DataEfficiency().fit(single_base)
+    referenced = DataEfficiency().fit(single_base, reference=DataEfficiency().fit(single_fit).normalization_)
+    np.testing.assert_allclose(referenced.points_["data"], alone.points_["data"], rtol=1e-12)
+    np.testing.assert_allclose(referenced.points_["data"], single_base["crossing"], rtol=1e-12)
+
+
+def test_a_task_the_reference_never_reaches_keeps_its_own_median_and_says_so():
+    fitted = _two_tasks({"slow": 7.0, "fast": 1.0}, {"slow": 1.0, "fast": 1.0})
+    fitted.loc[(fitted["env"] == "fast") & (fitted["threshold"] == 800.0), "crossing"] = np.nan
+    baseline = _two_tasks({"slow": 9.0, "fast": 0.8}, {"slow": 1.1, "fast": 0.8})
+    fit = DataEfficiency().fit(fitted)
+    with pytest.warns(RlscaleWarning, match="env fast at J=800"):
+        base = DataEfficiency().fit(baseline, reference=fit.normalization_)
+    assert np.isfinite(_pooled(base, 800.0)).all()
+
+
+def _leaning(shift: float) -> DataEfficiency:
+    """A per-env fit of a noise-free law whose bootstrap refits sit ``shift`` above it in log D_min, spread ±0.1."""
+    fit = DataEfficiency(normalize=False).fit(_crossings(envs={"env-a": 1.0}, thresholds=(800.0,)))
+    r = fit.params_.iloc[0]
+    theta = np.array([np.log(r["d_min"]), np.log(r["utd_scale"]), r["exponent"]])
+    boot = pd.DataFrame([("env-a", 800.0, k, *(theta + [shift + 0.01 * (k - 9.5), 0.0, 0.0])) for k in range(20)],
+                        columns=["group", "threshold", "sample", "log_d_min", "log_utd_scale", "exponent"])
+    return DataEfficiency.from_frames(fit.params_, fit.points_, boot, normalize=False)
+
+
+def test_an_estimate_outside_its_own_percentile_interval_is_marked_and_said_once():
+    leaning = _leaning(0.2)
+    with pytest.warns(RlscaleWarning, match="outside its own interval at 2 value") as caught:
+        table = leaning.predict_interval([1.0, 4.0], 800.0, "env-a")
+    assert len([w for w in caught if issubclass(w.category, RlscaleWarning)]) == 1
+    assert table["outside_interval"].tolist() == [True, True] and (table["estimate"] < table["lower"]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RlscaleWarning)
+        centred = _leaning(0.0).predict_interval([1.0, 4.0], 800.0, "env-a")  # the refits straddle it: no flag
+        quiet = leaning.predict_interval([1.0], 800.0, "env-a", warn=False)
+    assert not centred["outside_interval"].any() and quiet["outside_interval"].all()

@@ -252,3 +252,21 @@ def test_a_best_cell_at_the_grids_edge_and_a_utd_missing_cells_are_said(crossing
     with pytest.warns(RlscaleWarning, match=r"1 \(env, utd\) point\(s\) lack cells of their env's B × η grid "
                                             r"\(first: env env-a at utd 8, 24 of 30 configurations\)"):
         BestHyperparams().fit(holey)
+
+
+def test_the_share_of_resamples_that_give_an_estimate_is_recorded_where_no_cell_reaches_j():
+    """At σ = 2 one seed of four never learns: the all-seeds mean peaks at 750 (n_reached 0); a cell's resample
+    reaches J = 800 only without that seed, (3/4)^4 of the time, and a sample gives an estimate when either of
+    the two cells (resampled independently) does."""
+    steps = np.arange(1, 11) * 1000
+    rows = [{"benchmark": "dmc", "env": "e", "algo": "sac", "utd": utd, "batch_size": b, "learning_rate": 1e-3,
+             "critic_params": 1000, "seed": seed, "env_step": step,
+             "score": 0.0 if (utd == 2.0 and seed == 3) else 100.0 * k}
+            for utd in (1.0, 2.0) for b in (32, 64) for seed in range(4) for k, step in enumerate(steps, 1)]
+    crossings = ThresholdCrossings([800.0], n_bootstrap=400, random_state=0).fit(pd.DataFrame(rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RlscaleWarning)
+        best = BestHyperparams(800.0, "bootstrap").fit(crossings).best_.set_index("utd")
+    assert best.loc[1.0, "estimated_frac"] == 1.0 and best.loc[1.0, "n_reached"] == 2
+    assert best.loc[2.0, "n_reached"] == 0 and np.isfinite(best.loc[2.0, "batch_size"])
+    assert best.loc[2.0, "estimated_frac"] == pytest.approx(1 - (1 - 0.75**4) ** 2, abs=0.06)

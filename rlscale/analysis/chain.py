@@ -61,7 +61,7 @@ from rlscale.analysis.steps import (
     tie_sensitivity,
 )
 from rlscale.errors import RlscaleError, RlscaleWarning, TooFewSeeds
-from rlscale.laws.efficiency import ALL, DataEfficiency
+from rlscale.laws.efficiency import ALL, DataEfficiency, outside_interval
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
 from rlscale.laws.normalize import check_range_envs, score_to_return
@@ -78,7 +78,10 @@ _D_J = "D_J(σ) = D_min + (β/σ)^α"
 #: the columns of :meth:`Analysis.predict`: quantity is batch_size, learning_rate, data_to_threshold (D_J at utd) or
 #: utd_optimal, data_optimal, compute_optimal (σ*, D*, C* at budget)
 PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "env_return", "budget", "estimate", "lower", "upper",
-                      "df_resid", "status", "extrapolated")
+                      "df_resid", "status", "extrapolated", "outside_interval")
+#: what the baseline's source says: its pooled D_J is normalised by the fitted runs' per-task medians, so the two
+#: compare task by task (as data_ratio does) rather than each on its own median task's scale
+_ON_FITTED_SCALE = "; pooled D_J on the fitted runs' per-task scale (their median crossings)"
 _NO_FIRST = ("quadratic", "bootstrap_quadratic")  # no argmin, so no "first grid value" for an unreached sample
 #: the way out of a grid with one seed per configuration, named by every error that refuses one
 ONE_SEED_WAY = ("estimators point, mean_other and quadratic read the all-seeds curves, so one seed per configuration "
@@ -282,13 +285,15 @@ class Analysis:
             if "baseline" in loaded:
                 self.sources_["baseline"] = _describe(baseline, loaded["baseline"],
                                                       "constant-hyperparameter comparison")
-                self.baseline_ = self._fit_frontier(loaded["baseline"], "baseline runs", "baseline")
+                self.baseline_ = self._fit_frontier(loaded["baseline"], "baseline runs" + _ON_FITTED_SCALE,
+                                                    "baseline", reference=self.fitted_.efficiency)
             elif grid is not None:
                 base = nearest_grid_runs(grid, self.hparams_.laws.baseline(self.grid_values_["utd"]))
                 base_source = (f"grid cells at the grid-best (B, η) of σ = {self.baseline_utd:g} "
                                "(no baseline runs given)")
                 self.sources_["baseline"] = {"table": "grid", "role": base_source}
-                self.baseline_ = self._fit_frontier(base, base_source, "baseline")
+                self.baseline_ = self._fit_frontier(base, base_source + _ON_FITTED_SCALE, "baseline",
+                                                    reference=self.fitted_.efficiency)
             self.data_ratio_ = None if self.baseline_ is None else compare_data(
                 self.fitted_, self.baseline_, same_runs="fitted" not in loaded and "baseline" not in loaded)
             if grid is not None:
@@ -324,8 +329,10 @@ class Analysis:
                            provenance=self._provenance(max_returns or {"grid": self.max_returns_.get("grid")}))
 
     def _fit_frontier(self, table: pd.DataFrame, source: str, runs: str, batch: BatchSizeLaw | None = None,
-                      crossings: ThresholdCrossings | None = None) -> FrontierFit:
-        """One table's frontier; a table with a single seed per configuration gets Jacobian intervals."""
+                      crossings: ThresholdCrossings | None = None,
+                      reference: DataEfficiency | None = None) -> FrontierFit:
+        """One table's frontier; a table with a single seed per configuration gets Jacobian intervals. ``reference``:
+        the fitted runs' D_J fit, whose per-task scale a compared run set's pooled D_J is put on."""
         opts = self.options_
         seeds = int(table.groupby(["env", "utd", "batch_size", "learning_rate"], observed=True)["seed"].nunique().min())
         n_bootstrap = self.n_bootstrap if seeds > 1 else 0
@@ -339,7 +346,8 @@ class Analysis:
             crossings=crossings if n_bootstrap else None, strict=opts["crossing"] == "strict",
             normalize_by="task" if opts["dj_normalize"] == "per_task" else "threshold", loss=opts["dj_loss"],
             search=opts["sigma_search"], budget_points=opts["budget_points"], compute_unit=self.compute_unit,
-            provenance=self._provenance({runs: self.max_returns_.get(runs, self.max_returns_.get("grid"))}))
+            provenance=self._provenance({runs: self.max_returns_.get(runs, self.max_returns_.get("grid"))}),
+            reference=reference)
 
     def _provenance(self, max_returns: dict) -> dict[str, Any]:
         """What every output records: the method, each resolved option, the max returns used."""
@@ -456,7 +464,8 @@ class Analysis:
         - at each budget F of ``budgets``: σ*(F), D*(F) and C*(F) (the laws in F of the ``runs`` runs).
 
         Only rows whose ``status`` is ``ok`` come from a law; ``extrapolated`` marks a σ or F outside the values
-        the law was fitted on.
+        the law was fitted on; ``outside_interval`` an estimate outside its own interval (a percentile bootstrap
+        interval can lean away from the point fit), said once in a warning.
         """
         frames = []
         if len(utds) and self.hparams_ is not None:
@@ -469,7 +478,7 @@ class Analysis:
             top, bottom = scale.get("max_return") or {}, scale.get("min_return")
             for threshold in per_env.thresholds_ if thresholds is None else thresholds:
                 for env in per_env.groups_:
-                    frames.append(per_env.predict_interval(utds, threshold, env, alpha).rename(
+                    frames.append(per_env.predict_interval(utds, threshold, env, alpha, warn=False).rename(
                         columns={"group": "env"}).assign(quantity="data_to_threshold",
                                                          env_return=score_to_return(threshold, env, top, bottom)))
         if fit is not None and len(budgets):
@@ -478,7 +487,18 @@ class Analysis:
                     quantity=f"{quantity}_optimal", env=ALL))
         if not frames:
             return pd.DataFrame(columns=PREDICTION_COLUMNS)
-        return pd.concat(frames, ignore_index=True).reindex(columns=PREDICTION_COLUMNS)
+        out = pd.concat(frames, ignore_index=True)
+        out["outside_interval"] = outside_interval(out["estimate"], out["lower"], out["upper"])
+        if out["outside_interval"].any():
+            first = out[out["outside_interval"]].iloc[0]
+            warnings.warn(f"{int(out['outside_interval'].sum())} prediction(s) lie outside their own interval (first: "
+                          f"{first['quantity']} of {first['env']} at "
+                          + (f"σ {first['utd']:g}" if pd.notna(first["utd"]) else f"F {first['budget']:g}")
+                          + (f", J={first['threshold']:g}" if pd.notna(first["threshold"]) else "")
+                          + "): a percentile bootstrap interval leans away from the point fit there (column "
+                          "outside_interval); read it as the refits' spread, not as centred on the estimate",
+                          RlscaleWarning, stacklevel=2)
+        return out.reindex(columns=PREDICTION_COLUMNS)
 
     def extrapolation(self) -> pd.DataFrame:
         """Table k (extrapolation): every held-out point, its prediction and |pred − actual| / actual, or
@@ -732,7 +752,9 @@ def _warn_selection(table: pd.DataFrame, runs: str, grid: pd.DataFrame | None) -
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
     """A table as CSV with numbers to 10 significant digits: unchanged numbers give unchanged bytes, and a
-    last-bit difference (another BLAS kernel) does not change them either."""
+    last-bit difference (another BLAS kernel) does not change them either. Numbers held in object columns (a
+    table concatenated with an empty one, e.g. the optima of runs without a D_J law) get the same format."""
+    frame = frame.infer_objects()
     io.write_with(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n"))
 
 

@@ -361,13 +361,17 @@ def fit_frontier(
     max_ci_decades: float = MAX_CI_DECADES, strict: bool = False, normalize_by: str = "threshold",
     loss: str = "log", search: str = "continuous", budget_points: str = "distinct_interior",
     compute_unit: str = "flops", provenance: dict[str, Any] | None = None,
+    reference: DataEfficiency | None = None,
 ) -> FrontierFit:
     """On one benchmark's table: per (env, σ) the configuration reaching the hardest J earliest, env-normalised
     D_J(σ) (intervals from ``n_bootstrap`` seed resamples, 0: from the Jacobian), C = 10·N·B(σ)·σ·D with
     B(σ) from ``batch_size`` (default: the batch sizes of the selected runs), F = C + δ·D minimised over
     σ, and the laws in F fitted without the ``holdout`` hardest thresholds. ``strict``, ``normalize_by``,
     ``loss``, ``search``, ``budget_points`` are the method's choices (:mod:`rlscale.methods`); ``compute_unit``
-    counts compute in FLOPs or gradient steps; ``provenance`` is what ``to_dict`` records about them."""
+    counts compute in FLOPs or gradient steps; ``provenance`` is what ``to_dict`` records about them.
+    ``reference``: the env-normalised D_J fit of the runs these are compared with (a baseline with the fitted
+    runs): these runs' pooled points are put on its per-env scale, so a pooled point of one over one of the other
+    is a mean of per-env ratios, as :func:`compare_data` compares them, rather than a ratio of two scales."""
     check_frontier_args(delta, n_bootstrap, holdout)
     utd_range = check_range("the utd range", utd_range)
     validate_utd_range = check_range("the utd validation range", validate_utd_range)
@@ -380,7 +384,8 @@ def fit_frontier(
     points, boot = crossings_table(crossings, index)
     boot = boot if n_bootstrap > 0 else None
     fit_options = {"max_ci_decades": max_ci_decades, "normalize_by": normalize_by, "loss": loss}
-    efficiency = DataEfficiency(normalize=True, **fit_options).fit(points, boot)
+    efficiency = DataEfficiency(normalize=True, **fit_options).fit(
+        points, boot, reference=None if reference is None else reference.normalization_)
     per_env = DataEfficiency(normalize=False, **fit_options).fit(points, boot)
     batch = batch_size or BatchSizeLaw.from_runs(configs)
     n_params = float(np.median(configs["critic_params"]))

@@ -44,13 +44,14 @@ says so in ``same_as``.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.summary import (
     AT_BOUND,
     EXACT,
@@ -393,11 +394,36 @@ NORMALIZE_BY = ("threshold", "task")
 LOSSES = ("log", "linear")
 
 
-def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold") -> pd.DataFrame:
+#: the columns of :attr:`DataEfficiency.normalization_`: per (J, env) the env's median crossing and the pooled scale
+NORMALIZATION_COLUMNS = ("threshold", "env", "median", "scale")
+
+
+def _normalization(table: pd.DataFrame, by: str = "threshold") -> pd.DataFrame:
+    """Per (J, env) of a point table (no ``sample``): the median that env's times are divided by and the scale the
+    mean over envs is multiplied back by (the median over envs of those medians); the same numbers for every J
+    when ``by="task"``. What another run set is put on to be compared with these runs (``reference``)."""
+    per = ["threshold"] if by == "threshold" else []
+    medians = table.groupby([*per, "env"], as_index=False)["crossing"].median().rename(columns={"crossing": "median"})
+    if by == "task":
+        medians = pd.DataFrame({"threshold": np.repeat(np.sort(table["threshold"].unique()), len(medians)),
+                                "env": np.tile(medians["env"].to_numpy(), table["threshold"].nunique()),
+                                "median": np.tile(medians["median"].to_numpy(), table["threshold"].nunique())})
+    scale = medians.groupby("threshold")["median"].median() if by == "threshold" else pd.Series(
+        float(medians["median"].median()), index=np.sort(table["threshold"].unique()))
+    medians["scale"] = medians["threshold"].map(scale).to_numpy(dtype=float)
+    return medians.loc[:, list(NORMALIZATION_COLUMNS)].reset_index(drop=True)
+
+
+def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold",
+               reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Points to fit: (group, threshold, utd, data, scale), NaN crossings kept (dropped by the fit, counted).
 
     ``by``: each env's times are divided by its median per J ("threshold") or over every (σ, J) ("task");
-    ``scale`` is the median over envs of those medians, which takes the mean back to env steps."""
+    ``scale`` is the median over envs of those medians, which takes the mean back to env steps.
+    ``reference`` (:data:`NORMALIZATION_COLUMNS`, another run set's :func:`_normalization`): divide by its
+    medians and multiply by its scale instead, the same numbers for every bootstrap sample, so that two run sets
+    are on one scale and a point of one over a point of the other is a mean of their per-env ratios; a (J, env)
+    the reference has no finite median for keeps this table's own median (and scale)."""
     if not normalize:
         return table.rename(columns={"env": "group", "crossing": "data"})
     sample = ["sample"] if "sample" in table.columns else []
@@ -409,13 +435,45 @@ def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold") -> p
     keys = ["threshold", *sample]
     per = keys if by == "threshold" else sample
     median = table.groupby([*per, "env"])["crossing"].transform("median")
-    table = table.assign(rel=table["crossing"] / median, med=median)
-    points = table.groupby([*keys, "utd"], as_index=False)["rel"].mean()  # mean over envs that reached J
-    medians = table.drop_duplicates([*per, "env"])
+    medians = table.assign(med=median).drop_duplicates([*per, "env"])
     scale = (medians.groupby(per)["med"].median() if per else pd.Series([medians["med"].median()])).rename("scale")
+    if reference is not None:
+        ref = table.loc[:, ["threshold", "env"]].merge(reference.loc[:, list(NORMALIZATION_COLUMNS)],
+                                                       on=["threshold", "env"], how="left")
+        given = np.isfinite(ref["median"].to_numpy(dtype=float))
+        median = pd.Series(np.where(given, ref["median"].to_numpy(dtype=float), median.to_numpy(dtype=float)),
+                           index=table.index)
+    table = table.assign(rel=table["crossing"] / median)
+    points = table.groupby([*keys, "utd"], as_index=False)["rel"].mean()  # mean over envs that reached J
     points = points.join(scale, on=per) if per else points.assign(scale=float(scale.iloc[0]))
+    if reference is not None:
+        ref_scale = reference.groupby("threshold")["scale"].first()
+        given = points["threshold"].map(ref_scale).to_numpy(dtype=float)
+        points["scale"] = np.where(np.isfinite(given), given, points["scale"].to_numpy(dtype=float))
     points["data"] = points["rel"] * points["scale"]
     return points.drop(columns=["rel"]).assign(group=ALL)
+
+
+def _unreferenced(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The (J, env) of a point table with a crossing whose reference has no finite median (or scale) there."""
+    seen = table[np.isfinite(table["crossing"].to_numpy(dtype=float))].drop_duplicates(["threshold", "env"])
+    ref = seen.loc[:, ["threshold", "env"]].merge(reference, on=["threshold", "env"], how="left")
+    bad = ~(np.isfinite(ref["median"].to_numpy(dtype=float)) & np.isfinite(ref["scale"].to_numpy(dtype=float)))
+    return ref.loc[bad, ["threshold", "env"]]
+
+
+def outside_interval(estimate: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Whether each estimate lies outside its own interval (a bound that is NaN does not count): a percentile
+    bootstrap interval can, where the refits lean to one side of the point fit."""
+    estimate, lower, upper = (np.asarray(v, dtype=float) for v in (estimate, lower, upper))
+    with np.errstate(invalid="ignore"):
+        return (estimate < lower) | (estimate > upper)
+
+
+def _outside_message(n: int, what: str, first: float) -> str:
+    return (f"{what}: the estimate lies outside its own interval at {n} value(s) (first: σ {first:g}); the percentile "
+            "interval of the bootstrap refits leans away from the point fit there (outside_interval marks the rows): "
+            "read the interval as the refits' spread, not as centred on the estimate")
 
 
 HELDOUT_COLUMNS = ("group", "threshold", "utd", "actual", "predicted", "rel_error", "reason")
@@ -433,7 +491,9 @@ class DataEfficiency:
     of (log D_min, log s_0, α), ``status``/``reason`` (the verdict) and ``same_as``); ``points_``
     (the points fitted: group, threshold, utd, data); ``bootstrap_`` (per-sample refits, or None);
     ``groups_`` ("all" for the normalised fit, else env names); ``thresholds_``; ``ci_method_``
-    ("jacobian" or "bootstrap"). :meth:`conf_int` gives intervals at any level.
+    ("jacobian" or "bootstrap"); ``normalization_`` (the normalised fit's per-(J, env) medians and scale,
+    :data:`NORMALIZATION_COLUMNS`: its own or the ``reference`` it was given; None per env or when loaded).
+    :meth:`conf_int` gives intervals at any level.
 
     Held-out σ: with ``fit_utds=(lo, hi)`` the points are built from every σ (so the normalisation is
     the same) but each law is fitted on σ in [lo, hi] only; ``heldout_`` then lists every other point
@@ -452,8 +512,14 @@ class DataEfficiency:
         self.normalize_by = normalize_by
         self.loss = loss
 
-    def fit(self, crossings: pd.DataFrame, bootstrap: pd.DataFrame | None = None) -> DataEfficiency:
-        """Fit from crossings (env, utd, threshold, crossing); ``bootstrap`` adds a ``sample`` column."""
+    def fit(self, crossings: pd.DataFrame, bootstrap: pd.DataFrame | None = None,
+            reference: pd.DataFrame | None = None) -> DataEfficiency:
+        """Fit from crossings (env, utd, threshold, crossing); ``bootstrap`` adds a ``sample`` column.
+
+        ``reference``: another fit's :attr:`normalization_`, to put these runs on that fit's per-env scale (a
+        baseline compared with fitted runs) rather than their own, so the two fits' points divide into a mean of
+        per-env ratios; one :class:`~rlscale.errors.RlscaleWarning` names the (J, env) it has no median for (these
+        runs' own is used there). Only for the env-normalised fit."""
         if self.min_points < 3:
             raise RlscaleError(f"data efficiency: min_points must be >= 3 (3 parameters), got {self.min_points}")
         if self.normalize_by not in NORMALIZE_BY or self.loss not in LOSSES:
@@ -462,13 +528,28 @@ class DataEfficiency:
         table = _check_table(crossings, "crossings table")
         if table.empty:
             raise RlscaleError("data efficiency: the crossings table is empty")
-        points = _aggregate(table, self.normalize, self.normalize_by)
+        if reference is not None:
+            if not self.normalize:
+                raise RlscaleError("data efficiency: a reference normalisation needs normalize=True")
+            missing = [c for c in NORMALIZATION_COLUMNS if c not in reference.columns]
+            if missing:
+                raise RlscaleError(f"data efficiency: the reference normalisation lacks column(s) {', '.join(missing)}")
+            reference = reference.loc[:, list(NORMALIZATION_COLUMNS)].astype({"env": str})
+            own = _unreferenced(table, reference)
+            if len(own):
+                warnings.warn(f"data efficiency: the reference runs have no median crossing at {len(own)} (J, env) "
+                              f"these runs reach (first: env {own['env'].iloc[0]} at J={own['threshold'].iloc[0]:g}): "
+                              "there these runs' own median (and scale) normalise them, so their points are not on "
+                              "the reference's scale", RlscaleWarning, stacklevel=2)
+        points = _aggregate(table, self.normalize, self.normalize_by, reference)
+        self.normalization_ = (reference if reference is not None else
+                               _normalization(table, self.normalize_by) if self.normalize else None)
         boot = None
         if bootstrap is not None:
             boot_table = _check_table(bootstrap, "bootstrap table")
             if "sample" not in boot_table.columns:
                 raise RlscaleError("data efficiency: the bootstrap table needs a 'sample' column")
-            boot = _aggregate(boot_table, self.normalize, self.normalize_by)
+            boot = _aggregate(boot_table, self.normalize, self.normalize_by, reference)
         self.ci_method_ = "bootstrap" if boot is not None else "jacobian"
         inside = np.ones(len(points), dtype=bool)
         if self.fit_utds is not None:
@@ -679,13 +760,15 @@ class DataEfficiency:
         return efficiency_curve(_positive(utd), *self.params(threshold, env))
 
     def predict_interval(self, utd: Sequence[float] | float, threshold: float, env: str | None = None,
-                         alpha: float = 0.05) -> pd.DataFrame:
+                         alpha: float = 0.05, warn: bool = True) -> pd.DataFrame:
         """D_J at the given σ with its (1 - alpha) interval, one row per σ: ``group, threshold, utd, estimate, lower,
-        upper, df_resid, status, extrapolated`` (σ outside the σ this law was fitted on).
+        upper, df_resid, status, extrapolated`` (σ outside the σ this law was fitted on), ``outside_interval``.
 
         The interval is that of the fitted curve at σ: percentiles of the bootstrap refits' curves where the fit has
         them (the samples of :meth:`conf_int`), else the delta method on the stored covariance of (log D_min,
-        log s_0, α) with t on the residual dof; NaN where not fitted or without residual dof.
+        log s_0, α) with t on the residual dof; NaN where not fitted or without residual dof. A percentile interval
+        need not contain the point fit (the refits lean one way): ``outside_interval`` marks those rows and, with
+        ``warn``, one :class:`~rlscale.errors.RlscaleWarning` says so, rather than another interval silently.
         """
         check_alpha(alpha)
         utd, r = _positive(utd), self._row(threshold, env)
@@ -709,9 +792,13 @@ class DataEfficiency:
         if self.fit_utds is not None:
             fitted = fitted[(fitted >= self.fit_utds[0]) & (fitted <= self.fit_utds[1])]
         lo, hi = (fitted.min(), fitted.max()) if len(fitted) else (np.inf, -np.inf)
+        outside = outside_interval(estimate, lower, upper)
+        if warn and outside.any():
+            warnings.warn(_outside_message(int(outside.sum()), f"D_J at J={r.threshold:g}" + (
+                "" if r.group == ALL else f" ({r.group})"), float(utd[outside][0])), RlscaleWarning, stacklevel=2)
         return pd.DataFrame({"group": r.group, "threshold": float(r.threshold), "utd": utd, "estimate": estimate,
                              "lower": lower, "upper": upper, "df_resid": int(r.df_resid), "status": r.status,
-                             "extrapolated": (utd < lo) | (utd > hi)})
+                             "extrapolated": (utd < lo) | (utd > hi), "outside_interval": outside})
 
     def _bootstrap_thetas(self, r) -> np.ndarray:
         b = self.bootstrap_
@@ -762,6 +849,7 @@ class DataEfficiency:
         out = cls(normalize=normalize, fit_utds=fit_utds, max_ci_decades=max_ci_decades, normalize_by=normalize_by,
                   loss=loss)
         out.points_ = points.loc[:, ["group", "threshold", "utd", "data"]].astype({"group": str}).reset_index(drop=True)
+        out.normalization_ = None
         out.bootstrap_ = None if bootstrap is None else bootstrap.astype({"group": str}).reset_index(drop=True)
         out.ci_method_ = "bootstrap" if bootstrap is not None else "jacobian"
         params = params.astype({"group": str}).assign(reason=text_column(params["reason"]),

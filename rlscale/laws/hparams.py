@@ -195,7 +195,10 @@ class BestHyperparams:
     warning, where a configuration has one seed, which no resample varies),
     ``tied_frac`` (the share of bootstrap samples whose best grid cell reached J at the same logged step as
     another: the estimate then rests on ``tie_break``, "first" the smallest grid value as the paper's argmin,
-    "random" one of the tied cells at random, seeded by ``random_state``),
+    "random" one of the tied cells at random, seeded by ``random_state``), ``estimated_frac`` (the share of
+    bootstrap samples that gave an estimate of both B and η: with ``unreached="drop"`` a sample where no cell
+    reaches J gives none, so a low share, e.g. with ``n_reached`` 0, says the estimate rests on the few lucky
+    resamples),
     ``*_log_std`` (their spread in natural log), ``grid_batch_size``/``grid_learning_rate`` (grid
     argmin of the all-seeds crossing, what the constant baseline reuses), ``time_to_threshold`` (its
     crossing), ``n_reached`` (grid cells whose all-seeds curve reached the threshold), ``n_cells`` and
@@ -252,6 +255,7 @@ class BestHyperparams:
             else:
                 value_b, value_lr = (float(v[0]) for v in func(grid_point, log_b, log_lr, self.average,
                                                                 self.unreached, rng))
+            estimated = float(np.mean(np.isfinite(samples_b) & np.isfinite(samples_lr)))
             if sub["n_seeds"].min() < 2:  # every resample of one seed is that seed: a zero-width interval is no CI
                 one_seed.append(key)
                 samples_b, samples_lr = np.full_like(samples_b, np.nan), np.full_like(samples_lr, np.nan)
@@ -266,6 +270,7 @@ class BestHyperparams:
             row["time_to_threshold"] = float(grid_point.flat[cell]) if reached else np.nan
             row["n_reached"] = int(np.isfinite(grid_point).sum())
             row["tied_frac"] = float(tied_best(grid_boot).mean())
+            row["estimated_frac"] = estimated
             row["n_cells"] = len(idx)
             grid_b, grid_lr = task_grid[key[:-1]]
             for h, grid in (("batch_size", grid_b), ("learning_rate", grid_lr)):
