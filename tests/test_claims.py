@@ -112,6 +112,28 @@ def test_a_hyperparameter_law_is_judged_on_the_sign_of_its_shared_exponent_inter
     assert none.verdict == NOT_FITTED and "no grid" in none.summary
 
 
+def test_a_hyperparameter_claim_says_how_its_exponent_moves_without_the_sigma_no_cell_reaches(rng):
+    """A σ whose grid cells' seed means all miss J has a best (B, η) only from the resamples that reach it: the claim
+    adds the exponent refitted without it, with its interval, and keeps its verdict on every σ."""
+    utds = np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    lr = 1e-3 * utds ** -0.3 * np.exp(rng.normal(0.0, 0.02, len(utds)))
+    lr[0] = 1e-2  # the unreached σ's estimate pulls the slope down
+    best = pd.DataFrame({"benchmark": "b", "env": "e", "utd": utds, "batch_size": 64.0, "learning_rate": lr,
+                         "n_reached": [0, 3, 9, 9, 9], "estimated_frac": [0.25, 1, 1, 1, 1]})
+    law = PowerLaw(shared_slope=True).fit(best["utd"], best["learning_rate"], ["e"] * len(utds))
+    claim = exponent_claim("learning_rate", law, best=best)
+    assert claim.verdict == exponent_claim("learning_rate", law).verdict
+    without = claim.stats[1]
+    refit = PowerLaw(shared_slope=True).fit(utds[1:], lr[1:], ["e"] * 4)
+    assert without["statistic"] == "shared exponent without σ 0.5 (no cell reaches J)"
+    assert without["estimate"] == pytest.approx(refit.exponent("e")) and without["dof"] == 4 - 2
+    assert "without σ 0.5, where no grid cell's seed mean reaches J (estimated in 25% of resamples)" in claim.summary
+    every_sigma = exponent_claim("learning_rate", law, best=best.assign(n_reached=9))
+    assert len(every_sigma.stats) == 1 and "without" not in every_sigma.summary
+    one_left = best.assign(n_reached=[0, 0, 0, 0, 9])
+    assert "too few σ left for a law" in exponent_claim("learning_rate", law, best=one_left).summary
+
+
 def test_a_data_efficiency_law_passes_only_with_a_law_dof_and_r2_at_every_j(rng):
     exact = efficiency_claim(DataEfficiency().fit(_crossings()))
     assert exact.verdict == SUPPORTED and exact.stats[0]["estimate"] == exact.stats[0]["n_obs"] == 2

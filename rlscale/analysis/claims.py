@@ -110,7 +110,8 @@ def claims(a: Analysis) -> list[Claim]:
             out.append(exponent_claim(h, None, "no σ × B × η grid, so no law"))
         else:
             out.append(exponent_claim(h, a.hparams_.laws.laws_[h]["shared"].get(a.benchmark_),
-                                      f"no task of {a.benchmark_} has best hyperparameters at 2 or more σ"))
+                                      f"no task of {a.benchmark_} has best hyperparameters at 2 or more σ",
+                                      a.hparams_.best.best_))
     out += [efficiency_claim(a.fitted_.efficiency), budget_claim(a.fitted_.frontier)]
     sources = {k: (v or {}).get("table") for k, v in a.sources_.items()}
     note = (f"baseline: grid cells at the grid-best (B, η) of σ = {a.baseline_utd:g}, no trained baseline runs"
@@ -167,9 +168,11 @@ def _ci(lo: float, hi: float) -> str:
     return f"95% CI [{_num(lo)}, {_num(hi)}]"
 
 
-def exponent_claim(hparam: str, law: PowerLaw | None, why_none: str = "") -> Claim:
+def exponent_claim(hparam: str, law: PowerLaw | None, why_none: str = "", best: pd.DataFrame | None = None) -> Claim:
     """(a), (b): the shared-slope exponent of B*(σ) or η*(σ) (``law``: its shared-slope :class:`PowerLaw`, None
-    when there is none, ``why_none`` saying why) is below 0."""
+    when there is none, ``why_none`` saying why) is below 0. ``best`` (the best-hyperparameter table the law was
+    fitted on) adds a sensitivity statistic, not judged: the exponent without the σ at which no grid cell's all-seeds
+    mean reaches J (``n_reached`` 0), where the estimate comes only from the resamples that happen to reach it."""
     key, name = hparam, {"batch_size": "B*(σ)", "learning_rate": "η*(σ)"}[hparam]
     if law is None:
         return Claim(key, NOT_FITTED, f"no {name} law: {why_none}")
@@ -178,12 +181,44 @@ def exponent_claim(hparam: str, law: PowerLaw | None, why_none: str = "") -> Cla
     est, dof, n = law.exponent(group), law.df_resid_, law.n_obs_
     statuses = sorted(set(law.terms_["status"]))
     verdict = sign_verdict(lo, hi)
-    why = {SUPPORTED: "", CONTRADICTED: " (it rises)", NOT_SHOWN: " (CI spans 0)" if np.isfinite([lo, hi]).all()
-           else " (no residual dof, no interval)"}[verdict]
     text = (f"shared exponent {_num(est)}, {_ci(lo, hi)}, dof {dof}, {n} points over {len(law.groups_)} task(s)"
-            f"{why}" + ("" if statuses == [OK] else f"; law status {', '.join(statuses)}"))
-    return Claim(key, verdict, text, [{"statistic": "shared exponent", "estimate": est, "lower": lo, "upper": hi,
-                                        "dof": dof, "n_obs": n}])
+            f"{_why(verdict, lo, hi)}" + ("" if statuses == [OK] else f"; law status {', '.join(statuses)}"))
+    stats = [{"statistic": "shared exponent", "estimate": est, "lower": lo, "upper": hi, "dof": dof, "n_obs": n}]
+    if best is not None:
+        extra, words = _without_unreached(hparam, law, best)
+        stats += extra
+        text += words
+    return Claim(key, verdict, text, stats)
+
+
+def _why(verdict: str, lo: float, hi: float) -> str:
+    return {SUPPORTED: "", CONTRADICTED: " (it rises)", NOT_SHOWN: " (CI spans 0)" if np.isfinite([lo, hi]).all()
+            else " (no residual dof, no interval)"}[verdict]
+
+
+def _without_unreached(hparam: str, law: PowerLaw, best: pd.DataFrame) -> tuple[list[dict[str, Any]], str]:
+    """The shared exponent refitted without each task's σ where ``n_reached`` is 0: (its statistic row, the words
+    added to the claim), or nothing where no such σ was fitted. Said, not judged: the verdict keeps every σ."""
+    table = best[np.isfinite(best["batch_size"]) & np.isfinite(best["learning_rate"])
+                 & best["env"].astype(str).isin(law.groups_)]
+    unreached = table[table["n_reached"] == 0]
+    if unreached.empty:
+        return [], ""
+    kept = table[table["n_reached"] > 0]
+    where = ", ".join(f"{u:g}" for u in sorted(unreached["utd"].unique()))
+    share = (f" (estimated in {unreached['estimated_frac'].mean():.0%} of resamples)"
+             if "estimated_frac" in unreached.columns and unreached["estimated_frac"].notna().all() else "")
+    head = f"; without σ {where}, where no grid cell's seed mean reaches J{share}: "
+    if kept.empty or kept.groupby("env", observed=True)["utd"].nunique().min() < 2:
+        return [], head + "too few σ left for a law"
+    refit = PowerLaw(shared_slope=True, max_ci_decades=law.max_ci_decades).fit(
+        kept["utd"], kept[hparam], kept["env"].astype(str).tolist())
+    group = refit.groups_[0]
+    lo, hi = (float(v) for v in refit.conf_int(ALPHA).loc[(group, "exponent"), ["lower", "upper"]])
+    est = refit.exponent(group)
+    row = {"statistic": f"shared exponent without σ {where} (no cell reaches J)", "estimate": est, "lower": lo,
+           "upper": hi, "dof": refit.df_resid_, "n_obs": refit.n_obs_}
+    return [row], head + f"{_num(est)}, {_ci(lo, hi)}, dof {refit.df_resid_}{_why(sign_verdict(lo, hi), lo, hi)}"
 
 
 def efficiency_claim(efficiency: DataEfficiency) -> Claim:
