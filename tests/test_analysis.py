@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import matplotlib
 
@@ -74,6 +75,18 @@ def test_a_saved_analysis_loads_with_the_same_tables_metrics_and_intervals(saved
                                   rtol=1e-7)
     assert b.crossings_ is None and b.warnings_ == a.warnings_
     assert set(b.estimators_) == {"point", "bootstrap", "mean_other"}
+
+
+def test_a_loaded_analysis_gives_table_k_and_metrics_the_coefficients_as_saved(saved):
+    """Table k's notebook and metrics.json read a loaded analysis; recomputed from 10-digit bootstrap rows, its
+    intervals would differ from coefficients.csv in the last digits, so the saved table is what they get."""
+    from rlscale.analysis import read_csv
+
+    _, b, folder = saved
+    written = read_csv(Path(folder) / "coefficients.csv")
+    pd.testing.assert_frame_equal(b.coefficients(), written)
+    assert b.coefficients() is not b.coefficients()  # a copy: a caller's edit does not reach the next one
+    assert len(b.coefficients(alpha=0.1)) == len(written)  # another level is computed
 
 
 def test_metrics_and_figures_show_the_same_numbers(saved):

@@ -230,6 +230,7 @@ class Analysis:
             raise RlscaleError(f"compute_unit must be one of {', '.join(COMPUTE_UNITS)}, got {self.compute_unit!r}")
         opts = self.resolved_options()
         self.options_ = opts
+        self._saved_coefficients = None  # a refit of a loaded analysis computes its own
         # each table may hold a subset of the envs (e.g. fitted runs of some only): a range must name an env of one
         prep = {"benchmark": self.benchmark, "max_return": self.max_return, "min_return": self.min_return,
                 "reset_every_updates": self.reset_every_updates, "return_kind": self.return_kind, "check_envs": False}
@@ -436,7 +437,12 @@ class Analysis:
 
         Columns: law, runs, group, threshold (NaN where not per J), parameter (the paper's symbols for
         D_J), estimate, lower, upper, n_obs, df_resid, status, reason. Where a fit is not a law the
-        estimate is left out and ``reason`` says why."""
+        estimate is left out and ``reason`` says why. A loaded analysis gives its saved 95% table as written: the
+        bootstrap refits it would recompute from are saved to 10 significant digits, which moves an interval's
+        last digits, and table k, metrics and the saved table must give the same numbers."""
+        saved = getattr(self, "_saved_coefficients", None)
+        if saved is not None and alpha == 0.05:
+            return saved.copy()
         rows = []
         if self.hparams_ is not None:
             table = self.hparams_.laws.table(alpha)
@@ -723,6 +729,7 @@ class Analysis:
         a.diagnostics_ = tables.get("diagnostics")
         a.data_ratio_ = tables.get("data_ratio")
         a.ties_ = tables.get("tie_sensitivity")
+        a._saved_coefficients = tables.get("coefficients")
         return a
 
     def _estimators(self) -> dict[str, tuple[BestHyperparams, HyperparamLaws | None]]:
