@@ -51,7 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
-from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, law_label, utd_colors
+from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, law_label, sign_undetermined, utd_colors
 
 DELTA, N_PARAMS = 3e8, 150_000
 
@@ -188,7 +188,10 @@ def test_budget_extrapolation_fit_line_is_the_law_and_held_out_points_are_stars(
     assert len(normal.get_offsets()) == len(frontier.optimum_) - 2
     assert stars.get_sizes()[0] == EXTRAPOLATED["s"] > normal.get_sizes()[0]
     assert not np.array_equal(stars.get_paths()[0].vertices, normal.get_paths()[0].vertices)
-    assert line.get_xdata().max() > held["budget"].max()  # the law is drawn out to the extrapolated budgets
+    # this law's exponent interval spans 0: dashed, and drawn over the fitted J's budgets only, not out to the held-out
+    assert sign_undetermined(law, "all") and line.get_linestyle() == "--"
+    fit_budgets = frontier.optimum_.loc[frontier.optimum_["in_fit"], "budget"]
+    np.testing.assert_allclose([line.get_xdata().min(), line.get_xdata().max()], [fit_budgets.min(), fit_budgets.max()])
     ax_data = budget_extrapolation(frontier, quantity="data").axes[0]
     np.testing.assert_allclose(ax_data.get_lines()[0].get_ydata(),
                                frontier.predict(ax_data.get_lines()[0].get_xdata(), "data"))
@@ -436,7 +439,8 @@ def test_a_law_whose_exponent_interval_spans_zero_is_dashed_and_says_so():
     assert line["ls"] == "-" and "spans 0" not in label and "dof 2" in label
     label, line = law_label(flat, "all", r"\sigma")
     lo, hi = flat.conf_int().loc[("all", "exponent")]
-    assert lo < 0 < hi and line["ls"] == "--" and label.endswith(f"[{lo:.2f}, {hi:.2f}], dof 2: spans 0")
+    assert lo < 0 < hi and line["ls"] == "--"
+    assert label.endswith(f"[{lo:.2f}, {hi:.2f}], dof 2\nCI spans 0: sign undetermined")
 
 
 def test_an_exactly_determined_budget_law_is_not_drawn(fitted):
@@ -449,3 +453,37 @@ def test_an_exactly_determined_budget_law_is_not_drawn(fitted):
     assert not [line for line in ax.get_lines() if len(line.get_xdata())]
     assert any("no law in F: exact" in t.get_text() for t in ax.get_legend().get_texts())
     assert len(_collection(ax, "held-out J (extrapolated)").get_offsets()) == 2
+
+
+def test_a_budget_law_of_determined_sign_is_drawn_solid_out_past_the_held_out_budgets(fitted):
+    frontier = copy.copy(fitted["frontier"])
+    opt = frontier.optimum_.sort_values("budget").reset_index(drop=True)
+    wobble = np.resize([1.0, 1.04, 0.97, 1.02], len(opt))
+    frontier.optimum_ = opt.assign(utd=2.0 * (opt["budget"] / opt["budget"].min()) ** 0.8 * wobble)  # a clear rise
+    frontier._fit_laws()
+    assert frontier.has_law() and not sign_undetermined(frontier.laws_["utd"], "all")
+    ax = budget_extrapolation(frontier).axes[0]
+    line = next(line for line in ax.get_lines() if len(line.get_xdata()))
+    assert line.get_linestyle() == "-" and "sign undetermined" not in line.get_label()
+    assert line.get_xdata().min() < opt["budget"].min() and line.get_xdata().max() > opt["budget"].max()
+
+
+def test_an_hparam_law_of_undetermined_sign_is_drawn_over_its_estimates_not_out_to_the_proposals(fitted):
+    best = copy.copy(fitted["best"])
+    table = best.best_.copy()
+    a = table["env"].astype(str) == "env-a"
+    table.loc[a, "batch_size"] = np.resize([256.0, 360.0, 200.0, 310.0, 230.0, 330.0], a.sum())  # no trend in σ
+    best.best_ = table
+    laws = HyperparamLaws(shared_slope=False).fit(best)
+    assert laws.law("batch_size", "env-a").is_law("env-a")
+    assert sign_undetermined(laws.law("batch_size", "env-a"), "env-a")
+    fig = hparam_laws(best, laws, proposed_utds=[0.125, 1.0, 16.0])
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    ax_a, ax_b = panels[0], panels[2]  # batch size of env-a, env-b
+    flat = next(line for line in ax_a.get_lines() if line.get_label().startswith("fit"))
+    assert flat.get_linestyle() == "--" and "sign undetermined" in flat.get_label()
+    utds = table.loc[a, "utd"]
+    np.testing.assert_allclose([flat.get_xdata().min(), flat.get_xdata().max()], [utds.min(), utds.max()])
+    trend = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
+    assert not sign_undetermined(laws.law("batch_size", "env-b"), "env-b")  # a determined law reaches the proposals
+    assert trend.get_linestyle() == "-" and trend.get_xdata().min() < 0.125 and trend.get_xdata().max() > 16.0

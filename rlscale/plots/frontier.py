@@ -32,6 +32,7 @@ from rlscale.plots.style import (
     fmt,
     j_colors,
     law_label,
+    law_x,
     legend,
     new_axes,
     new_grid,
@@ -132,8 +133,8 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
     """Figure 1 (II) and plot g: σ* (or D*, C*) against the budget F*, the power-law fit, held-out J as stars.
 
     Points are coloured by J. The fit line (only where the law in F is a law) spans every budget so the
-    held-out points show how far the law extrapolates; its legend gives the exponent's 95% interval and dof, and
-    it is dashed where that interval spans 0.
+    held-out points show how far the law extrapolates; its legend gives the exponent's 95% interval and dof. Where
+    that interval spans 0 (sign undetermined) the line is dashed and drawn over the fitted points' budgets only.
     """
     fig, ax = new_axes(ax)
     opt = frontier.optimum_.sort_values("budget")
@@ -145,8 +146,9 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
         held_mask = opt["held_out"].astype(bool).to_numpy()
         used = opt["in_fit"].astype(bool).to_numpy()
         if frontier.has_law(quantity):
-            budgets = np.geomspace(opt["budget"].min() / 1.5, opt["budget"].max() * 1.5, 100)
-            label, line = law_label(frontier.laws_[quantity], ALL, r"\mathcal{F}")
+            law = frontier.laws_[quantity]
+            budgets = law_x(law, ALL, opt.loc[used, "budget"], opt["budget"])
+            label, line = law_label(law, ALL, r"\mathcal{F}")
             ax.plot(budgets, frontier.predict(budgets, quantity), color="black", label=label, **line)
         else:
             law = frontier.laws_.get(quantity)

@@ -11,7 +11,17 @@ from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws
-from rlscale.plots.style import EXTRAPOLATED, FITTED, LABELS, finish, law_label, legend, new_grid, utd_ticks
+from rlscale.plots.style import (
+    EXTRAPOLATED,
+    FITTED,
+    LABELS,
+    finish,
+    law_label,
+    law_x,
+    legend,
+    new_grid,
+    utd_ticks,
+)
 
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
@@ -40,7 +50,7 @@ def hparam_laws(
 ) -> Figure:
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
     the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend;
-    dashed where the interval spans 0), the values proposed at ``proposed_utds``
+    dashed, and over the estimates' σ only, where the interval spans 0), the values proposed at ``proposed_utds``
     (stars where outside the fitted σ range) and the swept grid values as light horizontal lines."""
     table = best.best_.assign(env=best.best_["env"].astype(str))
     env_list = _envs(table, envs)
@@ -51,7 +61,6 @@ def hparam_laws(
         sub = table[table["env"] == env].sort_values("utd")
         fitted_range = (sub["utd"].min(), sub["utd"].max())
         all_utds = np.concatenate([sub["utd"], [] if proposed_utds is None else np.asarray(proposed_utds, float)])
-        line_utd = np.geomspace(all_utds.min() / 1.3, all_utds.max() * 1.3, 100)
         for col, h in enumerate(HPARAMS):
             ax = axes[row, col]
             notes: list[str] = []
@@ -63,6 +72,7 @@ def hparam_laws(
             law = laws.law(h, env) if env in laws.env_benchmark_ else None
             if law is not None and law.is_law(env):
                 label, line = law_label(law, env, r"\sigma")
+                line_utd = law_x(law, env, sub.loc[np.isfinite(sub[h]), "utd"], all_utds, extend=1.3)
                 ax.plot(line_utd, laws.predict(line_utd, env, h), color=FITTED["color"],
                         label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line)
             else:
