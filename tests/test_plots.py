@@ -306,7 +306,10 @@ def test_steps_to_threshold_plots_the_crossings_per_task(fitted):
     j = int(np.flatnonzero(np.isclose(cr.thresholds_, 800.0))[0])
     sel = cr.configs_[cr.configs_["env"] == "env-b"].sort_values("utd")
     line = _errorbar_line(axes[1], FITTED["label"])
-    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), sel["utd"])
+    base_x = np.asarray(_errorbar_line(axes[1], BASELINE["label"]).get_xdata(), float)
+    # fitted and baseline markers sit a little to either side of their σ, so both whiskers show
+    assert np.all(np.asarray(line.get_xdata(), float) < sel["utd"].to_numpy()) and np.all(base_x > sel["utd"])
+    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), sel["utd"], rtol=0.05)
     np.testing.assert_allclose(np.asarray(line.get_ydata(), float), cr.crossing_[sel.index, j])
     # known answer: at σ = 0.25 the constant baseline (tuned at σ = 2) is slower than the fitted hparams
     base_line = _errorbar_line(axes[1], BASELINE["label"])
@@ -487,3 +490,22 @@ def test_an_hparam_law_of_undetermined_sign_is_drawn_over_its_estimates_not_out_
     trend = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
     assert not sign_undetermined(laws.law("batch_size", "env-b"), "env-b")  # a determined law reaches the proposals
     assert trend.get_linestyle() == "-" and trend.get_xdata().min() < 0.125 and trend.get_xdata().max() > 16.0
+
+
+def test_steps_to_threshold_draws_an_interval_some_resamples_never_close_as_open_upward(fitted):
+    base = fitted["cr_base"].to_frame()
+    j = 800.0
+    row = base[(base["env"] == "env-b") & np.isclose(base["threshold"], j)].sort_values("utd").index[-1]
+    base.loc[row, ["crossing_upper", "reached_frac"]] = [np.nan, 0.8]  # 20% of resamples never reach J
+    open_base = ThresholdCrossings.from_frames(base)
+    fig = steps_to_threshold(fitted["cr_fit"], j, baseline=open_base)
+    ax_a, ax_b = (ax for ax in fig.axes if ax.get_title())
+    arrows = [t for t in ax_b.texts if t.get_gid() == "open_interval"]
+    assert len(arrows) == 1 and not [t for t in ax_a.texts if t.get_gid() == "open_interval"]
+    arrow = arrows[0]
+    assert arrow.xy[1] == 1.0 and arrow.xyann[1] == pytest.approx(base.loc[row, "crossing"])  # crossing -> top edge
+    assert arrow.arrow_patch is not None and "80%" in [t.get_text() for t in ax_b.texts]
+    legend_texts = [t.get_text() for t in ax_a.get_legend().get_texts()]
+    assert any(t.startswith("open: some resamples never reach J") for t in legend_texts)
+    closed = steps_to_threshold(fitted["cr_fit"], j, baseline=fitted["cr_base"])  # every interval closed: no note
+    assert not any("open" in t.get_text() for t in closed.axes[0].get_legend().get_texts())
