@@ -509,3 +509,24 @@ def test_steps_to_threshold_draws_an_interval_some_resamples_never_close_as_open
     assert any(t.startswith("open: some resamples never reach J") for t in legend_texts)
     closed = steps_to_threshold(fitted["cr_fit"], j, baseline=fitted["cr_base"])  # every interval closed: no note
     assert not any("open" in t.get_text() for t in closed.axes[0].get_legend().get_texts())
+
+
+def test_a_threshold_has_the_same_colour_in_every_panel_of_figure1_and_in_plots_f_and_g(fitted):
+    frontier, eff = fitted["frontier"], fitted["eff"]
+    assert len(frontier.optimum_) < len(eff.thresholds_)  # some J have no law: the subset must not set the scale
+    fig = figure1({"synthetic": (frontier, eff)})
+    panel_2, panel_3 = (ax for ax in fig.axes if ax.get_title().startswith(("(II)", "(III)")))
+    j_law = frontier.optimum_.sort_values("budget")["threshold"].to_numpy(dtype=float)
+    every_j = [line.get_color() for line in panel_3.get_lines()]  # one frontier curve per J with a law, low to high
+    curve_colour = {j: to_rgba(c) for j, c in zip(np.sort(j_law), every_j, strict=True)}
+    for label, mask in (("fitted J", "in_fit"), ("held-out J (extrapolated)", "held_out")):
+        points = _collection(panel_2, label)
+        drawn = frontier.optimum_[frontier.optimum_[mask]].sort_values("budget")["threshold"]
+        np.testing.assert_allclose(points.get_facecolors(), [curve_colour[j] for j in drawn])
+    for plot in (budget_extrapolation(frontier, thresholds=eff.thresholds_),
+                 iso_performance(frontier, thresholds=eff.thresholds_)):
+        bar = plot.axes[1]  # the colour bar
+        assert bar.get_ylim() == pytest.approx((eff.thresholds_.min(), eff.thresholds_.max()))  # the full J scale
+    f_lines = [line for line in iso_performance(frontier, thresholds=eff.thresholds_).axes[0].get_lines()
+               if line.get_linestyle() == "-" and len(line.get_xdata()) > 2]
+    np.testing.assert_allclose(to_rgba(f_lines[0].get_color()), curve_colour[np.sort(j_law)[0]])

@@ -150,9 +150,12 @@ def j_norm(thresholds: Sequence[float] | np.ndarray) -> Normalize:
     return Normalize(lo, hi if hi > lo else lo + 1.0)
 
 
-def j_colors(thresholds: Sequence[float] | np.ndarray) -> list[tuple[float, float, float, float]]:
-    """One viridis colour per threshold J (low J dark, high J yellow)."""
-    norm, cmap = j_norm(thresholds), mpl.colormaps[J_CMAP]
+def j_colors(thresholds: Sequence[float] | np.ndarray,
+             among: Sequence[float] | np.ndarray | None = None) -> list[tuple[float, float, float, float]]:
+    """One viridis colour per threshold J (low J dark, high J yellow), on the scale of ``among`` (default: of
+    ``thresholds`` themselves). Pass the analysis' full set of J (``thresholds_``) as ``among`` when drawing a
+    subset (e.g. the J that have a law), so the same J has the same colour in every panel and figure."""
+    norm, cmap = j_norm(thresholds if among is None else among), mpl.colormaps[J_CMAP]
     return [cmap(norm(float(j))) for j in np.asarray(thresholds, dtype=float)]
 
 
