@@ -343,7 +343,7 @@ def test_estimator_comparison_one_series_per_estimator(fitted):
     estimates = {name: BestHyperparams(800.0, name).fit(grid) for name in ("point", "bootstrap", "mean_other")}
     fig = estimator_comparison(estimates, env="env-a", laws={"bootstrap": fitted["laws"]})
     ax_b, ax_lr = (ax for ax in fig.axes if ax.get_title())
-    labels = [line.get_label() for line in ax_lr.get_lines() if not line.get_label().startswith("_")]
+    labels = [line.get_label() for line in ax_lr.get_lines() if line.get_linestyle() == "None"]
     assert labels == ["point", "bootstrap", "mean_other"]
     point = _line(ax_b, "point")
     rows = estimates["point"].best_[estimates["point"].best_["env"] == "env-a"].sort_values("utd")
@@ -530,3 +530,27 @@ def test_a_threshold_has_the_same_colour_in_every_panel_of_figure1_and_in_plots_
     f_lines = [line for line in iso_performance(frontier, thresholds=eff.thresholds_).axes[0].get_lines()
                if line.get_linestyle() == "-" and len(line.get_xdata()) > 2]
     np.testing.assert_allclose(to_rgba(f_lines[0].get_color()), curve_colour[np.sort(j_law)[0]])
+
+
+def test_estimator_comparison_draws_laws_as_plot_h_over_finite_estimates_and_lists_missing_ones(fitted):
+    grid = fitted["grid"]
+    point = BestHyperparams(800.0, "point").fit(grid)
+    table = point.best_.copy()
+    a = table["env"].astype(str) == "env-a"
+    low = table.loc[a, "utd"].min()
+    table.loc[a & (table["utd"] == low), ["batch_size", "learning_rate"]] = np.nan  # no estimate at the lowest σ
+    table.loc[a & (table["utd"] != low), "batch_size"] = np.resize([256.0, 360.0, 200.0, 310.0, 230.0],
+                                                                     (a & (table["utd"] != low)).sum())  # flat
+    point.best_ = table
+    laws = {"point": HyperparamLaws(shared_slope=False).fit(point), "bootstrap": fitted["laws"]}
+    fig = estimator_comparison({"point": point, "bootstrap": fitted["best"]}, env="env-a", laws=laws)
+    ax_b = next(ax for ax in fig.axes if ax.get_title())
+    fit = next(line for line in ax_b.get_lines() if line.get_label().startswith("point fit"))
+    finite = table.loc[a & np.isfinite(table["batch_size"]), "utd"]
+    np.testing.assert_allclose([fit.get_xdata().min(), fit.get_xdata().max()], [finite.min(), finite.max()])
+    assert sign_undetermined(laws["point"].law("batch_size", "env-a"), "env-a")
+    assert fit.get_linestyle() == "--" and "CI spans 0: sign undetermined" in fit.get_label()
+    texts = [t.get_text() for t in ax_b.get_legend().get_texts()]
+    assert f"no estimate (NaN) at σ = {low:g}: point" in texts
+    boot = next(line for line in ax_b.get_lines() if line.get_label().startswith("bootstrap fit"))
+    assert "95% CI [" in boot.get_label()  # every law line has its legend entry

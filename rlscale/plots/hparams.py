@@ -16,6 +16,7 @@ from rlscale.plots.style import (
     FITTED,
     LABELS,
     finish,
+    fmt,
     law_label,
     law_x,
     legend,
@@ -110,7 +111,9 @@ def estimator_comparison(
 ) -> Figure:
     """Plot i: best B and η against σ from several estimators (point, bootstrap, mean over the other
     hyperparameter, ...) on one axes per hyperparameter, for one task; ``laws`` adds each estimator's
-    fitted law as a line in its colour (where it is a law)."""
+    fitted law as a line in its colour where it is a law, as plot h draws them (exponent, 95% interval and dof in
+    the legend; dashed where the interval spans 0), over the σ where that estimator has an estimate. A σ where an
+    estimator gives no estimate (NaN: e.g. no grid cell reaches J there) is listed in the legend."""
     if not estimates:
         raise RlscaleError("estimator_comparison: give at least one BestHyperparams (name -> estimate)")
     first = next(iter(estimates.values())).best_
@@ -118,6 +121,8 @@ def estimator_comparison(
     fig, axes = new_grid(1, len(HPARAMS), panel=(3.8, 3.0))
     colors = [f"C{k}" for k in range(len(estimates))]
     utds = []
+    notes: dict[str, list[str]] = {h: [] for h in HPARAMS}
+    missing: dict[str, dict[str, list[str]]] = {h: {} for h in HPARAMS}  # σ list -> estimators with no estimate
     for k, (name, est) in enumerate(estimates.items()):
         sub = est.best_[est.best_["env"].astype(str) == env].sort_values("utd")
         if sub.empty:
@@ -126,13 +131,21 @@ def estimator_comparison(
         for ax, h in zip(axes[0], HPARAMS, strict=True):
             ax.plot(sub["utd"], sub[h], marker=_MARKERS[k % len(_MARKERS)], ls="none", ms=6, color=colors[k],
                     label=name, zorder=3)
+            have = np.isfinite(sub[h].to_numpy(dtype=float))
+            if not have.all():
+                missing[h].setdefault(", ".join(fmt(u) for u in sub["utd"][~have]), []).append(name)
             law = None if laws is None or laws.get(name) is None or env not in laws[name].env_benchmark_ else (
                 laws[name].law(h, env))
-            if law is not None and law.is_law(env):
-                grid = np.geomspace(sub["utd"].min(), sub["utd"].max(), 50)
-                ax.plot(grid, laws[name].predict(grid, env, h), color=colors[k], lw=1.2, alpha=0.8)
+            if law is not None and law.is_law(env) and have.any():
+                label, line = law_label(law, env, r"\sigma")
+                grid = law_x(law, env, sub.loc[have, "utd"], extend=1.0, n=50)
+                ax.plot(grid, laws[name].predict(grid, env, h), color=colors[k], alpha=0.8, label=f"{name} {label}",
+                        **{**line, "lw": 1.2})
+            elif law is not None:
+                notes[h].append(f"{name}: not a law ({law.terms_.loc[env, 'status']})")
     for ax, h in zip(axes[0], HPARAMS, strict=True):
         finish(ax, LABELS["utd"], LABELS[f"best_{h}"], title=f"{env}: estimators")
         utd_ticks(ax, utds)
-    axes[0, 0].legend(fontsize=7)
+        gaps = [f"no estimate (NaN) at σ = {utd}: {', '.join(names)}" for utd, names in missing[h].items()]
+        legend(ax, gaps + notes[h], fontsize=6)
     return fig
