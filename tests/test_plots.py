@@ -554,3 +554,26 @@ def test_estimator_comparison_draws_laws_as_plot_h_over_finite_estimates_and_lis
     assert f"no estimate (NaN) at σ = {low:g}: point" in texts
     boot = next(line for line in ax_b.get_lines() if line.get_label().startswith("bootstrap fit"))
     assert "95% CI [" in boot.get_label()  # every law line has its legend entry
+
+
+def test_hparam_laws_draws_a_best_at_an_unreached_sigma_hollow_and_rings_grid_edge_points(fitted):
+    best = copy.copy(fitted["best"])
+    table = best.best_.copy()
+    b = (table["env"].astype(str) == "env-b").to_numpy()
+    low = table.loc[b, "utd"].min()
+    table.loc[b & (table["utd"] == low).to_numpy(), "n_reached"] = 0  # no cell's all-seeds mean reaches J at low σ
+    best.best_ = table
+    fig = hparam_laws(best, fitted["laws"])
+    ax_b = [ax for ax in fig.axes if ax.get_title()][2]  # env-b, batch size
+    hollow = _errorbar_line(ax_b, "hollow: no cell's seed mean reaches J at this σ")
+    assert list(np.asarray(hollow.get_xdata(), float)) == [low] and to_rgba(hollow.get_markerfacecolor()) == to_rgba(
+        "white")
+    filled = _errorbar_line(ax_b, "bootstrap estimate")
+    assert low not in np.asarray(filled.get_xdata(), float) and to_rgba(filled.get_markerfacecolor()) == to_rgba(
+        "black")
+    edge = table[b & table["batch_size_at_edge"].to_numpy(dtype=bool)]
+    rings = [c for c in ax_b.collections if c.get_label() == "ringed: grid-best at the grid's edge"]
+    assert len(edge) == 1  # the fixture's env-b grid-best B at σ 8 is the grid's smallest
+    np.testing.assert_allclose(rings[0].get_offsets(), edge[["utd", "batch_size"]].to_numpy())
+    ax_a = [ax for ax in fig.axes if ax.get_title()][0]  # every σ of env-a reached: nothing hollow
+    assert not [c for c in ax_a.containers if c.get_label().startswith("hollow")]

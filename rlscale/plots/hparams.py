@@ -25,6 +25,20 @@ from rlscale.plots.style import (
 )
 
 _MARKERS = ("o", "s", "^", "D", "v", "P")
+#: legend entry of a best (B, η) at a σ where no grid cell's all-seeds mean curve reaches J (``n_reached == 0``): the
+#: estimate rests only on the bootstrap resamples that happen to reach J, so it is drawn hollow
+UNREACHED_NOTE = "hollow: no cell's seed mean reaches J at this σ"
+#: legend entry of a grid-best value that is the grid's smallest or largest (``*_at_edge``): a bound more than a
+#: measurement
+EDGE_NOTE = "ringed: grid-best at the grid's edge"
+EDGE_COLOR = "#c0392b"
+
+
+def _unreached(sub: pd.DataFrame) -> np.ndarray:
+    """Rows whose σ has no grid cell with an all-seeds mean curve that reaches J."""
+    if "n_reached" not in sub:
+        return np.zeros(len(sub), dtype=bool)
+    return (sub["n_reached"].to_numpy(dtype=float) == 0)
 
 
 def _envs(best: pd.DataFrame, envs: Sequence[str] | None) -> list[str]:
@@ -52,7 +66,10 @@ def hparam_laws(
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
     the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend;
     dashed, and over the estimates' σ only, where the interval spans 0), the values proposed at ``proposed_utds``
-    (stars where outside the fitted σ range) and the swept grid values as light horizontal lines."""
+    (stars where outside the fitted σ range) and the swept grid values as light horizontal lines.
+
+    An estimate at a σ where no grid cell's all-seeds mean reaches J (``n_reached == 0``) is drawn hollow (it rests
+    only on the resamples that reach J); a grid-best value at the grid's edge (``*_at_edge``) is ringed."""
     table = best.best_.assign(env=best.best_["env"].astype(str))
     env_list = _envs(table, envs)
     fig, axes = new_grid(len(env_list), len(HPARAMS), panel=(3.6, 2.8))
@@ -68,8 +85,17 @@ def hparam_laws(
             for value in _grid_values(grid, h):
                 ax.axhline(value, color="0.85", lw=0.8, zorder=0)
             err = np.vstack([sub[h] - sub[f"{h}_lower"], sub[f"{h}_upper"] - sub[h]])
-            ax.errorbar(sub["utd"], sub[h], yerr=np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0), fmt="o",
-                        color="black", ms=5, capsize=2, label=f"{best.estimator} estimate", zorder=3)
+            yerr = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
+            unreached = _unreached(sub)
+            for mask, label, face in ((~unreached, f"{best.estimator} estimate", "black"),
+                                      (unreached, UNREACHED_NOTE, "white")):
+                if mask.any():
+                    ax.errorbar(sub["utd"][mask], sub[h][mask], yerr=yerr[:, mask], fmt="o", color="black",
+                                mfc=face, ms=5, capsize=2, label=label, zorder=3)
+            edge = sub[f"{h}_at_edge"].fillna(False).astype(bool).to_numpy() if f"{h}_at_edge" in sub else None
+            if edge is not None and edge.any():
+                ax.scatter(sub["utd"][edge], sub[h][edge], marker="o", s=110, facecolors="none", linewidths=1.0,
+                           edgecolors=EDGE_COLOR, zorder=2, label=EDGE_NOTE)
             law = laws.law(h, env) if env in laws.env_benchmark_ else None
             if law is not None and law.is_law(env):
                 label, line = law_label(law, env, r"\sigma")
