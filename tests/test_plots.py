@@ -577,3 +577,21 @@ def test_hparam_laws_draws_a_best_at_an_unreached_sigma_hollow_and_rings_grid_ed
     np.testing.assert_allclose(rings[0].get_offsets(), edge[["utd", "batch_size"]].to_numpy())
     ax_a = [ax for ax in fig.axes if ax.get_title()][0]  # every σ of env-a reached: nothing hollow
     assert not [c for c in ax_a.containers if c.get_label().startswith("hollow")]
+
+
+def test_legends_sit_below_their_panel_and_hide_no_data(fitted):
+    import io
+
+    fit, base = fitted["fit"], fitted["base"]
+    figures = {"e": pareto_frontier(*fit, baseline=base), "g": budget_extrapolation(fitted["frontier"]),
+               "h": hparam_laws(fitted["best"], fitted["laws"], proposed_utds=[0.125, 16.0]),
+               "b": steps_to_threshold(fitted["cr_fit"], 800.0, baseline=fitted["cr_base"])}
+    for name, fig in figures.items():
+        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")  # lays the figure out
+        panels = [ax for ax in fig.axes if ax.get_legend() is not None]
+        assert panels, name
+        for ax in panels:
+            box, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+            assert box.y1 <= frame.y0, name  # the legend's top is under the axes' bottom
+            labels = ax.xaxis.label.get_window_extent()
+            assert box.y1 <= labels.y0 + 1, name  # and under the x-axis label

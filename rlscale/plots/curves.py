@@ -18,7 +18,18 @@ from matplotlib.lines import Line2D
 from rlscale.errors import RlscaleError
 from rlscale.laws.frontier import select_configs
 from rlscale.laws.thresholds import ThresholdCrossings
-from rlscale.plots.style import BASELINE, FIT_LINE, FITTED, LABELS, finish, fmt, j_colors, new_grid, utd_ticks
+from rlscale.plots.style import (
+    BASELINE,
+    FIT_LINE,
+    FITTED,
+    LABELS,
+    finish,
+    fmt,
+    j_colors,
+    legend,
+    new_grid,
+    utd_ticks,
+)
 
 
 def task_configs(crossings: ThresholdCrossings) -> pd.DataFrame:
@@ -152,7 +163,7 @@ def steps_to_threshold(
     frames = [(_subset(crossing_frame(c, threshold), envs, None), style, marker) for c, style, marker in series]
     dodge = [1.0] if baseline is None else [1.0 / _DODGE, _DODGE]
     env_list = list(dict.fromkeys(frames[0][0]["env"]))
-    fig, axes = new_grid(1, len(env_list), panel=(3.4, 2.9))
+    fig, axes = new_grid(1, len(env_list), panel=(3.4, 3.6))  # tall: the legend sits below the first panel
     any_open = False
     for ax, env in zip(axes[0], env_list, strict=True):
         opened = []
@@ -181,5 +192,5 @@ def steps_to_threshold(
     if any_open:
         handles.append(Line2D([], [], color="0.3", lw=1.5, marker="^", ms=5))
         labels.append(f"{OPEN_NOTE}\n{OPEN_SHARE}")
-    axes[0, 0].legend(handles, labels, fontsize=7)
+    legend(axes[0, 0], handles=handles, labels=labels)
     return fig

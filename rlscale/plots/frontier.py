@@ -21,6 +21,7 @@ from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import ComputeFrontier
 from rlscale.plots.style import (
     BASELINE,
+    BELOW,
     EXTRAPOLATED,
     FIT_LINE,
     FITTED,
@@ -182,7 +183,7 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
     finish(ax, _label(frontier, "budget"), ylabel, title="Budget extrapolation")
     if opt.empty:
         blank(ax)
-    legend(ax, notes, loc="center" if opt.empty else "best")
+    legend(ax, notes, loc="center" if opt.empty else BELOW)
     return fig
 
 

@@ -72,7 +72,7 @@ def hparam_laws(
     only on the resamples that reach J); a grid-best value at the grid's edge (``*_at_edge``) is ringed."""
     table = best.best_.assign(env=best.best_["env"].astype(str))
     env_list = _envs(table, envs)
-    fig, axes = new_grid(len(env_list), len(HPARAMS), panel=(3.6, 2.8))
+    fig, axes = new_grid(len(env_list), len(HPARAMS), panel=(3.6, 4.2))  # tall: each legend sits below its panel
     with_law = [e for e in env_list if e in laws.env_benchmark_]
     proposal = laws.propose(proposed_utds, with_law) if proposed_utds is not None and with_law else None
     for row, env in enumerate(env_list):
@@ -144,7 +144,7 @@ def estimator_comparison(
         raise RlscaleError("estimator_comparison: give at least one BestHyperparams (name -> estimate)")
     first = next(iter(estimates.values())).best_
     env = env if env is not None else str(first["env"].iloc[0])
-    fig, axes = new_grid(1, len(HPARAMS), panel=(3.8, 3.0))
+    fig, axes = new_grid(1, len(HPARAMS), panel=(4.0, 5.4))  # tall: the legend sits below the panel
     colors = [f"C{k}" for k in range(len(estimates))]
     utds = []
     notes: dict[str, list[str]] = {h: [] for h in HPARAMS}

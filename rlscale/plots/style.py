@@ -15,10 +15,12 @@ from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.ticker as ticker
+import matplotlib.transforms as transforms
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from rlscale.errors import RlscaleError
 from rlscale.io import atomic_path
@@ -205,13 +207,50 @@ def title_note(ax: Axes, note: str) -> None:
         ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", 48), fontsize=9)
 
 
-def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = "best", width: int = 40) -> None:
+BELOW = "below"
+
+
+def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = BELOW, width: int = 40,
+           handles: Sequence | None = None, labels: Sequence[str] | None = None) -> None:
     """The panel's legend, with ``notes`` (what is not drawn and why, e.g. "no law in F: exact") as entries
-    without a marker, placed where it hides the fewest points."""
-    for note in notes:
-        ax.plot([], [], " ", label=textwrap.fill(note, width))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=fontsize, loc=loc)
+    without a marker. By default (``loc="below"``) it sits under the panel, below its x-axis label, so it never
+    hides data (the figure's layout engine and ``bbox_inches="tight"`` make room for it); any other ``loc`` puts
+    it inside the axes (e.g. ``"center"`` on a blank panel that only says why nothing is drawn). ``handles`` and
+    ``labels``: entries gathered elsewhere (e.g. from several panels), else the panel's own."""
+    if handles is None:
+        for note in notes:
+            ax.plot([], [], " ", label=textwrap.fill(note, width))
+        handles, labels = ax.get_legend_handles_labels()
+    else:
+        handles, labels = list(handles), list(labels or [])
+        for note in notes:
+            handles.append(Line2D([], [], ls=" "))
+            labels.append(textwrap.fill(note, width))
+    if not handles:
+        return
+    if loc != BELOW:
+        ax.legend(handles, labels, fontsize=fontsize, loc=loc)
+        return
+    below = transforms.offset_copy(ax.transAxes, fig=ax.figure, y=-_decoration_depth(ax), units="points")
+    ax.legend(handles, labels, fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              bbox_transform=below, borderaxespad=0.0, frameon=False)
+
+
+def _decoration_depth(ax: Axes) -> float:
+    """How far (points) the x tick labels and x-axis label reach below the axes: where a legend below may start."""
+    major = ax.xaxis.get_major_ticks()
+    tick = major[0] if major else None
+    depth = 4.0  # a margin
+    if tick is not None and tick.label1.get_visible():
+        size = tick.label1.get_size()
+        rotation = np.deg2rad(tick.label1.get_rotation() % 180)
+        if rotation:  # a slanted label reaches down by its length
+            longest = max((len(t.get_text()) for t in ax.xaxis.get_ticklabels()), default=4)
+            size = size * np.cos(rotation) + 0.6 * size * longest * np.sin(rotation)
+        depth += tick.get_tick_padding() + tick.get_pad() + 1.25 * size
+    if ax.xaxis.label.get_text():
+        depth += ax.xaxis.labelpad + 1.25 * ax.xaxis.label.get_size()
+    return depth
 
 
 def sign_undetermined(law: PowerLaw, group: Hashable, alpha: float = 0.05) -> bool:
