@@ -51,7 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
-from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, law_label, utd_colors
+from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, law_label, sign_undetermined, utd_colors
 
 DELTA, N_PARAMS = 3e8, 150_000
 
@@ -188,7 +188,10 @@ def test_budget_extrapolation_fit_line_is_the_law_and_held_out_points_are_stars(
     assert len(normal.get_offsets()) == len(frontier.optimum_) - 2
     assert stars.get_sizes()[0] == EXTRAPOLATED["s"] > normal.get_sizes()[0]
     assert not np.array_equal(stars.get_paths()[0].vertices, normal.get_paths()[0].vertices)
-    assert line.get_xdata().max() > held["budget"].max()  # the law is drawn out to the extrapolated budgets
+    # this law's exponent interval spans 0: dashed, and drawn over the fitted J's budgets only, not out to the held-out
+    assert sign_undetermined(law, "all") and line.get_linestyle() == "--"
+    fit_budgets = frontier.optimum_.loc[frontier.optimum_["in_fit"], "budget"]
+    np.testing.assert_allclose([line.get_xdata().min(), line.get_xdata().max()], [fit_budgets.min(), fit_budgets.max()])
     ax_data = budget_extrapolation(frontier, quantity="data").axes[0]
     np.testing.assert_allclose(ax_data.get_lines()[0].get_ydata(),
                                frontier.predict(ax_data.get_lines()[0].get_xdata(), "data"))
@@ -303,7 +306,10 @@ def test_steps_to_threshold_plots_the_crossings_per_task(fitted):
     j = int(np.flatnonzero(np.isclose(cr.thresholds_, 800.0))[0])
     sel = cr.configs_[cr.configs_["env"] == "env-b"].sort_values("utd")
     line = _errorbar_line(axes[1], FITTED["label"])
-    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), sel["utd"])
+    base_x = np.asarray(_errorbar_line(axes[1], BASELINE["label"]).get_xdata(), float)
+    # fitted and baseline markers sit a little to either side of their σ, so both whiskers show
+    assert np.all(np.asarray(line.get_xdata(), float) < sel["utd"].to_numpy()) and np.all(base_x > sel["utd"])
+    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), sel["utd"], rtol=0.05)
     np.testing.assert_allclose(np.asarray(line.get_ydata(), float), cr.crossing_[sel.index, j])
     # known answer: at σ = 0.25 the constant baseline (tuned at σ = 2) is slower than the fitted hparams
     base_line = _errorbar_line(axes[1], BASELINE["label"])
@@ -337,7 +343,7 @@ def test_estimator_comparison_one_series_per_estimator(fitted):
     estimates = {name: BestHyperparams(800.0, name).fit(grid) for name in ("point", "bootstrap", "mean_other")}
     fig = estimator_comparison(estimates, env="env-a", laws={"bootstrap": fitted["laws"]})
     ax_b, ax_lr = (ax for ax in fig.axes if ax.get_title())
-    labels = [line.get_label() for line in ax_lr.get_lines() if not line.get_label().startswith("_")]
+    labels = [line.get_label() for line in ax_lr.get_lines() if line.get_linestyle() == "None"]
     assert labels == ["point", "bootstrap", "mean_other"]
     point = _line(ax_b, "point")
     rows = estimates["point"].best_[estimates["point"].best_["env"] == "env-a"].sort_values("utd")
@@ -460,7 +466,8 @@ def test_a_law_whose_exponent_interval_spans_zero_is_dashed_and_says_so():
     assert line["ls"] == "-" and "spans 0" not in label and "dof 2" in label
     label, line = law_label(flat, "all", r"\sigma")
     lo, hi = flat.conf_int().loc[("all", "exponent")]
-    assert lo < 0 < hi and line["ls"] == "--" and label.endswith(f"[{lo:.2f}, {hi:.2f}], dof 2: spans 0")
+    assert lo < 0 < hi and line["ls"] == "--"
+    assert label.endswith(f"[{lo:.2f}, {hi:.2f}], dof 2\nCI spans 0: sign undetermined")
 
 
 def test_an_exactly_determined_budget_law_is_not_drawn(fitted):
@@ -473,3 +480,142 @@ def test_an_exactly_determined_budget_law_is_not_drawn(fitted):
     assert not [line for line in ax.get_lines() if len(line.get_xdata())]
     assert any("no law in F: exact" in t.get_text() for t in ax.get_legend().get_texts())
     assert len(_collection(ax, "held-out J (extrapolated)").get_offsets()) == 2
+
+
+def test_a_budget_law_of_determined_sign_is_drawn_solid_out_past_the_held_out_budgets(fitted):
+    frontier = copy.copy(fitted["frontier"])
+    opt = frontier.optimum_.sort_values("budget").reset_index(drop=True)
+    wobble = np.resize([1.0, 1.04, 0.97, 1.02], len(opt))
+    frontier.optimum_ = opt.assign(utd=2.0 * (opt["budget"] / opt["budget"].min()) ** 0.8 * wobble)  # a clear rise
+    frontier._fit_laws()
+    assert frontier.has_law() and not sign_undetermined(frontier.laws_["utd"], "all")
+    ax = budget_extrapolation(frontier).axes[0]
+    line = next(line for line in ax.get_lines() if len(line.get_xdata()))
+    assert line.get_linestyle() == "-" and "sign undetermined" not in line.get_label()
+    assert line.get_xdata().min() < opt["budget"].min() and line.get_xdata().max() > opt["budget"].max()
+
+
+def test_an_hparam_law_of_undetermined_sign_is_drawn_over_its_estimates_not_out_to_the_proposals(fitted):
+    best = copy.copy(fitted["best"])
+    table = best.best_.copy()
+    a = table["env"].astype(str) == "env-a"
+    table.loc[a, "batch_size"] = np.resize([256.0, 360.0, 200.0, 310.0, 230.0, 330.0], a.sum())  # no trend in σ
+    best.best_ = table
+    laws = HyperparamLaws(shared_slope=False).fit(best)
+    assert laws.law("batch_size", "env-a").is_law("env-a")
+    assert sign_undetermined(laws.law("batch_size", "env-a"), "env-a")
+    fig = hparam_laws(best, laws, proposed_utds=[0.125, 1.0, 16.0])
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    ax_a, ax_b = panels[0], panels[2]  # batch size of env-a, env-b
+    flat = next(line for line in ax_a.get_lines() if line.get_label().startswith("fit"))
+    assert flat.get_linestyle() == "--" and "sign undetermined" in flat.get_label()
+    utds = table.loc[a, "utd"]
+    np.testing.assert_allclose([flat.get_xdata().min(), flat.get_xdata().max()], [utds.min(), utds.max()])
+    trend = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
+    assert not sign_undetermined(laws.law("batch_size", "env-b"), "env-b")  # a determined law reaches the proposals
+    assert trend.get_linestyle() == "-" and trend.get_xdata().min() < 0.125 and trend.get_xdata().max() > 16.0
+
+
+def test_steps_to_threshold_draws_an_interval_some_resamples_never_close_as_open_upward(fitted):
+    base = fitted["cr_base"].to_frame()
+    j = 800.0
+    row = base[(base["env"] == "env-b") & np.isclose(base["threshold"], j)].sort_values("utd").index[-1]
+    base.loc[row, ["crossing_upper", "reached_frac"]] = [np.nan, 0.8]  # 20% of resamples never reach J
+    open_base = ThresholdCrossings.from_frames(base)
+    fig = steps_to_threshold(fitted["cr_fit"], j, baseline=open_base)
+    ax_a, ax_b = (ax for ax in fig.axes if ax.get_title())
+    arrows = [t for t in ax_b.texts if t.get_gid() == "open_interval"]
+    assert len(arrows) == 1 and not [t for t in ax_a.texts if t.get_gid() == "open_interval"]
+    arrow = arrows[0]
+    assert arrow.xy[1] == 1.0 and arrow.xyann[1] == pytest.approx(base.loc[row, "crossing"])  # crossing -> top edge
+    assert arrow.arrow_patch is not None and "80%" in [t.get_text() for t in ax_b.texts]
+    legend_texts = [t.get_text() for t in ax_a.get_legend().get_texts()]
+    assert any(t.startswith("open: some resamples never reach J") for t in legend_texts)
+    closed = steps_to_threshold(fitted["cr_fit"], j, baseline=fitted["cr_base"])  # every interval closed: no note
+    assert not any("open" in t.get_text() for t in closed.axes[0].get_legend().get_texts())
+
+
+def test_a_threshold_has_the_same_colour_in_every_panel_of_figure1_and_in_plots_f_and_g(fitted):
+    frontier, eff = fitted["frontier"], fitted["eff"]
+    assert len(frontier.optimum_) < len(eff.thresholds_)  # some J have no law: the subset must not set the scale
+    fig = figure1({"synthetic": (frontier, eff)})
+    panel_2, panel_3 = (ax for ax in fig.axes if ax.get_title().startswith(("(II)", "(III)")))
+    j_law = frontier.optimum_.sort_values("budget")["threshold"].to_numpy(dtype=float)
+    every_j = [line.get_color() for line in panel_3.get_lines()]  # one frontier curve per J with a law, low to high
+    curve_colour = {j: to_rgba(c) for j, c in zip(np.sort(j_law), every_j, strict=True)}
+    for label, mask in (("fitted J", "in_fit"), ("held-out J (extrapolated)", "held_out")):
+        points = _collection(panel_2, label)
+        drawn = frontier.optimum_[frontier.optimum_[mask]].sort_values("budget")["threshold"]
+        np.testing.assert_allclose(points.get_facecolors(), [curve_colour[j] for j in drawn])
+    for plot in (budget_extrapolation(frontier, thresholds=eff.thresholds_),
+                 iso_performance(frontier, thresholds=eff.thresholds_)):
+        bar = plot.axes[1]  # the colour bar
+        assert bar.get_ylim() == pytest.approx((eff.thresholds_.min(), eff.thresholds_.max()))  # the full J scale
+    f_lines = [line for line in iso_performance(frontier, thresholds=eff.thresholds_).axes[0].get_lines()
+               if line.get_linestyle() == "-" and len(line.get_xdata()) > 2]
+    np.testing.assert_allclose(to_rgba(f_lines[0].get_color()), curve_colour[np.sort(j_law)[0]])
+
+
+def test_estimator_comparison_draws_laws_as_plot_h_over_finite_estimates_and_lists_missing_ones(fitted):
+    grid = fitted["grid"]
+    point = BestHyperparams(800.0, "point").fit(grid)
+    table = point.best_.copy()
+    a = table["env"].astype(str) == "env-a"
+    low = table.loc[a, "utd"].min()
+    table.loc[a & (table["utd"] == low), ["batch_size", "learning_rate"]] = np.nan  # no estimate at the lowest σ
+    table.loc[a & (table["utd"] != low), "batch_size"] = np.resize([256.0, 360.0, 200.0, 310.0, 230.0],
+                                                                     (a & (table["utd"] != low)).sum())  # flat
+    point.best_ = table
+    laws = {"point": HyperparamLaws(shared_slope=False).fit(point), "bootstrap": fitted["laws"]}
+    fig = estimator_comparison({"point": point, "bootstrap": fitted["best"]}, env="env-a", laws=laws)
+    ax_b = next(ax for ax in fig.axes if ax.get_title())
+    fit = next(line for line in ax_b.get_lines() if line.get_label().startswith("point fit"))
+    finite = table.loc[a & np.isfinite(table["batch_size"]), "utd"]
+    np.testing.assert_allclose([fit.get_xdata().min(), fit.get_xdata().max()], [finite.min(), finite.max()])
+    assert sign_undetermined(laws["point"].law("batch_size", "env-a"), "env-a")
+    assert fit.get_linestyle() == "--" and "CI spans 0: sign undetermined" in fit.get_label()
+    texts = [t.get_text() for t in ax_b.get_legend().get_texts()]
+    assert f"no estimate (NaN) at σ = {low:g}: point" in texts
+    boot = next(line for line in ax_b.get_lines() if line.get_label().startswith("bootstrap fit"))
+    assert "95% CI [" in boot.get_label()  # every law line has its legend entry
+
+
+def test_hparam_laws_draws_a_best_at_an_unreached_sigma_hollow_and_rings_grid_edge_points(fitted):
+    best = copy.copy(fitted["best"])
+    table = best.best_.copy()
+    b = (table["env"].astype(str) == "env-b").to_numpy()
+    low = table.loc[b, "utd"].min()
+    table.loc[b & (table["utd"] == low).to_numpy(), "n_reached"] = 0  # no cell's all-seeds mean reaches J at low σ
+    best.best_ = table
+    fig = hparam_laws(best, fitted["laws"])
+    ax_b = [ax for ax in fig.axes if ax.get_title()][2]  # env-b, batch size
+    hollow = _errorbar_line(ax_b, "hollow: no cell's seed mean reaches J at this σ")
+    assert list(np.asarray(hollow.get_xdata(), float)) == [low] and to_rgba(hollow.get_markerfacecolor()) == to_rgba(
+        "white")
+    filled = _errorbar_line(ax_b, "bootstrap estimate")
+    assert low not in np.asarray(filled.get_xdata(), float) and to_rgba(filled.get_markerfacecolor()) == to_rgba(
+        "black")
+    edge = table[b & table["batch_size_at_edge"].to_numpy(dtype=bool)]
+    rings = [c for c in ax_b.collections if c.get_label() == "ringed: grid-best at the grid's edge"]
+    assert len(edge) == 1  # the fixture's env-b grid-best B at σ 8 is the grid's smallest
+    np.testing.assert_allclose(rings[0].get_offsets(), edge[["utd", "batch_size"]].to_numpy())
+    ax_a = [ax for ax in fig.axes if ax.get_title()][0]  # every σ of env-a reached: nothing hollow
+    assert not [c for c in ax_a.containers if c.get_label().startswith("hollow")]
+
+
+def test_legends_sit_below_their_panel_and_hide_no_data(fitted):
+    import io
+
+    fit, base = fitted["fit"], fitted["base"]
+    figures = {"e": pareto_frontier(*fit, baseline=base), "g": budget_extrapolation(fitted["frontier"]),
+               "h": hparam_laws(fitted["best"], fitted["laws"], proposed_utds=[0.125, 16.0]),
+               "b": steps_to_threshold(fitted["cr_fit"], 800.0, baseline=fitted["cr_base"])}
+    for name, fig in figures.items():
+        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")  # lays the figure out
+        panels = [ax for ax in fig.axes if ax.get_legend() is not None]
+        assert panels, name
+        for ax in panels:
+            box, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+            assert box.y1 <= frame.y0, name  # the legend's top is under the axes' bottom
+            labels = ax.xaxis.label.get_window_extent()
+            assert box.y1 <= labels.y0 + 1, name  # and under the x-axis label

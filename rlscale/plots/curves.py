@@ -18,7 +18,18 @@ from matplotlib.lines import Line2D
 from rlscale.errors import RlscaleError
 from rlscale.laws.frontier import select_configs
 from rlscale.laws.thresholds import ThresholdCrossings
-from rlscale.plots.style import BASELINE, FIT_LINE, FITTED, LABELS, finish, fmt, j_colors, new_grid, utd_ticks
+from rlscale.plots.style import (
+    BASELINE,
+    FIT_LINE,
+    FITTED,
+    LABELS,
+    finish,
+    fmt,
+    j_colors,
+    legend,
+    new_grid,
+    utd_ticks,
+)
 
 
 def task_configs(crossings: ThresholdCrossings) -> pd.DataFrame:
@@ -111,7 +122,8 @@ def learning_curves(
 
 
 def crossing_frame(crossings: ThresholdCrossings, threshold: float) -> pd.DataFrame:
-    """Per (env, σ): crossing of J with its bootstrap 95% interval (NaN = never reached)."""
+    """Per (env, σ): crossing of J with its bootstrap 95% interval (NaN = never reached) and the fraction of
+    bootstrap resamples that reach J (``reached_frac``)."""
     cfg = task_configs(crossings)
     j = np.nonzero(np.isclose(crossings.thresholds_, threshold))[0]
     if len(j) == 0:
@@ -120,7 +132,12 @@ def crossing_frame(crossings: ThresholdCrossings, threshold: float) -> pd.DataFr
     frame = crossings.to_frame()  # configuration-major: row = config * n_thresholds + threshold
     rows = frame.iloc[cfg["index"].to_numpy() * len(crossings.thresholds_) + int(j[0])]
     return cfg.assign(crossing=rows["crossing"].to_numpy(), crossing_lower=rows["crossing_lower"].to_numpy(),
-                      crossing_upper=rows["crossing_upper"].to_numpy())
+                      crossing_upper=rows["crossing_upper"].to_numpy(), reached_frac=rows["reached_frac"].to_numpy())
+
+
+OPEN_NOTE = "open: some resamples never reach J"
+OPEN_SHARE = "(% at the arrow: the share that do)"
+_DODGE = 1.04  # fitted and baseline markers at the same σ sit this factor apart (log x), so both whiskers show
 
 
 def steps_to_threshold(
@@ -128,7 +145,14 @@ def steps_to_threshold(
     envs: Sequence[str] | None = None,
 ) -> Figure:
     """Plot b: per task, env steps to reach J (default: the highest) against σ (log–log) with bootstrap 95%
-    intervals; fitted-hyperparameter runs in blue, the constant baseline in grey."""
+    intervals; fitted-hyperparameter runs in blue, the constant baseline in grey (each drawn a little to one side
+    of its σ so the two sets of whiskers do not cover each other).
+
+    An interval whose bound is NaN because some bootstrap resamples never reach J (``reached_frac`` < 1: "never"
+    counts as infinitely late) is open upward: its whisker runs from the crossing to the top of the axes and ends
+    in an arrowhead, labelled with the share of resamples that reach J, and the legend says so (:data:`OPEN_NOTE`).
+    (Both bounds are upper-side: "never" is later than any step, whichever way the metric improves.)
+    """
     if threshold is None:  # the hardest J: the lowest of a lower-is-better metric
         low = not getattr(crossings, "higher_is_better_", True)
         threshold = float(np.min(crossings.thresholds_) if low else np.max(crossings.thresholds_))
@@ -137,15 +161,36 @@ def steps_to_threshold(
     if baseline is not None:
         series.append((baseline, BASELINE, "s"))
     frames = [(_subset(crossing_frame(c, threshold), envs, None), style, marker) for c, style, marker in series]
+    dodge = [1.0] if baseline is None else [1.0 / _DODGE, _DODGE]
     env_list = list(dict.fromkeys(frames[0][0]["env"]))
-    fig, axes = new_grid(1, len(env_list), panel=(3.4, 2.9))
+    fig, axes = new_grid(1, len(env_list), panel=(3.4, 3.6))  # tall: the legend sits below the first panel
+    any_open = False
     for ax, env in zip(axes[0], env_list, strict=True):
-        for frame, style, marker in frames:
+        opened = []
+        for (frame, style, marker), shift in zip(frames, dodge, strict=True):
             sub = frame[frame["env"] == env].sort_values("utd")
+            x = sub["utd"].to_numpy(dtype=float) * shift
             err = np.vstack([sub["crossing"] - sub["crossing_lower"], sub["crossing_upper"] - sub["crossing"]])
-            ax.errorbar(sub["utd"], sub["crossing"], yerr=np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0),
+            ax.errorbar(x, sub["crossing"], yerr=np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0),
                         color=style["color"], marker=marker, ms=5, capsize=2, lw=1.5, label=style["label"])
+            is_open = (np.isfinite(sub["crossing"]) & ~(np.isfinite(sub["crossing_lower"])
+                                                         & np.isfinite(sub["crossing_upper"]))).to_numpy()
+            opened += [(xi, yi, frac, style["color"]) for xi, yi, frac in
+                       zip(x[is_open], sub["crossing"].to_numpy()[is_open], sub["reached_frac"].to_numpy()[is_open],
+                           strict=True)]
         finish(ax, LABELS["utd"], LABELS["steps_to_j"] if ax is axes[0, 0] else None, title=f"{env}, J = {threshold:g}")
         utd_ticks(ax, frames[0][0]["utd"])
-    axes[0, 0].legend(fontsize=7)
+        for x, y, frac, color in opened:  # open upward: whisker to the top edge, arrowhead, share that reach J
+            ax.annotate("", xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(x, y), textcoords="data",
+                        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.5, "shrinkA": 0, "shrinkB": 0,
+                                    "mutation_scale": 9}, annotation_clip=False, gid="open_interval")
+            if np.isfinite(frac):
+                ax.annotate(f"{frac:.0%}", xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -1),
+                            textcoords="offset points", fontsize=6, ha="left", va="top", color=color)
+        any_open |= bool(opened)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if any_open:
+        handles.append(Line2D([], [], color="0.3", lw=1.5, marker="^", ms=5))
+        labels.append(f"{OPEN_NOTE}\n{OPEN_SHARE}")
+    legend(axes[0, 0], handles=handles, labels=labels)
     return fig

@@ -9,7 +9,7 @@ D_J(σ) is not a law has no frontier curve and no optimum: its points are drawn,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.frontier import ComputeFrontier
 from rlscale.plots.style import (
     BASELINE,
+    BELOW,
     EXTRAPOLATED,
     FIT_LINE,
     FITTED,
@@ -32,6 +33,7 @@ from rlscale.plots.style import (
     fmt,
     j_colors,
     law_label,
+    law_x,
     legend,
     new_axes,
     new_grid,
@@ -50,6 +52,13 @@ def _pick_threshold(efficiency: DataEfficiency, threshold: float | None, higher_
         raise RlscaleError(f"plots: the fit has no threshold {threshold:g} "
                            f"(fitted: {', '.join(f'{t:g}' for t in available)})")
     return float(match[0])
+
+
+def _j_scale(shown: Sequence[float] | np.ndarray, thresholds: Sequence[float] | np.ndarray | None) -> np.ndarray:
+    """The J the colour scale spans: every J of the analysis when given (with the drawn ones, should they lie
+    outside), else the drawn ones."""
+    shown = np.asarray(shown, dtype=float)
+    return shown if thresholds is None else np.unique(np.concatenate([np.asarray(thresholds, dtype=float), shown]))
 
 
 def _label(frontier: ComputeFrontier, key: str) -> str:
@@ -128,12 +137,15 @@ def pareto_frontier(
     return fig
 
 
-def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quantity: str = "utd") -> Figure:
+def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quantity: str = "utd",
+                         thresholds: Sequence[float] | np.ndarray | None = None) -> Figure:
     """Figure 1 (II) and plot g: σ* (or D*, C*) against the budget F*, the power-law fit, held-out J as stars.
 
     Points are coloured by J. The fit line (only where the law in F is a law) spans every budget so the
-    held-out points show how far the law extrapolates; its legend gives the exponent's 95% interval and dof, and
-    it is dashed where that interval spans 0.
+    held-out points show how far the law extrapolates; its legend gives the exponent's 95% interval and dof. Where
+    that interval spans 0 (sign undetermined) the line is dashed and drawn over the fitted points' budgets only.
+    ``thresholds``: every J of the analysis (``efficiency.thresholds_``), so that J are coloured on the same scale
+    as in the other panels and figures (default: the J with an optimum only).
     """
     fig, ax = new_axes(ax)
     opt = frontier.optimum_.sort_values("budget")
@@ -141,12 +153,14 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
     if opt.empty:
         notes.append(f"no optimum at any J: {frontier.reason_}")
     else:
-        colors = j_colors(opt["threshold"])
+        j_scale = _j_scale(opt["threshold"], thresholds)
+        colors = j_colors(opt["threshold"], among=j_scale)
         held_mask = opt["held_out"].astype(bool).to_numpy()
         used = opt["in_fit"].astype(bool).to_numpy()
         if frontier.has_law(quantity):
-            budgets = np.geomspace(opt["budget"].min() / 1.5, opt["budget"].max() * 1.5, 100)
-            label, line = law_label(frontier.laws_[quantity], ALL, r"\mathcal{F}")
+            law = frontier.laws_[quantity]
+            budgets = law_x(law, ALL, opt.loc[used, "budget"], opt["budget"])
+            label, line = law_label(law, ALL, r"\mathcal{F}")
             ax.plot(budgets, frontier.predict(budgets, quantity), color="black", label=label, **line)
         else:
             law = frontier.laws_.get(quantity)
@@ -161,7 +175,7 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
             ax.scatter(opt.loc[held_mask, "budget"], opt.loc[held_mask, quantity],
                        c=[colors[i] for i in np.flatnonzero(held_mask)], label="held-out J (extrapolated)",
                        **EXTRAPOLATED)
-        colorbar(fig, ax, opt["threshold"])
+        colorbar(fig, ax, j_scale)
     ylabel = {"utd": LABELS["utd_opt"], "data": r"$\mathcal{D}^*_J$ (env steps)",
               "compute": r"$\mathcal{C}^*_J$ (FLOPs)"}[quantity]
     if frontier.compute_unit == "gradient_steps":
@@ -169,7 +183,7 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
     finish(ax, _label(frontier, "budget"), ylabel, title="Budget extrapolation")
     if opt.empty:
         blank(ax)
-    legend(ax, notes, loc="center" if opt.empty else "best")
+    legend(ax, notes, loc="center" if opt.empty else BELOW)
     return fig
 
 
@@ -195,9 +209,11 @@ def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency
     return fig
 
 
-def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost: bool = True) -> Figure:
+def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost: bool = True,
+                    thresholds: Sequence[float] | np.ndarray | None = None) -> Figure:
     """Plot f: iso-performance curves (one per J with a law), the F-optimal point on each, the line through
-    them, and the iso-cost lines C + δ·D = F*_J on which each optimum lies (dotted)."""
+    them, and the iso-cost lines C + δ·D = F*_J on which each optimum lies (dotted). ``thresholds``: every J of
+    the analysis, the scale J are coloured on (as :func:`budget_extrapolation`)."""
     fig, ax = new_axes(ax, figsize=(4.8, 3.8))
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -207,9 +223,10 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
         blank(ax)
         legend(ax, [f"no frontier: {frontier.reason_}"], loc="center", width=50)
         return fig
-    thresholds = opt["threshold"].to_numpy(dtype=float)
-    colors = j_colors(thresholds)
-    for j, color in zip(thresholds, colors, strict=True):
+    with_law = opt["threshold"].to_numpy(dtype=float)
+    j_scale = _j_scale(with_law, thresholds)
+    colors = j_colors(with_law, among=j_scale)
+    for j, color in zip(with_law, colors, strict=True):
         curve = _curve(frontier, j)
         ax.plot(curve["data"], curve["compute"], color=color, **FIT_LINE)
     x_lim, y_lim = ax.get_xlim(), ax.get_ylim()
@@ -226,7 +243,7 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
                label=None if len(opt) > 1 else r"$\mathcal{F}$-optimal point")
     ax.set_xlim(x_lim)
     ax.set_ylim(y_lim)
-    colorbar(fig, ax, thresholds)
+    colorbar(fig, ax, j_scale)
     finish(ax, LABELS["data"], _label(frontier, "compute"),
            title=rf"Iso-performance curves ($\delta$ = {frontier.delta:.2g})")
     legend(ax)
@@ -240,7 +257,7 @@ def figure1(benchmarks: Mapping[str, tuple[ComputeFrontier, DataEfficiency]], th
     fig, axes = new_grid(3, len(benchmarks), panel=(4.4, 3.5))
     for col, (name, (frontier, efficiency)) in enumerate(benchmarks.items()):
         pareto_frontier(frontier, efficiency, threshold, ax=axes[0, col])
-        budget_extrapolation(frontier, ax=axes[1, col])
+        budget_extrapolation(frontier, ax=axes[1, col], thresholds=efficiency.thresholds_)
         frontiers_by_threshold(frontier, efficiency, ax=axes[2, col])
         axes[0, col].set_title(f"{name}\n(I) " + axes[0, col].get_title())
         axes[1, col].set_title("(II) " + axes[1, col].get_title())

@@ -11,9 +11,34 @@ from matplotlib.figure import Figure
 
 from rlscale.errors import RlscaleError
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws
-from rlscale.plots.style import EXTRAPOLATED, FITTED, LABELS, finish, law_label, legend, new_grid, utd_ticks
+from rlscale.plots.style import (
+    EXTRAPOLATED,
+    FITTED,
+    LABELS,
+    finish,
+    fmt,
+    law_label,
+    law_x,
+    legend,
+    new_grid,
+    utd_ticks,
+)
 
 _MARKERS = ("o", "s", "^", "D", "v", "P")
+#: legend entry of a best (B, η) at a σ where no grid cell's all-seeds mean curve reaches J (``n_reached == 0``): the
+#: estimate rests only on the bootstrap resamples that happen to reach J, so it is drawn hollow
+UNREACHED_NOTE = "hollow: no cell's seed mean reaches J at this σ"
+#: legend entry of a grid-best value that is the grid's smallest or largest (``*_at_edge``): a bound more than a
+#: measurement
+EDGE_NOTE = "ringed: grid-best at the grid's edge"
+EDGE_COLOR = "#c0392b"
+
+
+def _unreached(sub: pd.DataFrame) -> np.ndarray:
+    """Rows whose σ has no grid cell with an all-seeds mean curve that reaches J."""
+    if "n_reached" not in sub:
+        return np.zeros(len(sub), dtype=bool)
+    return (sub["n_reached"].to_numpy(dtype=float) == 0)
 
 
 def _envs(best: pd.DataFrame, envs: Sequence[str] | None) -> list[str]:
@@ -40,29 +65,41 @@ def hparam_laws(
 ) -> Figure:
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
     the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend;
-    dashed where the interval spans 0), the values proposed at ``proposed_utds``
-    (stars where outside the fitted σ range) and the swept grid values as light horizontal lines."""
+    dashed, and over the estimates' σ only, where the interval spans 0), the values proposed at ``proposed_utds``
+    (stars where outside the fitted σ range) and the swept grid values as light horizontal lines.
+
+    An estimate at a σ where no grid cell's all-seeds mean reaches J (``n_reached == 0``) is drawn hollow (it rests
+    only on the resamples that reach J); a grid-best value at the grid's edge (``*_at_edge``) is ringed."""
     table = best.best_.assign(env=best.best_["env"].astype(str))
     env_list = _envs(table, envs)
-    fig, axes = new_grid(len(env_list), len(HPARAMS), panel=(3.6, 2.8))
+    fig, axes = new_grid(len(env_list), len(HPARAMS), panel=(3.6, 4.2))  # tall: each legend sits below its panel
     with_law = [e for e in env_list if e in laws.env_benchmark_]
     proposal = laws.propose(proposed_utds, with_law) if proposed_utds is not None and with_law else None
     for row, env in enumerate(env_list):
         sub = table[table["env"] == env].sort_values("utd")
         fitted_range = (sub["utd"].min(), sub["utd"].max())
         all_utds = np.concatenate([sub["utd"], [] if proposed_utds is None else np.asarray(proposed_utds, float)])
-        line_utd = np.geomspace(all_utds.min() / 1.3, all_utds.max() * 1.3, 100)
         for col, h in enumerate(HPARAMS):
             ax = axes[row, col]
             notes: list[str] = []
             for value in _grid_values(grid, h):
                 ax.axhline(value, color="0.85", lw=0.8, zorder=0)
             err = np.vstack([sub[h] - sub[f"{h}_lower"], sub[f"{h}_upper"] - sub[h]])
-            ax.errorbar(sub["utd"], sub[h], yerr=np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0), fmt="o",
-                        color="black", ms=5, capsize=2, label=f"{best.estimator} estimate", zorder=3)
+            yerr = np.where(np.isfinite(err), np.maximum(err, 0.0), 0.0)
+            unreached = _unreached(sub)
+            for mask, label, face in ((~unreached, f"{best.estimator} estimate", "black"),
+                                      (unreached, UNREACHED_NOTE, "white")):
+                if mask.any():
+                    ax.errorbar(sub["utd"][mask], sub[h][mask], yerr=yerr[:, mask], fmt="o", color="black",
+                                mfc=face, ms=5, capsize=2, label=label, zorder=3)
+            edge = sub[f"{h}_at_edge"].fillna(False).astype(bool).to_numpy() if f"{h}_at_edge" in sub else None
+            if edge is not None and edge.any():
+                ax.scatter(sub["utd"][edge], sub[h][edge], marker="o", s=110, facecolors="none", linewidths=1.0,
+                           edgecolors=EDGE_COLOR, zorder=2, label=EDGE_NOTE)
             law = laws.law(h, env) if env in laws.env_benchmark_ else None
             if law is not None and law.is_law(env):
                 label, line = law_label(law, env, r"\sigma")
+                line_utd = law_x(law, env, sub.loc[np.isfinite(sub[h]), "utd"], all_utds, extend=1.3)
                 ax.plot(line_utd, laws.predict(line_utd, env, h), color=FITTED["color"],
                         label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line)
             else:
@@ -100,14 +137,18 @@ def estimator_comparison(
 ) -> Figure:
     """Plot i: best B and η against σ from several estimators (point, bootstrap, mean over the other
     hyperparameter, ...) on one axes per hyperparameter, for one task; ``laws`` adds each estimator's
-    fitted law as a line in its colour (where it is a law)."""
+    fitted law as a line in its colour where it is a law, as plot h draws them (exponent, 95% interval and dof in
+    the legend; dashed where the interval spans 0), over the σ where that estimator has an estimate. A σ where an
+    estimator gives no estimate (NaN: e.g. no grid cell reaches J there) is listed in the legend."""
     if not estimates:
         raise RlscaleError("estimator_comparison: give at least one BestHyperparams (name -> estimate)")
     first = next(iter(estimates.values())).best_
     env = env if env is not None else str(first["env"].iloc[0])
-    fig, axes = new_grid(1, len(HPARAMS), panel=(3.8, 3.0))
+    fig, axes = new_grid(1, len(HPARAMS), panel=(4.0, 5.4))  # tall: the legend sits below the panel
     colors = [f"C{k}" for k in range(len(estimates))]
     utds = []
+    notes: dict[str, list[str]] = {h: [] for h in HPARAMS}
+    missing: dict[str, dict[str, list[str]]] = {h: {} for h in HPARAMS}  # σ list -> estimators with no estimate
     for k, (name, est) in enumerate(estimates.items()):
         sub = est.best_[est.best_["env"].astype(str) == env].sort_values("utd")
         if sub.empty:
@@ -116,13 +157,21 @@ def estimator_comparison(
         for ax, h in zip(axes[0], HPARAMS, strict=True):
             ax.plot(sub["utd"], sub[h], marker=_MARKERS[k % len(_MARKERS)], ls="none", ms=6, color=colors[k],
                     label=name, zorder=3)
+            have = np.isfinite(sub[h].to_numpy(dtype=float))
+            if not have.all():
+                missing[h].setdefault(", ".join(fmt(u) for u in sub["utd"][~have]), []).append(name)
             law = None if laws is None or laws.get(name) is None or env not in laws[name].env_benchmark_ else (
                 laws[name].law(h, env))
-            if law is not None and law.is_law(env):
-                grid = np.geomspace(sub["utd"].min(), sub["utd"].max(), 50)
-                ax.plot(grid, laws[name].predict(grid, env, h), color=colors[k], lw=1.2, alpha=0.8)
+            if law is not None and law.is_law(env) and have.any():
+                label, line = law_label(law, env, r"\sigma")
+                grid = law_x(law, env, sub.loc[have, "utd"], extend=1.0, n=50)
+                ax.plot(grid, laws[name].predict(grid, env, h), color=colors[k], alpha=0.8, label=f"{name} {label}",
+                        **{**line, "lw": 1.2})
+            elif law is not None:
+                notes[h].append(f"{name}: not a law ({law.terms_.loc[env, 'status']})")
     for ax, h in zip(axes[0], HPARAMS, strict=True):
         finish(ax, LABELS["utd"], LABELS[f"best_{h}"], title=f"{env}: estimators")
         utd_ticks(ax, utds)
-    axes[0, 0].legend(fontsize=7)
+        gaps = [f"no estimate (NaN) at σ = {utd}: {', '.join(names)}" for utd, names in missing[h].items()]
+        legend(ax, gaps + notes[h], fontsize=6)
     return fig

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.ticker as ticker
+import matplotlib.transforms as transforms
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from rlscale.errors import RlscaleError
 from rlscale.io import atomic_path
@@ -150,9 +152,12 @@ def j_norm(thresholds: Sequence[float] | np.ndarray) -> Normalize:
     return Normalize(lo, hi if hi > lo else lo + 1.0)
 
 
-def j_colors(thresholds: Sequence[float] | np.ndarray) -> list[tuple[float, float, float, float]]:
-    """One viridis colour per threshold J (low J dark, high J yellow)."""
-    norm, cmap = j_norm(thresholds), mpl.colormaps[J_CMAP]
+def j_colors(thresholds: Sequence[float] | np.ndarray,
+             among: Sequence[float] | np.ndarray | None = None) -> list[tuple[float, float, float, float]]:
+    """One viridis colour per threshold J (low J dark, high J yellow), on the scale of ``among`` (default: of
+    ``thresholds`` themselves). Pass the analysis' full set of J (``thresholds_``) as ``among`` when drawing a
+    subset (e.g. the J that have a law), so the same J has the same colour in every panel and figure."""
+    norm, cmap = j_norm(thresholds if among is None else among), mpl.colormaps[J_CMAP]
     return [cmap(norm(float(j))) for j in np.asarray(thresholds, dtype=float)]
 
 
@@ -202,25 +207,86 @@ def title_note(ax: Axes, note: str) -> None:
         ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", 48), fontsize=9)
 
 
-def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = "best", width: int = 40) -> None:
+BELOW = "below"
+
+
+def legend(ax: Axes, notes: Sequence[str] = (), fontsize: float = 7, loc: str = BELOW, width: int = 40,
+           handles: Sequence | None = None, labels: Sequence[str] | None = None) -> None:
     """The panel's legend, with ``notes`` (what is not drawn and why, e.g. "no law in F: exact") as entries
-    without a marker, placed where it hides the fewest points."""
-    for note in notes:
-        ax.plot([], [], " ", label=textwrap.fill(note, width))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=fontsize, loc=loc)
+    without a marker. By default (``loc="below"``) it sits under the panel, below its x-axis label, so it never
+    hides data (the figure's layout engine and ``bbox_inches="tight"`` make room for it); any other ``loc`` puts
+    it inside the axes (e.g. ``"center"`` on a blank panel that only says why nothing is drawn). ``handles`` and
+    ``labels``: entries gathered elsewhere (e.g. from several panels), else the panel's own."""
+    if handles is None:
+        for note in notes:
+            ax.plot([], [], " ", label=textwrap.fill(note, width))
+        handles, labels = ax.get_legend_handles_labels()
+    else:
+        handles, labels = list(handles), list(labels or [])
+        for note in notes:
+            handles.append(Line2D([], [], ls=" "))
+            labels.append(textwrap.fill(note, width))
+    if not handles:
+        return
+    if loc != BELOW:
+        ax.legend(handles, labels, fontsize=fontsize, loc=loc)
+        return
+    below = transforms.offset_copy(ax.transAxes, fig=ax.figure, y=-_decoration_depth(ax), units="points")
+    ax.legend(handles, labels, fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              bbox_transform=below, borderaxespad=0.0, frameon=False)
+
+
+def _decoration_depth(ax: Axes) -> float:
+    """How far (points) the x tick labels and x-axis label reach below the axes: where a legend below may start."""
+    major = ax.xaxis.get_major_ticks()
+    tick = major[0] if major else None
+    depth = 4.0  # a margin
+    if tick is not None and tick.label1.get_visible():
+        size = tick.label1.get_size()
+        rotation = np.deg2rad(tick.label1.get_rotation() % 180)
+        if rotation:  # a slanted label reaches down by its length
+            longest = max((len(t.get_text()) for t in ax.xaxis.get_ticklabels()), default=4)
+            size = size * np.cos(rotation) + 0.6 * size * longest * np.sin(rotation)
+        depth += tick.get_tick_padding() + tick.get_pad() + 1.25 * size
+    if ax.xaxis.label.get_text():
+        depth += ax.xaxis.labelpad + 1.25 * ax.xaxis.label.get_size()
+    return depth
+
+
+def sign_undetermined(law: PowerLaw, group: Hashable, alpha: float = 0.05) -> bool:
+    """Whether the (1 - alpha) interval of the law's exponent spans 0 (or is undefined): the law is fitted, but the
+    data do not say which way it moves (``rlscale.laws.summary.SIGN_UNDETERMINED``)."""
+    lo, hi = (float(v) for v in law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]])
+    return not (lo > 0 or hi < 0)
 
 
 def law_label(law: PowerLaw, group: Hashable, var: str, alpha: float = 0.05) -> tuple[str, dict]:
     """The legend entry of a fitted power law: its exponent with the (1 - alpha) interval and the residual dof, and
-    the line style to draw it with, dashed where the interval spans 0 (a fit, but no trend the data can carry)."""
+    the line style to draw it with, dashed where the interval spans 0 (a fit, but no trend the data can carry: its
+    sign is undetermined, and :func:`law_x` draws it over its data only)."""
     lo, hi = (float(v) for v in law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]])
     dof = int(law.terms_.loc[group, "df_resid"])
     ci = f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else "no CI"
-    flat = not (lo > 0 or hi < 0)
+    flat = sign_undetermined(law, group, alpha)
     label = (rf"fit $\propto {var}^{{{law.exponent(group):.2f}}}$, {100 * (1 - alpha):g}% CI {ci}, dof {dof}"
-             + (": spans 0" if flat else ""))
+             + ("\nCI spans 0: sign undetermined" if flat else ""))
     return label, {**FIT_LINE, "ls": "--" if flat else "-"}
+
+
+def law_x(law: PowerLaw, group: Hashable, data_x: Sequence[float] | np.ndarray,
+          reach_x: Sequence[float] | np.ndarray = (), extend: float = 1.5, n: int = 100,
+          alpha: float = 0.05) -> np.ndarray:
+    """Where to draw a fitted power law (log-spaced x). With a determined sign: from the smallest to the largest of
+    ``data_x`` (the x of the points it was fitted to) and ``reach_x`` (x it extrapolates to: held-out points,
+    proposals), widened by ``extend``. With an exponent interval that spans 0: over ``data_x`` only, never beyond
+    (a direction the data do not carry is not extrapolated)."""
+    x = np.asarray(data_x, dtype=float)
+    if sign_undetermined(law, group, alpha):
+        extend = 1.0
+    else:
+        x = np.concatenate([x, np.asarray(reach_x, dtype=float)])
+    x = x[np.isfinite(x) & (x > 0)]
+    return np.geomspace(x.min() / extend, x.max() * extend, n)
 
 
 def sci(value: float) -> str:
