@@ -26,6 +26,7 @@ from rlscale.analysis.claims import (
     baseline_claim,
     budget_claim,
     efficiency_claim,
+    estimators_claim,
     exponent_claim,
     mechanism_claim,
     mechanism_slopes,
@@ -132,6 +133,30 @@ def test_a_hyperparameter_claim_says_how_its_exponent_moves_without_the_sigma_no
     assert len(every_sigma.stats) == 1 and "without" not in every_sigma.summary
     one_left = best.assign(n_reached=[0, 0, 0, 0, 9])
     assert "too few σ left for a law" in exponent_claim("learning_rate", law, best=one_left).summary
+
+
+def _laws(rng, b_exponent: float, lr_exponent: float):
+    from rlscale.laws.hparams import HyperparamLaws
+
+    utds = np.tile([0.5, 1.0, 2.0, 4.0, 8.0], 2)
+    best = pd.DataFrame({"benchmark": "b", "env": ["a"] * 5 + ["c"] * 5, "algo": "sac", "utd": utds,
+                         "batch_size": 256 * utds ** b_exponent * np.exp(rng.normal(0, 0.03, 10)),
+                         "learning_rate": 1e-3 * utds ** lr_exponent * np.exp(rng.normal(0, 0.03, 10))})
+    grid = {"grid_batch_size": best["batch_size"], "grid_learning_rate": best["learning_rate"]}
+    return HyperparamLaws().fit(best.assign(**grid))
+
+
+def test_the_estimator_sensitivity_says_changed_when_another_estimator_flips_a_verdict(rng):
+    main, same, flat = _laws(rng, -0.4, -0.3), _laws(rng, -0.4, -0.3), _laws(rng, -0.4, 0.0)
+    unchanged = estimators_claim({"bootstrap": main, "point": same}, "bootstrap", "b")
+    assert unchanged.verdict == UNCHANGED and unchanged.summary.startswith("against bootstrap: B* point -0.3")
+    assert [s["statistic"] for s in unchanged.stats] == ["B* shared exponent, point estimator",
+                                                         "η* shared exponent, point estimator"]
+    changed = estimators_claim({"bootstrap": main, "point": same, "mean_other": flat}, "bootstrap", "b")
+    assert changed.verdict == CHANGED and "η* mean_other" in changed.summary and "(not shown)" in changed.summary
+    assert estimators_claim({"bootstrap": main, "point": None}, "bootstrap", "b").verdict == CHANGED  # no law
+    assert estimators_claim({"bootstrap": main}, "bootstrap", "b").verdict == NOT_FITTED
+    assert estimators_claim({}, None, "b").verdict == NOT_FITTED
 
 
 def test_a_data_efficiency_law_passes_only_with_a_law_dof_and_r2_at_every_j(rng):
@@ -269,8 +294,8 @@ def test_the_markdown_table_has_a_verdict_for_every_claim_and_benchmark():
     text = claims_markdown(table)
     header, rule, *rows = text.split("\n\n")[0].splitlines()
     assert header == "| claim | " + " | ".join(pipeline.TITLES[b] for b in BENCHMARKS) + " |"
-    assert len(rows) == 8 and set(table["verdict"]) <= {*VERDICTS, UNCHANGED, CHANGED}
-    for row, words in zip(rows, [VERDICTS] * 7 + [(UNCHANGED, CHANGED, NOT_FITTED)], strict=True):
+    assert len(rows) == 9 and set(table["verdict"]) <= {*VERDICTS, UNCHANGED, CHANGED}
+    for row, words in zip(rows, [VERDICTS] * 7 + [(UNCHANGED, CHANGED, NOT_FITTED)] * 2, strict=True):
         cells = row.strip("|").split(" | ")[1:]
         assert len(cells) == len(BENCHMARKS) and all(c.startswith(tuple(f"**{v}**" for v in words)) for c in cells)
 

@@ -19,9 +19,12 @@ The paper's explanation of (a) and (b), judged on the grid's end-of-training dia
 overfitting, the newest-data minus replay TD error, rises with σ and with B; (g) the critic's parameter norm, the
 paper's plasticity proxy, rises with σ and with η: slopes per doubling with heteroscedasticity-robust intervals.
 
-A sensitivity line follows: the paper's best-hyperparameter argmin gives a tie (several grid cells reaching J at the
-same logged step) to the smallest grid value; how often the best cell was tied, and whether a verdict of (a) or (b)
-changes when ties are broken at random (:func:`~rlscale.analysis.steps.tie_sensitivity`).
+Two sensitivity lines follow, shown and not judged. Ties: the paper's best-hyperparameter argmin gives a tie (several
+grid cells reaching J at the same logged step) to the smallest grid value; how often the best cell was tied, and
+whether a verdict of (a) or (b) changes when ties are broken at random
+(:func:`~rlscale.analysis.steps.tie_sensitivity`).
+Estimators: whether a verdict of (a) or (b) changes under the other best-(B, η) estimators the analysis compares
+(:func:`estimators_claim`). The claims of (a), (b) also give their exponent without the σ no grid cell reaches J at.
 
 :func:`claims` gives one benchmark's tidy table, :func:`claims_table` several, :func:`claims_markdown` the
 table a reader sees (one column per benchmark). The bars are the ones fixed before any run was judged.
@@ -69,7 +72,8 @@ MECHANISMS = {"overfitting": ("overfitting", False, ("utd", "batch_size")),
               "plasticity": ("critic_param_norm", True, ("utd", "learning_rate"))}
 _AXES = {"utd": "σ", "batch_size": "B", "learning_rate": "η"}
 #: the sensitivity line under the claims: its key, what it says, and its words (did the B*, η* verdicts change?)
-SENSITIVITY = {"ties": "B*(σ), η*(σ) with best-cell ties broken at random (sensitivity)"}
+SENSITIVITY = {"ties": "B*(σ), η*(σ) with best-cell ties broken at random (sensitivity)",
+               "estimators": "B*(σ), η*(σ) under the other best-(B, η) estimators (sensitivity)"}
 COLUMNS = ("benchmark", "claim", "statement", "verdict", "statistic", "estimate", "lower", "upper", "dof", "n_obs",
            "summary")
 LEGEND = (
@@ -79,9 +83,11 @@ LEGEND = (
     "fitted/baseline is below 1; overfitting, norm: every claimed slope's 95% interval is above 0), "
     f"**{NOT_SHOWN}** (an interval spans 0 or 1, or a fit misses the bar), "
     f"**{CONTRADICTED}** (the interval lies entirely on the wrong side), **{NOT_FITTED}** (nothing to judge; the "
-    f"cell says why). The sensitivity line: **{UNCHANGED}** / **{CHANGED}**, whether a verdict on B* or η* changes "
+    f"cell says why). The sensitivity lines: **{UNCHANGED}** / **{CHANGED}**, whether a verdict on B* or η* changes "
     "when the best grid cell's ties (cells reaching J at the same logged step, which the paper's argmin gives to "
-    "the smallest grid value) are broken at random. Intervals: Student's t on the residual dof (power laws), seed "
+    "the smallest grid value) are broken at random, and when the best (B, η) per σ comes from another estimator "
+    "(point: the grid argmin of the all-seeds crossing; mean_other: the all-seeds best B for each η and best η for "
+    "each B, averaged over the other). Intervals: Student's t on the residual dof (power laws), seed "
     "bootstrap (data ratios), HC3 on Student's t (diagnostic slopes, one point per grid cell).")
 
 
@@ -125,6 +131,9 @@ def claims(a: Analysis) -> list[Claim]:
     best = None if a.hparams_ is None else a.hparams_.best.best_
     out.append(ties_claim(a.ties_, best, "no σ × B × η grid, so no best cells" if a.hparams_ is None else
                           "this saved analysis predates the tie sensitivity: fit it again"))
+    laws = {} if a.hparams_ is None else {a.hparams_.best.estimator: a.hparams_.laws,
+                                           **{name: law for name, (_, law) in a.estimators_.items()}}
+    out.append(estimators_claim(laws, None if a.hparams_ is None else a.hparams_.best.estimator, a.benchmark_))
     return out
 
 
@@ -423,3 +432,42 @@ def ties_claim(ties: pd.DataFrame | None, best: pd.DataFrame | None, why_none: s
                       "lower": r.lower, "upper": r.upper, "dof": r.df_resid, "n_obs": r.n_obs})
     return Claim(key, CHANGED if changed else UNCHANGED,
                  f"{text}; random ties: {'; '.join(parts)}", stats)
+
+
+def estimators_claim(laws: Mapping[str, Any], main: str | None, benchmark: str) -> Claim:
+    """The sensitivity of (a), (b) to the best-(B, η) estimator: the shared exponent of each other estimator's laws
+    (``laws``: estimator name -> its :class:`~rlscale.laws.hparams.HyperparamLaws` or None, ``main`` the one the
+    claims judge), with its interval and verdict; ``changed`` when a verdict differs from the main estimator's."""
+    key = "estimators"
+    others = [name for name in laws if name != main]
+    if main is None or not others:
+        return Claim(key, NOT_FITTED, "no σ × B × η grid, so no estimators" if main is None else
+                     "no other estimator was fitted (compare_estimators)")
+
+    def shared(name: str, hparam: str) -> PowerLaw | None:
+        return None if laws[name] is None else laws[name].laws_[hparam]["shared"].get(benchmark)
+
+    stats, parts, changed = [], [], False
+    for h, name in (("batch_size", "B*"), ("learning_rate", "η*")):
+        law = shared(main, h)
+        reference = None if law is None else _exponent_ci(law)
+        for other in others:
+            law = shared(other, h)
+            if law is None:
+                parts.append(f"{name} {other}: no law")
+                changed |= reference is not None
+                continue
+            est, lo, hi, dof, n = _exponent_ci(law)
+            verdict = sign_verdict(lo, hi)
+            changed |= reference is None or verdict != sign_verdict(reference[1], reference[2])
+            parts.append(f"{name} {other} {_num(est)} [{_num(lo)}, {_num(hi)}] ({verdict})")
+            stats.append({"statistic": f"{name} shared exponent, {other} estimator", "estimate": est, "lower": lo,
+                          "upper": hi, "dof": dof, "n_obs": n})
+    return Claim(key, CHANGED if changed else UNCHANGED, f"against {main}: {'; '.join(parts)}", stats)
+
+
+def _exponent_ci(law: PowerLaw) -> tuple[float, float, float, int, int]:
+    """(exponent, 95% lower, upper, residual dof, points) of a shared-slope law."""
+    group = law.groups_[0]
+    lo, hi = (float(v) for v in law.conf_int(ALPHA).loc[(group, "exponent"), ["lower", "upper"]])
+    return law.exponent(group), lo, hi, law.df_resid_, law.n_obs_
