@@ -689,3 +689,27 @@ def test_frontier_curves_are_dotted_where_their_sigma_lies_beyond_the_measured_s
     plain = iso_performance(frontier).axes[0]  # no efficiency fit: nothing tells the measured σ, nothing dotted
     assert not [line for line in plain.get_lines() if line.get_gid() == "extrapolated"]
     assert EXTRAPOLATED_NOTE not in _legend_texts(plain)
+
+
+def test_learning_curves_legend_sits_below_the_grid_and_says_which_line_is_which(fitted):
+    import io
+
+    cr, base = fitted["cr_fit"], fitted["cr_base"]
+    fig = learning_curves(cr, baseline=base, utds=[0.25, 8.0], thresholds=[800.0])
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")  # lays the figure out
+    with_legend = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(with_legend) == 1
+    box = with_legend[0].get_legend().get_window_extent()
+    assert all(box.y1 <= ax.xaxis.label.get_window_extent().y0 + 1 for ax in fig.axes if ax.get_visible())
+    texts = _legend_texts(with_legend[0])
+    assert texts[:2] == [FITTED["label"], BASELINE["label"]]
+    thick, thin, dotted = texts[2:]
+    assert thick.startswith("thick: isotonic (monotone non-decreasing) fit of the seed mean") and "crossings" in thick
+    assert thin == "thin: raw seed mean"
+    assert dotted.startswith("dotted: J = 800;")
+    handles = with_legend[0].get_legend().legend_handles
+    assert handles[2].get_linewidth() > handles[3].get_linewidth() and handles[4].get_linestyle() == ":"
+    panel = next(ax for ax in fig.axes if ax.get_visible())
+    drawn = [line for line in panel.get_lines() if len(line.get_xdata()) > 2]
+    assert max(line.get_linewidth() for line in drawn) == handles[2].get_linewidth()  # the legend's thick is drawn
+    assert min(line.get_linewidth() for line in drawn) == handles[3].get_linewidth()  # and its thin
