@@ -713,3 +713,15 @@ def test_learning_curves_legend_sits_below_the_grid_and_says_which_line_is_which
     drawn = [line for line in panel.get_lines() if len(line.get_xdata()) > 2]
     assert max(line.get_linewidth() for line in drawn) == handles[2].get_linewidth()  # the legend's thick is drawn
     assert min(line.get_linewidth() for line in drawn) == handles[3].get_linewidth()  # and its thin
+
+
+def test_a_legend_note_writes_d_j_as_mathtext_like_the_axis_labels(fitted):
+    import io
+
+    frontier, eff = fitted["frontier"], fitted["eff"]
+    no_law = [float(j) for j in eff.thresholds_ if not eff.is_law(j)]
+    ax = pareto_frontier(frontier, eff, threshold=no_law[-1]).axes[0]
+    note = next(t for t in _legend_texts(ax) if t.startswith("no frontier"))
+    assert r"$\mathcal{D}_J$ is not a law" in note and "D_J" not in note.replace(r"\mathcal{D}_J", "")
+    assert r"$\mathcal{D}_J$" in ax.get_xlabel()
+    ax.figure.savefig(io.BytesIO(), format="png")  # the mathtext parses

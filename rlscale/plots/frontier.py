@@ -91,7 +91,7 @@ def _optimum(frontier: ComputeFrontier, threshold: float) -> pd.Series | None:
 def _why(efficiency: DataEfficiency, frontier: ComputeFrontier, threshold: float) -> str:
     """Why there is no frontier at J (the D_J verdict)."""
     row = efficiency._row(threshold, None if efficiency.normalize else frontier.group)
-    return f"D_J is not a law ({row.status})"
+    return rf"$\mathcal{{D}}_J$ is not a law ({row.status})"  # mathtext, as the axis labels write it
 
 
 def measured_points(frontier: ComputeFrontier, efficiency: DataEfficiency, threshold: float) -> pd.DataFrame:
