@@ -51,7 +51,16 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
-from rlscale.plots.style import BASELINE, EXTRAPOLATED, FITTED, law_label, sign_undetermined, utd_colors
+from rlscale.plots.style import (
+    BASELINE,
+    EXTRAPOLATED,
+    EXTRAPOLATED_NOTE,
+    FIT_LINE,
+    FITTED,
+    law_label,
+    sign_undetermined,
+    utd_colors,
+)
 
 DELTA, N_PARAMS = 3e8, 150_000
 
@@ -91,6 +100,16 @@ def fitted():
 
 def _line(ax, label: str):
     return next(line for line in ax.get_lines() if line.get_label() == label)
+
+
+def _solid_lines(ax) -> list:
+    """The drawn lines (not legend-note placeholders) that are not a curve's extrapolated, dotted part."""
+    return [line for line in ax.get_lines() if line.get_gid() != "extrapolated" and len(line.get_xdata())]
+
+
+def _within(curve: pd.DataFrame, utds) -> pd.DataFrame:
+    """The rows of a frontier curve table at σ within the measured ``utds``."""
+    return curve[(curve["utd"] >= np.min(utds)) & (curve["utd"] <= np.max(utds))]
 
 
 def _errorbar_line(ax, label: str):
@@ -135,11 +154,11 @@ def test_pareto_frontier_draws_the_fitted_curve_and_points_with_the_frontier_com
     ax = fig.axes[0]
     assert _is_loglog(ax)
     assert "mathcal{D}" in ax.get_xlabel() and "mathcal{C}" in ax.get_ylabel()
-    curve = frontier.curves_[np.isclose(frontier.curves_["threshold"], 800.0)]
+    pts = eff.points_[np.isclose(eff.points_["threshold"], 800.0)].sort_values("utd")
+    curve = _within(frontier.curves_[np.isclose(frontier.curves_["threshold"], 800.0)], pts["utd"])
     line = _line(ax, "fit")
     np.testing.assert_allclose(line.get_xdata(), curve["data"])
     np.testing.assert_allclose(line.get_ydata(), curve["compute"])
-    pts = eff.points_[np.isclose(eff.points_["threshold"], 800.0)].sort_values("utd")
     offsets = _collection(ax, "measured").get_offsets()
     np.testing.assert_allclose(offsets[:, 0], pts["data"])
     np.testing.assert_allclose(offsets[:, 1], frontier.compute(pts["utd"].to_numpy(), pts["data"].to_numpy()))
@@ -158,7 +177,7 @@ def test_pareto_frontier_with_baseline_draws_both_series(fitted):
     base = _line(ax, BASELINE["label"])
     assert to_rgba(base.get_color()) == to_rgba(BASELINE["color"])
     curve = f_base.curves_[np.isclose(f_base.curves_["threshold"], 800.0)]
-    np.testing.assert_allclose(base.get_ydata(), curve["compute"])
+    np.testing.assert_allclose(base.get_ydata(), _within(curve, e_base.points_["utd"])["compute"])
     _line(ax, FITTED["label"])
 
 
@@ -201,7 +220,7 @@ def test_frontiers_by_threshold_one_curve_per_j_coloured_low_to_high(fitted):
     frontier, eff = fitted["frontier"], fitted["eff"]
     fig = frontiers_by_threshold(frontier, eff)
     ax = fig.axes[0]
-    lines = ax.get_lines()
+    lines = _solid_lines(ax)
     laws = eff.params_["status"] == "ok"
     assert len(lines) == len(frontier.optimum_) == laws.sum() >= 5  # one curve per J with a D_J law
     assert len(ax.collections) == len(eff.thresholds_)  # the points of every J
@@ -209,7 +228,7 @@ def test_frontiers_by_threshold_one_curve_per_j_coloured_low_to_high(fitted):
     assert (f"no law, at J = {missing}" in ax.get_title()) == bool(missing)
     for line, j in zip(lines, frontier.optimum_["threshold"], strict=True):
         curve = frontier.curves_[np.isclose(frontier.curves_["threshold"], j)]
-        np.testing.assert_allclose(line.get_xdata(), curve["data"])
+        np.testing.assert_allclose(line.get_xdata(), _within(curve, eff.points_["utd"])["data"])
     first, last = to_rgba(lines[0].get_color()), to_rgba(lines[-1].get_color())
     assert first != last and sum(last[:3]) > sum(first[:3])  # viridis: high J is lighter
     assert len(fig.axes) == 2 and "J" in fig.axes[1].get_ylabel()  # the J colour bar
@@ -223,7 +242,7 @@ def test_iso_performance_iso_cost_lines_pass_through_the_optima(fitted):
     through = _line(ax, r"$\mathcal{F}$-optimal points")
     np.testing.assert_allclose(through.get_xdata(), opt["data"])
     np.testing.assert_allclose(through.get_ydata(), opt["compute"])
-    iso = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    iso = [line for line in ax.get_lines() if line.get_linestyle() == "-."]  # dotted: extrapolated curves
     assert len(iso) == len(opt)
     for line, r in zip(iso, opt.itertuples(index=False), strict=True):
         np.testing.assert_allclose(line.get_ydata() + DELTA * line.get_xdata(), r.budget, rtol=1e-9)
@@ -265,7 +284,7 @@ def test_normalized_time_one_fit_per_threshold(fitted):
     eff = fitted["eff"]
     ax = normalized_time(eff).axes[0]
     assert _is_loglog(ax)
-    lines = ax.get_lines()
+    lines = _solid_lines(ax)
     with_law = [j for j in eff.thresholds_ if eff.is_law(j)]
     assert len(lines) == len(with_law) >= 5
     for line, j in zip(lines, with_law, strict=True):
@@ -541,7 +560,7 @@ def test_a_threshold_has_the_same_colour_in_every_panel_of_figure1_and_in_plots_
     fig = figure1({"synthetic": (frontier, eff)})
     panel_2, panel_3 = (ax for ax in fig.axes if ax.get_title().startswith(("(II)", "(III)")))
     j_law = frontier.optimum_.sort_values("budget")["threshold"].to_numpy(dtype=float)
-    every_j = [line.get_color() for line in panel_3.get_lines()]  # one frontier curve per J with a law, low to high
+    every_j = [line.get_color() for line in _solid_lines(panel_3)]  # one frontier curve per J with a law, low to high
     curve_colour = {j: to_rgba(c) for j, c in zip(np.sort(j_law), every_j, strict=True)}
     for label, mask in (("fitted J", "in_fit"), ("held-out J (extrapolated)", "held_out")):
         points = _collection(panel_2, label)
@@ -619,3 +638,90 @@ def test_legends_sit_below_their_panel_and_hide_no_data(fitted):
             assert box.y1 <= frame.y0, name  # the legend's top is under the axes' bottom
             labels = ax.xaxis.label.get_window_extent()
             assert box.y1 <= labels.y0 + 1, name  # and under the x-axis label
+
+
+def _legend_texts(ax) -> list[str]:
+    return [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()] if ax.get_legend() else []
+
+
+def _assert_dotted_beyond(ax, color, utd, x, measured) -> None:
+    """The curve of ``color`` (x at σ = utd) is solid over the measured σ and dotted, thinner, beyond, with no gap."""
+    lines = [line for line in ax.get_lines() if to_rgba(line.get_color()) == to_rgba(color) and len(line.get_xdata())
+             and line.get_linestyle() in ("-", ":")]  # not a D_min asymptote (--) nor an iso-cost line (-.)
+    solid = [line for line in lines if line.get_gid() != "extrapolated"]
+    dotted = [line for line in lines if line.get_gid() == "extrapolated"]
+    inside = (utd >= np.min(measured)) & (utd <= np.max(measured))
+    assert len(solid) == 1 and (~inside).any()
+    np.testing.assert_allclose(np.sort(solid[0].get_xdata()), np.sort(x[inside]))
+    assert [line.get_linestyle() for line in dotted] == [":"] * len(dotted) and len(dotted) == 2  # below and above
+    assert all(line.get_linewidth() < solid[0].get_linewidth() == FIT_LINE["lw"] for line in dotted)
+    drawn = np.unique(np.concatenate([line.get_xdata() for line in lines]))
+    np.testing.assert_allclose(drawn, np.unique(x))  # every point of the curve, each part meeting the next
+    assert EXTRAPOLATED_NOTE in _legend_texts(ax)
+
+
+def test_a_law_is_dotted_and_thinner_beyond_the_sigma_of_the_points_it_was_fitted_to(fitted):
+    (_, e_fit), (_, e_base) = fitted["fit"], fitted["base"]
+    ax = data_efficiency(e_fit, 800.0, baseline=e_base).axes[0]
+    for eff, color in ((e_fit, FITTED["color"]), (e_base, BASELINE["color"])):
+        law = [line.get_xdata() for line in ax.get_lines()
+               if to_rgba(line.get_color()) == to_rgba(color) and line.get_linestyle() != "--"]
+        grid = np.unique(np.concatenate(law))  # the law's σ grid
+        _assert_dotted_beyond(ax, color, grid, grid, eff.points_["utd"])
+    ax_c = normalized_time(e_fit).axes[0]
+    assert sum(line.get_gid() == "extrapolated" for line in ax_c.get_lines()) == 2 * len(_solid_lines(ax_c))
+    assert EXTRAPOLATED_NOTE in _legend_texts(ax_c)
+
+
+def test_frontier_curves_are_dotted_where_their_sigma_lies_beyond_the_measured_sigma(fitted):
+    frontier, eff = fitted["frontier"], fitted["eff"]
+    j_law = np.sort(frontier.optimum_["threshold"].to_numpy(dtype=float))
+    measured = eff.points_["utd"]
+    fig = figure1({"synthetic": (frontier, eff)})
+    panel_1, panel_3 = (ax for ax in fig.axes if ax.get_title().startswith(("synthetic", "(III)")))
+    curve = frontier.curves_[np.isclose(frontier.curves_["threshold"], j_law[-1])]
+    _assert_dotted_beyond(panel_1, "black", curve["utd"].to_numpy(), curve["data"].to_numpy(), measured)
+    f_ax = iso_performance(frontier, thresholds=eff.thresholds_, efficiency=eff).axes[0]
+    for ax in (panel_3, f_ax):
+        for j, line in zip(j_law, _solid_lines(ax), strict=False):
+            curve = frontier.curves_[np.isclose(frontier.curves_["threshold"], j)]
+            _assert_dotted_beyond(ax, line.get_color(), curve["utd"].to_numpy(), curve["data"].to_numpy(), measured)
+    plain = iso_performance(frontier).axes[0]  # no efficiency fit: nothing tells the measured σ, nothing dotted
+    assert not [line for line in plain.get_lines() if line.get_gid() == "extrapolated"]
+    assert EXTRAPOLATED_NOTE not in _legend_texts(plain)
+
+
+def test_learning_curves_legend_sits_below_the_grid_and_says_which_line_is_which(fitted):
+    import io
+
+    cr, base = fitted["cr_fit"], fitted["cr_base"]
+    fig = learning_curves(cr, baseline=base, utds=[0.25, 8.0], thresholds=[800.0])
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")  # lays the figure out
+    with_legend = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(with_legend) == 1
+    box = with_legend[0].get_legend().get_window_extent()
+    assert all(box.y1 <= ax.xaxis.label.get_window_extent().y0 + 1 for ax in fig.axes if ax.get_visible())
+    texts = _legend_texts(with_legend[0])
+    assert texts[:2] == [FITTED["label"], BASELINE["label"]]
+    thick, thin, dotted = texts[2:]
+    assert thick.startswith("thick: isotonic (monotone non-decreasing) fit of the seed mean") and "crossings" in thick
+    assert thin == "thin: raw seed mean"
+    assert dotted.startswith("dotted: J = 800;")
+    handles = with_legend[0].get_legend().legend_handles
+    assert handles[2].get_linewidth() > handles[3].get_linewidth() and handles[4].get_linestyle() == ":"
+    panel = next(ax for ax in fig.axes if ax.get_visible())
+    drawn = [line for line in panel.get_lines() if len(line.get_xdata()) > 2]
+    assert max(line.get_linewidth() for line in drawn) == handles[2].get_linewidth()  # the legend's thick is drawn
+    assert min(line.get_linewidth() for line in drawn) == handles[3].get_linewidth()  # and its thin
+
+
+def test_a_legend_note_writes_d_j_as_mathtext_like_the_axis_labels(fitted):
+    import io
+
+    frontier, eff = fitted["frontier"], fitted["eff"]
+    no_law = [float(j) for j in eff.thresholds_ if not eff.is_law(j)]
+    ax = pareto_frontier(frontier, eff, threshold=no_law[-1]).axes[0]
+    note = next(t for t in _legend_texts(ax) if t.startswith("no frontier"))
+    assert r"$\mathcal{D}_J$ is not a law" in note and "D_J" not in note.replace(r"\mathcal{D}_J", "")
+    assert r"$\mathcal{D}_J$" in ax.get_xlabel()
+    ax.figure.savefig(io.BytesIO(), format="png")  # the mathtext parses

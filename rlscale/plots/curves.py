@@ -7,6 +7,7 @@ grid (several (B, η) per (env, σ)), the configuration drawn per (env, σ) is t
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,10 +65,14 @@ def _thresholds(crossings: ThresholdCrossings, thresholds: Sequence[float] | Non
     return crossings.thresholds_[match.any(axis=1)]
 
 
+RAW_MEAN = {"lw": 0.8, "alpha": 0.35}
+LEGEND_ROOM = 1.3  # inches added under plot a's panels for its legend
+
+
 def _draw_run(ax: Axes, crossings: ThresholdCrossings, index: int, thresholds: np.ndarray, color, label: str,
               filled: bool) -> None:
     curve = crossings.mean_curve(index)
-    ax.plot(curve["env_step"], curve["mean"], color=color, lw=0.8, alpha=0.35)
+    ax.plot(curve["env_step"], curve["mean"], color=color, **RAW_MEAN)
     ax.plot(curve["env_step"], curve["smoothed"], color=color, label=label, **FIT_LINE)
     j_pos = np.searchsorted(crossings.thresholds_, thresholds)
     steps = crossings.crossing_[index, j_pos]
@@ -81,8 +86,9 @@ def learning_curves(
     crossings: ThresholdCrossings, baseline: ThresholdCrossings | None = None, envs: Sequence[str] | None = None,
     utds: Sequence[float] | None = None, thresholds: Sequence[float] | None = None,
 ) -> Figure:
-    """Plot a: one panel per task (row) × σ (column): seed-mean return (faint), its isotonic
-    smoothing (bold) and the crossing of each J (markers coloured by J; dotted lines at each J).
+    """Plot a: one panel per task (row) × σ (column): seed-mean return (thin, faint), its isotonic (monotone)
+    fit (thick), from which the crossings are read, and the crossing of each J (markers coloured by J; dotted
+    lines at each J). The legend sits below the bottom row's first panel and says which line is which.
 
     With ``baseline`` the constant-hyperparameter runs are drawn in grey, their crossings as squares.
     """
@@ -92,6 +98,7 @@ def learning_curves(
     env_list = list(dict.fromkeys(cfg["env"]))
     utd_list = sorted(cfg["utd"].unique())
     fig, axes = new_grid(len(env_list), len(utd_list), panel=(3.0, 2.4), sharey=True)
+    fig.set_figheight(fig.get_figheight() + LEGEND_ROOM)  # the legend below takes room, not the panels' height
     for ax in axes.flat:
         ax.set_visible(False)
     for r in cfg.itertuples(index=False):
@@ -111,14 +118,30 @@ def learning_curves(
         ax.set_xlabel(LABELS["env_step"])
     for ax in axes[:, 0]:
         ax.set_ylabel(LABELS["score"])
-    first = next(ax for ax in axes.flat if ax.get_visible())
-    handles = [Line2D([], [], color=FITTED["color"] if baseline is not None else "black", lw=2,
-                      label=FITTED["label"] if baseline is not None else "seed mean (isotonic)")]
-    if baseline is not None:
-        handles.append(Line2D([], [], color=BASELINE["color"], lw=2, label=BASELINE["label"]))
-    handles.append(Line2D([], [], color="0.4", ls=":", label="threshold J, crossing marked"))
-    first.legend(handles=handles, fontsize=6, loc="lower right")
+    bottom = next(ax for ax in axes[::-1].flat if ax.get_visible())  # under the grid: no panel below it
+    handles, labels = _legend_entries(crossings, thr, baseline is not None)
+    legend(bottom, handles=handles, labels=[textwrap.fill(label, 48) for label in labels])
     return fig
+
+
+def _legend_entries(crossings: ThresholdCrossings, thresholds: np.ndarray, with_baseline: bool) -> tuple[list, list]:
+    """What each line of plot a is: the series (with a baseline), the thick isotonic fit the crossings are read
+    from, the thin raw seed mean, and which J the dotted lines and markers are."""
+    ink = "0.25"
+    handles, labels = [], []
+    if with_baseline:
+        handles += [Line2D([], [], color=FITTED["color"], lw=2), Line2D([], [], color=BASELINE["color"], lw=2)]
+        labels += [FITTED["label"], BASELINE["label"]]
+    higher = getattr(crossings, "higher_is_better_", True)
+    handles += [Line2D([], [], color=ink, **FIT_LINE), Line2D([], [], color=ink, **RAW_MEAN)]
+    labels += [f"thick: isotonic (monotone {'non-decreasing' if higher else 'non-increasing'}) fit of the seed "
+               "mean; crossings are read from it", "thin: raw seed mean"]
+    one = len(thresholds) == 1
+    color = j_colors(crossings.thresholds_)[int(np.searchsorted(crossings.thresholds_, thresholds[0]))] if one else ink
+    handles.append(Line2D([], [], color=color, ls=":", lw=0.9, marker="o", ms=5, markeredgecolor="black"))
+    labels.append(f"dotted: J = {', '.join(fmt(j) for j in thresholds)}; marker: first logged env step where the "
+                  "thick line reaches J" + ("" if not with_baseline else " (square: baseline)"))
+    return handles, labels
 
 
 def crossing_frame(crossings: ThresholdCrossings, threshold: float) -> pd.DataFrame:

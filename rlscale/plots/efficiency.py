@@ -11,6 +11,7 @@ from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.summary import OK
 from rlscale.plots.style import (
     BASELINE,
+    EXTRAPOLATED_NOTE,
     FIT_LINE,
     FITTED,
     LABELS,
@@ -20,6 +21,8 @@ from rlscale.plots.style import (
     j_colors,
     legend,
     new_axes,
+    plot_over_sigma,
+    sigma_grid,
     title_note,
     utd_ticks,
 )
@@ -39,14 +42,11 @@ def _points(efficiency: DataEfficiency, group: str, threshold: float):
     return pts[np.isfinite(pts["data"])].sort_values("utd")
 
 
-def _utd_grid(efficiency: DataEfficiency, extend: float = 1.5) -> np.ndarray:
-    utds = efficiency.points_["utd"]
-    return np.geomspace(utds.min() / extend, utds.max() * extend, 200)
-
-
 def _draw_law(ax: Axes, efficiency: DataEfficiency, threshold: float, env: str | None, color, label: str | None,
-              marker: str = "o", asymptote: bool = True) -> str:
-    """Points always; the law (and its D_min asymptote) only where the fit is a law. Returns a note if not."""
+              marker: str = "o", asymptote: bool = True) -> tuple[str, bool]:
+    """Points always; the law (and its D_min asymptote) only where the fit is a law, dotted beyond the σ of the
+    points it was fitted to (over the σ span of every point of the fit, so all J share one x range). Returns a note
+    if it is not a law, and whether the line reaches beyond its points' σ."""
     group = _group(efficiency, env)
     pts = _points(efficiency, group, threshold)
     row = efficiency._row(threshold, None if efficiency.normalize else group)
@@ -54,13 +54,13 @@ def _draw_law(ax: Axes, efficiency: DataEfficiency, threshold: float, env: str |
     if row.status != OK:
         if label:
             ax.scatter([], [], color=color, marker=marker, label=f"{label}: no law ({row.status})")
-        return f"J = {threshold:g}{'' if not label else f' ({label})'}: not a law ({row.status})"
-    grid = _utd_grid(efficiency)
-    ax.plot(grid, efficiency.predict(grid, threshold, None if efficiency.normalize else group), color=color,
-            label=label, **FIT_LINE)
+        return f"J = {threshold:g}{'' if not label else f' ({label})'}: not a law ({row.status})", False
+    grid = np.union1d(sigma_grid(efficiency.points_["utd"]), [pts["utd"].min(), pts["utd"].max()])
+    law = efficiency.predict(grid, threshold, None if efficiency.normalize else group)
+    extrapolated = plot_over_sigma(ax, grid, grid, law, pts["utd"], color, label=label, **FIT_LINE)
     if asymptote:
         ax.axhline(row.d_min, color=color, ls="--", lw=1.0, label=rf"$\mathcal{{D}}_{{\min}}$ ({label})")
-    return ""
+    return "", extrapolated
 
 
 def _default_threshold(efficiency: DataEfficiency, threshold: float | None, higher_is_better: bool = True) -> float:
@@ -79,14 +79,16 @@ def data_efficiency(
     ``baseline`` is given, the constant-hyperparameter runs' points and law in grey."""
     fig, ax = new_axes(ax)
     threshold = _default_threshold(efficiency, threshold, higher_is_better)
+    extrapolated = False
     if baseline is not None and np.isclose(baseline.thresholds_, threshold).any():
-        _draw_law(ax, baseline, threshold, env, BASELINE["color"], BASELINE["label"], marker="s")
+        extrapolated = _draw_law(ax, baseline, threshold, env, BASELINE["color"], BASELINE["label"], marker="s")[1]
     label = FITTED["label"] if baseline is not None else r"fit $\mathcal{D}_{\min} + (\beta/\sigma)^\alpha$"
-    _draw_law(ax, efficiency, threshold, env, FITTED["color"] if baseline is not None else "black", label)
+    extrapolated |= _draw_law(ax, efficiency, threshold, env, FITTED["color"] if baseline is not None else "black",
+                              label)[1]
     title = f"Data efficiency, J = {threshold:g}" + ("" if env is None else f" ({env})")
     finish(ax, LABELS["utd"], LABELS["data"], title=title)
     utd_ticks(ax, efficiency.points_["utd"])
-    legend(ax)
+    legend(ax, [EXTRAPOLATED_NOTE] if extrapolated else [], width=50)
     return fig
 
 
@@ -95,12 +97,15 @@ def normalized_time(efficiency: DataEfficiency, env: str | None = None, ax: Axes
     are laws."""
     fig, ax = new_axes(ax, figsize=(4.6, 3.6))
     thresholds = efficiency.thresholds_
-    notes = [_draw_law(ax, efficiency, float(j), env, color, label=None, asymptote=False)
+    drawn = [_draw_law(ax, efficiency, float(j), env, color, label=None, asymptote=False)
              for j, color in zip(thresholds, j_colors(thresholds), strict=True)]
+    notes = [note for note, _ in drawn]
     colorbar(fig, ax, thresholds)
     ylabel = LABELS["normalized_time"] if efficiency.normalize else LABELS["steps_to_j"]
     finish(ax, LABELS["utd"], ylabel, title="Time to threshold for every J" + ("" if env is None else f" ({env})"))
     utd_ticks(ax, efficiency.points_["utd"])
     missing = [f"{j:g}" for j, n in zip(thresholds, notes, strict=True) if n]
     title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
+    if any(extrapolated for _, extrapolated in drawn):
+        legend(ax, [EXTRAPOLATED_NOTE], width=50)
     return fig

@@ -23,6 +23,7 @@ from rlscale.plots.style import (
     BASELINE,
     BELOW,
     EXTRAPOLATED,
+    EXTRAPOLATED_NOTE,
     FIT_LINE,
     FITTED,
     LABELS,
@@ -37,6 +38,7 @@ from rlscale.plots.style import (
     legend,
     new_axes,
     new_grid,
+    plot_over_sigma,
     title_note,
     utd_colors,
 )
@@ -71,6 +73,16 @@ def _curve(frontier: ComputeFrontier, threshold: float) -> pd.DataFrame:
     return frontier.curves_[np.isclose(frontier.curves_["threshold"], threshold)]
 
 
+def _draw_curve(ax: Axes, frontier: ComputeFrontier, efficiency: DataEfficiency | None, threshold: float, color,
+                label: str | None = None, **line) -> bool:
+    """The frontier curve at J, solid over the σ its D_J(σ) was measured at and dotted beyond (the curve's σ grid
+    is wider than the data: the optimum is searched past them); all solid without ``efficiency`` (nothing to tell
+    measured σ by). Returns whether any of it is extrapolated."""
+    curve = _curve(frontier, threshold)
+    measured = measured_points(frontier, efficiency, threshold)["utd"] if efficiency is not None else curve["utd"]
+    return plot_over_sigma(ax, curve["utd"], curve["data"], curve["compute"], measured, color, label=label, **line)
+
+
 def _optimum(frontier: ComputeFrontier, threshold: float) -> pd.Series | None:
     rows = frontier.optimum_[np.isclose(frontier.optimum_["threshold"].astype(float), threshold)]
     return rows.iloc[0] if len(rows) else None
@@ -79,7 +91,7 @@ def _optimum(frontier: ComputeFrontier, threshold: float) -> pd.Series | None:
 def _why(efficiency: DataEfficiency, frontier: ComputeFrontier, threshold: float) -> str:
     """Why there is no frontier at J (the D_J verdict)."""
     row = efficiency._row(threshold, None if efficiency.normalize else frontier.group)
-    return f"D_J is not a law ({row.status})"
+    return rf"$\mathcal{{D}}_J$ is not a law ({row.status})"  # mathtext, as the axis labels write it
 
 
 def measured_points(frontier: ComputeFrontier, efficiency: DataEfficiency, threshold: float) -> pd.DataFrame:
@@ -103,21 +115,20 @@ def pareto_frontier(
     j = _pick_threshold(efficiency, threshold, frontier.higher_is_better)
     curve = _curve(frontier, j)
     pts = measured_points(frontier, efficiency, j)
-    notes = []
+    notes, extrapolated = [], False
     if baseline is not None:
         b_frontier, b_eff = baseline
         b_pts = measured_points(b_frontier, b_eff, j) if np.isclose(b_eff.thresholds_, j).any() else pts.iloc[:0]
         if len(b_pts):
             ax.scatter(b_pts["data"], b_pts["compute"], color=BASELINE["color"], marker="s", **POINT)
-        b_curve = _curve(b_frontier, j)
-        if len(b_curve):
-            ax.plot(b_curve["data"], b_curve["compute"], color=BASELINE["color"], ls="--", label=BASELINE["label"],
-                    **FIT_LINE)
+        if len(_curve(b_frontier, j)):
+            extrapolated |= _draw_curve(ax, b_frontier, b_eff, j, BASELINE["color"], BASELINE["label"],
+                                        **{**FIT_LINE, "ls": "--"})
         else:
             ax.plot([], [], color=BASELINE["color"], ls="--", marker="s", label=f"{BASELINE['label']}: no law at J")
     label = "fit" if baseline is None else FITTED["label"]
     if len(curve):
-        ax.plot(curve["data"], curve["compute"], color="black", label=label, **FIT_LINE)
+        extrapolated |= _draw_curve(ax, frontier, efficiency, j, "black", label, **FIT_LINE)
     else:
         notes.append(f"no frontier at J = {j:g}: {_why(efficiency, frontier, j)}")
     if len(pts):
@@ -133,7 +144,7 @@ def pareto_frontier(
         ax.scatter([opt["data"]], [opt["compute"]], marker="D", color="black", s=40, zorder=5,
                    label=rf"$\mathcal{{F}}$-optimal $\sigma^*$={opt['utd']:.2g}{bound}")
     finish(ax, LABELS["data"], _label(frontier, "compute"), title=f"Pareto frontier, J = {j:g}")
-    legend(ax, notes)
+    legend(ax, notes + ([EXTRAPOLATED_NOTE] if extrapolated else []))
     return fig
 
 
@@ -194,10 +205,10 @@ def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency
     thresholds = np.asarray(efficiency.thresholds_ if efficiency is not None else
                             frontier.optimum_["threshold"], dtype=float)
     with_law = set(frontier.optimum_["threshold"].astype(float))
+    extrapolated = False
     for j, color in zip(thresholds, j_colors(thresholds), strict=True):
-        curve = _curve(frontier, j)
-        if len(curve):
-            ax.plot(curve["data"], curve["compute"], color=color, **FIT_LINE)
+        if len(_curve(frontier, j)):
+            extrapolated |= _draw_curve(ax, frontier, efficiency, j, color, **FIT_LINE)
         if efficiency is not None:
             pts = measured_points(frontier, efficiency, j)
             ax.scatter(pts["data"], pts["compute"], color=color, **POINT)
@@ -206,14 +217,19 @@ def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency
     missing = [f"{j:g}" for j in thresholds if j not in with_law]
     finish(ax, LABELS["data"], _label(frontier, "compute"), title="Frontiers for every J")
     title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
+    if extrapolated:
+        legend(ax, [EXTRAPOLATED_NOTE], width=50)
     return fig
 
 
 def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost: bool = True,
-                    thresholds: Sequence[float] | np.ndarray | None = None) -> Figure:
+                    thresholds: Sequence[float] | np.ndarray | None = None,
+                    efficiency: DataEfficiency | None = None) -> Figure:
     """Plot f: iso-performance curves (one per J with a law), the F-optimal point on each, the line through
-    them, and the iso-cost lines C + δ·D = F*_J on which each optimum lies (dotted). ``thresholds``: every J of
-    the analysis, the scale J are coloured on (as :func:`budget_extrapolation`)."""
+    them, and the iso-cost lines C + δ·D = F*_J on which each optimum lies (dash-dotted: dotted is the curves'
+    σ beyond the measured ones). ``thresholds``: every J of the analysis, the scale J are coloured on (as
+    :func:`budget_extrapolation`). ``efficiency``: the fit the frontier was built from, whose measured σ decide
+    where each curve turns dotted (without it the curves are drawn solid throughout)."""
     fig, ax = new_axes(ax, figsize=(4.8, 3.8))
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -226,16 +242,16 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
     with_law = opt["threshold"].to_numpy(dtype=float)
     j_scale = _j_scale(with_law, thresholds)
     colors = j_colors(with_law, among=j_scale)
+    extrapolated = False
     for j, color in zip(with_law, colors, strict=True):
-        curve = _curve(frontier, j)
-        ax.plot(curve["data"], curve["compute"], color=color, **FIT_LINE)
+        extrapolated |= _draw_curve(ax, frontier, efficiency, j, color, **FIT_LINE)
     x_lim, y_lim = ax.get_xlim(), ax.get_ylim()
     if iso_cost and frontier.delta > 0:
         data = np.geomspace(*x_lim, 400)
         for k, (r, color) in enumerate(zip(opt.itertuples(index=False), colors, strict=True)):
             compute = r.budget - frontier.delta * data
             ok = compute > 0
-            ax.plot(data[ok], compute[ok], color=color, ls=":", lw=1.0, zorder=1,
+            ax.plot(data[ok], compute[ok], color=color, ls="-.", lw=0.9, zorder=1,
                     label=r"iso-cost $\mathcal{C}+\delta\mathcal{D}=\mathcal{F}^*_J$" if k == 0 else None)
     if len(opt) > 1:
         ax.plot(opt["data"], opt["compute"], color="black", lw=1.2, zorder=3, label=r"$\mathcal{F}$-optimal points")
@@ -246,7 +262,7 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
     colorbar(fig, ax, j_scale)
     finish(ax, LABELS["data"], _label(frontier, "compute"),
            title=rf"Iso-performance curves ($\delta$ = {frontier.delta:.2g})")
-    legend(ax)
+    legend(ax, [EXTRAPOLATED_NOTE] if extrapolated else [], width=50)
     return fig
 
 

@@ -47,6 +47,8 @@ BASELINE = {"color": "#8a8a8a", "label": "constant baseline"}
 FIT_LINE = {"lw": 2.0, "zorder": 2}
 POINT = {"s": 36, "zorder": 3, "edgecolors": "white", "linewidths": 0.6}
 EXTRAPOLATED = {"marker": "*", "s": 200, "zorder": 4, "edgecolors": "black", "linewidths": 0.9}
+EXTRAPOLATED_LINE = {"ls": ":", "lw": 1.1, "zorder": 2}
+EXTRAPOLATED_NOTE = "dotted: extrapolated beyond the measured σ"
 J_CMAP = "viridis"
 UTD_CMAP = "plasma"
 
@@ -287,6 +289,56 @@ def law_x(law: PowerLaw, group: Hashable, data_x: Sequence[float] | np.ndarray,
         x = np.concatenate([x, np.asarray(reach_x, dtype=float)])
     x = x[np.isfinite(x) & (x > 0)]
     return np.geomspace(x.min() / extend, x.max() * extend, n)
+
+
+def sigma_grid(data_utd: Sequence[float] | np.ndarray, extend: float = 1.5, n: int = 200) -> np.ndarray:
+    """Log-spaced σ from the smallest measured σ / ``extend`` to the largest × ``extend``, with the measured ends
+    themselves on it, so :func:`plot_over_sigma` can end the solid part exactly at the data."""
+    utd = np.asarray(data_utd, dtype=float)
+    utd = utd[np.isfinite(utd) & (utd > 0)]
+    return np.union1d(np.geomspace(utd.min() / extend, utd.max() * extend, n), [utd.min(), utd.max()])
+
+
+def sigma_parts(utd: Sequence[float] | np.ndarray,
+                measured_utd: Sequence[float] | np.ndarray) -> list[tuple[np.ndarray, bool]]:
+    """Split a curve parametrised by σ (``utd``, sorted) into runs of consecutive indices: ``(index, True)`` for
+    the extrapolated runs (σ below the smallest or above the largest measured σ: the law says what happens there,
+    the data do not), ``(index, False)`` for the part inside. An extrapolated run shares its end point with the part
+    inside, so the drawn curve has no gap."""
+    utd = np.asarray(utd, dtype=float)
+    measured = np.asarray(measured_utd, dtype=float)
+    measured = measured[np.isfinite(measured)]
+    if not len(utd) or not len(measured):
+        return [(np.arange(len(utd)), False)] if len(utd) else []
+    lo, hi = measured.min() * (1 - 1e-9), measured.max() * (1 + 1e-9)
+    inside = np.flatnonzero((utd >= lo) & (utd <= hi))
+    if not len(inside):
+        return [(np.arange(len(utd)), True)]
+    first, last = int(inside[0]), int(inside[-1])
+    parts = [(np.arange(0, first + 1), True)] if first > 0 else []
+    parts.append((np.arange(first, last + 1), False))
+    if last < len(utd) - 1:
+        parts.append((np.arange(last, len(utd)), True))
+    return parts
+
+
+def plot_over_sigma(ax: Axes, utd: Sequence[float] | np.ndarray, x: Sequence[float] | np.ndarray,
+                    y: Sequence[float] | np.ndarray, measured_utd: Sequence[float] | np.ndarray, color,
+                    label: str | None = None, **line) -> bool:
+    """Draw a law or frontier curve given at σ = ``utd`` (points ``x``, ``y``): solid (``line``) where σ lies within
+    the measured σ, dotted and thinner (:data:`EXTRAPOLATED_LINE`, gid ``"extrapolated"``) beyond it, so a reader
+    sees where the curve rests on data. ``label`` goes on the part inside. Returns whether anything was
+    extrapolated (the panel then owes the reader :data:`EXTRAPOLATED_NOTE`)."""
+    utd = np.asarray(utd, dtype=float)
+    order = np.argsort(utd, kind="stable")
+    utd, x, y = utd[order], np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
+    parts = sigma_parts(utd, measured_utd)
+    labelled = next((k for k, (_, out) in enumerate(parts) if not out), 0)
+    for k, (index, out) in enumerate(parts):
+        style = {**line, **EXTRAPOLATED_LINE, "zorder": line.get("zorder", 2)} if out else line
+        ax.plot(x[index], y[index], color=color, label=label if k == labelled else None,
+                gid="extrapolated" if out else None, **style)
+    return any(out for _, out in parts)
 
 
 def sci(value: float) -> str:
