@@ -138,6 +138,19 @@ def test_a_saved_law_reloads_with_the_same_intervals_and_verdict(rng):
     assert law.conf_int().loc[("a", "exponent"), "upper"] == pytest.approx(law.exponent("a") + t * se)
 
 
+def test_the_exponent_interval_is_conf_ints_row_and_says_when_the_sign_is_undetermined(rng):
+    x, y, g = _synthetic(rng, -0.3, {"a": 100.0, "b": 50.0})
+    law = PowerLaw().fit(x, y, g)
+    for group in ("a", "b"):
+        assert law.exponent_interval(group, 0.1) == tuple(law.conf_int(0.1).loc[(group, "exponent")])
+    assert not law.sign_undetermined("a")
+    flat = PowerLaw().fit(*_synthetic(rng, 0.0, {"a": 100.0})[:2])
+    lo, hi = flat.exponent_interval()
+    assert flat.sign_undetermined() == (lo <= 0 <= hi)
+    exact = PowerLaw().fit([1.0, 2.0], [3.0, 2.0])  # no residual dof: no interval, so no sign either
+    assert np.isnan(exact.exponent_interval()).all() and exact.sign_undetermined()
+
+
 def test_a_prediction_interval_is_the_fitted_lines_interval_that_statsmodels_gives(rng):
     """The interval of the law at x is that of the OLS line in log-log space (statsmodels' get_prediction), so it
     widens away from the data; x outside the fitted range is marked extrapolated."""

@@ -58,7 +58,6 @@ from rlscale.plots.style import (
     FIT_LINE,
     FITTED,
     law_label,
-    sign_undetermined,
     utd_colors,
 )
 
@@ -208,7 +207,7 @@ def test_budget_extrapolation_fit_line_is_the_law_and_held_out_points_are_stars(
     assert stars.get_sizes()[0] == EXTRAPOLATED["s"] > normal.get_sizes()[0]
     assert not np.array_equal(stars.get_paths()[0].vertices, normal.get_paths()[0].vertices)
     # this law's exponent interval spans 0: dashed, and drawn over the fitted J's budgets only, not out to the held-out
-    assert sign_undetermined(law, "all") and line.get_linestyle() == "--"
+    assert law.sign_undetermined("all") and line.get_linestyle() == "--"
     fit_budgets = frontier.optimum_.loc[frontier.optimum_["in_fit"], "budget"]
     np.testing.assert_allclose([line.get_xdata().min(), line.get_xdata().max()], [fit_budgets.min(), fit_budgets.max()])
     ax_data = budget_extrapolation(frontier, quantity="data").axes[0]
@@ -507,7 +506,7 @@ def test_a_budget_law_of_determined_sign_is_drawn_solid_out_past_the_held_out_bu
     wobble = np.resize([1.0, 1.04, 0.97, 1.02], len(opt))
     frontier.optimum_ = opt.assign(utd=2.0 * (opt["budget"] / opt["budget"].min()) ** 0.8 * wobble)  # a clear rise
     frontier._fit_laws()
-    assert frontier.has_law() and not sign_undetermined(frontier.laws_["utd"], "all")
+    assert frontier.has_law() and not frontier.laws_["utd"].sign_undetermined("all")
     ax = budget_extrapolation(frontier).axes[0]
     line = next(line for line in ax.get_lines() if len(line.get_xdata()))
     assert line.get_linestyle() == "-" and "sign undetermined" not in line.get_label()
@@ -522,7 +521,7 @@ def test_an_hparam_law_of_undetermined_sign_is_drawn_over_its_estimates_not_out_
     best.best_ = table
     laws = HyperparamLaws(shared_slope=False).fit(best)
     assert laws.law("batch_size", "env-a").is_law("env-a")
-    assert sign_undetermined(laws.law("batch_size", "env-a"), "env-a")
+    assert laws.law("batch_size", "env-a").sign_undetermined("env-a")
     fig = hparam_laws(best, laws, proposed_utds=[0.125, 1.0, 16.0])
     panels = [ax for ax in fig.axes if ax.get_title()]
     ax_a, ax_b = panels[0], panels[2]  # batch size of env-a, env-b
@@ -531,7 +530,7 @@ def test_an_hparam_law_of_undetermined_sign_is_drawn_over_its_estimates_not_out_
     utds = table.loc[a, "utd"]
     np.testing.assert_allclose([flat.get_xdata().min(), flat.get_xdata().max()], [utds.min(), utds.max()])
     trend = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
-    assert not sign_undetermined(laws.law("batch_size", "env-b"), "env-b")  # a determined law reaches the proposals
+    assert not laws.law("batch_size", "env-b").sign_undetermined("env-b")  # a determined law reaches the proposals
     assert trend.get_linestyle() == "-" and trend.get_xdata().min() < 0.125 and trend.get_xdata().max() > 16.0
 
 
@@ -591,7 +590,7 @@ def test_estimator_comparison_draws_laws_as_plot_h_over_finite_estimates_and_lis
     fit = next(line for line in ax_b.get_lines() if line.get_label().startswith("point fit"))
     finite = table.loc[a & np.isfinite(table["batch_size"]), "utd"]
     np.testing.assert_allclose([fit.get_xdata().min(), fit.get_xdata().max()], [finite.min(), finite.max()])
-    assert sign_undetermined(laws["point"].law("batch_size", "env-a"), "env-a")
+    assert laws["point"].law("batch_size", "env-a").sign_undetermined("env-a")
     assert fit.get_linestyle() == "--" and "CI spans 0: sign undetermined" in fit.get_label()
     texts = [t.get_text() for t in ax_b.get_legend().get_texts()]
     assert f"no estimate (NaN) at σ = {low:g}: point" in texts

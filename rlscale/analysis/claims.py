@@ -185,9 +185,7 @@ def exponent_claim(hparam: str, law: PowerLaw | None, why_none: str = "", best: 
     key, name = hparam, {"batch_size": "B*(σ)", "learning_rate": "η*(σ)"}[hparam]
     if law is None:
         return Claim(key, NOT_FITTED, f"no {name} law: {why_none}")
-    group = law.groups_[0]
-    lo, hi = (float(v) for v in law.conf_int(ALPHA).loc[(group, "exponent"), ["lower", "upper"]])
-    est, dof, n = law.exponent(group), law.df_resid_, law.n_obs_
+    est, lo, hi, dof, n = _exponent_ci(law)
     statuses = sorted(set(law.terms_["status"]))
     verdict = sign_verdict(lo, hi)
     text = (f"shared exponent {_num(est)}, {_ci(lo, hi)}, dof {dof}, {n} points over {len(law.groups_)} task(s)"
@@ -222,12 +220,10 @@ def _without_unreached(hparam: str, law: PowerLaw, best: pd.DataFrame) -> tuple[
         return [], head + "too few σ left for a law"
     refit = PowerLaw(shared_slope=True, max_ci_decades=law.max_ci_decades).fit(
         kept["utd"], kept[hparam], kept["env"].astype(str).tolist())
-    group = refit.groups_[0]
-    lo, hi = (float(v) for v in refit.conf_int(ALPHA).loc[(group, "exponent"), ["lower", "upper"]])
-    est = refit.exponent(group)
+    est, lo, hi, dof, n = _exponent_ci(refit)
     row = {"statistic": f"shared exponent without σ {where} (no cell reaches J)", "estimate": est, "lower": lo,
-           "upper": hi, "dof": refit.df_resid_, "n_obs": refit.n_obs_}
-    return [row], head + f"{_num(est)}, {_ci(lo, hi)}, dof {refit.df_resid_}{_why(sign_verdict(lo, hi), lo, hi)}"
+           "upper": hi, "dof": dof, "n_obs": n}
+    return [row], head + f"{_num(est)}, {_ci(lo, hi)}, dof {dof}{_why(sign_verdict(lo, hi), lo, hi)}"
 
 
 def efficiency_claim(efficiency: DataEfficiency) -> Claim:
@@ -268,8 +264,7 @@ def budget_claim(front: ComputeFrontier) -> Claim:
     law = front.laws_.get("utd")
     if law is None:
         return Claim(key, NOT_FITTED, f"no σ*(F) law: {front.law_reason_ or front.reason_}")
-    lo, hi = (float(v) for v in law.conf_int(ALPHA).loc[(ALL, "exponent"), ["lower", "upper"]])
-    est, dof, n = law.exponent(), law.df_resid_, law.n_obs_
+    est, lo, hi, dof, n = _exponent_ci(law)
     status, reason = law.terms_.loc[ALL, "status"], law.terms_.loc[ALL, "reason"]
     held = front.extrapolation_[front.extrapolation_["quantity"] == "utd"]
     done = held[np.isfinite(held["predicted"].to_numpy(dtype=float))]
@@ -467,7 +462,6 @@ def estimators_claim(laws: Mapping[str, Any], main: str | None, benchmark: str) 
 
 
 def _exponent_ci(law: PowerLaw) -> tuple[float, float, float, int, int]:
-    """(exponent, 95% lower, upper, residual dof, points) of a shared-slope law."""
+    """(exponent, 95% lower, upper, residual dof, points) of a shared-slope (or ungrouped) law."""
     group = law.groups_[0]
-    lo, hi = (float(v) for v in law.conf_int(ALPHA).loc[(group, "exponent"), ["lower", "upper"]])
-    return law.exponent(group), lo, hi, law.df_resid_, law.n_obs_
+    return (law.exponent(group), *law.exponent_interval(group, ALPHA), law.df_resid_, law.n_obs_)

@@ -429,7 +429,7 @@ def tie_sensitivity(crossings: ThresholdCrossings, fit: HparamFit, *, seed: int 
         for h in HPARAMS:
             for bench, law in fitted.laws_[h]["shared"].items():
                 group = law.groups_[0]
-                lo, hi = law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]]
+                lo, hi = law.exponent_interval(group, alpha)
                 statuses = set(law.terms_["status"])
                 rows.append({"hparam": h, "tie_break": tie_break, "benchmark": bench, "exponent": law.exponent(group),
                              "lower": float(lo), "upper": float(hi), "df_resid": law.df_resid_, "n_obs": law.n_obs_,

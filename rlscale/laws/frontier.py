@@ -409,7 +409,7 @@ class ComputeFrontier:
         if self.law_reason_:
             lines.append(f"σ*(F), D*(F), C*(F): no law: {self.law_reason_}")
         elif "utd" in self.laws_:
-            lower, upper = self.laws_["utd"].conf_int().loc[(self.group, "exponent")]
+            lower, upper = self.laws_["utd"].exponent_interval(self.group)
             if lower < 0 < upper:
                 lines.append(f"σ*(F): {SIGN_UNDETERMINED} [{lower:.3g}, {upper:.3g}] includes 0, so the data do not "
                              "tell whether σ* rises or falls with the budget")

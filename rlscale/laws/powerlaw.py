@@ -136,6 +136,18 @@ class PowerLaw:
     def exponent(self, group: Hashable = _ALL) -> float:
         return float(self._term(group)["exponent"])
 
+    def exponent_interval(self, group: Hashable = _ALL, alpha: float = 0.05) -> tuple[float, float]:
+        """The (1 - alpha) interval of ``group``'s exponent, as :meth:`conf_int` gives it (NaN without residual
+        dof): what a verdict on the law's direction reads."""
+        r = self._term(group)
+        return _exponent_bounds(r["exponent"], r["var_exponent"], r["df_resid"], alpha)
+
+    def sign_undetermined(self, group: Hashable = _ALL, alpha: float = 0.05) -> bool:
+        """Whether the exponent's (1 - alpha) interval includes 0 or is undefined: a fitted law whose direction the
+        data do not give (``rlscale.laws.summary.SIGN_UNDETERMINED``), so it is not drawn past its data."""
+        lo, hi = self.exponent_interval(group, alpha)
+        return not (lo > 0 or hi < 0)
+
     def _term(self, group: Hashable) -> pd.Series:
         if group not in self.terms_.index:
             raise RlscaleError(f"power law: no fit for group(s) {group}; fitted: {', '.join(map(str, self.groups_))}")
@@ -189,10 +201,10 @@ class PowerLaw:
         rows = []
         for r in self.terms_.itertuples(index=False):
             t = t_quantile(alpha, r.df_resid)
-            se_c, se_e = np.sqrt(r.var_log_coef), np.sqrt(r.var_exponent)
+            se_c = np.sqrt(r.var_log_coef)
             log_c = np.log(r.coef)
             rows.append((r.group, "coef", float(np.exp(log_c - t * se_c)), float(np.exp(log_c + t * se_c))))
-            rows.append((r.group, "exponent", float(r.exponent - t * se_e), float(r.exponent + t * se_e)))
+            rows.append((r.group, "exponent", *_exponent_bounds(r.exponent, r.var_exponent, r.df_resid, alpha)))
         frame = pd.DataFrame(rows, columns=["group", "parameter", "lower", "upper"])
         return frame.set_index(["group", "parameter"])
 
@@ -256,3 +268,9 @@ def _var_at(r, log_x: float) -> float:
 def _r2(observed: np.ndarray, predicted: np.ndarray) -> float:
     ss_tot = float(((observed - observed.mean()) ** 2).sum())
     return float("nan") if ss_tot == 0 else 1.0 - float(((observed - predicted) ** 2).sum()) / ss_tot
+
+
+def _exponent_bounds(exponent: float, var_exponent: float, df_resid: int, alpha: float) -> tuple[float, float]:
+    """exponent ∓ t(alpha, df) · se: the one formula :meth:`PowerLaw.conf_int` and its shortcuts share."""
+    half = t_quantile(alpha, df_resid) * np.sqrt(var_exponent)
+    return float(exponent - half), float(exponent + half)

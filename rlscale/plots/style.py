@@ -255,21 +255,14 @@ def _decoration_depth(ax: Axes) -> float:
     return depth
 
 
-def sign_undetermined(law: PowerLaw, group: Hashable, alpha: float = 0.05) -> bool:
-    """Whether the (1 - alpha) interval of the law's exponent spans 0 (or is undefined): the law is fitted, but the
-    data do not say which way it moves (``rlscale.laws.summary.SIGN_UNDETERMINED``)."""
-    lo, hi = (float(v) for v in law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]])
-    return not (lo > 0 or hi < 0)
-
-
 def law_label(law: PowerLaw, group: Hashable, var: str, alpha: float = 0.05) -> tuple[str, dict]:
     """The legend entry of a fitted power law: its exponent with the (1 - alpha) interval and the residual dof, and
     the line style to draw it with, dashed where the interval spans 0 (a fit, but no trend the data can carry: its
     sign is undetermined, and :func:`law_x` draws it over its data only)."""
-    lo, hi = (float(v) for v in law.conf_int(alpha).loc[(group, "exponent"), ["lower", "upper"]])
+    lo, hi = law.exponent_interval(group, alpha)
     dof = int(law.terms_.loc[group, "df_resid"])
     ci = f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else "no CI"
-    flat = sign_undetermined(law, group, alpha)
+    flat = law.sign_undetermined(group, alpha)
     label = (rf"fit $\propto {var}^{{{law.exponent(group):.2f}}}$, {100 * (1 - alpha):g}% CI {ci}, dof {dof}"
              + ("\nCI spans 0: sign undetermined" if flat else ""))
     return label, {**FIT_LINE, "ls": "--" if flat else "-"}
@@ -283,7 +276,7 @@ def law_x(law: PowerLaw, group: Hashable, data_x: Sequence[float] | np.ndarray,
     proposals), widened by ``extend``. With an exponent interval that spans 0: over ``data_x`` only, never beyond
     (a direction the data do not carry is not extrapolated)."""
     x = np.asarray(data_x, dtype=float)
-    if sign_undetermined(law, group, alpha):
+    if law.sign_undetermined(group, alpha):
         extend = 1.0
     else:
         x = np.concatenate([x, np.asarray(reach_x, dtype=float)])
