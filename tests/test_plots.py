@@ -476,6 +476,26 @@ def test_a_fit_that_is_not_a_law_is_drawn_as_points_without_a_line():
     assert len(_collection(ax, "measured").get_offsets()) == len(utds)
 
 
+def test_one_j_figures_default_to_the_hardest_j_whose_fit_is_a_law():
+    utds = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    wiggle = (1.02, 0.97, 1.01, 0.99, 1.03, 0.98, 1.0)
+    rows = [{"env": "e", "utd": u, "threshold": j, "crossing": (j / 800) * (2000.0 + (3000.0 / u) ** 0.8) * w}
+            for u, w in zip(utds, wiggle, strict=True) for j in (600.0, 700.0)]
+    rows += [{"env": "e", "utd": u, "threshold": 800.0, "crossing": 5000.0 * u**-0.6} for u in utds]  # no D_min
+    eff = DataEfficiency().fit(pd.DataFrame(rows))
+    assert [eff.is_law(j) for j in (600.0, 700.0, 800.0)] == [True, True, False]
+    frontier = ComputeFrontier(delta=3e9, critic_params=1e5, batch_size=BatchSizeLaw({"e": (256.0, 0.0)})).fit(eff)
+    assert data_efficiency(eff).axes[0].get_title() == "Data efficiency, J = 700"
+    assert "J = 700" in pareto_frontier(frontier, eff).axes[0].get_title()
+    assert "J = 700" in figure1({"B": (frontier, eff)}).axes[0].get_title()
+    ax = data_efficiency(eff, 800.0).axes[0]  # asked for, the hardest J is drawn and says it has no law
+    assert any("no law (at_bound)" in t.get_text() for t in ax.get_legend().get_texts())
+    with pytest.raises(RlscaleError, match="no threshold 750"):
+        data_efficiency(eff, 750.0)
+    flipped = DataEfficiency().fit(pd.DataFrame(rows).assign(threshold=lambda t: -t["threshold"]))  # lower is better
+    assert data_efficiency(flipped, higher_is_better=False).axes[0].get_title() == "Data efficiency, J = -700"
+
+
 def test_a_law_whose_exponent_interval_spans_zero_is_dashed_and_says_so():
     x = np.array([1.0, 2.0, 4.0, 8.0])
     trend = PowerLaw().fit(x, 3.0 * x**-0.5 * np.array([1.0, 1.02, 0.98, 1.01]))

@@ -21,6 +21,7 @@ from rlscale.plots.style import (
     j_colors,
     legend,
     new_axes,
+    pick_threshold,
     plot_over_sigma,
     sigma_grid,
     title_note,
@@ -63,22 +64,17 @@ def _draw_law(ax: Axes, efficiency: DataEfficiency, threshold: float, env: str |
     return "", extrapolated
 
 
-def _default_threshold(efficiency: DataEfficiency, threshold: float | None, higher_is_better: bool = True) -> float:
-    """``threshold``, else the hardest J (the highest; the lowest of a lower-is-better metric)."""
-    if threshold is not None:
-        return float(threshold)
-    return float(np.max(efficiency.thresholds_) if higher_is_better else np.min(efficiency.thresholds_))
-
-
 def data_efficiency(
     efficiency: DataEfficiency, threshold: float | None = None, env: str | None = None,
     baseline: DataEfficiency | None = None, ax: Axes | None = None, higher_is_better: bool = True,
 ) -> Figure:
-    """Plot d: D_J(σ) at one J (default: the hardest, the highest unless ``higher_is_better`` is False) —
+    """Plot d: D_J(σ) at one J (default: the hardest J whose fit is a law, the highest unless ``higher_is_better``
+    is False) —
     measured points, the fitted law and its D_min asymptote (dashed) where the fit is a law and, when
     ``baseline`` is given, the constant-hyperparameter runs' points and law in grey."""
     fig, ax = new_axes(ax)
-    threshold = _default_threshold(efficiency, threshold, higher_is_better)
+    threshold = pick_threshold(efficiency.thresholds_, threshold,
+                               lambda t: efficiency.is_law(t, None if efficiency.normalize else env), higher_is_better)
     extrapolated = False
     if baseline is not None and np.isclose(baseline.thresholds_, threshold).any():
         extrapolated = _draw_law(ax, baseline, threshold, env, BASELINE["color"], BASELINE["label"], marker="s")[1]

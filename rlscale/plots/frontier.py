@@ -38,22 +38,11 @@ from rlscale.plots.style import (
     legend,
     new_axes,
     new_grid,
+    pick_threshold,
     plot_over_sigma,
     title_note,
     utd_colors,
 )
-
-
-def _pick_threshold(efficiency: DataEfficiency, threshold: float | None, higher_is_better: bool = True) -> float:
-    """``threshold`` if fitted, else the hardest J (the highest; the lowest of a lower-is-better metric)."""
-    available = np.asarray(efficiency.thresholds_, dtype=float)
-    if threshold is None:
-        return float(available.max() if higher_is_better else available.min())
-    match = available[np.isclose(available, threshold)]
-    if match.size == 0:
-        raise RlscaleError(f"plots: the fit has no threshold {threshold:g} "
-                           f"(fitted: {', '.join(f'{t:g}' for t in available)})")
-    return float(match[0])
 
 
 def _j_scale(shown: Sequence[float] | np.ndarray, thresholds: Sequence[float] | np.ndarray | None) -> np.ndarray:
@@ -109,10 +98,12 @@ def pareto_frontier(
     """Figure 1 (I) and plot e: the fitted curve (D_J(σ), C_J(σ)) with the measured points coloured by σ.
 
     The budget-optimal point is a black diamond. ``baseline`` adds the constant-hyperparameter
-    frontier and its points in grey. ``threshold`` defaults to the highest J.
+    frontier and its points in grey. ``threshold`` defaults to the hardest J that has a frontier (the highest J
+    whose D_J is a law).
     """
     fig, ax = new_axes(ax)
-    j = _pick_threshold(efficiency, threshold, frontier.higher_is_better)
+    j = pick_threshold(efficiency.thresholds_, threshold, lambda t: len(_curve(frontier, t)) > 0,
+                       frontier.higher_is_better)
     curve = _curve(frontier, j)
     pts = measured_points(frontier, efficiency, j)
     notes, extrapolated = [], False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -282,6 +282,22 @@ def law_x(law: PowerLaw, group: Hashable, data_x: Sequence[float] | np.ndarray,
         x = np.concatenate([x, np.asarray(reach_x, dtype=float)])
     x = x[np.isfinite(x) & (x > 0)]
     return np.geomspace(x.min() / extend, x.max() * extend, n)
+
+
+def pick_threshold(thresholds: Sequence[float] | np.ndarray, threshold: float | None,
+                   is_law: Callable[[float], bool], higher_is_better: bool = True) -> float:
+    """The J a one-J figure draws: ``threshold`` if it was fitted, else the hardest J whose fit is a law (the highest;
+    the lowest of a lower-is-better metric), so the figure shows a law whenever one exists; the hardest J when none
+    is (the figure then says why)."""
+    available = np.asarray(thresholds, dtype=float)
+    if threshold is not None:
+        match = available[np.isclose(available, threshold)]
+        if match.size == 0:
+            raise RlscaleError(f"plots: the fit has no threshold {threshold:g} "
+                               f"(fitted: {', '.join(f'{t:g}' for t in available)})")
+        return float(match[0])
+    hardest_first = np.sort(available)[::-1] if higher_is_better else np.sort(available)
+    return float(next((j for j in hardest_first if is_law(float(j))), hardest_first[0]))
 
 
 def sigma_grid(data_utd: Sequence[float] | np.ndarray, extend: float = 1.5, n: int = 200) -> np.ndarray:
