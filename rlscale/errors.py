@@ -1,7 +1,22 @@
-"""Exceptions that the CLI turns into one clear line instead of a traceback."""
+"""Exceptions that the CLI turns into one clear line instead of a traceback.
+
+Messages speak the library's language: a parameter is written ``name=`` (``pass algo=``, ``metric=train_return``)
+and listed in ``params``. The command line shows the flag that sets each listed parameter instead (``--algo``,
+``--metric train_return``), so a notebook is never told to pass a flag it cannot pass.
+"""
+
+from collections.abc import Iterable
 
 
-class RlscaleError(Exception):
+class _NamesParams:
+    """``params``: the library parameters the message names as ``name=``; the CLI rewrites each to its flag."""
+
+    def __init__(self, *args: object, params: Iterable[str] = ()) -> None:
+        super().__init__(*args)
+        self.params = tuple(params)
+
+
+class RlscaleError(_NamesParams, Exception):
     """Base class of every error caused by bad input or a bad state the user can fix."""
 
 
@@ -13,5 +28,5 @@ class TooFewSeeds(RunTableError):
     """A configuration has fewer seeds than a bootstrap over seeds needs; callers add the way out of their step."""
 
 
-class RlscaleWarning(UserWarning):
+class RlscaleWarning(_NamesParams, UserWarning):
     """A result was produced but the user should know about a gap in it; the CLI prints it as one line."""

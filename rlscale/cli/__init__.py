@@ -4,7 +4,9 @@ Each command group is a module of this package (``rlscale/cli/<group>.py``) that
 ``register(subparsers)``;
 registration only builds parsers (no heavy imports), so ``rlscale --help`` is fast. Every handler
 returns an exit code; errors the user can fix (:class:`~rlscale.errors.RlscaleError`) become one
-line on stderr, never a traceback. SIGTERM ends a command as Ctrl-C does (exit code 130).
+line on stderr, never a traceback, naming flags where the library names parameters (:mod:`rlscale.cli._flags`;
+handlers print library warnings the same way, through ``args.flags``). SIGTERM ends a command as Ctrl-C
+does (exit code 130).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from rlscale import __version__
+from rlscale.cli._flags import command_flags, in_cli_terms
 from rlscale.errors import RlscaleError
 
 
@@ -51,13 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.flags = command_flags(parser, args)
     from rlscale.train.worker import sigterm_as_interrupt
 
     try:
         with sigterm_as_interrupt():
             return int(args.handler(args) or 0)
     except RlscaleError as exc:
-        print(f"rlscale: error: {exc}", file=sys.stderr)
+        print(f"rlscale: error: {in_cli_terms(exc, args.flags)}", file=sys.stderr)
         return 2
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
         print(f"rlscale: error: {exc.strerror}: {exc.filename}", file=sys.stderr)

@@ -185,6 +185,7 @@ def _register_authors(sub: argparse._SubParsersAction) -> None:
 def _write(args: argparse.Namespace, read: Callable[[], Any], what: str | None = None) -> int:
     """Check the output path, import with one-line warnings, write the table atomically. ``what``: log
     progress lines on stderr while reading (off a terminal; the reader cannot count its progress)."""
+    from rlscale.cli._flags import in_cli_terms
     from rlscale.errors import RlscaleError, RlscaleWarning
     from rlscale.io import table_suffix
     from rlscale.runs import write_run_table
@@ -200,7 +201,7 @@ def _write(args: argparse.Namespace, read: Callable[[], Any], what: str | None =
             table = read()
         for w in caught:
             if issubclass(w.category, RlscaleWarning):
-                print(f"rlscale: warning: {w.message}", file=sys.stderr)
+                print(f"rlscale: warning: {in_cli_terms(w.message, args.flags)}", file=sys.stderr)
         table = write_run_table(table, out)
     n_runs = table.groupby(["benchmark", "env", "algo", "utd", "batch_size", "learning_rate", "seed"]).ngroups
     print(f"wrote {out} ({len(table)} points, {n_runs} runs, {table['env'].nunique()} envs)")

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "any run failed.",
     )
     p.add_argument("sweep", help="sweep YAML file (see sweeps/*.yaml)")
-    p.add_argument("-o", "--output", required=True, help="folder that holds the run folders")
+    p.add_argument("-o", "--output", required=True, dest="out_dir", help="folder that holds the run folders")
     p.add_argument("--workers", type=int, help="local executor: concurrent runs (default 1)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="auto: GPUs when torch sees any, else CPU (default auto)")
@@ -101,7 +101,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise RlscaleError(f"--threads must be >= 1, got {args.threads}")
     sweep = load_sweep(args.sweep)
-    out_dir = Path(args.output)
+    out_dir = Path(args.out_dir)
     check_writable_path(out_dir, folder=True)
     gpus = [] if args.device == "cpu" or args.executor == "ray" else visible_gpus()
     if args.device == "cuda" and not gpus:
