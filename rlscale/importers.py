@@ -114,8 +114,8 @@ def finish_run_table(
     names what was filled, since the user may not know that the paper's values stand in for theirs."""
     frame = frame.copy()
     if "env" not in frame.columns:
-        raise RlscaleError(f"{source}: no env column (map one, or set it with --set env=ID)")
-    filled: dict[str, str] = {}  # flag -> what was filled
+        raise RlscaleError(f"{source}: no env column (map one, or set env=ID with constants=)", params=("constants",))
+    filled: dict[str, str] = {}  # parameter -> what was filled
     if benchmark is not None:
         frame["benchmark"] = benchmark
     elif "benchmark" not in frame.columns:
@@ -124,37 +124,41 @@ def finish_run_table(
         if inferred.isna().any():
             raise RlscaleError(f"{source}: cannot infer the benchmark of env(s) "
                                f"{', '.join(envs[inferred.isna().to_numpy()])} (neither a Gym id like "
-                               "HalfCheetah-v4 nor a dm_control suite task like walker-walk); pass --benchmark NAME")
+                               "HalfCheetah-v4 nor a dm_control suite task like walker-walk); pass benchmark=NAME",
+                               params=("benchmark",))
         frame["benchmark"] = inferred.to_numpy()[codes]
-        filled["--benchmark"] = f"benchmark {'/'.join(sorted(set(inferred)))} (inferred from the env ids)"
+        filled["benchmark"] = f"benchmark {'/'.join(sorted(set(inferred)))} (inferred from the env ids)"
     codes, benches = pd.factorize(frame["benchmark"].astype(str))
-    fills = [(col, defaults, flag) for col, given, defaults, flag in (
-        ("algo", algo, DEFAULT_ALGO, "--algo"),
-        ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS, "--critic-params")
+    fills = [(col, defaults) for col, given, defaults in (
+        ("algo", algo, DEFAULT_ALGO),
+        ("critic_params", critic_params, DEFAULT_CRITIC_PARAMS)
     ) if given is None and col not in frame.columns]
-    unknown = sorted({b for _, defaults, _ in fills for b in benches if b not in defaults})
+    unknown = sorted({b for _, defaults in fills for b in benches if b not in defaults})
     if fills and unknown:  # both missing are named at once: one more run of the import, not two
-        raise RlscaleError(f"{source}: no default {' or '.join(c for c, _, _ in fills)} for benchmark(s) "
-                           f"{', '.join(unknown)}; pass {' and '.join(f for _, _, f in fills)}")
+        raise RlscaleError(f"{source}: no default {' or '.join(c for c, _ in fills)} for benchmark(s) "
+                           f"{', '.join(unknown)}; pass {' and '.join(f'{c}=' for c, _ in fills)}",
+                           params=[c for c, _ in fills])
     defaulted: dict[str, dict[str, Any]] = {}
     for col, given in (("algo", algo), ("critic_params", critic_params)):
         if given is not None:
             frame[col] = given
-    for col, defaults, flag in fills:
+    for col, defaults in fills:
         frame[col] = np.asarray([defaults[b] for b in benches])[codes]
-        defaulted[flag] = {b: defaults[b] for b in benches}
+        defaulted[col] = {b: defaults[b] for b in benches}
     for b in sorted({b for values in defaulted.values() for b in values}):
-        items = [f"algo {defaulted['--algo'][b]}"] if "--algo" in defaulted else []
-        items += [f"critic_params {defaulted['--critic-params'][b]:.3g}"] if "--critic-params" in defaulted else []
+        items = [f"algo {defaulted['algo'][b]}"] if "algo" in defaulted else []
+        items += [f"critic_params {defaulted['critic_params'][b]:.3g}"] if "critic_params" in defaulted else []
         filled[f"defaults {b}"] = f"{' and '.join(items)} (the paper's {b} defaults)"
     if filled:
-        flags = [flag for flag in ("--benchmark", "--algo", "--critic-params") if flag in filled or flag in defaulted]
-        warnings.warn(f"{source}: filled in {', '.join(filled.values())}: pass {'/'.join(flags)} for your own agent",
-                      RlscaleWarning, stacklevel=3)
+        params = [p for p in ("benchmark", "algo", "critic_params") if p in filled or p in defaulted]
+        warnings.warn(RlscaleWarning(f"{source}: filled in {', '.join(filled.values())}: pass "
+                                     f"{'/'.join(f'{p}=' for p in params)} for your own agent", params=params),
+                      stacklevel=3)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise RlscaleError(f"{source}: no value for column(s) {', '.join(missing)} "
-                           "(map a source column to each, or set a constant with --set FIELD=VALUE)")
+                           "(map a source column to each, or set a constant FIELD=VALUE with constants=)",
+                           params=("constants",))
     table = validate_run_table(frame.loc[:, [c for c in SCHEMA_COLUMNS if c in frame.columns]], source=source)
     _warn_uneven_runs(table, source)
     return table
@@ -171,16 +175,16 @@ def parse_pairs(items: Iterable[str], flag: str) -> dict[str, str]:
     return out
 
 
-def _check_fields(fields: Iterable[str], flag: str) -> None:
+def _check_fields(fields: Iterable[str], param: str) -> None:
     unknown = [f for f in fields if f not in SCHEMA_COLUMNS]
     if unknown:
-        raise RlscaleError(f"{flag}: unknown run-table column(s) {', '.join(unknown)} "
-                           f"(known: {', '.join(SCHEMA_COLUMNS)})")
+        raise RlscaleError(f"unknown run-table column(s) {', '.join(unknown)} in {param}= "
+                           f"(known: {', '.join(SCHEMA_COLUMNS)})", params=(param,))
 
 
 def _apply_constants(frame: pd.DataFrame, constants: Mapping[str, Any] | None) -> pd.DataFrame:
     constants = dict(constants or {})
-    _check_fields(constants, "--set")
+    _check_fields(constants, "constants")
     return frame.assign(**constants) if constants else frame
 
 
@@ -247,18 +251,18 @@ def _select_members(
             raise RlscaleError(f"{source}: no collection '{collection}' (available: {', '.join(collections)})")
     elif len(collections) > 1:
         raise RlscaleError(f"{source}: holds several collections ({', '.join(collections)}); "
-                           "choose one with --collection NAME")
+                           "choose one with collection=NAME", params=("collection",))
     keys = sorted({m.metric for m in members if m.metric is not None})
     if not keys:
         if returns_key is not None:
             raise RlscaleError(f"{source}: its files ({_GROUPED_LAYOUT}) have no metric folders; "
-                               "leave out --returns-key")
+                               "leave out returns_key=", params=("returns_key",))
         return members
     key = returns_key.replace("/", ".") if returns_key is not None else None
     if key is None:
         if len(keys) > 1:
-            raise RlscaleError(f"{source}: holds several metrics; choose one with --returns-key "
-                               f"(available: {', '.join(keys)})")
+            raise RlscaleError(f"{source}: holds several metrics; choose one with returns_key= "
+                               f"(available: {', '.join(keys)})", params=("returns_key",))
         key = keys[0]
     elif key not in keys:
         raise RlscaleError(f"{source}: no metric '{returns_key}' (available: {', '.join(keys)})")
@@ -293,10 +297,11 @@ def import_qscaled(
     own name, else ``return``). Seed columns that are entirely NaN (padding for missing seeds) are
     dropped with a warning.
     """
+    steps = ("env_step_start", "env_step_freq")
     if (env_step_start is None) != (env_step_freq is None):
-        raise RlscaleError("qscaled zip: give both --env-step-start and --env-step-freq, or neither")
+        raise RlscaleError("qscaled zip: give both env_step_start= and env_step_freq=, or neither", params=steps)
     if env_step_freq is not None and not (env_step_freq > 0 and env_step_start >= 0):
-        raise RlscaleError("qscaled zip: --env-step-freq must be > 0 and --env-step-start >= 0")
+        raise RlscaleError("qscaled zip: env_step_freq=F needs F > 0 and env_step_start=S needs S >= 0", params=steps)
     path = Path(path)
     source = f"qscaled {'folder' if path.is_dir() else 'zip'} {path}"
     pieces, dropped, seen = [], 0, {}
@@ -367,7 +372,8 @@ def _load_curves(
     if not whole.all():
         raise RlscaleError(f"{source}: '{name}' column 0 must hold env steps (whole numbers >= 0); "
                            f"bad value {steps[~whole][0]!r} in row {int(np.flatnonzero(~whole)[0])} "
-                           "(if the arrays hold returns only, pass --env-step-start S --env-step-freq F)")
+                           "(if the arrays hold returns only, pass env_step_start=S and env_step_freq=F)",
+                           params=("env_step_start", "env_step_freq"))
     steps = np.round(steps).astype(np.int64)
     if np.unique(steps).size != steps.size:
         raise RlscaleError(f"{source}: '{name}' repeats env steps in column 0")
@@ -424,7 +430,7 @@ def import_csv(
         parts.append(part if named is None else part.assign(**named.iloc[k].to_dict()))
     raw = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     columns = dict(columns or {})
-    _check_fields(columns, "--column")
+    _check_fields(columns, "columns")
     absent = [c for c in columns.values() if c not in raw.columns]
     if absent:
         raise RlscaleError(f"{source}: no column(s) {', '.join(absent)} "
@@ -433,9 +439,9 @@ def import_csv(
     clash = [(dst, src) for dst, src in columns.items() if dst != src and dst in raw.columns and dst not in renamed]
     if clash:  # two columns of one name: which one the table should hold is the user's call
         dst, src = clash[0]
-        raise RlscaleError(f"{source}: --column {dst}={src} would make a second '{dst}' column (the CSV has "
-                           f"one already); remove the CSV's '{dst}' column or map it to another field "
-                           f"(--column FIELD={dst})")
+        raise RlscaleError(f"{source}: mapping {dst}={src} in columns= would make a second '{dst}' column (the CSV "
+                           f"has one already); remove the CSV's '{dst}' column or map it to another field "
+                           f"(FIELD={dst} in columns=)", params=("columns",))
     # copied, not renamed: one CSV column may feed several fields (env_step and updates from one step counter)
     frame = raw.drop(columns=list(renamed)).assign(**{dst: raw[src] for dst, src in columns.items()})
     if wide:
@@ -483,19 +489,19 @@ def _read_as(frame: pd.DataFrame, metric: str | None, source: str) -> pd.DataFra
     known = ", ".join(f"{m} ({'higher' if up else 'lower'} is better)" for m, up in METRICS.items())
     if metric is not None:
         if not metric.strip():
-            raise RlscaleError(f"--metric: give a name ({known})")
+            raise RlscaleError(f"metric= is empty: give a name ({known})", params=("metric",))
         if "metric" in frame.columns and not frame["metric"].astype(str).eq(metric).all():
-            raise RlscaleError(f"{source}: --metric {metric} and the table's own metric column (or --set metric=...) "
-                               "disagree; give one of them")
+            raise RlscaleError(f"{source}: metric={metric} and the table's own metric column (or a metric in "
+                               "constants=) disagree; give one of them", params=("metric", "constants"))
         if metric not in METRICS:
             warnings.warn(f"{source}: metric {metric} is none of {known}: thresholded as higher is better",
                           RlscaleWarning, stacklevel=3)
         return frame.assign(metric=metric)
     if "metric" in frame.columns:
         return frame
-    warnings.warn(f"{source}: return read as {DEFAULT_METRIC} (evaluation episodes, higher is better); pass --metric "
-                  "train_return for training-episode returns or --metric failure_rate for a failure rate",
-                  RlscaleWarning, stacklevel=3)
+    warnings.warn(RlscaleWarning(f"{source}: return read as {DEFAULT_METRIC} (evaluation episodes, higher is "
+                                 "better); pass metric=train_return for training-episode returns or "
+                                 "metric=failure_rate for a failure rate", params=("metric",)), stacklevel=3)
     return frame.assign(metric=DEFAULT_METRIC)
 
 
@@ -503,9 +509,9 @@ def _melt_seeds(frame: pd.DataFrame, pattern: str, source: str) -> pd.DataFrame:
     try:
         regex = re.compile(pattern)
     except re.error as exc:
-        raise RlscaleError(f"--seed-columns: not a valid regex ({exc})") from exc
+        raise RlscaleError(f"seed_columns= is not a valid regex ({exc})", params=("seed_columns",)) from exc
     if "seed" not in regex.groupindex:
-        raise RlscaleError("--seed-columns: the regex needs a named group (?P<seed>...)")
+        raise RlscaleError("seed_columns= needs a named group (?P<seed>...)", params=("seed_columns",))
     matches = {c: regex.fullmatch(str(c)) for c in frame.columns}
     seed_cols = {c: m["seed"] for c, m in matches.items() if m is not None}
     if not seed_cols:
@@ -573,7 +579,7 @@ def runs_from_wandb(
     points are skipped with a warning.
     """
     config_keys = dict(config_keys or {})
-    _check_fields(config_keys, "--config")
+    _check_fields(config_keys, "config_keys")
     constants = dict(constants or {})
     pieces, empty = [], []
     for name, config, history in records:
@@ -643,7 +649,8 @@ def import_wandb(
         import wandb
     except ImportError as exc:
         raise RlscaleError("importing from the W&B API needs the wandb package: pip install wandb "
-                           "(or export the panel as CSV and use 'rlscale import wandb-csv')") from exc
+                           "(or download the panel as CSV and import that: the W&B CSV importer needs no wandb)"
+                           ) from exc
     try:
         runs = wandb.Api().runs(path, filters=dict(filters or {}))
         records = [(run.name, dict(run.config), run.history(keys=[step_key, return_key], samples=samples))
@@ -688,8 +695,8 @@ def import_wandb_csv(
     path = Path(path)
     source = f"wandb csv {path}"
     if (name_pattern is None) == (run_configs is None):
-        raise RlscaleError(f"{source}: give exactly one of --name-pattern or --run-configs to map run names "
-                           "to configurations")
+        raise RlscaleError(f"{source}: give exactly one of name_pattern= or run_configs= to map run names "
+                           "to configurations", params=("name_pattern", "run_configs"))
     raw = _read_csv(path, source)
     if step_column not in raw.columns:
         raise RlscaleError(f"{source}: no step column '{step_column}' (columns: {', '.join(map(str, raw.columns))})")
@@ -704,14 +711,15 @@ def import_wandb_csv(
         series[col] = (run, name)
     metrics = sorted({m for _, m in series.values()})
     if metric is None and len(metrics) > 1:
-        raise RlscaleError(f"{source}: holds several metrics; choose one with --metric ({', '.join(metrics)})")
+        raise RlscaleError(f"{source}: holds several metrics; choose one with metric= ({', '.join(metrics)})",
+                           params=("metric",))
     metric = metric if metric is not None else (metrics[0] if metrics else None)
     chosen = {col: run for col, (run, m) in series.items() if m == metric}
     if not chosen:
         raise RlscaleError(f"{source}: no '{metric}' curves (metrics: {', '.join(metrics) or 'none'})")
 
     if group_size is not None and group_size < 1:
-        raise RlscaleError(f"--group-size must be >= 1, got {group_size}")
+        raise RlscaleError(f"group_size= must be >= 1, got {group_size}", params=("group_size",))
     grouped = {run for col, run in chosen.items() if _is_group_mean(raw, col)}
 
     long = raw.melt(id_vars=[step_column], value_vars=list(chosen), var_name="column", value_name="return")
@@ -836,40 +844,44 @@ def _configs_of_names(
         try:
             regex = re.compile(pattern)
         except re.error as exc:
-            raise RlscaleError(f"--name-pattern: not a valid regex ({exc})") from exc
-        _check_fields(regex.groupindex, "--name-pattern")
+            raise RlscaleError(f"name_pattern= is not a valid regex ({exc})", params=("name_pattern",)) from exc
+        _check_fields(regex.groupindex, "name_pattern")
         if not regex.groupindex:
-            raise RlscaleError("--name-pattern: the regex needs named groups, e.g. (?P<utd>[\\d.]+)")
+            raise RlscaleError("name_pattern= needs named groups, e.g. (?P<utd>[\\d.]+)", params=("name_pattern",))
         matches = [regex.fullmatch(n) for n in names]
         unmatched = [n for n, m in zip(names, matches, strict=True) if m is None]
         if unmatched:
-            raise RlscaleError(f"{source}: run name(s) not matched by --name-pattern: {', '.join(unmatched[:5])}"
-                               + (f", ... ({len(unmatched)} runs)" if len(unmatched) > 5 else ""))
+            raise RlscaleError(f"{source}: run name(s) not matched by name_pattern=: {', '.join(unmatched[:5])}"
+                               + (f", ... ({len(unmatched)} runs)" if len(unmatched) > 5 else ""),
+                               params=("name_pattern",))
         return pd.DataFrame([{"run_id": n, **m.groupdict()} for n, m in zip(names, matches, strict=True)])
     if "run_name" not in table.columns:
-        raise RlscaleError(f"--run-configs: needs a 'run_name' column (columns: {', '.join(map(str, table.columns))})")
-    _check_fields([c for c in table.columns if c != "run_name"], "--run-configs")
+        raise RlscaleError(f"run_configs= needs a 'run_name' column (columns: {', '.join(map(str, table.columns))})",
+                           params=("run_configs",))
+    _check_fields([c for c in table.columns if c != "run_name"], "run_configs")
     table = table.rename(columns={"run_name": "run_id"}).astype({"run_id": str})
     if table["run_id"].duplicated().any():
-        raise RlscaleError(f"--run-configs: run name(s) listed twice: "
-                           f"{', '.join(table.loc[table['run_id'].duplicated(), 'run_id'].unique()[:5])}")
+        raise RlscaleError(f"run_configs= lists run name(s) twice: "
+                           f"{', '.join(table.loc[table['run_id'].duplicated(), 'run_id'].unique()[:5])}",
+                           params=("run_configs",))
     unknown = sorted(set(names) - set(table["run_id"]))
     if unknown:
-        raise RlscaleError(f"{source}: run name(s) missing from --run-configs: {', '.join(unknown[:5])}"
-                           + (f", ... ({len(unknown)} runs)" if len(unknown) > 5 else ""))
+        raise RlscaleError(f"{source}: run name(s) missing from run_configs=: {', '.join(unknown[:5])}"
+                           + (f", ... ({len(unknown)} runs)" if len(unknown) > 5 else ""), params=("run_configs",))
     return table
 
 
 def read_filters(text: str | None) -> dict[str, Any] | None:
-    """Parse ``--filters`` JSON (a W&B run filter) into a dict."""
+    """Parse the JSON text of a W&B run filter (``filters=`` of :func:`import_wandb`) into a dict."""
     if text is None:
         return None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RlscaleError(f"--filters: not valid JSON ({exc.msg} at position {exc.pos})") from exc
+        raise RlscaleError(f"filters= is not valid JSON ({exc.msg} at position {exc.pos})",
+                           params=("filters",)) from exc
     if not isinstance(value, dict):
-        raise RlscaleError("--filters: expected a JSON object, e.g. '{\"tags\": \"utd-sweep\"}'")
+        raise RlscaleError("filters= must be a JSON object, e.g. '{\"tags\": \"utd-sweep\"}'", params=("filters",))
     return value
 
 

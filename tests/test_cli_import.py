@@ -121,7 +121,7 @@ def test_import_csv_mapping_onto_a_column_the_csv_has_is_one_line_naming_the_col
         assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--column", f"{field}={column}"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("rlscale: error: ") and err.count("\n") == 1, err
-        assert f"--column {field}={column} would make a second '{field}' column" in err and not out.exists()
+        assert f"mapping {field}={column} in --column would make a second '{field}' column" in err and not out.exists()
     assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--column", "return=eval_return",
                  "--column", "train_return=return"]) == 0  # the CSV's own column mapped away: no clash
     assert read_run_table(out)["return"].tolist() == [3.0, 4.0]
@@ -197,7 +197,7 @@ def test_import_wandb_csv_with_run_config_table(tmp_path):
 def test_import_wandb_api_errors_are_one_line(tmp_path, capsys):
     code = main(["import", "wandb", "me/proj", "-o", str(tmp_path / "r.parquet"), "--return-key", "r",
                  "--filters", "{bad"])
-    assert code == 2 and "--filters: not valid JSON" in capsys.readouterr().err
+    assert code == 2 and "--filters is not valid JSON" in capsys.readouterr().err
     code = main(["import", "wandb", "me/proj", "-o", str(tmp_path / "r.parquet"), "--return-key", "r",
                  "--config", "utd"])
     assert code == 2 and "--config expects FIELD=VALUE" in capsys.readouterr().err
@@ -248,7 +248,7 @@ def test_import_authors_reads_a_local_copy_or_says_how_to_get_the_file(tmp_path,
     assert "known: gym_sweep, gym_ours" in capsys.readouterr().err
     _zip(tmp_path / "copy" / "dmc" / "dmc_baseline.zip", steps_first=False)
     assert main(["import", "authors", "dmc_baseline", "-o", str(out)]) == 2  # recorded: steps in column 0
-    assert "--env-step-start S --env-step-freq F" in capsys.readouterr().err
+    assert "--env-step-start S and --env-step-freq F" in capsys.readouterr().err
     assert main(["import", "authors", "dmc_baseline", "-o", str(out), "--env-step-start", "0",
                  "--env-step-freq", "2000"]) == 0
     assert read_run_table(out)["env_step"].max() == 18_000

@@ -30,7 +30,7 @@ def test_gym_fallback_steps_batches_and_keeps_the_true_final_observation(asynchr
 
 
 def test_parallel_only_backends_are_refused_by_the_single_env_factory():
-    with pytest.raises(RlscaleError, match="--algo pql"):
+    with pytest.raises(RlscaleError, match="algo=pql"):
         make_env("warp:Ant")
     with pytest.raises(RlscaleError, match="unknown warp task"):
         make_parallel_env("warp:Walker", 2, "cpu")

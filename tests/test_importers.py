@@ -102,7 +102,7 @@ def test_qscaled_missing_key_lists_available_keys(tmp_path):
     _paper_like_zip(tmp_path / "gym.zip")
     with pytest.raises(RlscaleError, match=r"no metric 'returns' \(available: episode.length, episode.return\)"):
         import_qscaled(tmp_path / "gym.zip", "returns")
-    with pytest.raises(RlscaleError, match="several metrics.*--returns-key"):
+    with pytest.raises(RlscaleError, match="several metrics.*returns_key="):
         import_qscaled(tmp_path / "gym.zip")
 
 
@@ -126,9 +126,9 @@ def test_qscaled_grouped_layout_and_reset_suffix_of_the_authors_dmc_zips(tmp_pat
     assert sorted(zip(configs["utd"], configs["batch_size"], configs["learning_rate"], strict=True)) == [
         (0.5, 256, 3e-4), (2.0, 512, 1.5e-4)]
     assert set(runs["algo"]) == {"bro"} and set(runs["benchmark"]) == {"dmc"}
-    with pytest.raises(RlscaleError, match="no metric folders; leave out --returns-key"):
+    with pytest.raises(RlscaleError, match="no metric folders; leave out returns_key="):
         import_qscaled(tmp_path / "base.zip", "returns", env_step_start=5000, env_step_freq=1000)
-    with pytest.raises(RlscaleError, match="whole numbers.*--env-step-start S --env-step-freq F"):
+    with pytest.raises(RlscaleError, match="whole numbers.*env_step_start=S and env_step_freq=F"):
         import_qscaled(tmp_path / "base.zip")
 
     curves = np.column_stack([np.arange(1, 5) * 1000.0, returns])
@@ -168,19 +168,19 @@ def test_qscaled_several_collections_need_a_choice_and_bad_zip_fails(tmp_path):
     curve = _curves(np.arange(1, 4) * 1000.0, 2, 500.0)
     _write_zip(tmp_path / "two.zip", {"a/utd_1/Ant-v4/r/bs_256_lr_1e-4.npy": curve,
                                       "b/utd_1/Ant-v4/r/bs_256_lr_1e-4.npy": curve})
-    with pytest.raises(RlscaleError, match=r"several collections \(a, b\).*--collection"):
+    with pytest.raises(RlscaleError, match=r"several collections \(a, b\).*collection=NAME"):
         import_qscaled(tmp_path / "two.zip", "r")
     assert len(import_qscaled(tmp_path / "two.zip", "r", collection="b")) == 6
     (tmp_path / "junk.zip").write_bytes(b"junk")
     with pytest.raises(RlscaleError, match="not a readable zip"):
         import_qscaled(tmp_path / "junk.zip", "r")
     _write_zip(tmp_path / "isaac.zip", {"a/utd_1/ShadowHand/r/bs_256_lr_1e-4.npy": curve})
-    with pytest.raises(RlscaleError, match="cannot infer the benchmark of env.*ShadowHand.*--benchmark"):
+    with pytest.raises(RlscaleError, match="cannot infer the benchmark of env.*ShadowHand.*benchmark=NAME"):
         import_qscaled(tmp_path / "isaac.zip", "r")
-    with pytest.raises(RlscaleError, match="no default algo or critic_params for benchmark.*isaac.*--algo and "
-                       "--critic-params$"):
+    with pytest.raises(RlscaleError, match="no default algo or critic_params for benchmark.*isaac.*algo= and "
+                       "critic_params=$"):
         import_qscaled(tmp_path / "isaac.zip", "r", benchmark="isaac")
-    with pytest.raises(RlscaleError, match="no default critic_params for benchmark.*isaac.*; pass --critic-params$"):
+    with pytest.raises(RlscaleError, match="no default critic_params for benchmark.*isaac.*; pass critic_params=$"):
         import_qscaled(tmp_path / "isaac.zip", "r", benchmark="isaac", algo="pql")
 
 
@@ -196,7 +196,7 @@ def test_an_own_task_named_like_a_dmc_id_is_not_taken_for_dmc(tmp_path):
     pd.DataFrame({"env": "my-robot", "utd": 1.0, "batch_size": 256, "learning_rate": 3e-4, "seed": 0,
                   "env_step": [1000, 2000], "return": [1.0, 2.0]}).to_csv(tmp_path / "own.csv", index=False)
     with pytest.raises(RlscaleError, match=r"cannot infer the benchmark of env\(s\) my-robot .*dm_control suite task"
-                       r".*pass --benchmark NAME$"):
+                       r".*pass benchmark=NAME$"):
         import_csv(tmp_path / "own.csv")
     assert set(import_csv(tmp_path / "own.csv", benchmark="gym")["benchmark"]) == {"gym"}
 
@@ -211,9 +211,9 @@ def test_an_import_that_fills_benchmark_algo_or_n_by_default_says_so_in_one_warn
     assert [str(w.message) for w in caught] == [
         f"curves csv {tmp_path / 'c.csv'}: filled in benchmark dmc/gym (inferred from the env ids), algo bro and "
         "critic_params 4.92e+06 (the paper's dmc defaults), algo sac and critic_params 1.5e+05 (the paper's gym "
-        "defaults): pass --benchmark/--algo/--critic-params for your own agent"]
+        "defaults): pass benchmark=/algo=/critic_params= for your own agent"]
     with pytest.warns(RlscaleWarning, match=r": filled in critic_params 1.5e\+05 \(the paper's gym defaults\): pass "
-                      r"--critic-params for your own agent$"):
+                      r"critic_params= for your own agent$"):
         import_csv(tmp_path / "c.csv", benchmark="gym", algo="td3", metric="eval_return")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -245,12 +245,12 @@ def test_long_csv_with_column_mapping_and_constants(tmp_path):
     assert "notes" not in runs.columns and set(runs["benchmark"]) == {"gym"}
     assert runs.loc[runs["seed"] == 1, "return"].tolist() == [3.0, 4.0]
     assert set(runs["utd"]) == {2.0}
-    with pytest.raises(RlscaleError, match="no value for column.*utd.*--set"):
+    with pytest.raises(RlscaleError, match="no value for column.*utd.*constants="):
         import_csv(tmp_path / "long.csv", columns={"env": "task", "env_step": "step", "return": "episode_reward"},
                    constants={"batch_size": 256, "learning_rate": 3e-4})
     with pytest.raises(RlscaleError, match=r"no column\(s\) reward"):
         import_csv(tmp_path / "long.csv", columns={"return": "reward"})
-    with pytest.raises(RlscaleError, match="unknown run-table column.*rewards"):
+    with pytest.raises(RlscaleError, match="unknown run-table column.*rewards in columns="):
         import_csv(tmp_path / "long.csv", columns={"rewards": "episode_reward"})
 
 
@@ -263,7 +263,7 @@ def test_a_csv_return_is_read_as_the_metric_given_and_a_defaulted_one_is_said(tm
         runs = import_csv(tmp_path / "c.csv", **given)
     assert [str(w.message) for w in caught] == [
         f"curves csv {tmp_path / 'c.csv'}: return read as eval_return (evaluation episodes, higher is better); pass "
-        "--metric train_return for training-episode returns or --metric failure_rate for a failure rate"]
+        "metric=train_return for training-episode returns or metric=failure_rate for a failure rate"]
     assert set(runs["metric"]) == {"eval_return"}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -274,7 +274,7 @@ def test_a_csv_return_is_read_as_the_metric_given_and_a_defaulted_one_is_said(tm
     with pytest.warns(RlscaleWarning, match=r"metric success is none of eval_return \(higher is better\), "
                       r"train_return \(higher is better\), failure_rate \(lower is better\): thresholded as higher"):
         import_csv(tmp_path / "c.csv", metric="success", **given)
-    with pytest.raises(RlscaleError, match=r"--metric train_return and the table's own metric column .* disagree"):
+    with pytest.raises(RlscaleError, match=r"metric=train_return and the table's own metric column .* disagree"):
         import_csv(tmp_path / "c.csv", metric="train_return", constants={"metric": "eval_return"}, **given)
 
 
@@ -354,7 +354,7 @@ def test_parse_pairs_and_filters():
     with pytest.raises(RlscaleError, match="--config expects FIELD=VALUE"):
         parse_pairs(["utd"], "--config")
     assert read_filters('{"tags": "sweep"}') == {"tags": "sweep"}
-    with pytest.raises(RlscaleError, match="--filters: not valid JSON"):
+    with pytest.raises(RlscaleError, match="filters= is not valid JSON"):
         read_filters("{tags")
 
 
@@ -375,7 +375,7 @@ def test_wandb_csv_export_with_name_pattern(tmp_path):
     assert set(runs["env"]) == {"HalfCheetah-v4"} and set(runs["utd"]) == {2.0}
     assert runs.loc[runs["seed"] == 1, "env_step"].tolist() == [10000, 15000]  # blank cell = not logged
     assert runs.loc[runs["seed"] == 0, "return"].tolist() == [312.5, 1250.25, 2600.0]
-    with pytest.raises(RlscaleError, match="not matched by --name-pattern"):
+    with pytest.raises(RlscaleError, match="not matched by name_pattern="):
         import_wandb_csv(tmp_path / "export.csv", name_pattern=r"(?P<env>.+)_utd(?P<utd>\d+)")
 
 
@@ -384,13 +384,13 @@ def test_wandb_csv_export_with_run_config_table_and_numbered_seeds(tmp_path):
     configs = pd.DataFrame({"run_name": _RUNS, "env": "Ant-v4", "utd": 0.5, "batch_size": 128})
     runs = import_wandb_csv(tmp_path / "export.csv", run_configs=configs, constants={"learning_rate": 1e-4})
     assert set(runs["env"]) == {"Ant-v4"} and sorted(runs["seed"].unique()) == [0, 1]
-    with pytest.raises(RlscaleError, match="missing from --run-configs"):
+    with pytest.raises(RlscaleError, match="missing from run_configs="):
         import_wandb_csv(tmp_path / "export.csv", run_configs=configs.iloc[:1], constants={"learning_rate": 1e-4})
-    with pytest.raises(RlscaleError, match="exactly one of --name-pattern or --run-configs"):
+    with pytest.raises(RlscaleError, match="exactly one of name_pattern= or run_configs="):
         import_wandb_csv(tmp_path / "export.csv")
     two_metrics = pd.DataFrame({"Step": [1, 2], "a - eval/return": [1, 2], "a - train/loss": [3, 4]})
     two_metrics.to_csv(tmp_path / "two.csv", index=False)
-    with pytest.raises(RlscaleError, match=r"several metrics; choose one with --metric \(eval/return, train/loss\)"):
+    with pytest.raises(RlscaleError, match=r"several metrics; choose one with metric= \(eval/return, train/loss\)"):
         import_wandb_csv(tmp_path / "two.csv", name_pattern=r"(?P<env>.+)")
 
 

@@ -108,7 +108,8 @@ def test_a_killed_chunk_is_recorded_failed_resumes_on_retry_and_matches_the_sing
     assert summary["counts"]["failed"] == 2
     assert {r["reason"] for r in summary["runs"]} == {"killed by signal 9"}
     todo, settled = plan(sweep, out)
-    assert todo == [] and all("--retry-failed" in r.reason for r in settled.values())  # recoverable, not lost
+    assert todo == [] and all("when failed runs are retried" in r.reason
+                              for r in settled.values())  # recoverable, not lost
     started = {s.name: (out / s.name / "config.json").read_text() for s in sweep.runs}
 
     report = run_sweep(sweep, out, executor, retry_failed=True, vectorize=True, progress=False)

@@ -128,5 +128,5 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, capsys, m
     monkeypatch.setitem(sys.modules, "ray", None)  # what 'import ray' sees when the extra is not installed
     yaml = _write(tmp_path / "s.yaml", TINY + "env_steps: 200\neval_every: 100\nutd: 1\nseeds: 1\n")
     assert main(["sweep", str(yaml), "-o", str(tmp_path / "runs"), "--executor", "ray"]) == 2
-    assert capsys.readouterr().err == "rlscale: error: --executor ray needs Ray: pip install 'rlscale[ray]'\n"
+    assert capsys.readouterr().err == "rlscale: error: the Ray executor needs Ray: pip install 'rlscale[ray]'\n"
     assert not (tmp_path / "runs").exists()

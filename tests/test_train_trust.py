@@ -97,7 +97,7 @@ def test_a_sweep_that_no_longer_lists_runs_it_ran_into_its_folder_is_refused_and
         err = _one_error_line(capsys)
         assert (f"{out} holds 2 run(s) of an earlier version of sweep tiny that {shrunk} no longer lists "
                 f"(e.g. {RUN})") in err
-        assert "use another --output, or remove those run folders" in err
+        assert "pass another --output, or remove those run folders" in err
     assert (out / "sweep_tiny.json").read_text() == summary and not (out / RUN.replace("utd1", "utd2")).exists()
     for name in (RUN, RUN.replace("_s0", "_s1")):
         shutil.rmtree(out / name)

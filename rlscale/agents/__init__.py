@@ -42,7 +42,7 @@ AGENTS: dict[str, AgentEntry] = {
         "weight_init": "torch", "log_std_bounds": "squash", "temperature_loss": "log_alpha"}),
     "bro": AgentEntry("rlscale.agents.bro:BRO", about="the paper's agent on DMC", defaults={
         "critic_width": 512, "critic_depth": 2, "reset_every": 2_500_000}),
-    "pql": AgentEntry("rlscale.agents.pql:PQL", about="N parallel envs, see --num-envs", parallel=True,
+    "pql": AgentEntry("rlscale.agents.pql:PQL", about="on num_envs parallel envs", parallel=True,
                       defaults={"critic_width": 256, "critic_depth": 2}),
 }
 

@@ -56,7 +56,8 @@ def _check_dmc(env_id: str) -> None:
 
 def _parallel_only(backend: str) -> Callable[..., tuple[gym.Env, EnvInfo]]:
     def make(env_id: str, **options: Any) -> tuple[gym.Env, EnvInfo]:
-        raise RlscaleError(f"{backend}:{env_id} exists only as parallel environments: train it with --algo pql")
+        raise RlscaleError(f"{backend}:{env_id} exists only as parallel environments: train it with algo=pql",
+                           params=("algo",))
 
     return make
 

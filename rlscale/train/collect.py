@@ -86,7 +86,8 @@ def collect_runs(root: str | os.PathLike, *, include_unfinished: bool = False,
         why = "; ".join(note.removeprefix("skipped ") for note in notes[:3]) + ("; ..." if len(notes) > 3 else "")
         raise RlscaleError(f"{root}: no finished runs to collect ({len(notes)} run folder(s) skipped"
                            + (f": {why})" if notes else ")")
-                           + ("; --include-unfinished takes unfinished ones too" if by_status else ""))
+                           + ("; include_unfinished=True takes unfinished ones too" if by_status else ""),
+                           params=("include_unfinished",))
     table = pd.concat(frames, ignore_index=True)
     _check_distinct_runs(table, configs)
     return validate_run_table(table, source=str(root)), notes

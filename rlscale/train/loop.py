@@ -118,7 +118,7 @@ def _train_locked(configs: list[RunConfig], dirs: list[RunDir], runtime: Runtime
     for d, prior in zip(dirs, priors, strict=True):
         if prior and prior.status == "running" and prior.chunk and list(prior.chunk) != names:
             raise RlscaleError(f"{d.path} is a member of a vectorised chunk ({len(prior.chunk)} runs); resume it "
-                               "with the same 'rlscale sweep ... --vectorize' command")
+                               "by running the same sweep, vectorised, again")
     if len(dirs) == 1 and priors[0] and priors[0].status == "failed":
         raise RlscaleError(f"run in {dirs[0].path} failed before ({priors[0].reason}); remove the folder to rerun")
     settled = [p is not None and p.settled for p in priors]

@@ -25,7 +25,7 @@ from rlscale.train.rundir import RunDir
 from rlscale.train.sweep import RunResult, RunSpec, failure_reason
 from rlscale.train.worker import Job, run_and_report
 
-INSTALL_HINT = "--executor ray needs Ray: pip install 'rlscale[ray]'"
+INSTALL_HINT = "the Ray executor needs Ray: pip install 'rlscale[ray]'"
 
 
 def import_ray() -> Any:
@@ -134,9 +134,10 @@ class RayExecutor:
         if gpus is None:
             gpus = 1.0 if cluster_gpus > 0 and self.device != "cpu" else 0.0
         if self.device == "cuda" and gpus == 0:
-            raise RlscaleError("--device cuda but the Ray cluster has no GPUs (or --gpus-per-run is 0)")
+            raise RlscaleError("device=cuda but the Ray cluster has no GPUs (or gpus_per_run=0)",
+                               params=("device", "gpus_per_run"))
         if gpus > 0 and cluster_gpus == 0:
-            raise RlscaleError(f"--gpus-per-run {gpus:g} but the Ray cluster has no GPUs")
+            raise RlscaleError(f"gpus_per_run={gpus:g} but the Ray cluster has no GPUs", params=("gpus_per_run",))
         return gpus
 
     def _run(self, ray: Any, runs: Sequence[RunSpec], out_dir: Path, on_start: Callable[[RunSpec], None],
@@ -144,7 +145,8 @@ class RayExecutor:
         gpus = self._gpus(ray)
         cpus = ray.cluster_resources().get("CPU", 0)
         if self.cpus_per_run > cpus:
-            raise RlscaleError(f"--cpus-per-run {self.cpus_per_run:g} exceeds the Ray cluster's {cpus:g} CPUs")
+            raise RlscaleError(f"cpus_per_run={self.cpus_per_run:g} exceeds the Ray cluster's {cpus:g} CPUs",
+                               params=("cpus_per_run",))
         device = "cuda" if gpus > 0 else "cpu"
         threads = self.threads or max(1, int(self.cpus_per_run))
         task = ray.remote(max_calls=1)(_train_task).options(num_cpus=self.cpus_per_run, num_gpus=gpus,

@@ -252,7 +252,7 @@ def _fitted_points(doc: dict, v: _Validator, base_dir: Path) -> list[tuple[str, 
     missing = [c for c in HPARAM_COLUMNS if c not in table.columns]
     if missing:
         raise RlscaleError(f"{path}: missing column(s) {', '.join(missing)} (expected the proposed_hparams.csv "
-                           "of 'rlscale fit hparams')")
+                           "that fitting the hyperparameter laws writes)")
     backend = doc.get("backend")
     if backend is not None and (not isinstance(backend, str) or ":" in backend or not backend):
         raise RlscaleError(f"{v.source}: 'backend' must be a backend name such as gym or dmc, got {backend!r}")
@@ -622,8 +622,8 @@ def check_changed(sweep: Sweep, out_dir: Path, changed: dict[str, list[str]]) ->
     name, diff = next(iter(changed.items()))
     more = f" and {len(changed) - 1} more run(s)" if len(changed) > 1 else ""
     raise RlscaleError(f"{out_dir / name}{more} hold(s) a run with another config than {sweep.source or 'the sweep'} "
-                       f"now gives ({', '.join(diff)}); --rerun-changed retrains them from scratch (their old "
-                       "results are deleted), or use another --output")
+                       f"now gives ({', '.join(diff)}); rerun_changed=True retrains them from scratch (their old "
+                       "results are deleted), or pass another out_dir=", params=("rerun_changed", "out_dir"))
 
 
 def check_dropped(sweep: Sweep, out_dir: Path, listed: Sequence[str]) -> None:
@@ -638,7 +638,8 @@ def check_dropped(sweep: Sweep, out_dir: Path, listed: Sequence[str]) -> None:
     if left:
         raise RlscaleError(f"{out_dir} holds {len(left)} run(s) of an earlier version of sweep {sweep.name} that "
                            f"{sweep.source or 'the sweep'} no longer lists (e.g. {left[0]}); collect would mix them "
-                           "with this version's runs: use another --output, or remove those run folders")
+                           "with this version's runs: pass another out_dir=, or remove those run folders",
+                           params=("out_dir",))
 
 
 def rerun_changed_runs(out_dir: Path, changed: dict[str, list[str]]) -> None:
@@ -683,7 +684,7 @@ def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False,
             reason = f"failed before: {status.reason}; remove {out_dir / spec.name} to run it again"
             settled[spec.name] = RunResult(spec.name, "failed", reason)
         elif spec.name in previous and (out_dir / spec.name).exists() and not retry_failed:
-            reason = f"failed before: {previous[spec.name]}; --retry-failed runs it again"
+            reason = f"failed before: {previous[spec.name]}; it runs again when failed runs are retried"
             settled[spec.name] = RunResult(spec.name, "failed", reason)
         else:
             todo.append(spec)
@@ -700,9 +701,9 @@ def vector_jobs(sweep: Sweep, todo: Sequence[RunSpec], out_dir: Path,
     agent that is not vectorised (or a group of one) go one process each, as without vectorisation.
     """
     if max_members < 1:
-        raise RlscaleError(f"--max-members must be >= 1, got {max_members}")
+        raise RlscaleError(f"max_members= must be >= 1, got {max_members}", params=("max_members",))
     single = sorted({s.config.algo for s in todo if AGENTS[s.config.algo].parallel})
-    notes = [f"--vectorize: algo {a} trains N parallel envs with learner threads, one run per process; its runs "
+    notes = [f"vectorised sweep: algo {a} trains N parallel envs with learner threads, one run per process; its runs "
              "are not vectorised" for a in single]
     items: list[RunSpec | Chunk] = []
     pending = {s.name: s for s in todo}
