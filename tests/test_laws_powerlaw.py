@@ -170,6 +170,19 @@ def test_a_prediction_interval_is_the_fitted_lines_interval_that_statsmodels_giv
     assert width[0] > width[1] and width[3] > width[2]
 
 
+def test_a_prediction_says_whether_the_laws_exponent_interval_includes_zero_at_its_own_alpha(rng):
+    """A narrow interval near the data does not make a law of undetermined direction a supported extrapolation: each
+    row carries the verdict on the sign that the figures and claims read, at the prediction's alpha."""
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    flat = PowerLaw().fit(x, 100.0 * np.array([1.0, 1.1, 0.93, 1.05, 1.02]))  # no trend: the sign is undetermined
+    steep = PowerLaw().fit(x, 100.0 * x**-0.5 * np.array([1.0, 1.02, 0.98, 1.01, 0.99]))
+    assert flat.predict_interval([2.0, 64.0])["sign_undetermined"].tolist() == [True, True]
+    assert steep.predict_interval([2.0, 64.0])["sign_undetermined"].tolist() == [False, False]
+    lo, hi = flat.exponent_interval(alpha=0.05)
+    assert lo < 0 < hi and flat.terms_["exponent"].item() != 0
+    assert not flat.predict_interval([2.0], alpha=0.999)["sign_undetermined"].item()  # a 0.1 % interval excludes 0
+
+
 def test_a_prediction_from_an_exact_fit_has_no_interval_and_says_so():
     law = PowerLaw().fit([1.0, 2.0], [10.0, 7.0])
     frame = law.predict_interval([1.5, 4.0])

@@ -486,7 +486,7 @@ class HyperparamLaws:
                          variant: str | None = None) -> pd.DataFrame:
         """B*(σ) and η*(σ) of every env × σ with the (1 - alpha) interval of its law there: ``env, hparam, utd`` and
         :meth:`PowerLaw.predict_interval`'s ``estimate, lower, upper, df_resid, status, extrapolated`` (σ outside
-        the σ the env's law was fitted on)."""
+        the σ the env's law was fitted on), ``sign_undetermined`` (its exponent's interval includes 0)."""
         utds = _positive_utds(utds)
         frames = []
         for env in (list(envs) if envs is not None else self.envs_):

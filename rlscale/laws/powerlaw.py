@@ -162,11 +162,14 @@ class PowerLaw:
     def predict_interval(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None = None,
                          alpha: float = 0.05) -> pd.DataFrame:
         """y at ``x`` with the (1 - alpha) interval of the law there, one row per x: ``group, x, estimate, lower,
-        upper, df_resid, status, extrapolated``.
+        upper, df_resid, status, extrapolated, sign_undetermined``.
 
         The interval is the fitted line's (t on the residual dof, from the covariance of log coef and exponent), so
         it widens away from the data; NaN where the fit has no residual dof. ``status`` is the group's verdict (only
-        ``ok`` is a law) and ``extrapolated`` marks x outside the range the group was fitted on.
+        ``ok`` is a law), ``extrapolated`` marks x outside the range the group was fitted on and
+        ``sign_undetermined`` a group whose exponent's (1 - alpha) interval includes 0 (:meth:`sign_undetermined`):
+        the data do not say whether y rises or falls with x, so an extrapolated row of it is not a prediction the
+        law supports, however narrow its interval near the data.
         """
         x, terms = self._at(x, groups)
         lx = np.log(x)
@@ -180,7 +183,8 @@ class PowerLaw:
         return pd.DataFrame({
             "group": terms["group"].to_numpy(), "x": x, "estimate": estimate, "lower": estimate * np.exp(-half),
             "upper": estimate * np.exp(half), "df_resid": terms["df_resid"].to_numpy(dtype=int),
-            "status": terms["status"].to_numpy(), "extrapolated": ~np.isclose(np.clip(x, x_min, x_max), x)})
+            "status": terms["status"].to_numpy(), "extrapolated": ~np.isclose(np.clip(x, x_min, x_max), x),
+            "sign_undetermined": [self.sign_undetermined(group, alpha) for group in terms.index]})
 
     def _at(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None) -> tuple[np.ndarray,
                                                                                                     pd.DataFrame]:
