@@ -318,6 +318,18 @@ def test_predict_with_nothing_to_predict_or_a_bad_value_is_one_line(saved, capsy
     assert err.count("\n") == 1 and message in err
 
 
+def test_fitted_runs_of_two_network_sizes_in_one_task_are_said_since_compute_prices_one(tables, tmp_path):
+    fitted = pd.read_parquet(tables["fitted"])
+    small = fitted["utd"] == fitted["utd"].max()
+    fitted.loc[small, "critic_params"] = 12345  # one σ trained with a much smaller critic
+    fitted.to_parquet(tmp_path / "mixed.parquet")
+    a = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "mixed.parquet"))
+    said = [w for w in a.warnings_ if w.startswith("compute: the critic's size differs within")]
+    assert len(said) == 1 and "12345 to" in said[0] and "one network size per task" in said[0]
+    b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=tables["fitted"])
+    assert not any("critic's size differs" in w for w in b.warnings_)
+
+
 def test_fitted_runs_holding_several_configurations_or_envs_the_grid_lacks_are_said(tables, tmp_path):
     """Given the grid as 'fitted runs', D_J silently kept the best of several configurations per (env, σ), an
     optimistic selection its intervals do not include; fitted envs the grid lacks have no B*(σ) law for compute."""
