@@ -167,6 +167,11 @@ def test_bad_requests_are_one_line_errors(crossings):
         laws.propose([1.0], envs=["nope"])
     with pytest.raises(RlscaleError, match="positive"):
         laws.propose([0.0])
+    with pytest.raises(RlscaleError, match="hparam must be one of batch_size, learning_rate and variant one of "
+                                           "shared, separate \\(got 'lr', None\\)"):
+        laws.predict([2.0], "env-a", "lr")
+    with pytest.raises(RlscaleError, match="got 'batch_size', 'pooled'"):
+        laws.law("batch_size", "env-a", "pooled")
 
 
 def test_best_hyperparameter_intervals_at_any_level_and_a_readable_summary(crossings):

@@ -188,3 +188,23 @@ def test_a_prediction_from_an_exact_fit_has_no_interval_and_says_so():
     frame = law.predict_interval([1.5, 4.0])
     assert frame["status"].tolist() == ["exact", "exact"] and frame[["lower", "upper"]].isna().all().all()
     assert frame["extrapolated"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize(("x", "y", "message"), [
+    ([1.0, 2.0, 4.0, 8.0], [1.0, -3.0, 2.0, 3.0], r"must be positive, got \(2, -3\) at point 1 \(1 such point"),
+    ([0.0, 2.0, 4.0], [1.0, 2.0, 3.0], r"must be positive, got \(0, 1\) at point 0"),
+    (["a", "b", "c"], [1.0, 2.0, 3.0], r"x must be numbers, got \['a', 'b', 'c'\]"),
+])
+def test_a_point_a_log_log_fit_cannot_hold_is_one_error_not_silently_dropped(x, y, message):
+    with pytest.raises(RlscaleError, match=message):
+        PowerLaw().fit(x, y)
+
+
+def test_nan_points_are_left_out_and_a_prediction_needs_positive_x():
+    law = PowerLaw().fit([1.0, 2.0, 4.0, 8.0, 16.0], [10.0, np.nan, 5.1, 3.4, 2.6])
+    assert law.n_obs_ == 4
+    for bad in ([-1.0], [0.0], [np.nan]):
+        with pytest.raises(RlscaleError, match="x must be positive numbers"):
+            law.predict(bad)
+    with pytest.raises(RlscaleError, match="x must be numbers"):
+        law.predict_interval(["σ=2"])

@@ -482,6 +482,9 @@ class HyperparamLaws:
         """The :class:`PowerLaw` that holds ``env``'s law of ``hparam``."""
         if env not in self.env_benchmark_:
             raise RlscaleError(f"hyperparameter laws: no fit for env '{env}' (fitted: {', '.join(self.envs_)})")
+        if hparam not in HPARAMS or (variant or self.variant) not in self.laws_[HPARAMS[0]]:
+            raise RlscaleError(f"hyperparameter laws: hparam must be one of {', '.join(HPARAMS)} and variant one of "
+                               f"{', '.join(self.laws_[HPARAMS[0]])} (got {hparam!r}, {variant!r})")
         return self.laws_[hparam][variant or self.variant][self.env_benchmark_[env]]
 
     def predict(self, utds: Iterable[float], env: str, hparam: str, variant: str | None = None) -> np.ndarray:

@@ -43,14 +43,20 @@ class PowerLaw:
         self.max_ci_decades = max_ci_decades
 
     def fit(self, x: Sequence[float], y: Sequence[float], groups: Sequence[Hashable] | None = None) -> PowerLaw:
+        """OLS of log y on log x (per group, or with a shared slope). A NaN or infinite x or y marks a point to leave
+        out (an unreached optimum, say); zero or negative values cannot be fitted in log–log and are an error."""
         from statsmodels.regression.linear_model import OLS  # not statsmodels.api: it imports everything
 
-        x = np.asarray(x, dtype=float)
-        y = np.asarray(y, dtype=float)
+        x, y = _numbers(x, "x"), _numbers(y, "y")
         g = np.asarray([_ALL] * len(x) if groups is None else list(groups), dtype=object)
         if not (len(x) == len(y) == len(g)):
             raise RlscaleError(f"power law: x, y and groups differ in length ({len(x)}, {len(y)}, {len(g)})")
-        keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        bad = np.isfinite(x) & np.isfinite(y) & ((x <= 0) | (y <= 0))
+        if bad.any():  # a log-log fit cannot hold it, and dropping it would fit other data than given
+            i = int(np.argmax(bad))
+            raise RlscaleError(f"power law: x and y must be positive, got ({x[i]:g}, {y[i]:g}) at point {i} "
+                               f"({int(bad.sum())} such point(s)); NaN marks a point to leave out")
+        keep = np.isfinite(x) & np.isfinite(y)
         x, y, g = x[keep], y[keep], g[keep]
         names = list(dict.fromkeys(g.tolist()))
         if not names:
@@ -189,7 +195,9 @@ class PowerLaw:
     def _at(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None) -> tuple[np.ndarray,
                                                                                                     pd.DataFrame]:
         """``x`` as an array and the terms row of each x's group."""
-        x = np.atleast_1d(np.asarray(x, dtype=float))
+        x = np.atleast_1d(_numbers(x, "x"))
+        if not (np.isfinite(x) & (x > 0)).all():
+            raise RlscaleError(f"power law: x must be positive numbers, got {x[~(np.isfinite(x) & (x > 0))][0]:g}")
         if groups is None or isinstance(groups, str) or not isinstance(groups, Sequence):
             groups = [_ALL if groups is None else groups] * len(x)
         unknown = sorted({str(name) for name in groups if name not in self.terms_.index})
@@ -272,6 +280,14 @@ def _var_at(r, log_x: float) -> float:
 def _r2(observed: np.ndarray, predicted: np.ndarray) -> float:
     ss_tot = float(((observed - observed.mean()) ** 2).sum())
     return float("nan") if ss_tot == 0 else 1.0 - float(((observed - predicted) ** 2).sum()) / ss_tot
+
+
+def _numbers(values: Sequence[float] | float, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise RlscaleError(f"power law: {name} must be numbers, got {np.asarray(values).ravel()[:3].tolist()}"
+                           ) from None
 
 
 def _exponent_bounds(exponent: float, var_exponent: float, df_resid: int, alpha: float) -> tuple[float, float]:
