@@ -302,7 +302,9 @@ def test_predict_answers_at_new_utds_and_budgets_with_the_laws_intervals_and_ver
     assert "utd_optimal" in out.out and "extrapolated" in out.out
     written = pd.read_csv(tmp_path / "p.csv")
     np.testing.assert_allclose(written["estimate"], table["estimate"], rtol=1e-9)
-    assert out.err.startswith("rlscale: warning: rows whose status is not 'ok' are not laws")
+    lines = out.err.splitlines()  # the library's warnings too, each one line after the table, never Python's format
+    assert lines and all(line.startswith("rlscale: warning: ") for line in lines)
+    assert lines[-1].startswith("rlscale: warning: rows whose status is not 'ok' are not laws")
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -314,6 +316,18 @@ def test_predict_with_nothing_to_predict_or_a_bad_value_is_one_line(saved, capsy
     assert main(["fit", "predict", saved[2], *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_fitted_runs_of_two_network_sizes_in_one_task_are_said_since_compute_prices_one(tables, tmp_path):
+    fitted = pd.read_parquet(tables["fitted"])
+    small = fitted["utd"] == fitted["utd"].max()
+    fitted.loc[small, "critic_params"] = 12345  # one σ trained with a much smaller critic
+    fitted.to_parquet(tmp_path / "mixed.parquet")
+    a = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "mixed.parquet"))
+    said = [w for w in a.warnings_ if w.startswith("compute: the critic's size differs within")]
+    assert len(said) == 1 and "12345 to" in said[0] and "one network size per task" in said[0]
+    b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=tables["fitted"])
+    assert not any("critic's size differs" in w for w in b.warnings_)
 
 
 def test_fitted_runs_holding_several_configurations_or_envs_the_grid_lacks_are_said(tables, tmp_path):
@@ -400,6 +414,26 @@ def test_numbers_held_in_object_columns_are_written_to_ten_significant_digits_to
     write_csv(tmp_path / "optima.csv", pd.concat([full.assign(runs="fitted"), empty.assign(runs="baseline")],
                                                  ignore_index=True))
     assert (tmp_path / "optima.csv").read_text().splitlines()[1] == "200,0.9493855754,False,,fitted"
+
+
+def test_extrapolating_a_law_of_undetermined_direction_is_flagged_as_the_claims_and_figures_treat_it(saved):
+    """The claims call a law whose exponent interval includes 0 not shown and the figures stop it at its data, so a
+    prediction past its data says the same: a column on every row and one warning, not a bare 'ok'."""
+    loaded = Analysis.load(saved[2])
+    law = loaded.fitted_.frontier.laws_["utd"]
+    law.terms_["var_exponent"] = 4.0 * (1.0 + law.terms_["exponent"] ** 2)  # se > 2 |exponent|: the CI holds 0
+    inside = float(np.sqrt(law.terms_["x_min"].item() * law.terms_["x_max"].item()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RlscaleWarning)
+        near = loaded.predict(budgets=[inside])  # within the fitted budgets: nothing to warn of
+    assert near.loc[near["quantity"] == "utd_optimal", "sign_undetermined"].tolist() == [True]
+    with pytest.warns(RlscaleWarning, match="1 prediction\\(s\\) extrapolate a law whose exponent's 95% interval "
+                                            "includes 0 \\(first: utd_optimal of all at F 1e\\+20\\)"):
+        far = loaded.predict([2.0], budgets=[1e20])
+    row = far[far["quantity"] == "utd_optimal"].iloc[0]
+    assert row["status"] == "ok" and row["extrapolated"] and row["sign_undetermined"]
+    assert not far.loc[far["quantity"] == "data_optimal", "sign_undetermined"].any()
+    assert far["sign_undetermined"].dtype == bool
 
 
 def test_a_prediction_outside_its_own_interval_gets_a_column_and_one_warning(saved):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import DataEfficiency
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
 from rlscale.laws.synthetic import make_sweep
@@ -110,6 +110,9 @@ def test_too_few_thresholds_for_laws_in_budget_is_reported_not_raised():
     assert frontier.extrapolation_["reason"].str.contains("needs 3 or more").all()
     with pytest.raises(RlscaleError, match="no law in F"):
         frontier.predict(1e15)
+    with pytest.warns(RlscaleWarning, match="no law in F was fitted .*needs 3 or more.*utd\\* rows are not_fitted"):
+        rows = frontier.predict_interval([1e15, 1e16])  # an answer of its own kind, so a prediction's others stand
+    assert rows["status"].tolist() == ["not_fitted"] * 2 and rows[["estimate", "lower", "upper"]].isna().all().all()
 
 
 def test_optimum_on_the_edge_of_the_utd_range_is_flagged():

@@ -167,6 +167,11 @@ def test_bad_requests_are_one_line_errors(crossings):
         laws.propose([1.0], envs=["nope"])
     with pytest.raises(RlscaleError, match="positive"):
         laws.propose([0.0])
+    with pytest.raises(RlscaleError, match="hparam must be one of batch_size, learning_rate and variant one of "
+                                           "shared, separate \\(got 'lr', None\\)"):
+        laws.predict([2.0], "env-a", "lr")
+    with pytest.raises(RlscaleError, match="got 'batch_size', 'pooled'"):
+        laws.law("batch_size", "env-a", "pooled")
 
 
 def test_best_hyperparameter_intervals_at_any_level_and_a_readable_summary(crossings):
@@ -250,8 +255,30 @@ def test_a_best_cell_at_the_grids_edge_and_a_utd_missing_cells_are_said(crossing
     gap = (runs["env"] == "env-a") & (runs["utd"] == 8.0) & (runs["batch_size"] == runs["batch_size"].max())
     holey = ThresholdCrossings([800.0], n_bootstrap=10, random_state=1).fit(runs[~gap])
     with pytest.warns(RlscaleWarning, match=r"1 \(env, utd\) point\(s\) lack cells of their env's B × η grid "
-                                            r"\(first: env env-a at utd 8, 24 of 30 configurations\)"):
+                                            r"\(sparsest: env env-a at utd 8, 24 of 30 configurations\)"):
         BestHyperparams().fit(holey)
+
+
+def test_a_utd_that_tried_one_configuration_gives_no_best_and_leaves_the_laws_alone():
+    """One cell at a new σ (the largest B and η, say) is 'best' among one and sat at the grid's edge: fitted as an
+    optimum it flipped the sign of B*(σ) while the law stayed ok. It is NaN there, said once, and out of the laws."""
+    runs = make_sweep(LAWS, n_seeds=6, n_points=200, random_state=1)
+    top = runs[(runs["env"] == "env-a") & (runs["utd"] == runs["utd"].max())]
+    lone = top[(top["batch_size"] == top["batch_size"].max()) & (top["learning_rate"] == top["learning_rate"].max())]
+    extra = lone.assign(utd=lone["utd"] * 2)  # the only configuration tried at that σ
+    crossings = ThresholdCrossings([800.0], n_bootstrap=10, random_state=1).fit(pd.concat([runs, extra]))
+    with pytest.warns(RlscaleWarning, match=r"1 \(env, utd\) point\(s\) tried a single B or a single η of the "
+                                            r"several their env tries at other utds \(first: env env-a at utd 16, 1 "
+                                            r"configuration\(s\)\): a best among one value is that value, not an "
+                                            r"estimate"):
+        best = BestHyperparams().fit(crossings)
+    lone_row = best.best_[(best.best_["env"] == "env-a") & (best.best_["utd"] == 16.0)].iloc[0]
+    assert np.isnan(lone_row["batch_size"]) and np.isnan(lone_row["learning_rate"]) and lone_row["n_cells"] == 1
+    laws = HyperparamLaws().fit(best)
+    for h in ("batch_size", "learning_rate"):
+        for variant in ("shared", "separate"):
+            terms = laws.law(h, "env-a", variant).terms_.loc["env-a"]
+            assert terms["x_max"] == pytest.approx(8.0) and terms["n_obs"] == 6  # σ 0.25 … 8, not the lone σ 16
 
 
 def test_the_share_of_resamples_that_give_an_estimate_is_recorded_where_no_cell_reaches_j():

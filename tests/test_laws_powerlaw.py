@@ -170,8 +170,41 @@ def test_a_prediction_interval_is_the_fitted_lines_interval_that_statsmodels_giv
     assert width[0] > width[1] and width[3] > width[2]
 
 
+def test_a_prediction_says_whether_the_laws_exponent_interval_includes_zero_at_its_own_alpha(rng):
+    """A narrow interval near the data does not make a law of undetermined direction a supported extrapolation: each
+    row carries the verdict on the sign that the figures and claims read, at the prediction's alpha."""
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    flat = PowerLaw().fit(x, 100.0 * np.array([1.0, 1.1, 0.93, 1.05, 1.02]))  # no trend: the sign is undetermined
+    steep = PowerLaw().fit(x, 100.0 * x**-0.5 * np.array([1.0, 1.02, 0.98, 1.01, 0.99]))
+    assert flat.predict_interval([2.0, 64.0])["sign_undetermined"].tolist() == [True, True]
+    assert steep.predict_interval([2.0, 64.0])["sign_undetermined"].tolist() == [False, False]
+    lo, hi = flat.exponent_interval(alpha=0.05)
+    assert lo < 0 < hi and flat.terms_["exponent"].item() != 0
+    assert not flat.predict_interval([2.0], alpha=0.999)["sign_undetermined"].item()  # a 0.1 % interval excludes 0
+
+
 def test_a_prediction_from_an_exact_fit_has_no_interval_and_says_so():
     law = PowerLaw().fit([1.0, 2.0], [10.0, 7.0])
     frame = law.predict_interval([1.5, 4.0])
     assert frame["status"].tolist() == ["exact", "exact"] and frame[["lower", "upper"]].isna().all().all()
     assert frame["extrapolated"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize(("x", "y", "message"), [
+    ([1.0, 2.0, 4.0, 8.0], [1.0, -3.0, 2.0, 3.0], r"must be positive, got \(2, -3\) at point 1 \(1 such point"),
+    ([0.0, 2.0, 4.0], [1.0, 2.0, 3.0], r"must be positive, got \(0, 1\) at point 0"),
+    (["a", "b", "c"], [1.0, 2.0, 3.0], r"x must be numbers, got \['a', 'b', 'c'\]"),
+])
+def test_a_point_a_log_log_fit_cannot_hold_is_one_error_not_silently_dropped(x, y, message):
+    with pytest.raises(RlscaleError, match=message):
+        PowerLaw().fit(x, y)
+
+
+def test_nan_points_are_left_out_and_a_prediction_needs_positive_x():
+    law = PowerLaw().fit([1.0, 2.0, 4.0, 8.0, 16.0], [10.0, np.nan, 5.1, 3.4, 2.6])
+    assert law.n_obs_ == 4
+    for bad in ([-1.0], [0.0], [np.nan]):
+        with pytest.raises(RlscaleError, match="x must be positive numbers"):
+            law.predict(bad)
+    with pytest.raises(RlscaleError, match="x must be numbers"):
+        law.predict_interval(["σ=2"])

@@ -94,7 +94,9 @@ def test_seeds_logged_at_different_steps_are_interpolated_within_their_own_range
 def test_never_reached_is_nan_everywhere_and_reached_frac_zero():
     flat = [(s, 100.0) for s in (1000, 2000, 3000)]
     runs = _table({(1.0, 256): [(0, flat), (1, flat)]})
-    frame = ThresholdCrossings([800.0], n_bootstrap=10, value_column="return").fit(runs).to_frame()
+    with pytest.warns(RlscaleWarning, match=r"no configuration's seed mean reaches J = 800; the highest seed mean of "
+                                            r"return anywhere in the table is 100, so check the thresholds' scale"):
+        frame = ThresholdCrossings([800.0], n_bootstrap=10, value_column="return").fit(runs).to_frame()
     row = frame.iloc[0]
     assert np.isnan(row["crossing"]) and np.isnan(row["crossing_lower"]) and np.isnan(row["crossing_upper"])
     assert row["reached_frac"] == 0.0
@@ -108,7 +110,10 @@ def test_a_seed_that_stops_early_lowers_the_seeds_at_its_crossings_and_warns_onc
                       r"logged than their configuration has \(first: env walker-walk at utd 2, B 256, η 0.0003, "
                       r"J = 500 at env step 5000: 1 of 2 seeds\); .*crashed") as caught:
         tc = ThresholdCrossings([500.0, 800.0, 900.0], n_bootstrap=5, value_column="return").fit(runs)
-    assert len(caught) == 1
+    assert [str(w.message).split(":")[0] for w in caught] == ["threshold crossings"] * 2
+    assert "2 crossing(s) are read where" in str(caught[0].message)  # once, and J = 900 (never reached) is its own
+    assert str(caught[1].message).startswith("threshold crossings: no configuration's seed mean reaches J = 900; "
+                                             "the highest seed mean of return anywhere in the table is 800,")
     np.testing.assert_array_equal(tc.seeds_at_crossing_, [[2, 2, np.nan], [1, 1, np.nan]])  # 900: never reached
     frame = tc.to_frame()
     assert frame["seeds_at_crossing"].tolist()[:2] == [2, 2] and frame["n_seeds"].tolist() == [2] * 6

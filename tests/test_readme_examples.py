@@ -25,3 +25,15 @@ def test_the_readme_python_chain_fits_data_efficiency_laws_on_the_embedded_runs(
     answers = a.predict(utds=[0.5, 4], budgets=[1e11])
     assert {"batch_size", "data_to_threshold", "utd_optimal"} <= set(answers["quantity"]) and (
         answers["status"] == OK).any()
+
+
+def test_the_readme_predict_command_runs_as_written_on_the_committed_analysis(monkeypatch, capsys):
+    from rlscale.cli import main
+
+    command = re.search(r"`rlscale fit predict ([^`]*)`", (ROOT / "README.md").read_text())
+    assert command, "the README's `rlscale fit predict` example is gone"
+    monkeypatch.chdir(ROOT)  # its analysis folder is the repository's own
+    assert main(["fit", "predict", *command.group(1).split()]) == 0
+    out = capsys.readouterr()
+    assert "utd_optimal" in out.out and "sign_undetermined" in out.out
+    assert "extrapolate a law whose exponent's 95% interval includes 0" in out.err  # as the README says of σ*(F)

@@ -78,7 +78,7 @@ _D_J = "D_J(σ) = D_min + (β/σ)^α"
 #: the columns of :meth:`Analysis.predict`: quantity is batch_size, learning_rate, data_to_threshold (D_J at utd) or
 #: utd_optimal, data_optimal, compute_optimal (σ*, D*, C* at budget)
 PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "env_return", "budget", "estimate", "lower", "upper",
-                      "df_resid", "status", "extrapolated", "outside_interval")
+                      "df_resid", "status", "extrapolated", "sign_undetermined", "outside_interval")
 #: what the baseline's source says: its pooled D_J is normalised by the fitted runs' per-task medians, so the two
 #: compare task by task (as data_ratio does) rather than each on its own median task's scale
 _ON_FITTED_SCALE = "; pooled D_J on the fitted runs' per-task scale (their median crossings)"
@@ -104,6 +104,13 @@ def _recorded() -> Iterator[list[warnings.WarningMessage]]:
             if issubclass(w.category, RlscaleWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         raise
+
+
+def _where(row: pd.Series) -> str:
+    """Which answer a prediction row is, for a warning: quantity, env, and σ (with J) or F."""
+    at = f"σ {row['utd']:g}" if pd.notna(row["utd"]) else f"F {row['budget']:g}"
+    return f"{row['quantity']} of {row['env']} at {at}" + (f", J={row['threshold']:g}" if pd.notna(row["threshold"])
+                                                          else "")
 
 class Analysis:
     """Fit every law of the paper for one benchmark: build with the options, ``fit`` the tables, ``save``.
@@ -470,8 +477,10 @@ class Analysis:
         - at each budget F of ``budgets``: σ*(F), D*(F) and C*(F) (the laws in F of the ``runs`` runs).
 
         Only rows whose ``status`` is ``ok`` come from a law; ``extrapolated`` marks a σ or F outside the values
-        the law was fitted on; ``outside_interval`` an estimate outside its own interval (a percentile bootstrap
-        interval can lean away from the point fit), said once in a warning.
+        the law was fitted on; ``sign_undetermined`` a law whose exponent's interval includes 0, so the data do not
+        give its direction (the claims call such a law not shown, the figures draw it over its data only): an
+        extrapolated row of one is said once in a warning; ``outside_interval`` an estimate outside its own
+        interval (a percentile bootstrap interval can lean away from the point fit), said once in a warning.
         """
         frames = []
         if len(utds) and self.hparams_ is not None:
@@ -495,14 +504,18 @@ class Analysis:
             return pd.DataFrame(columns=PREDICTION_COLUMNS)
         out = pd.concat(frames, ignore_index=True)
         out["outside_interval"] = outside_interval(out["estimate"], out["lower"], out["upper"])
+        unsupported = out[out["extrapolated"].astype(bool) & out["sign_undetermined"].astype(bool)
+                          & (out["status"] == OK)]
+        if len(unsupported):
+            warnings.warn(f"{len(unsupported)} prediction(s) extrapolate a law whose exponent's {1 - alpha:.0%} "
+                          f"interval includes 0 (first: {_where(unsupported.iloc[0])}): the data do not say whether "
+                          "it rises or falls there, so the estimate is the fitted line's, not a supported prediction "
+                          "(column sign_undetermined)", RlscaleWarning, stacklevel=2)
         if out["outside_interval"].any():
-            first = out[out["outside_interval"]].iloc[0]
-            warnings.warn(f"{int(out['outside_interval'].sum())} prediction(s) lie outside their own interval (first: "
-                          f"{first['quantity']} of {first['env']} at "
-                          + (f"σ {first['utd']:g}" if pd.notna(first["utd"]) else f"F {first['budget']:g}")
-                          + (f", J={first['threshold']:g}" if pd.notna(first["threshold"]) else "")
-                          + "): a percentile bootstrap interval leans away from the point fit there (column "
-                          "outside_interval); read it as the refits' spread, not as centred on the estimate",
+            warnings.warn(f"{int(out['outside_interval'].sum())} prediction(s) lie outside their own interval "
+                          f"(first: {_where(out[out['outside_interval']].iloc[0])}): a percentile bootstrap interval "
+                          "leans away from the point fit there (column outside_interval); read it as the refits' "
+                          "spread, not as centred on the estimate",
                           RlscaleWarning, stacklevel=2)
         return out.reindex(columns=PREDICTION_COLUMNS)
 

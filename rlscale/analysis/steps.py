@@ -389,6 +389,14 @@ def fit_frontier(
     per_env = DataEfficiency(normalize=False, **fit_options).fit(points, boot)
     batch = batch_size or BatchSizeLaw.from_runs(configs)
     n_params = float(np.median(configs["critic_params"]))
+    sizes = configs.groupby("env", observed=True)["critic_params"].agg(["min", "max"])
+    mixed = sizes[sizes["min"] != sizes["max"]]
+    if len(mixed):  # one task's runs of two network sizes: no one N prices their compute
+        env, (low, high) = mixed.index[0], mixed.iloc[0]
+        warnings.warn(f"compute: the critic's size differs within {len(mixed)} env(s) (first: {env}, {low:g} to "
+                      f"{high:g} parameters), but C = 10·N·B·σ·D prices every run at one N, the median over the "
+                      f"(env, utd) points ({n_params:g}): fit runs of one network size per task", RlscaleWarning,
+                      stacklevel=2)
     frontier = ComputeFrontier(delta, n_params, batch, utd_range=utd_range, holdout=holdout,
                                max_ci_decades=max_ci_decades, search=search, budget_points=budget_points,
                                compute_unit=compute_unit, higher_is_better=crossings.higher_is_better_).fit(efficiency)

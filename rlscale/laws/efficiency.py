@@ -762,7 +762,8 @@ class DataEfficiency:
     def predict_interval(self, utd: Sequence[float] | float, threshold: float, env: str | None = None,
                          alpha: float = 0.05, warn: bool = True) -> pd.DataFrame:
         """D_J at the given σ with its (1 - alpha) interval, one row per σ: ``group, threshold, utd, estimate, lower,
-        upper, df_resid, status, extrapolated`` (σ outside the σ this law was fitted on), ``outside_interval``.
+        upper, df_resid, status, extrapolated`` (σ outside the σ this law was fitted on), ``sign_undetermined``
+        (always False: the law's form fixes its direction, D_J falls with σ), ``outside_interval``.
 
         The interval is that of the fitted curve at σ: percentiles of the bootstrap refits' curves where the fit has
         them (the samples of :meth:`conf_int`), else the delta method on the stored covariance of (log D_min,
@@ -798,7 +799,8 @@ class DataEfficiency:
                 "" if r.group == ALL else f" ({r.group})"), float(utd[outside][0])), RlscaleWarning, stacklevel=2)
         return pd.DataFrame({"group": r.group, "threshold": float(r.threshold), "utd": utd, "estimate": estimate,
                              "lower": lower, "upper": upper, "df_resid": int(r.df_resid), "status": r.status,
-                             "extrapolated": (utd < lo) | (utd > hi), "outside_interval": outside})
+                             "extrapolated": (utd < lo) | (utd > hi), "sign_undetermined": False,
+                             "outside_interval": outside})
 
     def _bootstrap_thetas(self, r) -> np.ndarray:
         b = self.bootstrap_

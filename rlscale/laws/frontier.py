@@ -39,7 +39,7 @@ from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import ALL, DataEfficiency
 from rlscale.laws.hparams import HyperparamLaws, law_terms
 from rlscale.laws.powerlaw import PowerLaw
-from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
+from rlscale.laws.summary import MAX_CI_DECADES, NOT_FITTED, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.runs import CONFIG_COLUMNS
 
@@ -367,10 +367,19 @@ class ComputeFrontier:
                          alpha: float = 0.05) -> pd.DataFrame:
         """σ* (or D*, C*) for budgets F with the (1 - alpha) interval of the law in F there: ``quantity, budget`` and
         :meth:`PowerLaw.predict_interval`'s ``estimate, lower, upper, df_resid, status, extrapolated`` (F outside the
-        budgets of the optima the law was fitted on)."""
+        budgets of the optima the law was fitted on), ``sign_undetermined``. Without a law in F the rows are
+        ``not_fitted`` (NaN), said once in a warning with the reason, so the other answers of a prediction stand."""
+        columns = ["quantity", "budget", "estimate", "lower", "upper", "df_resid", "status", "extrapolated",
+                   "sign_undetermined"]
+        if quantity in QUANTITIES and quantity not in self.laws_:
+            warnings.warn(f"frontier: no law in F was fitted ({self.law_reason_ or self.reason_}): its {quantity}* "
+                          "rows are not_fitted", RlscaleWarning, stacklevel=2)
+            budget = np.atleast_1d(np.asarray(budget, dtype=float))
+            return pd.DataFrame({"quantity": quantity, "budget": budget, "estimate": np.nan, "lower": np.nan,
+                                 "upper": np.nan, "df_resid": 0, "status": NOT_FITTED, "extrapolated": False,
+                                 "sign_undetermined": True}).loc[:, columns]
         frame = self._law(quantity).predict_interval(budget, self.group, alpha)
-        return frame.drop(columns="group").rename(columns={"x": "budget"}).assign(quantity=quantity).loc[
-            :, ["quantity", "budget", "estimate", "lower", "upper", "df_resid", "status", "extrapolated"]]
+        return frame.drop(columns="group").rename(columns={"x": "budget"}).assign(quantity=quantity).loc[:, columns]
 
     def _law(self, quantity: str) -> PowerLaw:
         if quantity not in QUANTITIES:

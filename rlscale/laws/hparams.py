@@ -204,7 +204,8 @@ class BestHyperparams:
     crossing), ``n_reached`` (grid cells whose all-seeds curve reached the threshold), ``n_cells`` and
     ``batch_size_at_edge``/``learning_rate_at_edge`` (the grid argmin is the task's smallest or largest value
     over all σ: the optimum may lie beyond the grid; a warning counts them, and the (task, σ) whose grid lacks
-    cells the task has elsewhere). A (task, σ) where no cell reaches the threshold gets NaN and a warning.
+    cells the task has elsewhere). A (task, σ) where no cell reaches the threshold gets NaN and a warning, and so
+    does B (η) at one that tried a single value of a B (η) its task varies at other σ: nothing was chosen there.
     """
 
     def __init__(self, threshold: float = 800.0, estimator: str = "bootstrap", average: str = "log",
@@ -236,7 +237,7 @@ class BestHyperparams:
         point = np.where(np.isnan(crossings.crossing_[:, j]), np.inf, crossings.crossing_[:, j])
         boot = np.where(np.isnan(crossings.bootstrap_[:, j]), np.inf, crossings.bootstrap_[:, j])
 
-        rows, samples, one_seed, edges, holes = [], [], [], [], []
+        rows, samples, one_seed, edges, holes, single = [], [], [], [], [], []
         task_grid = {key: (np.unique(g["batch_size"]), np.unique(g["learning_rate"]))  # each task's B and η over σ
                      for key, g in configs.groupby(list(TASK_COLUMNS[:-1]), sort=True, observed=True)}
         for key, idx in configs.groupby(list(TASK_COLUMNS), sort=True, observed=True).indices.items():
@@ -256,6 +257,17 @@ class BestHyperparams:
                 value_b, value_lr = (float(v[0]) for v in func(grid_point, log_b, log_lr, self.average,
                                                                 self.unreached, rng))
             estimated = float(np.mean(np.isfinite(samples_b) & np.isfinite(samples_lr)))
+            # one value tried here of a B (or η) the task varies at other σ: the argmin over it is that value, no
+            # estimate (a task that never varies it has its one value as the best everywhere)
+            grid_b, grid_lr = task_grid[key[:-1]]
+            lone_b, lone_lr = len(b_vals) < 2 <= len(grid_b), len(lr_vals) < 2 <= len(grid_lr)
+            one_value = lone_b or lone_lr
+            if one_value:
+                single.append((key, len(idx)))
+            if lone_b:
+                value_b, samples_b = np.nan, np.full_like(samples_b, np.nan)
+            if lone_lr:
+                value_lr, samples_lr = np.nan, np.full_like(samples_lr, np.nan)
             if sub["n_seeds"].min() < 2:  # every resample of one seed is that seed: a zero-width interval is no CI
                 one_seed.append(key)
                 samples_b, samples_lr = np.full_like(samples_b, np.nan), np.full_like(samples_lr, np.nan)
@@ -272,7 +284,6 @@ class BestHyperparams:
             row["tied_frac"] = float(tied_best(grid_boot).mean())
             row["estimated_frac"] = estimated
             row["n_cells"] = len(idx)
-            grid_b, grid_lr = task_grid[key[:-1]]
             for h, grid in (("batch_size", grid_b), ("learning_rate", grid_lr)):
                 row[f"{h}_at_edge"] = reached and row[f"grid_{h}"] in (grid[0], grid[-1])
             if row["batch_size_at_edge"] or row["learning_rate_at_edge"]:
@@ -280,7 +291,7 @@ class BestHyperparams:
             if len(idx) < len(grid_b) * len(grid_lr):
                 holes.append((key, len(idx), len(grid_b) * len(grid_lr)))
             rows.append(row)
-            if not np.isfinite(value_b) or not np.isfinite(value_lr):
+            if not one_value and (not np.isfinite(value_b) or not np.isfinite(value_lr)):
                 warnings.warn(
                     f"no configuration of env {key[1]} at utd {key[3]:g} reaches J = {self.threshold:g}; "
                     "its best hyperparameters are NaN and left out of the laws",
@@ -298,11 +309,18 @@ class BestHyperparams:
                           f"{first['env']} at utd {first['utd']:g}, B {first['grid_batch_size']:g}, η "
                           f"{first['grid_learning_rate']:g}): the optimum may lie beyond the grid, so these are bounds "
                           "more than measurements (best_ columns *_at_edge)", RlscaleWarning, stacklevel=2)
+        if single:
+            (_, env, _, utd), have = single[0]
+            warnings.warn(f"best hyperparameters: {len(single)} (env, utd) point(s) tried a single B or a single η of "
+                          f"the several their env tries at other utds (first: env {env} at utd {utd:g}, {have} "
+                          "configuration(s)): a best among one value is that value, not an estimate, so it is NaN "
+                          "there and left out of the laws", RlscaleWarning, stacklevel=2)
         if holes:
-            (_, env, _, utd), have, full = holes[0]
+            (_, env, _, utd), have, full = min(holes, key=lambda hole: hole[1] / hole[2])  # the sparsest says most
             warnings.warn(f"best hyperparameters: {len(holes)} (env, utd) point(s) lack cells of their env's B × η "
-                          f"grid (first: env {env} at utd {utd:g}, {have} of {full} configurations): their best (B, η) "
-                          "is picked among fewer configurations than at the other utds", RlscaleWarning, stacklevel=2)
+                          f"grid (sparsest: env {env} at utd {utd:g}, {have} of {full} configurations): their best "
+                          "(B, η) is picked among fewer configurations than at the other utds", RlscaleWarning,
+                          stacklevel=2)
         self.best_ = pd.DataFrame(rows)
         self._samples = samples
         self.threshold_ = float(crossings.thresholds_[j])
@@ -464,6 +482,9 @@ class HyperparamLaws:
         """The :class:`PowerLaw` that holds ``env``'s law of ``hparam``."""
         if env not in self.env_benchmark_:
             raise RlscaleError(f"hyperparameter laws: no fit for env '{env}' (fitted: {', '.join(self.envs_)})")
+        if hparam not in HPARAMS or (variant or self.variant) not in self.laws_[HPARAMS[0]]:
+            raise RlscaleError(f"hyperparameter laws: hparam must be one of {', '.join(HPARAMS)} and variant one of "
+                               f"{', '.join(self.laws_[HPARAMS[0]])} (got {hparam!r}, {variant!r})")
         return self.laws_[hparam][variant or self.variant][self.env_benchmark_[env]]
 
     def predict(self, utds: Iterable[float], env: str, hparam: str, variant: str | None = None) -> np.ndarray:
@@ -486,7 +507,7 @@ class HyperparamLaws:
                          variant: str | None = None) -> pd.DataFrame:
         """B*(σ) and η*(σ) of every env × σ with the (1 - alpha) interval of its law there: ``env, hparam, utd`` and
         :meth:`PowerLaw.predict_interval`'s ``estimate, lower, upper, df_resid, status, extrapolated`` (σ outside
-        the σ the env's law was fitted on)."""
+        the σ the env's law was fitted on), ``sign_undetermined`` (its exponent's interval includes 0)."""
         utds = _positive_utds(utds)
         frames = []
         for env in (list(envs) if envs is not None else self.envs_):

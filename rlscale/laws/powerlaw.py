@@ -43,14 +43,20 @@ class PowerLaw:
         self.max_ci_decades = max_ci_decades
 
     def fit(self, x: Sequence[float], y: Sequence[float], groups: Sequence[Hashable] | None = None) -> PowerLaw:
+        """OLS of log y on log x (per group, or with a shared slope). A NaN or infinite x or y marks a point to leave
+        out (an unreached optimum, say); zero or negative values cannot be fitted in log–log and are an error."""
         from statsmodels.regression.linear_model import OLS  # not statsmodels.api: it imports everything
 
-        x = np.asarray(x, dtype=float)
-        y = np.asarray(y, dtype=float)
+        x, y = _numbers(x, "x"), _numbers(y, "y")
         g = np.asarray([_ALL] * len(x) if groups is None else list(groups), dtype=object)
         if not (len(x) == len(y) == len(g)):
             raise RlscaleError(f"power law: x, y and groups differ in length ({len(x)}, {len(y)}, {len(g)})")
-        keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        bad = np.isfinite(x) & np.isfinite(y) & ((x <= 0) | (y <= 0))
+        if bad.any():  # a log-log fit cannot hold it, and dropping it would fit other data than given
+            i = int(np.argmax(bad))
+            raise RlscaleError(f"power law: x and y must be positive, got ({x[i]:g}, {y[i]:g}) at point {i} "
+                               f"({int(bad.sum())} such point(s)); NaN marks a point to leave out")
+        keep = np.isfinite(x) & np.isfinite(y)
         x, y, g = x[keep], y[keep], g[keep]
         names = list(dict.fromkeys(g.tolist()))
         if not names:
@@ -162,11 +168,14 @@ class PowerLaw:
     def predict_interval(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None = None,
                          alpha: float = 0.05) -> pd.DataFrame:
         """y at ``x`` with the (1 - alpha) interval of the law there, one row per x: ``group, x, estimate, lower,
-        upper, df_resid, status, extrapolated``.
+        upper, df_resid, status, extrapolated, sign_undetermined``.
 
         The interval is the fitted line's (t on the residual dof, from the covariance of log coef and exponent), so
         it widens away from the data; NaN where the fit has no residual dof. ``status`` is the group's verdict (only
-        ``ok`` is a law) and ``extrapolated`` marks x outside the range the group was fitted on.
+        ``ok`` is a law), ``extrapolated`` marks x outside the range the group was fitted on and
+        ``sign_undetermined`` a group whose exponent's (1 - alpha) interval includes 0 (:meth:`sign_undetermined`):
+        the data do not say whether y rises or falls with x, so an extrapolated row of it is not a prediction the
+        law supports, however narrow its interval near the data.
         """
         x, terms = self._at(x, groups)
         lx = np.log(x)
@@ -180,12 +189,15 @@ class PowerLaw:
         return pd.DataFrame({
             "group": terms["group"].to_numpy(), "x": x, "estimate": estimate, "lower": estimate * np.exp(-half),
             "upper": estimate * np.exp(half), "df_resid": terms["df_resid"].to_numpy(dtype=int),
-            "status": terms["status"].to_numpy(), "extrapolated": ~np.isclose(np.clip(x, x_min, x_max), x)})
+            "status": terms["status"].to_numpy(), "extrapolated": ~np.isclose(np.clip(x, x_min, x_max), x),
+            "sign_undetermined": [self.sign_undetermined(group, alpha) for group in terms.index]})
 
     def _at(self, x: Sequence[float] | float, groups: Sequence[Hashable] | Hashable | None) -> tuple[np.ndarray,
                                                                                                     pd.DataFrame]:
         """``x`` as an array and the terms row of each x's group."""
-        x = np.atleast_1d(np.asarray(x, dtype=float))
+        x = np.atleast_1d(_numbers(x, "x"))
+        if not (np.isfinite(x) & (x > 0)).all():
+            raise RlscaleError(f"power law: x must be positive numbers, got {x[~(np.isfinite(x) & (x > 0))][0]:g}")
         if groups is None or isinstance(groups, str) or not isinstance(groups, Sequence):
             groups = [_ALL if groups is None else groups] * len(x)
         unknown = sorted({str(name) for name in groups if name not in self.terms_.index})
@@ -268,6 +280,14 @@ def _var_at(r, log_x: float) -> float:
 def _r2(observed: np.ndarray, predicted: np.ndarray) -> float:
     ss_tot = float(((observed - observed.mean()) ** 2).sum())
     return float("nan") if ss_tot == 0 else 1.0 - float(((observed - predicted) ** 2).sum()) / ss_tot
+
+
+def _numbers(values: Sequence[float] | float, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise RlscaleError(f"power law: {name} must be numbers, got {np.asarray(values).ravel()[:3].tolist()}"
+                           ) from None
 
 
 def _exponent_bounds(exponent: float, var_exponent: float, df_resid: int, alpha: float) -> tuple[float, float]:

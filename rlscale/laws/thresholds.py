@@ -117,10 +117,14 @@ class ThresholdCrossings:
         crossing = np.empty((len(configs), thresholds.size, 1 + self.n_bootstrap))
         per_config = weights.shape[1] * values.shape[2]
         chunk = max(1, _CHUNK_ELEMENTS // per_config)
+        best = -np.inf  # the best all-seeds mean anywhere (on the mirrored scale), to say why a J is never reached
         for lo in range(0, len(configs), chunk):
             hi = min(lo + chunk, len(configs))
             mean = _weighted_mean(weights[lo:hi], values[lo:hi])
             crossing[lo:hi] = _first_crossings(sign * mean, steps[lo:hi], sign * thresholds, self.strict)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN curve
+                best = np.nanmax([best, np.nanmax(sign * mean[:, 0])])
 
         self.higher_is_better_ = bool(up)
         self.configs_ = configs
@@ -130,6 +134,12 @@ class ThresholdCrossings:
         self.bootstrap_ = crossing[:, :, 1:]
         self.seeds_at_crossing_ = _seeds_at(logged, steps, self.crossing_)
         self._warn_seeds_ended()
+        never = np.isnan(self.crossing_).all(axis=0)
+        if never.any():
+            warnings.warn(f"threshold crossings: no configuration's seed mean reaches J = "
+                          f"{', '.join(f'{t:g}' for t in thresholds[never])}; the {'highest' if up else 'lowest'} "
+                          f"seed mean of {self.value_column} anywhere in the table is {sign * best:.4g}, so check the "
+                          "thresholds' scale against the table's", RlscaleWarning, stacklevel=2)
         return self
 
     def _warn_seeds_ended(self) -> None:
