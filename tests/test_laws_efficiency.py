@@ -324,6 +324,22 @@ def test_a_task_the_reference_never_reaches_keeps_its_own_median_and_says_so():
     assert np.isfinite(_pooled(base, 800.0)).all()
 
 
+@pytest.mark.parametrize("by", ["threshold", "task"])
+def test_points_and_bootstrap_samples_are_normalised_by_the_fits_own_normalization(rng, by):
+    """One normalisation: the points equal a refit on the fit's own ``normalization_`` and a bootstrap sample's
+    points equal a point fit of that sample alone, bit for bit."""
+    table = _crossings(rng, noise=0.1, envs={"fast": 1.0, "middle": 3.0, "slow": 10.0})
+    samples = pd.concat([table.assign(sample=k, crossing=table["crossing"] * np.exp(rng.normal(0, 0.1, len(table))))
+                         for k in range(3)], ignore_index=True)
+    fit = DataEfficiency(normalize_by=by).fit(table)
+    again = DataEfficiency(normalize_by=by).fit(table, reference=fit.normalization_)
+    assert again.points_.equals(fit.points_)
+    boot = _aggregate(samples, True, by)
+    one = DataEfficiency(normalize_by=by).fit(samples[samples["sample"] == 1].drop(columns="sample"))
+    got = boot[boot["sample"] == 1].loc[:, ["threshold", "utd", "data"]].reset_index(drop=True)
+    assert got.equals(one.points_.loc[:, ["threshold", "utd", "data"]])
+
+
 def _leaning(shift: float) -> DataEfficiency:
     """A per-env fit of a noise-free law whose bootstrap refits sit ``shift`` above it in log D_min, spread ±0.1."""
     fit = DataEfficiency(normalize=False).fit(_crossings(envs={"env-a": 1.0}, thresholds=(800.0,)))

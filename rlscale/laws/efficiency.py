@@ -398,20 +398,21 @@ LOSSES = ("log", "linear")
 NORMALIZATION_COLUMNS = ("threshold", "env", "median", "scale")
 
 
-def _normalization(table: pd.DataFrame, by: str = "threshold") -> pd.DataFrame:
-    """Per (J, env) of a point table (no ``sample``): the median that env's times are divided by and the scale the
-    mean over envs is multiplied back by (the median over envs of those medians); the same numbers for every J
-    when ``by="task"``. What another run set is put on to be compared with these runs (``reference``)."""
-    per = ["threshold"] if by == "threshold" else []
+def _normalization(table: pd.DataFrame, by: str = "threshold", within: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per (J, env) of a point table: the median that env's times are divided by and the scale the mean over envs
+    is multiplied back by (the median over envs of those medians); the same numbers for every J when
+    ``by="task"``. What another run set is put on to be compared with these runs (``reference``). ``within``
+    (``("sample",)`` for bootstrap tables): columns each of whose values is normalised on its own, kept in front;
+    one computation for the point fit, its bootstrap refits and :attr:`DataEfficiency.normalization_`."""
+    within = list(within)
+    per = [*within, "threshold"] if by == "threshold" else within
     medians = table.groupby([*per, "env"], as_index=False)["crossing"].median().rename(columns={"crossing": "median"})
-    if by == "task":
-        medians = pd.DataFrame({"threshold": np.repeat(np.sort(table["threshold"].unique()), len(medians)),
-                                "env": np.tile(medians["env"].to_numpy(), table["threshold"].nunique()),
-                                "median": np.tile(medians["median"].to_numpy(), table["threshold"].nunique())})
-    scale = medians.groupby("threshold")["median"].median() if by == "threshold" else pd.Series(
-        float(medians["median"].median()), index=np.sort(table["threshold"].unique()))
-    medians["scale"] = medians["threshold"].map(scale).to_numpy(dtype=float)
-    return medians.loc[:, list(NORMALIZATION_COLUMNS)].reset_index(drop=True)
+    if by == "task":  # the env's median over every (σ, J), repeated at each J
+        levels = table.loc[:, [*within, "threshold"]].drop_duplicates().sort_values([*within, "threshold"])
+        medians = levels.merge(medians, on=within) if within else levels.merge(medians, how="cross")
+    scale = medians.groupby([*within, "threshold"])["median"].median().rename("scale")
+    medians = medians.join(scale, on=[*within, "threshold"])
+    return medians.loc[:, [*within, *NORMALIZATION_COLUMNS]].reset_index(drop=True)
 
 
 def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold",
@@ -433,10 +434,9 @@ def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold",
                            f"never reaches J={first['threshold']:g} at utd {first['utd']:g} (the authors' median "
                            "would be NaN); lower the thresholds or normalise per threshold")
     keys = ["threshold", *sample]
-    per = keys if by == "threshold" else sample
-    median = table.groupby([*per, "env"])["crossing"].transform("median")
-    medians = table.assign(med=median).drop_duplicates([*per, "env"])
-    scale = (medians.groupby(per)["med"].median() if per else pd.Series([medians["med"].median()])).rename("scale")
+    own = _normalization(table, by, tuple(sample))
+    median = table.loc[:, [*keys, "env"]].merge(own, on=[*keys, "env"], how="left")["median"].set_axis(table.index)
+    scale = own.groupby(keys)["scale"].first()
     if reference is not None:
         ref = table.loc[:, ["threshold", "env"]].merge(reference.loc[:, list(NORMALIZATION_COLUMNS)],
                                                        on=["threshold", "env"], how="left")
@@ -445,7 +445,7 @@ def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold",
                            index=table.index)
     table = table.assign(rel=table["crossing"] / median)
     points = table.groupby([*keys, "utd"], as_index=False)["rel"].mean()  # mean over envs that reached J
-    points = points.join(scale, on=per) if per else points.assign(scale=float(scale.iloc[0]))
+    points = points.join(scale, on=keys)
     if reference is not None:
         ref_scale = reference.groupby("threshold")["scale"].first()
         given = points["threshold"].map(ref_scale).to_numpy(dtype=float)
