@@ -193,7 +193,7 @@ def test_summary_and_repr_read_well():
 
 def test_stacked_fits_give_exactly_the_fits_made_one_at_a_time(rng):
     """The speed-ups stack many small fits into one batched solve; each fit must come out bit for bit the same."""
-    from rlscale.laws.efficiency import _bounds, _fit_linear, _fit_linear_many, _refit_batched, _refit_many
+    from rlscale.laws.efficiency import _bounds, _fit_linear_many, _refit_batched, _refit_many
 
     problems, refits = [], []
     for k, n in enumerate((5, 6, 5, 7, 6)):
@@ -206,7 +206,7 @@ def test_stacked_fits_give_exactly_the_fits_made_one_at_a_time(rng):
         theta0 = np.array([log_y.min(), log_utd.mean(), 0.8])
         lo, hi = _bounds(log_utd, log_y)
         refits.append((log_utd, np.where(mask, samples, 0.0), mask, theta0, lo, hi))
-    assert _fit_linear_many(problems) == [_fit_linear(u, y) for u, y in problems]
+    assert _fit_linear_many(problems) == [_fit_linear_many([p])[0] for p in problems]
     for loss in ("log", "linear"):
         batched = _refit_batched([*refits[:2], None, *refits[2:]], loss)
         assert batched[2] == []

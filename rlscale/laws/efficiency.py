@@ -165,11 +165,6 @@ def _linear_loss(theta: np.ndarray, utd: np.ndarray, y: np.ndarray) -> tuple[flo
     return value, grad
 
 
-def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int = 3) -> tuple[float, float, float]:
-    """:func:`_fit_linear_many` of one problem."""
-    return _fit_linear_many([(utd, y)], n_iter, n_polish)[0]
-
-
 def _fit_linear_many(problems: Sequence[tuple[np.ndarray, np.ndarray]], n_iter: int = 100,
                      n_polish: int = 3) -> list[tuple[float, float, float]]:
     """The authors' fit of c + (σ/b)^-a to normalised times ``y``: a local minimisation of the mean squared
@@ -607,36 +602,46 @@ class DataEfficiency:
                          "reason": reason})
         return pd.DataFrame(rows, columns=list(HELDOUT_COLUMNS))
 
+    @staticmethod
+    def _finite(sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One (group, J)'s points that reach J: the mask over ``sub``, their σ and their times."""
+        ok = np.isfinite(sub["data"].to_numpy())
+        return ok, sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
+
+    @staticmethod
+    def _linear_scale(sub: pd.DataFrame, data: np.ndarray) -> float:
+        """The scale m the linear fit works in, as the authors fit: the normalisation's (per env: the env's median
+        time)."""
+        return float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
+
     def _linear_problem(self, sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
         """(σ, times in units of the scale m) that :meth:`_fit_group` gives the linear fit; None: too few σ."""
-        ok = np.isfinite(sub["data"].to_numpy())
-        utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
-        if np.unique(utd).size < self.min_points:
-            return None
-        scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
-        return utd, data / scale
+        _, utd, data = self._finite(sub)
+        return (utd, data / self._linear_scale(sub, data)) if self._enough(utd) else None
+
+    def _enough(self, utd: np.ndarray) -> bool:
+        """Whether J is reached at enough σ values to fit a law of 3 parameters (``min_points``)."""
+        return np.unique(utd).size >= self.min_points
 
     def _fit_group(self, group: str, thr: float, sub: pd.DataFrame, boot: pd.DataFrame | None,
                    linear: tuple[float, float, float] | None = None) -> tuple[dict, tuple | None]:
         """One (group, J)'s point fit: its row, and (theta, bounds, group, bootstrap refit problem or None) where it
         was fitted (the verdict waits for the refits), None where not (the row then has its verdict). ``linear``:
-        the linear fit's (a, b, c), when already made (:func:`_fit_linear_many`)."""
-        ok = np.isfinite(sub["data"].to_numpy())
+        the linear fit's (a, b, c) of :meth:`_linear_problem` (:func:`_fit_linear_many`), given with ``loss="linear"``
+        wherever there are enough σ."""
+        ok, utd, data = self._finite(sub)
         row: dict = {"group": group, "threshold": float(thr), "n_points": int(ok.sum()),
                      "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan, "r2_log": np.nan,
                      "status": NOT_FITTED, "reason": "", "same_as": np.nan,
                      **dict.fromkeys(PARAMETERS, np.nan), **dict.fromkeys(_COV, np.nan)}
-        utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
-        if np.unique(utd).size < self.min_points:
+        if not self._enough(utd):
             row["reason"] = (f"J is reached at {np.unique(utd).size} utd value(s); a law of 3 parameters needs "
                              f"{self.min_points} or more ({row['n_dropped']} (env, utd) point(s) never reach J)")
             return row, None
         log_utd, log_y = np.log(utd), np.log(data)
         if self.loss == "linear":
-            # in units of the normalisation's scale m, as the authors fit (per env: the env's median time)
-            scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
-            a, b, c = linear if linear is not None else _fit_linear(utd, data / scale)
-            theta = _linear_to_theta(a, b, c, scale)
+            a, b, c = linear
+            theta = _linear_to_theta(a, b, c, self._linear_scale(sub, data))
             if theta is None:
                 row["status"], row["reason"] = AT_BOUND, (
                     f"the linear fit m·(c + (σ/b)^-a) gives c = {c:.3g}, a = {a:.3g}, b = {b:.3g}: no positive floor "
