@@ -203,8 +203,9 @@ class Analysis:
         return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
     def get_params(self) -> dict[str, Any]:
-        """Every option as plain JSON values, as given (None: the method's value)."""
-        return {name: _plain(getattr(self, name)) for name in self.option_names()}
+        """Every option as plain JSON values, as ``analysis.json`` records them (:func:`json_ready`; None: the
+        method's value)."""
+        return {name: json_ready(getattr(self, name)) for name in self.option_names()}
 
     def resolved_options(self) -> dict[str, Any]:
         """Every choice of :data:`rlscale.methods.METHOD_OPTIONS`: the method's value unless given; one line on
@@ -844,13 +845,3 @@ def _law_metric(law, group: str) -> dict[str, Any]:
     if terms["status"] != OK:
         return {k: terms[k] for k in ("status", "reason", "n_obs", "df_resid", "r2")}
     return {k: v for k, v in terms.items() if k != "reason"}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list | np.ndarray):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value
