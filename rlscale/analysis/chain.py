@@ -65,7 +65,7 @@ from rlscale.laws.efficiency import ALL, DataEfficiency, outside_interval
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
 from rlscale.laws.normalize import check_range_envs, score_to_return
-from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
+from rlscale.laws.summary import MAX_CI_DECADES, NOT_FITTED, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
 
@@ -565,7 +565,7 @@ class Analysis:
         front = fit.frontier
         for q in QUANTITIES:
             out["budget"][f"{q}_law"] = (_law_metric(front.laws_[q], ALL) if q in front.laws_ else
-                                         {"status": "not_fitted", "reason": front.law_reason_ or front.reason_})
+                                         {"status": NOT_FITTED, "reason": front.law_reason_ or front.reason_})
         ext = self.extrapolation()
         done = ext[np.isfinite(ext["predicted"].to_numpy(dtype=float))]
         out["extrapolation"] = {f"{law} ({runs})": {"mean_rel_error": float(g["rel_error"].mean()), "points": len(g)}

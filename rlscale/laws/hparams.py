@@ -542,7 +542,7 @@ class HyperparamLaws:
                     yield h, v, b, law
 
     def to_frame(self) -> pd.DataFrame:
-        """The fitted state of every law (hparam, variant, benchmark + :data:`TERM_COLUMNS`)."""
+        """The fitted state of every law (hparam, variant, benchmark + :data:`~rlscale.laws.powerlaw.TERM_COLUMNS`)."""
         return pd.concat([law.to_frame().assign(hparam=h, variant=v, benchmark=b) for h, v, b, law in self._each()],
                          ignore_index=True)
 
