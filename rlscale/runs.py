@@ -66,7 +66,6 @@ import pandas as pd
 from rlscale import io
 from rlscale.errors import RunTableError, TooFewSeeds
 
-STRING_COLUMNS = ("benchmark", "env", "algo")
 REQUIRED_DTYPES: dict[str, str] = {
     "benchmark": "string",
     "env": "string",

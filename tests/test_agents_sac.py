@@ -54,6 +54,15 @@ def test_update_reduces_td_error_and_targets_lag_by_tau():
     assert float(agent.td_error(batch)) < 0.5 * float(before)
 
 
+def test_td_error_is_half_the_critic_loss_of_update_on_the_same_draw():
+    """td_error regresses on the same soft target as update: with the same next-action noise, the same loss."""
+    agent = make_agent("sac", 3, 1, AgentSettings(1e-3, critic_width=16), torch.device("cpu"))
+    batch = _batch(3, 1)
+    torch.manual_seed(7)
+    td = agent.td_error(batch)
+    torch.manual_seed(7)
+    assert torch.equal(agent.update(batch)["critic_loss"], 2.0 * td)
+
 def test_critic_norm_is_the_l2_norm_of_every_critic_parameter():
     agent = make_agent("sac", 3, 1, AgentSettings(1e-3, critic_width=16), torch.device("cpu"))
     flat = torch.cat([p.detach().flatten() for p in agent.critic.parameters()])

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import Analysis, load_runs, nearest_grid_runs, optimum_for_deltas
+from rlscale.analysis import Analysis, json_ready, load_runs, nearest_grid_runs, optimum_for_deltas
 from rlscale.cli import main
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws import BestHyperparams, HyperparamLaws, ThresholdCrossings, default_thresholds, make_sweep
@@ -58,6 +58,14 @@ def test_the_chain_is_three_lines_and_reads_like_statsmodels(saved):
     assert "<table" in a._repr_html_() and repr(a).startswith("<Analysis of dmc (rlscale method): J 300")
     assert Analysis(delta=1.0).get_params()["delta"] == 1.0 and "hparam_fit_range" in Analysis.option_names()
 
+
+def test_options_read_back_as_analysis_json_records_them():
+    """get_params is the analysis.json form of the options: one JSON normaliser (json_ready), arrays included."""
+    a = Analysis(delta=1 / 3, thresholds=np.array([300.0, 400.0]), max_return={"a": np.float32(9800.0)})
+    params = a.get_params()
+    assert params["delta"] == 0.3333333333 and params["thresholds"] == [300.0, 400.0]
+    assert type(params["max_return"]["a"]) is float and json.loads(json.dumps(params)) == params
+    assert json_ready(np.array([[1.0, np.nan], [np.inf, 2.0]])) == [[1.0, None], [None, 2.0]]
 
 def test_a_saved_analysis_loads_with_the_same_tables_metrics_and_intervals(saved):
     a, b, _ = saved

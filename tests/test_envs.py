@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlscale.envs import make_env, parse_env_name
+from rlscale.envs import PARALLEL_BACKENDS, make_env, parse_env_name
 from rlscale.errors import RlscaleError
 
 
@@ -21,6 +21,12 @@ def test_env_has_unit_actions_float32_obs_and_steps(name):
         assert np.isfinite(reward) and obs.dtype == np.float32
     env.close()
 
+
+@pytest.mark.parametrize("backend", PARALLEL_BACKENDS)
+def test_a_parallel_only_backend_refuses_a_single_env_and_names_pql(backend):
+    assert parse_env_name(f"{backend}:task") == (backend, "task")
+    with pytest.raises(RlscaleError, match=f"{backend}:task exists only as parallel environments.*--algo pql"):
+        make_env(f"{backend}:task")
 
 def test_gym_mujoco_records_versions():
     _, info = make_env("gym:HalfCheetah-v4")

@@ -193,7 +193,7 @@ def test_summary_and_repr_read_well():
 
 def test_stacked_fits_give_exactly_the_fits_made_one_at_a_time(rng):
     """The speed-ups stack many small fits into one batched solve; each fit must come out bit for bit the same."""
-    from rlscale.laws.efficiency import _bounds, _fit_linear, _fit_linear_many, _refit_batched, _refit_many
+    from rlscale.laws.efficiency import _bounds, _fit_linear_many, _refit_batched, _refit_many
 
     problems, refits = [], []
     for k, n in enumerate((5, 6, 5, 7, 6)):
@@ -206,7 +206,7 @@ def test_stacked_fits_give_exactly_the_fits_made_one_at_a_time(rng):
         theta0 = np.array([log_y.min(), log_utd.mean(), 0.8])
         lo, hi = _bounds(log_utd, log_y)
         refits.append((log_utd, np.where(mask, samples, 0.0), mask, theta0, lo, hi))
-    assert _fit_linear_many(problems) == [_fit_linear(u, y) for u, y in problems]
+    assert _fit_linear_many(problems) == [_fit_linear_many([p])[0] for p in problems]
     for loss in ("log", "linear"):
         batched = _refit_batched([*refits[:2], None, *refits[2:]], loss)
         assert batched[2] == []
@@ -322,6 +322,22 @@ def test_a_task_the_reference_never_reaches_keeps_its_own_median_and_says_so():
     with pytest.warns(RlscaleWarning, match="env fast at J=800"):
         base = DataEfficiency().fit(baseline, reference=fit.normalization_)
     assert np.isfinite(_pooled(base, 800.0)).all()
+
+
+@pytest.mark.parametrize("by", ["threshold", "task"])
+def test_points_and_bootstrap_samples_are_normalised_by_the_fits_own_normalization(rng, by):
+    """One normalisation: the points equal a refit on the fit's own ``normalization_`` and a bootstrap sample's
+    points equal a point fit of that sample alone, bit for bit."""
+    table = _crossings(rng, noise=0.1, envs={"fast": 1.0, "middle": 3.0, "slow": 10.0})
+    samples = pd.concat([table.assign(sample=k, crossing=table["crossing"] * np.exp(rng.normal(0, 0.1, len(table))))
+                         for k in range(3)], ignore_index=True)
+    fit = DataEfficiency(normalize_by=by).fit(table)
+    again = DataEfficiency(normalize_by=by).fit(table, reference=fit.normalization_)
+    assert again.points_.equals(fit.points_)
+    boot = _aggregate(samples, True, by)
+    one = DataEfficiency(normalize_by=by).fit(samples[samples["sample"] == 1].drop(columns="sample"))
+    got = boot[boot["sample"] == 1].loc[:, ["threshold", "utd", "data"]].reset_index(drop=True)
+    assert got.equals(one.points_.loc[:, ["threshold", "utd", "data"]])
 
 
 def _leaning(shift: float) -> DataEfficiency:

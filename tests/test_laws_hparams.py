@@ -181,6 +181,13 @@ def test_best_hyperparameter_intervals_at_any_level_and_a_readable_summary(cross
     assert (narrow["batch_size_upper"] <= wide["batch_size_upper"]).all()
     assert "Best hyperparameters (bootstrap) at J = 800" in best.summary().as_text()
     assert "12 (task, σ)" in repr(best)
+    half = best.summary(0.5)
+    assert "interval: 50% percentile" in half.as_text() and "95%" in best.summary().as_text()
+    np.testing.assert_array_equal(half.tables[0][1]["batch_size_upper"], narrow["batch_size_upper"])
+    restored = BestHyperparams.from_frame(best.best_, 800.0, best.estimator)
+    assert restored.summary().as_text() == best.summary().as_text()
+    with pytest.raises(RlscaleError, match="refit for another level"):
+        restored.summary(0.5)
 
 
 def test_laws_table_conf_int_summary_repr_and_reload(crossings):

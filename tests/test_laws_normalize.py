@@ -14,6 +14,7 @@ from rlscale.laws.normalize import (
     filter_reset_dips,
     score_to_return,
 )
+from rlscale.laws.summary import Summary
 from rlscale.runs import validate_run_table
 
 
@@ -48,6 +49,17 @@ def test_user_max_return_overrides_the_preset_and_fitted_preset_is_selectable():
     assert fitted.max_return_ == {"HalfCheetah-v4": 9800.0}
     assert "9800" in fitted.summary()
 
+
+def test_the_normalizer_summarises_and_reprs_like_the_other_estimators():
+    runs = _mixed_table()
+    plain = ReturnNormalizer(preset="paper-fitted")
+    assert repr(plain) == "ReturnNormalizer(preset='paper-fitted', higher_is_better=None)"
+    fitted = plain.fit(runs)
+    assert repr(fitted) == "<ReturnNormalizer (preset 'paper-fitted'): 1 envs rescaled to 0-1000>"
+    summary = fitted.summary()
+    assert isinstance(summary, Summary) and "<table" in summary._repr_html_()
+    assert summary.tables[0][1].to_dict("records") == [{"env": "HalfCheetah-v4", "max_return": 9800.0,
+                                                        "min_return": 0.0}]
 
 def test_env_without_max_return_names_env_and_flag():
     runs = validate_run_table(make_run_table().assign(env="HalfCheetah-v5"))
@@ -149,7 +161,8 @@ def test_min_return_maps_a_cost_range_onto_0_to_1000():
     assert out["score"].iloc[-1] == pytest.approx(1000.0)
     assert np.allclose(out["score"], (runs["return"] + 1500.0) / 1.5)
     assert norm.min_return_ == {"Pendulum-v1": -1500.0}
-    assert "min_return = -1500" in norm.summary()
+    assert norm.summary().tables[0][1].to_dict("records") == [{"env": "Pendulum-v1", "max_return": 0.0,
+                                                               "min_return": -1500.0}]
 
 
 def _round_trip(runs: pd.DataFrame, norm: ReturnNormalizer) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 from rlscale.analysis import Analysis
 from rlscale.cli import main
 from rlscale.errors import RlscaleError
-from rlscale.laws.efficiency import DataEfficiency, _fit_linear, _linear_loss
+from rlscale.laws.efficiency import DataEfficiency, _linear_loss
 from rlscale.laws.hparams import average_logs
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 from rlscale.methods import METHOD_OPTIONS, method_options
@@ -43,17 +43,25 @@ def test_arithmetic_and_geometric_averages_differ_as_they_should():
     assert np.exp(average_logs(logs, "arithmetic")) == pytest.approx(320.0)
 
 
+def _linear_fit(times: np.ndarray, utd: np.ndarray) -> pd.Series:
+    """DataEfficiency(loss="linear")'s law of one env's times."""
+    table = pd.DataFrame({"env": "a", "utd": utd, "threshold": 800.0, "crossing": times})
+    return DataEfficiency(normalize=False, loss="linear").fit(table).params_.iloc[0]
+
+
 def test_the_linear_d_j_fit_finds_the_least_squares_optimum_of_a_known_law():
     utd = np.array([0.25, 0.5, 1, 2, 4, 8, 16])
     y = 1.03 + (utd / 2.29) ** -0.70
-    a, b, c = _fit_linear(utd, y)
-    assert (a, b, c) == pytest.approx((0.70, 2.29, 1.03), rel=1e-5)
-    noisy = y * (1 + 0.03 * np.sin(np.arange(7)))
-    best = np.array(_fit_linear(utd, noisy))
+    law = _linear_fit(1e5 * y, utd)  # D = 1e5·(1.03 + (σ/2.29)^-0.7): D_min = 1.03e5, β = 2.29·1e5^(1/0.7)
+    assert (law["d_min"], law["beta"], law["exponent"]) == pytest.approx((1.03e5, 2.29 * 1e5 ** (1 / 0.7), 0.70),
+                                                                          rel=1e-5)
+    noisy = 1e5 * y * (1 + 0.03 * np.sin(np.arange(7)))
+    law, m = _linear_fit(noisy, utd), float(np.median(noisy))  # the authors fit c + (σ/b)^-a to times / m
+    best = np.array([law["exponent"], law["beta"] / m ** (1 / law["exponent"]), law["d_min"] / m])
     from scipy import optimize  # every start of the authors' grid, one L-BFGS-B each: none is lower
     for start in ([0.4, 0.2, 0.4], [1.2, 0.8, -0.4], [-0.4, 0.6, 1.2]):
-        other = optimize.minimize(_linear_loss, start, args=(utd, noisy), method="L-BFGS-B", jac=True).x
-        assert _linear_loss(best, utd, noisy)[0] <= _linear_loss(other, utd, noisy)[0] * (1 + 1e-9)
+        other = optimize.minimize(_linear_loss, start, args=(utd, noisy / m), method="L-BFGS-B", jac=True).x
+        assert _linear_loss(best, utd, noisy / m)[0] <= _linear_loss(other, utd, noisy / m)[0] * (1 + 1e-9)
 
 
 def test_per_task_normalisation_refuses_a_never_reached_crossing():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlscale.train.replay import ReplayBuffer, transition_width
+from rlscale.train.replay import ReplayBuffer
 
 OBS, ACT = 2, 1
-W = transition_width(OBS, ACT)
+W = ReplayBuffer(1, 1, OBS, ACT, torch.device("cpu")).width
 
 
 def _rows(k: int, n: int, start: float) -> np.ndarray:
@@ -17,6 +17,11 @@ def _rows(k: int, n: int, start: float) -> np.ndarray:
     rows[:, :, OBS + ACT] = start + np.arange(n)[None] + 1000 * np.arange(k)[:, None]
     return rows
 
+
+def test_a_row_is_obs_action_reward_next_obs_terminated():
+    buffer = ReplayBuffer(1, 4, OBS, ACT, torch.device("cpu"))
+    assert buffer.width == 2 * OBS + ACT + 2 == buffer.storage.shape[-1]
+    assert [c.stop - c.start for c in buffer.columns] == [OBS, ACT, 1, OBS, 1]
 
 def test_each_member_keeps_its_own_rows_and_samples_its_own_batch_size():
     buffer = ReplayBuffer(2, 10, OBS, ACT, torch.device("cpu"))

@@ -54,7 +54,8 @@ class BroNet(nn.Module):
 
 
 def bronet_params(in_dim: int, width: int, depth: int, out_dim: int | None = None) -> int:
-    """Parameter count of one ``BroNet(in_dim, width, depth, out_dim)`` without building it (for sizing)."""
+    """Parameter count of one ``BroNet(in_dim, width, depth, out_dim)`` without building it: the closed form of the
+    critic size N that the agents count on their built networks (:func:`~rlscale.agents.networks.member_params`)."""
 
     def dense_ln(i: int, o: int) -> int:
         return i * o + o + 2 * o  # weight, bias, layer-norm scale and shift

@@ -96,9 +96,7 @@ class SAC:
 
         # 1. critic: regress both Qs on the soft clipped-double-Q target
         with torch.no_grad():
-            next_action, next_logp = self.actor.sample(batch.next_obs, next_noise)
-            next_q = self.critic_target(batch.next_obs, next_action).min(-2).values - alpha * next_logp
-            target = batch.reward + self.gamma * (1.0 - batch.terminated) * next_q
+            target = self._target(batch, alpha, next_noise)
         q = self.critic(batch.obs, batch.action)
         critic_loss = batch.mean(((q - target.unsqueeze(-2)) ** 2).sum(-2))  # MSE of q1 plus MSE of q2
         self.critic_opt.step(torch.autograd.grad(critic_loss.sum(), self.critic_opt.params))
@@ -121,13 +119,17 @@ class SAC:
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "alpha": alpha[:, 0],
                 "entropy": entropy}
 
+    def _target(self, batch: Batch, alpha: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The soft clipped double-Q target r + γ(1 − terminated)(min Q' − α log π) at fresh next actions, one
+        definition for :meth:`update` and :meth:`td_error`; ``alpha`` ``[K, 1]``, ``noise`` as in :meth:`update`."""
+        next_action, next_logp = self.actor.sample(batch.next_obs, noise)
+        next_q = self.critic_target(batch.next_obs, next_action).min(-2).values - alpha * next_logp
+        return batch.reward + self.gamma * (1.0 - batch.terminated) * next_q
+
     @torch.no_grad()
     def td_error(self, batch: Batch) -> torch.Tensor:
         """Mean squared TD error of both critics against the same target as in :meth:`update`."""
-        next_action, next_logp = self.actor.sample(batch.next_obs)
-        next_q = self.critic_target(batch.next_obs, next_action).min(-2).values
-        target = batch.reward + self.gamma * (1.0 - batch.terminated) * (next_q - self.log_alpha.exp()[:, None]
-                                                                          * next_logp)
+        target = self._target(batch, self.log_alpha.exp()[:, None])
         return 0.5 * batch.mean(((self.critic(batch.obs, batch.action) - target.unsqueeze(-2)) ** 2).sum(-2))
 
     def critic_norm(self) -> torch.Tensor:

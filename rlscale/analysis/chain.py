@@ -65,7 +65,7 @@ from rlscale.laws.efficiency import ALL, DataEfficiency, outside_interval
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
 from rlscale.laws.normalize import check_range_envs, score_to_return
-from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, text_column
+from rlscale.laws.summary import MAX_CI_DECADES, NOT_FITTED, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
 
@@ -210,8 +210,9 @@ class Analysis:
         return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
     def get_params(self) -> dict[str, Any]:
-        """Every option as plain JSON values, as given (None: the method's value)."""
-        return {name: _plain(getattr(self, name)) for name in self.option_names()}
+        """Every option as plain JSON values, as ``analysis.json`` records them (:func:`json_ready`; None: the
+        method's value)."""
+        return {name: json_ready(getattr(self, name)) for name in self.option_names()}
 
     def resolved_options(self) -> dict[str, Any]:
         """Every choice of :data:`rlscale.methods.METHOD_OPTIONS`: the method's value unless given; one line on
@@ -577,7 +578,7 @@ class Analysis:
         front = fit.frontier
         for q in QUANTITIES:
             out["budget"][f"{q}_law"] = (_law_metric(front.laws_[q], ALL) if q in front.laws_ else
-                                         {"status": "not_fitted", "reason": front.law_reason_ or front.reason_})
+                                         {"status": NOT_FITTED, "reason": front.law_reason_ or front.reason_})
         ext = self.extrapolation()
         done = ext[np.isfinite(ext["predicted"].to_numpy(dtype=float))]
         out["extrapolation"] = {f"{law} ({runs})": {"mean_rel_error": float(g["rel_error"].mean()), "points": len(g)}
@@ -857,13 +858,3 @@ def _law_metric(law, group: str) -> dict[str, Any]:
     if terms["status"] != OK:
         return {k: terms[k] for k in ("status", "reason", "n_obs", "df_resid", "r2")}
     return {k: v for k, v in terms.items() if k != "reason"}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list | np.ndarray):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value

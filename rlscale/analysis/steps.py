@@ -621,7 +621,9 @@ def late_diagnostics(runs: pd.DataFrame, last_frac: float = 0.2) -> pd.DataFrame
 
 def json_ready(obj: Any) -> Any:
     """For JSON: floats to 10 significant digits (the same fit gives the same bytes, whatever BLAS kernel ran
-    it), NaN/inf as null (JSON has none), numpy scalars as Python ones, keys as strings."""
+    it), NaN/inf as null (JSON has none), numpy scalars and arrays as Python ones, keys as strings."""
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
     if isinstance(obj, dict):
         return {str(k): json_ready(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

@@ -17,7 +17,10 @@ from rlscale.errors import RlscaleError
 if TYPE_CHECKING:  # building the command line reads this module's tables: gymnasium loads with a backend
     import gymnasium as gym
 
-__all__ = ["BACKENDS", "EnvInfo", "check_env_name", "make_env", "parse_env_name"]
+__all__ = ["BACKENDS", "PARALLEL_BACKENDS", "EnvInfo", "check_env_name", "make_env", "parse_env_name"]
+
+#: backends that only exist as parallel envs (:mod:`rlscale.envs.parallel`; no single-env trainer)
+PARALLEL_BACKENDS = ("warp", "isaac")
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,9 @@ def _parallel_only(backend: str) -> Callable[..., tuple[gym.Env, EnvInfo]]:
 
 
 # backend name -> factory(env_id, **options) -> (env, info); backends import their simulator lazily.
-# warp: and isaac: are batched simulators (rlscale.envs.parallel), built only for agents on N parallel envs (PQL).
+# PARALLEL_BACKENDS are batched simulators (rlscale.envs.parallel), built only for agents on N parallel envs (PQL).
 BACKENDS: dict[str, Callable[..., tuple[gym.Env, EnvInfo]]] = {
-    "gym": _make_gym, "dmc": _make_dmc, "warp": _parallel_only("warp"), "isaac": _parallel_only("isaac")}
+    "gym": _make_gym, "dmc": _make_dmc, **{b: _parallel_only(b) for b in PARALLEL_BACKENDS}}
 # what each backend option a run leaves unset means (the backend's module reads its default from here)
 OPTION_DEFAULTS: dict[str, dict[str, Any]] = {"dmc": {"action_repeat": 1}}
 # backend name -> check(env_id) that the backend knows the id, without building it (warp: and isaac: ids are

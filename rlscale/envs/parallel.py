@@ -25,12 +25,10 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from rlscale.envs import EnvInfo, make_env, parse_env_name
+from rlscale.envs import PARALLEL_BACKENDS, EnvInfo, make_env, parse_env_name
 from rlscale.errors import RlscaleError
 
 __all__ = ["PARALLEL_BACKENDS", "StepResult", "ParallelEnv", "make_parallel_env"]
-
-PARALLEL_BACKENDS = ("warp", "isaac")  # backends that only exist as parallel envs (no single-env trainer)
 
 
 @dataclass(frozen=True)

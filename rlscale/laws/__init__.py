@@ -14,13 +14,12 @@ from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, cro
 from rlscale.laws.hparams import BestHyperparams, HyperparamLaws, extrapolation_errors, round_batch_size
 from rlscale.laws.normalize import MAX_RETURN_PRESETS, ReturnNormalizer, filter_reset_dips
 from rlscale.laws.powerlaw import PowerLaw
-from rlscale.laws.summary import STATUSES, Summary
+from rlscale.laws.summary import Summary
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds
 
 __all__ = [
     "MAX_RETURN_PRESETS",
-    "STATUSES",
     "BatchSizeLaw",
     "BestHyperparams",
     "ComputeFrontier",

@@ -165,11 +165,6 @@ def _linear_loss(theta: np.ndarray, utd: np.ndarray, y: np.ndarray) -> tuple[flo
     return value, grad
 
 
-def _fit_linear(utd: np.ndarray, y: np.ndarray, n_iter: int = 100, n_polish: int = 3) -> tuple[float, float, float]:
-    """:func:`_fit_linear_many` of one problem."""
-    return _fit_linear_many([(utd, y)], n_iter, n_polish)[0]
-
-
 def _fit_linear_many(problems: Sequence[tuple[np.ndarray, np.ndarray]], n_iter: int = 100,
                      n_polish: int = 3) -> list[tuple[float, float, float]]:
     """The authors' fit of c + (σ/b)^-a to normalised times ``y``: a local minimisation of the mean squared
@@ -398,20 +393,21 @@ LOSSES = ("log", "linear")
 NORMALIZATION_COLUMNS = ("threshold", "env", "median", "scale")
 
 
-def _normalization(table: pd.DataFrame, by: str = "threshold") -> pd.DataFrame:
-    """Per (J, env) of a point table (no ``sample``): the median that env's times are divided by and the scale the
-    mean over envs is multiplied back by (the median over envs of those medians); the same numbers for every J
-    when ``by="task"``. What another run set is put on to be compared with these runs (``reference``)."""
-    per = ["threshold"] if by == "threshold" else []
+def _normalization(table: pd.DataFrame, by: str = "threshold", within: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per (J, env) of a point table: the median that env's times are divided by and the scale the mean over envs
+    is multiplied back by (the median over envs of those medians); the same numbers for every J when
+    ``by="task"``. What another run set is put on to be compared with these runs (``reference``). ``within``
+    (``("sample",)`` for bootstrap tables): columns each of whose values is normalised on its own, kept in front;
+    one computation for the point fit, its bootstrap refits and :attr:`DataEfficiency.normalization_`."""
+    within = list(within)
+    per = [*within, "threshold"] if by == "threshold" else within
     medians = table.groupby([*per, "env"], as_index=False)["crossing"].median().rename(columns={"crossing": "median"})
-    if by == "task":
-        medians = pd.DataFrame({"threshold": np.repeat(np.sort(table["threshold"].unique()), len(medians)),
-                                "env": np.tile(medians["env"].to_numpy(), table["threshold"].nunique()),
-                                "median": np.tile(medians["median"].to_numpy(), table["threshold"].nunique())})
-    scale = medians.groupby("threshold")["median"].median() if by == "threshold" else pd.Series(
-        float(medians["median"].median()), index=np.sort(table["threshold"].unique()))
-    medians["scale"] = medians["threshold"].map(scale).to_numpy(dtype=float)
-    return medians.loc[:, list(NORMALIZATION_COLUMNS)].reset_index(drop=True)
+    if by == "task":  # the env's median over every (σ, J), repeated at each J
+        levels = table.loc[:, [*within, "threshold"]].drop_duplicates().sort_values([*within, "threshold"])
+        medians = levels.merge(medians, on=within) if within else levels.merge(medians, how="cross")
+    scale = medians.groupby([*within, "threshold"])["median"].median().rename("scale")
+    medians = medians.join(scale, on=[*within, "threshold"])
+    return medians.loc[:, [*within, *NORMALIZATION_COLUMNS]].reset_index(drop=True)
 
 
 def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold",
@@ -433,10 +429,9 @@ def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold",
                            f"never reaches J={first['threshold']:g} at utd {first['utd']:g} (the authors' median "
                            "would be NaN); lower the thresholds or normalise per threshold")
     keys = ["threshold", *sample]
-    per = keys if by == "threshold" else sample
-    median = table.groupby([*per, "env"])["crossing"].transform("median")
-    medians = table.assign(med=median).drop_duplicates([*per, "env"])
-    scale = (medians.groupby(per)["med"].median() if per else pd.Series([medians["med"].median()])).rename("scale")
+    own = _normalization(table, by, tuple(sample))
+    median = table.loc[:, [*keys, "env"]].merge(own, on=[*keys, "env"], how="left")["median"].set_axis(table.index)
+    scale = own.groupby(keys)["scale"].first()
     if reference is not None:
         ref = table.loc[:, ["threshold", "env"]].merge(reference.loc[:, list(NORMALIZATION_COLUMNS)],
                                                        on=["threshold", "env"], how="left")
@@ -445,7 +440,7 @@ def _aggregate(table: pd.DataFrame, normalize: bool, by: str = "threshold",
                            index=table.index)
     table = table.assign(rel=table["crossing"] / median)
     points = table.groupby([*keys, "utd"], as_index=False)["rel"].mean()  # mean over envs that reached J
-    points = points.join(scale, on=per) if per else points.assign(scale=float(scale.iloc[0]))
+    points = points.join(scale, on=keys)
     if reference is not None:
         ref_scale = reference.groupby("threshold")["scale"].first()
         given = points["threshold"].map(ref_scale).to_numpy(dtype=float)
@@ -607,36 +602,46 @@ class DataEfficiency:
                          "reason": reason})
         return pd.DataFrame(rows, columns=list(HELDOUT_COLUMNS))
 
+    @staticmethod
+    def _finite(sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One (group, J)'s points that reach J: the mask over ``sub``, their σ and their times."""
+        ok = np.isfinite(sub["data"].to_numpy())
+        return ok, sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
+
+    @staticmethod
+    def _linear_scale(sub: pd.DataFrame, data: np.ndarray) -> float:
+        """The scale m the linear fit works in, as the authors fit: the normalisation's (per env: the env's median
+        time)."""
+        return float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
+
     def _linear_problem(self, sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
         """(σ, times in units of the scale m) that :meth:`_fit_group` gives the linear fit; None: too few σ."""
-        ok = np.isfinite(sub["data"].to_numpy())
-        utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
-        if np.unique(utd).size < self.min_points:
-            return None
-        scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
-        return utd, data / scale
+        _, utd, data = self._finite(sub)
+        return (utd, data / self._linear_scale(sub, data)) if self._enough(utd) else None
+
+    def _enough(self, utd: np.ndarray) -> bool:
+        """Whether J is reached at enough σ values to fit a law of 3 parameters (``min_points``)."""
+        return np.unique(utd).size >= self.min_points
 
     def _fit_group(self, group: str, thr: float, sub: pd.DataFrame, boot: pd.DataFrame | None,
                    linear: tuple[float, float, float] | None = None) -> tuple[dict, tuple | None]:
         """One (group, J)'s point fit: its row, and (theta, bounds, group, bootstrap refit problem or None) where it
         was fitted (the verdict waits for the refits), None where not (the row then has its verdict). ``linear``:
-        the linear fit's (a, b, c), when already made (:func:`_fit_linear_many`)."""
-        ok = np.isfinite(sub["data"].to_numpy())
+        the linear fit's (a, b, c) of :meth:`_linear_problem` (:func:`_fit_linear_many`), given with ``loss="linear"``
+        wherever there are enough σ."""
+        ok, utd, data = self._finite(sub)
         row: dict = {"group": group, "threshold": float(thr), "n_points": int(ok.sum()),
                      "n_dropped": int((~ok).sum()), "df_resid": int(ok.sum()) - 3, "rmse_log": np.nan, "r2_log": np.nan,
                      "status": NOT_FITTED, "reason": "", "same_as": np.nan,
                      **dict.fromkeys(PARAMETERS, np.nan), **dict.fromkeys(_COV, np.nan)}
-        utd, data = sub["utd"].to_numpy()[ok], sub["data"].to_numpy()[ok]
-        if np.unique(utd).size < self.min_points:
+        if not self._enough(utd):
             row["reason"] = (f"J is reached at {np.unique(utd).size} utd value(s); a law of 3 parameters needs "
                              f"{self.min_points} or more ({row['n_dropped']} (env, utd) point(s) never reach J)")
             return row, None
         log_utd, log_y = np.log(utd), np.log(data)
         if self.loss == "linear":
-            # in units of the normalisation's scale m, as the authors fit (per env: the env's median time)
-            scale = float(sub["scale"].iloc[0]) if "scale" in sub.columns else float(np.median(data))
-            a, b, c = linear if linear is not None else _fit_linear(utd, data / scale)
-            theta = _linear_to_theta(a, b, c, scale)
+            a, b, c = linear
+            theta = _linear_to_theta(a, b, c, self._linear_scale(sub, data))
             if theta is None:
                 row["status"], row["reason"] = AT_BOUND, (
                     f"the linear fit m·(c + (σ/b)^-a) gives c = {c:.3g}, a = {a:.3g}, b = {b:.3g}: no positive floor "

@@ -349,12 +349,20 @@ class BestHyperparams:
         out._samples = None
         return out
 
-    def summary(self) -> Summary:
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """The best (B, η) per (task, σ) with (1 - alpha) intervals: those of ``best_`` at 95%, else
+        :meth:`conf_int` (which a restored fit refuses)."""
+        check_alpha(alpha)
+        best = self.best_
+        if alpha != 0.05:
+            ci = self.conf_int(alpha)
+            best = best.assign(**{c: ci[c].to_numpy() for c in ci.columns if c.endswith(("_lower", "_upper"))})
         cols = [*TASK_COLUMNS[1:], "batch_size", "batch_size_lower", "batch_size_upper", "learning_rate",
                 "learning_rate_lower", "learning_rate_upper", "n_reached", "n_cells"]
         return Summary(f"Best hyperparameters ({self.estimator}) at J = {self.threshold_:g}",
-                       [("(task, σ)", len(self.best_)), ("interval", "95% percentile over bootstrap samples")],
-                       [("", self.best_.loc[:, cols].drop(columns="algo"))],
+                       [("(task, σ)", len(self.best_)),
+                        ("interval", f"{100 * (1 - alpha):g}% percentile over bootstrap samples")],
+                       [("", best.loc[:, cols].drop(columns="algo"))],
                        [ESTIMATOR_HELP.get(self.estimator, "")])
 
     def __repr__(self) -> str:
@@ -555,7 +563,7 @@ class HyperparamLaws:
                     yield h, v, b, law
 
     def to_frame(self) -> pd.DataFrame:
-        """The fitted state of every law (hparam, variant, benchmark + :data:`TERM_COLUMNS`)."""
+        """The fitted state of every law (hparam, variant, benchmark + :data:`~rlscale.laws.powerlaw.TERM_COLUMNS`)."""
         return pd.concat([law.to_frame().assign(hparam=h, variant=v, benchmark=b) for h, v, b, law in self._each()],
                          ignore_index=True)
 

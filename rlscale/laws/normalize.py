@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError
+from rlscale.laws.summary import Summary
 from rlscale.runs import RUN_COLUMNS, higher_is_better
 
 _GYM_REFERENCE = {"HalfCheetah-v4": 7300.0, "Walker2d-v4": 4000.0, "Ant-v4": 5300.0, "Humanoid-v4": 5200.0}
@@ -157,13 +158,20 @@ class ReturnNormalizer:
 
     fit_transform = transform
 
-    def summary(self) -> str:
-        lines = [f"ReturnNormalizer (preset {self.preset!r}): score = 1000 (return - min_return) / "
-                 "(max_return - min_return); DMC and lower-is-better metrics as they are"]
+    def summary(self) -> Summary:
+        """The range each env is rescaled by (none before ``fit``), rendered like every fitted law's summary."""
         lows = getattr(self, "min_return_", {})
-        lines += [f"  {env}: max_return = {r:g}, min_return = {lows.get(env, 0.0):g}"
-                  for env, r in getattr(self, "max_return_", {}).items()]
-        return "\n".join(lines)
+        table = pd.DataFrame([(env, r, lows.get(env, 0.0)) for env, r in getattr(self, "max_return_", {}).items()],
+                             columns=["env", "max_return", "min_return"])
+        return Summary(f"ReturnNormalizer (preset {self.preset!r})",
+                       [("score", "1000 (return - min_return) / (max_return - min_return)"),
+                        ("rescaled envs", len(table))], [("", table)],
+                       ["DMC and lower-is-better metrics are used as they are"])
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "max_return_"):
+            return f"ReturnNormalizer(preset={self.preset!r}, higher_is_better={self.higher_is_better})"
+        return f"<ReturnNormalizer (preset {self.preset!r}): {len(self.max_return_)} envs rescaled to 0-1000>"
 
 
 def score_to_return(score: float, env: str, max_return: Mapping[str, float],

@@ -29,7 +29,6 @@ EXACT = "exact"
 AT_BOUND = "at_bound"
 WIDE = "wide"
 NOT_FITTED = "not_fitted"
-STATUSES = (OK, EXACT, AT_BOUND, WIDE, NOT_FITTED)
 
 #: default for ``max_ci_decades``: a 95% interval wider than two decades does not pin a law down
 MAX_CI_DECADES = 2.0

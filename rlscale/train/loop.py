@@ -11,7 +11,7 @@ thread, or PQL's learner threads). Per collection step it
 3. sends each transition either to the member's replay or, with probability ``val_fraction`` decided
    by a dedicated seeded stream, to its held-out buffer that is never trained on;
 4. lets the learner do the updates now due: floor(sigma * (t - warmup)) after env step t;
-5. every ``eval_every`` env steps writes one curve row per member (:func:`evaluate`).
+5. every ``eval_every`` env steps writes one curve row per member (:meth:`_Loop.evaluate`).
 
 Member k follows a single run's schedule and random streams exactly: its initial weights come from
 ``torch.manual_seed(seed_k)`` and its numpy streams (episode seeds and warm-up actions and batch

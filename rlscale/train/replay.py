@@ -23,17 +23,14 @@ import torch
 from rlscale.agents.base import Batch, member_weights
 
 
-def transition_width(obs_dim: int, action_dim: int) -> int:
-    return 2 * obs_dim + action_dim + 2
-
-
 class ReplayBuffer:
     def __init__(self, members: int, capacity: int, obs_dim: int, action_dim: int, device: torch.device, *,
                  concurrent: bool = False) -> None:
         self.members, self.capacity, self.device = members, int(capacity), torch.device(device)
         bounds = np.cumsum([0, obs_dim, action_dim, 1, obs_dim, 1])
         self.columns = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(5)]
-        self.storage = torch.zeros((members, self.capacity, int(bounds[-1])), device=self.device)
+        self.width = int(bounds[-1])  # of a row [obs, action, reward, next_obs, terminated], what add() takes
+        self.storage = torch.zeros((members, self.capacity, self.width), device=self.device)
         self._host = self.storage.numpy() if self.device.type == "cpu" else None  # shares memory: no copy
         self.size = np.zeros(members, dtype=np.int64)
         self.pos = np.zeros(members, dtype=np.int64)
