@@ -31,7 +31,7 @@ import os
 import platform
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ import yaml
 
 from rlscale import io
 from rlscale.errors import RlscaleError
+from rlscale.options import DEFAULTS, FIT_FLAGS
 
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "notebooks"
@@ -117,10 +118,6 @@ class BenchmarkParams:
     def run_root(self, kind: str) -> Path:
         return Path("runs") / f"{self.preset}_{self.name}{_suffix(kind)}"
 
-    def return_flags(self) -> list[str]:
-        return ([f"--max-return={env}={r:g}" for env, r in self.max_return.items()]
-                + [f"--min-return={env}={r:g}" for env, r in self.min_return.items()])
-
     def chain(self):
         """The benchmark's :class:`~rlscale.analysis.Analysis`, built from its options."""
         from rlscale.analysis import Analysis
@@ -193,7 +190,7 @@ def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None =
     analysis = {k: v for k, v in block.items() if k in options}
     analysis.update({k: v for k, v in bench.items() if k in options})
     try:
-        analysis.setdefault("n_bootstrap", 100)
+        analysis.setdefault("n_bootstrap", DEFAULTS.n_bootstrap)
         out = BenchmarkParams(
             name=benchmark, preset=preset, delta=float(analysis["delta"]),
             thresholds=tuple(float(t) for t in analysis["thresholds"]),
@@ -333,17 +330,26 @@ def _print_warnings(lines: Sequence[str]) -> None:
         print(f"rlscale: warning: {line}", file=sys.stderr)
 
 
-def _option_flags(params: BenchmarkParams) -> list[str]:
-    opts = params.analysis
-    flags = ["--thresholds", *[f"{t:g}" for t in params.thresholds], "--utds-to-predict",
-             *[f"{u:g}" for u in params.utds_to_predict], "--n-bootstrap", str(params.n_bootstrap)]
-    from rlscale.methods import OPTION_NAMES
-
-    for name in ("method", *OPTION_NAMES, "estimator", "variant", "baseline_utd", "max_ci_decades",
-                 "reset_every_updates"):
-        if name in opts:
-            flags += [f"--{name.replace('_', '-')}", str(opts[name])]
-    return flags + params.return_flags()
+def _fit_argv(params: BenchmarkParams, subcommand: str, *head: str) -> list[str]:
+    """``fit SUBCOMMAND HEAD... --option value ...`` with the benchmark's analysis options that the subcommand has a
+    flag for (:data:`rlscale.options.FIT_FLAGS`): a command its parser takes, whatever ``params.yaml`` sets (an
+    option of another step does not change what this one computes)."""
+    typed = {"delta": params.delta, "thresholds": params.thresholds, "utds_to_predict": params.utds_to_predict,
+             "n_bootstrap": params.n_bootstrap, "max_return": params.max_return, "min_return": params.min_return}
+    opts = {**params.analysis, **typed}
+    argv = ["fit", subcommand, *head]
+    for name in FIT_FLAGS[subcommand]:
+        value = opts.get(name)
+        if value is None or (isinstance(value, Mapping | list | tuple) and not value) or name == "batch_law":
+            continue  # batch_law: a mapping here, a JSON file's path on the command line
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, Mapping):
+            argv += [f"{flag}={key}={float(v):g}" for key, v in value.items()]
+        elif isinstance(value, list | tuple):
+            argv += [flag, *(f"{float(v):g}" for v in value)]
+        else:
+            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return argv
 
 
 def fit_hparams(params: BenchmarkParams) -> Path:
@@ -355,7 +361,7 @@ def fit_hparams(params: BenchmarkParams) -> Path:
     from rlscale.analysis import json_ready, write_csv
     from rlscale.errors import RlscaleWarning
 
-    _echo(["fit", "hparams", str(params.table("grid")), "-o", str(params.results), *_option_flags(params)])
+    _echo(_fit_argv(params, "hparams", str(params.table("grid")), "-o", str(params.results)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = params.chain().fit_hparams(params.table("grid"))
@@ -373,13 +379,9 @@ def analyse(params: BenchmarkParams) -> Path:
     from rlscale.analysis import Analysis
 
     given = {k: params.table(k) for k in ("fitted", "baseline") if params.table(k).is_file()}
-    argv = ["fit", "analysis", str(params.table("grid")), *[a for k, t in given.items() for a in (f"--{k}", str(t))],
-            "-o", str(params.analysis_dir), "--metrics", str(params.metrics), "--delta", f"{params.delta:g}",
-            *_option_flags(params)]
-    for name in ("hparam_fit_range", "utd_fit_range", "utd_range"):
-        if params.analysis.get(name):
-            argv += [f"--{name.replace('_', '-')}", *[f"{v:g}" for v in params.analysis[name]]]
-    _echo(argv)
+    _echo(_fit_argv(params, "analysis", str(params.table("grid")),
+                    *[a for k, t in given.items() for a in (f"--{k}", str(t))], "-o", str(params.analysis_dir),
+                    "--metrics", str(params.metrics)))
     a = params.chain().fit(params.table("grid"), **given)
     _print_warnings(a.warnings_)
     a.save(params.analysis_dir)
@@ -653,7 +655,7 @@ ISAAC_THRESHOLDS = tuple(0.5 * 0.2 ** (k / 9) for k in range(10))
 _GRID_NOTEBOOKS = ("fig_a_learning_curves", "fig_h_hparam_laws", "fig_i_estimators", "fig_j_overfitting")
 
 
-def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = 100, workers: int = 2) -> Path:
+def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = DEFAULTS.n_bootstrap, workers: int = 2) -> Path:
     """The ``authors`` preset: the authors' published runs (``RLSCALE_AUTHORS_DATA=DIR``, else fetched and cached)
     fitted with the ``paper`` method and rlscale's, every figure and table, and ``paper_vs_rlscale``, into ``out``
     (git-ignored). Gym: σ grid, fitted and baseline runs, δ = 4e9 FLOPs per env step; Isaac Gym: the best

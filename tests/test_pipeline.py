@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from rlscale.analysis import Analysis
-from rlscale.cli import main
+from rlscale.cli import build_parser, main
 from rlscale.errors import RlscaleError
 from rlscale.pipeline import (
     COMPARISON_NOTEBOOK,
@@ -412,3 +413,20 @@ def test_a_notebook_whose_kernel_dies_is_one_line_and_publishes_nothing(tmp_path
                                            "run the step again$"):
         run_notebook("dies", {"x": 2}, "b/dies")
     assert not (tmp_path / "figures").exists()
+
+
+@pytest.mark.parametrize("step", ["hparams", "analysis"])
+def test_the_command_a_fit_step_prints_is_one_its_subcommand_takes(tmp_path, monkeypatch, capsys, step):
+    """`dj_loss: linear` (a choice of the frontier step) was printed as `fit hparams ... --dj-loss linear`, which the
+    parser refuses; options of the step's own are all there."""
+    _params(tmp_path, dj_loss="linear", hparam_average="arithmetic", j_lo=250, holdout=1, utd_range=[0.5, 4],
+            max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500}, baseline_utd=2, return_kind="train")
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", step, "gym"]) == 2  # no run table here: the step fails after printing its command
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("+ rlscale fit "))
+    args = build_parser().parse_args(shlex.split(line)[2:])
+    assert (args.fit_command, args.hparam_average, args.baseline_utd, args.return_kind) == (step, "arithmetic", 2,
+                                                                                         "train")
+    assert args.max_return == ["Pendulum-v1=0"] and args.min_return == ["Pendulum-v1=-1500"]
+    if step == "analysis":
+        assert (args.dj_loss, args.j_lo, args.holdout, args.utd_range) == ("linear", 250, 1, [0.5, 4])
