@@ -35,13 +35,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from rlscale import io
 from rlscale.errors import RlscaleError
 from rlscale.options import DEFAULTS, FIT_FLAGS
+
+if TYPE_CHECKING:
+    from rlscale.train.rundir import RunDir, Status
 
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "notebooks"
@@ -250,12 +253,16 @@ def train(params: BenchmarkParams, kind: str) -> Path:
 
 
 def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Sequence[str]]) -> Path:
-    """``<table>.provenance.json`` from the run folders' ``config.json``/``status.json`` and this host."""
-    configs = [json.loads(p.read_text()) for p in sorted(root.rglob("config.json"))]
+    """``<table>.provenance.json`` from the run folders' configs and status records and this host; an unreadable
+    record is one line naming its file."""
+    from rlscale.train.rundir import find_run_dirs
+
+    run_dirs = find_run_dirs(root)
+    configs = [c for c in (d.read_record() for d in run_dirs) if c is not None]
     if not configs:
         raise RlscaleError(f"{root}: no run folders to describe")
-    statuses = sorted(root.rglob("status.json"))
-    finished = max(p.stat().st_mtime for p in statuses) if statuses else None
+    statuses = {d: s for d in run_dirs if (s := d.read_status()) is not None}
+    finished = max(d.status_path.stat().st_mtime for d in statuses) if statuses else None
     started = min(c["started"] for c in configs if c.get("started"))
     doc: dict[str, Any] = {
         "table": str(table),
@@ -267,12 +274,12 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
         "versions": sorted({json.dumps({**c.get("versions", {}), **(c.get("env") or {}).get("versions", {})},
                                        sort_keys=True) for c in configs}),
         "devices": sorted({f"{c.get('device')} x{c.get('threads')} threads" for c in configs}),
-        "executed_as": _executed_as(statuses),
+        "executed_as": _executed_as(list(statuses.values())),
         "started": started,
         "finished": datetime.fromtimestamp(finished, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000") if finished else None,
         "span_s": round(finished - datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z").timestamp(), 1)
         if finished else None,
-        "process_wall_s": round(_process_wall(root), 1),
+        "process_wall_s": round(_process_wall(statuses), 1),
         "host": {"platform": platform.platform(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
                  "python": sys.version.split()[0]},
     }
@@ -283,29 +290,29 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
     return path
 
 
-def _executed_as(statuses: Sequence[Path]) -> str:
-    """How the runs were trained, from their ``status.json`` (vectorised members list their chunk)."""
-    chunks = {tuple(m) for p in statuses if (m := json.loads(p.read_text()).get("vectorized"))}
-    singles = sum(1 for p in statuses if not json.loads(p.read_text()).get("vectorized"))
+def _executed_as(statuses: Sequence[Status]) -> str:
+    """How the runs were trained, from their status records (vectorised members list their chunk)."""
+    chunks = {s.chunk for s in statuses if s.chunk}
+    singles = sum(1 for s in statuses if not s.chunk)
     sizes = sorted({len(c) for c in chunks})
     return (f"{len(chunks)} vectorised chunk(s) of {'/'.join(map(str, sizes)) or 0} members, "
             f"{singles} single run(s)")
 
 
-def _process_wall(root: Path) -> float:
-    """Seconds of training processes: each single run's final ``wall_s`` plus, once per vectorised
-    chunk (``status.json`` lists its members), the chunk's, so K members are not counted K times."""
-    import pandas as pd
-
+def _process_wall(statuses: Mapping[RunDir, Status]) -> float:
+    """Seconds of training processes: each single run's final ``wall_s`` plus, once per vectorised chunk (a
+    member's status lists the chunk), the chunk's, so K members are not counted K times."""
     total, seen = 0.0, set()
-    for status_path in sorted(root.rglob("status.json")):
-        members = tuple(json.loads(status_path.read_text()).get("vectorized") or ())
+    for run_dir, status in statuses.items():
+        members = status.chunk or ()
         if members and members in seen:
             continue
         seen.add(members)
-        curve = status_path.parent / "curve.parquet"
-        if curve.is_file():
-            wall = pd.read_parquet(curve, columns=["wall_s"])["wall_s"]
+        if run_dir.has_curve:
+            try:
+                wall = run_dir.read_curve(columns=["wall_s"])["wall_s"]
+            except (OSError, ValueError, KeyError) as exc:
+                raise RlscaleError(f"{run_dir.path}: unreadable run curve ({type(exc).__name__}: {exc})") from None
             total += float(wall.max()) if len(wall) else 0.0
     return total
 

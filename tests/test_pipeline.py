@@ -26,6 +26,7 @@ from rlscale.pipeline import (
     TRAIN_KINDS,
     load_params,
     notebook_context,
+    write_provenance,
 )
 from rlscale.runs import read_run_table, write_run_table
 
@@ -430,3 +431,20 @@ def test_the_command_a_fit_step_prints_is_one_its_subcommand_takes(tmp_path, mon
     assert args.max_return == ["Pendulum-v1=0"] and args.min_return == ["Pendulum-v1=-1500"]
     if step == "analysis":
         assert (args.dj_loss, args.j_lo, args.holdout, args.utd_range) == ("linear", 250, 1, [0.5, 4])
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("config.json", "{not json", r"config.json is not an rlscale run config \(JSONDecodeError: "),
+    ("status.json", "[1, 2]", r"status.json: unreadable run status \("),
+    ("curve.parquet", "not parquet", r": unreadable run curve \("),
+])
+def test_an_unreadable_run_folder_file_stops_the_provenance_in_one_line(tmp_path, name, text, message):
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"settings": {}, "started": "2026-01-01T00:00:00+0000"}))
+    (run / "status.json").write_text(json.dumps({"status": "finished"}))
+    (run / name).write_text(text)
+    (tmp_path / "s.yaml").write_text("name: s\n")
+    with pytest.raises(RlscaleError, match=message) as caught:
+        write_provenance(tmp_path / "t.parquet", tmp_path / "runs", tmp_path / "s.yaml", [])
+    assert "\n" not in str(caught.value) and not (tmp_path / "t.provenance.json").exists()
