@@ -155,9 +155,9 @@ def main() -> int:
 
 def _sweep_configs(path: Path) -> pd.DataFrame:
     """The (env, utd, batch_size, learning_rate) grid of a grid-mode sweep file, env ids without the backend."""
-    import yaml
+    from rlscale import io
 
-    doc = yaml.safe_load(path.read_text())
+    doc = io.read_yaml(path, "sweep file")
     if doc.get("mode", "grid") != "grid":
         raise ValueError("the fidelity benchmark takes grid-mode sweep files")
     def as_list(value: object) -> list:

@@ -37,8 +37,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from rlscale import io
 from rlscale.errors import RlscaleError
 from rlscale.options import DEFAULTS, FIT_FLAGS
@@ -129,17 +127,12 @@ class BenchmarkParams:
 
 
 def read_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
-    """``params.yaml`` as a dict; a missing file or broken YAML is one line naming the file (and line)."""
+    """``params.yaml`` as a dict; a missing file, broken YAML or a repeated key is one line naming the file (and
+    line)."""
     path = Path(path)
     if not path.is_file():
         raise RlscaleError(f"{path}: no such file (run from the repository root)")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise RlscaleError(f"{path}: not valid YAML{where}: {problem}") from None
+    doc = io.read_yaml(path)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):

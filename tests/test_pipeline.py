@@ -448,3 +448,15 @@ def test_an_unreadable_run_folder_file_stops_the_provenance_in_one_line(tmp_path
     with pytest.raises(RlscaleError, match=message) as caught:
         write_provenance(tmp_path / "t.parquet", tmp_path / "runs", tmp_path / "s.yaml", [])
     assert "\n" not in str(caught.value) and not (tmp_path / "t.provenance.json").exists()
+
+
+def test_a_repeated_key_in_params_yaml_is_an_error(tmp_path, monkeypatch, capsys):
+    """YAML alone keeps the last of two `n_bootstrap:` keys, silently: params.yaml is read as sweep files are."""
+    path = _params(tmp_path)
+    path.write_text(path.read_text().replace("  mini:\n", "  mini:\n    n_bootstrap: 7\n", 1))
+    with pytest.raises(RlscaleError, match=r"params.yaml: not valid YAML at line \d+, column \d+: repeated key "
+                                           r"'n_bootstrap' \(first at line \d+\)"):
+        load_params(path, "gym")
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", "hparams", "gym"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
