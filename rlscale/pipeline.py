@@ -651,6 +651,9 @@ AUTHORS_DIR = Path("build") / "authors"
 #: failure-rate levels of the Isaac Gym column, fixed before fitting: from half the episodes failing down to the
 #: authors' own level 0.1, log-spaced (denser towards the hardest), as the Gym levels are on their scale
 ISAAC_THRESHOLDS = tuple(0.5 * 0.2 ** (k / 9) for k in range(10))
+#: the Gym analyses of the authors preset: the paper method with the published B*(σ) law in compute, the paper
+#: method with its own re-fitted law, and rlscale's method (Isaac Gym: the two methods)
+AUTHORS_GYM_ANALYSES = ("paper", "paper_own_batch_law", "rlscale")
 #: Figure 1's notebooks that need a grid (B*, η* laws, estimators, TD-error diagnostics): not drawn for Isaac Gym
 _GRID_NOTEBOOKS = ("fig_a_learning_curves", "fig_h_hparam_laws", "fig_i_estimators", "fig_j_overfitting")
 
@@ -674,36 +677,65 @@ def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = DEFAULTS.n_
     except RlscaleError as exc:
         print(f"rlscale: DMC skipped: {exc}")
     gym = {"grid": tables["gym_sweep"], "fitted": tables["gym_ours"], "baseline": tables["gym_baseline_utd2"]}
-    runs = {
-        "gym/paper": (Analysis(delta=4e9, method="paper", batch_law=PUBLISHED_GYM_BATCH_LAW, n_bootstrap=n_bootstrap),
-                      gym),
-        "gym/paper_own_batch_law": (Analysis(delta=4e9, method="paper", n_bootstrap=n_bootstrap), gym),
+    gym_analyses = (
+        Analysis(delta=4e9, method="paper", batch_law=PUBLISHED_GYM_BATCH_LAW, n_bootstrap=n_bootstrap),
+        Analysis(delta=4e9, method="paper", n_bootstrap=n_bootstrap),
         # the authors' fitted runs are on their own max-return scale whatever the method: the same preset here
-        "gym/rlscale": (Analysis(delta=4e9, method="rlscale", fitted_max_return_preset="paper-fitted",
-                                 n_bootstrap=n_bootstrap), gym),
-        **{f"isaac/{m}": (Analysis(delta=0.01, method=m, compute_unit="gradient_steps", thresholds=ISAAC_THRESHOLDS,
+        Analysis(delta=4e9, method="rlscale", fitted_max_return_preset="paper-fitted", n_bootstrap=n_bootstrap),
+    )
+    runs = {
+        **{("gym", name): (a, gym) for name, a in zip(AUTHORS_GYM_ANALYSES, gym_analyses, strict=True)},
+        **{("isaac", m): (Analysis(delta=0.01, method=m, compute_unit="gradient_steps", thresholds=ISAAC_THRESHOLDS,
                                    n_bootstrap=n_bootstrap), {"grid": None, "fitted": tables["igpush_best"]})
            for m in ("paper", "rlscale")},
     }
-    for name, (a, given) in runs.items():
-        print(f"+ rlscale fit analysis ({name}: {a.method} method) -o {out / name / 'analysis'}", flush=True)
+    for (bench, name), (a, given) in runs.items():
+        folder = authors_analysis(out, bench, name)
+        print(f"+ rlscale fit analysis ({bench}/{name}: {a.method} method) -o {folder}", flush=True)
         a.fit(given["grid"], fitted=given["fitted"], baseline=given.get("baseline"))
         _print_warnings(a.warnings_)
-        a.save(out / name / "analysis")
-        io.write_json(out / name / "metrics.json", Analysis.load(out / name / "analysis").metrics())
+        a.save(folder)
+        io.write_json(folder.parent / "metrics.json", Analysis.load(folder).metrics())
     figures_dir = out / "figures"
-    jobs = [(OVERVIEW_NOTEBOOK, {"results": {"Gym": str(out / "gym/paper/analysis"),
-                                             "Isaac Gym": str(out / "isaac/paper/analysis")},
+    jobs = [(OVERVIEW_NOTEBOOK, {"results": {"Gym": str(authors_analysis(out, "gym", "paper")),
+                                             "Isaac Gym": str(authors_analysis(out, "isaac", "paper"))},
                                  "output_dir": str(figures_dir)}, "authors/fig01_overview", out / "executed"),
             (COMPARISON_NOTEBOOK, {"authors_dir": str(out)}, f"authors/{COMPARISON_NOTEBOOK}", out / "executed")]
     for bench in ("gym", "isaac"):
         names = [n for n in FIGURE_NOTEBOOKS if bench == "gym" or n not in _GRID_NOTEBOOKS]
-        jobs += [(n, {"benchmark": bench, "results": str(out / bench / "paper" / "analysis"),
+        jobs += [(n, {"benchmark": bench, "results": str(authors_analysis(out, bench, "paper")),
                       "output_dir": str(figures_dir / bench)}, f"authors/{bench}/{n}", out / "executed") for n in names]
     print(f"rlscale: Isaac Gym has no grid: {', '.join(_GRID_NOTEBOOKS)} are drawn for Gym only")
-    if Analysis.load(out / "gym/paper/analysis").diagnostics_ is None:
+    if Analysis.load(authors_analysis(out, "gym", "paper")).diagnostics_ is None:
         jobs = [job for job in jobs if job[0] != "fig_j_overfitting"]
         print("rlscale: the authors' Gym runs log no TD errors or critic norms: no overfitting figure (j)")
     run_notebooks(jobs, workers=workers)
     print(f"wrote {out} (analyses, metrics, figures/, paper_vs_rlscale.csv and .md)")
     return out
+
+
+def authors_analysis(out: str | os.PathLike, benchmark: str, name: str) -> Path:
+    """The folder of one saved analysis of the authors preset: ``<out>/<benchmark>/<name>/analysis``."""
+    return Path(out) / benchmark / name / "analysis"
+
+
+def compare_authors(out: str | os.PathLike = AUTHORS_DIR) -> tuple[Any, Any]:
+    """The paper's Gym numbers next to the authors preset's fits of the same runs (:data:`AUTHORS_GYM_ANALYSES`), and
+    the Isaac Gym times to a failure rate of 0.1, read from the analyses in ``out`` and written there
+    (``paper_vs_rlscale.csv``, ``isaac_times_to_0.1.csv``, both in ``paper_vs_rlscale.md``); returns the two tables.
+    One line where ``out`` holds no fits: the authors' runs are never committed (a fresh clone, Binder)."""
+    from rlscale.analysis import Analysis, markdown_table, write_csv
+    from rlscale.analysis.compare import compare, isaac_times
+
+    out = Path(out)
+    if not authors_analysis(out, "gym", "paper").is_dir():
+        raise RlscaleError(f"{out}: no fits of the authors' runs here; run `make authors` first (it downloads their "
+                           "published runs and fits them, a few minutes)")
+    table = compare({name: Analysis.load(authors_analysis(out, "gym", name)) for name in AUTHORS_GYM_ANALYSES})
+    times = isaac_times(Analysis.load(authors_analysis(out, "isaac", "paper")))
+    write_csv(out / "paper_vs_rlscale.csv", table)
+    write_csv(out / "isaac_times_to_0.1.csv", times)
+    io.write_text(out / "paper_vs_rlscale.md", "## Gym: published numbers and rlscale's fits of the same runs\n\n"
+                  + markdown_table(table) + "\n\n## Isaac Gym: time to a failure rate of 0.1 (M env steps)\n\n"
+                  + markdown_table(times) + "\n")
+    return table, times
