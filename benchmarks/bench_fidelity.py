@@ -42,11 +42,11 @@ mean of our training return over our whole run) before comparing, for a like-for
 bound on the effect). The spread of the per-seed means is compared too (Brown-Forsythe test): selection narrows
 it.
 
-The authors' runs are read from ``RLSCALE_AUTHORS_DATA`` (default: ``shared/authors`` beside the repository
-checkout); without them the benchmark stops with one line. Writes a markdown report to stdout and JSON to
-``--json`` (default ``RUNS/fidelity.json``); exits 1 when, for any configuration, the share of our medians inside
-the authors' IQR is below ``--target`` (0.5, issue 19's "at most points") for the like-for-like metric
-(``train_return``, else ``return``).
+The authors' runs are read from ``RLSCALE_AUTHORS_DATA``, else from the download cache
+(``rlscale.authors.local_path``; nothing is downloaded); without them the benchmark stops with one line. Writes a
+markdown report to stdout and JSON to ``--json`` (default ``RUNS/fidelity.json``); exits 1 when, for any
+configuration, the share of our medians inside the authors' IQR is below ``--target`` (0.5, issue 19's "at most
+points") for the like-for-like metric (``train_return``, else ``return``).
 
     .venv/bin/python benchmarks/bench_fidelity.py [--runs runs/fidelity] [--workers 2] [--report-only]
 """
@@ -95,10 +95,13 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="JSON report (default: RUNS/fidelity.json)")
     args = parser.parse_args()
 
-    authors = Path(os.environ.get("RLSCALE_AUTHORS_DATA", REPO.parent / "shared" / "authors")) / "gym" / "gym_sweep.zip"
-    if not authors.is_file():
-        print(f"bench_fidelity: error: the authors' Gym grid runs are not at {authors}; set RLSCALE_AUTHORS_DATA to "
-              "the folder that holds gym/gym_sweep.zip (the authors' qscaled download)", file=sys.stderr)
+    from rlscale.authors import ENV_DATA, local_path
+
+    authors = local_path("gym_sweep")
+    if authors is None:
+        print(f"bench_fidelity: error: the authors' Gym grid runs are neither in {ENV_DATA} nor in the download "
+              f"cache; set {ENV_DATA} to the folder that holds gym/gym_sweep.zip (the authors' qscaled download), or "
+              "fetch it with 'rlscale import authors gym_sweep'", file=sys.stderr)
         return 2
     try:
         configs = _sweep_configs(args.sweep)
@@ -155,9 +158,9 @@ def main() -> int:
 
 def _sweep_configs(path: Path) -> pd.DataFrame:
     """The (env, utd, batch_size, learning_rate) grid of a grid-mode sweep file, env ids without the backend."""
-    import yaml
+    from rlscale import io
 
-    doc = yaml.safe_load(path.read_text())
+    doc = io.read_yaml(path, "sweep file")
     if doc.get("mode", "grid") != "grid":
         raise ValueError("the fidelity benchmark takes grid-mode sweep files")
     def as_list(value: object) -> list:

@@ -143,6 +143,15 @@ def locate(name: str) -> str:
     return f"cached {cached}" if cached.is_file() else "not downloaded yet"
 
 
+def local_path(name: str) -> Path | None:
+    """The authors' file ``name`` where it is without a download: the copy in ``RLSCALE_AUTHORS_DATA`` where that is
+    set, else the cache's; None where it is not there (nothing is checked or fetched)."""
+    entry = authors_file(name)
+    local = os.environ.get(ENV_DATA)
+    path = Path(local) / entry.relpath if local else cache_dir() / "authors" / entry.relpath
+    return path if path.is_file() else None
+
+
 def fetch(name: str, *, progress: bool = True) -> Path:
     """A checked local path to the authors' file ``name`` (the local copy, the cache, or a fresh download)."""
     entry = authors_file(name)

@@ -3,6 +3,9 @@
 A killed process therefore leaves either the old file or the new one, never a half-written one. Files
 get the mode any new file gets under the process's umask (``mkstemp`` alone would make them 0600, which
 hides tables from the other users of a shared filesystem).
+
+YAML files the user writes (``params.yaml``, sweep files) are read by :func:`read_yaml`: a key given twice is an
+error, not a silent override, and every problem is one line naming the file.
 """
 
 from __future__ import annotations
@@ -114,3 +117,47 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_yaml(path: str | os.PathLike, what: str = "file") -> Any:
+    """The document of a YAML file the user wrote (None when empty); a file that cannot be read, broken YAML or a key
+    repeated in one mapping is one :class:`RlscaleError` line naming the file (and the line)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RlscaleError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    try:
+        return yaml.load(text, Loader=_unique_key_loader())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RlscaleError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def _unique_key_loader() -> type:
+    """A safe YAML loader that refuses a key repeated in one mapping, at any depth: plain YAML keeps the last
+    value silently, so a second ``env_steps:`` further down a file would override the first unseen."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor`` merges; its keys may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeLoader's own error names it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"repeated key {key!r} (first at line {first + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader

@@ -31,16 +31,18 @@ import os
 import platform
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from rlscale import io
 from rlscale.errors import RlscaleError
+from rlscale.options import DEFAULTS, FIT_FLAGS
+
+if TYPE_CHECKING:
+    from rlscale.train.rundir import RunDir, Status
 
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build") / "notebooks"
@@ -117,10 +119,6 @@ class BenchmarkParams:
     def run_root(self, kind: str) -> Path:
         return Path("runs") / f"{self.preset}_{self.name}{_suffix(kind)}"
 
-    def return_flags(self) -> list[str]:
-        return ([f"--max-return={env}={r:g}" for env, r in self.max_return.items()]
-                + [f"--min-return={env}={r:g}" for env, r in self.min_return.items()])
-
     def chain(self):
         """The benchmark's :class:`~rlscale.analysis.Analysis`, built from its options."""
         from rlscale.analysis import Analysis
@@ -129,17 +127,12 @@ class BenchmarkParams:
 
 
 def read_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
-    """``params.yaml`` as a dict; a missing file or broken YAML is one line naming the file (and line)."""
+    """``params.yaml`` as a dict; a missing file, broken YAML or a repeated key is one line naming the file (and
+    line)."""
     path = Path(path)
     if not path.is_file():
         raise RlscaleError(f"{path}: no such file (run from the repository root)")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise RlscaleError(f"{path}: not valid YAML{where}: {problem}") from None
+    doc = io.read_yaml(path)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -193,7 +186,7 @@ def load_params(path: str | os.PathLike = "params.yaml", benchmark: str | None =
     analysis = {k: v for k, v in block.items() if k in options}
     analysis.update({k: v for k, v in bench.items() if k in options})
     try:
-        analysis.setdefault("n_bootstrap", 100)
+        analysis.setdefault("n_bootstrap", DEFAULTS.n_bootstrap)
         out = BenchmarkParams(
             name=benchmark, preset=preset, delta=float(analysis["delta"]),
             thresholds=tuple(float(t) for t in analysis["thresholds"]),
@@ -253,12 +246,16 @@ def train(params: BenchmarkParams, kind: str) -> Path:
 
 
 def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Sequence[str]]) -> Path:
-    """``<table>.provenance.json`` from the run folders' ``config.json``/``status.json`` and this host."""
-    configs = [json.loads(p.read_text()) for p in sorted(root.rglob("config.json"))]
+    """``<table>.provenance.json`` from the run folders' configs and status records and this host; an unreadable
+    record is one line naming its file."""
+    from rlscale.train.rundir import find_run_dirs
+
+    run_dirs = find_run_dirs(root)
+    configs = [c for c in (d.read_record() for d in run_dirs) if c is not None]
     if not configs:
         raise RlscaleError(f"{root}: no run folders to describe")
-    statuses = sorted(root.rglob("status.json"))
-    finished = max(p.stat().st_mtime for p in statuses) if statuses else None
+    statuses = {d: s for d in run_dirs if (s := d.read_status()) is not None}
+    finished = max(d.status_path.stat().st_mtime for d in statuses) if statuses else None
     started = min(c["started"] for c in configs if c.get("started"))
     doc: dict[str, Any] = {
         "table": str(table),
@@ -270,12 +267,12 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
         "versions": sorted({json.dumps({**c.get("versions", {}), **(c.get("env") or {}).get("versions", {})},
                                        sort_keys=True) for c in configs}),
         "devices": sorted({f"{c.get('device')} x{c.get('threads')} threads" for c in configs}),
-        "executed_as": _executed_as(statuses),
+        "executed_as": _executed_as(list(statuses.values())),
         "started": started,
         "finished": datetime.fromtimestamp(finished, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000") if finished else None,
         "span_s": round(finished - datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z").timestamp(), 1)
         if finished else None,
-        "process_wall_s": round(_process_wall(root), 1),
+        "process_wall_s": round(_process_wall(statuses), 1),
         "host": {"platform": platform.platform(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
                  "python": sys.version.split()[0]},
     }
@@ -286,29 +283,29 @@ def write_provenance(table: Path, root: Path, sweep: Path, commands: Sequence[Se
     return path
 
 
-def _executed_as(statuses: Sequence[Path]) -> str:
-    """How the runs were trained, from their ``status.json`` (vectorised members list their chunk)."""
-    chunks = {tuple(m) for p in statuses if (m := json.loads(p.read_text()).get("vectorized"))}
-    singles = sum(1 for p in statuses if not json.loads(p.read_text()).get("vectorized"))
+def _executed_as(statuses: Sequence[Status]) -> str:
+    """How the runs were trained, from their status records (vectorised members list their chunk)."""
+    chunks = {s.chunk for s in statuses if s.chunk}
+    singles = sum(1 for s in statuses if not s.chunk)
     sizes = sorted({len(c) for c in chunks})
     return (f"{len(chunks)} vectorised chunk(s) of {'/'.join(map(str, sizes)) or 0} members, "
             f"{singles} single run(s)")
 
 
-def _process_wall(root: Path) -> float:
-    """Seconds of training processes: each single run's final ``wall_s`` plus, once per vectorised
-    chunk (``status.json`` lists its members), the chunk's, so K members are not counted K times."""
-    import pandas as pd
-
+def _process_wall(statuses: Mapping[RunDir, Status]) -> float:
+    """Seconds of training processes: each single run's final ``wall_s`` plus, once per vectorised chunk (a
+    member's status lists the chunk), the chunk's, so K members are not counted K times."""
     total, seen = 0.0, set()
-    for status_path in sorted(root.rglob("status.json")):
-        members = tuple(json.loads(status_path.read_text()).get("vectorized") or ())
+    for run_dir, status in statuses.items():
+        members = status.chunk or ()
         if members and members in seen:
             continue
         seen.add(members)
-        curve = status_path.parent / "curve.parquet"
-        if curve.is_file():
-            wall = pd.read_parquet(curve, columns=["wall_s"])["wall_s"]
+        if run_dir.has_curve:
+            try:
+                wall = run_dir.read_curve(columns=["wall_s"])["wall_s"]
+            except (OSError, ValueError, KeyError) as exc:
+                raise RlscaleError(f"{run_dir.path}: unreadable run curve ({type(exc).__name__}: {exc})") from None
             total += float(wall.max()) if len(wall) else 0.0
     return total
 
@@ -333,17 +330,26 @@ def _print_warnings(lines: Sequence[str]) -> None:
         print(f"rlscale: warning: {line}", file=sys.stderr)
 
 
-def _option_flags(params: BenchmarkParams) -> list[str]:
-    opts = params.analysis
-    flags = ["--thresholds", *[f"{t:g}" for t in params.thresholds], "--utds-to-predict",
-             *[f"{u:g}" for u in params.utds_to_predict], "--n-bootstrap", str(params.n_bootstrap)]
-    from rlscale.methods import OPTION_NAMES
-
-    for name in ("method", *OPTION_NAMES, "estimator", "variant", "baseline_utd", "max_ci_decades",
-                 "reset_every_updates"):
-        if name in opts:
-            flags += [f"--{name.replace('_', '-')}", str(opts[name])]
-    return flags + params.return_flags()
+def _fit_argv(params: BenchmarkParams, subcommand: str, *head: str) -> list[str]:
+    """``fit SUBCOMMAND HEAD... --option value ...`` with the benchmark's analysis options that the subcommand has a
+    flag for (:data:`rlscale.options.FIT_FLAGS`): a command its parser takes, whatever ``params.yaml`` sets (an
+    option of another step does not change what this one computes)."""
+    typed = {"delta": params.delta, "thresholds": params.thresholds, "utds_to_predict": params.utds_to_predict,
+             "n_bootstrap": params.n_bootstrap, "max_return": params.max_return, "min_return": params.min_return}
+    opts = {**params.analysis, **typed}
+    argv = ["fit", subcommand, *head]
+    for name in FIT_FLAGS[subcommand]:
+        value = opts.get(name)
+        if value is None or (isinstance(value, Mapping | list | tuple) and not value) or name == "batch_law":
+            continue  # batch_law: a mapping here, a JSON file's path on the command line
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, Mapping):
+            argv += [f"{flag}={key}={float(v):g}" for key, v in value.items()]
+        elif isinstance(value, list | tuple):
+            argv += [flag, *(f"{float(v):g}" for v in value)]
+        else:
+            argv += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return argv
 
 
 def fit_hparams(params: BenchmarkParams) -> Path:
@@ -355,7 +361,7 @@ def fit_hparams(params: BenchmarkParams) -> Path:
     from rlscale.analysis import json_ready, write_csv
     from rlscale.errors import RlscaleWarning
 
-    _echo(["fit", "hparams", str(params.table("grid")), "-o", str(params.results), *_option_flags(params)])
+    _echo(_fit_argv(params, "hparams", str(params.table("grid")), "-o", str(params.results)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = params.chain().fit_hparams(params.table("grid"))
@@ -373,13 +379,9 @@ def analyse(params: BenchmarkParams) -> Path:
     from rlscale.analysis import Analysis
 
     given = {k: params.table(k) for k in ("fitted", "baseline") if params.table(k).is_file()}
-    argv = ["fit", "analysis", str(params.table("grid")), *[a for k, t in given.items() for a in (f"--{k}", str(t))],
-            "-o", str(params.analysis_dir), "--metrics", str(params.metrics), "--delta", f"{params.delta:g}",
-            *_option_flags(params)]
-    for name in ("hparam_fit_range", "utd_fit_range", "utd_range"):
-        if params.analysis.get(name):
-            argv += [f"--{name.replace('_', '-')}", *[f"{v:g}" for v in params.analysis[name]]]
-    _echo(argv)
+    _echo(_fit_argv(params, "analysis", str(params.table("grid")),
+                    *[a for k, t in given.items() for a in (f"--{k}", str(t))], "-o", str(params.analysis_dir),
+                    "--metrics", str(params.metrics)))
     a = params.chain().fit(params.table("grid"), **given)
     _print_warnings(a.warnings_)
     a.save(params.analysis_dir)
@@ -649,11 +651,14 @@ AUTHORS_DIR = Path("build") / "authors"
 #: failure-rate levels of the Isaac Gym column, fixed before fitting: from half the episodes failing down to the
 #: authors' own level 0.1, log-spaced (denser towards the hardest), as the Gym levels are on their scale
 ISAAC_THRESHOLDS = tuple(0.5 * 0.2 ** (k / 9) for k in range(10))
+#: the Gym analyses of the authors preset: the paper method with the published B*(σ) law in compute, the paper
+#: method with its own re-fitted law, and rlscale's method (Isaac Gym: the two methods)
+AUTHORS_GYM_ANALYSES = ("paper", "paper_own_batch_law", "rlscale")
 #: Figure 1's notebooks that need a grid (B*, η* laws, estimators, TD-error diagnostics): not drawn for Isaac Gym
 _GRID_NOTEBOOKS = ("fig_a_learning_curves", "fig_h_hparam_laws", "fig_i_estimators", "fig_j_overfitting")
 
 
-def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = 100, workers: int = 2) -> Path:
+def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = DEFAULTS.n_bootstrap, workers: int = 2) -> Path:
     """The ``authors`` preset: the authors' published runs (``RLSCALE_AUTHORS_DATA=DIR``, else fetched and cached)
     fitted with the ``paper`` method and rlscale's, every figure and table, and ``paper_vs_rlscale``, into ``out``
     (git-ignored). Gym: σ grid, fitted and baseline runs, δ = 4e9 FLOPs per env step; Isaac Gym: the best
@@ -672,36 +677,65 @@ def authors(out: str | os.PathLike = AUTHORS_DIR, n_bootstrap: int = 100, worker
     except RlscaleError as exc:
         print(f"rlscale: DMC skipped: {exc}")
     gym = {"grid": tables["gym_sweep"], "fitted": tables["gym_ours"], "baseline": tables["gym_baseline_utd2"]}
-    runs = {
-        "gym/paper": (Analysis(delta=4e9, method="paper", batch_law=PUBLISHED_GYM_BATCH_LAW, n_bootstrap=n_bootstrap),
-                      gym),
-        "gym/paper_own_batch_law": (Analysis(delta=4e9, method="paper", n_bootstrap=n_bootstrap), gym),
+    gym_analyses = (
+        Analysis(delta=4e9, method="paper", batch_law=PUBLISHED_GYM_BATCH_LAW, n_bootstrap=n_bootstrap),
+        Analysis(delta=4e9, method="paper", n_bootstrap=n_bootstrap),
         # the authors' fitted runs are on their own max-return scale whatever the method: the same preset here
-        "gym/rlscale": (Analysis(delta=4e9, method="rlscale", fitted_max_return_preset="paper-fitted",
-                                 n_bootstrap=n_bootstrap), gym),
-        **{f"isaac/{m}": (Analysis(delta=0.01, method=m, compute_unit="gradient_steps", thresholds=ISAAC_THRESHOLDS,
+        Analysis(delta=4e9, method="rlscale", fitted_max_return_preset="paper-fitted", n_bootstrap=n_bootstrap),
+    )
+    runs = {
+        **{("gym", name): (a, gym) for name, a in zip(AUTHORS_GYM_ANALYSES, gym_analyses, strict=True)},
+        **{("isaac", m): (Analysis(delta=0.01, method=m, compute_unit="gradient_steps", thresholds=ISAAC_THRESHOLDS,
                                    n_bootstrap=n_bootstrap), {"grid": None, "fitted": tables["igpush_best"]})
            for m in ("paper", "rlscale")},
     }
-    for name, (a, given) in runs.items():
-        print(f"+ rlscale fit analysis ({name}: {a.method} method) -o {out / name / 'analysis'}", flush=True)
+    for (bench, name), (a, given) in runs.items():
+        folder = authors_analysis(out, bench, name)
+        print(f"+ rlscale fit analysis ({bench}/{name}: {a.method} method) -o {folder}", flush=True)
         a.fit(given["grid"], fitted=given["fitted"], baseline=given.get("baseline"))
         _print_warnings(a.warnings_)
-        a.save(out / name / "analysis")
-        io.write_json(out / name / "metrics.json", Analysis.load(out / name / "analysis").metrics())
+        a.save(folder)
+        io.write_json(folder.parent / "metrics.json", Analysis.load(folder).metrics())
     figures_dir = out / "figures"
-    jobs = [(OVERVIEW_NOTEBOOK, {"results": {"Gym": str(out / "gym/paper/analysis"),
-                                             "Isaac Gym": str(out / "isaac/paper/analysis")},
+    jobs = [(OVERVIEW_NOTEBOOK, {"results": {"Gym": str(authors_analysis(out, "gym", "paper")),
+                                             "Isaac Gym": str(authors_analysis(out, "isaac", "paper"))},
                                  "output_dir": str(figures_dir)}, "authors/fig01_overview", out / "executed"),
             (COMPARISON_NOTEBOOK, {"authors_dir": str(out)}, f"authors/{COMPARISON_NOTEBOOK}", out / "executed")]
     for bench in ("gym", "isaac"):
         names = [n for n in FIGURE_NOTEBOOKS if bench == "gym" or n not in _GRID_NOTEBOOKS]
-        jobs += [(n, {"benchmark": bench, "results": str(out / bench / "paper" / "analysis"),
+        jobs += [(n, {"benchmark": bench, "results": str(authors_analysis(out, bench, "paper")),
                       "output_dir": str(figures_dir / bench)}, f"authors/{bench}/{n}", out / "executed") for n in names]
     print(f"rlscale: Isaac Gym has no grid: {', '.join(_GRID_NOTEBOOKS)} are drawn for Gym only")
-    if Analysis.load(out / "gym/paper/analysis").diagnostics_ is None:
+    if Analysis.load(authors_analysis(out, "gym", "paper")).diagnostics_ is None:
         jobs = [job for job in jobs if job[0] != "fig_j_overfitting"]
         print("rlscale: the authors' Gym runs log no TD errors or critic norms: no overfitting figure (j)")
     run_notebooks(jobs, workers=workers)
     print(f"wrote {out} (analyses, metrics, figures/, paper_vs_rlscale.csv and .md)")
     return out
+
+
+def authors_analysis(out: str | os.PathLike, benchmark: str, name: str) -> Path:
+    """The folder of one saved analysis of the authors preset: ``<out>/<benchmark>/<name>/analysis``."""
+    return Path(out) / benchmark / name / "analysis"
+
+
+def compare_authors(out: str | os.PathLike = AUTHORS_DIR) -> tuple[Any, Any]:
+    """The paper's Gym numbers next to the authors preset's fits of the same runs (:data:`AUTHORS_GYM_ANALYSES`), and
+    the Isaac Gym times to a failure rate of 0.1, read from the analyses in ``out`` and written there
+    (``paper_vs_rlscale.csv``, ``isaac_times_to_0.1.csv``, both in ``paper_vs_rlscale.md``); returns the two tables.
+    One line where ``out`` holds no fits: the authors' runs are never committed (a fresh clone, Binder)."""
+    from rlscale.analysis import Analysis, markdown_table, write_csv
+    from rlscale.analysis.compare import compare, isaac_times
+
+    out = Path(out)
+    if not authors_analysis(out, "gym", "paper").is_dir():
+        raise RlscaleError(f"{out}: no fits of the authors' runs here; run `make authors` first (it downloads their "
+                           "published runs and fits them, a few minutes)")
+    table = compare({name: Analysis.load(authors_analysis(out, "gym", name)) for name in AUTHORS_GYM_ANALYSES})
+    times = isaac_times(Analysis.load(authors_analysis(out, "isaac", "paper")))
+    write_csv(out / "paper_vs_rlscale.csv", table)
+    write_csv(out / "isaac_times_to_0.1.csv", times)
+    io.write_text(out / "paper_vs_rlscale.md", "## Gym: published numbers and rlscale's fits of the same runs\n\n"
+                  + markdown_table(table) + "\n\n## Isaac Gym: time to a failure rate of 0.1 (M env steps)\n\n"
+                  + markdown_table(times) + "\n")
+    return table, times

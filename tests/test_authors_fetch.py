@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from rlscale.authors import AUTHORS_FILES, AuthorsDataMissing, fetch, import_authors, sha256_of
+from rlscale.authors import AUTHORS_FILES, AuthorsDataMissing, fetch, import_authors, local_path, sha256_of
 from rlscale.errors import RlscaleError
 
 
@@ -127,3 +127,15 @@ def test_a_local_copy_is_used_as_it_is_and_checked(authors_data, tmp_path, monke
         fetch("igpush_best")
     with pytest.raises(AuthorsDataMissing, match="gym_ours: not in RLSCALE_AUTHORS_DATA"):
         fetch("gym_ours")
+
+
+def test_local_path_finds_the_copy_or_the_cached_file_and_downloads_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("RLSCALE_AUTHORS_DATA", raising=False)
+    monkeypatch.setenv("RLSCALE_CACHE_DIR", str(tmp_path / "cache"))
+    assert local_path("gym_sweep") is None
+    cached = tmp_path / "cache" / "authors" / AUTHORS_FILES["gym_sweep"].relpath
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"zip")
+    assert local_path("gym_sweep") == cached
+    monkeypatch.setenv("RLSCALE_AUTHORS_DATA", str(tmp_path / "copy"))
+    assert local_path("gym_sweep") is None  # a copy named is the one read, as fetch reads it

@@ -31,9 +31,7 @@ PUBLISHED_BATCH_LAW = {"exponent": -0.3096, "coef": B_COEF, "source": "the autho
 
 @pytest.fixture(scope="module")
 def gym_runs():
-    path = authors_data_dir()
-    if not (path / "gym" / "gym_sweep.zip").is_file():
-        pytest.skip(f"the authors' published runs are not at {path} (set RLSCALE_AUTHORS_DATA=DIR)")
+    path = authors_data_dir("gym/gym_sweep.zip")
     return {name: import_qscaled(path / "gym" / f"{name}.zip") for name in ("gym_sweep", "gym_ours")}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import inspect
 import json
 
 import numpy as np
@@ -9,12 +12,13 @@ import pandas as pd
 import pytest
 
 from rlscale.analysis import Analysis
-from rlscale.cli import main
+from rlscale.cli import build_parser, main
 from rlscale.errors import RlscaleError
 from rlscale.laws.efficiency import DataEfficiency, _linear_loss
 from rlscale.laws.hparams import average_logs
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
 from rlscale.methods import METHOD_OPTIONS, method_options
+from rlscale.options import DEFAULTS, FIT_FLAGS
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +115,26 @@ def test_a_strict_crossing_waits_until_the_smoothed_curve_is_past_j():
                          for flag in (False, True))
     assert inclusive.crossing_[0].tolist() == [3000.0, 6000.0]
     assert strict.crossing_[0, 0] == 5000.0 and np.isnan(strict.crossing_[0, 1])
+
+
+def _fit_parser(subcommand: str) -> argparse.ArgumentParser:
+    fit = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "fit")[1]
+    return fit._subparsers._group_actions[0].choices[subcommand]
+
+
+@pytest.mark.parametrize("subcommand", sorted(FIT_FLAGS))
+def test_each_fit_subcommand_has_a_flag_for_exactly_the_options_fit_flags_lists(subcommand):
+    """The pipeline's equivalent commands name FIT_FLAGS' options only: a flag missing from the parser is a command
+    it refuses."""
+    dests = {a.dest for a in _fit_parser(subcommand)._actions}
+    assert dests & set(Analysis.option_names()) == set(FIT_FLAGS[subcommand])
+
+
+def test_analysis_fit_and_params_yaml_share_one_set_of_defaults():
+    signature = inspect.signature(Analysis).parameters
+    given = {f.name: getattr(DEFAULTS, f.name) for f in dataclasses.fields(DEFAULTS)}
+    assert {name: signature[name].default for name in given} == given
+    for subcommand in FIT_FLAGS:
+        parser = _fit_parser(subcommand)
+        assert {a.dest: a.default for a in parser._actions if a.dest in given} == {
+            a.dest: given[a.dest] for a in parser._actions if a.dest in given}

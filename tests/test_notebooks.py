@@ -15,14 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import Analysis
+from rlscale.analysis import Analysis, markdown_table, write_table_k
+from rlscale.analysis.tables import TABLE_K_FILES
 from rlscale.laws import default_thresholds, make_sweep
 from rlscale.pipeline import COMPARISON_NOTEBOOK, FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 FIGURES = {name: [f"{name}.png", f"{name}.pdf"] for name in FIGURE_NOTEBOOKS if name.startswith("fig_")}
-FIGURES["tab_k_coefficients"] = ["tab_k_coefficients.csv", "tab_k_extrapolation.csv", "tab_k_coefficients.md"]
+FIGURES["tab_k_coefficients"] = list(TABLE_K_FILES)
 
 
 def _sweep() -> pd.DataFrame:
@@ -124,3 +125,12 @@ def test_explore_notebook_fits_a_given_table(saved, tmp_path):
                                               "deltas": [1e9, 1e11]})
     assert any(o.get("output_type") == "display_data" for c in executed.cells if c.cell_type == "code"
                for o in c.outputs)
+
+
+def test_table_k_is_written_by_the_library_the_notebook_calls(saved, tmp_path):
+    coefficients, extrapolation = write_table_k(Analysis.load(saved["dmc"]), tmp_path / "k")
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == sorted(TABLE_K_FILES)  # no temp file left
+    md = (tmp_path / "k" / "tab_k_coefficients.md").read_text()
+    assert md == ("## Fitted coefficients\n\n" + markdown_table(coefficients) + "\n\n## Extrapolation errors\n\n"
+                  + markdown_table(extrapolation) + "\n")
+    assert pd.read_csv(tmp_path / "k" / "tab_k_extrapolation.csv").shape[0] == len(extrapolation)

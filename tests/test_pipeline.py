@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from rlscale.analysis import Analysis
-from rlscale.cli import main
+from rlscale.cli import build_parser, main
 from rlscale.errors import RlscaleError
 from rlscale.pipeline import (
     COMPARISON_NOTEBOOK,
@@ -25,6 +26,7 @@ from rlscale.pipeline import (
     TRAIN_KINDS,
     load_params,
     notebook_context,
+    write_provenance,
 )
 from rlscale.runs import read_run_table, write_run_table
 
@@ -412,3 +414,49 @@ def test_a_notebook_whose_kernel_dies_is_one_line_and_publishes_nothing(tmp_path
                                            "run the step again$"):
         run_notebook("dies", {"x": 2}, "b/dies")
     assert not (tmp_path / "figures").exists()
+
+
+@pytest.mark.parametrize("step", ["hparams", "analysis"])
+def test_the_command_a_fit_step_prints_is_one_its_subcommand_takes(tmp_path, monkeypatch, capsys, step):
+    """`dj_loss: linear` (a choice of the frontier step) was printed as `fit hparams ... --dj-loss linear`, which the
+    parser refuses; options of the step's own are all there."""
+    _params(tmp_path, dj_loss="linear", hparam_average="arithmetic", j_lo=250, holdout=1, utd_range=[0.5, 4],
+            max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500}, baseline_utd=2, return_kind="train")
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", step, "gym"]) == 2  # no run table here: the step fails after printing its command
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("+ rlscale fit "))
+    args = build_parser().parse_args(shlex.split(line)[2:])
+    assert (args.fit_command, args.hparam_average, args.baseline_utd, args.return_kind) == (step, "arithmetic", 2,
+                                                                                         "train")
+    assert args.max_return == ["Pendulum-v1=0"] and args.min_return == ["Pendulum-v1=-1500"]
+    if step == "analysis":
+        assert (args.dj_loss, args.j_lo, args.holdout, args.utd_range) == ("linear", 250, 1, [0.5, 4])
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("config.json", "{not json", r"config.json is not an rlscale run config \(JSONDecodeError: "),
+    ("status.json", "[1, 2]", r"status.json: unreadable run status \("),
+    ("curve.parquet", "not parquet", r": unreadable run curve \("),
+])
+def test_an_unreadable_run_folder_file_stops_the_provenance_in_one_line(tmp_path, name, text, message):
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"settings": {}, "started": "2026-01-01T00:00:00+0000"}))
+    (run / "status.json").write_text(json.dumps({"status": "finished"}))
+    (run / name).write_text(text)
+    (tmp_path / "s.yaml").write_text("name: s\n")
+    with pytest.raises(RlscaleError, match=message) as caught:
+        write_provenance(tmp_path / "t.parquet", tmp_path / "runs", tmp_path / "s.yaml", [])
+    assert "\n" not in str(caught.value) and not (tmp_path / "t.provenance.json").exists()
+
+
+def test_a_repeated_key_in_params_yaml_is_an_error(tmp_path, monkeypatch, capsys):
+    """YAML alone keeps the last of two `n_bootstrap:` keys, silently: params.yaml is read as sweep files are."""
+    path = _params(tmp_path)
+    path.write_text(path.read_text().replace("  mini:\n", "  mini:\n    n_bootstrap: 7\n", 1))
+    with pytest.raises(RlscaleError, match=r"params.yaml: not valid YAML at line \d+, column \d+: repeated key "
+                                           r"'n_bootstrap' \(first at line \d+\)"):
+        load_params(path, "gym")
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", "hparams", "gym"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

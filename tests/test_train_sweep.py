@@ -114,7 +114,7 @@ def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
     (BASE + GRID + "hparams: x.csv\n", "unknown key(s) hparams for mode grid"),
     (BASE + "mode: fitted\n", "missing required key 'hparams'"),
     (BASE + GRID + "mode: random\n", "'mode' must be 'grid' or 'fitted'"),
-    (BASE + GRID + "utd: [1\n", "invalid YAML at line"),
+    (BASE + GRID + "utd: [1\n", "not valid YAML at line"),
     ("- just\n- a list\n", "must be a mapping"),
 ])
 def test_bad_sweep_file_is_one_line_error_and_writes_nothing(tmp_path, capsys, text, fragment):

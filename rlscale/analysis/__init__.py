@@ -25,7 +25,7 @@ from rlscale.analysis.steps import (
     return_scale,
     widened_utds,
 )
-from rlscale.analysis.tables import markdown_table
+from rlscale.analysis.tables import markdown_table, write_table_k
 
 __all__ = [
     "DEFAULT_J_LO",
@@ -53,4 +53,5 @@ __all__ = [
     "return_scale",
     "widened_utds",
     "write_csv",
+    "write_table_k",
 ]

@@ -65,9 +65,10 @@ from rlscale.laws.efficiency import ALL, DataEfficiency, outside_interval
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
 from rlscale.laws.normalize import check_range_envs, score_to_return
-from rlscale.laws.summary import MAX_CI_DECADES, NOT_FITTED, OK, SIGN_UNDETERMINED, Summary, text_column
+from rlscale.laws.summary import NOT_FITTED, OK, SIGN_UNDETERMINED, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
+from rlscale.options import DEFAULTS
 
 FORMAT = 2
 RUNS = ("fitted", "baseline")
@@ -155,20 +156,21 @@ class Analysis:
     """
 
     def __init__(
-        self, *, delta: float, benchmark: str | None = None, method: str = "rlscale",
-        thresholds: Sequence[float] | None = None, j_lo: float | None = None, n_bootstrap: int = 100,
-        seed: int | None = None, estimator: str = "bootstrap", variant: str = "shared", baseline_utd: float = 2.0,
-        holdout: int = 2, utds_to_predict: Sequence[float] | None = None,
+        self, *, delta: float, benchmark: str | None = None, method: str = DEFAULTS.method,
+        thresholds: Sequence[float] | None = None, j_lo: float | None = None, n_bootstrap: int = DEFAULTS.n_bootstrap,
+        seed: int | None = None, estimator: str = DEFAULTS.estimator, variant: str = DEFAULTS.variant,
+        baseline_utd: float = DEFAULTS.baseline_utd, holdout: int = DEFAULTS.holdout,
+        utds_to_predict: Sequence[float] | None = None,
         hparam_fit_range: Sequence[float] | None = None, utd_fit_range: Sequence[float] | None = None,
         utd_range: Sequence[float] | None = None, max_return: dict[str, float] | None = None,
         min_return: dict[str, float] | None = None, reset_every_updates: float | None = None,
-        max_ci_decades: float = MAX_CI_DECADES,
-        compare_estimators: Sequence[str] = ("point", "bootstrap", "mean_other"),
+        max_ci_decades: float = DEFAULTS.max_ci_decades,
+        compare_estimators: Sequence[str] = DEFAULTS.compare_estimators,
         crossing: str | None = None, hparam_average: str | None = None, unreached: str | None = None,
         separate_utds: str | None = None, dj_normalize: str | None = None, dj_loss: str | None = None,
         sigma_search: str | None = None, budget_points: str | None = None, max_return_preset: str | None = None,
         fitted_max_return_preset: str | None = None, batch_law: Mapping[str, Any] | None = None,
-        compute_unit: str = "flops", return_kind: str = "auto",
+        compute_unit: str = DEFAULTS.compute_unit, return_kind: str = DEFAULTS.return_kind,
     ) -> None:
         self.delta = delta
         self.benchmark = benchmark

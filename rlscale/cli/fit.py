@@ -21,6 +21,7 @@ from typing import Any
 
 from rlscale.errors import RlscaleError
 from rlscale.methods import METHOD_OPTIONS, METHODS, method_options
+from rlscale.options import DEFAULTS, FIT_FLAGS
 
 # the keys of rlscale.laws.hparams.ESTIMATORS, listed here so `--help` needs no heavy import (a test checks)
 ESTIMATOR_NAMES = ("bootstrap", "bootstrap_joint", "point", "mean_other", "quadratic", "bootstrap_quadratic")
@@ -46,19 +47,20 @@ def _add_common(p: argparse.ArgumentParser, n_bootstrap_help: str) -> None:
                    "e.g. Pendulum-v1=-1500 with --max-return Pendulum-v1=0)")
     p.add_argument("--reset-every-updates", type=float, metavar="N",
                    help="drop the post-reset dips of agents that reset every N gradient updates (BRO: 2.5e6)")
-    p.add_argument("--n-bootstrap", type=int, default=100, help=n_bootstrap_help)
-    p.add_argument("--max-ci-decades", type=float, default=2.0, metavar="K",
-                   help="a fit whose 95%% interval spans more than K decades is marked 'wide', not a law (default: 2)")
-    p.add_argument("--return-kind", choices=["auto", "train", "eval"], default="auto",
+    p.add_argument("--n-bootstrap", type=int, default=DEFAULTS.n_bootstrap, help=n_bootstrap_help)
+    p.add_argument("--max-ci-decades", type=float, default=DEFAULTS.max_ci_decades, metavar="K",
+                   help="a fit whose 95%% interval spans more than K decades is marked 'wide', not a law "
+                   f"(default: {DEFAULTS.max_ci_decades:g})")
+    p.add_argument("--return-kind", choices=["auto", "train", "eval"], default=DEFAULTS.return_kind,
                    help="the return the laws are fitted on: train (the training-episode return, the authors' Gym "
                    "metric; rlscale's train_return column), eval (deterministic evaluation episodes) or auto, the "
                    "table's own return column (rlscale's runs: eval; the authors' Gym tables: train) (default: "
-                   "auto; the one used is recorded in the output)")
+                   f"{DEFAULTS.return_kind}; the one used is recorded in the output)")
 
 
 def _add_method_options(p: argparse.ArgumentParser, names: Iterable[str]) -> None:
     """``--method`` and one flag per choice of the method that this step makes (rlscale.methods.METHOD_OPTIONS)."""
-    p.add_argument("--method", choices=METHODS, default="rlscale",
+    p.add_argument("--method", choices=METHODS, default=DEFAULTS.method,
                    help="bundle of analysis choices: rlscale's own (default) or paper, the authors' published "
                    "analysis code's; each flag below overrides one choice")
     for opt in METHOD_OPTIONS:
@@ -66,12 +68,6 @@ def _add_method_options(p: argparse.ArgumentParser, names: Iterable[str]) -> Non
             p.add_argument(f"--{opt.name.replace('_', '-')}", type=int if opt.choices is None else str,
                            choices=opt.choices, metavar="N" if opt.choices is None else None,
                            help=f"{opt.help} (rlscale: {opt.rlscale}, paper: {opt.paper})")
-
-
-#: the method's choices each subcommand makes
-_HPARAM_CHOICES = ("seed", "crossing", "hparam_average", "unreached", "separate_utds", "max_return_preset")
-_FRONTIER_CHOICES = ("seed", "crossing", "dj_normalize", "dj_loss", "sigma_search", "budget_points",
-                     "fitted_max_return_preset")
 
 
 def _given(args: argparse.Namespace) -> dict:
@@ -82,15 +78,16 @@ def _given(args: argparse.Namespace) -> dict:
 def _add_hparam_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--utds-to-predict", type=float, nargs="+", metavar="UTD",
                    help="utds to propose hyperparameters for (default: the utds in the table)")
-    p.add_argument("--estimator", default="bootstrap", choices=ESTIMATOR_NAMES,
-                   help="best-hyperparameter estimator (default: bootstrap, the paper's; quadratic and "
+    p.add_argument("--estimator", default=DEFAULTS.estimator, choices=ESTIMATOR_NAMES,
+                   help=f"best-hyperparameter estimator (default: {DEFAULTS.estimator}, the paper's; quadratic and "
                    "bootstrap_quadratic locate the optimum between grid points; point, mean_other and quadratic "
                    "read the all-seeds curves, so one seed per configuration is enough, the best (B, η) then "
                    "without intervals; see rlscale.laws.hparams.ESTIMATOR_HELP)")
-    p.add_argument("--variant", choices=["shared", "separate"], default="shared",
+    p.add_argument("--variant", choices=["shared", "separate"], default=DEFAULTS.variant,
                    help="law used for the proposals: one slope per benchmark (default) or per env")
-    p.add_argument("--baseline-utd", type=float, default=2.0,
-                   help="utd whose grid-best (B, η) is the constant baseline (default: 2, or the nearest)")
+    p.add_argument("--baseline-utd", type=float, default=DEFAULTS.baseline_utd,
+                   help=f"utd whose grid-best (B, η) is the constant baseline (default: {DEFAULTS.baseline_utd:g}, "
+                   "or the nearest)")
 
 
 def _add_frontier_options(p: argparse.ArgumentParser) -> None:
@@ -100,8 +97,8 @@ def _add_frontier_options(p: argparse.ArgumentParser) -> None:
                    help="return thresholds on the 0-1000 scale (default: 10 from --j-lo to 800, dense near 800)")
     p.add_argument("--j-lo", type=float, metavar="J",
                    help="lowest default threshold (default: 300 for gym, 200 for dmc, else 300)")
-    p.add_argument("--holdout", type=int, default=2, metavar="K",
-                   help="top thresholds left out of the laws in F and predicted (default: 2)")
+    p.add_argument("--holdout", type=int, default=DEFAULTS.holdout, metavar="K",
+                   help=f"top thresholds left out of the laws in F and predicted (default: {DEFAULTS.holdout})")
     p.add_argument("--utd-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="σ range of the frontier curves and of the σ* search (default: the table's utds, "
                    "widened 2x each side)")
@@ -120,18 +117,18 @@ def _register_analysis(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fitted", metavar="RUNS", help="runs at the proposed hyperparameters (one per (env, utd))")
     p.add_argument("--baseline", metavar="RUNS", help="runs at the constant baseline hyperparameters")
     p.add_argument("--metrics", metavar="PATH", help="also write the published numbers as JSON (a DVC metric)")
-    _add_common(p, "bootstrap resamples of the seeds (default: 100)")
+    _add_common(p, f"bootstrap resamples of the seeds (default: {DEFAULTS.n_bootstrap})")
     _add_frontier_options(p)
     _add_hparam_options(p)
     p.add_argument("--hparam-fit-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit B*, η* on utds in [LO, HI] only and predict the others (table k)")
     p.add_argument("--utd-fit-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit D_J on utds in [LO, HI] only and predict the others (table k)")
-    _add_method_options(p, [o.name for o in METHOD_OPTIONS])
+    _add_method_options(p, FIT_FLAGS["analysis"])
     p.add_argument("--batch-law", metavar="PATH",
                    help="JSON {\"exponent\": e, \"coef\": {ENV: c}, \"source\": \"...\"}: the B*(σ) law compute uses "
                    "instead of the grid's own (e.g. a published one)")
-    p.add_argument("--compute-unit", choices=["flops", "gradient_steps"], default="flops",
+    p.add_argument("--compute-unit", choices=["flops", "gradient_steps"], default=DEFAULTS.compute_unit,
                    help="compute as 10·N·B·σ·D FLOPs (default) or σ·D gradient steps (δ then in gradient steps per "
                    "env step)")
     p.set_defaults(handler=_run_analysis)
@@ -147,7 +144,7 @@ def _register_hparams(sub: argparse._SubParsersAction) -> None:
         "DIR/baseline_hparams.csv (the baseline at the σ of the proposals: a `mode: fitted` sweep trains either).",
     )
     p.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv, schema in rlscale.runs)")
-    _add_common(p, "bootstrap resamples of the seeds (default: 100)")
+    _add_common(p, f"bootstrap resamples of the seeds (default: {DEFAULTS.n_bootstrap})")
     p.add_argument("--thresholds", type=float, nargs="+", default=[800.0], metavar="J",
                    help="return thresholds on the 0-1000 scale; the highest one picks the hyperparameters "
                    "(default: 800)")
@@ -155,7 +152,7 @@ def _register_hparams(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validate-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit on utds in [LO, HI] only and report the relative errors of the held-out utds "
                    "(the paper: 1 8 for Gym), under the key 'extrapolation'")
-    _add_method_options(p, _HPARAM_CHOICES)
+    _add_method_options(p, FIT_FLAGS["hparams"])
     p.set_defaults(handler=_run_hparams)
 
 
@@ -170,8 +167,8 @@ def _register_frontier(sub: argparse._SubParsersAction) -> None:
         "DIR/frontier.json and DIR/frontier_curves.csv.",
     )
     p.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv, schema in rlscale.runs)")
-    _add_common(p, "bootstrap resamples of the seeds for the intervals of D_min, β, α (default: 100; 0: from "
-                "the Jacobian of the fit, one seed is then enough)")
+    _add_common(p, f"bootstrap resamples of the seeds for the intervals of D_min, β, α (default: "
+                f"{DEFAULTS.n_bootstrap}; 0: from the Jacobian of the fit, one seed is then enough)")
     _add_frontier_options(p)
     p.add_argument("--hparams", metavar="PATH",
                    help="hparams.json of 'rlscale fit hparams': B(σ) for compute is the mean over envs of its "
@@ -180,7 +177,7 @@ def _register_frontier(sub: argparse._SubParsersAction) -> None:
                    help="which batch-size laws of --hparams to use (default: shared)")
     p.add_argument("--validate-utd-range", type=float, nargs=2, metavar=("LO", "HI"),
                    help="also fit D_J on utds in [LO, HI] only and report the relative errors at the other utds")
-    _add_method_options(p, _FRONTIER_CHOICES)
+    _add_method_options(p, FIT_FLAGS["frontier"])
     p.set_defaults(handler=_run_frontier)
 
 

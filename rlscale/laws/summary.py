@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from rlscale.options import DEFAULTS
+
 OK = "ok"
 EXACT = "exact"
 AT_BOUND = "at_bound"
@@ -31,7 +33,7 @@ WIDE = "wide"
 NOT_FITTED = "not_fitted"
 
 #: default for ``max_ci_decades``: a 95% interval wider than two decades does not pin a law down
-MAX_CI_DECADES = 2.0
+MAX_CI_DECADES = DEFAULTS.max_ci_decades
 #: the significance level at which a fit is judged (95% intervals), whatever level a table is later shown at
 JUDGE_ALPHA = 0.05
 #: how a law whose exponent's 95% interval spans 0 is described: it is a law (its value is determined), but not the

@@ -234,6 +234,10 @@ class RunDir:
     def log_path(self) -> Path:
         return self.path / LOG
 
+    @property
+    def status_path(self) -> Path:
+        return self.path / STATUS
+
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
 
@@ -276,15 +280,29 @@ class RunDir:
 
     # ----------------------------------------------------------------- config.json
     def read_config(self) -> RunConfig | None:
+        record = self.read_record()
+        if record is None:
+            return None
+        path = self.path / CONFIG
+        try:
+            settings = record["settings"]
+        except KeyError as exc:
+            raise RlscaleError(f"{path} is not an rlscale run config ({type(exc).__name__}: {exc})") from exc
+        return RunConfig.from_dict(settings, source=str(path))
+
+    def read_record(self) -> dict[str, Any] | None:
+        """The whole ``config.json``: the settings and what the run was trained with (versions, git commit, device,
+        start time); None where there is none yet."""
         path = self.path / CONFIG
         try:
             record = json.loads(path.read_text())
-            settings = record["settings"]
+            if not isinstance(record, dict):
+                raise TypeError(f"a JSON {type(record).__name__}, not an object")
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise RlscaleError(f"{path} is not an rlscale run config ({type(exc).__name__}: {exc})") from exc
-        return RunConfig.from_dict(settings, source=str(path))
+        return record
 
     def write_config(self, record: dict[str, Any]) -> None:
         io.write_json(self.path / CONFIG, record)
@@ -313,10 +331,10 @@ class RunDir:
         if rows:
             io.write_table(self.path / CURVE, validate_run_table(pd.DataFrame(rows), source=str(self.path)))
 
-    def read_curve(self) -> Any:
+    def read_curve(self, columns: Sequence[str] | None = None) -> Any:
         import pandas as pd
 
-        return pd.read_parquet(self.path / CURVE)
+        return pd.read_parquet(self.path / CURVE, columns=None if columns is None else list(columns))
 
     @property
     def has_curve(self) -> bool:

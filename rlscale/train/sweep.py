@@ -134,46 +134,9 @@ class Sweep:
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
     """Read and validate a sweep YAML file; every problem is one :class:`RlscaleError` line."""
-    import yaml
-
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise RlscaleError(f"{path}: cannot read sweep file ({exc.strerror})") from exc
-    try:
-        doc = yaml.load(text, Loader=_unique_key_loader())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RlscaleError(f"{path}: invalid YAML{where}: {problem}") from exc
+    doc = io.read_yaml(path, "sweep file")
     return parse_sweep(doc, source=str(path), base_dir=path.parent, default_name=path.stem)
-
-
-def _unique_key_loader() -> type:
-    """A safe YAML loader that refuses a key repeated in one mapping, at any depth: plain YAML keeps the last
-    value silently, so a second ``env_steps:`` further down a file would override the first unseen."""
-    import yaml
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor`` merges; its keys may be overridden
-                    continue
-                key = self.construct_object(key_node, deep=deep)
-                try:
-                    first = seen.get(key)
-                except TypeError:  # an unhashable key: SafeLoader's own error names it
-                    continue
-                if first is not None:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"repeated key {key!r} (first at line {first + 1})", key_node.start_mark)
-                seen[key] = key_node.start_mark.line
-            return super().construct_mapping(node, deep=deep)
-
-    return UniqueKeyLoader
 
 
 def parse_sweep(doc: Any, *, source: str = "sweep", base_dir: Path = Path("."), default_name: str = "sweep") -> Sweep:
