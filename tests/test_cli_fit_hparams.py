@@ -191,6 +191,8 @@ def test_the_readme_example_runs_on_the_embedded_data(tmp_path, capsys):
     argv = [str(ROOT / a) if a.startswith("data/") else a for a in argv]
     assert main(argv) == 0, capsys.readouterr().err
     assert (tmp_path / "fit" / "proposed_hparams.csv").is_file()
+    err = capsys.readouterr().err  # laws of undetermined direction are said here as `fit analysis` says them
+    assert "rlscale: warning: B*(σ) of InvertedPendulum-v4, Pendulum-v1: a law, but its exponent's 95% interval" in err
 
 
 def test_parse_max_and_min_return_accept_pairs_and_name_the_flag_on_bad_syntax():

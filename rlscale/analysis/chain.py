@@ -65,7 +65,7 @@ from rlscale.laws.efficiency import ALL, DataEfficiency, outside_interval
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
 from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
 from rlscale.laws.normalize import check_range_envs, score_to_return
-from rlscale.laws.summary import NOT_FITTED, OK, SIGN_UNDETERMINED, Summary, text_column
+from rlscale.laws.summary import NOT_FITTED, OK, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
 from rlscale.options import DEFAULTS
@@ -429,15 +429,7 @@ class Analysis:
         """One line per fit that is not a law, optimum that is a bound, or held-out point without a law."""
         lines = []
         if self.hparams_ is not None:
-            laws = self.hparams_.laws.table()
-            laws = laws[(laws["variant"] == self.hparams_.laws.variant) & (laws["parameter"] == "exponent")]
-            lines += [f"{_LAW_NAME[r.hparam].split(' =')[0]} of {r.group} is not a law ({r.status}): {r.reason}"
-                      for r in laws.itertuples(index=False) if r.status != OK]
-            flat = laws[(laws["status"] == OK) & (laws["lower"] < 0) & (laws["upper"] > 0)]
-            for (hparam, lower, upper), rows in flat.groupby(["hparam", "lower", "upper"], sort=False):
-                name = _LAW_NAME[hparam].split(" =")[0]
-                lines.append(f"{name} of {', '.join(rows['group'])}: {SIGN_UNDETERMINED} [{lower:.3g}, {upper:.3g}] "
-                             "includes 0, so the data do not tell whether it rises or falls with σ")
+            lines += self.hparams_.laws.problems()
         for runs, fit in self.frontier_fits().items():
             lines += [f"{runs} runs: {line}" for line in fit.problems()]
         return lines

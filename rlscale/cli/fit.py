@@ -368,10 +368,7 @@ def _run_hparams(args: argparse.Namespace) -> int:
                           max_ci_decades=args.max_ci_decades, strict=opts["crossing"] == "strict",
                           average=opts["hparam_average"], unreached=opts["unreached"],
                           separate_utds=opts["separate_utds"], provenance=provenance)
-    table = fit.laws.table()
-    lines += [f"{r.hparam} law of {r.group} ({r.variant} slope) is not a law ({r.status}): {r.reason}"
-              for r in table[table["parameter"] == "exponent"].itertuples() if r.status != "ok"]
-    _print_all(lines)
+    _print_all(lines + fit.laws.problems())
     out_dir = Path(args.output_dir)
     io.write_json(out_dir / "hparams.json", json_ready({**fit.to_dict(), **_returns_used(args, runs)}))
     write_csv(out_dir / "proposed_hparams.csv", fit.proposed)

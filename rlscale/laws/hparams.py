@@ -17,11 +17,13 @@ import pandas as pd
 
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.powerlaw import PowerLaw
-from rlscale.laws.summary import MAX_CI_DECADES, OK, Summary, check_alpha
+from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, check_alpha
 from rlscale.laws.thresholds import ThresholdCrossings
 
 TASK_COLUMNS = ("benchmark", "env", "algo", "utd")
 HPARAMS = ("batch_size", "learning_rate")
+#: how each law is named in what is printed
+LAW_NAMES = {"batch_size": "B*(σ)", "learning_rate": "η*(σ)"}
 
 AVERAGES = ("log", "arithmetic")
 UNREACHED = ("drop", "first")
@@ -591,12 +593,24 @@ class HyperparamLaws:
             out[h][v].update(law_terms(law))
         return out
 
+    def problems(self) -> list[str]:
+        """One line per law (of the variant :meth:`propose` uses) that is not a law, and per law whose exponent's 95%
+        interval includes 0 (one line for the tasks that share it): what the summary notes, ``fit hparams`` prints
+        and an analysis records."""
+        laws = self.table()
+        laws = laws[(laws["variant"] == self.variant) & (laws["parameter"] == "exponent")]
+        lines = [f"{LAW_NAMES[r.hparam]} of {r.group} is not a law ({r.status}): {r.reason}"
+                 for r in laws.itertuples(index=False) if r.status != OK]
+        flat = laws[(laws["status"] == OK) & (laws["lower"] < 0) & (laws["upper"] > 0)]
+        for (hparam, lower, upper), rows in flat.groupby(["hparam", "lower", "upper"], sort=False):
+            lines.append(f"{LAW_NAMES[hparam]} of {', '.join(rows['group'])}: {SIGN_UNDETERMINED} [{lower:.3g}, "
+                         f"{upper:.3g}] includes 0, so the data do not tell whether it rises or falls with σ")
+        return lines
+
     def summary(self, alpha: float = 0.05) -> Summary:
         table = self.table(alpha)
         table = table[table["variant"] == self.variant].drop(columns=["variant", "status", "reason"])
-        notes = [f"{r.hparam} of {r.group} ({r.variant}): not a law ({r.status}): {r.reason}"
-                 for r in self.table(alpha).drop_duplicates(["hparam", "variant", "group"]).itertuples()
-                 if r.status != OK]
+        notes = self.problems()
         law = next(iter(self.laws_["batch_size"][self.variant].values()))
         return Summary(f"Hyperparameter laws B*(σ), η*(σ) = coef · σ^exponent ({self.variant} slope)",
                        [("envs", len(self.envs_)), ("points per law", law.n_obs_), ("residual dof", law.df_resid_),
