@@ -444,6 +444,21 @@ def test_extrapolating_a_law_of_undetermined_direction_is_flagged_as_the_claims_
     assert far["sign_undetermined"].dtype == bool
 
 
+def test_b_and_eta_predictions_say_how_many_of_their_optima_are_grid_edge_bounds(saved):
+    loaded = Analysis.load(saved[2])
+    best = loaded.hparams_.best.best_
+    best["batch_size_at_edge"], best["learning_rate_at_edge"] = True, False  # every B* optimum a bound
+    with pytest.warns(RlscaleWarning, match=r"B\*/η\* of 2 \(hparam, env\) pair\(s\) rest mostly on optima at the "
+                                            r"grid's edge \(first: B\*\(σ\) of env-a, 100% of its points\)"):
+        table = loaded.predict([2.0])
+    share = table.dropna(subset=["at_grid_edge"]).set_index(["quantity", "env"])["at_grid_edge"]
+    assert share.to_dict() == {("batch_size", "env-a"): 1.0, ("learning_rate", "env-a"): 0.0,
+                               ("batch_size", "env-b"): 1.0, ("learning_rate", "env-b"): 0.0}
+    assert table.loc[table["quantity"] == "data_to_threshold", "at_grid_edge"].isna().all()
+    best.loc[best["env"] == "env-a", "batch_size_at_edge"] = False  # a shared slope counts every task's optima
+    assert loaded.predict([2.0]).set_index(["quantity", "env"]).loc[("batch_size", "env-b"), "at_grid_edge"] == 0.5
+
+
 def test_a_prediction_outside_its_own_interval_gets_a_column_and_one_warning(saved):
     a = saved[1]
     eff = a.fitted_.per_env

@@ -63,7 +63,15 @@ from rlscale.analysis.steps import (
 from rlscale.errors import RlscaleError, RlscaleWarning, TooFewSeeds
 from rlscale.laws.efficiency import ALL, DataEfficiency, outside_interval
 from rlscale.laws.frontier import COMPUTE_UNITS, QUANTITIES, BatchSizeLaw, ComputeFrontier
-from rlscale.laws.hparams import ESTIMATORS, HPARAMS, BestHyperparams, HyperparamLaws, check_estimator, law_terms
+from rlscale.laws.hparams import (
+    ESTIMATORS,
+    HPARAMS,
+    LAW_NAMES,
+    BestHyperparams,
+    HyperparamLaws,
+    check_estimator,
+    law_terms,
+)
 from rlscale.laws.normalize import check_range_envs, score_to_return
 from rlscale.laws.summary import NOT_FITTED, OK, Summary, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
@@ -79,7 +87,7 @@ _D_J = "D_J(σ) = D_min + (β/σ)^α"
 #: the columns of :meth:`Analysis.predict`: quantity is batch_size, learning_rate, data_to_threshold (D_J at utd) or
 #: utd_optimal, data_optimal, compute_optimal (σ*, D*, C* at budget)
 PREDICTION_COLUMNS = ("quantity", "env", "utd", "threshold", "env_return", "budget", "estimate", "lower", "upper",
-                      "df_resid", "status", "extrapolated", "sign_undetermined", "outside_interval")
+                      "df_resid", "status", "extrapolated", "sign_undetermined", "at_grid_edge", "outside_interval")
 #: what the baseline's source says: its pooled D_J is normalised by the fitted runs' per-task medians, so the two
 #: compare task by task (as data_ratio does) rather than each on its own median task's scale
 _ON_FITTED_SCALE = "; pooled D_J on the fitted runs' per-task scale (their median crossings)"
@@ -474,12 +482,24 @@ class Analysis:
         Only rows whose ``status`` is ``ok`` come from a law; ``extrapolated`` marks a σ or F outside the values
         the law was fitted on; ``sign_undetermined`` a law whose exponent's interval includes 0, so the data do not
         give its direction (the claims call such a law not shown, the figures draw it over its data only): an
-        extrapolated row of one is said once in a warning; ``outside_interval`` an estimate outside its own
-        interval (a percentile bootstrap interval can lean away from the point fit), said once in a warning.
+        extrapolated row of one is said once in a warning; ``at_grid_edge`` (B*, η* rows) the share of the optima
+        behind the law (every task's, for a shared slope) that are the smallest or largest value the grid tried,
+        bounds more than measurements, said in a warning where they are most of them; ``outside_interval`` an
+        estimate outside its own interval (a percentile bootstrap interval can lean away from the point fit), said
+        once in a warning.
         """
         frames = []
         if len(utds) and self.hparams_ is not None:
             table = self.hparams_.laws.predict_interval(utds, alpha=alpha)
+            table["at_grid_edge"] = [self._edge_share(r.hparam, r.env) for r in table.itertuples(index=False)]
+            mostly = table[table["at_grid_edge"] > 0.5].drop_duplicates(["hparam", "env"])
+            if len(mostly):
+                first = mostly.iloc[0]
+                warnings.warn(f"B*/η* of {len(mostly)} (hparam, env) pair(s) rest mostly on optima at the grid's "
+                              f"edge (first: {LAW_NAMES[first['hparam']]} of {first['env']}, "
+                              f"{first['at_grid_edge']:.0%} of its points): the best values may lie beyond the grid, "
+                              "so the law bounds them more than it measures them (column at_grid_edge)",
+                              RlscaleWarning, stacklevel=2)
             frames.append(table.rename(columns={"hparam": "quantity"}))
         fit = self.frontier_fit(runs)
         if fit is not None and len(utds):
@@ -513,6 +533,14 @@ class Analysis:
                           "spread, not as centred on the estimate",
                           RlscaleWarning, stacklevel=2)
         return out.reindex(columns=PREDICTION_COLUMNS)
+
+    def _edge_share(self, hparam: str, env: str) -> float:
+        """The share of the optima behind ``env``'s law of ``hparam`` that sit at the grid's edge: the task's own,
+        or every task's for a shared slope (they set its exponent)."""
+        best, laws = self.hparams_.best.best_, self.hparams_.laws
+        envs = laws.law(hparam, env).groups_ if laws.variant == "shared" else [env]
+        used = best[best["env"].isin(envs) & np.isfinite(best[hparam].to_numpy(dtype=float))]
+        return float(used[f"{hparam}_at_edge"].astype(bool).mean()) if len(used) else np.nan
 
     def extrapolation(self) -> pd.DataFrame:
         """Table k (extrapolation): every held-out point, its prediction and |pred − actual| / actual, or
