@@ -181,10 +181,14 @@ def validate_run_table(df: pd.DataFrame, *, min_seeds: int = 1, source: str = "r
         if few.any():
             first = out.loc[few.idxmax()]
             n_cfg = out.loc[few, list(CONFIG_COLUMNS)].drop_duplicates().shape[0]
+            labels = {c: sorted(out[c].astype(str).unique()) for c in ("benchmark", "algo")}
+            mixed = "; ".join(f"{c}s {', '.join(v)}" for c, v in labels.items() if len(v) > 1)
             raise TooFewSeeds(
                 f"{source}: {n_cfg} configuration(s) have fewer than {min_seeds} seeds, which the "
                 f"bootstrap over seeds needs; first: {_describe(first, CONFIG_COLUMNS)} with "
                 f"{int(seeds[few.idxmax()])} seed(s) ({_rows(out.index[few])})"
+                + (f"; the table mixes {mixed}: a run labelled with another's is a configuration of its own"
+                   if mixed else "")
             )
 
     return out.sort_values(list(ROW_KEY), kind="stable").reset_index(drop=True)

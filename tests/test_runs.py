@@ -78,8 +78,17 @@ def test_infinite_return_is_rejected(run_table):
 def test_single_seed_rejected_when_bootstrap_needs_several(run_table):
     one_seed = run_table[run_table["seed"] == 0]
     validate_run_table(one_seed)
-    with pytest.raises(RunTableError, match="4 configuration.*fewer than 2 seeds.*1 seed"):
+    with pytest.raises(RunTableError, match="4 configuration.*fewer than 2 seeds.*1 seed") as raised:
         validate_run_table(one_seed, min_seeds=2)
+    assert "mixes" not in str(raised.value)
+
+
+def test_a_run_with_another_agents_label_is_named_as_the_likely_cause_of_a_lone_seed(run_table):
+    first = (run_table["utd"] == 1.0) & (run_table["batch_size"] == 128) & (run_table["seed"] == 0)  # one run
+    mislabelled = run_table.assign(algo=run_table["algo"].astype(str).where(~first, "bro"))
+    with pytest.raises(RunTableError, match=r"1 configuration\(s\) have fewer than 2 seeds.*; the table mixes algos "
+                                            r"bro, sac: a run labelled with another's is a configuration of its own$"):
+        validate_run_table(mislabelled, min_seeds=2)
 
 
 def test_empty_table_and_non_dataframe_are_rejected(run_table):
