@@ -447,7 +447,7 @@ def import_csv(
     if wide:
         frame = _melt_seeds(frame, seed_columns, source)
     frame = _seeds_from_names(_apply_constants(frame, constants), source)
-    frame = _keep_last(frame, source) if keep_last else frame
+    frame = _keep_last(frame, source, keep_last)
     return finish_run_table(_read_as(frame, metric, source), benchmark=benchmark, algo=algo,
                             critic_params=critic_params, source=source)
 
@@ -473,11 +473,17 @@ def _seeds_from_names(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return _number_seeds(frame.drop(columns="seed").assign(_seed_name=names), "_seed_name")
 
 
-def _keep_last(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Of rows repeating one run's env step, the last (what a resumed logger wrote after its restart)."""
+def _keep_last(frame: pd.DataFrame, source: str, keep_last: bool) -> pd.DataFrame:
+    """Of rows repeating one run's env step, the last (what a resumed logger wrote after its restart) with
+    ``keep_last``; without it such rows are an error that names the way out."""
     # benchmark and algo, where absent, are filled later from the env and the options: one value per env, so the
     # columns present tell runs apart (a required one missing is refused by the run-table check after this)
     repeated = frame.duplicated([c for c in ROW_KEY if c in frame.columns], keep="last")
+    if repeated.any() and not keep_last:
+        at = f" (first: env step {frame.loc[repeated, 'env_step'].iloc[0]:g})" if "env_step" in frame.columns else ""
+        raise RlscaleError(f"{source}: {int(repeated.sum())} row(s) repeat an env step of their run{at}, as a logger "
+                           "resumed from a checkpoint writes; "
+                           "keep_last=True keeps the last of each", params=("keep_last",))
     if repeated.any():
         warnings.warn(f"{source}: {int(repeated.sum())} row(s) repeat an env step of their run (a resumed logger); "
                       "the last of each is kept", RlscaleWarning, stacklevel=3)

@@ -330,7 +330,15 @@ def test_a_resumed_loggers_repeated_steps_keep_the_last_row_when_asked(tmp_path,
     out = tmp_path / "r.parquet"
     args = ["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--metric", "eval_return"]
     assert main(args) == 2
-    assert "duplicate rows for the same run and env_step" in capsys.readouterr().err and not out.exists()
+    assert capsys.readouterr().err == (  # the way out named, as the command line spells it
+        f"rlscale: error: curves csv {tmp_path / 'c.csv'}: 2 row(s) repeat an env step of their run (first: env "
+        "step 2000), as a logger resumed from a checkpoint writes; --keep-last keeps the last of each\n"
+    ) and not out.exists()
+    from rlscale.errors import RlscaleError
+    from rlscale.importers import import_csv
+
+    with pytest.raises(RlscaleError, match="; keep_last=True keeps the last of each$"):  # and as Python spells it
+        import_csv(tmp_path / "c.csv", metric="eval_return")
     assert main([*args, "--keep-last"]) == 0
     assert "2 row(s) repeat an env step of their run (a resumed logger); the last of each is kept" in (
         capsys.readouterr().err)
