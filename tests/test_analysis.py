@@ -17,7 +17,14 @@ import pytest
 from rlscale.analysis import Analysis, json_ready, load_runs, nearest_grid_runs, optimum_for_deltas
 from rlscale.cli import main
 from rlscale.errors import RlscaleError, RlscaleWarning
-from rlscale.laws import BestHyperparams, HyperparamLaws, ThresholdCrossings, default_thresholds, make_sweep
+from rlscale.laws import (
+    BatchSizeLaw,
+    BestHyperparams,
+    HyperparamLaws,
+    ThresholdCrossings,
+    default_thresholds,
+    make_sweep,
+)
 from rlscale.plots import budget_extrapolation, data_efficiency, figure1, hparam_laws
 
 THRESHOLDS = [float(t) for t in default_thresholds(300.0, 800.0, 8)]
@@ -324,6 +331,16 @@ def test_predict_with_nothing_to_predict_or_a_bad_value_is_one_line(saved, capsy
     assert main(["fit", "predict", saved[2], *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_an_hparams_json_given_as_the_batch_law_prices_compute_with_its_laws(saved, tables, tmp_path):
+    """`fit analysis --batch-law` took only a published law's numbers, and refused the hparams.json `fit hparams`
+    writes ('lacks exponent')."""
+    a = saved[0]
+    doc = {**a.hparams_.laws.to_dict(), "variant": a.hparams_.laws.variant}  # hparams.json's laws and variant
+    b = Analysis(**{**OPTIONS, "n_bootstrap": 5}, batch_law=doc).fit(tables["grid"], fitted=tables["fitted"])
+    assert b.fitted_.batch.terms == BatchSizeLaw.from_laws(a.hparams_.laws).terms
+    assert b.fitted_.batch.source == "batch_law (an hparams.json)"
 
 
 def test_fitted_runs_of_two_network_sizes_in_one_task_are_said_since_compute_prices_one(tables, tmp_path):

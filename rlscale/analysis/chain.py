@@ -406,11 +406,15 @@ class Analysis:
             return None  # compute counts gradient steps: B does not enter it
         if self.batch_law is not None:
             law = dict(self.batch_law)
+            if "batch_size" in law:  # a fit's hparams.json: its B*(σ) laws, of the variant it proposed with
+                return BatchSizeLaw.from_hparams(law, envs=envs, variant=str(law.get("variant", "shared")),
+                                                 source="batch_law (an hparams.json)")
             try:
                 return BatchSizeLaw.from_shared(law["exponent"], law["coef"], envs=envs,
                                                 source=str(law.get("source", "batch_law (given)")))
             except KeyError as exc:
-                raise RlscaleError(f"batch_law needs 'exponent' and 'coef' ({{env: coef}}), lacks {exc}") from None
+                raise RlscaleError(f"batch_law needs 'exponent' and 'coef' ({{env: coef}}), or the 'batch_size' laws "
+                                   f"of an hparams.json, lacks {exc}") from None
         if self.hparams_ is None:
             return None
         laws = self.hparams_.laws

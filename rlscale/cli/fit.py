@@ -126,8 +126,8 @@ def _register_analysis(sub: argparse._SubParsersAction) -> None:
                    help="also fit D_J on utds in [LO, HI] only and predict the others (table k)")
     _add_method_options(p, FIT_FLAGS["analysis"])
     p.add_argument("--batch-law", metavar="PATH",
-                   help="JSON {\"exponent\": e, \"coef\": {ENV: c}, \"source\": \"...\"}: the B*(σ) law compute uses "
-                   "instead of the grid's own (e.g. a published one)")
+                   help="JSON {\"exponent\": e, \"coef\": {ENV: c}, \"source\": \"...\"}, or an hparams.json of fit "
+                   "hparams: the B*(σ) law compute uses instead of the grid's own (e.g. a published one)")
     p.add_argument("--compute-unit", choices=["flops", "gradient_steps"], default=DEFAULTS.compute_unit,
                    help="compute as 10·N·B·σ·D FLOPs (default) or σ·D gradient steps (δ then in gradient steps per "
                    "env step)")
