@@ -208,3 +208,14 @@ def test_nan_points_are_left_out_and_a_prediction_needs_positive_x():
             law.predict(bad)
     with pytest.raises(RlscaleError, match="x must be numbers"):
         law.predict_interval(["σ=2"])
+
+
+def test_a_shared_slope_summary_says_why_a_groups_points_are_fewer_than_the_residual_dof():
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    noise = np.array([1.0, 1.03, 0.97, 1.02, 0.99])
+    two = PowerLaw().fit(np.tile(x, 2), np.concatenate([100 * x**-0.3 * noise, 50 * x**-0.3 * noise[::-1]]),
+                         ["a"] * 5 + ["b"] * 5)
+    table = two.table()
+    assert (table["n_obs"] == 5).all() and (table["df_resid"] == 7).all()  # 10 points - 2 intercepts - 1 slope
+    assert "n_obs counts a group's own points, df_resid is the one pooled fit's" in str(two.summary())
+    assert "df_resid is the one pooled fit's" not in str(PowerLaw().fit(x, 100 * x**-0.3 * noise).summary())

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError, RlscaleWarning
-from rlscale.laws.powerlaw import PowerLaw
+from rlscale.laws.powerlaw import SHARED_DOF_NOTE, PowerLaw
 from rlscale.laws.summary import MAX_CI_DECADES, OK, SIGN_UNDETERMINED, Summary, check_alpha
 from rlscale.laws.thresholds import ThresholdCrossings
 
@@ -610,7 +610,7 @@ class HyperparamLaws:
     def summary(self, alpha: float = 0.05) -> Summary:
         table = self.table(alpha)
         table = table[table["variant"] == self.variant].drop(columns=["variant", "status", "reason"])
-        notes = self.problems()
+        notes = self.problems() + ([SHARED_DOF_NOTE] if self.variant == "shared" and len(self.envs_) > 1 else [])
         law = next(iter(self.laws_["batch_size"][self.variant].values()))
         return Summary(f"Hyperparameter laws B*(σ), η*(σ) = coef · σ^exponent ({self.variant} slope)",
                        [("envs", len(self.envs_)), ("points per law", law.n_obs_), ("residual dof", law.df_resid_),

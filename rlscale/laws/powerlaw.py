@@ -242,8 +242,9 @@ class PowerLaw:
         kind = "shared slope" if self.shared_slope else "separate slopes"
         table = self.table(alpha).drop(columns=["status", "reason"])
         notes = [f"{r.group}: not a law ({r.status}): {r.reason}" for r in self.terms_.itertuples() if r.status != OK]
-        if self.shared_slope:
-            notes.append("std_err of coef is that of log coef; intervals from Student's t on the residual dof")
+        notes.append("std_err of coef is that of log coef; intervals from Student's t on the residual dof")
+        if self.shared_slope and len(self.terms_) > 1:
+            notes.append(SHARED_DOF_NOTE)
         return Summary(f"Power law y = coef · x^exponent ({kind})",
                        [("groups", len(self.terms_)), ("points", self.n_obs_), ("residual dof", self.df_resid_),
                         ("interval", f"{100 * (1 - alpha):g}%")], [("", table)], notes)
@@ -257,6 +258,11 @@ class PowerLaw:
         return (f"<PowerLaw y = coef·x^exponent, {kind}: {len(self.terms_)} group(s), {self.n_obs_} points, "
                 f"{self.df_resid_} residual dof, exponent {', '.join(f'{e:+.3g}' for e in exps)}; "
                 f"{laws}/{len(self.terms_)} ok>")
+
+
+#: why a shared-slope table shows a group's n_obs below its df_resid
+SHARED_DOF_NOTE = ("shared slope: n_obs counts a group's own points, df_resid is the one pooled fit's (every group's "
+                   "points less one intercept per group and the slope)")
 
 
 def _cov(res) -> np.ndarray:
