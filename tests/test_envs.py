@@ -25,7 +25,8 @@ def test_env_has_unit_actions_float32_obs_and_steps(name):
 @pytest.mark.parametrize("backend", PARALLEL_BACKENDS)
 def test_a_parallel_only_backend_refuses_a_single_env_and_names_pql(backend):
     assert parse_env_name(f"{backend}:task") == (backend, "task")
-    with pytest.raises(RlscaleError, match=f"{backend}:task exists only as parallel environments.*--algo pql"):
+    with pytest.raises(RlscaleError, match=f"{backend}:task exists only as parallel environments: train it with "
+                                           "algo=pql"):
         make_env(f"{backend}:task")
 
 def test_gym_mujoco_records_versions():

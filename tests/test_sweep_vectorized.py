@@ -50,7 +50,7 @@ def test_runs_are_grouped_by_every_setting_but_seed_lr_and_batch_size_and_chunke
     assert sorted(s.name for j in items for s in j.runs) == sorted(s.name for s in sweep.runs)
     single, _ = vector_jobs(sweep, sweep.runs[:1], tmp_path / "out", max_members=4)
     assert single == [sweep.runs[0]]  # a group of one is an ordinary run
-    with pytest.raises(RlscaleError, match="max-members"):
+    with pytest.raises(RlscaleError, match="max_members= must be >= 1, got 0"):
         vector_jobs(sweep, sweep.runs, tmp_path / "out", max_members=0)
 
 
