@@ -189,6 +189,9 @@ def test_summary_and_repr_read_well():
     text = fit.summary().as_text()
     assert "D_min" in text and "α" in text and "laws: 2" in text
     assert "2 fits, 2 laws" in repr(fit) and "<table" in fit.summary()._repr_html_()
+    assert "pooled over tasks: D_J and D_min are in normalised env steps" in text  # no one task's env steps
+    per_env = DataEfficiency(normalize=False).fit(_crossings()).summary().as_text()
+    assert "normalised env steps" not in per_env
 
 
 def test_stacked_fits_give_exactly_the_fits_made_one_at_a_time(rng):

@@ -899,7 +899,7 @@ class DataEfficiency:
         return Summary(f"Data efficiency D_J(σ) = D_min + (β/σ)^α ({kind})",
                        [("fits", len(self.params_)), ("laws", int((self.params_["status"] == OK).sum())),
                         ("interval", f"{100 * (1 - alpha):g}% ({self.ci_method_})")], [("", wide)],
-                       self.problems())
+                       self.problems() + ([_POOLED_UNITS] if self.normalize else []))
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):
@@ -919,6 +919,12 @@ _BOUND_REASONS = {
     ("log_d_min", "lower"): "D_min reached its lower bound (1e-4 of the smallest crossing): no floor in the data",
     ("log_d_min", "upper"): "D_min reached its upper bound (the largest crossing)",
 }
+
+
+#: what a pooled fit's D_J and D_min are measured in (see :meth:`DataEfficiency.predict`)
+_POOLED_UNITS = ("pooled over tasks: D_J and D_min are in normalised env steps, the mean over tasks of each task's "
+                 "crossing over its median crossing, times the median over tasks of those medians (a median task's "
+                 "scale; a task's own env steps are its per-env fit's)")
 
 
 def _covariance(res, n: int) -> dict[str, float]:
