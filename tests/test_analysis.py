@@ -322,6 +322,15 @@ def test_predict_answers_at_new_utds_and_budgets_with_the_laws_intervals_and_ver
     assert lines[-1].startswith("rlscale: warning: rows whose status is not 'ok' are not laws")
 
 
+def test_fit_summary_prints_a_saved_analysis_laws_as_the_notebook_shows_them(saved, tmp_path, capsys):
+    """`fit analysis` prints only what it wrote: the laws themselves had to be read out of JSON."""
+    assert main(["fit", "summary", saved[2]]) == 0
+    assert capsys.readouterr().out == saved[1].summary().as_text() + "\n"
+    assert main(["fit", "summary", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlscale: error: ") and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(("args", "message"), [
     ([], "give --utd SIGMA ... and/or --budget F"),
     (["--utd", "-1"], "must be positive numbers, got -1"),

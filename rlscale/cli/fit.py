@@ -203,8 +203,21 @@ def _register_predict(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_predict)
 
 
+def _register_summary(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "summary",
+        help="every law of a saved analysis with its interval, residual dof and verdict, as text",
+        description="Prints the summary of an analysis saved by 'rlscale fit analysis' (what Analysis.summary() shows "
+        "in a notebook): every fitted law with its interval, residual dof and verdict, the held-out points' errors "
+        "and one line per fit that is not a law.",
+    )
+    p.add_argument("analysis", metavar="DIR", help="folder of a saved analysis ('rlscale fit analysis -o DIR')")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the intervals (default: 0.05)")
+    p.set_defaults(handler=_run_summary)
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _register_analysis, _register_hparams, _register_frontier, _register_predict)
+    _register_analysis, _register_hparams, _register_frontier, _register_predict, _register_summary)
 
 
 def parse_max_return(items: Iterable[str], flag: str = "--max-return", positive: bool = True) -> dict[str, float]:
@@ -414,6 +427,13 @@ def _run_frontier(args: argparse.Namespace) -> int:
     laws = int((fit.efficiency.params_["status"] == "ok").sum())
     print(f"wrote {out_dir / 'frontier.json'} and {out_dir / 'frontier_curves.csv'} ({len(fit.efficiency.params_)} "
           f"thresholds, {laws} with a D_J law; {len(fit.configs)} (env, utd) points)")
+    return 0
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    from rlscale.analysis import Analysis
+
+    print(Analysis.load(args.analysis).summary(args.alpha).as_text())
     return 0
 
 
