@@ -492,6 +492,17 @@ def test_one_j_figures_default_to_the_hardest_j_whose_fit_is_a_law():
     assert any("no law (at_bound)" in t.get_text() for t in ax.get_legend().get_texts())
     with pytest.raises(RlscaleError, match="no threshold 750"):
         data_efficiency(eff, 750.0)
+    # the paper method (budget_points="all") keeps a curve where D_J is no law, as the authors use it: not drawn
+    authors_way = ComputeFrontier(delta=3e9, critic_params=1e5, batch_size=BatchSizeLaw({"e": (256.0, 0.0)}),
+                                  budget_points="all").fit(eff)
+    assert np.isclose(authors_way.curves_["threshold"], 800.0).any()
+    assert "J = 700" in pareto_frontier(authors_way, eff).axes[0].get_title()
+    ax = pareto_frontier(authors_way, eff, threshold=800.0).axes[0]
+    assert not [line for line in ax.get_lines() if len(line.get_xdata())]
+    assert any("no frontier at J = 800" in t.get_text() for t in ax.get_legend().get_texts())
+    assert "points only, no law, at J = 800" in frontiers_by_threshold(authors_way, eff).axes[0].get_title()
+    ax = iso_performance(authors_way, efficiency=eff).axes[0]
+    assert len(ax.collections[-1].get_offsets()) == 2  # the F-optimal points of J = 600, 700 only
     flipped = DataEfficiency().fit(pd.DataFrame(rows).assign(threshold=lambda t: -t["threshold"]))  # lower is better
     assert data_efficiency(flipped, higher_is_better=False).axes[0].get_title() == "Data efficiency, J = -700"
 

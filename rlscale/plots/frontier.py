@@ -58,8 +58,16 @@ def _label(frontier: ComputeFrontier, key: str) -> str:
     return LABELS[key].replace("(FLOPs)", "(gradient steps)") if gradient_steps else LABELS[key]
 
 
-def _curve(frontier: ComputeFrontier, threshold: float) -> pd.DataFrame:
+def _curve(frontier: ComputeFrontier, threshold: float, efficiency: DataEfficiency | None = None) -> pd.DataFrame:
+    """The frontier curve at J; none where ``efficiency``'s D_J at J is not a law (the paper method computes curves
+    for such J too, as the authors use them, but a curve drawn there would show a law the data do not determine)."""
+    if efficiency is not None and not _is_law(efficiency, frontier, threshold):
+        return frontier.curves_.iloc[:0]
     return frontier.curves_[np.isclose(frontier.curves_["threshold"], threshold)]
+
+
+def _is_law(efficiency: DataEfficiency, frontier: ComputeFrontier, threshold: float) -> bool:
+    return efficiency.is_law(threshold, None if efficiency.normalize else frontier.group)
 
 
 def _draw_curve(ax: Axes, frontier: ComputeFrontier, efficiency: DataEfficiency | None, threshold: float, color,
@@ -67,7 +75,7 @@ def _draw_curve(ax: Axes, frontier: ComputeFrontier, efficiency: DataEfficiency 
     """The frontier curve at J, solid over the σ its D_J(σ) was measured at and dotted beyond (the curve's σ grid
     is wider than the data: the optimum is searched past them); all solid without ``efficiency`` (nothing to tell
     measured σ by). Returns whether any of it is extrapolated."""
-    curve = _curve(frontier, threshold)
+    curve = _curve(frontier, threshold, efficiency)
     measured = measured_points(frontier, efficiency, threshold)["utd"] if efficiency is not None else curve["utd"]
     return plot_over_sigma(ax, curve["utd"], curve["data"], curve["compute"], measured, color, label=label, **line)
 
@@ -102,9 +110,9 @@ def pareto_frontier(
     whose D_J is a law).
     """
     fig, ax = new_axes(ax)
-    j = pick_threshold(efficiency.thresholds_, threshold, lambda t: len(_curve(frontier, t)) > 0,
+    j = pick_threshold(efficiency.thresholds_, threshold, lambda t: len(_curve(frontier, t, efficiency)) > 0,
                        frontier.higher_is_better)
-    curve = _curve(frontier, j)
+    curve = _curve(frontier, j, efficiency)
     pts = measured_points(frontier, efficiency, j)
     notes, extrapolated = [], False
     if baseline is not None:
@@ -112,7 +120,7 @@ def pareto_frontier(
         b_pts = measured_points(b_frontier, b_eff, j) if np.isclose(b_eff.thresholds_, j).any() else pts.iloc[:0]
         if len(b_pts):
             ax.scatter(b_pts["data"], b_pts["compute"], color=BASELINE["color"], marker="s", **POINT)
-        if len(_curve(b_frontier, j)):
+        if len(_curve(b_frontier, j, b_eff)):
             extrapolated |= _draw_curve(ax, b_frontier, b_eff, j, BASELINE["color"], BASELINE["label"],
                                         **{**FIT_LINE, "ls": "--"})
         else:
@@ -195,17 +203,17 @@ def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency
     fig, ax = new_axes(ax)
     thresholds = np.asarray(efficiency.thresholds_ if efficiency is not None else
                             frontier.optimum_["threshold"], dtype=float)
-    with_law = set(frontier.optimum_["threshold"].astype(float))
+    drawn = [j for j in thresholds if len(_curve(frontier, j, efficiency))]
     extrapolated = False
     for j, color in zip(thresholds, j_colors(thresholds), strict=True):
-        if len(_curve(frontier, j)):
+        if j in drawn:
             extrapolated |= _draw_curve(ax, frontier, efficiency, j, color, **FIT_LINE)
         if efficiency is not None:
             pts = measured_points(frontier, efficiency, j)
             ax.scatter(pts["data"], pts["compute"], color=color, **POINT)
     if len(thresholds):
         colorbar(fig, ax, thresholds)
-    missing = [f"{j:g}" for j in thresholds if j not in with_law]
+    missing = [f"{j:g}" for j in thresholds if j not in drawn]
     finish(ax, LABELS["data"], _label(frontier, "compute"), title="Frontiers for every J")
     title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
     if extrapolated:
@@ -220,15 +228,19 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
     them, and the iso-cost lines C + δ·D = F*_J on which each optimum lies (dash-dotted: dotted is the curves'
     σ beyond the measured ones). ``thresholds``: every J of the analysis, the scale J are coloured on (as
     :func:`budget_extrapolation`). ``efficiency``: the fit the frontier was built from, whose measured σ decide
-    where each curve turns dotted (without it the curves are drawn solid throughout)."""
+    where each curve turns dotted (without it the curves are drawn solid throughout) and whose verdicts which J are
+    drawn (the paper method keeps optima whose D_J is no law; they are not drawn)."""
     fig, ax = new_axes(ax, figsize=(4.8, 3.8))
     ax.set_xscale("log")
     ax.set_yscale("log")
     opt = frontier.optimum_.sort_values("threshold")
+    if efficiency is not None:  # an optimum on a curve whose D_J is no law (the paper method keeps them) is not drawn
+        opt = opt[[_is_law(efficiency, frontier, j) for j in opt["threshold"].astype(float)]]
     if opt.empty:
         finish(ax, LABELS["data"], _label(frontier, "compute"), title="Iso-performance curves")
         blank(ax)
-        legend(ax, [f"no frontier: {frontier.reason_}"], loc="center", width=50)
+        legend(ax, [f"no frontier: {frontier.reason_ or 'no threshold has a data-efficiency law'}"], loc="center",
+               width=50)
         return fig
     with_law = opt["threshold"].to_numpy(dtype=float)
     j_scale = _j_scale(with_law, thresholds)
