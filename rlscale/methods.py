@@ -59,6 +59,10 @@ METHOD_OPTIONS: tuple[MethodOption, ...] = (
                  "optima the laws in F are fitted on: leave out a σ* on the edge of the range (a bound) and a J "
                  "whose points repeat a lower J's, or use every optimum below the held-out J, whatever the "
                  "verdict of its D_J fit"),
+    MethodOption("baseline_scale", ("fitted", "own"), "fitted", "own",
+                 "the scale the baseline runs' pooled D_J is on: each task's crossings over the fitted runs' median "
+                 "crossing of that task, so the two compare task by task, or over the baseline runs' own medians "
+                 "(the authors fit each run set on its own)"),
     MethodOption("max_return_preset", ("paper-grid", "paper-fitted"), "paper-grid", "paper-grid",
                  "max returns (0-1000 scale) of the grid's Gym v4 tasks, by preset name"),
     MethodOption("fitted_max_return_preset", ("paper-grid", "paper-fitted"), "paper-grid", "paper-fitted",

@@ -32,13 +32,14 @@ PUBLISHED_BATCH_LAW = {"exponent": -0.3096, "coef": B_COEF, "source": "the autho
 @pytest.fixture(scope="module")
 def gym_runs():
     path = authors_data_dir("gym/gym_sweep.zip")
-    return {name: import_qscaled(path / "gym" / f"{name}.zip") for name in ("gym_sweep", "gym_ours")}
+    return {name: import_qscaled(path / "gym" / f"{name}.zip")
+            for name in ("gym_sweep", "gym_ours", "gym_baseline_utd2")}
 
 
 @pytest.fixture(scope="module")
 def paper(gym_runs):
     return Analysis(delta=4e9, method="paper", batch_law=PUBLISHED_BATCH_LAW).fit(
-        gym_runs["gym_sweep"], fitted=gym_runs["gym_ours"])
+        gym_runs["gym_sweep"], fitted=gym_runs["gym_ours"], baseline=gym_runs["gym_baseline_utd2"])
 
 
 def test_the_paper_method_reproduces_the_authors_shared_hyperparameter_laws(paper):
@@ -54,6 +55,15 @@ def test_the_paper_method_reproduces_the_authors_data_efficiency_law_at_800(pape
     params = paper.fitted_.efficiency.params_.set_index("threshold")
     top = params.loc[params.index.max()]
     assert math.isclose(top["d_min"], 2.170e5, rel_tol=0.01) and math.isclose(top["exponent"], 0.700, rel_tol=0.01)
+
+
+def test_the_paper_method_reproduces_the_baseline_data_efficiency_law_at_800_on_the_baselines_own_scale(paper):
+    """The paper's baseline D_J(800) = 4.04e5·(1 + (σ/0.95)^−1.41) comes from the baseline runs normalised by their
+    own per-task medians; on the fitted runs' scale (rlscale's choice) D_min reads 3.97e5."""
+    params = paper.baseline_.efficiency.params_.set_index("threshold")
+    top = params.loc[params.index.max()]
+    assert math.isclose(top["d_min"], 4.04e5, rel_tol=0.002) and math.isclose(top["exponent"], 1.41, rel_tol=0.002)
+    assert paper.resolved_options()["baseline_scale"] == "own"
 
 
 def test_the_paper_method_with_the_published_batch_law_reproduces_the_sigma_star_law(paper):

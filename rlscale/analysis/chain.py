@@ -147,7 +147,8 @@ class Analysis:
 
     ``method`` ("rlscale" or "paper") and the options of :data:`rlscale.methods.METHOD_OPTIONS` (``seed``,
     ``crossing``, ``hparam_average``, ``unreached``, ``separate_utds``, ``dj_normalize``, ``dj_loss``,
-    ``sigma_search``, ``budget_points``, ``max_return_preset``, ``fitted_max_return_preset``): None takes
+    ``sigma_search``, ``budget_points``, ``baseline_scale``, ``max_return_preset``, ``fitted_max_return_preset``):
+    None takes
     the method's value; :meth:`resolved_options` lists them all.
 
     Fitted attributes: ``benchmark_``, ``thresholds_``, ``max_returns_`` ({table: {env: R}}: the scale of
@@ -176,7 +177,8 @@ class Analysis:
         compare_estimators: Sequence[str] = DEFAULTS.compare_estimators,
         crossing: str | None = None, hparam_average: str | None = None, unreached: str | None = None,
         separate_utds: str | None = None, dj_normalize: str | None = None, dj_loss: str | None = None,
-        sigma_search: str | None = None, budget_points: str | None = None, max_return_preset: str | None = None,
+        sigma_search: str | None = None, budget_points: str | None = None, baseline_scale: str | None = None,
+        max_return_preset: str | None = None,
         fitted_max_return_preset: str | None = None, batch_law: Mapping[str, Any] | None = None,
         compute_unit: str = DEFAULTS.compute_unit, return_kind: str = DEFAULTS.return_kind,
     ) -> None:
@@ -208,6 +210,7 @@ class Analysis:
         self.dj_loss = dj_loss
         self.sigma_search = sigma_search
         self.budget_points = budget_points
+        self.baseline_scale = baseline_scale
         self.max_return_preset = max_return_preset
         self.fitted_max_return_preset = fitted_max_return_preset
         self.batch_law = batch_law
@@ -301,18 +304,19 @@ class Analysis:
             self.fitted_ = self._fit_frontier(table, source, "fitted", batch=self._batch_law(table),
                                               crossings=self.crossings_ if "fitted" not in loaded else None)
             self.baseline_ = None
+            on_fitted = opts["baseline_scale"] == "fitted"
+            reference, on_scale = (self.fitted_.efficiency, _ON_FITTED_SCALE) if on_fitted else (None, "")
             if "baseline" in loaded:
                 self.sources_["baseline"] = _describe(baseline, loaded["baseline"],
                                                       "constant-hyperparameter comparison")
-                self.baseline_ = self._fit_frontier(loaded["baseline"], "baseline runs" + _ON_FITTED_SCALE,
-                                                    "baseline", reference=self.fitted_.efficiency)
+                self.baseline_ = self._fit_frontier(loaded["baseline"], "baseline runs" + on_scale, "baseline",
+                                                    reference=reference)
             elif grid is not None:
                 base = nearest_grid_runs(grid, self.hparams_.laws.baseline(self.grid_values_["utd"]))
                 base_source = (f"grid cells at the grid-best (B, η) of σ = {self.baseline_utd:g} "
                                "(no baseline runs given)")
                 self.sources_["baseline"] = {"table": "grid", "role": base_source}
-                self.baseline_ = self._fit_frontier(base, base_source + _ON_FITTED_SCALE, "baseline",
-                                                    reference=self.fitted_.efficiency)
+                self.baseline_ = self._fit_frontier(base, base_source + on_scale, "baseline", reference=reference)
             self.data_ratio_ = None if self.baseline_ is None else compare_data(
                 self.fitted_, self.baseline_, same_runs="fitted" not in loaded and "baseline" not in loaded)
             if grid is not None:
