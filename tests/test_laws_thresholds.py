@@ -269,3 +269,14 @@ def test_the_crossing_rule_is_checked_and_strict_true_is_crossing_strict():
         ThresholdCrossings([500.0], value_column="return", crossing="linear").fit(runs)
     with pytest.raises(RlscaleError, match="strict=True is crossing='strict'"):
         ThresholdCrossings([500.0], value_column="return", strict=True, crossing="interpolated").fit(runs)
+
+
+def test_an_interpolated_crossing_counts_the_seeds_at_the_logged_step_where_the_fit_reaches_j():
+    early = [(1000, 0.0), (2000, 1000.0), (3000, 1000.0)]
+    late = [(2000, 1000.0), (3000, 1000.0)]  # not yet logged at 1000
+    runs = _table({(1.0, 256): [(0, early), (1, late)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fewer seeds" warning: both seeds are logged at 2000
+        tc = ThresholdCrossings([0.5], n_bootstrap=2, value_column="return", crossing="interpolated").fit(runs)
+    assert tc.crossing_[0, 0] == pytest.approx(1000.5)
+    assert tc.seeds_at_crossing_[0, 0] == 2
