@@ -83,7 +83,7 @@ class ThresholdCrossings:
     ``bootstrap_`` [configs, J, n_bootstrap] (None when restored from a saved analysis),
     ``seeds_at_crossing_`` [configs, J] (seeds logged at the step of ``crossing_``, from their first to their
     last logged step; NaN = never reached, or restored from an analysis saved before rlscale recorded it),
-    ``higher_is_better_``.
+    ``higher_is_better_``, ``crossing_rule_`` (the rule read, one of :data:`CROSSINGS`; None when restored).
     """
 
     def __init__(
