@@ -10,7 +10,10 @@ With ``--compare-estimators R`` it also prints, over R synthetic replicates on a
 factor-4 grid, how well each best-hyperparameter estimator recovers the true exponents and the
 true optimum per (env, utd) (the issue's "which estimator recovers the exponents better").
 
-    .venv/bin/python benchmarks/bench_laws.py [--target 10] [--compare-estimators 6]
+With ``--crossing RULE`` every stage reads crossings by that rule (default: the method's, ``inclusive``), to time
+the ``interpolated`` one against the target.
+
+    .venv/bin/python benchmarks/bench_laws.py [--target 10] [--compare-estimators 6] [--crossing interpolated]
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=10.0, help="seconds allowed end to end (default: 10)")
     parser.add_argument("--compare-estimators", type=int, default=0, metavar="R",
                         help="also compare the estimators over R synthetic replicates (about 2 s each)")
+    parser.add_argument("--crossing", choices=("inclusive", "strict", "interpolated"), default="inclusive",
+                        help="how a crossing of J is read (default: inclusive)")
     args = parser.parse_args()
 
     from rlscale.cli import main as cli_main
@@ -45,15 +50,16 @@ def main() -> int:
         runs.to_parquet(path)
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
-        code = cli_main(["fit", "hparams", str(path), "-o", str(Path(tmp) / "fit"), "--n-bootstrap", "100"])
+        code = cli_main(["fit", "hparams", str(path), "-o", str(Path(tmp) / "fit"), "--n-bootstrap", "100",
+                           "--crossing", args.crossing])
         total = time.perf_counter() - start
         if code != 0:
             print(f"fit hparams failed with exit code {code}", file=sys.stderr)
             return 1
         fitted = json.loads((Path(tmp) / "fit" / "hparams.json").read_text())
-        stages = _stage_times(path)
+        stages = _stage_times(path, args.crossing)
 
-    print(f"rows: {len(runs):,}  configurations: {len(runs) // (8 * 250)}  bootstrap: 100")
+    print(f"rows: {len(runs):,}  configurations: {len(runs) // (8 * 250)}  bootstrap: 100  crossing: {args.crossing}")
     print(f"end to end (cold, in-process CLI): {total:.2f} s  (target < {args.target:g} s)")
     print("stages (warm): " + ", ".join(f"{name} {sec:.2f} s" for name, sec in stages.items()))
     print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
@@ -62,7 +68,7 @@ def main() -> int:
     print(f"batch size exponent {b['exponent']:+.3f} [{b['exponent_lower']:+.3f}, {b['exponent_upper']:+.3f}] "
           f"(true {laws.batch_exponent:+.3f}); learning rate exponent {lr['exponent']:+.3f} "
           f"[{lr['exponent_lower']:+.3f}, {lr['exponent_upper']:+.3f}] (true {laws.lr_exponent:+.3f})")
-    _chain_times(runs)
+    _chain_times(runs, args.crossing)
     if args.compare_estimators:
         _compare_estimators(args.compare_estimators)
     if total > args.target:
@@ -71,14 +77,14 @@ def main() -> int:
     return 0
 
 
-def _chain_times(runs) -> None:
+def _chain_times(runs, crossing: str) -> None:
     """The whole chain on the same sweep (the grid stands in for fitted runs): fit, save, and the load a
     figure notebook pays instead of refitting."""
     from rlscale.analysis import Analysis
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        a = Analysis(delta=4e9, n_bootstrap=100).fit(runs)
+        a = Analysis(delta=4e9, n_bootstrap=100, crossing=crossing).fit(runs)
         fitted = time.perf_counter() - t
         t = time.perf_counter()
         a.save(Path(tmp) / "analysis")
@@ -89,7 +95,7 @@ def _chain_times(runs) -> None:
     print(f"analysis chain (10 J, 100 bootstrap): fit {fitted:.2f} s, save {saved:.2f} s, load {loaded:.2f} s")
 
 
-def _stage_times(path: Path) -> dict[str, float]:
+def _stage_times(path: Path, crossing: str) -> dict[str, float]:
     """The same steps as the CLI, timed one by one (imports already warm)."""
     from rlscale.laws.hparams import BestHyperparams, HyperparamLaws
     from rlscale.laws.normalize import ReturnNormalizer
@@ -104,7 +110,7 @@ def _stage_times(path: Path) -> dict[str, float]:
     runs = ReturnNormalizer().transform(runs)
     times["normalise"] = time.perf_counter() - t
     t = time.perf_counter()
-    crossings = ThresholdCrossings([800.0], n_bootstrap=100).fit(runs)
+    crossings = ThresholdCrossings([800.0], n_bootstrap=100, crossing=crossing).fit(runs)
     times["crossings+bootstrap"] = time.perf_counter() - t
     t = time.perf_counter()
     best = BestHyperparams().fit(crossings)

@@ -36,8 +36,10 @@ class MethodOption:
 
 METHOD_OPTIONS: tuple[MethodOption, ...] = (
     MethodOption("seed", None, 0, 42, "seed of the seed bootstrap (the authors seed numpy with 42)"),
-    MethodOption("crossing", ("inclusive", "strict"), "inclusive", "strict",
-                 "J is reached where the smoothed curve is at J or past it (inclusive), or only past it (strict)"),
+    MethodOption("crossing", ("inclusive", "strict", "interpolated"), "inclusive", "strict",
+                 "J is reached at the first logged step where the smoothed curve is at J or past it (inclusive), "
+                 "or only past it (strict), or where the smoothed curve, linear between logged steps, equals J "
+                 "(interpolated: no lag of up to one logging interval)"),
     MethodOption("hparam_average", ("log", "arithmetic"), "log", "arithmetic",
                  "how the per-bootstrap-sample best B (η) are averaged over samples and over the other "
                  "hyperparameter: geometric mean (log) or arithmetic mean"),

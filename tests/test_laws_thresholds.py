@@ -198,3 +198,85 @@ def test_grid_values_equal_but_for_float_noise_are_one_cell():
     np.testing.assert_array_equal(fits[1].bootstrap_, fits[0].bootstrap_)
     assert fits[0].configs_["n_seeds"].eq(3).all()
     assert same_cells(clean) is clean  # a clean table is left as it is
+
+
+def _reference_interpolated(group: pd.DataFrame, level: float, column: str, up: bool = True) -> float:
+    """Seed mean, scipy isotonic fit, then np.interp between the last logged step below J and the first at or past
+    it (mirrored for lower-is-better)."""
+    mean = group.groupby("env_step")[column].mean().dropna()
+    sign = 1.0 if up else -1.0
+    fit = sign * isotonic_regression(mean.to_numpy(), increasing=up).x
+    steps = mean.index.to_numpy(dtype=float)
+    hit = np.nonzero(fit >= sign * level)[0]
+    if not len(hit):
+        return np.nan
+    k = hit[0]
+    return float(steps[0]) if k == 0 else float(np.interp(sign * level, fit[k - 1 : k + 1], steps[k - 1 : k + 1]))
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_interpolated_crossings_match_scipy_isotonic_with_np_interp_per_curve(rng, up):
+    rows = []
+    for cfg in range(12):
+        for seed in range(3):
+            steps = np.arange(1, 31) * 1000
+            values = np.cumsum(rng.normal(25, 60, len(steps))) + rng.normal(0, 80, len(steps))
+            values = np.round(values if up else 1000 - values, -1)  # ties between points, and means equal to J
+            values[rng.random(len(steps)) < 0.1] = np.nan  # a NaN seed at a step
+            if cfg == 0:
+                values[:4] = np.nan  # no seed logged at the first steps
+            if cfg == 1:
+                values[5:9] = 500.0  # a plateau exactly at J = 500
+            for s, v in zip(steps, values, strict=True):
+                rows.append({"benchmark": "dmc", "env": f"e{cfg % 3}", "algo": "bro", "utd": float(1 + cfg // 3),
+                             "batch_size": 256, "learning_rate": 1e-3, "critic_params": 10, "seed": seed,
+                             "env_step": s, "return": v})
+    runs = validate_run_table(pd.DataFrame(rows))
+    levels = [-37.3, 200.0, 500.0, 723.9]  # -37.3 (mirrored: 1037.3) is reached at the first logged step
+    tc = ThresholdCrossings(levels, n_bootstrap=5, value_column="return", higher_is_better=up,
+                            crossing="interpolated").fit(runs)
+    groups = list(runs.groupby(list(CONFIG_COLUMNS), sort=True))
+    expected = np.array([[_reference_interpolated(g, lv, "return", up) for lv in levels] for _, g in groups])
+    np.testing.assert_allclose(tc.crossing_, expected, rtol=1e-12)
+    logged = ThresholdCrossings(levels, n_bootstrap=5, value_column="return", higher_is_better=up).fit(runs)
+    reached = np.isfinite(expected)
+    assert reached.any() and (~reached).any()
+    assert np.all(tc.crossing_[reached] <= logged.crossing_[reached])  # never later than the logged step
+    assert np.sum(tc.crossing_[reached] < logged.crossing_[reached]) > reached.sum() // 2  # earlier on most
+    np.testing.assert_array_equal(np.isnan(tc.bootstrap_), np.isnan(logged.bootstrap_))  # same samples reach J
+    assert np.all(tc.bootstrap_[~np.isnan(tc.bootstrap_)] <= logged.bootstrap_[~np.isnan(tc.bootstrap_)])
+
+
+def test_an_interpolated_crossing_lands_between_logged_steps_and_on_one_where_the_fit_equals_j():
+    points = [(1000, 100.0), (2000, 600.0), (3000, 400.0), (4000, 700.0), (5000, 900.0)]  # pooled: 500 at 2000-3000
+    runs = _table({(1.0, 256): [(0, points), (1, points)]})
+    with pytest.warns(RlscaleWarning, match="reaches J = 950"):
+        tc = ThresholdCrossings([100.0, 300.0, 500.0, 800.0, 950.0], n_bootstrap=3, value_column="return",
+                                crossing="interpolated").fit(runs)
+    # 100: the first logged step; 300: halfway from 100 (1000) to 500 (2000); 500: the fit equals J at 2000
+    assert tc.crossing_[0, :4].tolist() == [1000.0, 1500.0, 2000.0, 4500.0] and np.isnan(tc.crossing_[0, 4])
+    np.testing.assert_array_equal(tc.seeds_at_crossing_[0, :4], [2, 2, 2, 2])  # at the first logged step after
+    assert "linear between logged steps" in str(tc.summary())
+
+
+def test_the_crossing_rule_is_checked_and_strict_true_is_crossing_strict():
+    points = [(1000, 100.0), (2000, 500.0), (3000, 700.0)]
+    runs = _table({(1.0, 256): [(0, points), (1, points)]})
+    old = ThresholdCrossings([500.0], n_bootstrap=2, value_column="return", strict=True).fit(runs)
+    new = ThresholdCrossings([500.0], n_bootstrap=2, value_column="return", crossing="strict").fit(runs)
+    assert old.crossing_[0, 0] == new.crossing_[0, 0] == 3000.0
+    with pytest.raises(RlscaleError, match="crossing= must be one of inclusive, strict, interpolated"):
+        ThresholdCrossings([500.0], value_column="return", crossing="linear").fit(runs)
+    with pytest.raises(RlscaleError, match="strict=True is crossing='strict'"):
+        ThresholdCrossings([500.0], value_column="return", strict=True, crossing="interpolated").fit(runs)
+
+
+def test_an_interpolated_crossing_counts_the_seeds_at_the_logged_step_where_the_fit_reaches_j():
+    early = [(1000, 0.0), (2000, 1000.0), (3000, 1000.0)]
+    late = [(2000, 1000.0), (3000, 1000.0)]  # not yet logged at 1000
+    runs = _table({(1.0, 256): [(0, early), (1, late)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fewer seeds" warning: both seeds are logged at 2000
+        tc = ThresholdCrossings([0.5], n_bootstrap=2, value_column="return", crossing="interpolated").fit(runs)
+    assert tc.crossing_[0, 0] == pytest.approx(1000.5)
+    assert tc.seeds_at_crossing_[0, 0] == 2

@@ -94,6 +94,22 @@ def test_fit_analysis_method_paper_records_method_options_and_max_returns(grid_p
     assert doc["max_return"]["grid"]["preset"] == "paper-grid"
 
 
+def test_crossing_interpolated_flows_from_the_option_to_the_crossings_of_cli_and_library(grid_path, tmp_path, capsys):
+    from rlscale.laws.thresholds import CROSSINGS
+
+    assert next(o for o in METHOD_OPTIONS if o.name == "crossing").choices == CROSSINGS
+    hp = tmp_path / "hp"
+    code = main(["fit", "hparams", grid_path, "-o", str(hp), "--n-bootstrap", "5", "--crossing", "interpolated"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((hp / "hparams.json").read_text())["options"]["crossing"] == "interpolated"
+    fits = {rule: Analysis(delta=1e9, crossing=rule, n_bootstrap=5, thresholds=[500.0, 700.0]).fit_hparams(grid_path)
+            for rule in ("inclusive", "interpolated")}
+    logged, interpolated = (fits[r].crossings.crossing_ for r in ("inclusive", "interpolated"))
+    reached = np.isfinite(logged)
+    assert reached.any() and np.all(interpolated[reached] <= logged[reached])
+    assert np.any(interpolated[reached] < logged[reached])  # between logged steps, not on them
+
+
 def test_a_bad_method_option_is_one_line(grid_path, tmp_path, capsys):
     law = tmp_path / "law.json"
     law.write_text("{not json")

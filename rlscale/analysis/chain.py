@@ -282,7 +282,7 @@ class Analysis:
             self.sources_ = {}
             if grid is not None:
                 self.crossings_ = crossings_of(grid, self.thresholds_, self.n_bootstrap, opts["seed"],
-                                               opts["crossing"] == "strict")
+                                               opts["crossing"])
                 self.hparams_ = self._fit_hparams(grid, self.thresholds_, self.crossings_, self.hparam_fit_range)
                 self.estimators_ = self._compare()
                 self.ties_ = tie_sensitivity(self.crossings_, self.hparams_, seed=opts["seed"],
@@ -346,7 +346,7 @@ class Analysis:
         return fit_hparams(grid, thresholds, estimator=self.estimator, variant=self.variant,
                            baseline_utd=self.baseline_utd, n_bootstrap=self.n_bootstrap, seed=opts["seed"],
                            utds_to_predict=self.utds_to_predict, validate_range=validate_range, crossings=crossings,
-                           max_ci_decades=self.max_ci_decades, strict=opts["crossing"] == "strict",
+                           max_ci_decades=self.max_ci_decades, crossing=opts["crossing"],
                            average=opts["hparam_average"], unreached=opts["unreached"],
                            separate_utds=opts["separate_utds"],
                            provenance=self._provenance(max_returns or {"grid": self.max_returns_.get("grid")}))
@@ -366,7 +366,7 @@ class Analysis:
             table, self.delta, thresholds=self.thresholds_, holdout=self.holdout, n_bootstrap=n_bootstrap,
             seed=opts["seed"], utd_range=check_range("utd_range", self.utd_range), max_ci_decades=self.max_ci_decades,
             batch_size=batch, validate_utd_range=self.utd_fit_range if runs == "fitted" else None, source=source,
-            crossings=crossings if n_bootstrap else None, strict=opts["crossing"] == "strict",
+            crossings=crossings if n_bootstrap else None, crossing=opts["crossing"],
             normalize_by="task" if opts["dj_normalize"] == "per_task" else "threshold", loss=opts["dj_loss"],
             search=opts["sigma_search"], budget_points=opts["budget_points"], compute_unit=self.compute_unit,
             provenance=self._provenance({runs: self.max_returns_.get(runs, self.max_returns_.get("grid"))}),

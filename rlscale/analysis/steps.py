@@ -169,10 +169,11 @@ def frontier_thresholds(benchmark: str, thresholds: Sequence[float] | None = Non
 
 
 def crossings_of(runs: pd.DataFrame, thresholds: Sequence[float], n_bootstrap: int = 100,
-                 seed: int = 0, strict: bool = False) -> ThresholdCrossings:
-    """Threshold crossings of every configuration with a bootstrap over seeds (``strict``: reached past J only)."""
+                 seed: int = 0, crossing: str = "inclusive") -> ThresholdCrossings:
+    """Threshold crossings of every configuration with a bootstrap over seeds (``crossing``: how J is reached,
+    :data:`rlscale.laws.thresholds.CROSSINGS`)."""
     return ThresholdCrossings(np.asarray(thresholds, dtype=float), n_bootstrap=n_bootstrap,
-                              random_state=seed, strict=strict).fit(runs)
+                              random_state=seed, crossing=crossing).fit(runs)
 
 
 def check_range(name: str, lo_hi: Sequence[float] | None) -> tuple[float, float] | None:
@@ -236,13 +237,13 @@ def fit_hparams(
     runs: pd.DataFrame, thresholds: Sequence[float] = (800.0,), *, estimator: str = "bootstrap",
     variant: str = "shared", baseline_utd: float = 2.0, n_bootstrap: int = 100, seed: int = 0,
     utds_to_predict: Sequence[float] | None = None, validate_range: tuple[float, float] | None = None,
-    crossings: ThresholdCrossings | None = None, max_ci_decades: float = MAX_CI_DECADES, strict: bool = False,
-    average: str = "log", unreached: str = "drop", separate_utds: str = "all",
+    crossings: ThresholdCrossings | None = None, max_ci_decades: float = MAX_CI_DECADES,
+    crossing: str = "inclusive", average: str = "log", unreached: str = "drop", separate_utds: str = "all",
     provenance: dict[str, Any] | None = None,
 ) -> HparamFit:
     """On a grid sweep: best (B, η) per (env, σ) at max(thresholds), B*(σ) and η*(σ), proposals for
     ``utds_to_predict`` (default: the table's σ) and, with ``validate_range``, the errors of laws fitted
-    on σ inside it at the σ outside. ``crossings`` reuses computed crossings; ``strict``, ``average``,
+    on σ inside it at the σ outside. ``crossings`` reuses computed crossings; ``crossing``, ``average``,
     ``unreached``, ``separate_utds`` are the method's choices (:mod:`rlscale.methods`), ``provenance`` what
     ``to_dict`` records about them."""
     if n_bootstrap < 1:
@@ -256,7 +257,7 @@ def fit_hparams(
     if utds.size == 1:  # every env would be left out of the laws: say what the table lacks
         raise RlscaleError(f"every run of the grid is at utd {float(utds[0]):g}; the laws B*(σ), η*(σ) need a grid "
                            "at 2 or more utds: train or import runs at several utds")
-    crossings = crossings or crossings_of(runs, thresholds, n_bootstrap, seed, strict)
+    crossings = crossings or crossings_of(runs, thresholds, n_bootstrap, seed, crossing)
     hardest = float(max(thresholds) if crossings.higher_is_better_ else min(thresholds))
     best = BestHyperparams(threshold=hardest, estimator=estimator, average=average, unreached=unreached).fit(crossings)
     laws = HyperparamLaws(shared_slope=variant == "shared", baseline_utd=baseline_utd, max_ci_decades=max_ci_decades,
@@ -358,7 +359,7 @@ def fit_frontier(
     holdout: int = 2, batch_size: BatchSizeLaw | None = None, n_bootstrap: int = 100,
     utd_range: tuple[float, float] | None = None, validate_utd_range: tuple[float, float] | None = None,
     seed: int = 0, crossings: ThresholdCrossings | None = None, source: str = "runs",
-    max_ci_decades: float = MAX_CI_DECADES, strict: bool = False, normalize_by: str = "threshold",
+    max_ci_decades: float = MAX_CI_DECADES, crossing: str = "inclusive", normalize_by: str = "threshold",
     loss: str = "log", search: str = "continuous", budget_points: str = "distinct_interior",
     compute_unit: str = "flops", provenance: dict[str, Any] | None = None,
     reference: DataEfficiency | None = None,
@@ -366,7 +367,7 @@ def fit_frontier(
     """On one benchmark's table: per (env, σ) the configuration reaching the hardest J earliest, env-normalised
     D_J(σ) (intervals from ``n_bootstrap`` seed resamples, 0: from the Jacobian), C = 10·N·B(σ)·σ·D with
     B(σ) from ``batch_size`` (default: the batch sizes of the selected runs), F = C + δ·D minimised over
-    σ, and the laws in F fitted without the ``holdout`` hardest thresholds. ``strict``, ``normalize_by``,
+    σ, and the laws in F fitted without the ``holdout`` hardest thresholds. ``crossing``, ``normalize_by``,
     ``loss``, ``search``, ``budget_points`` are the method's choices (:mod:`rlscale.methods`); ``compute_unit``
     counts compute in FLOPs or gradient steps; ``provenance`` is what ``to_dict`` records about them.
     ``reference``: the env-normalised D_J fit of the runs these are compared with (a baseline with the fitted
@@ -378,7 +379,7 @@ def fit_frontier(
     benchmark = single_benchmark(runs)
     if crossings is None:
         crossings = crossings_of(runs, frontier_thresholds(benchmark, thresholds, j_lo), max(n_bootstrap, 1), seed,
-                                 strict)
+                                 crossing)
     index = select_configs(crossings)
     configs = configs_of(crossings, index)
     points, boot = crossings_table(crossings, index)

@@ -378,7 +378,7 @@ def _run_hparams(args: argparse.Namespace) -> int:
         fit = fit_hparams(runs, args.thresholds, estimator=args.estimator, variant=args.variant,
                           baseline_utd=args.baseline_utd, n_bootstrap=args.n_bootstrap, seed=opts["seed"],
                           utds_to_predict=args.utds_to_predict, validate_range=args.validate_range,
-                          max_ci_decades=args.max_ci_decades, strict=opts["crossing"] == "strict",
+                          max_ci_decades=args.max_ci_decades, crossing=opts["crossing"],
                           average=opts["hparam_average"], unreached=opts["unreached"],
                           separate_utds=opts["separate_utds"], provenance=provenance)
     _print_all(lines + fit.laws.problems())
@@ -414,7 +414,7 @@ def _run_frontier(args: argparse.Namespace) -> int:
         fit = fit_frontier(runs, args.delta, thresholds=args.thresholds, j_lo=args.j_lo, holdout=args.holdout,
                            batch_size=batch, n_bootstrap=args.n_bootstrap, utd_range=args.utd_range,
                            validate_utd_range=args.validate_utd_range, seed=opts["seed"], source=str(args.runs),
-                           max_ci_decades=args.max_ci_decades, strict=opts["crossing"] == "strict",
+                           max_ci_decades=args.max_ci_decades, crossing=opts["crossing"],
                            normalize_by="task" if opts["dj_normalize"] == "per_task" else "threshold",
                            loss=opts["dj_loss"], search=opts["sigma_search"], budget_points=opts["budget_points"],
                            provenance={"method": args.method, "options": opts,

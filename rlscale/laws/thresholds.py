@@ -2,7 +2,8 @@
 
 Per configuration the seeds' curves are averaged at every logged env step, the mean curve is made
 non-decreasing by isotonic regression, and the crossing of J is the first logged env step at which
-the smoothed curve is >= J (NaN if never; ``strict=True``: > J, as the authors' code compares).
+the smoothed curve is >= J (NaN if never; ``crossing="strict"``: > J, as the authors' code compares;
+``crossing="interpolated"``: the env step where the smoothed curve, linear between logged steps, equals J).
 Uncertainty comes from resampling the seeds with replacement and redoing mean, smoothing and crossing.
 For a metric where lower is better (a failure rate, in its own units) everything is mirrored: the
 smoothed curve is non-increasing and J is reached at the first step where it is <= J.
@@ -12,7 +13,8 @@ is a matrix of seed counts, so every resampled mean curve is one batched matrix 
 materialise the isotonic fit: for L2 isotonic regression the set where the fit is >= J is the
 largest suffix maximising sum(y_i - J) over its points (the level sets of an isotonic fit solve
 these thresholded problems; checked against ``scipy.optimize.isotonic_regression`` in the tests),
-so the crossing is one reversed cumulative sum and an argmax per curve and threshold.
+so the crossing is one reversed cumulative sum and an argmax per curve and threshold. Interpolating needs the
+fit's values on either side of that index only, which the same suffix sums give (:class:`_FitAtBoundary`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ _CHUNK_ELEMENTS = 1 << 17  # per-chunk size of the [configs, samples, steps] wor
 #: grid columns that are floats (batch_size is an integer) and the significant digits that tell their cells apart
 _FLOAT_GRID_COLUMNS = ("utd", "learning_rate")
 _CELL_DIGITS = 12
+#: how the smoothed curve reaching J is read (the ``crossing`` method option, :mod:`rlscale.methods`)
+CROSSINGS = ("inclusive", "strict", "interpolated")
 
 
 def default_thresholds(j_lo: float, j_hi: float = 800.0, n: int = 10) -> np.ndarray:
@@ -62,9 +66,14 @@ class ThresholdCrossings:
     column (:func:`rlscale.runs.higher_is_better`; no column: an evaluation return, higher is
     better). False thresholds a lower-is-better metric in its own units: reached at or below J.
 
-    ``strict``: J is reached only where the smoothed curve is past it (> J; < J when lower is better),
-    not where it equals J. Seed means of continuous returns almost never equal J exactly, so this
-    rarely changes a crossing; the authors' code compares this way.
+    ``crossing``: ``"inclusive"`` (default), the first logged env step where the smoothed curve is at J or past
+    it. ``"strict"``: only where it is past it (> J; < J when lower is better); seed means of continuous returns
+    almost never equal J exactly, so this rarely changes a crossing; the authors' code compares this way.
+    ``"interpolated"``: the env step where the smoothed curve, linear between the last logged step before J and
+    the first at or past it, equals J (that logged step where it equals J there, or where it is the first
+    logged step). Both logged-step rules read late by up to one logging interval Δ, Δ/2 on average, a lag that
+    lifts D_min and that the seed bootstrap cannot see; interpolating removes most of it
+    (``benchmarks/bench_crossing_resolution.py``). ``strict=True`` is the older spelling of ``crossing="strict"``.
 
     Grid values equal to 12 significant digits are one configuration (:func:`same_cells`): seeds that log
     0.00030000000000000003 and 0.0003 as the learning rate ran at the same one.
@@ -74,7 +83,7 @@ class ThresholdCrossings:
     ``bootstrap_`` [configs, J, n_bootstrap] (None when restored from a saved analysis),
     ``seeds_at_crossing_`` [configs, J] (seeds logged at the step of ``crossing_``, from their first to their
     last logged step; NaN = never reached, or restored from an analysis saved before rlscale recorded it),
-    ``higher_is_better_``.
+    ``higher_is_better_``, ``crossing_rule_`` (the rule read, one of :data:`CROSSINGS`; None when restored).
     """
 
     def __init__(
@@ -85,6 +94,7 @@ class ThresholdCrossings:
         value_column: str = "score",
         higher_is_better: bool | None = None,
         strict: bool = False,
+        crossing: str = "inclusive",
     ) -> None:
         self.thresholds = thresholds
         self.n_bootstrap = n_bootstrap
@@ -92,6 +102,7 @@ class ThresholdCrossings:
         self.value_column = value_column
         self.higher_is_better = higher_is_better
         self.strict = strict
+        self.crossing = crossing
 
     def fit(self, runs: pd.DataFrame) -> ThresholdCrossings:
         """Compute crossings for every configuration of a validated run table (:mod:`rlscale.runs`)."""
@@ -100,6 +111,7 @@ class ThresholdCrossings:
             raise RlscaleError("thresholds: give one or more finite threshold values")
         if self.n_bootstrap < 1:
             raise RlscaleError(f"thresholds: n_bootstrap must be >= 1 (got {self.n_bootstrap})")
+        rule = self._rule()
         needed = [*CONFIG_COLUMNS, "critic_params", "seed", "env_step", self.value_column]
         missing = [c for c in needed if c not in runs.columns]
         if missing:
@@ -121,12 +133,13 @@ class ThresholdCrossings:
         for lo in range(0, len(configs), chunk):
             hi = min(lo + chunk, len(configs))
             mean = _weighted_mean(weights[lo:hi], values[lo:hi])
-            crossing[lo:hi] = _first_crossings(sign * mean, steps[lo:hi], sign * thresholds, self.strict)
+            crossing[lo:hi] = _first_crossings(sign * mean, steps[lo:hi], sign * thresholds, rule)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN curve
                 best = np.nanmax([best, np.nanmax(sign * mean[:, 0])])
 
         self.higher_is_better_ = bool(up)
+        self.crossing_rule_ = rule
         self.configs_ = configs
         self._curves = (values, steps)
         self.thresholds_ = thresholds
@@ -141,6 +154,15 @@ class ThresholdCrossings:
                           f"seed mean of {self.value_column} anywhere in the table is {sign * best:.4g}, so check the "
                           "thresholds' scale against the table's", RlscaleWarning, stacklevel=2)
         return self
+
+    def _rule(self) -> str:
+        """The crossing rule, one of :data:`CROSSINGS`; ``strict=True`` asks for ``"strict"`` as well."""
+        if self.crossing not in CROSSINGS:
+            raise RlscaleError(f"thresholds: crossing= must be one of {', '.join(CROSSINGS)} (got {self.crossing!r})")
+        if self.strict and self.crossing not in ("inclusive", "strict"):
+            raise RlscaleError(f"thresholds: strict=True is crossing='strict'; it contradicts crossing="
+                               f"{self.crossing!r}")
+        return "strict" if self.strict else self.crossing
 
     def _warn_seeds_ended(self) -> None:
         """Say, once, where a crossing rests on fewer seeds than its configuration ran: a table whose seeds crashed
@@ -244,6 +266,7 @@ class ThresholdCrossings:
             raise RlscaleError("thresholds: saved crossings need one row per (configuration, threshold)")
         out = cls(thresholds, n_bootstrap=0, random_state=None, higher_is_better=higher_is_better)
         out.configs_, out.thresholds_, out.higher_is_better_ = configs, thresholds, bool(higher_is_better)
+        out.crossing_rule_ = None  # not saved with the crossings
         out.crossing_ = frame["crossing"].to_numpy(dtype=float).reshape(shape)
         out.seeds_at_crossing_ = (frame["seeds_at_crossing"].to_numpy(dtype=float).reshape(shape)
                                   if "seeds_at_crossing" in frame.columns else np.full(shape, np.nan))
@@ -266,7 +289,10 @@ class ThresholdCrossings:
         table = pd.DataFrame({"threshold": self.thresholds_, "configurations reaching J (%)": 100 * reached})
         n_boot = "none (restored)" if self.bootstrap_ is None else self.bootstrap_.shape[-1]
         direction = "higher is better" if self.higher_is_better_ else "lower is better: J is reached at or below it"
-        return Summary("Threshold crossings (first logged env step where the isotonic seed mean reaches J)",
+        title = ("env step where the isotonic seed mean, linear between logged steps, reaches J"
+                 if self.crossing_rule_ == "interpolated" else "first logged env step where the isotonic seed mean "
+                 "reaches J")
+        return Summary(f"Threshold crossings ({title})",
                        [("configurations", len(self.configs_)), ("bootstrap samples", n_boot),
                         ("direction", direction)], [("", table)])
 
@@ -346,7 +372,8 @@ def _fill_unlogged(values: np.ndarray, logged: np.ndarray, steps: np.ndarray) ->
 
 def _seeds_at(logged: np.ndarray, steps: np.ndarray, crossing: np.ndarray) -> np.ndarray:
     """[config, J] seeds whose logged range (first to last logged step) holds the step of ``crossing`` [config, J]
-    (NaN where it is NaN, never reached): the seeds the all-seeds mean there is made of."""
+    (NaN where it is NaN, never reached): the seeds the all-seeds mean there is made of. An interpolated crossing
+    counts the seeds at the first logged step at or after it, the step at which the fit first reaches J."""
     started = np.logical_or.accumulate(logged, axis=-1)
     not_ended = np.logical_or.accumulate(logged[..., ::-1], axis=-1)[..., ::-1]
     count = (started & not_ended).sum(axis=1)  # [config, step]
@@ -356,7 +383,7 @@ def _seeds_at(logged: np.ndarray, steps: np.ndarray, crossing: np.ndarray) -> np
     key = np.nonzero(valid)[0] * span + steps[valid].astype(np.int64)
     out = np.full(crossing.shape, np.nan)
     c, j = np.nonzero(~np.isnan(crossing))
-    out[c, j] = count[valid][np.searchsorted(key, c * span + crossing[c, j].astype(np.int64))]
+    out[c, j] = count[valid][np.searchsorted(key, c * span + np.ceil(crossing[c, j]).astype(np.int64))]
     return out
 
 
@@ -382,13 +409,17 @@ def _weighted_mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / count, np.nan)
 
 
-def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray, strict: bool = False) -> np.ndarray:
-    """[config, J, sample] first env step where the isotonic fit of ``mean`` is >= J (``strict``: > J; NaN if never).
+def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray,
+                     crossing: str = "inclusive") -> np.ndarray:
+    """[config, J, sample] env step where the isotonic fit of ``mean`` reaches J (NaN if never), by the rule
+    ``crossing`` (:data:`CROSSINGS`): the first valid step where it is >= J, > J (strict), or the step where it
+    equals J on the line between the last valid step below J and the first at or above it (interpolated).
 
     The fit is >= J exactly on the largest suffix of valid points maximising sum(mean - J), and > J on
     the smallest one (blocks of the fit equal to J add 0 to the sum); the empty suffix has sum 0, so the
     curve reaches J iff the best suffix sum is >= 0 (strictly past it: > 0).
     """
+    strict = crossing == "strict"
     valid = ~np.isnan(mean)
     n_valid = valid.sum(axis=-1)
     reachable = n_valid > 0
@@ -397,6 +428,7 @@ def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray
     # an invalid point's total is -inf, so its suffix sum is -inf for every J
     total = np.cumsum(np.where(valid, mean, 0.0)[..., ::-1], axis=-1)[..., ::-1]
     count = np.cumsum(valid[..., ::-1], axis=-1)[..., ::-1].astype(float)
+    fit_values = _FitAtBoundary(total, count, valid) if crossing == "interpolated" else None
     total = np.where(valid, total, -np.inf)
     n_steps = mean.shape[-1]
     if strict:  # reversed (contiguous), so that a forward argmax finds the last index attaining the maximum
@@ -418,6 +450,49 @@ def _first_crossings(mean: np.ndarray, steps: np.ndarray, thresholds: np.ndarray
         else:
             best = np.argmax(near, axis=-1)
             crossed = (best_sum >= -tol) & reachable
-        step = np.take_along_axis(steps[:, None, :], best[..., None], axis=-1)[..., 0]
+        if fit_values is None:
+            step = np.take_along_axis(steps[:, None, :], best[..., None], axis=-1)[..., 0]
+        else:
+            step = fit_values.interpolate(best, level, steps)
         out[:, j, :] = np.where(crossed, step, np.nan)
     return out
+
+
+class _FitAtBoundary:
+    """The isotonic fit's values on either side of a crossing index k, from the curve's suffix sums, for
+    interpolating between logged steps without materialising the fit.
+
+    k is where the fit first reaches J, so a block of the fit starts there: the fit at k is the first block of
+    the isotonic fit of the suffix from k, min over b >= k of the mean of points k..b, and the fit at the last
+    valid point p before k is the last block of the prefix up to p, max over a <= p of the mean of points a..p
+    (the min-max formula of isotonic regression at a block boundary). Invalid points add nothing to either sum.
+    """
+
+    def __init__(self, total: np.ndarray, count: np.ndarray, valid: np.ndarray) -> None:
+        pad = np.zeros((*total.shape[:-1], 1))
+        self.total = np.concatenate([total, pad], axis=-1)  # [..., n + 1]: sum of valid points from i on
+        self.count = np.concatenate([count, pad], axis=-1)
+        position = np.arange(total.shape[-1])
+        self.previous = np.maximum.accumulate(np.where(valid, position, -1), axis=-1)  # last valid index <= i
+        self.position = position
+
+    def interpolate(self, k: np.ndarray, level: float, steps: np.ndarray) -> np.ndarray:
+        """[config, sample] env step where the fit, linear between the valid points p < k and k, equals ``level``;
+        the step of k where there is no valid point before it."""
+        at = k[..., None]
+        total_k = np.take_along_axis(self.total, at, axis=-1)
+        count_k = np.take_along_axis(self.count, at, axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            after = (total_k - self.total[..., 1:]) / (count_k - self.count[..., 1:])  # mean of k..b at b
+            before = (self.total[..., :-1] - total_k) / (self.count[..., :-1] - count_k)  # mean of a..k-1 at a
+        fit_k = np.where(self.position >= at, after, np.inf).min(axis=-1)
+        has_point = (self.position < at) & (self.count[..., :-1] > count_k)
+        fit_p = np.where(has_point, before, -np.inf).max(axis=-1)
+        p = np.take_along_axis(self.previous, np.maximum(at - 1, 0), axis=-1)[..., 0]
+        p = np.where(k > 0, p, -1)
+        step_k = np.take_along_axis(steps[:, None, :], at, axis=-1)[..., 0]
+        step_p = np.take_along_axis(steps[:, None, :], np.maximum(p, 0)[..., None], axis=-1)[..., 0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.clip((level - fit_p) / (fit_k - fit_p), 0.0, 1.0)
+        frac = np.where((p >= 0) & (fit_k > fit_p), frac, 1.0)
+        return step_p + frac * (step_k - step_p)
