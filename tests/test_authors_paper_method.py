@@ -92,3 +92,19 @@ def test_with_its_own_batch_law_the_paper_method_reports_another_sigma_exponent(
     print(f"σ*(F) exponent, paper method with its own B*(σ) law: {exponent:.4f} (published law: "
           f"{paper.fitted_.frontier.laws_['utd'].exponent():.4f}; authors 0.620)")
     assert own.fitted_.batch.source != PUBLISHED_BATCH_LAW["source"] and 0.5 < exponent < 0.8
+
+
+def test_the_comparison_gives_each_reproduced_number_its_interval_and_its_fits_verdict(paper):
+    """A published number matched to three digits by a fit its own bootstrap leaves undetermined is a point value
+    only: the comparison now says so, beside the interval that shows it."""
+    from rlscale.analysis.compare import compare
+
+    table = compare({"paper": paper}).set_index("quantity")
+    top = table.loc["D_min at J=800 (fitted runs)"]
+    assert top["paper status"] == "wide" and top["paper lower"] < top["paper"] < top["paper upper"]
+    assert top["paper upper"] / top["paper lower"] > 5  # D_min anywhere from 3.6e4 to 3.0e5
+    base = table.loc["D_min at J=800 (baseline runs)"]
+    assert base["paper status"] == "ok" and base["paper lower"] < base["paper"] < base["paper upper"]
+    sigma = table.loc["σ*(F) exponent"]
+    assert sigma["paper status"] == "ok" and sigma["paper lower"] < 0.62 < sigma["paper upper"]
+    assert table.loc["held-out σ* error, hardest J", "paper status"] == ""  # one number, no interval

@@ -58,39 +58,53 @@ PUBLISHED: tuple[Published, ...] = (
 )
 
 
-def _value(a: Analysis, key: tuple) -> float:
+def _read(a: Analysis, key: tuple) -> tuple[float, float, float, str]:
+    """The analysis' value of a published quantity with its 95% interval and the verdict of the fit it comes from
+    (NaN and "" for a held-out error, which is a single number)."""
     kind = key[0]
+    blank = (np.nan, np.nan, np.nan, "")
     try:
         if kind == "hparam":
             law = a.hparams_.laws.law(key[1], GYM_ENVS[0])
-            return law.exponent(GYM_ENVS[0]) if key[2] == "exponent" else law.coef(key[2])
+            group = GYM_ENVS[0] if key[2] == "exponent" else key[2]
+            ci = law.conf_int().loc[(group, "exponent" if key[2] == "exponent" else "coef")]
+            value = law.exponent(group) if key[2] == "exponent" else law.coef(group)
+            return value, float(ci["lower"]), float(ci["upper"]), str(law.terms_.loc[group, "status"])
         if kind == "dj":
-            fit = a.frontier_fit(key[1])
-            params = fit.efficiency.params_
-            row = params[np.isclose(params["threshold"], key[2])]
-            return float(row[key[3]].iloc[0]) if len(row) else np.nan
+            eff = a.frontier_fit(key[1]).efficiency
+            params = eff.params_[np.isclose(eff.params_["threshold"], key[2])]
+            if not len(params):
+                return blank
+            row = params.iloc[0]
+            ci = eff.conf_int().loc[(row["group"], float(row["threshold"]), key[3])]
+            return float(row[key[3]]), float(ci["lower"]), float(ci["upper"]), str(row["status"])
         law = a.fitted_.frontier.laws_.get("utd")
         if law is None:
-            return np.nan
+            return blank
         if kind == "budget":
-            return law.exponent() if key[1] == "exponent" else law.coef()
+            ci = law.conf_int().loc[(law.groups_[0], key[1])]
+            value = law.exponent() if key[1] == "exponent" else law.coef()
+            return value, float(ci["lower"]), float(ci["upper"]), str(law.terms_["status"].iloc[0])
         ext = a.fitted_.frontier.extrapolation_
         ext = ext[ext["quantity"] == "utd"].sort_values("threshold", ascending=not a.fitted_.frontier.higher_is_better)
-        return float(ext["rel_error"].iloc[key[1]]) if len(ext) > key[1] else np.nan
+        return (float(ext["rel_error"].iloc[key[1]]), np.nan, np.nan, "") if len(ext) > key[1] else blank
     except Exception:  # noqa: BLE001 - a quantity an analysis does not have (no grid, no law) is a blank cell
-        return np.nan
+        return blank
 
 
 def compare(analyses: Mapping[str, Analysis]) -> pd.DataFrame:
     """One row per published Gym number: ``quantity``, ``published``, ``source``, then per analysis name its
-    value and ``rel_diff <name>`` = (value − published) / |published|."""
+    value, ``rel_diff <name>`` = (value − published) / |published|, its 95% interval (``<name> lower``, ``<name>
+    upper``) and the verdict of the fit it comes from (``<name> status``: a number of a fit that is not ``ok`` is
+    reproduced as a point value only)."""
     rows = []
     for p in PUBLISHED:
         row = {"quantity": p.quantity, "published": p.value}
         for name, a in analyses.items():
-            v = _value(a, p.key)
+            v, lower, upper, status = _read(a, p.key)
             row[name] = v
             row[f"rel_diff {name}"] = (v - p.value) / abs(p.value)
+            row[f"{name} lower"], row[f"{name} upper"], row[f"{name} status"] = lower, upper, status
         row["source"] = p.source
         rows.append(row)
     return pd.DataFrame(rows)
