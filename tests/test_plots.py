@@ -51,6 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
+from rlscale.plots.hparams import EDGE_NOTE
 from rlscale.plots.style import (
     BASELINE,
     EXTRAPOLATED,
@@ -645,7 +646,7 @@ def test_hparam_laws_draws_a_best_at_an_unreached_sigma_hollow_and_rings_grid_ed
     assert low not in np.asarray(filled.get_xdata(), float) and to_rgba(filled.get_markerfacecolor()) == to_rgba(
         "black")
     edge = table[b & table["batch_size_at_edge"].to_numpy(dtype=bool)]
-    rings = [c for c in ax_b.collections if c.get_label() == "ringed: grid-best at the grid's edge"]
+    rings = [c for c in ax_b.collections if c.get_label() == EDGE_NOTE]
     assert len(edge) == 1  # the fixture's env-b grid-best B at σ 8 is the grid's smallest
     np.testing.assert_allclose(rings[0].get_offsets(), edge[["utd", "batch_size"]].to_numpy())
     ax_a = [ax for ax in fig.axes if ax.get_title()][0]  # every σ of env-a reached: nothing hollow

@@ -30,7 +30,7 @@ _MARKERS = ("o", "s", "^", "D", "v", "P")
 UNREACHED_NOTE = "hollow: no cell's seed mean reaches J at this σ"
 #: legend entry of a grid-best value that is the grid's smallest or largest (``*_at_edge``): a bound more than a
 #: measurement
-EDGE_NOTE = "ringed: grid-best at the grid's edge"
+EDGE_NOTE = "ringed: this σ's grid-best cell is at the grid's edge (a bound)"
 EDGE_COLOR = "#c0392b"
 
 
