@@ -442,23 +442,17 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     from rlscale.analysis import Analysis
     from rlscale.analysis.chain import write_csv
-    from rlscale.errors import RlscaleWarning
 
     if not args.utd and not args.budget:
         raise RlscaleError("fit predict: give --utd SIGMA ... and/or --budget F ...")
     bad = [v for v in [*args.utd, *args.budget, *(args.threshold or [])] if not math.isfinite(v) or v <= 0]
     if bad:
         raise RlscaleError(f"fit predict: utds, thresholds and budgets must be positive numbers, got {bad[0]:g}")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RlscaleWarning)
+    with _explained(args) as lines:
         table = Analysis.load(args.analysis).predict(args.utd, args.threshold, args.budget, args.alpha, args.runs)
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_columns", None):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    for w in caught:  # after the table they qualify, as one line each
-        if issubclass(w.category, RlscaleWarning):
-            _warn(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _print_all(lines)  # after the table they qualify
     if (table["status"] != "ok").any() or table["extrapolated"].any():
         _warn("rows whose status is not 'ok' are not laws, and extrapolated ones lie outside the values their law "
               "was fitted on: read their numbers with that in mind")

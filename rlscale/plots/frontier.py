@@ -67,7 +67,12 @@ def _curve(frontier: ComputeFrontier, threshold: float, efficiency: DataEfficien
 
 
 def _is_law(efficiency: DataEfficiency, frontier: ComputeFrontier, threshold: float) -> bool:
-    return efficiency.is_law(threshold, None if efficiency.normalize else frontier.group)
+    return efficiency.is_law(threshold, _group(efficiency, frontier))
+
+
+def _group(efficiency: DataEfficiency, frontier: ComputeFrontier) -> str | None:
+    """The efficiency fit's group the frontier was built on (None: the pooled fit)."""
+    return None if efficiency.normalize else frontier.group
 
 
 def _draw_curve(ax: Axes, frontier: ComputeFrontier, efficiency: DataEfficiency | None, threshold: float, color,
@@ -87,7 +92,7 @@ def _optimum(frontier: ComputeFrontier, threshold: float) -> pd.Series | None:
 
 def _why(efficiency: DataEfficiency, frontier: ComputeFrontier, threshold: float) -> str:
     """Why there is no frontier at J (the D_J verdict)."""
-    row = efficiency._row(threshold, None if efficiency.normalize else frontier.group)
+    row = efficiency._row(threshold, _group(efficiency, frontier))
     return rf"$\mathcal{{D}}_J$ is not a law ({row.status})"  # mathtext, as the axis labels write it
 
 
