@@ -190,17 +190,22 @@ def _register_predict(sub: argparse._SubParsersAction) -> None:
         "and C*, each with its interval, the fit's residual dof, its verdict (only 'ok' is a law) and whether the "
         "value lies outside what the law was fitted on (extrapolated).",
     )
-    p.add_argument("analysis", metavar="DIR", help="folder of a saved analysis ('rlscale fit analysis -o DIR')")
+    _add_saved_analysis(p)
     p.add_argument("--utd", type=float, nargs="+", default=[], metavar="SIGMA", help="utds to predict at")
     p.add_argument("--threshold", type=float, nargs="+", metavar="J",
                    help="returns J (0-1000 scale) for the data to reach them (default: every J the analysis fitted)")
     p.add_argument("--budget", type=float, nargs="+", default=[], metavar="F",
                    help="budgets F = C + δ·D for the optimal σ*, D*, C* (in the analysis's compute unit)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the intervals (default: 0.05)")
     p.add_argument("--runs", choices=["fitted", "baseline"], default="fitted",
                    help="whose D_J and laws in F: the fitted runs' (default) or the baseline runs'")
     p.add_argument("-o", "--output", metavar="FILE.csv", help="also write the table as CSV")
     p.set_defaults(handler=_run_predict)
+
+
+def _add_saved_analysis(p: argparse.ArgumentParser) -> None:
+    """The arguments of a command that reads a saved analysis: its folder and the intervals' level."""
+    p.add_argument("analysis", metavar="DIR", help="folder of a saved analysis ('rlscale fit analysis -o DIR')")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the intervals (default: 0.05)")
 
 
 def _register_summary(sub: argparse._SubParsersAction) -> None:
@@ -211,8 +216,7 @@ def _register_summary(sub: argparse._SubParsersAction) -> None:
         "in a notebook): every fitted law with its interval, residual dof and verdict, the held-out points' errors "
         "and one line per fit that is not a law.",
     )
-    p.add_argument("analysis", metavar="DIR", help="folder of a saved analysis ('rlscale fit analysis -o DIR')")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the intervals (default: 0.05)")
+    _add_saved_analysis(p)
     p.set_defaults(handler=_run_summary)
 
 
