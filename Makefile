@@ -3,7 +3,9 @@
 #   make test    -> .venv, install with the dev, ray and warp extras, ruff + pytest
 # and one check kept out of `make test` because it installs from the package index:
 #   make binder-check -> a fresh venv from environment.yml's pip section + postBuild has a kernel importing rlscale
-# Installs are skipped when pyproject.toml has not changed since the last one.
+# and one for maintainers after a dependency change, once `make test` passes in the new venv:
+#   make lock -> constraints.txt from the venv (tools/lock.py)
+# Installs are skipped when pyproject.toml and constraints.txt have not changed since the last one.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,6 +15,9 @@ TORCH_SPEC ?= torch==2.13.0
 # pytest processes for `make test` (pytest-xdist; a test file's tests stay together, so module fixtures run once):
 # most tests hold one core, so the second process puts a 2-core machine's other core to work
 TEST_WORKERS ?= 2
+# the versions the committed outputs and tests were made with (Python 3.11; another Python resolves pyproject.toml's
+# ranges, with a note); `make repro LOCK=` installs the newest versions pyproject.toml allows instead
+LOCK ?= constraints.txt
 
 PY := $(VENV)/bin/python
 # pip byte-compiles what it installs one file at a time (over two minutes for torch, ray and jupyterlab on two
@@ -22,7 +27,7 @@ PIP := $(PY) -m pip --quiet --disable-pip-version-check
 INSTALL := $(PIP) install --no-compile
 COMPILE := $(PY) -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_paths()['purelib'], quiet=2, workers=0)"
 
-.PHONY: repro test lint venv clean binder-check authors
+.PHONY: repro test lint venv clean binder-check authors lock
 
 # dvc runs each stage's command in a shell: the venv's bin/ goes first on PATH so `rlscale` is ours
 repro: $(VENV)/.installed
@@ -53,15 +58,20 @@ $(VENV)/.torch: | $(PY)
 	$(PY) -c 'import torch' 2>/dev/null || $(INSTALL) '$(TORCH_SPEC)'
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(INSTALL) -e .
+LOCK_ARGS = $(if $(LOCK),$$($(PY) tools/lock.py --pip-args $(LOCK)))
+
+$(VENV)/.installed: pyproject.toml $(LOCK) $(VENV)/.torch
+	$(INSTALL) $(LOCK_ARGS) -e .
 	$(COMPILE)
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
-	$(INSTALL) -e '.[dev,ray,warp]'
+$(VENV)/.installed-dev: pyproject.toml $(LOCK) $(VENV)/.torch
+	$(INSTALL) $(LOCK_ARGS) -e '.[dev,ray,warp]'
 	$(COMPILE)
 	@touch $@
+
+lock: $(VENV)/.installed-dev
+	$(PY) tools/lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

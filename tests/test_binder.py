@@ -25,7 +25,7 @@ from packaging.specifiers import SpecifierSet
 ROOT = Path(__file__).resolve().parents[1]
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 # what postBuild's `pip install -e .` needs of the checkout
-SOURCE = ("pyproject.toml", "README.md", "postBuild", "environment.yml", "rlscale")
+SOURCE = ("pyproject.toml", "README.md", "postBuild", "environment.yml", "constraints.txt", "rlscale")
 
 
 def _project() -> dict:
@@ -59,6 +59,33 @@ def test_environment_yml_python_satisfies_requires_python():
     assert version in SpecifierSet(_project()["requires-python"]), f"{pins[0]} outside requires-python"
 
 
+def _pins() -> dict[str, str]:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    return {_normalise(s.split("==")[0])[0]: s.split("==")[1] for s in lines if s and not s.startswith("#")}
+
+
+def test_constraints_pin_every_dependency_within_pyproject_ranges():
+    project = _project()
+    pins = _pins()
+    specs = project["dependencies"] + [s for extra in project["optional-dependencies"].values() for s in extra]
+    for spec in specs:
+        name, _, specifier = _normalise(spec)
+        if name == "torch":  # the Makefile's TORCH_SPEC, or a GPU machine's own build
+            assert name not in pins, "constraints.txt must leave torch to TORCH_SPEC"
+            continue
+        assert name in pins, f"constraints.txt does not pin {name}: run `make lock`"
+        assert SpecifierSet(specifier).contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside pyproject's {specifier!r}: run `make lock`")
+
+
+def test_environment_yml_installs_with_the_constraints_on_their_python():
+    assert "-c constraints.txt" in _pip_section(), "environment.yml's pip section should carry -c constraints.txt"
+    wrote = next(s.split()[-1] for s in (ROOT / "constraints.txt").read_text().splitlines()
+                 if s.startswith("# python "))
+    python = next(d for d in _environment()["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert python.split("=", 1)[1].lstrip("=") == wrote, f"constraints.txt is for Python {wrote}, Binder has {python}"
+
+
 def test_postbuild_is_an_executable_script_that_installs_the_package():
     post = ROOT / "postBuild"
     assert os.access(post, os.X_OK), "postBuild must be executable (repo2docker runs it directly)"
@@ -89,11 +116,12 @@ def test_fresh_venv_from_environment_yml_and_postbuild_has_a_kernel_that_imports
                JUPYTER_DATA_DIR=str(tmp_path / "jupyter" / "data"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter" / "runtime"), JUPYTER_PREFER_ENV_PATH="1")
     pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    # the Makefile's torch rule (a local CPU wheel on the project's machines), then the pip section as written;
-    # its index options name Binder's CPU torch index, which torch already installed makes moot here
+    # the Makefile's torch rule (a local CPU wheel on the project's machines), then the pip section as written,
+    # beside environment.yml as conda writes it (so -c constraints.txt resolves); its index option names Binder's
+    # CPU torch index, which torch already installed makes moot here
     _run([*pip, os.environ.get("TORCH_SPEC", "torch==2.13.0")], env, source, "installing torch")
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("\n".join(s for s in _pip_section() if not s.startswith("-")) + "\n")
+    requirements = source / "condaenv.requirements.txt"
+    requirements.write_text("\n".join(s for s in _pip_section() if not s.startswith("--extra-index-url")) + "\n")
     _run([*pip, "-r", str(requirements)], env, source, "installing environment.yml's pip section")
     _run([str(source / "postBuild")], env, source, "postBuild")
     _run([str(bin_dir / "python"), "-m", "pip", "check"], env, source, "pip check (rlscale's requirements met)")

@@ -650,7 +650,7 @@ class Analysis:
                    else "no grid, no B*, η* laws")
         return (f"<Analysis of {self.benchmark_} ({self.method} method): J "
                 f"{', '.join(f'{t:g}' for t in self.thresholds_)}; {hparams}; D_J laws at {n_laws}/"
-                f"{len(self.thresholds_)} J; {law}; {len(self.warnings_)} warning(s)>")
+                f"{len(self.thresholds_)} J; {law}; {len(self.warnings_)} warning(s) in .warnings_>")
 
     # ------------------------------------------------------------------ saving and loading
 
