@@ -13,6 +13,7 @@ from rlscale.errors import RlscaleError
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws
 from rlscale.plots.style import (
     EXTRAPOLATED,
+    EXTRAPOLATED_NOTE,
     FITTED,
     LABELS,
     finish,
@@ -21,6 +22,7 @@ from rlscale.plots.style import (
     law_x,
     legend,
     new_grid,
+    plot_over_sigma,
     utd_ticks,
 )
 
@@ -64,8 +66,9 @@ def hparam_laws(
     grid: Mapping[str, Sequence[float]] | pd.DataFrame | None = None, envs: Sequence[str] | None = None,
 ) -> Figure:
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
-    the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend;
-    dashed, and over the estimates' σ only, where the interval spans 0), the values proposed at ``proposed_utds``
+    the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend; solid over the
+    estimates' σ and dotted beyond; dashed, and over the estimates' σ only, where the interval spans 0), the values
+    proposed at ``proposed_utds``
     (stars where outside the fitted σ range) and the swept grid values as light horizontal lines.
 
     An estimate at a σ where no grid cell's all-seeds mean reaches J (``n_reached == 0``) is drawn hollow (it rests
@@ -99,9 +102,12 @@ def hparam_laws(
             law = laws.law(h, env) if env in laws.env_benchmark_ else None
             if law is not None and law.is_law(env):
                 label, line = law_label(law, env, r"\sigma")
-                line_utd = law_x(law, env, sub.loc[np.isfinite(sub[h]), "utd"], all_utds, extend=1.3)
-                ax.plot(line_utd, laws.predict(line_utd, env, h), color=FITTED["color"],
-                        label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line)
+                estimated = sub.loc[np.isfinite(sub[h]), "utd"]
+                line_utd = np.union1d(law_x(law, env, estimated, all_utds, extend=1.3),
+                                      [estimated.min(), estimated.max()])  # the solid part ends at the estimates
+                if plot_over_sigma(ax, line_utd, line_utd, laws.predict(line_utd, env, h), estimated,
+                                   FITTED["color"], label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line):
+                    notes.append(EXTRAPOLATED_NOTE)
             else:
                 status = "no law" if law is None else f"not a law ({law.terms_.loc[env, 'status']})"
                 notes = [f"{h.replace('_', ' ')}: {status}"]
@@ -116,7 +122,7 @@ def hparam_laws(
             _grid_ylim(ax, sub, h, proposal, env)
             finish(ax, LABELS["utd"], LABELS[f"best_{h}"], title=env)
             utd_ticks(ax, all_utds)
-            legend(ax, notes, fontsize=6)
+            legend(ax, notes, fontsize=6, width=50)
     return fig
 
 
