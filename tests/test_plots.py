@@ -447,6 +447,19 @@ def test_overfitting_draws_every_task_with_its_own_claimed_slopes_and_the_pooled
     assert "per doubling" not in " ".join(ax.get_title() for ax in overfitting(cells).axes)
 
 
+def test_overfitting_colours_sigma_on_the_benchmarks_scale_as_figure1_does():
+    cells = pd.DataFrame([{"env": "a", "utd": u, "batch_size": b, "learning_rate": 1e-3, "overfitting": 0.1 * u,
+                           "critic_param_norm": 30.0 * u} for u in (0.5, 1.0, 2.0, 4.0, 8.0) for b in (32, 128)])
+    every_sigma = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]  # the fitted runs reach σ = 16, the grid σ = 8
+    fig = overfitting(cells, utd_scale=every_sigma)
+    by_sigma = [ax for ax in fig.axes if ax.get_title().startswith("a: overfitting vs B")][0]
+    np.testing.assert_allclose(by_sigma.collections[0].get_facecolors(),
+                               utd_colors(cells["utd"], among=every_sigma))  # σ = 8 as in Figure 1, not the top
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == r"UTD ratio $\sigma$"]
+    assert len(bars) == 2 and all(bar.get_ylim() == pytest.approx((0.5, 16.0)) for bar in bars)
+    assert utd_colors([8.0], among=every_sigma) != utd_colors([8.0], among=cells["utd"])
+
+
 def test_overfitting_draws_the_probe_it_has_and_says_which(td_runs):
     fig = overfitting(late_diagnostics(td_runs))
     panels = [ax for ax in fig.axes if ax.get_title()]

@@ -41,7 +41,8 @@ LABELS = {
     "env_step": "Env steps",
     "score": "Return (0–1000 scale)",
     "steps_to_j": r"Env steps to reach $J$",
-    "normalized_time": r"Normalised time to $J$, $\mathcal{D}_J$",
+    "normalized_time": r"Time to $J$, task-normalised (env steps)",  # divided by each task's median, then multiplied
+    # back by the median of those medians (rlscale.laws.efficiency): env steps again, not a ratio
 }
 FITTED = {"color": "#1f5fa8", "label": "fitted hparams"}
 BASELINE = {"color": "#8a8a8a", "label": "constant baseline"}
@@ -170,9 +171,11 @@ def utd_norm(utds: Sequence[float] | np.ndarray) -> LogNorm:
     return LogNorm(lo, hi if hi > lo else lo * 2.0)
 
 
-def utd_colors(utds: Sequence[float] | np.ndarray) -> list[tuple[float, float, float, float]]:
-    """One plasma colour per σ (or any positive value) on a log scale, stopping short of the pale yellow end."""
-    norm, cmap = utd_norm(utds), mpl.colormaps[UTD_CMAP]
+def utd_colors(utds: Sequence[float] | np.ndarray,
+               among: Sequence[float] | np.ndarray | None = None) -> list[tuple[float, float, float, float]]:
+    """One plasma colour per σ (or any positive value) on a log scale, stopping short of the pale yellow end; on the
+    scale of ``among`` when given (e.g. every σ of a benchmark, so a σ has one colour in all its figures)."""
+    norm, cmap = utd_norm(utds if among is None else among), mpl.colormaps[UTD_CMAP]
     return [cmap(0.85 * norm(float(u))) for u in np.asarray(utds, dtype=float)]
 
 
@@ -204,10 +207,10 @@ def blank(ax: Axes) -> None:
         axis.set_minor_locator(ticker.NullLocator())
 
 
-def title_note(ax: Axes, note: str) -> None:
+def title_note(ax: Axes, note: str, width: int = 48) -> None:
     """A short note (e.g. which J have no law) as a second title line, where it cannot hide data."""
     if note:  # wrapped: a long list of J would run into the next panel
-        ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", 48), fontsize=9)
+        ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", width), fontsize=9)
 
 
 BELOW = "below"
