@@ -373,6 +373,9 @@ def test_estimator_comparison_one_series_per_estimator(fitted):
     rows = estimates["point"].best_[estimates["point"].best_["env"] == "env-a"].sort_values("utd")
     np.testing.assert_allclose(point.get_ydata(), rows["batch_size"])
     assert len(ax_b.get_lines()) == 4  # three estimators and the bootstrap law
+    every = estimator_comparison(estimates, laws={"bootstrap": fitted["laws"]})  # a shared slope rests on every task
+    titles = [ax.get_title() for ax in every.axes if ax.get_title()]
+    assert titles == ["env-a: estimators"] * 2 + ["env-b: estimators"] * 2
     with pytest.raises(RlscaleError, match="at least one"):
         estimator_comparison({})
     # an estimator whose laws could not be fitted (None) is drawn as points only

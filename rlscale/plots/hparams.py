@@ -142,15 +142,24 @@ def estimator_comparison(
     laws: Mapping[str, HyperparamLaws | None] | None = None,
 ) -> Figure:
     """Plot i: best B and η against σ from several estimators (point, bootstrap, mean over the other
-    hyperparameter, ...) on one axes per hyperparameter, for one task; ``laws`` adds each estimator's
-    fitted law as a line in its colour where it is a law, as plot h draws them (exponent, 95% interval and dof in
-    the legend; dashed where the interval spans 0), over the σ where that estimator has an estimate. A σ where an
-    estimator gives no estimate (NaN: e.g. no grid cell reaches J there) is listed in the legend."""
+    hyperparameter, ...) on one axes per hyperparameter, one row per task (``env``: that task only); ``laws`` adds
+    each estimator's fitted law as a line in its colour where it is a law, as plot h draws them (exponent, 95%
+    interval and dof in the legend; dashed where the interval spans 0), over the σ where that estimator has an
+    estimate. A σ where an estimator gives no estimate (NaN: e.g. no grid cell reaches J there) is listed in the
+    legend. Every task is drawn by default because a shared-slope law rests on all of them."""
     if not estimates:
         raise RlscaleError("estimator_comparison: give at least one BestHyperparams (name -> estimate)")
     first = next(iter(estimates.values())).best_
-    env = env if env is not None else str(first["env"].iloc[0])
-    fig, axes = new_grid(1, len(HPARAMS), panel=(4.0, 5.4))  # tall: the legend sits below the panel
+    envs = [env] if env is not None else list(dict.fromkeys(first["env"].astype(str)))
+    fig, axes = new_grid(len(envs), len(HPARAMS), panel=(4.0, 5.4))  # tall: the legend sits below the panel
+    for row, task in zip(axes, envs, strict=True):
+        _estimators(row, estimates, task, laws)
+    return fig
+
+
+def _estimators(axes: Sequence[Axes], estimates: Mapping[str, BestHyperparams], env: str,
+                laws: Mapping[str, HyperparamLaws | None] | None) -> None:
+    """One row of plot i: every estimator's best B (first axes) and η (second) of one task, with their laws."""
     colors = [f"C{k}" for k in range(len(estimates))]
     utds = []
     notes: dict[str, list[str]] = {h: [] for h in HPARAMS}
@@ -160,7 +169,7 @@ def estimator_comparison(
         if sub.empty:
             raise RlscaleError(f"estimator_comparison: estimator '{name}' has no rows for env {env}")
         utds.extend(sub["utd"])
-        for ax, h in zip(axes[0], HPARAMS, strict=True):
+        for ax, h in zip(axes, HPARAMS, strict=True):
             ax.plot(sub["utd"], sub[h], marker=_MARKERS[k % len(_MARKERS)], ls="none", ms=6, color=colors[k],
                     label=name, zorder=3)
             have = np.isfinite(sub[h].to_numpy(dtype=float))
@@ -175,9 +184,8 @@ def estimator_comparison(
                         **{**line, "lw": 1.2})
             elif law is not None:
                 notes[h].append(f"{name}: not a law ({law.terms_.loc[env, 'status']})")
-    for ax, h in zip(axes[0], HPARAMS, strict=True):
+    for ax, h in zip(axes, HPARAMS, strict=True):
         finish(ax, LABELS["utd"], LABELS[f"best_{h}"], title=f"{env}: estimators")
         utd_ticks(ax, utds)
         gaps = [f"no estimate (NaN) at σ = {utd}: {', '.join(names)}" for utd, names in missing[h].items()]
         legend(ax, gaps + notes[h], fontsize=6)
-    return fig
