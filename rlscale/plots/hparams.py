@@ -68,8 +68,8 @@ def hparam_laws(
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
     the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend; solid over the
     estimates' σ and dotted beyond; dashed, and over the estimates' σ only, where the interval spans 0), the values
-    proposed at ``proposed_utds``
-    (stars where outside the fitted σ range) and the swept grid values as light horizontal lines.
+    proposed at ``proposed_utds`` (stars where outside the fitted σ range) and the swept grid values as light
+    horizontal lines.
 
     An estimate at a σ where no grid cell's all-seeds mean reaches J (``n_reached == 0``) is drawn hollow (it rests
     only on the resamples that reach J); a grid-best value at the grid's edge (``*_at_edge``) is ringed."""

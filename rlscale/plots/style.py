@@ -369,13 +369,14 @@ def fmt(value: float) -> str:
 
 
 def fmt_j(threshold: float) -> str:
-    """A threshold J in a title or note: 4 significant digits (696.3, not the ladder's 696.341; 600; 0.1), enough to
-    tell the levels of any ladder apart; the tables keep every digit."""
+    """A threshold J in a title or note: 4 significant digits (696.3, not the paper ladder's 696.341; 600; 0.1),
+    enough to tell apart the levels of the ladders rlscale and the paper use; the tables keep every digit."""
     return f"{threshold:.4g}"
 
 
 #: where a point label may go, in order of preference: its offset from the point (points) and alignment. Upper right
-#: first, then straight above (extending right, then left), as the paper labels σ; below likewise; then to the left.
+#: first (where labels have room they stay there), then straight above (extending right, then left); below likewise;
+#: then to the left.
 _LABEL_SPOTS = (((5, 3), "left", "bottom"), ((-3, 5), "left", "bottom"), ((3, 5), "right", "bottom"),
                 ((5, -3), "left", "top"), ((-3, -5), "left", "top"), ((3, -5), "right", "top"),
                 ((-5, 3), "right", "bottom"), ((-5, -3), "right", "top"))
