@@ -51,6 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
+from rlscale.plots.frontier import EXTRAPOLATED_BUDGET_NOTE
 from rlscale.plots.hparams import EDGE_NOTE
 from rlscale.plots.style import (
     BASELINE,
@@ -58,7 +59,9 @@ from rlscale.plots.style import (
     EXTRAPOLATED_NOTE,
     FIT_LINE,
     FITTED,
+    label_points,
     law_label,
+    new_axes,
     utd_colors,
 )
 
@@ -188,6 +191,8 @@ def test_pareto_frontier_says_when_the_baseline_has_no_law_at_that_threshold(fit
     ax = pareto_frontier(f_fit, e_fit, threshold=800.0, baseline=(partial, e_base)).axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert f"{BASELINE['label']}: no law at J" in labels
+    assert not [line for line in ax.get_lines() if line.get_label().startswith(BASELINE["label"])]  # its key: a
+    assert _collection(ax, f"{BASELINE['label']}: no law at J").get_offsets().size == 0  # marker, as drawn, no line
     _line(ax, FITTED["label"])
 
 
@@ -368,6 +373,9 @@ def test_estimator_comparison_one_series_per_estimator(fitted):
     rows = estimates["point"].best_[estimates["point"].best_["env"] == "env-a"].sort_values("utd")
     np.testing.assert_allclose(point.get_ydata(), rows["batch_size"])
     assert len(ax_b.get_lines()) == 4  # three estimators and the bootstrap law
+    every = estimator_comparison(estimates, laws={"bootstrap": fitted["laws"]})  # a shared slope rests on every task
+    titles = [ax.get_title() for ax in every.axes if ax.get_title()]
+    assert titles == ["env-a: estimators"] * 2 + ["env-b: estimators"] * 2
     with pytest.raises(RlscaleError, match="at least one"):
         estimator_comparison({})
     # an estimator whose laws could not be fitted (None) is drawn as points only
@@ -442,6 +450,19 @@ def test_overfitting_draws_every_task_with_its_own_claimed_slopes_and_the_pooled
     assert "per doubling" not in " ".join(ax.get_title() for ax in overfitting(cells).axes)
 
 
+def test_overfitting_colours_sigma_on_the_benchmarks_scale_as_figure1_does():
+    cells = pd.DataFrame([{"env": "a", "utd": u, "batch_size": b, "learning_rate": 1e-3, "overfitting": 0.1 * u,
+                           "critic_param_norm": 30.0 * u} for u in (0.5, 1.0, 2.0, 4.0, 8.0) for b in (32, 128)])
+    every_sigma = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]  # the fitted runs reach σ = 16, the grid σ = 8
+    fig = overfitting(cells, utd_scale=every_sigma)
+    by_sigma = [ax for ax in fig.axes if ax.get_title().startswith("a: overfitting vs B")][0]
+    np.testing.assert_allclose(by_sigma.collections[0].get_facecolors(),
+                               utd_colors(cells["utd"], among=every_sigma))  # σ = 8 as in Figure 1, not the top
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == r"UTD ratio $\sigma$"]
+    assert len(bars) == 2 and all(bar.get_ylim() == pytest.approx((0.5, 16.0)) for bar in bars)
+    assert utd_colors([8.0], among=every_sigma) != utd_colors([8.0], among=cells["utd"])
+
+
 def test_overfitting_draws_the_probe_it_has_and_says_which(td_runs):
     fig = overfitting(late_diagnostics(td_runs))
     panels = [ax for ax in fig.axes if ax.get_title()]
@@ -504,6 +525,8 @@ def test_one_j_figures_default_to_the_hardest_j_whose_fit_is_a_law():
     assert "points only, no law, at J = 800" in frontiers_by_threshold(authors_way, eff).axes[0].get_title()
     ax = iso_performance(authors_way, efficiency=eff).axes[0]
     assert len(ax.collections[-1].get_offsets()) == 2  # the F-optimal points of J = 600, 700 only
+    assert "no curve, no law, at J = 800" in ax.get_title()  # its colour bar reaches J = 800: the title says why
+    assert "no law" not in iso_performance(authors_way).axes[0].get_title()  # without the verdicts, nothing to say
     flipped = DataEfficiency().fit(pd.DataFrame(rows).assign(threshold=lambda t: -t["threshold"]))  # lower is better
     assert data_efficiency(flipped, higher_is_better=False).axes[0].get_title() == "Data efficiency, J = -700"
 
@@ -532,7 +555,7 @@ def test_an_exactly_determined_budget_law_is_not_drawn(fitted):
     assert len(_collection(ax, "held-out J (extrapolated)").get_offsets()) == 2
 
 
-def test_a_budget_law_of_determined_sign_is_drawn_solid_out_past_the_held_out_budgets(fitted):
+def test_a_budget_law_of_determined_sign_is_drawn_out_past_the_held_out_budgets_dotted_beyond_the_fitted_ones(fitted):
     frontier = copy.copy(fitted["frontier"])
     opt = frontier.optimum_.sort_values("budget").reset_index(drop=True)
     wobble = np.resize([1.0, 1.04, 0.97, 1.02], len(opt))
@@ -540,9 +563,16 @@ def test_a_budget_law_of_determined_sign_is_drawn_solid_out_past_the_held_out_bu
     frontier._fit_laws()
     assert frontier.has_law() and not frontier.laws_["utd"].sign_undetermined("all")
     ax = budget_extrapolation(frontier).axes[0]
-    line = next(line for line in ax.get_lines() if len(line.get_xdata()))
-    assert line.get_linestyle() == "-" and "sign undetermined" not in line.get_label()
-    assert line.get_xdata().min() < opt["budget"].min() and line.get_xdata().max() > opt["budget"].max()
+    solid = _solid_lines(ax)
+    assert len(solid) == 1 and solid[0].get_linestyle() == "-" and "sign undetermined" not in solid[0].get_label()
+    fit_budgets = frontier.optimum_.loc[frontier.optimum_["in_fit"], "budget"]
+    np.testing.assert_allclose([solid[0].get_xdata().min(), solid[0].get_xdata().max()],
+                               [fit_budgets.min(), fit_budgets.max()])
+    dotted = [line for line in ax.get_lines() if line.get_gid() == "extrapolated"]
+    assert [line.get_linestyle() for line in dotted] == [":", ":"]  # below the fitted budgets, and out past them
+    drawn = np.concatenate([line.get_xdata() for line in dotted])
+    assert drawn.min() < opt["budget"].min() and drawn.max() > opt["budget"].max()  # reaching the held-out J
+    assert EXTRAPOLATED_BUDGET_NOTE in _legend_texts(ax)
 
 
 def test_an_hparam_law_of_undetermined_sign_is_drawn_over_its_estimates_not_out_to_the_proposals(fitted):
@@ -562,8 +592,12 @@ def test_an_hparam_law_of_undetermined_sign_is_drawn_over_its_estimates_not_out_
     utds = table.loc[a, "utd"]
     np.testing.assert_allclose([flat.get_xdata().min(), flat.get_xdata().max()], [utds.min(), utds.max()])
     trend = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
-    assert not laws.law("batch_size", "env-b").sign_undetermined("env-b")  # a determined law reaches the proposals
-    assert trend.get_linestyle() == "-" and trend.get_xdata().min() < 0.125 and trend.get_xdata().max() > 16.0
+    assert not laws.law("batch_size", "env-b").sign_undetermined("env-b")  # a determined law reaches the proposals,
+    utds_b = table.loc[~a, "utd"]  # solid over its estimates' σ and dotted beyond them
+    assert trend.get_linestyle() == "-"
+    np.testing.assert_allclose([trend.get_xdata().min(), trend.get_xdata().max()], [utds_b.min(), utds_b.max()])
+    dotted = np.concatenate([line.get_xdata() for line in ax_b.get_lines() if line.get_gid() == "extrapolated"])
+    assert dotted.min() < 0.125 and dotted.max() > 16.0 and EXTRAPOLATED_NOTE in _legend_texts(ax_b)
 
 
 def test_steps_to_threshold_draws_an_interval_some_resamples_never_close_as_open_upward(fitted):
@@ -756,3 +790,52 @@ def test_a_legend_note_writes_d_j_as_mathtext_like_the_axis_labels(fitted):
     assert r"$\mathcal{D}_J$ is not a law" in note and "D_J" not in note.replace(r"\mathcal{D}_J", "")
     assert r"$\mathcal{D}_J$" in ax.get_xlabel()
     ax.figure.savefig(io.BytesIO(), format="png")  # the mathtext parses
+
+
+def _label_boxes(fig) -> tuple[list, list]:
+    """Each axes' bounding box and its annotations' boxes, once laid out and drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    return [(ax.bbox, [t.get_window_extent(renderer) for t in ax.texts]) for ax in fig.axes if ax.texts], renderer
+
+
+def test_sigma_labels_of_crowded_points_move_apart_and_stay_inside_the_axes():
+    # Isaac Gym's Figure 1 (I): σ = 8/n, long labels, the last three points closer than a label is wide
+    utd = 8 / np.array([1024, 2048, 4096, 8192, 16384, 32768, 65536])
+    data = np.array([9.2e7, 1.02e8, 1.6e8, 2.0e8, 2.7e8, 5.0e8, 1.0e9])
+    rows = [{"env": "e", "utd": u, "threshold": 0.1, "crossing": d} for u, d in zip(utd, data, strict=True)]
+    eff = DataEfficiency().fit(pd.DataFrame(rows))
+    frontier = ComputeFrontier(delta=0.01, critic_params=1.0, batch_size=BatchSizeLaw({"e": (1.0, 0.0)}),
+                               compute_unit="gradient_steps", higher_is_better=False).fit(eff)
+    fig = figure1({"Isaac Gym": (frontier, eff)})
+    [(frame, boxes)], _ = _label_boxes(fig)
+    assert len(boxes) == len(utd)
+    for k, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        assert not any(box.overlaps(other) for other in boxes[k + 1:])
+
+
+def test_a_point_label_stays_at_the_upper_right_of_its_point_unless_that_is_taken_or_outside():
+    fig, ax = new_axes(None)
+    x, y = np.array([1.0, 2.0, 2.3, 10.0]), np.array([1.0, 1.0, 1.0, 1.0])
+    ax.scatter(x, y)
+    ax.set_xscale("log")
+    ax.set_xlim(0.5, 10.5)
+    labels = label_points(ax, x, y, ["alone", "crowded", "next", "edge"])
+    _label_boxes(fig)
+    assert labels[0].xyann == (5, 3) and labels[0].get_horizontalalignment() == "left"  # nothing in the way
+    assert labels[1].xyann != (5, 3)  # its upper right holds the next point
+    assert labels[3].get_horizontalalignment() == "right"  # at the right edge: extends to the left
+
+
+def test_titles_write_a_threshold_to_four_significant_digits():
+    utds = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    wiggle = (1.02, 0.97, 1.01, 0.99, 1.03, 0.98, 1.0)
+    j = 696.341  # a level of the paper's ladder, 1000 - logspace(...)
+    rows = [{"env": "e", "utd": u, "threshold": j, "crossing": (2000.0 + (3000.0 / u) ** 0.8) * w}
+            for u, w in zip(utds, wiggle, strict=True)]
+    eff = DataEfficiency().fit(pd.DataFrame(rows))
+    assert data_efficiency(eff).axes[0].get_title() == "Data efficiency, J = 696.3"

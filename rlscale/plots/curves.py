@@ -26,6 +26,7 @@ from rlscale.plots.style import (
     LABELS,
     finish,
     fmt,
+    fmt_j,
     j_colors,
     legend,
     new_grid,
@@ -139,7 +140,7 @@ def _legend_entries(crossings: ThresholdCrossings, thresholds: np.ndarray, with_
     one = len(thresholds) == 1
     color = j_colors(crossings.thresholds_)[int(np.searchsorted(crossings.thresholds_, thresholds[0]))] if one else ink
     handles.append(Line2D([], [], color=color, ls=":", lw=0.9, marker="o", ms=5, markeredgecolor="black"))
-    labels.append(f"dotted: J = {', '.join(fmt(j) for j in thresholds)}; marker: first logged env step where the "
+    labels.append(f"dotted: J = {', '.join(fmt_j(j) for j in thresholds)}; marker: first logged env step where the "
                   "thick line reaches J" + ("" if not with_baseline else " (square: baseline)"))
     return handles, labels
 
@@ -201,7 +202,8 @@ def steps_to_threshold(
             opened += [(xi, yi, frac, style["color"]) for xi, yi, frac in
                        zip(x[is_open], sub["crossing"].to_numpy()[is_open], sub["reached_frac"].to_numpy()[is_open],
                            strict=True)]
-        finish(ax, LABELS["utd"], LABELS["steps_to_j"] if ax is axes[0, 0] else None, title=f"{env}, J = {threshold:g}")
+        finish(ax, LABELS["utd"], LABELS["steps_to_j"] if ax is axes[0, 0] else None,
+               title=f"{env}, J = {fmt_j(threshold)}")
         utd_ticks(ax, frames[0][0]["utd"])
         for x, y, frac, color in opened:  # open upward: whisker to the top edge, arrowhead, share that reach J
             ax.annotate("", xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(x, y), textcoords="data",

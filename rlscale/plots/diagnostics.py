@@ -11,6 +11,7 @@ different measure) and the training TD error.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,12 +46,14 @@ def _measures(table: pd.DataFrame) -> tuple[pd.Series, str, str, pd.Series, str,
     return over, over_label, over_note, plast, plast_label, plast_note
 
 
-def overfitting(diagnostics: pd.DataFrame, env: str | None = None, slopes: pd.DataFrame | None = None) -> Figure:
+def overfitting(diagnostics: pd.DataFrame, env: str | None = None, slopes: pd.DataFrame | None = None,
+                utd_scale: Sequence[float] | np.ndarray | None = None) -> Figure:
     """Plot j: per task (two rows each), scatter panels with one point per grid cell (σ, B, η): overfitting against
     σ (coloured by B) and against B (coloured by σ); plasticity against η (coloured by σ) and against σ (coloured
     by η). ``env``: one task only (None: every task). ``slopes`` (:func:`rlscale.analysis.mechanism_slopes`): each
     panel's claimed slope per doubling with its 95% interval in its title, and the fit over all tasks, which the
-    claims judge, above the figure."""
+    claims judge, above the figure. ``utd_scale``: every σ of the benchmark (grid and fitted runs), the scale σ is
+    coloured on, so that a σ has the colour it has in Figure 1 and plot e (default: the grid's σ)."""
     if diagnostics is None or diagnostics.empty:
         raise RlscaleError("plots: no diagnostics to draw (the grid's run table logs no TD errors)")
     have = sorted(diagnostics["env"].astype(str).unique())
@@ -69,15 +72,17 @@ def overfitting(diagnostics: pd.DataFrame, env: str | None = None, slopes: pd.Da
             (axes[2 * row + 1, 1], "utd", plast, plast_label, "learning_rate", True, "plasticity", "vs σ", ""),
         ]
         for ax, x, y, ylabel, colour_by, ylog, measure, versus, note in panels:
-            colours = utd_colors(table[colour_by].to_numpy(dtype=float))
+            values = table[colour_by].to_numpy(dtype=float)
+            scale = np.union1d(values, utd_scale) if colour_by == "utd" and utd_scale is not None else values
+            colours = utd_colors(values, among=scale)
             ax.scatter(table[x], y, c=colours, s=30, edgecolors="white", linewidths=0.5, zorder=3)
             if not ylog:
                 ax.axhline(0.0, color="0.6", lw=0.8, zorder=1)
             finish(ax, LABELS[x], ylabel, ylog=ylog and bool(np.all(y > 0)), title=f"{task}: {measure} {versus}")
             utd_ticks(ax, table[x])
-            colorbar(fig, ax, table[colour_by].to_numpy(dtype=float), kind=colour_by)
+            colorbar(fig, ax, scale, kind=colour_by)
             slope = _slope(slopes, measure, task, x) if logged[measure] else None
-            title_note(ax, note or (slope or ""))
+            title_note(ax, note or (slope or ""), width=56)  # a slope with its interval and dof on one line
     pooled = [_slope(slopes, m, "all", x, named=True) for m, x in _CLAIMED] if len(have) > 1 else []
     if any(pooled):
         fig.suptitle(textwrap.fill("Fit over all tasks (the claims): " + "; ".join(p for p in pooled if p), 110),

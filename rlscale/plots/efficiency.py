@@ -18,6 +18,7 @@ from rlscale.plots.style import (
     POINT,
     colorbar,
     finish,
+    fmt_j,
     j_colors,
     legend,
     new_axes,
@@ -55,7 +56,7 @@ def _draw_law(ax: Axes, efficiency: DataEfficiency, threshold: float, env: str |
     if row.status != OK:
         if label:
             ax.scatter([], [], color=color, marker=marker, label=f"{label}: no law ({row.status})")
-        return f"J = {threshold:g}{'' if not label else f' ({label})'}: not a law ({row.status})", False
+        return f"J = {fmt_j(threshold)}{'' if not label else f' ({label})'}: not a law ({row.status})", False
     grid = np.union1d(sigma_grid(efficiency.points_["utd"]), [pts["utd"].min(), pts["utd"].max()])
     law = efficiency.predict(grid, threshold, None if efficiency.normalize else group)
     extrapolated = plot_over_sigma(ax, grid, grid, law, pts["utd"], color, label=label, **FIT_LINE)
@@ -81,7 +82,7 @@ def data_efficiency(
     label = FITTED["label"] if baseline is not None else r"fit $\mathcal{D}_{\min} + (\beta/\sigma)^\alpha$"
     extrapolated |= _draw_law(ax, efficiency, threshold, env, FITTED["color"] if baseline is not None else "black",
                               label)[1]
-    title = f"Data efficiency, J = {threshold:g}" + ("" if env is None else f" ({env})")
+    title = f"Data efficiency, J = {fmt_j(threshold)}" + ("" if env is None else f" ({env})")
     finish(ax, LABELS["utd"], LABELS["data"], title=title)
     utd_ticks(ax, efficiency.points_["utd"])
     legend(ax, [EXTRAPOLATED_NOTE] if extrapolated else [], width=50)
@@ -100,7 +101,7 @@ def normalized_time(efficiency: DataEfficiency, env: str | None = None, ax: Axes
     ylabel = LABELS["normalized_time"] if efficiency.normalize else LABELS["steps_to_j"]
     finish(ax, LABELS["utd"], ylabel, title="Time to threshold for every J" + ("" if env is None else f" ({env})"))
     utd_ticks(ax, efficiency.points_["utd"])
-    missing = [f"{j:g}" for j, n in zip(thresholds, notes, strict=True) if n]
+    missing = [fmt_j(j) for j, n in zip(thresholds, notes, strict=True) if n]
     title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
     if any(extrapolated for _, extrapolated in drawn):
         legend(ax, [EXTRAPOLATED_NOTE], width=50)

@@ -32,7 +32,9 @@ from rlscale.plots.style import (
     colorbar,
     finish,
     fmt,
+    fmt_j,
     j_colors,
+    label_points,
     law_label,
     law_x,
     legend,
@@ -129,26 +131,25 @@ def pareto_frontier(
             extrapolated |= _draw_curve(ax, b_frontier, b_eff, j, BASELINE["color"], BASELINE["label"],
                                         **{**FIT_LINE, "ls": "--"})
         else:
-            ax.plot([], [], color=BASELINE["color"], ls="--", marker="s", label=f"{BASELINE['label']}: no law at J")
+            ax.scatter([], [], color=BASELINE["color"], marker="s", label=f"{BASELINE['label']}: no law at J")
     label = "fit" if baseline is None else FITTED["label"]
     if len(curve):
         extrapolated |= _draw_curve(ax, frontier, efficiency, j, "black", label, **FIT_LINE)
     else:
-        notes.append(f"no frontier at J = {j:g}: {_why(efficiency, frontier, j)}")
+        notes.append(f"no frontier at J = {fmt_j(j)}: {_why(efficiency, frontier, j)}")
     if len(pts):
         ax.scatter(pts["data"], pts["compute"], c=utd_colors(pts["utd"]), label="measured", **POINT)
         if label_utd:
-            for r in pts.itertuples(index=False):
-                ax.annotate(rf"$\sigma$={fmt(r.utd)}", (r.data, r.compute), textcoords="offset points",
-                            xytext=(5, 3), fontsize=7)
+            label_points(ax, pts["data"], pts["compute"], [rf"$\sigma$={fmt(u)}" for u in pts["utd"]])
+            ax.set_ymargin(0.1)  # room for a label under the lowest point, where the σ crowd (Isaac Gym's 8/n)
         colorbar(fig, ax, pts["utd"], kind="utd")
     opt = _optimum(frontier, j)
     if opt is not None:
         bound = " (a bound)" if opt["at_boundary"] else ""
         ax.scatter([opt["data"]], [opt["compute"]], marker="D", color="black", s=40, zorder=5,
                    label=rf"$\mathcal{{F}}$-optimal $\sigma^*$={opt['utd']:.2g}{bound}")
-    finish(ax, LABELS["data"], _label(frontier, "compute"), title=f"Pareto frontier, J = {j:g}")
-    legend(ax, notes + ([EXTRAPOLATED_NOTE] if extrapolated else []))
+    finish(ax, LABELS["data"], _label(frontier, "compute"), title=f"Pareto frontier, J = {fmt_j(j)}")
+    legend(ax, notes + ([EXTRAPOLATED_NOTE] if extrapolated else []), width=50)
     return fig
 
 
@@ -157,8 +158,9 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
     """Figure 1 (II) and plot g: σ* (or D*, C*) against the budget F*, the power-law fit, held-out J as stars.
 
     Points are coloured by J. The fit line (only where the law in F is a law) spans every budget so the
-    held-out points show how far the law extrapolates; its legend gives the exponent's 95% interval and dof. Where
-    that interval spans 0 (sign undetermined) the line is dashed and drawn over the fitted points' budgets only.
+    held-out points show how far the law extrapolates, solid over the fitted points' budgets and dotted beyond them;
+    its legend gives the exponent's 95% interval and dof. Where that interval spans 0 (sign undetermined) the line
+    is dashed and drawn over the fitted points' budgets only.
     ``thresholds``: every J of the analysis (``efficiency.thresholds_``), so that J are coloured on the same scale
     as in the other panels and figures (default: the J with an optimum only).
     """
@@ -174,9 +176,13 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
         used = opt["in_fit"].astype(bool).to_numpy()
         if frontier.has_law(quantity):
             law = frontier.laws_[quantity]
-            budgets = law_x(law, ALL, opt.loc[used, "budget"], opt["budget"])
+            fitted = opt.loc[used, "budget"]
+            budgets = np.union1d(law_x(law, ALL, fitted, opt["budget"]), [fitted.min(), fitted.max()])
             label, line = law_label(law, ALL, r"\mathcal{F}")
-            ax.plot(budgets, frontier.predict(budgets, quantity), color="black", label=label, **line)
+            # solid over the fitted budgets, dotted beyond: the curve is parametrised by F here, not by σ
+            if plot_over_sigma(ax, budgets, budgets, frontier.predict(budgets, quantity), fitted, "black", label=label,
+                               **line):
+                notes.append(EXTRAPOLATED_BUDGET_NOTE)
         else:
             law = frontier.laws_.get(quantity)
             why = frontier.law_reason_ if law is None else str(law.terms_["status"].iloc[0])
@@ -198,8 +204,12 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
     finish(ax, _label(frontier, "budget"), ylabel, title="Budget extrapolation")
     if opt.empty:
         blank(ax)
-    legend(ax, notes, loc="center" if opt.empty else BELOW)
+    legend(ax, notes, loc="center" if opt.empty else BELOW, width=50)
     return fig
+
+
+#: the legend note of a law in F drawn past the budgets it was fitted on (out to the held-out J)
+EXTRAPOLATED_BUDGET_NOTE = "dotted: extrapolated beyond the fitted budgets"
 
 
 def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency | None = None,
@@ -218,7 +228,7 @@ def frontiers_by_threshold(frontier: ComputeFrontier, efficiency: DataEfficiency
             ax.scatter(pts["data"], pts["compute"], color=color, **POINT)
     if len(thresholds):
         colorbar(fig, ax, thresholds)
-    missing = [f"{j:g}" for j in thresholds if j not in drawn]
+    missing = [fmt_j(j) for j in thresholds if j not in drawn]
     finish(ax, LABELS["data"], _label(frontier, "compute"), title="Frontiers for every J")
     title_note(ax, f"points only, no law, at J = {', '.join(missing)}" if missing else "")
     if extrapolated:
@@ -270,6 +280,9 @@ def iso_performance(frontier: ComputeFrontier, ax: Axes | None = None, iso_cost:
     colorbar(fig, ax, j_scale)
     finish(ax, LABELS["data"], _label(frontier, "compute"),
            title=rf"Iso-performance curves ($\delta$ = {frontier.delta:.2g})")
+    if efficiency is not None:  # the colour bar spans every J: say which J have no curve, as plot c and (III) do
+        missing = [fmt_j(j) for j in efficiency.thresholds_ if not _is_law(efficiency, frontier, float(j))]
+        title_note(ax, f"no curve, no law, at J = {', '.join(missing)}" if missing else "")
     legend(ax, [EXTRAPOLATED_NOTE] if extrapolated else [], width=50)
     return fig
 

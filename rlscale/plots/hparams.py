@@ -13,6 +13,7 @@ from rlscale.errors import RlscaleError
 from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws
 from rlscale.plots.style import (
     EXTRAPOLATED,
+    EXTRAPOLATED_NOTE,
     FITTED,
     LABELS,
     finish,
@@ -21,6 +22,7 @@ from rlscale.plots.style import (
     law_x,
     legend,
     new_grid,
+    plot_over_sigma,
     utd_ticks,
 )
 
@@ -64,9 +66,10 @@ def hparam_laws(
     grid: Mapping[str, Sequence[float]] | pd.DataFrame | None = None, envs: Sequence[str] | None = None,
 ) -> Figure:
     """Plot h: per task (row), B*(σ) and η*(σ) (columns): bootstrap estimates with their 95% interval,
-    the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend;
-    dashed, and over the estimates' σ only, where the interval spans 0), the values proposed at ``proposed_utds``
-    (stars where outside the fitted σ range) and the swept grid values as light horizontal lines.
+    the fitted power law where it is a law (exponent, its 95% interval, dof and R² in the legend; solid over the
+    estimates' σ and dotted beyond; dashed, and over the estimates' σ only, where the interval spans 0), the values
+    proposed at ``proposed_utds`` (stars where outside the fitted σ range) and the swept grid values as light
+    horizontal lines.
 
     An estimate at a σ where no grid cell's all-seeds mean reaches J (``n_reached == 0``) is drawn hollow (it rests
     only on the resamples that reach J); a grid-best value at the grid's edge (``*_at_edge``) is ringed."""
@@ -99,9 +102,12 @@ def hparam_laws(
             law = laws.law(h, env) if env in laws.env_benchmark_ else None
             if law is not None and law.is_law(env):
                 label, line = law_label(law, env, r"\sigma")
-                line_utd = law_x(law, env, sub.loc[np.isfinite(sub[h]), "utd"], all_utds, extend=1.3)
-                ax.plot(line_utd, laws.predict(line_utd, env, h), color=FITTED["color"],
-                        label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line)
+                estimated = sub.loc[np.isfinite(sub[h]), "utd"]
+                line_utd = np.union1d(law_x(law, env, estimated, all_utds, extend=1.3),
+                                      [estimated.min(), estimated.max()])  # the solid part ends at the estimates
+                if plot_over_sigma(ax, line_utd, line_utd, laws.predict(line_utd, env, h), estimated,
+                                   FITTED["color"], label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line):
+                    notes.append(EXTRAPOLATED_NOTE)
             else:
                 status = "no law" if law is None else f"not a law ({law.terms_.loc[env, 'status']})"
                 notes = [f"{h.replace('_', ' ')}: {status}"]
@@ -116,7 +122,7 @@ def hparam_laws(
             _grid_ylim(ax, sub, h, proposal, env)
             finish(ax, LABELS["utd"], LABELS[f"best_{h}"], title=env)
             utd_ticks(ax, all_utds)
-            legend(ax, notes, fontsize=6)
+            legend(ax, notes, fontsize=6, width=50)
     return fig
 
 
@@ -136,15 +142,24 @@ def estimator_comparison(
     laws: Mapping[str, HyperparamLaws | None] | None = None,
 ) -> Figure:
     """Plot i: best B and η against σ from several estimators (point, bootstrap, mean over the other
-    hyperparameter, ...) on one axes per hyperparameter, for one task; ``laws`` adds each estimator's
-    fitted law as a line in its colour where it is a law, as plot h draws them (exponent, 95% interval and dof in
-    the legend; dashed where the interval spans 0), over the σ where that estimator has an estimate. A σ where an
-    estimator gives no estimate (NaN: e.g. no grid cell reaches J there) is listed in the legend."""
+    hyperparameter, ...) on one axes per hyperparameter, one row per task (``env``: that task only); ``laws`` adds
+    each estimator's fitted law as a line in its colour where it is a law, as plot h draws them (exponent, 95%
+    interval and dof in the legend; dashed where the interval spans 0), over the σ where that estimator has an
+    estimate. A σ where an estimator gives no estimate (NaN: e.g. no grid cell reaches J there) is listed in the
+    legend. Every task is drawn by default because a shared-slope law rests on all of them."""
     if not estimates:
         raise RlscaleError("estimator_comparison: give at least one BestHyperparams (name -> estimate)")
     first = next(iter(estimates.values())).best_
-    env = env if env is not None else str(first["env"].iloc[0])
-    fig, axes = new_grid(1, len(HPARAMS), panel=(4.0, 5.4))  # tall: the legend sits below the panel
+    envs = [env] if env is not None else list(dict.fromkeys(first["env"].astype(str)))
+    fig, axes = new_grid(len(envs), len(HPARAMS), panel=(4.0, 5.4))  # tall: the legend sits below the panel
+    for row, task in zip(axes, envs, strict=True):
+        _estimators(row, estimates, task, laws)
+    return fig
+
+
+def _estimators(axes: Sequence[Axes], estimates: Mapping[str, BestHyperparams], env: str,
+                laws: Mapping[str, HyperparamLaws | None] | None) -> None:
+    """One row of plot i: every estimator's best B (first axes) and η (second) of one task, with their laws."""
     colors = [f"C{k}" for k in range(len(estimates))]
     utds = []
     notes: dict[str, list[str]] = {h: [] for h in HPARAMS}
@@ -154,7 +169,7 @@ def estimator_comparison(
         if sub.empty:
             raise RlscaleError(f"estimator_comparison: estimator '{name}' has no rows for env {env}")
         utds.extend(sub["utd"])
-        for ax, h in zip(axes[0], HPARAMS, strict=True):
+        for ax, h in zip(axes, HPARAMS, strict=True):
             ax.plot(sub["utd"], sub[h], marker=_MARKERS[k % len(_MARKERS)], ls="none", ms=6, color=colors[k],
                     label=name, zorder=3)
             have = np.isfinite(sub[h].to_numpy(dtype=float))
@@ -169,9 +184,8 @@ def estimator_comparison(
                         **{**line, "lw": 1.2})
             elif law is not None:
                 notes[h].append(f"{name}: not a law ({law.terms_.loc[env, 'status']})")
-    for ax, h in zip(axes[0], HPARAMS, strict=True):
+    for ax, h in zip(axes, HPARAMS, strict=True):
         finish(ax, LABELS["utd"], LABELS[f"best_{h}"], title=f"{env}: estimators")
         utd_ticks(ax, utds)
         gaps = [f"no estimate (NaN) at σ = {utd}: {', '.join(names)}" for utd, names in missing[h].items()]
         legend(ax, gaps + notes[h], fontsize=6)
-    return fig

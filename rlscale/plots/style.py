@@ -17,6 +17,7 @@ import matplotlib as mpl
 import matplotlib.ticker as ticker
 import matplotlib.transforms as transforms
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
@@ -40,7 +41,8 @@ LABELS = {
     "env_step": "Env steps",
     "score": "Return (0–1000 scale)",
     "steps_to_j": r"Env steps to reach $J$",
-    "normalized_time": r"Normalised time to $J$, $\mathcal{D}_J$",
+    "normalized_time": r"Time to $J$, task-normalised (env steps)",  # divided by each task's median, then multiplied
+    # back by the median of those medians (rlscale.laws.efficiency): env steps again, not a ratio
 }
 FITTED = {"color": "#1f5fa8", "label": "fitted hparams"}
 BASELINE = {"color": "#8a8a8a", "label": "constant baseline"}
@@ -169,9 +171,11 @@ def utd_norm(utds: Sequence[float] | np.ndarray) -> LogNorm:
     return LogNorm(lo, hi if hi > lo else lo * 2.0)
 
 
-def utd_colors(utds: Sequence[float] | np.ndarray) -> list[tuple[float, float, float, float]]:
-    """One plasma colour per σ (or any positive value) on a log scale, stopping short of the pale yellow end."""
-    norm, cmap = utd_norm(utds), mpl.colormaps[UTD_CMAP]
+def utd_colors(utds: Sequence[float] | np.ndarray,
+               among: Sequence[float] | np.ndarray | None = None) -> list[tuple[float, float, float, float]]:
+    """One plasma colour per σ (or any positive value) on a log scale, stopping short of the pale yellow end; on the
+    scale of ``among`` when given (e.g. every σ of a benchmark, so a σ has one colour in all its figures)."""
+    norm, cmap = utd_norm(utds if among is None else among), mpl.colormaps[UTD_CMAP]
     return [cmap(0.85 * norm(float(u))) for u in np.asarray(utds, dtype=float)]
 
 
@@ -203,10 +207,10 @@ def blank(ax: Axes) -> None:
         axis.set_minor_locator(ticker.NullLocator())
 
 
-def title_note(ax: Axes, note: str) -> None:
+def title_note(ax: Axes, note: str, width: int = 48) -> None:
     """A short note (e.g. which J have no law) as a second title line, where it cannot hide data."""
     if note:  # wrapped: a long list of J would run into the next panel
-        ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", 48), fontsize=9)
+        ax.set_title(f"{ax.get_title()}\n" + textwrap.fill(f"({note})", width), fontsize=9)
 
 
 BELOW = "below"
@@ -362,6 +366,94 @@ def sci(value: float) -> str:
 def fmt(value: float) -> str:
     """Short numbers for legends and σ labels (0.25, 2, 1e+05, 0.0039)."""
     return f"{value:g}" if 1e-2 <= abs(value) < 1e4 else f"{value:.2g}"
+
+
+def fmt_j(threshold: float) -> str:
+    """A threshold J in a title or note: 4 significant digits (696.3, not the paper ladder's 696.341; 600; 0.1),
+    enough to tell apart the levels of the ladders rlscale and the paper use; the tables keep every digit."""
+    return f"{threshold:.4g}"
+
+
+#: where a point label may go, in order of preference: its offset from the point (points) and alignment. Upper right
+#: first (where labels have room they stay there), then straight above (extending right, then left); below likewise;
+#: then to the left.
+_LABEL_SPOTS = (((5, 3), "left", "bottom"), ((-3, 5), "left", "bottom"), ((3, 5), "right", "bottom"),
+                ((5, -3), "left", "top"), ((-3, -5), "left", "top"), ((3, -5), "right", "top"),
+                ((-5, 3), "right", "bottom"), ((-5, -3), "right", "top"))
+
+
+class _PointLabels(Artist):
+    """Keeps point labels (e.g. σ = 0.00024 next to σ = 0.00012) off each other, inside the axes and off the axes'
+    markers. Each label, in the order given, takes the first spot of :data:`_LABEL_SPOTS` that does best on, in turn:
+    covering no label placed before it (text on text is unreadable), staying inside the axes (off the spines and tick
+    labels), and covering no marker nor curve while lying nearer its own point than any other. It runs when the axes
+    are drawn, once the layout has fixed where everything lies, so it holds in any backend and figure size."""
+
+    def __init__(self, labels: Sequence):
+        super().__init__()
+        self.labels = list(labels)
+        self.set_zorder(-np.inf)  # placed before the labels and markers are drawn
+        self.set_in_layout(False)
+
+    def _markers(self, renderer) -> list[transforms.Bbox]:
+        boxes = []
+        for coll in self.axes.collections:
+            offsets = coll.get_offset_transform().transform(coll.get_offsets())
+            sizes = np.resize(np.asarray(coll.get_sizes(), dtype=float), len(offsets)) if len(coll.get_sizes()) else (
+                np.zeros(len(offsets)))
+            for (x, y), size in zip(offsets, sizes, strict=True):
+                r = renderer.points_to_pixels(np.sqrt(size) / 2)  # a marker's size is its area in points²
+                boxes.append(transforms.Bbox([[x - r, y - r], [x + r, y + r]]))
+        return boxes
+
+    def draw(self, renderer) -> None:
+        frame = self.axes.bbox
+        markers = self._markers(renderer)
+        centres = np.array([box.get_points().mean(axis=0) for box in markers]).reshape(-1, 2)
+        curves = [line.get_transform().transform(line.get_xydata()) for line in self.axes.get_lines()
+                  if len(line.get_xdata())]  # a fitted curve: many points, so a label it crosses holds some
+        placed: list[transforms.Bbox] = []
+        for label in self.labels:
+            own = self.axes.transData.transform(label.xy)
+            options = []
+            for spot in _LABEL_SPOTS:
+                _place(label, spot)
+                box = label.get_window_extent(renderer)
+                inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                covers = (any(box.overlaps(other) for other in markers) or not _nearest(box, own, centres)
+                          or any(box.count_contains(curve) for curve in curves))
+                options.append(((any(box.overlaps(other) for other in placed), not inside, covers), spot, box))
+            _, spot, box = min(options, key=lambda option: option[0])  # min keeps the earliest of equals
+            _place(label, spot)
+            placed.append(box)
+
+
+def _place(label, spot: tuple[tuple[float, float], str, str]) -> None:
+    offset, ha, va = spot
+    label.xyann = offset
+    label.set_horizontalalignment(ha)
+    label.set_verticalalignment(va)
+
+
+def _nearest(box: transforms.Bbox, own: np.ndarray, centres: np.ndarray) -> bool:
+    """Whether no marker centre lies nearer the label ``box`` than its own point ``own`` (display units): a label
+    between two points reads as the nearer one's."""
+    def gap(points: np.ndarray) -> np.ndarray:
+        lo, hi = box.get_points()
+        return np.hypot(*np.clip(np.maximum(lo - points, points - hi), 0, None).T)
+
+    return bool((gap(centres) >= gap(np.atleast_2d(own)).min() - 1e-6).all())
+
+
+def label_points(ax: Axes, x: Sequence[float], y: Sequence[float], texts: Sequence[str], fontsize: float = 7) -> list:
+    """Small labels next to points (data coordinates), each moved round its point where it would cover another label
+    or a marker (:class:`_PointLabels`)."""
+    labels = [ax.annotate(text, (xi, yi), textcoords="offset points", xytext=_LABEL_SPOTS[0][0], fontsize=fontsize,
+                          in_layout=False)  # placed inside the axes where they fit: the layout need not make room
+              for xi, yi, text in zip(x, y, texts, strict=True)]
+    if labels:
+        ax.add_artist(_PointLabels(labels))
+    return labels
 
 
 class SavedFigure(list):
