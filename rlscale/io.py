@@ -135,6 +135,8 @@ def read_yaml(path: str | os.PathLike, what: str = "file") -> Any:
         text = path.read_text()
     except OSError as exc:
         raise RlscaleError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise RlscaleError(f"{path}: cannot read {what} (not UTF-8 text: byte {exc.start})") from None
     try:
         return yaml.load(text, Loader=_unique_key_loader())
     except yaml.YAMLError as exc:

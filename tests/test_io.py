@@ -64,3 +64,10 @@ def test_an_output_the_os_refuses_to_write_is_one_error_line_and_keeps_the_old_f
     assert error == [f"rlscale: error: cannot write {out}: File too large"], proc.stderr
     assert "Traceback" not in proc.stderr
     assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv", "runs.csv"]
+
+
+def test_a_yaml_file_that_is_not_utf8_text_is_one_error_line(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_bytes(b"algo: sac\n\xff\xfe")
+    with pytest.raises(io.RlscaleError, match=r"sweep.yaml: cannot read sweep file \(not UTF-8 text: byte 10\)"):
+        io.read_yaml(path, "sweep file")

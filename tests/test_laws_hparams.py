@@ -304,3 +304,11 @@ def test_the_share_of_resamples_that_give_an_estimate_is_recorded_where_no_cell_
     assert best.loc[1.0, "estimated_frac"] == 1.0 and best.loc[1.0, "n_reached"] == 2
     assert best.loc[2.0, "n_reached"] == 0 and np.isfinite(best.loc[2.0, "batch_size"])
     assert best.loc[2.0, "estimated_frac"] == pytest.approx(1 - (1 - 0.75**4) ** 2, abs=0.06)
+
+
+@pytest.mark.parametrize("utd", [0.0, -2.0, float("nan"), float("inf"), "2"])
+def test_a_baseline_utd_that_is_not_a_positive_number_is_refused_rather_than_matched_to_an_arbitrary_sigma(crossings,
+                                                                                                          utd):
+    best = BestHyperparams().fit(crossings)
+    with pytest.raises(RlscaleError, match="baseline_utd= must be a positive number"):
+        HyperparamLaws(baseline_utd=utd).fit(best)

@@ -69,6 +69,7 @@ from rlscale.laws.hparams import (
     LAW_NAMES,
     BestHyperparams,
     HyperparamLaws,
+    check_baseline_utd,
     check_estimator,
     law_terms,
 )
@@ -245,6 +246,7 @@ class Analysis:
                                f"data ratios are bootstrapped over seeds; for a grid with one seed per configuration, "
                                f"{ONE_SEED_WAY}")
         check_estimator(self.estimator)
+        check_baseline_utd(self.baseline_utd)
         if runs is None and fitted is None:
             raise RlscaleError("analysis: give a grid, fitted runs, or both")
         if self.compute_unit not in COMPUTE_UNITS:

@@ -9,6 +9,8 @@ default; ``average="arithmetic"`` averages the values themselves, as the authors
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 
@@ -433,6 +435,7 @@ class HyperparamLaws:
         self.separate_utds = separate_utds
 
     def fit(self, best: BestHyperparams | pd.DataFrame) -> HyperparamLaws:
+        check_baseline_utd(self.baseline_utd)
         table = best.best_ if isinstance(best, BestHyperparams) else best
         table = table[np.isfinite(table["batch_size"]) & np.isfinite(table["learning_rate"])]
         counts = table.groupby("env", observed=True)["utd"].nunique()
@@ -642,6 +645,13 @@ def law_terms(law: PowerLaw) -> dict[str, dict]:
             "reason": r.reason,
         }
     return out
+
+
+def check_baseline_utd(utd: object) -> None:
+    """The baseline's σ is matched to the grid's nearest in log distance: one that is not a positive number would
+    pick an arbitrary σ's (B, η) without a word."""
+    if isinstance(utd, bool) or not isinstance(utd, numbers.Real) or not (math.isfinite(utd) and utd > 0):
+        raise RlscaleError(f"baseline_utd= must be a positive number, got {utd!r}", params=("baseline_utd",))
 
 
 def _baseline(table: pd.DataFrame, utd: float) -> pd.DataFrame:
