@@ -340,6 +340,23 @@ class RunDir:
     def has_curve(self) -> bool:
         return (self.path / CURVE).exists()
 
+    def damage(self) -> str | None:
+        """Why a finished run's results cannot be read back (its config or its curve unreadable or gone, as a
+        disk fault or a bad copy leaves them), or None: such a run is not finished for a sweep, which would
+        otherwise skip it every time while ``collect`` leaves it out."""
+        import pyarrow.parquet as pq
+
+        try:
+            if self.read_config() is None:
+                return f"no {CONFIG}"
+        except RlscaleError as exc:
+            return str(exc)
+        try:
+            pq.read_metadata(self.path / CURVE)
+        except (OSError, ValueError) as exc:
+            return f"{self.path / CURVE}: unreadable run curve ({str(exc).splitlines()[0]})"
+        return None
+
     # ----------------------------------------------------------------- checkpoint.pt
     def remove_checkpoint(self) -> None:
         for name in (CHECKPOINT, STAGED):
