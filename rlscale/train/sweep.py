@@ -238,6 +238,16 @@ def _fitted_points(doc: dict, v: _Validator, base_dir: Path) -> list[tuple[str, 
     if bad.any():
         raise RlscaleError(f"{path}: row(s) {', '.join(str(i) for i in table.index[bad][:5])} have non-numeric, "
                            "non-positive or missing utd, learning_rate or batch_size_rounded")
+    fractional = table["batch_size_rounded"] != np.floor(table["batch_size_rounded"])
+    if fractional.any():
+        raise RlscaleError(f"{path}: row(s) {', '.join(str(i) for i in table.index[fractional][:5])} have a "
+                           "batch_size_rounded that is not a whole number")
+    twice = table.duplicated(["env", "utd"], keep=False)
+    if twice.any():  # the fitted runs are one (B, η) per (env, σ): a second would train a best-of-two
+        first = table[twice].iloc[0]
+        raise RlscaleError(f"{path}: env {first['env']} at utd {first['utd']:g} has {int(twice.sum())} rows (row(s) "
+                           f"{', '.join(str(i) for i in table.index[twice][:5])}); a proposals file gives one (B, η) "
+                           "per (env, utd)")
 
     def multipliers(key: str) -> list[float]:  # absent: no sensitivity runs
         return v.values(doc[key], key) if key in doc else []
