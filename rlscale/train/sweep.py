@@ -380,6 +380,13 @@ class LocalExecutor:
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
+    def __post_init__(self) -> None:  # no worker slot: a division by zero (0) or a sweep waiting forever (< 0)
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise RlscaleError(f"workers= must be an integer >= 1, got {self.workers!r}", params=("workers",))
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise RlscaleError(f"threads= must be an integer >= 1, got {self.threads!r}", params=("threads",))
+
     def run(self, items: Sequence[RunSpec | Chunk], out_dir: Path, on_start: Callable[[RunSpec], None],
             on_done: Callable[[RunResult], None]) -> None:
         from concurrent.futures import ThreadPoolExecutor
