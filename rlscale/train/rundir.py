@@ -370,8 +370,10 @@ class RunDir:
             return None
         try:  # our own file: numpy RNG states and python objects, so not weights-only
             state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a corrupt checkpoint names the file, not a pickle traceback
-            raise RlscaleError(f"cannot read checkpoint {path}: {exc}") from exc
+        except Exception as exc:  # a corrupt checkpoint names the file and the way out, not a pickle traceback
+            why = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0]
+            raise RlscaleError(f"cannot read checkpoint {path} ({why}); remove it to restart the run from its first "
+                               "step (a vectorised chunk's runs restart together)") from exc
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise RlscaleError(f"{path} was written by an older rlscale; remove it to restart the run from its "
                                "first step")
