@@ -250,6 +250,19 @@ def test_tied_best_cells_go_to_the_smallest_grid_value_unless_broken_at_random(e
         BestHyperparams(800.0, tie_break="last").fit(crossings)
 
 
+def test_a_best_cell_tied_in_every_bootstrap_sample_is_said_as_the_tie_breaks_not_the_datas(crossings):
+    """Curves that reach J at the same logged step in every cell (constant returns, say) gave a B*(σ) law of the
+    tie-break's smallest grid values, status ok, without a word on why."""
+    with pytest.warns(RlscaleWarning, match=r"at 2 of 2 \(env, utd\) point\(s\) the best grid cell ties with another "
+                                            r"in every bootstrap sample \(first: env .* at utd 1\): the data do not "
+                                            r"pick the best \(B, η\) there, the tie-break does"):
+        BestHyperparams(800.0).fit(_tied_grid())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        BestHyperparams().fit(crossings)
+    assert not any("ties with another in every bootstrap sample" in str(w.message) for w in caught)
+
+
 def test_a_best_cell_at_the_grids_edge_and_a_utd_missing_cells_are_said(crossings):
     """An optimum at the smallest or largest B or η tried is a bound, not a measurement, and a σ whose grid lacks cells
     its env has at other σ picks among fewer configurations: both were silent."""

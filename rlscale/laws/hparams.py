@@ -313,6 +313,14 @@ class BestHyperparams:
                           f"{first['env']} at utd {first['utd']:g}, B {first['grid_batch_size']:g}, η "
                           f"{first['grid_learning_rate']:g}): the optimum may lie beyond the grid, so these are bounds "
                           "more than measurements (best_ columns *_at_edge)", RlscaleWarning, stacklevel=2)
+        always_tied = [r for r in rows if r["tied_frac"] == 1.0]
+        if always_tied:
+            first = always_tied[0]
+            warnings.warn(f"best hyperparameters at J = {self.threshold:g}: at {len(always_tied)} of {len(rows)} "
+                          f"(env, utd) point(s) the best grid cell ties with another in every bootstrap sample (first: "
+                          f"env {first['env']} at utd {first['utd']:g}): the data do not pick the best (B, η) there, "
+                          "the tie-break does (the smallest tied grid values); log evaluations more often or raise J "
+                          "(best_ column tied_frac)", RlscaleWarning, stacklevel=2)
         if single:
             (_, env, _, utd), have = single[0]
             warnings.warn(f"best hyperparameters: {len(single)} (env, utd) point(s) tried a single B or a single η of "
