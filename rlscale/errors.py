@@ -30,3 +30,9 @@ class TooFewSeeds(RunTableError):
 
 class RlscaleWarning(_NamesParams, UserWarning):
     """A result was produced but the user should know about a gap in it; the CLI prints it as one line."""
+
+
+def os_error_text(exc: OSError) -> str:
+    """What went wrong, in the OS's words (``No space left on device``); for an error whose text is not the plain
+    ``strerror`` (pyarrow's, say), its first line."""
+    return exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]

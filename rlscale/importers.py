@@ -478,9 +478,11 @@ def _keep_last(frame: pd.DataFrame, source: str, keep_last: bool) -> pd.DataFram
     ``keep_last``; without it such rows are an error that names the way out."""
     # benchmark and algo, where absent, are filled later from the env and the options: one value per env, so the
     # columns present tell runs apart (a required one missing is refused by the run-table check after this)
+    if "env_step" not in frame.columns:  # no step to repeat: the run-table check names the missing column
+        return frame
     repeated = frame.duplicated([c for c in ROW_KEY if c in frame.columns], keep="last")
     if repeated.any() and not keep_last:
-        at = f" (first: env step {frame.loc[repeated, 'env_step'].iloc[0]:g})" if "env_step" in frame.columns else ""
+        at = f" (first: env step {frame.loc[repeated, 'env_step'].iloc[0]:g})"
         raise RlscaleError(f"{source}: {int(repeated.sum())} row(s) repeat an env step of their run{at}, as a logger "
                            "resumed from a checkpoint writes; "
                            "keep_last=True keeps the last of each", params=("keep_last",))

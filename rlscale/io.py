@@ -20,16 +20,20 @@ from typing import Any
 
 import pandas as pd
 
-from rlscale.errors import RlscaleError
+from rlscale.errors import RlscaleError, os_error_text
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; on success rename it over ``path`` (fsync'd first)."""
+    """Yield a temp path beside ``path``; on success rename it over ``path`` (fsync'd first). An OS error on the way
+    (a read-only filesystem, a full disk) is one :class:`RlscaleError` line naming ``path``; the old file stays."""
     path = Path(path)
     check_writable_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RlscaleError(f"cannot write {path}: {os_error_text(exc)}") from exc
     try:
         os.fchmod(fd, 0o666 & ~umask())
     finally:
@@ -40,6 +44,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        raise RlscaleError(f"cannot write {path}: {os_error_text(exc)}") from exc
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -129,6 +135,8 @@ def read_yaml(path: str | os.PathLike, what: str = "file") -> Any:
         text = path.read_text()
     except OSError as exc:
         raise RlscaleError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise RlscaleError(f"{path}: cannot read {what} (not UTF-8 text: byte {exc.start})") from None
     try:
         return yaml.load(text, Loader=_unique_key_loader())
     except yaml.YAMLError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -245,6 +246,21 @@ def test_loading_a_missing_or_foreign_folder_is_one_line(tmp_path):
     (tmp_path / "analysis.json").write_text("{not json")
     with pytest.raises(RlscaleError, match="not valid JSON"):
         Analysis.load(tmp_path)
+
+
+@pytest.mark.parametrize("table", ["hparam_laws", "best_hparams", "crossings", "efficiency_params"])
+def test_a_saved_analysis_with_a_truncated_table_is_one_line_for_predict_and_summary(saved, tmp_path, capsys, table):
+    """A table cut short since it was saved (a disk fault, a bad copy) gave a pandas KeyError traceback."""
+    folder = tmp_path / "analysis"
+    shutil.copytree(saved[2], folder)
+    path = folder / f"{table}.csv"
+    path.write_text(path.read_text()[:60])
+    with pytest.raises(RlscaleError, match=f"{folder}: the saved analysis is damaged .*; fit and save it again"):
+        Analysis.load(folder)
+    for command in (["predict", str(folder), "--utd", "1"], ["summary", str(folder)]):
+        assert main(["fit", *command]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"rlscale: error: {folder}: the saved analysis is damaged"), err
 
 
 def test_fit_analysis_cli_writes_the_folder_and_the_metrics(tables, tmp_path, capsys):

@@ -124,6 +124,9 @@ def test_unreached_threshold_gives_a_warning_line_and_null_in_the_json(tmp_path,
          "curves, so one seed per configuration is enough for them"),
         (lambda df: df, ["--n-bootstrap", "0"], "got 0; for a grid with one seed per configuration keep it and pass "
          "--estimator point, mean_other or quadratic"),
+        # a baseline σ that is not positive picked an arbitrary σ's (B, η) without a word
+        (lambda df: df, ["--baseline-utd", "-1"], "--baseline-utd must be a positive number, got -1.0"),
+        (lambda df: df, ["--baseline-utd", "nan"], "--baseline-utd must be a positive number, got nan"),
     ],
 )
 def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path, capsys, mutate, extra, message):

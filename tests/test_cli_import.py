@@ -112,6 +112,18 @@ def test_import_csv_bad_mapping_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "r.parquet").exists()
 
 
+def test_import_csv_without_a_step_column_names_the_missing_column_not_repeated_steps(tmp_path, capsys):
+    """Without env_step, every row of a run was taken for a repeat of one step and --keep-last was named as the way
+    out, which would keep one row per run."""
+    pd.DataFrame({"env": "Hopper-v4", "utd": 1, "batch_size": 64, "learning_rate": 1e-4, "seed": 0,
+                  "return": [1.0, 2.0, 3.0]}).to_csv(tmp_path / "c.csv", index=False)
+    out = tmp_path / "r.parquet"
+    assert main(["import", "csv", str(tmp_path / "c.csv"), "-o", str(out), "--critic-params", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no value for column(s) env_step" in err and "repeat" not in err, err
+    assert not out.exists()
+
+
 def test_import_csv_mapping_onto_a_column_the_csv_has_is_one_line_naming_the_column(tmp_path, capsys):
     pd.DataFrame({"env": "Hopper-v4", "utd": 1, "batch_size": 64, "learning_rate": 1e-4, "seed": 0,
                   "env_step": [0, 500], "step": [0, 1000], "return": [1.0, 2.0], "eval_return": [3.0, 4.0]}

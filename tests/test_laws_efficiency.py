@@ -184,6 +184,16 @@ def test_two_thresholds_crossed_at_the_same_evaluations_say_so():
     assert any("J=800 has the same points as J=700" in line for line in fit.problems())
 
 
+def test_two_thresholds_no_utd_reaches_are_not_called_crossed_at_the_same_evaluations():
+    """Runs that never reach two J were told "every utd crossed both levels at the same logged evaluation"."""
+    table = _crossings(thresholds=(700.0, 800.0, 900.0))
+    table.loc[table["threshold"] > 700.0, "crossing"] = np.nan
+    fit = DataEfficiency().fit(table)
+    params = fit.params_.set_index("threshold")
+    assert params["same_as"].isna().all() and (params.loc[[800.0, 900.0], "status"] == "not_fitted").all()
+    assert not any("same points" in line for line in fit.problems())
+
+
 def test_summary_and_repr_read_well():
     fit = DataEfficiency().fit(_crossings())
     text = fit.summary().as_text()

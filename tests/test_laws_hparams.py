@@ -250,6 +250,19 @@ def test_tied_best_cells_go_to_the_smallest_grid_value_unless_broken_at_random(e
         BestHyperparams(800.0, tie_break="last").fit(crossings)
 
 
+def test_a_best_cell_tied_in_every_bootstrap_sample_is_said_as_the_tie_breaks_not_the_datas(crossings):
+    """Curves that reach J at the same logged step in every cell (constant returns, say) gave a B*(σ) law of the
+    tie-break's smallest grid values, status ok, without a word on why."""
+    with pytest.warns(RlscaleWarning, match=r"at 2 of 2 \(env, utd\) point\(s\) the best grid cell ties with another "
+                                            r"in every bootstrap sample \(first: env .* at utd 1\): the data do not "
+                                            r"pick the best \(B, η\) there, the tie-break does"):
+        BestHyperparams(800.0).fit(_tied_grid())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        BestHyperparams().fit(crossings)
+    assert not any("ties with another in every bootstrap sample" in str(w.message) for w in caught)
+
+
 def test_a_best_cell_at_the_grids_edge_and_a_utd_missing_cells_are_said(crossings):
     """An optimum at the smallest or largest B or η tried is a bound, not a measurement, and a σ whose grid lacks cells
     its env has at other σ picks among fewer configurations: both were silent."""
@@ -304,3 +317,11 @@ def test_the_share_of_resamples_that_give_an_estimate_is_recorded_where_no_cell_
     assert best.loc[1.0, "estimated_frac"] == 1.0 and best.loc[1.0, "n_reached"] == 2
     assert best.loc[2.0, "n_reached"] == 0 and np.isfinite(best.loc[2.0, "batch_size"])
     assert best.loc[2.0, "estimated_frac"] == pytest.approx(1 - (1 - 0.75**4) ** 2, abs=0.06)
+
+
+@pytest.mark.parametrize("utd", [0.0, -2.0, float("nan"), float("inf"), "2"])
+def test_a_baseline_utd_that_is_not_a_positive_number_is_refused_rather_than_matched_to_an_arbitrary_sigma(crossings,
+                                                                                                          utd):
+    best = BestHyperparams().fit(crossings)
+    with pytest.raises(RlscaleError, match="baseline_utd= must be a positive number"):
+        HyperparamLaws(baseline_utd=utd).fit(best)

@@ -165,6 +165,24 @@ def test_a_failed_sweep_stops_the_step_before_any_table_is_written(tmp_path, mon
     assert not Path("data").exists()
 
 
+@pytest.mark.parametrize("workers", [0, -1])
+def test_a_training_step_with_no_worker_slot_is_one_line_before_any_run(tmp_path, monkeypatch, capsys, workers):
+    """workers: 0 in params.yaml ended in a ZeroDivisionError traceback, workers: -1 in a sweep waiting forever."""
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "mini_gym.yaml").write_text(yaml.safe_dump({
+        "name": "mini_gym", "algo": "sac", "envs": ["gym:Pendulum-v1"], "utd": [1], "batch_size": [16],
+        "learning_rate": [1e-3], "seeds": 1, "env_steps": 240, "eval_every": 120, "warmup_steps": 60}))
+    path = _params(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["presets"]["mini"]["workers"] = workers
+    path.write_text(yaml.safe_dump(doc))
+    monkeypatch.chdir(tmp_path)
+    assert main(["pipeline", "grid", "gym"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"rlscale: error: workers= must be an integer >= 1, got {workers}"]
+    assert not Path("runs").exists() and not Path("data").exists()
+
+
 @pytest.mark.parametrize("kind", ["fitted", "baseline"])
 def test_a_missing_sweep_file_of_a_training_step_is_one_line(tmp_path, monkeypatch, capsys, kind):
     _params(tmp_path)

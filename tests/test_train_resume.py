@@ -58,7 +58,7 @@ def test_rows_after_the_last_checkpoint_are_recomputed_identically(tmp_path):
 
 
 @pytest.mark.parametrize("damage", [b"", b"not a checkpoint"])
-def test_corrupt_checkpoint_is_a_one_line_error(tmp_path, damage):
+def test_a_corrupt_checkpoint_is_one_line_naming_the_way_out_and_removing_it_restarts_the_run(tmp_path, damage):
     cfg = RunConfig(**{**ARGS, "env_steps": 400})
     run = tmp_path / "run"
     train_run(cfg, run, KEEP)
@@ -66,5 +66,12 @@ def test_corrupt_checkpoint_is_a_one_line_error(tmp_path, damage):
     (run / "checkpoint.pt").write_bytes(damage)
     from rlscale.errors import RlscaleError
 
-    with pytest.raises(RlscaleError, match="cannot read checkpoint"):
+    with pytest.raises(RlscaleError, match="cannot read checkpoint") as caught:
         train_run(cfg, run, CPU)
+    # one line that says what to do (torch's own text ran on over several sentences and named no way out)
+    assert "\n" not in str(caught.value) and str(caught.value).endswith("remove it to restart the run from its first "
+                                                                       "step (a vectorised chunk's runs restart "
+                                                                       "together)")
+    (run / "checkpoint.pt").unlink()  # the way out it names
+    assert train_run(cfg, run, CPU).status == "finished"
+    assert pd.read_parquet(run / "curve.parquet")["env_step"].is_unique

@@ -100,6 +100,23 @@ def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
     assert got == {(1.0, 288, 1.02e-3), (8.0, 112, 5.26e-4)}  # no multipliers: the proposals only
 
 
+@pytest.mark.parametrize(("rows", "fragment"), [
+    # a second row for one (env, σ) trained a best-of-two as the "fitted" run without a word
+    ({"utd": [1.0, 1.0], "batch_size_rounded": [288, 112]},
+     "env dmc:walker-walk at utd 1 has 2 rows (row(s) 0, 1); a proposals file gives one (B, η) per (env, utd)"),
+    # 287.6 was cut to 287 without a word
+    ({"utd": [1.0, 8.0], "batch_size_rounded": [287.6, 112]}, "row(s) 0 have a batch_size_rounded that is not a whole"),
+])
+def test_a_proposals_file_with_two_rows_for_one_env_and_utd_or_a_fractional_batch_is_refused(tmp_path, capsys, rows,
+                                                                                             fragment):
+    pd.DataFrame({"env": "walker-walk", "learning_rate": 1e-3, **rows}).to_csv(tmp_path / "p.csv", index=False)
+    path = _write(tmp_path, "mode: fitted\nalgo: bro\nhparams: p.csv\nbackend: dmc\nseeds: [0]\nenv_steps: 1000\n"
+                  "eval_every: 100\nwarmup_steps: 500\n")
+    assert main(["sweep", str(path), "-o", str(tmp_path / "runs"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"rlscale: error: {tmp_path / 'p.csv'}: ") and fragment in err, err
+
+
 @pytest.mark.parametrize(("text", "fragment"), [
     (BASE + GRID + "colour: red\n", "unknown key(s) colour"),
     (BASE + GRID.replace("[0.5, 2]", "[0.5, -2]"), "'utd' must be a number > 0, got -2"),

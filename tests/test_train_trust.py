@@ -106,6 +106,49 @@ def test_a_sweep_that_no_longer_lists_runs_it_ran_into_its_folder_is_refused_and
     assert pd.read_parquet(tmp_path / "t.parquet")["utd"].unique().tolist() == [2.0]
 
 
+def test_a_sweep_refuses_an_output_holding_run_folders_it_does_not_list_even_under_another_sweep_name(tmp_path,
+                                                                                                       capsys):
+    """The earlier-version check went by the sweep's name: the same grid saved under a new file name, with a σ
+    changed, went on beside the old runs, and collect took both."""
+    out = tmp_path / "runs"
+    assert main(["sweep", str(_write(tmp_path, TINY)), "-o", str(out)]) == 0
+    renamed = _write(tmp_path, tiny_sweep(name="tiny_v2", utd=[2]), "tiny_v2.yaml")
+    capsys.readouterr()
+    for extra in (["--dry-run"], []):
+        assert main(["sweep", str(renamed), "-o", str(out), *extra]) == 2
+        err = _one_error_line(capsys)
+        assert (f"{out} holds 1 run folder(s) that {renamed} does not list (e.g. {RUN}: another sweep's, or copied "
+                "in); collect would mix them with this sweep's runs: pass another --output") in err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [RUN, "sweep_tiny.json"]  # none ran
+    same = _write(tmp_path, tiny_sweep(name="tiny_again"), "again.yaml")  # the same runs under another name: no mix
+    assert main(["sweep", str(same), "-o", str(out)]) == 0
+    assert "1 skipped (finished before)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damaged", ["curve.parquet", "config.json"])
+def test_a_finished_run_whose_curve_or_config_is_damaged_is_reported_failed_not_skipped(tmp_path, capsys, damaged):
+    """A finished run with a truncated curve (a disk fault, a bad copy) was skipped as finished on every rerun, while
+    collect left it out of the table."""
+    out = tmp_path / "runs"
+    sweep = _write(tmp_path, TINY)
+    assert main(["sweep", str(sweep), "-o", str(out)]) == 0
+    path = out / RUN / damaged
+    path.write_bytes(path.read_bytes()[:7])
+    capsys.readouterr()
+    assert main(["sweep", str(sweep), "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "0 skipped (finished before), 1 failed" in captured.out
+    summary = json.loads((out / "sweep_tiny.json").read_text())
+    reason = summary["runs"][0]["reason"]
+    assert reason.startswith(f"finished before, but {path}") and reason.endswith(f"remove {out / RUN} to run it again")
+    assert main([*TRAIN, "--env-steps", "200", "-o", str(out / RUN)]) == 2
+    assert str(path) in _one_error_line(capsys)  # train names the damaged file too
+    shutil.rmtree(out / RUN)  # the way out it names
+    assert main(["sweep", str(sweep), "-o", str(out)]) == 0
+    assert main(["collect", str(out), "-o", str(tmp_path / "t.parquet")]) == 0
+    assert len(pd.read_parquet(tmp_path / "t.parquet")) == 2
+
+
 def test_train_refuses_a_sweeps_output_folder_or_one_holding_runs_and_leaves_it_as_it_was(tmp_path, capsys):
     sweep_out, holder = tmp_path / "sweep_out", tmp_path / "holder"
     for folder, marker in ((sweep_out, "sweep_tiny.json"), (holder / "old" / RUN, STATUS)):

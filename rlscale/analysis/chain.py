@@ -69,6 +69,7 @@ from rlscale.laws.hparams import (
     LAW_NAMES,
     BestHyperparams,
     HyperparamLaws,
+    check_baseline_utd,
     check_estimator,
     law_terms,
 )
@@ -245,6 +246,7 @@ class Analysis:
                                f"data ratios are bootstrapped over seeds; for a grid with one seed per configuration, "
                                f"{ONE_SEED_WAY}")
         check_estimator(self.estimator)
+        check_baseline_utd(self.baseline_utd)
         if runs is None and fitted is None:
             raise RlscaleError("analysis: give a grid, fitted runs, or both")
         if self.compute_unit not in COMPUTE_UNITS:
@@ -735,9 +737,19 @@ class Analysis:
             doc = json.loads(meta.read_text())
         except ValueError as exc:
             raise RlscaleError(f"{meta}: not valid JSON ({exc})") from None
-        if doc.get("format") != FORMAT:
-            raise RlscaleError(f"{meta}: saved analysis format {doc.get('format')!r}, this rlscale reads {FORMAT}; "
-                               "fit it again")
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            found = doc.get("format") if isinstance(doc, dict) else None
+            raise RlscaleError(f"{meta}: saved analysis format {found!r}, this rlscale reads {FORMAT}; fit it again")
+        try:
+            return cls._from_saved(folder, doc)
+        except RlscaleError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError) as exc:  # a table or field damaged since it was saved
+            raise RlscaleError(f"{folder}: the saved analysis is damaged ({type(exc).__name__}: {exc}); fit and "
+                               "save it again") from exc
+
+    @classmethod
+    def _from_saved(cls, folder: Path, doc: dict[str, Any]) -> Analysis:
         tables = {name: read_csv(folder / f"{name}.csv") for name in doc["tables"]}
         options = {k: v for k, v in doc["options"].items() if k in cls.option_names()}
         a = cls(**options)

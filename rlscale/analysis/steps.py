@@ -19,7 +19,7 @@ import pandas as pd
 from rlscale.errors import RlscaleError, RlscaleWarning
 from rlscale.laws.efficiency import DataEfficiency
 from rlscale.laws.frontier import BatchSizeLaw, ComputeFrontier, configs_of, crossings_table, select_configs
-from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, extrapolation_errors
+from rlscale.laws.hparams import HPARAMS, BestHyperparams, HyperparamLaws, check_baseline_utd, extrapolation_errors
 from rlscale.laws.normalize import ReturnNormalizer, filter_reset_dips
 from rlscale.laws.summary import MAX_CI_DECADES, OK
 from rlscale.laws.thresholds import ThresholdCrossings, default_thresholds, same_cells
@@ -252,6 +252,7 @@ def fit_hparams(
         raise RlscaleError(f"variant must be 'shared' or 'separate', got {variant!r}")
     if utds_to_predict is not None and any(not (u > 0 and math.isfinite(u)) for u in utds_to_predict):
         raise RlscaleError("utds to predict must be positive numbers")
+    check_baseline_utd(baseline_utd)
     validate_range = check_range("the hyperparameter validation range", validate_range)
     utds = np.unique(runs["utd"])
     if utds.size == 1:  # every env would be left out of the laws: say what the table lacks

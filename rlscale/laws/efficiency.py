@@ -955,12 +955,15 @@ def _covariance_at(theta: np.ndarray, log_utd: np.ndarray, data: np.ndarray) -> 
 
 
 def _mark_same(params: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
-    """``same_as``: the lowest J of the same group whose fitted points are identical (NaN if none)."""
+    """``same_as``: the lowest J of the same group whose fitted points are identical (NaN if none). A J that no σ
+    reaches has no points to repeat: its (NaN) crossings are not "the same logged evaluation" as another's."""
     params = params.copy()
     for group, sub in points.groupby("group", sort=False):
         seen: list[tuple[float, np.ndarray]] = []
         for thr, pts in sub.sort_values(["threshold", "utd"]).groupby("threshold", sort=True):
             key = pts.loc[:, ["utd", "data"]].to_numpy(dtype=float)
+            if not np.isfinite(key[:, 1]).any():
+                continue
             twin = next((t for t, k in seen if k.shape == key.shape and np.array_equal(k, key, equal_nan=True)), None)
             if twin is not None:
                 params.loc[(params["group"] == group) & np.isclose(params["threshold"], thr), "same_as"] = twin

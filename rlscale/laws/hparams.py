@@ -9,6 +9,8 @@ default; ``average="arithmetic"`` averages the values themselves, as the authors
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 
@@ -311,6 +313,14 @@ class BestHyperparams:
                           f"{first['env']} at utd {first['utd']:g}, B {first['grid_batch_size']:g}, η "
                           f"{first['grid_learning_rate']:g}): the optimum may lie beyond the grid, so these are bounds "
                           "more than measurements (best_ columns *_at_edge)", RlscaleWarning, stacklevel=2)
+        always_tied = [r for r in rows if r["tied_frac"] == 1.0]
+        if always_tied:
+            first = always_tied[0]
+            warnings.warn(f"best hyperparameters at J = {self.threshold:g}: at {len(always_tied)} of {len(rows)} "
+                          f"(env, utd) point(s) the best grid cell ties with another in every bootstrap sample (first: "
+                          f"env {first['env']} at utd {first['utd']:g}): the data do not pick the best (B, η) there, "
+                          "the tie-break does (the smallest tied grid values); log evaluations more often or raise J "
+                          "(best_ column tied_frac)", RlscaleWarning, stacklevel=2)
         if single:
             (_, env, _, utd), have = single[0]
             warnings.warn(f"best hyperparameters: {len(single)} (env, utd) point(s) tried a single B or a single η of "
@@ -433,6 +443,7 @@ class HyperparamLaws:
         self.separate_utds = separate_utds
 
     def fit(self, best: BestHyperparams | pd.DataFrame) -> HyperparamLaws:
+        check_baseline_utd(self.baseline_utd)
         table = best.best_ if isinstance(best, BestHyperparams) else best
         table = table[np.isfinite(table["batch_size"]) & np.isfinite(table["learning_rate"])]
         counts = table.groupby("env", observed=True)["utd"].nunique()
@@ -642,6 +653,13 @@ def law_terms(law: PowerLaw) -> dict[str, dict]:
             "reason": r.reason,
         }
     return out
+
+
+def check_baseline_utd(utd: object) -> None:
+    """The baseline's σ is matched to the grid's nearest in log distance: one that is not a positive number would
+    pick an arbitrary σ's (B, η) without a word."""
+    if isinstance(utd, bool) or not isinstance(utd, numbers.Real) or not (math.isfinite(utd) and utd > 0):
+        raise RlscaleError(f"baseline_utd= must be a positive number, got {utd!r}", params=("baseline_utd",))
 
 
 def _baseline(table: pd.DataFrame, utd: float) -> pd.DataFrame:

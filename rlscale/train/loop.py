@@ -121,6 +121,9 @@ def _train_locked(configs: list[RunConfig], dirs: list[RunDir], runtime: Runtime
                                "by running the same sweep, vectorised, again")
     if len(dirs) == 1 and priors[0] and priors[0].status == "failed":
         raise RlscaleError(f"run in {dirs[0].path} failed before ({priors[0].reason}); remove the folder to rerun")
+    damage = dirs[0].damage() if len(dirs) == 1 and priors[0] and priors[0].status == "finished" else None
+    if damage:
+        raise RlscaleError(f"run in {dirs[0].path} finished before, but {damage}; remove the folder to rerun")
     settled = [p is not None and p.settled for p in priors]
     if not all(settled):
         states = load_checkpoints(dirs) if any(p is not None for p in priors) else None

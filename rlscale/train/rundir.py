@@ -340,6 +340,23 @@ class RunDir:
     def has_curve(self) -> bool:
         return (self.path / CURVE).exists()
 
+    def damage(self) -> str | None:
+        """Why a finished run's results cannot be read back (its config or its curve unreadable or gone, as a
+        disk fault or a bad copy leaves them), or None: such a run is not finished for a sweep, which would
+        otherwise skip it every time while ``collect`` leaves it out."""
+        import pyarrow.parquet as pq
+
+        try:
+            if self.read_config() is None:
+                return f"no {CONFIG}"
+        except RlscaleError as exc:
+            return str(exc)
+        try:
+            pq.read_metadata(self.path / CURVE)
+        except (OSError, ValueError) as exc:
+            return f"{self.path / CURVE}: unreadable run curve ({str(exc).splitlines()[0]})"
+        return None
+
     # ----------------------------------------------------------------- checkpoint.pt
     def remove_checkpoint(self) -> None:
         for name in (CHECKPOINT, STAGED):
@@ -353,8 +370,10 @@ class RunDir:
             return None
         try:  # our own file: numpy RNG states and python objects, so not weights-only
             state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a corrupt checkpoint names the file, not a pickle traceback
-            raise RlscaleError(f"cannot read checkpoint {path}: {exc}") from exc
+        except Exception as exc:  # a corrupt checkpoint names the file and the way out, not a pickle traceback
+            why = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0]
+            raise RlscaleError(f"cannot read checkpoint {path} ({why}); remove it to restart the run from its first "
+                               "step (a vectorised chunk's runs restart together)") from exc
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise RlscaleError(f"{path} was written by an older rlscale; remove it to restart the run from its "
                                "first step")

@@ -54,7 +54,7 @@ from rlscale.agents import AGENTS
 from rlscale.envs import check_env_name, parse_env_name
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig, Runtime, parse_value, required_keys
-from rlscale.train.rundir import MANIFEST, FolderLock, RunDir, Status
+from rlscale.train.rundir import MANIFEST, FolderLock, RunDir, Status, find_run_dirs
 from rlscale.train.worker import PARENT_ENV, Job
 
 GRID_FIELDS = ("env", "utd", "batch_size", "learning_rate", "seed")  # set per run by the grid or the proposals
@@ -238,6 +238,16 @@ def _fitted_points(doc: dict, v: _Validator, base_dir: Path) -> list[tuple[str, 
     if bad.any():
         raise RlscaleError(f"{path}: row(s) {', '.join(str(i) for i in table.index[bad][:5])} have non-numeric, "
                            "non-positive or missing utd, learning_rate or batch_size_rounded")
+    fractional = table["batch_size_rounded"] != np.floor(table["batch_size_rounded"])
+    if fractional.any():
+        raise RlscaleError(f"{path}: row(s) {', '.join(str(i) for i in table.index[fractional][:5])} have a "
+                           "batch_size_rounded that is not a whole number")
+    twice = table.duplicated(["env", "utd"], keep=False)
+    if twice.any():  # the fitted runs are one (B, η) per (env, σ): a second would train a best-of-two
+        first = table[twice].iloc[0]
+        raise RlscaleError(f"{path}: env {first['env']} at utd {first['utd']:g} has {int(twice.sum())} rows (row(s) "
+                           f"{', '.join(str(i) for i in table.index[twice][:5])}); a proposals file gives one (B, η) "
+                           "per (env, utd)")
 
     def multipliers(key: str) -> list[float]:  # absent: no sensitivity runs
         return v.values(doc[key], key) if key in doc else []
@@ -369,6 +379,13 @@ class LocalExecutor:
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict, init=False, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:  # no worker slot: a division by zero (0) or a sweep waiting forever (< 0)
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise RlscaleError(f"workers= must be an integer >= 1, got {self.workers!r}", params=("workers",))
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise RlscaleError(f"threads= must be an integer >= 1, got {self.threads!r}", params=("threads",))
 
     def run(self, items: Sequence[RunSpec | Chunk], out_dir: Path, on_start: Callable[[RunSpec], None],
             on_done: Callable[[RunResult], None]) -> None:
@@ -592,17 +609,24 @@ def check_changed(sweep: Sweep, out_dir: Path, changed: dict[str, list[str]]) ->
 def check_dropped(sweep: Sweep, out_dir: Path, listed: Sequence[str]) -> None:
     """Refuse to run where an earlier version of this sweep (its summary lists ``listed``) left run folders
     that this version no longer lists: this run's summary would forget them and ``collect`` would mix them
-    with this version's runs. A grid that only grows lists every earlier run and goes on."""
+    with this version's runs. A grid that only grows lists every earlier run and goes on. Run folders of no
+    version of it (another sweep's, one renamed since, or runs copied in) are refused alike."""
     current = {s.name for s in sweep.runs}
     dropped = set(listed) - current
-    if not dropped:
-        return
-    left = sorted(p.name for p in out_dir.iterdir() if p.name in dropped and p.is_dir())
+    left = sorted(p.name for p in out_dir.iterdir() if p.name in dropped and p.is_dir()) if dropped else []
     if left:
         raise RlscaleError(f"{out_dir} holds {len(left)} run(s) of an earlier version of sweep {sweep.name} that "
                            f"{sweep.source or 'the sweep'} no longer lists (e.g. {left[0]}); collect would mix them "
                            "with this version's runs: pass another out_dir=, or remove those run folders",
                            params=("out_dir",))
+    if not out_dir.is_dir():
+        return
+    others = [d.path.relative_to(out_dir) for d in find_run_dirs(out_dir)
+              if d.path.parent != out_dir or d.name not in current]
+    if others:
+        raise RlscaleError(f"{out_dir} holds {len(others)} run folder(s) that {sweep.source or 'the sweep'} does not "
+                           f"list (e.g. {others[0]}: another sweep's, or copied in); collect would mix them with this "
+                           "sweep's runs: pass another out_dir=, or remove those run folders", params=("out_dir",))
 
 
 def rerun_changed_runs(out_dir: Path, changed: dict[str, list[str]]) -> None:
@@ -623,7 +647,8 @@ def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False,
     then launched: :func:`run_sweep` first empties its folder). Failed runs are not re-run: those the
     trainer marked failed (diverged) need their folder removed; those that crashed or were killed
     (recorded failed in the previous summary) are re-launched only with ``retry_failed`` or once their
-    folder is removed. A run whose status record is unreadable is reported failed with the file's name.
+    folder is removed. A run whose status record is unreadable, or a finished one whose config or curve is, is
+    reported failed with the file's name.
     Unfinished runs resume from their checkpoints.
     """
     listed, previous = _previous_summary(out_dir / MANIFEST.format(sweep.name))
@@ -636,12 +661,17 @@ def plan(sweep: Sweep, out_dir: Path, *, retry_failed: bool = False,
         if spec.name in changed:
             todo.append(spec)
             continue
+        run_dir = RunDir(out_dir / spec.name)
         try:
-            status = RunDir(out_dir / spec.name).read_status()
+            status = run_dir.read_status()
         except RlscaleError as exc:
             settled[spec.name] = RunResult(spec.name, "failed", str(exc))
             continue
-        if status is not None and status.status == "finished":
+        damage = run_dir.damage() if status is not None and status.status == "finished" else None
+        if damage:
+            reason = f"finished before, but {damage}; remove {run_dir.path} to run it again"
+            settled[spec.name] = RunResult(spec.name, "failed", reason)
+        elif status is not None and status.status == "finished":
             settled[spec.name] = RunResult(spec.name, "skipped", "finished before")
         elif status is not None and status.status == "failed":
             reason = f"failed before: {status.reason}; remove {out_dir / spec.name} to run it again"
