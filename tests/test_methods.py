@@ -118,6 +118,16 @@ def test_a_bad_method_option_is_one_line(grid_path, tmp_path, capsys):
     assert code == 2 and err.startswith("rlscale: error: --batch-law") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("doc", ['[1, 2]', '{"exponent": 0.3, "coef": 5}', '{"exponent": "steep", "coef": {"e": 1}}'])
+def test_a_batch_law_of_the_wrong_shape_is_one_line_without_python_internals(grid_path, tmp_path, capsys, doc):
+    law = tmp_path / "law.json"
+    law.write_text(doc)
+    code = main(["fit", "analysis", grid_path, "-o", str(tmp_path / "a"), "--delta", "1e9", "--batch-law", str(law)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rlscale: error:") and err.count("\n") == 1, err
+    assert "object has no attribute" not in err and "could not convert" not in err, err
+
+
 def test_a_strict_crossing_waits_until_the_smoothed_curve_is_past_j():
     from rlscale.laws.thresholds import ThresholdCrossings
     from rlscale.runs import validate_run_table

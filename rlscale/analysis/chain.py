@@ -247,6 +247,8 @@ class Analysis:
                                f"{ONE_SEED_WAY}")
         check_estimator(self.estimator)
         check_baseline_utd(self.baseline_utd)
+        if self.batch_law is not None and self.compute_unit != "gradient_steps":
+            self._given_batch_law(None)  # its shape, before the fits it would end
         if runs is None and fitted is None:
             raise RlscaleError("analysis: give a grid, fitted runs, or both")
         if self.compute_unit not in COMPUTE_UNITS:
@@ -364,6 +366,10 @@ class Analysis:
         if seeds == 1:
             source += ("; one seed (or one published group mean) per configuration, so no seed bootstrap: D_J "
                        "intervals from the fit's Jacobian")
+            warnings.warn(f"{runs} runs: one seed (or one published group mean) per configuration, so D_J's intervals "
+                          "come from the fit's Jacobian, not from a seed bootstrap: they do not see how the crossings "
+                          "vary between seeds and can read narrower, so more J may pass as laws; train 2 or more "
+                          "seeds per configuration for intervals that do", RlscaleWarning, stacklevel=3)
         return fit_frontier(
             table, self.delta, thresholds=self.thresholds_, holdout=self.holdout, n_bootstrap=n_bootstrap,
             seed=opts["seed"], utd_range=check_range("utd_range", self.utd_range), max_ci_decades=self.max_ci_decades,
@@ -404,6 +410,22 @@ class Analysis:
             out[name] = (best, laws)
         return out
 
+    def _given_batch_law(self, envs: Sequence[str] | None) -> BatchSizeLaw:
+        """The given ``batch_law`` for ``envs`` (None: every env it names, to check its shape before any fit)."""
+        if not isinstance(self.batch_law, Mapping):
+            raise RlscaleError(f"batch_law must be a mapping ({{'exponent': e, 'coef': {{env: c}}}}, or an "
+                               f"hparams.json's contents), got {type(self.batch_law).__name__}")
+        law = dict(self.batch_law)
+        if "batch_size" in law:  # a fit's hparams.json: its B*(σ) laws, of the variant it proposed with
+            return BatchSizeLaw.from_hparams(law, envs=envs, variant=str(law.get("variant", "shared")),
+                                             source="batch_law (an hparams.json)")
+        try:
+            return BatchSizeLaw.from_shared(law["exponent"], law["coef"], envs=envs,
+                                            source=str(law.get("source", "batch_law (given)")))
+        except KeyError as exc:
+            raise RlscaleError(f"batch_law needs 'exponent' and 'coef' ({{env: coef}}), or the 'batch_size' laws "
+                               f"of an hparams.json, lacks {exc}") from None
+
     def _batch_law(self, table: pd.DataFrame) -> BatchSizeLaw | None:
         """B(σ) for compute: the given ``batch_law``, else the B*(σ) laws averaged over the table's tasks when
         each is a law, else (None) the batch sizes the runs used."""
@@ -411,16 +433,7 @@ class Analysis:
         if self.compute_unit == "gradient_steps":
             return None  # compute counts gradient steps: B does not enter it
         if self.batch_law is not None:
-            law = dict(self.batch_law)
-            if "batch_size" in law:  # a fit's hparams.json: its B*(σ) laws, of the variant it proposed with
-                return BatchSizeLaw.from_hparams(law, envs=envs, variant=str(law.get("variant", "shared")),
-                                                 source="batch_law (an hparams.json)")
-            try:
-                return BatchSizeLaw.from_shared(law["exponent"], law["coef"], envs=envs,
-                                                source=str(law.get("source", "batch_law (given)")))
-            except KeyError as exc:
-                raise RlscaleError(f"batch_law needs 'exponent' and 'coef' ({{env: coef}}), or the 'batch_size' laws "
-                                   f"of an hparams.json, lacks {exc}") from None
+            return self._given_batch_law(envs)
         if self.hparams_ is None:
             return None
         laws = self.hparams_.laws

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,10 +143,14 @@ class BatchSizeLaw:
     def from_shared(cls, exponent: float, coefs: dict[str, float], envs: Sequence[str] | None = None,
                     source: str = "given") -> BatchSizeLaw:
         """From a shared-slope law given as numbers (e.g. a published fit): B*_env(σ) = coef_env · σ^exponent."""
+        if not isinstance(coefs, Mapping):
+            raise RlscaleError(f"{source}: coef must map each env to its coefficient ({{env: coef}}), got "
+                               f"{type(coefs).__name__} {coefs!r:.60}")
         try:
             terms = {str(env): (float(c), float(exponent)) for env, c in coefs.items()}
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise RlscaleError(f"{source}: a batch-size law needs an exponent and a coef per env ({exc})") from None
+        except (TypeError, ValueError):
+            raise RlscaleError(f"{source}: a batch-size law needs a number as exponent ({exponent!r:.40}) and as each "
+                               "env's coef") from None
         return cls._checked(terms, envs, source, "coefficient")
 
     @classmethod
