@@ -48,7 +48,8 @@ markdown report to stdout and JSON to ``--json`` (default ``RUNS/fidelity.json``
 configuration, the share of our medians inside the authors' IQR is below ``--target`` (0.5, issue 19's "at most
 points") for the like-for-like metric (``train_return``, else ``return``).
 
-    .venv/bin/python benchmarks/bench_fidelity.py [--runs runs/fidelity] [--workers 2] [--report-only]
+    .venv/bin/python benchmarks/bench_fidelity.py [--sweep FILE] [--runs runs/<FILE stem>] [--workers 2]
+        [--report-only]
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", type=Path, default=REPO / "benchmarks" / "fidelity_gym.yaml",
                         help="grid sweep file of our runs (default: benchmarks/fidelity_gym.yaml)")
-    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "fidelity",
-                        help="folder of the run folders (default: runs/fidelity)")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="folder of the run folders (default: runs/<the sweep file's name>: a sweep refuses a "
+                             "folder holding another sweep's runs)")
     parser.add_argument("--workers", type=int, default=2, help="concurrent training processes (default 2)")
     parser.add_argument("--no-vectorize", action="store_true",
                         help="one process per run instead of one per (env, sigma) chunk of seeds")
@@ -94,6 +96,7 @@ def main() -> int:
                              "configuration (the authors' own selection rule; default: every seed)")
     parser.add_argument("--json", type=Path, default=None, help="JSON report (default: RUNS/fidelity.json)")
     args = parser.parse_args()
+    args.runs = args.runs or REPO / "runs" / args.sweep.stem
 
     from rlscale.authors import ENV_DATA, local_path
 
