@@ -37,7 +37,8 @@ FITS = ("fit analysis --method paper", "fit analysis --method rlscale")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", type=float, default=10.0, help="seconds allowed for all four steps (default: 10)")
+    parser.add_argument("--target", type=float, default=10.0,
+                        help="seconds allowed for the two fits together, imports apart (default: 10)")
     parser.add_argument("--blas-threads", type=int, metavar="N", help="also run with N BLAS threads, for comparison")
     args = parser.parse_args()
 
