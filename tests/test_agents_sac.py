@@ -69,11 +69,18 @@ def test_critic_norm_is_the_l2_norm_of_every_critic_parameter():
     torch.testing.assert_close(agent.critic_norm(), torch.linalg.vector_norm(flat)[None])
 
 
-def test_temperature_moves_towards_target_entropy():
+# a target below the policy's entropy all along, and one above any 1-D squashed policy's (at most log 2)
+@pytest.mark.parametrize("target_entropy", [-3.0, 2.0])
+def test_temperature_moves_towards_target_entropy(target_entropy):
+    """alpha falls while the entropy is above its target and rises while it is below, at every update."""
     torch.manual_seed(0)
-    agent = make_agent("sac", 3, 1, AgentSettings(1e-3, critic_width=32), torch.device("cpu"))
-    alphas = [float(agent.update(_batch(3, 1, seed=i))["alpha"]) for i in range(50)]
-    assert alphas[0] == pytest.approx(1.0) and alphas[-1] != alphas[0]
+    agent = make_agent("sac", 3, 1, AgentSettings(1e-3, critic_width=32, target_entropy=target_entropy),
+                       torch.device("cpu"))
+    infos = [agent.update(_batch(3, 1, seed=i)) for i in range(50)]
+    alphas = np.array([float(info["alpha"]) for info in infos])  # each update's alpha, before its step
+    gap = target_entropy - np.array([float(info["entropy"]) for info in infos])
+    assert alphas[0] == pytest.approx(1.0) and (np.sign(gap) == np.sign(gap[0])).all()
+    assert (np.sign(np.diff(alphas)) == np.sign(gap[0])).all(), (alphas, gap)
 
 
 def test_actions_are_in_unit_box_and_deterministic_when_not_exploring():
