@@ -168,17 +168,21 @@ def test_dmc_run_records_action_repeat_and_logs_rows(tmp_path):
     assert config["env"]["options"] == {"action_repeat": 4} and "dm_control" in config["env"]["versions"]
 
 
-def test_reset_every_reaches_bro_and_is_refused_for_sac(tmp_path):
+def test_reset_every_reaches_bro_and_is_refused_for_sac(tmp_path, capsys):
     from rlscale.agents import make_agent
     from rlscale.agents.base import AgentSettings
 
     settings = AgentSettings(1e-3, critic_width=16, critic_depth=1, reset_every=7)
     bro = make_agent("bro", 3, 1, settings, torch.device("cpu"))
     assert bro.reset_every == 7
-    code = main(["train", "--env", "gym:Pendulum-v1", "--algo", "sac", "--utd", "1", "--batch-size", "8",
-                 "--learning-rate", "1e-3", "--env-steps", "10", "--eval-every", "10", "--reset-every", "5",
-                 "-o", str(tmp_path / "run")])
-    assert code == 2
+    args = ["train", "--env", "gym:Pendulum-v1", "--algo", "sac", "--utd", "1", "--batch-size", "8",
+            "--learning-rate", "1e-3", "--env-steps", "20", "--eval-every", "20", "--warmup-steps", "10",
+            "--critic-width", "8", "--critic-depth", "1", "--eval-episodes", "1", "--quiet"]
+    assert main([*args, "--reset-every", "5", "-o", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert err == "rlscale: error: invalid setting(s): reset_every=5 is for algo bro only\n", err
+    assert not (tmp_path / "refused").exists()
+    assert main([*args, "-o", str(tmp_path / "run")]) == 0  # the same run without it trains
 
 
 def test_curves_record_overfitting_plasticity_and_training_returns(tmp_path):
