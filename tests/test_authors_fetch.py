@@ -99,6 +99,7 @@ def test_one_download_when_two_fetch_the_same_file_at_once(authors_data, mirror)
         thread.start()
     for thread in threads:
         thread.join()
+    assert len(paths) == 2, "a fetch raised instead of returning the file"  # a raising thread appends nothing
     assert len(requests) == 1 and len(set(paths)) == 1 and sha256_of(paths[0]) == entry.sha256
 
 
