@@ -60,6 +60,7 @@ def test_a_replica_scores_like_the_reference_and_a_late_agent_is_late(bench):
     assert slow["median_in_iqr"] < 0.5
     assert slow["mean_gap_return"] < -500 < replica["mean_gap_return"] < 500
     ratios = [c["ratio"] for c in slow["crossings"]]
+    assert len(ratios) == len(replica["crossings"]) == len(bench.FRACTIONS)  # one crossing per J, none left out
     assert all(r is not None and r > 1.2 for r in ratios)  # crossing 6k steps later than the reference's ~18k
     assert all(0.8 < c["ratio"] < 1.2 for c in replica["crossings"])
     seeds_slow, seeds_same = slow["seed_means"], replica["seed_means"]
@@ -127,12 +128,13 @@ def test_the_sigma_effect_is_one_for_a_lag_that_stretches_every_sigma_alike_and_
     lagged = bench.compare(stretched, theirs, skip_steps=5000)
     effect = [e for e in lagged["sigma_effect"] if e["kind"] == "train_return"]
     assert [(e["sigma_0"], e["sigma"], e["fraction"]) for e in effect] == [(1.0, 2.0, f) for f in bench.FRACTIONS]
+    assert [len(r["crossings"]) for r in lagged["configs"]] == [len(bench.FRACTIONS)] * len(lagged["configs"])
     assert all(c["ratio"] > 1.1 for r in lagged["configs"] for c in r["crossings"])  # ours are late at each sigma
     for e in effect:
         assert e["authors"] < 0.9 and e["ours"] < 0.9 and e["reached_frac"] == 1.0
         assert e["lo"] < 1.0 < e["hi"]  # ... but sigma shortens our data need as it shortens theirs
     missing = [e for e in bench.compare(flat, theirs, skip_steps=5000)["sigma_effect"] if e["kind"] == "train_return"]
-    assert all(e["ours"] == pytest.approx(1.0, abs=0.15) for e in missing)
+    assert len(missing) == len(bench.FRACTIONS) and all(e["ours"] == pytest.approx(1.0, abs=0.15) for e in missing)
     assert all(e["lo"] > 1.0 for e in missing)
     text = bench.to_markdown({**lagged, "runs": "r", "load_average": [0, 0, 0], "cpus": 2})
     assert "| HalfCheetah-v4 | 2 / 1 | train_return | 0.5 |" in text
@@ -143,5 +145,6 @@ def test_runs_logged_more_sparsely_than_the_authors_are_not_read_as_late(bench):
     sparse = theirs[theirs["env_step"] % 5000 == 0]  # the authors' own seeds, a row every 5k steps instead of 1k
     report = bench.compare(sparse.assign(train_return=sparse["return"], wall_s=1.0), theirs, skip_steps=5000)
     crossings = report["configs"][0]["crossings"]
+    assert len(crossings) == len(bench.FRACTIONS)
     assert all(c["ratio"] == pytest.approx(1.0) for c in crossings)
     assert all(c["ours"]["crossing"] % 5000 == 0 for c in crossings)
