@@ -54,6 +54,10 @@ def test_writes_hparams_json_and_proposals_csv_with_the_contract_shapes(sweep_pa
     assert len(fitted["best"]) == 2 * 4 and {r["env"] for r in fitted["baseline"]} == set(LAWS.envs)
     extrapolation = fitted["extrapolation"]
     assert {p["utd"] for p in extrapolation["points"]} == {0.5}  # held out: the utd outside [1, 4]
+    held = pd.DataFrame(extrapolation["points"]).dropna(subset=["predicted"])
+    expected = held.groupby("hparam")["rel_error"].mean().to_dict()  # each law's error over its predicted points
+    assert set(expected) == {"batch_size", "learning_rate"}
+    assert extrapolation["mean_rel_error"] == pytest.approx(expected)
     assert all(0 <= e < 1 for e in extrapolation["mean_rel_error"].values())
     proposed = pd.read_csv(out / "proposed_hparams.csv")
     assert list(proposed.columns) == ["env", "utd", "batch_size", "learning_rate", "batch_size_rounded"]
