@@ -191,6 +191,8 @@ def test_max_return_not_above_min_return_is_one_line_error():
         ReturnNormalizer(max_return={"Pendulum-v1": -100.0}, preset=None).transform(runs)
     with pytest.raises(RlscaleError, match="must be above its min return"):
         ReturnNormalizer(max_return={"Pendulum-v1": 0.0}, min_return={"Pendulum-v1": 10.0}, preset=None).transform(runs)
+    with pytest.raises(RlscaleError, match="must be above its min return"):  # equal: a zero range, infinite scores
+        ReturnNormalizer(max_return={"Pendulum-v1": -5.0}, min_return={"Pendulum-v1": -5.0}, preset=None).fit(runs)
 
 
 def test_a_max_return_for_an_env_the_table_lacks_is_refused_naming_it():
