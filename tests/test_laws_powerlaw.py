@@ -124,6 +124,13 @@ def test_the_span_is_judged_at_the_data_centre_not_at_x_equal_one():
     law = PowerLaw(shared_slope=False).fit(budget, y)
     ci = law.conf_int().loc[("all", "coef")]
     assert np.log10(ci["upper"] / ci["lower"]) > 2 and law.is_law()
+    # and the other way round: an exponent pinned to under a decade over 12 decades of x, a level at the data's
+    # centre uncertain by about 4 decades: not a law
+    x = np.geomspace(1e-6, 1e6, 6)
+    noise = 2.5 * np.array([1.5, -1.2, 1.8, -1.5, 0.9, -1.5])
+    noisy = PowerLaw(shared_slope=False).fit(x, 3.0 * x**-0.5 * np.exp(noise))
+    (reason,) = noisy.terms_["reason"]
+    assert not noisy.is_law() and "exponent 0.958 wide and of the law at the data's centre 3.93 decades" in reason
 
 
 def test_a_saved_law_reloads_with_the_same_intervals_and_verdict(rng):
