@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -156,11 +157,15 @@ def test_a_pure_power_law_without_a_floor_is_marked_at_bound_not_published():
 
 
 def test_points_too_scattered_for_the_law_are_marked_wide(rng):
-    rows = [{"env": "e", "utd": u, "threshold": 800.0, "crossing": 1e5 * np.exp(rng.normal(0, 0.6))}
-            for u in (0.5, 1.0, 2.0, 4.0)]
+    """The law's shape under noise of 0.6 in log D: a fit inside its bounds whose s_0 and α intervals (not D_min's)
+    are wider than the limit, each named."""
+    rows = [{"env": "e", "utd": u, "threshold": 800.0, "crossing": _law(u) * np.exp(rng.normal(0, 0.6))}
+            for u in UTDS]
     fit = DataEfficiency(normalize=False).fit(pd.DataFrame(rows))
-    assert fit.params_.iloc[0]["status"] in {"wide", "at_bound"}
-    assert not fit.is_law(800.0, "e")
+    row = fit.params_.iloc[0]
+    assert row["status"] == "wide" and not fit.is_law(800.0, "e")
+    assert re.search(r"^95% interval too wide \(s_0 spans [\d.]+ decades, α's interval is [\d.]+ wide; limit 2\)",
+                     row["reason"]), row["reason"]
 
 
 def test_an_interval_beyond_the_float_range_is_infinite_and_wide_without_a_numpy_warning():
@@ -374,3 +379,6 @@ def test_an_estimate_outside_its_own_percentile_interval_is_marked_and_said_once
         centred = _leaning(0.0).predict_interval([1.0, 4.0], 800.0, "env-a")  # the refits straddle it: no flag
         quiet = leaning.predict_interval([1.0], 800.0, "env-a", warn=False)
     assert not centred["outside_interval"].any() and quiet["outside_interval"].all()
+    with pytest.warns(RlscaleWarning, match="outside its own interval at 2 value"):  # refits below: above its upper
+        below = _leaning(-0.2).predict_interval([1.0, 4.0], 800.0, "env-a")
+    assert below["outside_interval"].tolist() == [True, True] and (below["estimate"] > below["upper"]).all()
