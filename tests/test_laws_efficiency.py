@@ -120,6 +120,8 @@ def test_held_out_utds_are_predicted_and_errors_are_relative():
     assert row["predicted"] == pytest.approx(_law(16.0), rel=1e-3)
     assert row["rel_error"] == pytest.approx(abs(row["predicted"] - row["actual"]) / row["actual"])
     assert row["rel_error"] == pytest.approx(1 - 1 / 1.1, abs=2e-3) and row["reason"] == ""
+    # a held-out σ is beyond the σ the law was fitted to, though inside the table's
+    assert fit.predict_interval([0.25, 8.0, 16.0], 800.0)["extrapolated"].tolist() == [False, False, True]
     few = DataEfficiency(fit_utds=(0.25, 1.0)).fit(table)  # 3 σ: no law to predict with, and it says why
     assert few.heldout_["predicted"].isna().all() and few.heldout_["reason"].str.contains("J is reached at 3 utd").all()
 
