@@ -272,6 +272,12 @@ def test_a_best_cell_at_the_grids_edge_and_a_utd_missing_cells_are_said(crossing
     edge = best[best["batch_size_at_edge"] | best["learning_rate_at_edge"]]
     assert edge[["env", "utd"]].values.tolist() == [["env-b", 8.0]] and edge["grid_batch_size"].iloc[0] == 64
     runs = make_sweep(LAWS, n_seeds=6, n_points=200, random_state=1)
+    cut = ThresholdCrossings([800.0], n_bootstrap=10, random_state=1).fit(runs[runs["batch_size"] <= 256])
+    with pytest.warns(RlscaleWarning, match=r"the grid-best B or η is the smallest or largest the grid tried"):
+        top = BestHyperparams().fit(cut).best_  # B 64 .. 256: small σ want more than 256, the largest tried
+    assert (top["grid_batch_size"] == 256).any()
+    assert top["batch_size_at_edge"].tolist() == top["grid_batch_size"].isin([64.0, 256.0]).tolist()
+    runs = make_sweep(LAWS, n_seeds=6, n_points=200, random_state=1)
     gap = (runs["env"] == "env-a") & (runs["utd"] == 8.0) & (runs["batch_size"] == runs["batch_size"].max())
     holey = ThresholdCrossings([800.0], n_bootstrap=10, random_state=1).fit(runs[~gap])
     with pytest.warns(RlscaleWarning, match=r"1 \(env, utd\) point\(s\) lack cells of their env's B × η grid "
