@@ -20,6 +20,7 @@ from rlscale.cli.train import config_flags
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig
 from rlscale.train.sweep import LocalExecutor, RunSpec, load_sweep, parse_sweep, run_sweep
+from rlscale.train.worker import PARENT_ENV
 
 TINY_FIXED = """\
 algo: sac
@@ -272,15 +273,25 @@ def test_interrupted_sweep_resumes_unfinished_runs_from_their_checkpoints(tmp_pa
     assert (run_dir / "train.log").read_text().count("$ ") == 2  # two attempts, the second resumed
 
 
-def test_gpus_are_handed_out_round_robin_one_per_worker_slot(tmp_path):
+def test_gpus_are_handed_out_round_robin_one_per_worker_slot(tmp_path, monkeypatch):
     """Each worker slot pins its runs to one GPU via CUDA_VISIBLE_DEVICES and asks train for cuda.
 
-    Run on a machine without those GPUs, both runs fail with train's own CUDA message, which shows the
-    assignment reached the subprocess.
+    A sitecustomize on the workers' path records the CUDA_VISIBLE_DEVICES each worker process started with (the
+    report's device label alone passed with the variable never set). Run on a machine without those GPUs, both
+    runs fail with train's own CUDA message, which shows cuda was asked for.
     """
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(
+        "import os\n"
+        f"if {PARENT_ENV!r} in os.environ:\n"
+        f"    open(os.path.join({str(probe)!r}, f'seen_{{os.getpid()}}'), 'w').write("
+        "os.environ.get('CUDA_VISIBLE_DEVICES', 'unset'))\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(probe), os.environ.get("PYTHONPATH")])))
     sweep = load_sweep(_write(tmp_path, TINY_FIXED + "envs: [gym:Pendulum-v1]\nutd: 1\nseeds: 2\n", "g.yaml"))
     report = run_sweep(sweep, tmp_path / "runs", LocalExecutor(workers=2, gpus=["5", "7"]), progress=False)
     devices = sorted(r.device for r in report.results.values())
     assert devices == ["cuda (GPU 5)", "cuda (GPU 7)"]
+    assert sorted(p.read_text() for p in probe.glob("seen_*")) == ["5", "7"]  # what each worker process saw
     if not torch.cuda.is_available():
         assert all(r.status == "failed" and "CUDA is not available" in r.reason for r in report.results.values())
