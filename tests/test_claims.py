@@ -167,6 +167,17 @@ def test_a_data_efficiency_law_passes_only_with_a_law_dof_and_r2_at_every_j(rng)
     assert scattered.stats[1]["estimate"] < MIN_R2 or "wide" in scattered.summary or "at_bound" in scattered.summary
     too_few = efficiency_claim(DataEfficiency().fit(_crossings(utds=UTDS[:3])))
     assert too_few.verdict == NOT_FITTED and "J is reached at 3 utd value(s)" in too_few.summary
+    # each criterion on its own: the scattered points above fail both the law's status and R², so either alone passed
+    def zigzag(crossings: pd.DataFrame, log_amplitude: float) -> pd.DataFrame:
+        return crossings.assign(crossing=crossings["crossing"] * np.exp(log_amplitude * (-1.0) ** np.arange(
+            len(crossings))))
+
+    loose = DataEfficiency().fit(zigzag(_crossings(utds=np.geomspace(0.25, 16.0, 24)), 0.25))
+    assert (loose.params_["status"] == "ok").all() and (loose.params_["r2_log"] < MIN_R2).all()
+    assert efficiency_claim(loose).verdict == NOT_SHOWN  # a law at every J, but R² below MIN_R2
+    undetermined = DataEfficiency().fit(zigzag(_crossings(utds=UTDS[:4]), 0.05))
+    assert (undetermined.params_["status"] != "ok").all() and (undetermined.params_["r2_log"] >= MIN_R2).all()
+    assert efficiency_claim(undetermined).verdict == NOT_SHOWN  # R² high, dof 1, but not a law
 
 
 def _frontier(n_thresholds: int) -> ComputeFrontier:
