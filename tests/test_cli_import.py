@@ -62,6 +62,9 @@ def test_imported_table_feeds_fit_hparams(tmp_path):
     [
         (["--returns-key", "episode_return"], "no metric 'episode_return' (available: returns)"),
         (["--env-step-freq", "1000"], "both --env-step-start and --env-step-freq"),
+        (["--env-step-start", "0", "--env-step-freq", "0"], "--env-step-freq F needs F > 0"),
+        (["--env-step-start", "-1", "--env-step-freq", "1000"], "--env-step-start S needs S >= 0"),
+        (["--collection", "nope"], "no collection 'nope' (available: dmc_sweep)"),
         (["--critic-params", "-5"], "'critic_params' must be > 0"),
     ],
 )

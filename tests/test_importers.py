@@ -154,6 +154,7 @@ def test_qscaled_grouped_layout_and_reset_suffix_of_the_authors_dmc_zips(tmp_pat
         ("c/utd_1/Ant-v4/ret/bs_256_lr_1e-4.npy", np.array([[0.5, 1.0], [1.0, 2.0]]), "whole numbers"),
         ("c/utd_1/Ant-v4/ret/bs_256_lr_1e-4.npy", np.array([[1.0, 1.0], [1.0, 2.0]]), "repeats env steps"),
         ("c/utd_1/Ant-v4/ret/bs_256_lr_1e-4.npy", b"not an array", "not a readable .npy"),
+        ("c/utd_1/Ant-v4/ret/bs_256_lr_1e-4.npy", np.array([["1000", "1"]]), r"not numeric \(dtype <U4\)"),
     ],
 )
 def test_qscaled_malformed_files_are_named_in_one_line(tmp_path, name, array, message):
