@@ -91,6 +91,16 @@ def test_a_config_json_from_before_the_newer_settings_still_identifies_its_run(t
     run.write_config({"settings": {**old, "colour": "red"}})
     with pytest.raises(RlscaleError, match="config.json: unknown setting"):
         run.claim(RunConfig(**PENDULUM))
+    # older still: no held-out probe setting, SAC's actor at the critic's learning rate and entropy target -1 per
+    # action dimension; such a run reads as what it ran, not as today's defaults (dropping the legacy values passed)
+    sac = {**PENDULUM, "learning_rate": 1e-3}
+    older = {k: v for k, v in RunConfig(**sac).to_dict().items() if k not in (
+        "num_envs", "asynchronous", "newest_window", "val_fraction", "actor_learning_rate", "target_entropy")}
+    run.write_config({"settings": older})
+    assert run.claim(RunConfig(**sac, val_fraction=0.05, actor_learning_rate=1e-3, target_entropy=-1.0)) is None
+    with pytest.raises(RlscaleError, match=r"different config \(val_fraction: 0.05 -> 0.0, actor_learning_rate: "
+                                           r"0.001 -> 0.0003, target_entropy: -1.0 -> -0.5\)"):
+        run.claim(RunConfig(**sac))
 
 
 def test_a_job_crosses_process_boundaries_as_json_and_bad_jobs_are_one_line():
