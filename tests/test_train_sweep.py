@@ -99,6 +99,8 @@ def test_fitted_mode_runs_proposed_hparams_with_multipliers(tmp_path):
     plain = text.replace("batch_size_multipliers: [0.7, 1.4]\nlearning_rate_multipliers: [0.7, 1.4]\n", "")
     got = {(r.utd, r.batch_size, r.learning_rate) for r in (s.config for s in load_sweep(_write(tmp_path, plain)).runs)}
     assert got == {(1.0, 288, 1.02e-3), (8.0, 112, 5.26e-4)}  # no multipliers: the proposals only
+    only_8 = {(r.config.utd, r.config.batch_size) for r in load_sweep(_write(tmp_path, plain + "utd: [8]\n")).runs}
+    assert only_8 == {(8.0, 112)}  # a utd list keeps those σ only
 
 
 @pytest.mark.parametrize(("rows", "fragment"), [
@@ -118,6 +120,28 @@ def test_a_proposals_file_with_two_rows_for_one_env_and_utd_or_a_fractional_batc
     assert err.count("\n") == 1 and err.startswith(f"rlscale: error: {tmp_path / 'p.csv'}: ") and fragment in err, err
 
 
+@pytest.mark.parametrize(("change", "fragment"), [
+    ({"table": lambda t: t.drop(columns="learning_rate")}, "p.csv: missing column(s) learning_rate (expected the "),
+    ({"table": lambda t: t.assign(learning_rate=[-1e-3, 1e-3])},
+     "p.csv: row(s) 0 have non-numeric, non-positive or missing utd, learning_rate or batch_size_rounded"),
+    ({"sweep": lambda s: s.replace("backend: dmc", "backend: 'dmc:'")},
+     "s.yaml: 'backend' must be a backend name such as gym or dmc, got 'dmc:'"),
+    ({"sweep": lambda s: s + "envs: [dmc:cheetah-run]\n"}, "s.yaml: no (env, utd) rows of "),
+    ({"sweep": lambda s: s + "utd: [2]\n"}, "s.yaml: no (env, utd) rows of "),
+])
+def test_a_fitted_sweep_whose_proposals_file_is_wrong_or_selects_nothing_is_one_line(tmp_path, capsys, change,
+                                                                                      fragment):
+    table = pd.DataFrame({"env": "walker-walk", "utd": [1.0, 8.0], "learning_rate": 1e-3,
+                          "batch_size_rounded": [288, 112]})
+    change.get("table", lambda t: t)(table).to_csv(tmp_path / "p.csv", index=False)
+    text = ("mode: fitted\nalgo: bro\nhparams: p.csv\nbackend: dmc\nseeds: [0]\nenv_steps: 1000\neval_every: 100\n"
+            "warmup_steps: 500\n")
+    path = _write(tmp_path, change.get("sweep", lambda s: s)(text))
+    assert main(["sweep", str(path), "-o", str(tmp_path / "runs"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rlscale: error: ") and fragment in err, err
+
+
 @pytest.mark.parametrize(("text", "fragment"), [
     (BASE + GRID + "colour: red\n", "unknown key(s) colour"),
     (BASE + GRID.replace("[0.5, 2]", "[0.5, -2]"), "'utd' must be a number > 0, got -2"),
@@ -132,6 +156,12 @@ def test_a_proposals_file_with_two_rows_for_one_env_and_utd_or_a_fractional_batc
     (BASE + GRID + "hparams: x.csv\n", "unknown key(s) hparams for mode grid"),
     (BASE + "mode: fitted\n", "missing required key 'hparams'"),
     (BASE + GRID + "mode: random\n", "'mode' must be 'grid' or 'fitted'"),
+    (BASE + GRID + "name: a/b\n", "'name' must be a non-empty string without '/', got 'a/b'"),
+    (BASE.replace("seeds: 2", "seeds: 0") + GRID, "'seeds' must be >= 1, got 0"),
+    (BASE.replace("seeds: 2\n", "") + GRID, "missing required key 'seeds'"),
+    (BASE + GRID.replace("[0.5, 2]", "[]"), "'utd' must not be empty"),
+    (BASE + GRID.replace("[64, 256]", "[64, 64]"), "'batch_size' lists a value twice"),
+    (BASE.replace("algo: sac", "algo: 5") + GRID, "'algo' must be a non-empty string, got 5"),
     (BASE + GRID + "utd: [1\n", "not valid YAML at line"),
     ("- just\n- a list\n", "must be a mapping"),
 ])
