@@ -78,3 +78,14 @@ def test_bad_env_names_fail_with_one_line_listing_choices(name, fragment):
 
 def test_parse_env_name_splits_backend_and_id():
     assert parse_env_name("dmc:dog-run") == ("dmc", "dog-run")
+
+
+def test_dmc_actions_outside_the_unit_box_are_clipped_before_they_reach_the_physics():
+    """The dmc backend clips, as gymnasium's RescaleAction does for gym (the recorded control was 3 unclipped); the
+    suite's tasks take [-1, 1] controls, so inside the box an action is the control itself."""
+    env, _ = make_env("dmc:cartpole-swingup", action_repeat=1)
+    env.reset(seed=0)
+    physics = env.unwrapped._env.physics
+    for action, control in ((3.0, 1.0), (-7.0, -1.0), (-0.25, -0.25)):
+        env.step(np.array([action], np.float32))
+        assert physics.data.ctrl.tolist() == [control]
