@@ -122,3 +122,24 @@ def test_runs_behind_links_are_collected_once_and_a_link_cycle_ends_the_walk(run
     assert main(["collect", str(gathered), "-o", str(out)]) == 0
     assert sorted(read_run_table(out)["run_id"].unique()) == ["first", "nested/a_s1"]
     assert "2 runs, 4 rows (0 skipped)" in capsys.readouterr().out
+
+
+def test_unfinished_runs_without_rows_yet_are_skipped_saying_so_even_when_unfinished_ones_are_taken(runs, tmp_path,
+                                                                                                    capsys):
+    """A run just started (config written, no curve yet) and one whose curve has no rows are skipped by name, not
+    read as unreadable or taken as a run of no rows."""
+    import json
+
+    copy = tmp_path / "runs"
+    shutil.copytree(runs / "a_s0", copy / "a_s0")
+    for name in ("starting", "empty"):
+        shutil.copytree(runs / "nested" / "a_s1", copy / name)
+        (copy / name / "status.json").write_text(json.dumps({"status": "running", "reason": None, "env_step": 0}))
+    (copy / "starting" / "curve.parquet").unlink()
+    curve = pd.read_parquet(copy / "empty" / "curve.parquet")
+    curve.iloc[:0].to_parquet(copy / "empty" / "curve.parquet")
+    assert main(["collect", str(copy), "-o", str(tmp_path / "t.parquet"), "--include-unfinished"]) == 0
+    err = capsys.readouterr().err
+    assert f"rlscale: skipped {copy / 'starting'}: running, no curve.parquet yet" in err, err
+    assert f"rlscale: skipped {copy / 'empty'}: running, empty curve.parquet" in err, err
+    assert read_run_table(tmp_path / "t.parquet")["run_id"].unique().tolist() == ["a_s0"]
