@@ -36,3 +36,8 @@ def os_error_text(exc: OSError) -> str:
     """What went wrong, in the OS's words (``No space left on device``); for an error whose text is not the plain
     ``strerror`` (pyarrow's, say), its first line."""
     return exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def os_error_line(exc: OSError) -> str:
+    """:func:`os_error_text` and the path it concerns, where the error names one: the CLI's one line."""
+    return f"{os_error_text(exc)}: {exc.filename}" if exc.filename else os_error_text(exc)

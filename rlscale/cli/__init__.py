@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from rlscale import __version__
 from rlscale.cli._flags import command_flags, in_cli_terms
-from rlscale.errors import RlscaleError, os_error_text
+from rlscale.errors import RlscaleError, os_error_line
 
 
 def command_modules() -> list[str]:
@@ -64,8 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rlscale: error: {in_cli_terms(exc, args.flags)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a read-only or full filesystem, a missing or unreadable path, ...
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"rlscale: error: {os_error_text(exc)}{where}", file=sys.stderr)
+        print(f"rlscale: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except MemoryError as exc:
         print(f"rlscale: error: out of memory ({str(exc).splitlines()[0][:200] if str(exc) else 'no details'}); "

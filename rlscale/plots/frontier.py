@@ -177,7 +177,7 @@ def budget_extrapolation(frontier: ComputeFrontier, ax: Axes | None = None, quan
         if frontier.has_law(quantity):
             law = frontier.laws_[quantity]
             fitted = opt.loc[used, "budget"]
-            budgets = np.union1d(law_x(law, ALL, fitted, opt["budget"]), [fitted.min(), fitted.max()])
+            budgets = law_x(law, ALL, fitted, opt["budget"])
             label, line = law_label(law, ALL, r"\mathcal{F}")
             # solid over the fitted budgets, dotted beyond: the curve is parametrised by F here, not by σ
             if plot_over_sigma(ax, budgets, budgets, frontier.predict(budgets, quantity), fitted, "black", label=label,

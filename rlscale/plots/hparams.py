@@ -103,8 +103,7 @@ def hparam_laws(
             if law is not None and law.is_law(env):
                 label, line = law_label(law, env, r"\sigma")
                 estimated = sub.loc[np.isfinite(sub[h]), "utd"]
-                line_utd = np.union1d(law_x(law, env, estimated, all_utds, extend=1.3),
-                                      [estimated.min(), estimated.max()])  # the solid part ends at the estimates
+                line_utd = law_x(law, env, estimated, all_utds, extend=1.3)
                 if plot_over_sigma(ax, line_utd, line_utd, laws.predict(line_utd, env, h), estimated,
                                    FITTED["color"], label=f"{label}, $R^2$={law.terms_.loc[env, 'r2']:.2f}", **line):
                     notes.append(EXTRAPOLATED_NOTE)

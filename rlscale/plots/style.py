@@ -278,14 +278,17 @@ def law_x(law: PowerLaw, group: Hashable, data_x: Sequence[float] | np.ndarray,
     """Where to draw a fitted power law (log-spaced x). With a determined sign: from the smallest to the largest of
     ``data_x`` (the x of the points it was fitted to) and ``reach_x`` (x it extrapolates to: held-out points,
     proposals), widened by ``extend``. With an exponent interval that spans 0: over ``data_x`` only, never beyond
-    (a direction the data do not carry is not extrapolated)."""
-    x = np.asarray(data_x, dtype=float)
+    (a direction the data do not carry is not extrapolated). The ends of ``data_x`` are among the x, so a curve drawn
+    solid over the data and dotted beyond (:func:`plot_over_sigma`) changes style exactly there."""
+    data = np.asarray(data_x, dtype=float)
+    data = data[np.isfinite(data) & (data > 0)]
+    x = data
     if law.sign_undetermined(group, alpha):
         extend = 1.0
     else:
         x = np.concatenate([x, np.asarray(reach_x, dtype=float)])
     x = x[np.isfinite(x) & (x > 0)]
-    return np.geomspace(x.min() / extend, x.max() * extend, n)
+    return np.union1d(np.geomspace(x.min() / extend, x.max() * extend, n), [data.min(), data.max()])
 
 
 def pick_threshold(thresholds: Sequence[float] | np.ndarray, threshold: float | None,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlscale.errors import RlscaleError, os_error_text
+from rlscale.errors import RlscaleError, os_error_line
 from rlscale.train.config import RunConfig, Runtime
 from rlscale.train.rundir import Status
 
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rlscale: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a run folder that cannot be made (read-only filesystem, ...): its run left resumable
-        print(f"rlscale: error: {os_error_text(exc)}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        print(f"rlscale: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rlscale: interrupted", file=sys.stderr)
