@@ -57,6 +57,21 @@ def test_rows_after_the_last_checkpoint_are_recomputed_identically(tmp_path):
                                   check_exact=True)
 
 
+def test_a_run_folder_moved_under_a_new_name_before_it_finished_resumes_where_it_stopped(tmp_path):
+    """Its checkpoint named the old folder; a single run's own checkpoint is its own under any name."""
+    cfg = RunConfig(**{**ARGS, "env_steps": 1000, "checkpoint_every": 500})
+    train_run(cfg, tmp_path / "old", KEEP)
+    full = pd.read_parquet(tmp_path / "old" / "curve.parquet")
+    (tmp_path / "old" / "status.json").write_text(json.dumps({"status": "running", "reason": None, "env_step": 1000}))
+    (tmp_path / "old").rename(tmp_path / "new")
+    status = train_run(cfg, tmp_path / "new", CPU)
+    assert status.resumed_from == 600  # not a silent restart from env step 0
+    resumed = pd.read_parquet(tmp_path / "new" / "curve.parquet")
+    assert resumed["run_id"].unique().tolist() == ["new"]  # one name in the curve: its rows from before the move too
+    pd.testing.assert_frame_equal(resumed[COMPARED].drop(columns="run_id"), full[COMPARED].drop(columns="run_id"),
+                                  check_exact=True)
+
+
 @pytest.mark.parametrize("damage", [b"", b"not a checkpoint"])
 def test_a_corrupt_checkpoint_is_one_line_naming_the_way_out_and_removing_it_restarts_the_run(tmp_path, damage):
     cfg = RunConfig(**{**ARGS, "env_steps": 400})

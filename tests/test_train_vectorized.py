@@ -4,6 +4,7 @@ folders."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -209,6 +210,12 @@ def test_a_killed_chunk_resumes_from_its_checkpoints_to_the_uninterrupted_curves
     # a member resumed on its own by `rlscale train` is refused with one line (its checkpoint is the chunk's)
     with pytest.raises(RlscaleError, match="member of a vectorised chunk"):
         train_run(configs[0], dirs[0], CPU)
+    # so are its members copied under new names, naming the folders the chunk resumes under
+    renamed = [tmp_path / "renamed" / f"r{k}" for k in range(3)]
+    for d, r in zip(dirs, renamed, strict=True):
+        shutil.copytree(d, r)
+    with pytest.raises(RlscaleError, match="of the folders m0, m1, m2; resume it by running the same sweep"):
+        train_members(configs, renamed, CPU)
 
     resumed = train_members(configs, dirs, CPU)
     assert [s.status for s in resumed] == ["finished"] * 3

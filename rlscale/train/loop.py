@@ -117,8 +117,8 @@ def _train_locked(configs: list[RunConfig], dirs: list[RunDir], runtime: Runtime
     names = [d.name for d in dirs]
     for d, prior in zip(dirs, priors, strict=True):
         if prior and prior.status == "running" and prior.chunk and list(prior.chunk) != names:
-            raise RlscaleError(f"{d.path} is a member of a vectorised chunk ({len(prior.chunk)} runs); resume it "
-                               "by running the same sweep, vectorised, again")
+            raise RlscaleError(f"{d.path} is a member of a vectorised chunk of the folders {', '.join(prior.chunk)}; "
+                               "resume it by running the same sweep, vectorised, again, under those names")
     if len(dirs) == 1 and priors[0] and priors[0].status == "failed":
         raise RlscaleError(f"run in {dirs[0].path} failed before ({priors[0].reason}); remove the folder to rerun")
     damage = dirs[0].damage() if len(dirs) == 1 and priors[0] and priors[0].status == "finished" else None
@@ -235,7 +235,7 @@ class _Loop:
             self.replay.load_member_state(k, s["buffer"])
             self.held_out.load_member_state(k, s["val_buffer"])
             set_rng_state(s["rng"], self.streams[k])  # also torch's state: the same in every member's file
-            self.rows[k] = s["rows"]
+            self.rows[k] = [{**row, "run_id": self.dirs[k].name} for row in s["rows"]]  # the folder may have moved
             self.alive[k] = self.alive[k] and s["alive"]
             self.newest_from[k] = s["newest_from"]
         self.counters.update(states[0]["counters"])

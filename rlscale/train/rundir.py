@@ -424,13 +424,17 @@ def save_checkpoints(dirs: Sequence[RunDir], states: Sequence[dict[str, Any]]) -
 def load_checkpoints(dirs: Sequence[RunDir]) -> list[dict[str, Any]] | None:
     """The newest step every member holds (finishing an interrupted phase two), else None.
 
-    A set is complete when every member's state names these same member folders and is at one step.
+    A set is complete when every member's state names these same member folders and is at one step. A single run's
+    own checkpoint is its own under any folder name, so a run folder copied or renamed before it finished resumes.
     """
     names = [d.name for d in dirs]
 
+    def ours(state: dict[str, Any] | None) -> bool:
+        return state is not None and (state.get(CHUNK_KEY) == names
+                                      or len(names) == 1 and len(state.get(CHUNK_KEY) or ()) == 1)
+
     def complete(states: list[dict[str, Any] | None]) -> bool:
-        return all(s is not None and s.get(CHUNK_KEY) == names for s in states) and len(
-            {s["counters"]["env_step"] for s in states if s is not None}) == 1
+        return all(ours(s) for s in states) and len({s["counters"]["env_step"] for s in states if s is not None}) == 1
 
     newest = [d._read_checkpoint(STAGED) or d._read_checkpoint(CHECKPOINT) for d in dirs]
     if complete(newest):
