@@ -165,10 +165,18 @@ def test_pareto_frontier_draws_the_fitted_curve_and_points_with_the_frontier_com
     offsets = _collection(ax, "measured").get_offsets()
     np.testing.assert_allclose(offsets[:, 0], pts["data"])
     np.testing.assert_allclose(offsets[:, 1], frontier.compute(pts["utd"].to_numpy(), pts["data"].to_numpy()))
-    np.testing.assert_allclose(_collection(ax, "measured").get_facecolors(), utd_colors(pts["utd"]))
+    colours = _collection(ax, "measured").get_facecolors()
+    np.testing.assert_allclose(colours, utd_colors(pts["utd"]))
+    assert sum(colours[0][:3]) < sum(colours[-1][:3])  # plasma: low σ dark, high σ light
     opt = frontier.optimum_.iloc[-1]
     diamond = next(c for c in ax.collections if c.get_label().startswith(r"$\mathcal{F}$-optimal"))
     np.testing.assert_allclose(diamond.get_offsets()[0], [opt["data"], opt["compute"]])
+    assert not opt["at_boundary"] and "(a bound)" not in diamond.get_label()
+    bound = copy.copy(frontier)  # σ* on the edge of the searched σ range: the legend says it is a bound
+    bound.optimum_ = frontier.optimum_.assign(at_boundary=True)
+    label = next(c for c in pareto_frontier(bound, eff, threshold=800.0).axes[0].collections
+                 if c.get_label().startswith(r"$\mathcal{F}$-optimal")).get_label()
+    assert label.endswith("(a bound)")
     assert any(t.get_text() == r"$\sigma$=0.25" for t in ax.texts)
     with pytest.raises(RlscaleError, match="no threshold 123"):
         pareto_frontier(frontier, eff, threshold=123.0)
@@ -182,6 +190,12 @@ def test_pareto_frontier_with_baseline_draws_both_series(fitted):
     curve = f_base.curves_[np.isclose(f_base.curves_["threshold"], 800.0)]
     np.testing.assert_allclose(base.get_ydata(), _within(curve, e_base.points_["utd"])["compute"])
     _line(ax, FITTED["label"])
+    b_pts = e_base.points_[np.isclose(e_base.points_["threshold"], 800.0)].sort_values("utd")
+    squares = [c for c in ax.collections if to_rgba(c.get_facecolors()[0]) == to_rgba(BASELINE["color"])]
+    assert len(squares) == 1  # the baseline's measured points, grey, beside the fitted hparams' coloured ones
+    np.testing.assert_allclose(squares[0].get_offsets(), np.column_stack(
+        [b_pts["data"], f_base.compute(b_pts["utd"].to_numpy(), b_pts["data"].to_numpy())]))
+    assert len(_collection(ax, "measured").get_offsets()) == np.isclose(e_fit.points_["threshold"], 800.0).sum()
 
 
 def test_pareto_frontier_says_when_the_baseline_has_no_law_at_that_threshold(fitted):
