@@ -224,6 +224,7 @@ def test_budget_extrapolation_fit_line_is_the_law_and_held_out_points_are_stars(
     np.testing.assert_allclose(stars.get_offsets(), held[["budget", "utd"]].to_numpy())
     normal = _collection(ax, "fitted J")
     assert len(normal.get_offsets()) == len(frontier.optimum_) - 2
+    assert sum(len(c.get_offsets()) for c in ax.collections) == len(frontier.optimum_)  # each J once: none "left out"
     assert stars.get_sizes()[0] == EXTRAPOLATED["s"] > normal.get_sizes()[0]
     assert not np.array_equal(stars.get_paths()[0].vertices, normal.get_paths()[0].vertices)
     # this law's exponent interval spans 0: dashed, and drawn over the fitted J's budgets only, not out to the held-out
@@ -586,6 +587,8 @@ def test_a_budget_law_of_determined_sign_is_drawn_out_past_the_held_out_budgets_
     assert [line.get_linestyle() for line in dotted] == [":", ":"]  # below the fitted budgets, and out past them
     drawn = np.concatenate([line.get_xdata() for line in dotted])
     assert drawn.min() < opt["budget"].min() and drawn.max() > opt["budget"].max()  # reaching the held-out J
+    # and past them as far as it reaches below the fitted budgets: widened from the held-out J, not the fitted ones
+    assert drawn.max() / opt["budget"].max() == pytest.approx(fit_budgets.min() / drawn.min())
     assert EXTRAPOLATED_BUDGET_NOTE in _legend_texts(ax)
 
 
