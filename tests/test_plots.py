@@ -59,6 +59,7 @@ from rlscale.plots.style import (
     EXTRAPOLATED_NOTE,
     FIT_LINE,
     FITTED,
+    LABELS,
     label_points,
     law_label,
     new_axes,
@@ -291,6 +292,11 @@ def test_data_efficiency_fit_asymptote_and_baseline(fitted):
     assert asymptote.get_linestyle() == "--"
     np.testing.assert_allclose(asymptote.get_ydata(), e_fit.params(800.0)[0])
     assert e_fit.is_law(800.0)
+    for eff, color in ((e_fit, FITTED["color"]), (e_base, BASELINE["color"])):  # every measured point, in its colour
+        pts = eff.points_[np.isclose(eff.points_["threshold"], 800.0)].sort_values("utd")
+        drawn = [c for c in ax.collections if len(c.get_offsets()) and to_rgba(c.get_facecolors()[0]) == to_rgba(color)]
+        assert len(drawn) == 1
+        np.testing.assert_allclose(drawn[0].get_offsets(), pts[["utd", "data"]].to_numpy())
     assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0.25", "0.5", "1"]
     per_env = DataEfficiency(normalize=False).fit(crossings_table(fitted["cr_fit"])[0])
     with pytest.raises(RlscaleError, match="pass env="):
@@ -310,6 +316,11 @@ def test_normalized_time_one_fit_per_threshold(fitted):
     for line, j in zip(lines, with_law, strict=True):
         np.testing.assert_allclose(line.get_ydata(), eff.predict(line.get_xdata(), j))
     assert len(ax.collections) == len(eff.thresholds_)
+    first, last = to_rgba(lines[0].get_color()), to_rgba(lines[-1].get_color())
+    assert sum(last[:3]) > sum(first[:3])  # viridis by J: the highest J is the lightest
+    assert ax.get_ylabel() == LABELS["normalized_time"] and ax.get_ylabel().endswith("(env steps)")  # a time, no ratio
+    per_env = DataEfficiency(normalize=False).fit(crossings_table(fitted["cr_fit"])[0])
+    assert normalized_time(per_env, env="env-a").axes[0].get_ylabel() == r"Env steps to reach $J$"  # not normalised
 
 
 def test_learning_curves_mark_the_crossings(fitted):
