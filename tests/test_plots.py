@@ -51,6 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
+from rlscale.plots.curves import crossing_frame
 from rlscale.plots.frontier import EXTRAPOLATED_BUDGET_NOTE
 from rlscale.plots.hparams import EDGE_NOTE
 from rlscale.plots.style import (
@@ -60,6 +61,7 @@ from rlscale.plots.style import (
     FIT_LINE,
     FITTED,
     LABELS,
+    j_colors,
     label_points,
     law_label,
     new_axes,
@@ -337,6 +339,12 @@ def test_learning_curves_mark_the_crossings(fitted):
     b = int(np.flatnonzero((base.configs_["env"] == "env-a") & (base.configs_["utd"] == 0.25))[0])
     np.testing.assert_allclose(theirs.get_offsets(), [[base.crossing_[b, j], 800.0]])
     assert to_rgba(theirs.get_edgecolors()[0]) == to_rgba(BASELINE["color"])  # baseline crossings: grey-edged
+    j_colour = to_rgba(j_colors(cr.thresholds_)[j])  # J's colour on the scale of every J, as in the other plots
+    dotted = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert len(dotted) == 1 and list(dotted[0].get_ydata()) == [800.0, 800.0]
+    assert to_rgba(dotted[0].get_color()) == j_colour
+    assert all(to_rgba(c.get_facecolors()[0]) == j_colour for c in (ours, theirs))  # the marker of that J
+    assert ax.get_ylabel() == LABELS["score"] and ax.get_xlabel() == LABELS["env_step"]
     assert [t.get_text() for t in ax.figure.axes[0].get_legend().get_texts()][:2] == [FITTED["label"],
                                                                                        BASELINE["label"]]
     smoothed = _line(ax, FITTED["label"])
@@ -361,6 +369,13 @@ def test_steps_to_threshold_plots_the_crossings_per_task(fitted):
     assert np.all(np.asarray(line.get_xdata(), float) < sel["utd"].to_numpy()) and np.all(base_x > sel["utd"])
     np.testing.assert_allclose(np.asarray(line.get_xdata(), float), sel["utd"], rtol=0.05)
     np.testing.assert_allclose(np.asarray(line.get_ydata(), float), cr.crossing_[sel.index, j])
+    bounds = crossing_frame(cr, 800.0)
+    bounds = bounds[bounds["env"] == "env-b"].sort_values("utd")
+    whiskers = next(c for c in axes[1].containers if c.get_label() == FITTED["label"]).lines[2][0].get_segments()
+    np.testing.assert_allclose([(s[:, 1].min(), s[:, 1].max()) for s in whiskers],
+                               bounds[["crossing_lower", "crossing_upper"]].to_numpy())  # the bootstrap 95% interval
+    assert axes[0].get_ylabel() == LABELS["steps_to_j"]
+    assert [ax.get_title() for ax in steps_to_threshold(cr).axes if ax.get_title()][0] == "env-a, J = 800"  # highest
     # known answer: at σ = 0.25 the constant baseline (tuned at σ = 2) is slower than the fitted hparams
     base_line = _errorbar_line(axes[1], BASELINE["label"])
     assert np.asarray(base_line.get_ydata())[0] > np.asarray(line.get_ydata())[0]
