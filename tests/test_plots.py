@@ -388,6 +388,11 @@ def test_hparam_laws_fit_lines_r2_proposals_and_grid(fitted):
     assert len(axes) == 4 and all(_is_loglog(ax) for ax in axes)
     ax_b = axes[2]  # env-b, batch size
     assert ax_b.get_title() == "env-b"
+    assert [ax.get_ylabel() for ax in axes] == [LABELS["best_batch_size"], LABELS["best_learning_rate"]] * 2
+    rows = best.best_[best.best_["env"].astype(str) == "env-b"].sort_values("utd")
+    whiskers = next(c for c in ax_b.containers if c.get_label() == "bootstrap estimate").lines[2][0].get_segments()
+    np.testing.assert_allclose([(s[:, 1].min(), s[:, 1].max()) for s in whiskers],
+                               rows[["batch_size_lower", "batch_size_upper"]].to_numpy())  # the bootstrap 95% interval
     fit = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
     np.testing.assert_allclose(fit.get_ydata(), laws.predict(fit.get_xdata(), "env-b", "batch_size"))
     r2 = laws.law("batch_size", "env-b").terms_.loc["env-b", "r2"]
@@ -726,6 +731,9 @@ def test_hparam_laws_draws_a_best_at_an_unreached_sigma_hollow_and_rings_grid_ed
     rings = [c for c in ax_b.collections if c.get_label() == EDGE_NOTE]
     assert len(edge) == 1  # the fixture's env-b grid-best B at σ 8 is the grid's smallest
     np.testing.assert_allclose(rings[0].get_offsets(), edge[["utd", "batch_size"]].to_numpy())
+    ax_b_lr = [ax for ax in fig.axes if ax.get_title()][3]  # env-b, learning rate: its own edge flags, none at the edge
+    assert not table.loc[b, "learning_rate_at_edge"].any()
+    assert not [c for c in ax_b_lr.collections if c.get_label() == EDGE_NOTE]
     ax_a = [ax for ax in fig.axes if ax.get_title()][0]  # every σ of env-a reached: nothing hollow
     assert not [c for c in ax_a.containers if c.get_label().startswith("hollow")]
 
