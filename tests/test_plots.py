@@ -486,6 +486,12 @@ def test_overfitting_draws_every_task_with_its_own_claimed_slopes_and_the_pooled
     fig = overfitting(cells, slopes=slopes)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert [t.split(":")[0] for t in titles] == ["a"] * 4 + ["b"] * 4
+    a_cells = cells[cells["env"] == "a"]
+    assert (a_cells["overfitting"] < 0).any()  # drawn as measured, below zero too
+    for panel, (x, y) in zip(fig.axes[:4], (("utd", "overfitting"), ("batch_size", "overfitting"),
+                                            ("learning_rate", "critic_param_norm"), ("utd", "critic_param_norm")),
+                             strict=True):
+        np.testing.assert_allclose(panel.collections[0].get_offsets(), a_cells[[x, y]].to_numpy())
     a_sigma = slopes[(slopes["env"] == "a") & (slopes["measure"] == "overfitting") & (slopes["axis"] == "utd")]
     r = a_sigma.iloc[0]
     assert f"per doubling {r['estimate']:+.2f} [{r['lower']:.2f}, {r['upper']:.2f}], dof {int(r['dof'])}" in titles[0]
