@@ -117,6 +117,9 @@ def test_benchmark_keys_are_analysis_options_and_preset_keys_their_defaults(tmp_
     assert p.analysis["utd_fit_range"] == [1, 2] and p.analysis["n_bootstrap"] == 5  # the preset's default
     assert p.chain().min_return == {"Pendulum-v1": -1500} and p.notebooks["fig_a_learning_curves"] == {"x": 2}
     assert p.notebook_workers == p.workers == 2  # kernels at a time default to the training workers
+    own = load_params(_params(tmp_path, n_bootstrap=7, notebooks={"tab_k_coefficients": {"x": 3}}), "gym")
+    assert own.n_bootstrap == own.analysis["n_bootstrap"] == own.chain().n_bootstrap == 7  # the benchmark's key wins
+    assert own.notebooks["tab_k_coefficients"] == {"utd_fit_range": [1, 2], "x": 3}  # over the preset's, key by key
 
 
 def test_a_notebook_finds_the_pipelines_analysis_from_inside_notebooks(tmp_path, monkeypatch):
@@ -129,6 +132,11 @@ def test_a_notebook_finds_the_pipelines_analysis_from_inside_notebooks(tmp_path,
         _ = nb.analysis
     with pytest.raises(RlscaleError, match="benchmark 'isaac'"):
         notebook_context("isaac")
+    doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    doc["presets"]["paper"] = doc["presets"]["mini"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(RlscaleError, match="results/ hold the analysis of the active preset 'mini', not 'paper'"):
+        notebook_context("gym", "paper")  # results/ hold one preset's analysis: another's is not read as it
 
 
 def test_grid_step_trains_collects_and_writes_provenance(tmp_path, monkeypatch, capsys):
