@@ -392,9 +392,12 @@ def test_a_kernel_that_fails_to_start_is_started_once_more(tmp_path, monkeypatch
     (tmp_path / "notebooks").mkdir()
     nbformat.write(book, tmp_path / "notebooks" / "starts.ipynb")
     monkeypatch.chdir(tmp_path)
-    run_notebook("starts", {"x": 2}, "b/starts", executed_dir=tmp_path / "executed")
+    run_notebook("starts", {"x": 2, "benchmark": "gym"}, "b/starts", executed_dir=tmp_path / "executed")
     assert (tmp_path / "failed_once").is_file()
-    assert "42" in (tmp_path / "executed" / "b" / "starts.ipynb").read_text()
+    published = (tmp_path / "executed" / "b" / "starts.ipynb").read_text()
+    assert "42" in published and "benchmark" not in published  # only the parameters the notebook declares
+    run_notebook("starts", {"x": 2}, "b/starts", executed_dir=tmp_path / "again")  # a second run, other timings:
+    assert (tmp_path / "again" / "b" / "starts.ipynb").read_text() == published  # the published copy is the same
 
 
 def test_notebook_kernels_run_numpy_without_its_avx512_kernels_and_the_pipeline_keeps_its_environment(
