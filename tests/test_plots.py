@@ -51,7 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
-from rlscale.plots.curves import crossing_frame
+from rlscale.plots.curves import crossing_frame, task_configs
 from rlscale.plots.frontier import EXTRAPOLATED_BUDGET_NOTE
 from rlscale.plots.hparams import EDGE_NOTE
 from rlscale.plots.style import (
@@ -353,6 +353,19 @@ def test_learning_curves_mark_the_crossings(fitted):
         learning_curves(cr, envs=["nope"])
     with pytest.raises(RlscaleError, match=r"threshold\(s\) \[500.0\] were not computed"):
         learning_curves(cr, envs=["env-a"], thresholds=[500.0, 800.0])
+
+
+def test_learning_curves_mark_each_j_at_its_own_crossing_whatever_order_the_thresholds_were_given_in():
+    runs = make_sweep(n_seeds=2, n_points=40)
+    cr = ThresholdCrossings([800.0, 550.0, 300.0], n_bootstrap=2).fit(runs)  # kept as given: descending
+    cfg = task_configs(cr)  # the configuration plot a draws per (env, σ)
+    i = int(cfg.loc[(cfg["env"] == "env-a") & (cfg["utd"] == 1.0), "index"].iloc[0])
+    assert len(np.unique(cr.crossing_[i])) == 3 and np.isfinite(cr.crossing_[i]).all()
+    for j in (300.0, 550.0):
+        ax = next(ax for ax in learning_curves(cr, envs=["env-a"], utds=[1.0], thresholds=[j]).axes if ax.get_visible())
+        np.testing.assert_allclose(ax.collections[0].get_offsets(), [[cr.crossing_[i, cr.thresholds_ == j][0], j]])
+        dotted = next(line for line in ax.get_lines() if line.get_linestyle() == ":")
+        assert to_rgba(dotted.get_color()) == to_rgba(j_colors([j], among=cr.thresholds_)[0])
 
 
 def test_steps_to_threshold_plots_the_crossings_per_task(fitted):
