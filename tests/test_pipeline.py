@@ -450,7 +450,8 @@ def test_the_command_a_fit_step_prints_is_one_its_subcommand_takes(tmp_path, mon
     """`dj_loss: linear` (a choice of the frontier step) was printed as `fit hparams ... --dj-loss linear`, which the
     parser refuses; options of the step's own are all there."""
     _params(tmp_path, dj_loss="linear", hparam_average="arithmetic", j_lo=250, holdout=1, utd_range=[0.5, 4],
-            max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500}, baseline_utd=2, return_kind="train")
+            max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500}, baseline_utd=2, return_kind="train",
+            utds_to_predict=[])  # an empty list: left out, not a flag without values the parser refuses
     monkeypatch.chdir(tmp_path)
     assert main(["pipeline", step, "gym"]) == 2  # no run table here: the step fails after printing its command
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("+ rlscale fit "))
