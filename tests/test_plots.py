@@ -901,6 +901,22 @@ def test_a_point_label_stays_at_the_upper_right_of_its_point_unless_that_is_take
     assert labels[3].get_horizontalalignment() == "right"  # at the right edge: extends to the left
 
 
+def test_plot_c_draws_every_j_over_the_same_sigma_range_when_a_hard_j_lacks_a_point():
+    utds = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    wiggle = (1.02, 0.97, 1.01, 0.99, 1.03, 0.98, 1.0)
+    rows = [{"env": "e", "utd": u, "threshold": j, "crossing": (j / 800) * (2000.0 + (3000.0 / u) ** 0.8) * w}
+            for u, w in zip(utds, wiggle, strict=True) for j in (600.0, 700.0) if (u, j) != (0.25, 700.0)]
+    eff = DataEfficiency().fit(pd.DataFrame(rows))  # J = 700 never reached at σ = 0.25: no point there
+    assert eff.is_law(600.0) and eff.is_law(700.0)
+    ax = normalized_time(eff).axes[0]
+    spans = {}
+    for line in ax.get_lines():
+        if len(line.get_xdata()):
+            lo, hi = spans.get(line.get_color(), (np.inf, 0.0))
+            spans[line.get_color()] = (min(lo, line.get_xdata().min()), max(hi, line.get_xdata().max()))
+    assert len(spans) == 2 and len(set(spans.values())) == 1  # one σ range for every J (dotted where it has no point)
+
+
 def test_titles_write_a_threshold_to_four_significant_digits():
     utds = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
     wiggle = (1.02, 0.97, 1.01, 0.99, 1.03, 0.98, 1.0)
