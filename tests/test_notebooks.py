@@ -2,7 +2,9 @@
 
 A real ``python3`` kernel executes each notebook (as ``dvc repro`` does) with ``results`` pointing at a
 saved analysis of a tiny synthetic sweep in tmp_path; one notebook also runs the pipeline's own way,
-reading the committed analysis through params.yaml. Plus structural checks on the committed notebooks.
+reading the committed analysis through params.yaml. Each figure notebook's own cells also run in this process on
+the committed analysis, so what its figure shows (which series, which J, which scale) is read from its artists.
+Plus structural checks on the committed notebooks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rlscale.analysis import Analysis, markdown_table, write_table_k
 from rlscale.analysis.tables import TABLE_K_FILES
 from rlscale.laws import default_thresholds, make_sweep
 from rlscale.pipeline import COMPARISON_NOTEBOOK, FIGURE_NOTEBOOKS, OVERVIEW_NOTEBOOK
+from rlscale.plots.style import BASELINE, EXTRAPOLATED_NOTE, FITTED
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -98,6 +101,83 @@ def test_figure_notebooks_take_the_benchmark_and_preset_and_hold_no_data_values(
 def test_figure_notebook_draws_its_files_from_a_saved_analysis(name, saved, tmp_path):
     _execute(name, tmp_path, {"results": str(saved["dmc"]), "output_dir": str(tmp_path)})
     _assert_written(tmp_path, FIGURES[name])
+
+
+def _draw_in_process(name: str, parameters: dict) -> dict:
+    """The notebook's own code cells run in this process, ``parameters`` set after its parameters cell as papermill
+    sets them, so what it drew (``fig``) can be read artist by artist; returns the cells' namespace."""
+    book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    namespace: dict = {}
+    for k, source in enumerate(c.source for c in book.cells if c.cell_type == "code"):
+        exec(compile(source, f"{name}.ipynb cell {k}", "exec"), namespace)  # the notebook's own code
+        if k == 0:
+            namespace.update(parameters)
+    return namespace
+
+
+def _texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []
+
+
+def _panels(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+
+
+def _bar_span(fig) -> tuple[float, float]:
+    """The J colour bar's span (the last axes: the colour bar a one-panel figure adds)."""
+    return fig.axes[-1].get_ylim()
+
+
+def _shows(name: str, fig, a: Analysis) -> None:
+    """What the paper's figure ``name`` shows of the saved analysis ``a``: the fitted-hparam runs' laws, the baseline
+    beside them where the figure compares them, every J on one colour scale, the proposals, every column."""
+    fitted = a.fitted_
+    span = pytest.approx((min(fitted.efficiency.thresholds_), max(fitted.efficiency.thresholds_)))
+    if name == "fig_a_learning_curves":  # the hardest J, fitted against baseline
+        ax = _panels(fig)[0]
+        assert [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"] == [max(a.thresholds_)]
+        assert {FITTED["label"], BASELINE["label"]} <= {line.get_label() for line in ax.get_lines()}
+    elif name in ("fig_b_steps_to_threshold", "fig_d_data_efficiency", "fig_e_compute_vs_data"):  # fitted vs baseline
+        texts = " ".join(_texts(fig.axes[0]))
+        assert FITTED["label"] in texts and BASELINE["label"] in texts, texts
+    elif name == "fig_c_normalized_time":  # every J's points, the fitted-hparam runs' (not the baseline's)
+        eff = fitted.efficiency
+        assert len(fig.axes[0].collections) == len(eff.thresholds_)
+        lowest = eff.points_[np.isclose(eff.points_["threshold"], eff.thresholds_[0])].sort_values("utd")
+        np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets(), lowest[["utd", "data"]].to_numpy())
+    elif name == "fig_f_iso_performance":  # dotted beyond the measured σ: it was given the efficiency fit
+        assert _bar_span(fig) == span and EXTRAPOLATED_NOTE in " ".join(_texts(fig.axes[0])).replace("\n", " ")
+    elif name == "fig_g_budget_extrapolation":
+        assert _bar_span(fig) == span  # every J of the analysis, as in Figure 1
+    elif name == "fig_h_hparam_laws":
+        proposed = {float(u) for u in a.hparams_.proposed["utd"]}
+        drawn = {float(x) for ax in _panels(fig)[:1] for c in ax.collections if c.get_label().startswith("proposed")
+                 for x in c.get_offsets()[:, 0]}
+        assert drawn == proposed
+    elif name == "fig_i_estimators":
+        assert any(line.get_label().startswith("bootstrap fit") for line in _panels(fig)[0].get_lines())
+    elif name == "fig_j_overfitting":
+        sigma = fitted.efficiency.points_["utd"]
+        bars = [ax for ax in fig.axes if ax.get_ylabel() == r"UTD ratio $\sigma$"]
+        assert bars and all(bar.get_ylim() == pytest.approx((sigma.min(), sigma.max())) for bar in bars)
+
+
+@pytest.mark.parametrize("name", sorted(set(FIGURES) - {"tab_k_coefficients"}))
+def test_a_figure_notebook_draws_what_its_figure_shows_of_the_pipelines_analysis(name, tmp_path, monkeypatch):
+    """On the committed DMC analysis (the tiny sweep above has no D_J law: no frontier to draw)."""
+    monkeypatch.chdir(NOTEBOOKS)  # where papermill runs it
+    namespace = _draw_in_process(name, {"benchmark": "dmc", "output_dir": str(tmp_path)})
+    a = namespace["a"]
+    assert a.fitted_.frontier.has_law() and namespace["nb"].results == ROOT / "results" / "dmc" / "analysis"
+    _shows(name, namespace["fig"], a)
+
+
+def test_figure1_notebook_draws_a_column_per_saved_analysis_in_order(saved, tmp_path, monkeypatch):
+    monkeypatch.chdir(NOTEBOOKS)
+    namespace = _draw_in_process(OVERVIEW_NOTEBOOK, {"results": {"DMC": str(saved["dmc"]), "Gym": str(saved["gym"])},
+                                                      "output_dir": str(tmp_path)})
+    tops = [ax.get_title().split("\n")[0] for ax in namespace["fig"].axes if "(I)" in ax.get_title()]
+    assert tops == ["DMC", "Gym"]
 
 
 def test_table_k_holds_the_saved_tables(saved, tmp_path):

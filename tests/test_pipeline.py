@@ -117,6 +117,9 @@ def test_benchmark_keys_are_analysis_options_and_preset_keys_their_defaults(tmp_
     assert p.analysis["utd_fit_range"] == [1, 2] and p.analysis["n_bootstrap"] == 5  # the preset's default
     assert p.chain().min_return == {"Pendulum-v1": -1500} and p.notebooks["fig_a_learning_curves"] == {"x": 2}
     assert p.notebook_workers == p.workers == 2  # kernels at a time default to the training workers
+    own = load_params(_params(tmp_path, n_bootstrap=7, notebooks={"tab_k_coefficients": {"x": 3}}), "gym")
+    assert own.n_bootstrap == own.analysis["n_bootstrap"] == own.chain().n_bootstrap == 7  # the benchmark's key wins
+    assert own.notebooks["tab_k_coefficients"] == {"utd_fit_range": [1, 2], "x": 3}  # over the preset's, key by key
 
 
 def test_a_notebook_finds_the_pipelines_analysis_from_inside_notebooks(tmp_path, monkeypatch):
@@ -129,6 +132,11 @@ def test_a_notebook_finds_the_pipelines_analysis_from_inside_notebooks(tmp_path,
         _ = nb.analysis
     with pytest.raises(RlscaleError, match="benchmark 'isaac'"):
         notebook_context("isaac")
+    doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    doc["presets"]["paper"] = doc["presets"]["mini"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(RlscaleError, match="results/ hold the analysis of the active preset 'mini', not 'paper'"):
+        notebook_context("gym", "paper")  # results/ hold one preset's analysis: another's is not read as it
 
 
 def test_grid_step_trains_collects_and_writes_provenance(tmp_path, monkeypatch, capsys):
@@ -384,9 +392,12 @@ def test_a_kernel_that_fails_to_start_is_started_once_more(tmp_path, monkeypatch
     (tmp_path / "notebooks").mkdir()
     nbformat.write(book, tmp_path / "notebooks" / "starts.ipynb")
     monkeypatch.chdir(tmp_path)
-    run_notebook("starts", {"x": 2}, "b/starts", executed_dir=tmp_path / "executed")
+    run_notebook("starts", {"x": 2, "benchmark": "gym"}, "b/starts", executed_dir=tmp_path / "executed")
     assert (tmp_path / "failed_once").is_file()
-    assert "42" in (tmp_path / "executed" / "b" / "starts.ipynb").read_text()
+    published = (tmp_path / "executed" / "b" / "starts.ipynb").read_text()
+    assert "42" in published and "benchmark" not in published  # only the parameters the notebook declares
+    run_notebook("starts", {"x": 2}, "b/starts", executed_dir=tmp_path / "again")  # a second run, other timings:
+    assert (tmp_path / "again" / "b" / "starts.ipynb").read_text() == published  # the published copy is the same
 
 
 def test_notebook_kernels_run_numpy_without_its_avx512_kernels_and_the_pipeline_keeps_its_environment(
@@ -439,7 +450,8 @@ def test_the_command_a_fit_step_prints_is_one_its_subcommand_takes(tmp_path, mon
     """`dj_loss: linear` (a choice of the frontier step) was printed as `fit hparams ... --dj-loss linear`, which the
     parser refuses; options of the step's own are all there."""
     _params(tmp_path, dj_loss="linear", hparam_average="arithmetic", j_lo=250, holdout=1, utd_range=[0.5, 4],
-            max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500}, baseline_utd=2, return_kind="train")
+            max_return={"Pendulum-v1": 0}, min_return={"Pendulum-v1": -1500}, baseline_utd=2, return_kind="train",
+            utds_to_predict=[])  # an empty list: left out, not a flag without values the parser refuses
     monkeypatch.chdir(tmp_path)
     assert main(["pipeline", step, "gym"]) == 2  # no run table here: the step fails after printing its command
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("+ rlscale fit "))

@@ -51,6 +51,7 @@ from rlscale.plots import (
     save_figure,
     steps_to_threshold,
 )
+from rlscale.plots.curves import crossing_frame, task_configs
 from rlscale.plots.frontier import EXTRAPOLATED_BUDGET_NOTE
 from rlscale.plots.hparams import EDGE_NOTE
 from rlscale.plots.style import (
@@ -59,6 +60,8 @@ from rlscale.plots.style import (
     EXTRAPOLATED_NOTE,
     FIT_LINE,
     FITTED,
+    LABELS,
+    j_colors,
     label_points,
     law_label,
     new_axes,
@@ -165,10 +168,18 @@ def test_pareto_frontier_draws_the_fitted_curve_and_points_with_the_frontier_com
     offsets = _collection(ax, "measured").get_offsets()
     np.testing.assert_allclose(offsets[:, 0], pts["data"])
     np.testing.assert_allclose(offsets[:, 1], frontier.compute(pts["utd"].to_numpy(), pts["data"].to_numpy()))
-    np.testing.assert_allclose(_collection(ax, "measured").get_facecolors(), utd_colors(pts["utd"]))
+    colours = _collection(ax, "measured").get_facecolors()
+    np.testing.assert_allclose(colours, utd_colors(pts["utd"]))
+    assert sum(colours[0][:3]) < sum(colours[-1][:3])  # plasma: low σ dark, high σ light
     opt = frontier.optimum_.iloc[-1]
     diamond = next(c for c in ax.collections if c.get_label().startswith(r"$\mathcal{F}$-optimal"))
     np.testing.assert_allclose(diamond.get_offsets()[0], [opt["data"], opt["compute"]])
+    assert not opt["at_boundary"] and "(a bound)" not in diamond.get_label()
+    bound = copy.copy(frontier)  # σ* on the edge of the searched σ range: the legend says it is a bound
+    bound.optimum_ = frontier.optimum_.assign(at_boundary=True)
+    label = next(c for c in pareto_frontier(bound, eff, threshold=800.0).axes[0].collections
+                 if c.get_label().startswith(r"$\mathcal{F}$-optimal")).get_label()
+    assert label.endswith("(a bound)")
     assert any(t.get_text() == r"$\sigma$=0.25" for t in ax.texts)
     with pytest.raises(RlscaleError, match="no threshold 123"):
         pareto_frontier(frontier, eff, threshold=123.0)
@@ -182,6 +193,12 @@ def test_pareto_frontier_with_baseline_draws_both_series(fitted):
     curve = f_base.curves_[np.isclose(f_base.curves_["threshold"], 800.0)]
     np.testing.assert_allclose(base.get_ydata(), _within(curve, e_base.points_["utd"])["compute"])
     _line(ax, FITTED["label"])
+    b_pts = e_base.points_[np.isclose(e_base.points_["threshold"], 800.0)].sort_values("utd")
+    squares = [c for c in ax.collections if to_rgba(c.get_facecolors()[0]) == to_rgba(BASELINE["color"])]
+    assert len(squares) == 1  # the baseline's measured points, grey, beside the fitted hparams' coloured ones
+    np.testing.assert_allclose(squares[0].get_offsets(), np.column_stack(
+        [b_pts["data"], f_base.compute(b_pts["utd"].to_numpy(), b_pts["data"].to_numpy())]))
+    assert len(_collection(ax, "measured").get_offsets()) == np.isclose(e_fit.points_["threshold"], 800.0).sum()
 
 
 def test_pareto_frontier_says_when_the_baseline_has_no_law_at_that_threshold(fitted):
@@ -210,6 +227,7 @@ def test_budget_extrapolation_fit_line_is_the_law_and_held_out_points_are_stars(
     np.testing.assert_allclose(stars.get_offsets(), held[["budget", "utd"]].to_numpy())
     normal = _collection(ax, "fitted J")
     assert len(normal.get_offsets()) == len(frontier.optimum_) - 2
+    assert sum(len(c.get_offsets()) for c in ax.collections) == len(frontier.optimum_)  # each J once: none "left out"
     assert stars.get_sizes()[0] == EXTRAPOLATED["s"] > normal.get_sizes()[0]
     assert not np.array_equal(stars.get_paths()[0].vertices, normal.get_paths()[0].vertices)
     # this law's exponent interval spans 0: dashed, and drawn over the fitted J's budgets only, not out to the held-out
@@ -276,6 +294,11 @@ def test_data_efficiency_fit_asymptote_and_baseline(fitted):
     assert asymptote.get_linestyle() == "--"
     np.testing.assert_allclose(asymptote.get_ydata(), e_fit.params(800.0)[0])
     assert e_fit.is_law(800.0)
+    for eff, color in ((e_fit, FITTED["color"]), (e_base, BASELINE["color"])):  # every measured point, in its colour
+        pts = eff.points_[np.isclose(eff.points_["threshold"], 800.0)].sort_values("utd")
+        drawn = [c for c in ax.collections if len(c.get_offsets()) and to_rgba(c.get_facecolors()[0]) == to_rgba(color)]
+        assert len(drawn) == 1
+        np.testing.assert_allclose(drawn[0].get_offsets(), pts[["utd", "data"]].to_numpy())
     assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0.25", "0.5", "1"]
     per_env = DataEfficiency(normalize=False).fit(crossings_table(fitted["cr_fit"])[0])
     with pytest.raises(RlscaleError, match="pass env="):
@@ -295,6 +318,11 @@ def test_normalized_time_one_fit_per_threshold(fitted):
     for line, j in zip(lines, with_law, strict=True):
         np.testing.assert_allclose(line.get_ydata(), eff.predict(line.get_xdata(), j))
     assert len(ax.collections) == len(eff.thresholds_)
+    first, last = to_rgba(lines[0].get_color()), to_rgba(lines[-1].get_color())
+    assert sum(last[:3]) > sum(first[:3])  # viridis by J: the highest J is the lightest
+    assert ax.get_ylabel() == LABELS["normalized_time"] and ax.get_ylabel().endswith("(env steps)")  # a time, no ratio
+    per_env = DataEfficiency(normalize=False).fit(crossings_table(fitted["cr_fit"])[0])
+    assert normalized_time(per_env, env="env-a").axes[0].get_ylabel() == r"Env steps to reach $J$"  # not normalised
 
 
 def test_learning_curves_mark_the_crossings(fitted):
@@ -311,6 +339,12 @@ def test_learning_curves_mark_the_crossings(fitted):
     b = int(np.flatnonzero((base.configs_["env"] == "env-a") & (base.configs_["utd"] == 0.25))[0])
     np.testing.assert_allclose(theirs.get_offsets(), [[base.crossing_[b, j], 800.0]])
     assert to_rgba(theirs.get_edgecolors()[0]) == to_rgba(BASELINE["color"])  # baseline crossings: grey-edged
+    j_colour = to_rgba(j_colors(cr.thresholds_)[j])  # J's colour on the scale of every J, as in the other plots
+    dotted = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert len(dotted) == 1 and list(dotted[0].get_ydata()) == [800.0, 800.0]
+    assert to_rgba(dotted[0].get_color()) == j_colour
+    assert all(to_rgba(c.get_facecolors()[0]) == j_colour for c in (ours, theirs))  # the marker of that J
+    assert ax.get_ylabel() == LABELS["score"] and ax.get_xlabel() == LABELS["env_step"]
     assert [t.get_text() for t in ax.figure.axes[0].get_legend().get_texts()][:2] == [FITTED["label"],
                                                                                        BASELINE["label"]]
     smoothed = _line(ax, FITTED["label"])
@@ -319,6 +353,19 @@ def test_learning_curves_mark_the_crossings(fitted):
         learning_curves(cr, envs=["nope"])
     with pytest.raises(RlscaleError, match=r"threshold\(s\) \[500.0\] were not computed"):
         learning_curves(cr, envs=["env-a"], thresholds=[500.0, 800.0])
+
+
+def test_learning_curves_mark_each_j_at_its_own_crossing_whatever_order_the_thresholds_were_given_in():
+    runs = make_sweep(n_seeds=2, n_points=40)
+    cr = ThresholdCrossings([800.0, 550.0, 300.0], n_bootstrap=2).fit(runs)  # kept as given: descending
+    cfg = task_configs(cr)  # the configuration plot a draws per (env, σ)
+    i = int(cfg.loc[(cfg["env"] == "env-a") & (cfg["utd"] == 1.0), "index"].iloc[0])
+    assert len(np.unique(cr.crossing_[i])) == 3 and np.isfinite(cr.crossing_[i]).all()
+    for j in (300.0, 550.0):
+        ax = next(ax for ax in learning_curves(cr, envs=["env-a"], utds=[1.0], thresholds=[j]).axes if ax.get_visible())
+        np.testing.assert_allclose(ax.collections[0].get_offsets(), [[cr.crossing_[i, cr.thresholds_ == j][0], j]])
+        dotted = next(line for line in ax.get_lines() if line.get_linestyle() == ":")
+        assert to_rgba(dotted.get_color()) == to_rgba(j_colors([j], among=cr.thresholds_)[0])
 
 
 def test_steps_to_threshold_plots_the_crossings_per_task(fitted):
@@ -335,6 +382,13 @@ def test_steps_to_threshold_plots_the_crossings_per_task(fitted):
     assert np.all(np.asarray(line.get_xdata(), float) < sel["utd"].to_numpy()) and np.all(base_x > sel["utd"])
     np.testing.assert_allclose(np.asarray(line.get_xdata(), float), sel["utd"], rtol=0.05)
     np.testing.assert_allclose(np.asarray(line.get_ydata(), float), cr.crossing_[sel.index, j])
+    bounds = crossing_frame(cr, 800.0)
+    bounds = bounds[bounds["env"] == "env-b"].sort_values("utd")
+    whiskers = next(c for c in axes[1].containers if c.get_label() == FITTED["label"]).lines[2][0].get_segments()
+    np.testing.assert_allclose([(s[:, 1].min(), s[:, 1].max()) for s in whiskers],
+                               bounds[["crossing_lower", "crossing_upper"]].to_numpy())  # the bootstrap 95% interval
+    assert axes[0].get_ylabel() == LABELS["steps_to_j"]
+    assert [ax.get_title() for ax in steps_to_threshold(cr).axes if ax.get_title()][0] == "env-a, J = 800"  # highest
     # known answer: at σ = 0.25 the constant baseline (tuned at σ = 2) is slower than the fitted hparams
     base_line = _errorbar_line(axes[1], BASELINE["label"])
     assert np.asarray(base_line.get_ydata())[0] > np.asarray(line.get_ydata())[0]
@@ -347,6 +401,11 @@ def test_hparam_laws_fit_lines_r2_proposals_and_grid(fitted):
     assert len(axes) == 4 and all(_is_loglog(ax) for ax in axes)
     ax_b = axes[2]  # env-b, batch size
     assert ax_b.get_title() == "env-b"
+    assert [ax.get_ylabel() for ax in axes] == [LABELS["best_batch_size"], LABELS["best_learning_rate"]] * 2
+    rows = best.best_[best.best_["env"].astype(str) == "env-b"].sort_values("utd")
+    whiskers = next(c for c in ax_b.containers if c.get_label() == "bootstrap estimate").lines[2][0].get_segments()
+    np.testing.assert_allclose([(s[:, 1].min(), s[:, 1].max()) for s in whiskers],
+                               rows[["batch_size_lower", "batch_size_upper"]].to_numpy())  # the bootstrap 95% interval
     fit = next(line for line in ax_b.get_lines() if line.get_label().startswith("fit"))
     np.testing.assert_allclose(fit.get_ydata(), laws.predict(fit.get_xdata(), "env-b", "batch_size"))
     r2 = laws.law("batch_size", "env-b").terms_.loc["env-b", "r2"]
@@ -440,6 +499,12 @@ def test_overfitting_draws_every_task_with_its_own_claimed_slopes_and_the_pooled
     fig = overfitting(cells, slopes=slopes)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert [t.split(":")[0] for t in titles] == ["a"] * 4 + ["b"] * 4
+    a_cells = cells[cells["env"] == "a"]
+    assert (a_cells["overfitting"] < 0).any()  # drawn as measured, below zero too
+    for panel, (x, y) in zip(fig.axes[:4], (("utd", "overfitting"), ("batch_size", "overfitting"),
+                                            ("learning_rate", "critic_param_norm"), ("utd", "critic_param_norm")),
+                             strict=True):
+        np.testing.assert_allclose(panel.collections[0].get_offsets(), a_cells[[x, y]].to_numpy())
     a_sigma = slopes[(slopes["env"] == "a") & (slopes["measure"] == "overfitting") & (slopes["axis"] == "utd")]
     r = a_sigma.iloc[0]
     assert f"per doubling {r['estimate']:+.2f} [{r['lower']:.2f}, {r['upper']:.2f}], dof {int(r['dof'])}" in titles[0]
@@ -572,6 +637,8 @@ def test_a_budget_law_of_determined_sign_is_drawn_out_past_the_held_out_budgets_
     assert [line.get_linestyle() for line in dotted] == [":", ":"]  # below the fitted budgets, and out past them
     drawn = np.concatenate([line.get_xdata() for line in dotted])
     assert drawn.min() < opt["budget"].min() and drawn.max() > opt["budget"].max()  # reaching the held-out J
+    # and past them as far as it reaches below the fitted budgets: widened from the held-out J, not the fitted ones
+    assert drawn.max() / opt["budget"].max() == pytest.approx(fit_budgets.min() / drawn.min())
     assert EXTRAPOLATED_BUDGET_NOTE in _legend_texts(ax)
 
 
@@ -605,10 +672,13 @@ def test_steps_to_threshold_draws_an_interval_some_resamples_never_close_as_open
     j = 800.0
     row = base[(base["env"] == "env-b") & np.isclose(base["threshold"], j)].sort_values("utd").index[-1]
     base.loc[row, ["crossing_upper", "reached_frac"]] = [np.nan, 0.8]  # 20% of resamples never reach J
+    never = base[(base["env"] == "env-a") & np.isclose(base["threshold"], j)].sort_values("utd").index[0]
+    base.loc[never, ["crossing", "crossing_lower", "crossing_upper", "reached_frac"]] = [np.nan, np.nan, np.nan, 0.0]
     open_base = ThresholdCrossings.from_frames(base)
     fig = steps_to_threshold(fitted["cr_fit"], j, baseline=open_base)
     ax_a, ax_b = (ax for ax in fig.axes if ax.get_title())
     arrows = [t for t in ax_b.texts if t.get_gid() == "open_interval"]
+    # env-a's lowest σ never reaches J at all: no crossing to draw an interval from, so no arrow either
     assert len(arrows) == 1 and not [t for t in ax_a.texts if t.get_gid() == "open_interval"]
     arrow = arrows[0]
     assert arrow.xy[1] == 1.0 and arrow.xyann[1] == pytest.approx(base.loc[row, "crossing"])  # crossing -> top edge
@@ -683,6 +753,9 @@ def test_hparam_laws_draws_a_best_at_an_unreached_sigma_hollow_and_rings_grid_ed
     rings = [c for c in ax_b.collections if c.get_label() == EDGE_NOTE]
     assert len(edge) == 1  # the fixture's env-b grid-best B at σ 8 is the grid's smallest
     np.testing.assert_allclose(rings[0].get_offsets(), edge[["utd", "batch_size"]].to_numpy())
+    ax_b_lr = [ax for ax in fig.axes if ax.get_title()][3]  # env-b, learning rate: its own edge flags, none at the edge
+    assert not table.loc[b, "learning_rate_at_edge"].any()
+    assert not [c for c in ax_b_lr.collections if c.get_label() == EDGE_NOTE]
     ax_a = [ax for ax in fig.axes if ax.get_title()][0]  # every σ of env-a reached: nothing hollow
     assert not [c for c in ax_a.containers if c.get_label().startswith("hollow")]
 
@@ -829,6 +902,22 @@ def test_a_point_label_stays_at_the_upper_right_of_its_point_unless_that_is_take
     assert labels[0].xyann == (5, 3) and labels[0].get_horizontalalignment() == "left"  # nothing in the way
     assert labels[1].xyann != (5, 3)  # its upper right holds the next point
     assert labels[3].get_horizontalalignment() == "right"  # at the right edge: extends to the left
+
+
+def test_plot_c_draws_every_j_over_the_same_sigma_range_when_a_hard_j_lacks_a_point():
+    utds = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    wiggle = (1.02, 0.97, 1.01, 0.99, 1.03, 0.98, 1.0)
+    rows = [{"env": "e", "utd": u, "threshold": j, "crossing": (j / 800) * (2000.0 + (3000.0 / u) ** 0.8) * w}
+            for u, w in zip(utds, wiggle, strict=True) for j in (600.0, 700.0) if (u, j) != (0.25, 700.0)]
+    eff = DataEfficiency().fit(pd.DataFrame(rows))  # J = 700 never reached at σ = 0.25: no point there
+    assert eff.is_law(600.0) and eff.is_law(700.0)
+    ax = normalized_time(eff).axes[0]
+    spans = {}
+    for line in ax.get_lines():
+        if len(line.get_xdata()):
+            lo, hi = spans.get(line.get_color(), (np.inf, 0.0))
+            spans[line.get_color()] = (min(lo, line.get_xdata().min()), max(hi, line.get_xdata().max()))
+    assert len(spans) == 2 and len(set(spans.values())) == 1  # one σ range for every J (dotted where it has no point)
 
 
 def test_titles_write_a_threshold_to_four_significant_digits():

@@ -66,6 +66,14 @@ def _thresholds(crossings: ThresholdCrossings, thresholds: Sequence[float] | Non
     return crossings.thresholds_[match.any(axis=1)]
 
 
+def _positions(crossings: ThresholdCrossings, thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Where each of ``thresholds`` (computed ones) sits in ``crossings.thresholds_``, which keep the order they were
+    given in (descending for a lower-is-better metric): a binary search would read another J's crossings."""
+    computed = np.asarray(crossings.thresholds_, dtype=float)
+    return np.array([int(np.flatnonzero(np.isclose(computed, t))[0]) for t in np.asarray(thresholds, dtype=float)],
+                    dtype=int)
+
+
 RAW_MEAN = {"lw": 0.8, "alpha": 0.35}
 LEGEND_ROOM = 1.3  # inches added under plot a's panels for its legend
 
@@ -75,7 +83,7 @@ def _draw_run(ax: Axes, crossings: ThresholdCrossings, index: int, thresholds: n
     curve = crossings.mean_curve(index)
     ax.plot(curve["env_step"], curve["mean"], color=color, **RAW_MEAN)
     ax.plot(curve["env_step"], curve["smoothed"], color=color, label=label, **FIT_LINE)
-    j_pos = np.searchsorted(crossings.thresholds_, thresholds)
+    j_pos = _positions(crossings, thresholds)
     steps = crossings.crossing_[index, j_pos]
     ok = np.isfinite(steps)
     colors = np.asarray(j_colors(crossings.thresholds_), dtype=float)[j_pos][ok]
@@ -105,7 +113,7 @@ def learning_curves(
     for r in cfg.itertuples(index=False):
         ax = axes[env_list.index(r.env), utd_list.index(r.utd)]
         ax.set_visible(True)
-        colors = np.asarray(j_colors(crossings.thresholds_))[np.searchsorted(crossings.thresholds_, thr)]
+        colors = np.asarray(j_colors(crossings.thresholds_))[_positions(crossings, thr)]
         for j, color in zip(thr, colors, strict=True):
             ax.axhline(j, color=color, ls=":", lw=0.9, zorder=0)
         if base_cfg is not None and (r.env, r.utd) in base_cfg.index:
@@ -138,7 +146,7 @@ def _legend_entries(crossings: ThresholdCrossings, thresholds: np.ndarray, with_
     labels += [f"thick: isotonic (monotone {'non-decreasing' if higher else 'non-increasing'}) fit of the seed "
                "mean; crossings are read from it", "thin: raw seed mean"]
     one = len(thresholds) == 1
-    color = j_colors(crossings.thresholds_)[int(np.searchsorted(crossings.thresholds_, thresholds[0]))] if one else ink
+    color = j_colors(crossings.thresholds_)[int(_positions(crossings, thresholds[:1])[0])] if one else ink
     handles.append(Line2D([], [], color=color, ls=":", lw=0.9, marker="o", ms=5, markeredgecolor="black"))
     labels.append(f"dotted: J = {', '.join(fmt_j(j) for j in thresholds)}; marker: first logged env step where the "
                   "thick line reaches J" + ("" if not with_baseline else " (square: baseline)"))
