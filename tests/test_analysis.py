@@ -61,6 +61,7 @@ def test_the_chain_is_three_lines_and_reads_like_statsmodels(saved):
     assert a.benchmark_ == "dmc" and list(a.thresholds_) == THRESHOLDS
     assert a.sources_["fitted"]["role"].startswith("D_J") and "no baseline runs" in a.sources_["baseline"]["role"]
     assert a.fitted_.frontier.has_law() and a.hparams_.laws.law("batch_size", "env-a").is_law("env-a")
+    assert a.hparams_.best.threshold_ == max(THRESHOLDS)  # the hardest J picks (B, η), as the paper's Section 4
     text = a.summary().as_text()
     assert "residual dof" in a.hparams_.laws.summary().as_text() and "σ*(F) = coef·F^exponent" in text
     assert "<table" in a._repr_html_() and repr(a).startswith("<Analysis of dmc (rlscale method): J 300")
