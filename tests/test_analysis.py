@@ -99,11 +99,15 @@ def test_a_loaded_analysis_gives_table_k_and_metrics_the_coefficients_as_saved(s
     intervals would differ from coefficients.csv in the last digits, so the saved table is what they get."""
     from rlscale.analysis import read_csv
 
-    _, b, folder = saved
+    a, b, folder = saved
     written = read_csv(Path(folder) / "coefficients.csv")
     pd.testing.assert_frame_equal(b.coefficients(), written)
     assert b.coefficients() is not b.coefficients()  # a copy: a caller's edit does not reach the next one
-    assert len(b.coefficients(alpha=0.1)) == len(written)  # another level is computed
+    assert set(written.loc[written["law"].str.startswith("D_J"), "parameter"]) == {"D_min", "β", "α"}
+    level = b.coefficients(alpha=0.1)  # another level is computed: the fitted analysis's 90% table, not the saved 95%
+    pd.testing.assert_frame_equal(level, a.coefficients(alpha=0.1), check_exact=False, rtol=1e-7)
+    ok = (written["status"] == "ok").to_numpy()
+    assert ((level["upper"] - level["lower"])[ok] < (written["upper"] - written["lower"])[ok]).any()
 
 
 def test_metrics_and_figures_show_the_same_numbers(saved):
