@@ -124,6 +124,10 @@ def test_metrics_and_figures_show_the_same_numbers(saved):
     curve = next(x for x in ax.get_lines() if x.get_label().startswith("fit"))
     expected = dj["d_min"] + (dj["beta"] / curve.get_xdata()) ** dj["exponent"]
     np.testing.assert_allclose(curve.get_ydata(), expected, rtol=1e-9)
+    coef = b.coefficients().set_index(["law", "runs", "threshold", "parameter"])  # table k: 95% intervals
+    for name, symbol in (("d_min", "D_min"), ("beta", "β"), ("exponent", "α")):
+        row = coef.loc[("D_J(σ) = D_min + (β/σ)^α", "fitted", top, symbol)]
+        assert (dj[f"{name}_lower"], dj[f"{name}_upper"]) == pytest.approx((row["lower"], row["upper"]), rel=1e-7)
     hb = metrics["hparams"]["batch_size"]["env-a"]
     ax = hparam_laws(b.hparams_.best, b.hparams_.laws).axes[0]
     fit = next(x for x in ax.get_lines() if x.get_label().startswith("fit"))
