@@ -192,6 +192,7 @@ def test_a_one_seed_grid_is_analysed_with_an_estimator_that_reads_the_all_seeds_
     a = Analysis(**options, estimator="point").fit(one_seed)
     assert a.hparams_.best.best_["batch_size_lower"].isna().all()  # one seed: no interval, not a zero-width one
     assert "Jacobian" in a.fitted_.source
+    assert a.fitted_.efficiency.ci_method_ == "jacobian" and a.fitted_.n_bootstrap == 0
     assert any(w.startswith("fitted runs: one seed") and "not from a seed bootstrap" in w for w in a.warnings_)
     with pytest.raises(RlscaleError, match=r"fewer than 2 seeds.*; estimator bootstrap resamples them, but "
                        r"estimators point, mean_other and quadratic read the all-seeds curves"):
