@@ -338,12 +338,19 @@ def test_predict_answers_at_new_utds_and_budgets_with_the_laws_intervals_and_ver
     np.testing.assert_allclose(sigma["estimate"], a.fitted_.frontier.predict([1e12, 1e14]))
     ok = table[table["status"] == "ok"]
     assert len(ok) and (ok["lower"] < ok["estimate"]).all() and (ok["estimate"] < ok["upper"]).all()
+    wide = b.predict([2.0, 100.0], thresholds=[THRESHOLDS[0]], budgets=[1e12, 1e14], alpha=0.05)
+    for quantity, g in table[table["status"] == "ok"].groupby("quantity"):  # each a 90% interval inside the 95% one
+        w = wide.loc[g.index]
+        assert (w["quantity"] == quantity).all()
+        assert (w["lower"] <= g["lower"]).all() and (g["upper"] <= w["upper"]).all()
+        assert ((g["upper"] - g["lower"]) < (w["upper"] - w["lower"])).any(), quantity
     assert main(["fit", "predict", folder, "--utd", "2", "100", "--threshold", str(THRESHOLDS[0]), "--budget", "1e12",
                  "1e14", "--alpha", "0.1", "-o", str(tmp_path / "p.csv")]) == 0
     out = capsys.readouterr()
     assert "utd_optimal" in out.out and "extrapolated" in out.out
     written = pd.read_csv(tmp_path / "p.csv")
-    np.testing.assert_allclose(written["estimate"], table["estimate"], rtol=1e-9)
+    columns = ["estimate", "lower", "upper"]
+    np.testing.assert_allclose(written[columns], table[columns], rtol=1e-9)
     lines = out.err.splitlines()  # the library's warnings too, each one line after the table, never Python's format
     assert lines and all(line.startswith("rlscale: warning: ") for line in lines)
     assert lines[-1].startswith("rlscale: warning: rows whose status is not 'ok' are not laws")
