@@ -368,6 +368,7 @@ def test_fit_summary_prints_a_saved_analysis_laws_as_the_notebook_shows_them(sav
 @pytest.mark.parametrize(("args", "message"), [
     ([], "give --utd SIGMA ... and/or --budget F"),
     (["--utd", "-1"], "must be positive numbers, got -1"),
+    (["--budget", "0"], "must be positive numbers, got 0"),
     (["--utd", "1", "--threshold", "123"], "no fit for threshold 123"),
 ])
 def test_predict_with_nothing_to_predict_or_a_bad_value_is_one_line(saved, capsys, args, message):
