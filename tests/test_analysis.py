@@ -389,12 +389,17 @@ def test_an_hparams_json_given_as_the_batch_law_prices_compute_with_its_laws(sav
 
 def test_fitted_runs_of_two_network_sizes_in_one_task_are_said_since_compute_prices_one(tables, tmp_path):
     fitted = pd.read_parquet(tables["fitted"])
+    size = float(fitted["critic_params"].iloc[0])
+    assert (fitted["critic_params"] == size).all()
     small = fitted["utd"] == fitted["utd"].max()
     fitted.loc[small, "critic_params"] = 12345  # one σ trained with a much smaller critic
+    fitted.loc[fitted["utd"] == fitted["utd"].min(), "critic_params"] = 100 * size  # and one with a larger
+    assert fitted["utd"].nunique() > 4  # so most (env, σ) points keep the first size: it is their median
     fitted.to_parquet(tmp_path / "mixed.parquet")
     a = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "mixed.parquet"))
     said = [w for w in a.warnings_ if w.startswith("compute: the critic's size differs within")]
     assert len(said) == 1 and "12345 to" in said[0] and "one network size per task" in said[0]
+    assert a.fitted_.frontier.critic_params == size and f"points ({size:g})" in said[0]
     b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=tables["fitted"])
     assert not any("critic's size differs" in w for w in b.warnings_)
 
