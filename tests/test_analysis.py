@@ -416,6 +416,15 @@ def test_fitted_runs_holding_several_configurations_or_envs_the_grid_lacks_are_s
     b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "other.parquet"))
     assert any(w.startswith("fitted runs: env(s) env-a-own") and "not in the grid" in w for w in b.warnings_)
     assert not any("several configurations" in w for w in b.warnings_)
+    fitted = pd.read_parquet(tables["fitted"])
+    cell = fitted.iloc[0]
+    at = (grid["env"] == cell["env"]) & (grid["utd"] == cell["utd"])
+    second = grid[at & (grid["batch_size"] != cell["batch_size"])]
+    second = second[(second[["batch_size", "learning_rate"]] == second.iloc[0][["batch_size", "learning_rate"]]).all(1)]
+    two = pd.concat([fitted, second], ignore_index=True)  # one more configuration at one (env, σ): two there
+    c = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=two)
+    assert any(w.startswith(f"fitted runs: 1 (env, utd) hold several configurations (first: env {cell['env']} at "
+                            f"utd {cell['utd']:g}, 2)") for w in c.warnings_), c.warnings_
 
 
 def test_a_law_whose_exponent_interval_spans_zero_says_its_direction_is_not_determined():
