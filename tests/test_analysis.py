@@ -555,3 +555,42 @@ def test_a_prediction_outside_its_own_interval_gets_a_column_and_one_warning(sav
     flagged = table[table["outside_interval"]]
     assert flagged[["quantity", "env"]].values.tolist() == [["data_to_threshold", r["group"]]]
     assert (flagged["estimate"] < flagged["lower"]).all()
+
+
+def test_a_data_ratio_interval_is_order_statistics_of_its_samples_and_all_is_a_geometric_mean_over_envs(tables):
+    """The baseline claim reads these: per (env, σ, J) the (1 - alpha) interval of fitted over baseline env steps lies
+    between order statistics of the per-sample ratios (20 samples at alpha 0.5: the 5th smallest and the 5th largest);
+    'all' is the geometric mean over the envs where either run set reaches J."""
+    from rlscale.analysis import compare_data
+
+    fitted = pd.read_parquet(tables["fitted"])
+    fitted.loc[(fitted["env"] == "env-b") & (fitted["utd"] == fitted["utd"].max()), "return"] *= 0.5
+    # other curves than the fitted runs at each seed, twice as slow from σ = 4: ratios that vary between samples
+    baseline = fitted.assign(seed=(fitted["seed"] + 1) % 3,
+                             env_step=np.where(fitted["utd"] >= 4, 2, 1) * fitted["env_step"])
+    a = Analysis(delta=3e8, thresholds=THRESHOLDS[:4], n_bootstrap=20, holdout=0).fit(
+        tables["grid"], fitted=fitted, baseline=baseline)
+    ratio = compare_data(a.fitted_, a.baseline_, alpha=0.5)
+    keys = ["env", "utd", "threshold"]
+    pair = a.fitted_.crossing_samples.astype({"env": str}).merge(
+        a.baseline_.crossing_samples.astype({"env": str}), on=[*keys, "sample"], suffixes=("_fit", "_base"))
+    per_env = ratio[ratio["group"] != "all"].rename(columns={"group": "env"}).set_index(keys)
+    checked = 0
+    for at, g in pair.groupby(keys):
+        r = per_env.loc[at]
+        with np.errstate(invalid="ignore"):
+            each = np.sort((g["crossing_fit"].fillna(np.inf) / g["crossing_base"].fillna(np.inf)).to_numpy())
+        if len(each) == 20 and not np.isnan(each).any():
+            assert (r["ratio_lower"], r["ratio_upper"]) == pytest.approx((each[4], each[-5]), rel=1e-9), at
+            checked += 1
+    assert checked >= len(per_env) // 2
+    assert (per_env["ratio_lower"] < per_env["ratio_upper"]).any()  # samples that differ, so the order matters
+    everyone = ratio[ratio["group"] == "all"]
+    for r in everyone.itertuples(index=False):
+        envs = per_env.xs((r.utd, r.threshold), level=["utd", "threshold"])
+        reach = envs[envs["ratio"].notna()]  # NaN: neither run set reaches J there
+        assert r.n_envs == len(reach)
+        with np.errstate(divide="ignore"):
+            assert r.ratio == pytest.approx(np.exp(np.log(reach["ratio"]).mean()), rel=1e-9)
+            np.testing.assert_allclose(r.fitted_data, np.exp(np.log(reach["fitted_data"]).mean()), rtol=1e-9)
+    assert (everyone["n_envs"] == 1).any() and (everyone["n_envs"] == 2).any()  # the dimmed env is left out
