@@ -594,3 +594,15 @@ def test_a_data_ratio_interval_is_order_statistics_of_its_samples_and_all_is_a_g
             assert r.ratio == pytest.approx(np.exp(np.log(reach["ratio"]).mean()), rel=1e-9)
             np.testing.assert_allclose(r.fitted_data, np.exp(np.log(reach["fitted_data"]).mean()), rtol=1e-9)
     assert (everyone["n_envs"] == 1).any() and (everyone["n_envs"] == 2).any()  # the dimmed env is left out
+
+
+def test_the_grid_stands_in_for_runs_at_given_hyperparameters_with_the_cell_nearest_in_log(tables):
+    grid = pd.read_parquet(tables["grid"])
+    # B 370 is nearer 256 than 512 in steps but nearer 512 in log; η 3e-4 is nearest 4e-4 in log
+    want = pd.DataFrame({"env": ["env-a", "env-b"], "utd": [1.0, 4.0], "batch_size": [370.0, 1000.0],
+                         "learning_rate": [3e-4, 1.1e-4]})
+    picked = nearest_grid_runs(grid, want)
+    cells = sorted(picked.groupby(["env", "utd", "batch_size", "learning_rate"]).size().index)
+    assert cells == [("env-a", 1.0, 512, 4e-4), ("env-b", 4.0, 1024, 1e-4)]
+    assert len(picked) == sum(len(grid[(grid["env"] == e) & (grid["utd"] == u) & (grid["batch_size"] == b)
+                                       & np.isclose(grid["learning_rate"], lr)]) for e, u, b, lr in cells)
