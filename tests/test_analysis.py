@@ -606,3 +606,21 @@ def test_the_grid_stands_in_for_runs_at_given_hyperparameters_with_the_cell_near
     assert cells == [("env-a", 1.0, 512, 4e-4), ("env-b", 4.0, 1024, 1e-4)]
     assert len(picked) == sum(len(grid[(grid["env"] == e) & (grid["utd"] == u) & (grid["batch_size"] == b)
                                        & np.isclose(grid["learning_rate"], lr)]) for e, u, b, lr in cells)
+
+
+def test_every_fit_analysis_flag_reaches_the_analysis(tables, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    assert main(["fit", "analysis", tables["grid"], "--fitted", tables["fitted"], "-o", str(out), "--delta", "3e8",
+                 "--thresholds", *map(str, THRESHOLDS[-4:]), "--n-bootstrap", "5", "--holdout", "1",
+                 "--hparam-fit-range", "0.5", "4", "--utd-fit-range", "0.5", "4", "--utd-range", "0.2", "20",
+                 "--variant", "separate", "--baseline-utd", "1", "--max-ci-decades", "3", "--utds-to-predict", "1",
+                 "3", "--seed", "5", "--sigma-search", "grid"]) == 0, capsys.readouterr().err
+    a = Analysis.load(out)
+    given = {"delta": 3e8, "thresholds": THRESHOLDS[-4:], "n_bootstrap": 5, "holdout": 1, "hparam_fit_range": [0.5, 4],
+             "utd_fit_range": [0.5, 4], "utd_range": [0.2, 20], "variant": "separate", "baseline_utd": 1,
+             "max_ci_decades": 3, "utds_to_predict": [1, 3], "seed": 5, "sigma_search": "grid"}
+    params = a.get_params()
+    assert {k: params[k] for k in given} == json_ready(given)  # as analysis.json records them
+    assert a.hparams_.validate_range == (0.5, 4.0) and a.fitted_.validate_utd_range == (0.5, 4.0)
+    assert a.fitted_.frontier.utd_range_ == (0.2, 20.0) and a.hparams_.laws.variant == "separate"
+    assert sorted(a.hparams_.proposed["utd"].unique()) == [1.0, 3.0] and a.fitted_.frontier.search == "grid"
