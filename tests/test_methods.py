@@ -35,6 +35,7 @@ def test_a_method_is_a_bundle_and_a_given_option_overrides_it():
     assert paper["hparam_average"] == "arithmetic" and paper["seed"] == 42 and paper["dj_loss"] == "linear"
     assert method_options("rlscale") == {o.name: o.rlscale for o in METHOD_OPTIONS}
     assert method_options("paper", dj_loss="log", seed=3)["dj_loss"] == "log"
+    assert method_options("paper", seed=0)["seed"] == 0  # a given 0 is given, not the method's 42
     with pytest.raises(RlscaleError, match="unknown method 'papr'"):
         method_options("papr")
     with pytest.raises(RlscaleError, match="dj_loss must be one of log, linear"):
