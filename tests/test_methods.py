@@ -40,6 +40,21 @@ def test_a_method_is_a_bundle_and_a_given_option_overrides_it():
         method_options("papr")
     with pytest.raises(RlscaleError, match="dj_loss must be one of log, linear"):
         method_options("paper", dj_loss="quadratic")
+    for seed in (1.5, True, "3"):
+        with pytest.raises(RlscaleError, match="seed must be an integer"):
+            method_options("rlscale", seed=seed)
+
+
+def test_the_paper_method_makes_each_choice_of_the_authors_analysis_code():
+    """Their public analysis code (README, "The authors' runs"): J reached only past it, arithmetic means of the
+    sampled best values with an unreached sample at the first grid value, separate slopes without the largest σ,
+    one median per task, a linear least-squares D_J, the best of 100 σ, every optimum in F whatever its D_J verdict,
+    each run set on its own scale, other max returns for the fitted runs than for the grid, numpy seeded with 42."""
+    assert method_options("paper") == {
+        "seed": 42, "crossing": "strict", "hparam_average": "arithmetic", "unreached": "first",
+        "separate_utds": "all_but_largest", "dj_normalize": "per_task", "dj_loss": "linear", "sigma_search": "grid",
+        "budget_points": "all", "baseline_scale": "own", "max_return_preset": "paper-grid",
+        "fitted_max_return_preset": "paper-fitted"}
 
 
 def test_arithmetic_and_geometric_averages_differ_as_they_should():
