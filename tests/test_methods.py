@@ -61,6 +61,9 @@ def test_arithmetic_and_geometric_averages_differ_as_they_should():
     logs = np.log(np.array([128.0, 512.0]))
     assert np.exp(average_logs(logs, "log")) == pytest.approx(256.0)
     assert np.exp(average_logs(logs, "arithmetic")) == pytest.approx(320.0)
+    rows = np.log(np.array([[128.0, 512.0], [64.0, np.nan]]))  # per row, NaN (never reached) skipped
+    np.testing.assert_allclose(np.exp(average_logs(rows, "log", axis=1)), [256.0, 64.0])
+    np.testing.assert_allclose(np.exp(average_logs(rows, "arithmetic", axis=1)), [320.0, 64.0])
 
 
 def _linear_fit(times: np.ndarray, utd: np.ndarray) -> pd.Series:
