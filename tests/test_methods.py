@@ -78,10 +78,14 @@ def test_the_linear_d_j_fit_finds_the_least_squares_optimum_of_a_known_law():
     law = _linear_fit(1e5 * y, utd)  # D = 1e5·(1.03 + (σ/2.29)^-0.7): D_min = 1.03e5, β = 2.29·1e5^(1/0.7)
     assert (law["d_min"], law["beta"], law["exponent"]) == pytest.approx((1.03e5, 2.29 * 1e5 ** (1 / 0.7), 0.70),
                                                                           rel=1e-5)
+    from scipy import optimize
+
+    for theta in ([0.7, 1.3, 0.9], [1.4, 0.5, -0.2]):  # its gradient is the loss's: L-BFGS-B follows it
+        numeric = optimize.approx_fprime(np.array(theta), lambda th: _linear_loss(th, utd, y)[0], 1e-7)
+        np.testing.assert_allclose(_linear_loss(np.array(theta), utd, y)[1], numeric, rtol=1e-4, atol=1e-8)
     noisy = 1e5 * y * (1 + 0.03 * np.sin(np.arange(7)))
     law, m = _linear_fit(noisy, utd), float(np.median(noisy))  # the authors fit c + (σ/b)^-a to times / m
     best = np.array([law["exponent"], law["beta"] / m ** (1 / law["exponent"]), law["d_min"] / m])
-    from scipy import optimize  # every start of the authors' grid, one L-BFGS-B each: none is lower
     for start in ([0.4, 0.2, 0.4], [1.2, 0.8, -0.4], [-0.4, 0.6, 1.2]):
         other = optimize.minimize(_linear_loss, start, args=(utd, noisy / m), method="L-BFGS-B", jac=True).x
         assert _linear_loss(best, utd, noisy / m)[0] <= _linear_loss(other, utd, noisy / m)[0] * (1 + 1e-9)
