@@ -100,13 +100,15 @@ def test_per_task_normalisation_refuses_a_never_reached_crossing():
 
 def test_fit_analysis_method_paper_records_method_options_and_max_returns(grid_path, tmp_path, capsys):
     out, metrics = tmp_path / "a", tmp_path / "m.json"
-    code = main(["fit", "analysis", grid_path, "-o", str(out), "--metrics", str(metrics), "--delta", "1e9",
+    code = main(["fit", "analysis", grid_path, "--fitted", grid_path, "-o", str(out), "--metrics", str(metrics),
+                 "--delta", "1e9",
                  "--thresholds", "300", "400", "500", "600", "700", "--n-bootstrap", "10",
                  "--method", "paper", "--dj-loss", "log"])
     assert code == 0, capsys.readouterr().err
     m = json.loads(metrics.read_text())
     assert m["method"] == "paper" and m["options"]["dj_loss"] == "log" and m["options"]["seed"] == 42
-    assert m["options"]["hparam_average"] == "arithmetic" and "grid" in m["max_return"]
+    assert m["options"]["hparam_average"] == "arithmetic"
+    assert m["max_return"]["grid"]["preset"] == "paper-grid" and m["max_return"]["fitted"]["preset"] == "paper-fitted"
     saved = json.loads((out / "analysis.json").read_text())
     assert saved["method"] == "paper" and saved["resolved_options"]["unreached"] == "first"
     assert Analysis.load(out).resolved_options() == m["options"]
