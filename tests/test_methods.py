@@ -124,7 +124,8 @@ def test_crossing_interpolated_flows_from_the_option_to_the_crossings_of_cli_and
 
     assert next(o for o in METHOD_OPTIONS if o.name == "crossing").choices == CROSSINGS
     hp = tmp_path / "hp"
-    code = main(["fit", "hparams", grid_path, "-o", str(hp), "--n-bootstrap", "5", "--crossing", "interpolated"])
+    code = main(["fit", "hparams", grid_path, "-o", str(hp), "--n-bootstrap", "5", "--crossing", "interpolated",
+                 "--thresholds", "500", "700"])
     assert code == 0, capsys.readouterr().err
     assert json.loads((hp / "hparams.json").read_text())["options"]["crossing"] == "interpolated"
     fits = {rule: Analysis(delta=1e9, crossing=rule, n_bootstrap=5, thresholds=[500.0, 700.0]).fit_hparams(grid_path)
@@ -133,6 +134,12 @@ def test_crossing_interpolated_flows_from_the_option_to_the_crossings_of_cli_and
     reached = np.isfinite(logged)
     assert reached.any() and np.all(interpolated[reached] <= logged[reached])
     assert np.any(interpolated[reached] < logged[reached])  # between logged steps, not on them
+    cli = json.loads((hp / "hparams.json").read_text())  # the command line's laws are the interpolated ones
+    for h in ("batch_size", "learning_rate"):
+        exponents = {r: fits[r].laws.law(h, "env-a").exponent("env-a") for r in fits}
+        assert cli[h]["shared"]["env-a"]["exponent"] == pytest.approx(exponents["interpolated"], rel=1e-8)
+    assert any(fits["inclusive"].laws.law(h, "env-a").exponent("env-a") != pytest.approx(
+        fits["interpolated"].laws.law(h, "env-a").exponent("env-a"), rel=1e-6) for h in ("batch_size", "learning_rate"))
 
 
 def test_a_bad_method_option_is_one_line(grid_path, tmp_path, capsys):
