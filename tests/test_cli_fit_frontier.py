@@ -43,6 +43,19 @@ def test_writes_frontier_json_and_curves_with_every_contract_field(sweep_path, t
         else:
             assert t["utd_opt"] is None and t["reason"]
     assert sum(t["status"] == "ok" for t in result["thresholds"]) >= 8
+    batch = result["batch_size_law"]["terms"]  # B(σ): the mean over envs of coef·σ^exponent
+
+    def budget(t: dict, utd: float) -> float:  # F = C + δ·D with C = 10·N·B(σ)·σ·D, from the law's own numbers
+        data = t["d_min"] + (t["beta"] / utd) ** t["exponent"]
+        b = np.mean([law["coef"] * utd ** law["exponent"] for law in batch.values()])
+        return 10 * result["critic_params"] * b * utd * data + 4e9 * data
+
+    inside = [t for t in result["thresholds"] if t["status"] == "ok" and not t["at_boundary"]]
+    assert inside
+    for t in inside:  # σ* is the budget's minimum, not only the best of the curve's points
+        u = t["utd_opt"]
+        assert t["budget_opt"] == pytest.approx(budget(t, u), rel=1e-8)
+        assert budget(t, u) <= min(budget(t, u * 1.001), budget(t, u / 1.001))
     assert [t["held_out"] for t in result["thresholds"]] == [False] * 8 + [True] * 2
     assert result["ci_method"] == "bootstrap" and result["critic_params"] == 150_000
     for law in ("utd_law", "data_law", "compute_law"):
