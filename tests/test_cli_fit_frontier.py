@@ -76,19 +76,26 @@ def test_writes_frontier_json_and_curves_with_every_contract_field(sweep_path, t
 def test_hparams_json_sets_the_batch_size_law_and_options_are_honoured(sweep_path, tmp_path, capsys):
     hparams = tmp_path / "hparams.json"
     laws = {"env-a": {"coef": 300.0, "exponent": -0.4}, "env-b": {"coef": 180.0, "exponent": -0.4}}
-    hparams.write_text(json.dumps({"batch_size": {"shared": laws, "separate": laws}}))
+    separate = {"env-a": {"coef": 600.0, "exponent": -0.2}, "env-b": {"coef": 100.0, "exponent": -0.6}}
+    hparams.write_text(json.dumps({"batch_size": {"shared": laws, "separate": separate}}))
     out = tmp_path / "fit"
-    code = main(["fit", "frontier", sweep_path, "-o", str(out), "--delta", "1e10", "--hparams", str(hparams),
-                 "--n-bootstrap", "0", "--thresholds", "500", "600", "700", "800", "--holdout", "1",
-                 "--utd-range", "0.1", "50"])
+    args = ["fit", "frontier", sweep_path, "--delta", "1e10", "--hparams", str(hparams), "--n-bootstrap", "0",
+            "--thresholds", "500", "600", "700", "800", "--holdout", "1", "--utd-range", "0.1", "50"]
+    code = main([*args, "-o", str(out), "--seed", "7"])
     assert code == 0, capsys.readouterr().err
     result = json.loads((out / "frontier.json").read_text())
     assert str(hparams) in result["batch_size_law"]["source"]
+    assert result["seed"] == 7 and result["options"]["seed"] == 7
     assert result["ci_method"] == "jacobian" and result["utd_range"] == [0.1, 50.0]
     assert [t["held_out"] for t in result["thresholds"]] == [False, False, False, True]
     curves = pd.read_csv(out / "frontier_curves.csv")
     top = curves[curves["threshold"] == 800.0]
     batch = 0.5 * (300.0 + 180.0) * top["utd"] ** -0.4
+    np.testing.assert_allclose(top["compute"], 10 * 150_000 * batch * top["utd"] * top["data"], rtol=1e-9)
+    assert main([*args, "-o", str(tmp_path / "separate"), "--hparams-variant", "separate"]) == 0
+    curves = pd.read_csv(tmp_path / "separate" / "frontier_curves.csv")
+    top = curves[curves["threshold"] == 800.0]
+    batch = 0.5 * (600.0 * top["utd"] ** -0.2 + 100.0 * top["utd"] ** -0.6)
     np.testing.assert_allclose(top["compute"], 10 * 150_000 * batch * top["utd"] * top["data"], rtol=1e-9)
 
 
