@@ -132,6 +132,11 @@ def test_metrics_and_figures_show_the_same_numbers(saved):
     ax = hparam_laws(b.hparams_.best, b.hparams_.laws).axes[0]
     fit = next(x for x in ax.get_lines() if x.get_label().startswith("fit"))
     np.testing.assert_allclose(fit.get_ydata(), hb["coef"] * fit.get_xdata() ** hb["exponent"], rtol=1e-9)
+    # table k shows the variant the proposals used, as the metrics do
+    table_k = coef.loc[("B*(σ) = coef·σ^exponent", "grid")].reset_index()
+    row = table_k[table_k["group"] == "env-a"].set_index("parameter").loc["exponent"]
+    assert (row["estimate"], row["lower"], row["upper"], row["df_resid"]) == pytest.approx(
+        (hb["exponent"], hb["exponent_lower"], hb["exponent_upper"], hb["df_resid"]), rel=1e-9)
     panel = [x for x in figure1({"DMC": b.fitted_.pair}).axes if x.get_title().startswith("(II)")][0]
     fig1 = next(x for x in panel.get_lines() if len(x.get_xdata()))
     np.testing.assert_array_equal(fig1.get_ydata(), line.get_ydata())
