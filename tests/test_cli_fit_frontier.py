@@ -107,6 +107,7 @@ def test_hparams_json_sets_the_batch_size_law_and_options_are_honoured(sweep_pat
         (["--delta", "4e9", "--utd-range", "4", "1"], "--utd-range"),
         (["--delta", "4e9", "--hparams", "missing.json"], "--hparams"),
         (["--delta", "4e9", "--max-return", "Ant"], "--max-return"),
+        (["--delta", "4e9", "--max-ci-decades", "0"], "--max-ci-decades"),
     ],
 )
 def test_bad_options_give_one_error_line_and_write_nothing(sweep_path, tmp_path, capsys, extra, message):
