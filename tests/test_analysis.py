@@ -629,3 +629,18 @@ def test_every_fit_analysis_flag_reaches_the_analysis(tables, tmp_path, capsys):
     assert a.hparams_.validate_range == (0.5, 4.0) and a.fitted_.validate_utd_range == (0.5, 4.0)
     assert a.fitted_.frontier.utd_range_ == (0.2, 20.0) and a.hparams_.laws.variant == "separate"
     assert sorted(a.hparams_.proposed["utd"].unique()) == [1.0, 3.0] and a.fitted_.frontier.search == "grid"
+
+
+@pytest.mark.parametrize("limit", [0.0, -1.0, float("nan")])
+def test_a_span_limit_that_is_not_positive_is_refused_since_every_fit_would_be_wide(tables, tmp_path, limit):
+    """max_ci_decades 0 (or below, or NaN) marked every law 'wide' without a word: only the CLI refused it."""
+    from rlscale.analysis import fit_frontier
+    from rlscale.laws import PowerLaw
+
+    message = r"^max_ci_decades must be a positive number of decades, got .*: every fit would be marked wide$"
+    with pytest.raises(RlscaleError, match=message):
+        Analysis(delta=3e8, max_ci_decades=limit).fit(tmp_path / "not-read.parquet")  # before any table is read
+    with pytest.raises(RlscaleError, match=message):
+        fit_frontier(load_runs(tables["fitted"]), 3e8, n_bootstrap=2, max_ci_decades=limit)
+    with pytest.raises(RlscaleError, match=message):
+        PowerLaw(max_ci_decades=limit).fit([1.0, 2.0, 4.0], [1.0, 2.0, 3.0])
