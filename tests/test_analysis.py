@@ -61,6 +61,7 @@ def test_the_chain_is_three_lines_and_reads_like_statsmodels(saved):
     assert a.benchmark_ == "dmc" and list(a.thresholds_) == THRESHOLDS
     assert a.sources_["fitted"]["role"].startswith("D_J") and "no baseline runs" in a.sources_["baseline"]["role"]
     assert a.fitted_.frontier.has_law() and a.hparams_.laws.law("batch_size", "env-a").is_law("env-a")
+    assert a.hparams_.best.threshold_ == max(THRESHOLDS)  # the hardest J picks (B, η), as the paper's Section 4
     text = a.summary().as_text()
     assert "residual dof" in a.hparams_.laws.summary().as_text() and "σ*(F) = coef·F^exponent" in text
     assert "<table" in a._repr_html_() and repr(a).startswith("<Analysis of dmc (rlscale method): J 300")
@@ -98,11 +99,15 @@ def test_a_loaded_analysis_gives_table_k_and_metrics_the_coefficients_as_saved(s
     intervals would differ from coefficients.csv in the last digits, so the saved table is what they get."""
     from rlscale.analysis import read_csv
 
-    _, b, folder = saved
+    a, b, folder = saved
     written = read_csv(Path(folder) / "coefficients.csv")
     pd.testing.assert_frame_equal(b.coefficients(), written)
     assert b.coefficients() is not b.coefficients()  # a copy: a caller's edit does not reach the next one
-    assert len(b.coefficients(alpha=0.1)) == len(written)  # another level is computed
+    assert set(written.loc[written["law"].str.startswith("D_J"), "parameter"]) == {"D_min", "β", "α"}
+    level = b.coefficients(alpha=0.1)  # another level is computed: the fitted analysis's 90% table, not the saved 95%
+    pd.testing.assert_frame_equal(level, a.coefficients(alpha=0.1), check_exact=False, rtol=1e-7)
+    ok = (written["status"] == "ok").to_numpy()
+    assert ((level["upper"] - level["lower"])[ok] < (written["upper"] - written["lower"])[ok]).any()
 
 
 def test_metrics_and_figures_show_the_same_numbers(saved):
@@ -119,10 +124,19 @@ def test_metrics_and_figures_show_the_same_numbers(saved):
     curve = next(x for x in ax.get_lines() if x.get_label().startswith("fit"))
     expected = dj["d_min"] + (dj["beta"] / curve.get_xdata()) ** dj["exponent"]
     np.testing.assert_allclose(curve.get_ydata(), expected, rtol=1e-9)
+    coef = b.coefficients().set_index(["law", "runs", "threshold", "parameter"])  # table k: 95% intervals
+    for name, symbol in (("d_min", "D_min"), ("beta", "β"), ("exponent", "α")):
+        row = coef.loc[("D_J(σ) = D_min + (β/σ)^α", "fitted", top, symbol)]
+        assert (dj[f"{name}_lower"], dj[f"{name}_upper"]) == pytest.approx((row["lower"], row["upper"]), rel=1e-7)
     hb = metrics["hparams"]["batch_size"]["env-a"]
     ax = hparam_laws(b.hparams_.best, b.hparams_.laws).axes[0]
     fit = next(x for x in ax.get_lines() if x.get_label().startswith("fit"))
     np.testing.assert_allclose(fit.get_ydata(), hb["coef"] * fit.get_xdata() ** hb["exponent"], rtol=1e-9)
+    # table k shows the variant the proposals used, as the metrics do
+    table_k = coef.loc[("B*(σ) = coef·σ^exponent", "grid")].reset_index()
+    row = table_k[table_k["group"] == "env-a"].set_index("parameter").loc["exponent"]
+    assert (row["estimate"], row["lower"], row["upper"], row["df_resid"]) == pytest.approx(
+        (hb["exponent"], hb["exponent_lower"], hb["exponent_upper"], hb["df_resid"]), rel=1e-9)
     panel = [x for x in figure1({"DMC": b.fitted_.pair}).axes if x.get_title().startswith("(II)")][0]
     fig1 = next(x for x in panel.get_lines() if len(x.get_xdata()))
     np.testing.assert_array_equal(fig1.get_ydata(), line.get_ydata())
@@ -183,6 +197,7 @@ def test_a_one_seed_grid_is_analysed_with_an_estimator_that_reads_the_all_seeds_
     a = Analysis(**options, estimator="point").fit(one_seed)
     assert a.hparams_.best.best_["batch_size_lower"].isna().all()  # one seed: no interval, not a zero-width one
     assert "Jacobian" in a.fitted_.source
+    assert a.fitted_.efficiency.ci_method_ == "jacobian" and a.fitted_.n_bootstrap == 0
     assert any(w.startswith("fitted runs: one seed") and "not from a seed bootstrap" in w for w in a.warnings_)
     with pytest.raises(RlscaleError, match=r"fewer than 2 seeds.*; estimator bootstrap resamples them, but "
                        r"estimators point, mean_other and quadratic read the all-seeds curves"):
@@ -328,12 +343,19 @@ def test_predict_answers_at_new_utds_and_budgets_with_the_laws_intervals_and_ver
     np.testing.assert_allclose(sigma["estimate"], a.fitted_.frontier.predict([1e12, 1e14]))
     ok = table[table["status"] == "ok"]
     assert len(ok) and (ok["lower"] < ok["estimate"]).all() and (ok["estimate"] < ok["upper"]).all()
+    wide = b.predict([2.0, 100.0], thresholds=[THRESHOLDS[0]], budgets=[1e12, 1e14], alpha=0.05)
+    for quantity, g in table[table["status"] == "ok"].groupby("quantity"):  # each a 90% interval inside the 95% one
+        w = wide.loc[g.index]
+        assert (w["quantity"] == quantity).all()
+        assert (w["lower"] <= g["lower"]).all() and (g["upper"] <= w["upper"]).all()
+        assert ((g["upper"] - g["lower"]) < (w["upper"] - w["lower"])).any(), quantity
     assert main(["fit", "predict", folder, "--utd", "2", "100", "--threshold", str(THRESHOLDS[0]), "--budget", "1e12",
                  "1e14", "--alpha", "0.1", "-o", str(tmp_path / "p.csv")]) == 0
     out = capsys.readouterr()
     assert "utd_optimal" in out.out and "extrapolated" in out.out
     written = pd.read_csv(tmp_path / "p.csv")
-    np.testing.assert_allclose(written["estimate"], table["estimate"], rtol=1e-9)
+    columns = ["estimate", "lower", "upper"]
+    np.testing.assert_allclose(written[columns], table[columns], rtol=1e-9)
     lines = out.err.splitlines()  # the library's warnings too, each one line after the table, never Python's format
     assert lines and all(line.startswith("rlscale: warning: ") for line in lines)
     assert lines[-1].startswith("rlscale: warning: rows whose status is not 'ok' are not laws")
@@ -351,6 +373,7 @@ def test_fit_summary_prints_a_saved_analysis_laws_as_the_notebook_shows_them(sav
 @pytest.mark.parametrize(("args", "message"), [
     ([], "give --utd SIGMA ... and/or --budget F"),
     (["--utd", "-1"], "must be positive numbers, got -1"),
+    (["--budget", "0"], "must be positive numbers, got 0"),
     (["--utd", "1", "--threshold", "123"], "no fit for threshold 123"),
 ])
 def test_predict_with_nothing_to_predict_or_a_bad_value_is_one_line(saved, capsys, args, message):
@@ -371,12 +394,17 @@ def test_an_hparams_json_given_as_the_batch_law_prices_compute_with_its_laws(sav
 
 def test_fitted_runs_of_two_network_sizes_in_one_task_are_said_since_compute_prices_one(tables, tmp_path):
     fitted = pd.read_parquet(tables["fitted"])
+    size = float(fitted["critic_params"].iloc[0])
+    assert (fitted["critic_params"] == size).all()
     small = fitted["utd"] == fitted["utd"].max()
     fitted.loc[small, "critic_params"] = 12345  # one σ trained with a much smaller critic
+    fitted.loc[fitted["utd"] == fitted["utd"].min(), "critic_params"] = 100 * size  # and one with a larger
+    assert fitted["utd"].nunique() > 4  # so most (env, σ) points keep the first size: it is their median
     fitted.to_parquet(tmp_path / "mixed.parquet")
     a = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "mixed.parquet"))
     said = [w for w in a.warnings_ if w.startswith("compute: the critic's size differs within")]
     assert len(said) == 1 and "12345 to" in said[0] and "one network size per task" in said[0]
+    assert a.fitted_.frontier.critic_params == size and f"points ({size:g})" in said[0]
     b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=tables["fitted"])
     assert not any("critic's size differs" in w for w in b.warnings_)
 
@@ -393,6 +421,15 @@ def test_fitted_runs_holding_several_configurations_or_envs_the_grid_lacks_are_s
     b = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=str(tmp_path / "other.parquet"))
     assert any(w.startswith("fitted runs: env(s) env-a-own") and "not in the grid" in w for w in b.warnings_)
     assert not any("several configurations" in w for w in b.warnings_)
+    fitted = pd.read_parquet(tables["fitted"])
+    cell = fitted.iloc[0]
+    at = (grid["env"] == cell["env"]) & (grid["utd"] == cell["utd"])
+    second = grid[at & (grid["batch_size"] != cell["batch_size"])]
+    second = second[(second[["batch_size", "learning_rate"]] == second.iloc[0][["batch_size", "learning_rate"]]).all(1)]
+    two = pd.concat([fitted, second], ignore_index=True)  # one more configuration at one (env, σ): two there
+    c = Analysis(**{**OPTIONS, "n_bootstrap": 5}).fit(tables["grid"], fitted=two)
+    assert any(w.startswith(f"fitted runs: 1 (env, utd) hold several configurations (first: env {cell['env']} at "
+                            f"utd {cell['utd']:g}, 2)") for w in c.warnings_), c.warnings_
 
 
 def test_a_law_whose_exponent_interval_spans_zero_says_its_direction_is_not_determined():
@@ -499,7 +536,11 @@ def test_b_and_eta_predictions_say_how_many_of_their_optima_are_grid_edge_bounds
                                ("batch_size", "env-b"): 1.0, ("learning_rate", "env-b"): 0.0}
     assert table.loc[table["quantity"] == "data_to_threshold", "at_grid_edge"].isna().all()
     best.loc[best["env"] == "env-a", "batch_size_at_edge"] = False  # a shared slope counts every task's optima
-    assert loaded.predict([2.0]).set_index(["quantity", "env"]).loc[("batch_size", "env-b"), "at_grid_edge"] == 0.5
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        half = loaded.predict([2.0])
+    assert half.set_index(["quantity", "env"]).loc[("batch_size", "env-b"), "at_grid_edge"] == 0.5
+    assert not any("rest mostly on optima" in str(w.message) for w in caught)  # half is not most
 
 
 def test_a_prediction_outside_its_own_interval_gets_a_column_and_one_warning(saved):
@@ -519,3 +560,87 @@ def test_a_prediction_outside_its_own_interval_gets_a_column_and_one_warning(sav
     flagged = table[table["outside_interval"]]
     assert flagged[["quantity", "env"]].values.tolist() == [["data_to_threshold", r["group"]]]
     assert (flagged["estimate"] < flagged["lower"]).all()
+
+
+def test_a_data_ratio_interval_is_order_statistics_of_its_samples_and_all_is_a_geometric_mean_over_envs(tables):
+    """The baseline claim reads these: per (env, σ, J) the (1 - alpha) interval of fitted over baseline env steps lies
+    between order statistics of the per-sample ratios (20 samples at alpha 0.5: the 5th smallest and the 5th largest);
+    'all' is the geometric mean over the envs where either run set reaches J."""
+    from rlscale.analysis import compare_data
+
+    fitted = pd.read_parquet(tables["fitted"])
+    fitted.loc[(fitted["env"] == "env-b") & (fitted["utd"] == fitted["utd"].max()), "return"] *= 0.5
+    # other curves than the fitted runs at each seed, twice as slow from σ = 4: ratios that vary between samples
+    baseline = fitted.assign(seed=(fitted["seed"] + 1) % 3,
+                             env_step=np.where(fitted["utd"] >= 4, 2, 1) * fitted["env_step"])
+    a = Analysis(delta=3e8, thresholds=THRESHOLDS[:4], n_bootstrap=20, holdout=0).fit(
+        tables["grid"], fitted=fitted, baseline=baseline)
+    ratio = compare_data(a.fitted_, a.baseline_, alpha=0.5)
+    keys = ["env", "utd", "threshold"]
+    pair = a.fitted_.crossing_samples.astype({"env": str}).merge(
+        a.baseline_.crossing_samples.astype({"env": str}), on=[*keys, "sample"], suffixes=("_fit", "_base"))
+    per_env = ratio[ratio["group"] != "all"].rename(columns={"group": "env"}).set_index(keys)
+    checked = 0
+    for at, g in pair.groupby(keys):
+        r = per_env.loc[at]
+        with np.errstate(invalid="ignore"):
+            each = np.sort((g["crossing_fit"].fillna(np.inf) / g["crossing_base"].fillna(np.inf)).to_numpy())
+        if len(each) == 20 and not np.isnan(each).any():
+            assert (r["ratio_lower"], r["ratio_upper"]) == pytest.approx((each[4], each[-5]), rel=1e-9), at
+            checked += 1
+    assert checked >= len(per_env) // 2
+    assert (per_env["ratio_lower"] < per_env["ratio_upper"]).any()  # samples that differ, so the order matters
+    everyone = ratio[ratio["group"] == "all"]
+    for r in everyone.itertuples(index=False):
+        envs = per_env.xs((r.utd, r.threshold), level=["utd", "threshold"])
+        reach = envs[envs["ratio"].notna()]  # NaN: neither run set reaches J there
+        assert r.n_envs == len(reach)
+        with np.errstate(divide="ignore"):
+            assert r.ratio == pytest.approx(np.exp(np.log(reach["ratio"]).mean()), rel=1e-9)
+            np.testing.assert_allclose(r.fitted_data, np.exp(np.log(reach["fitted_data"]).mean()), rtol=1e-9)
+    assert (everyone["n_envs"] == 1).any() and (everyone["n_envs"] == 2).any()  # the dimmed env is left out
+
+
+def test_the_grid_stands_in_for_runs_at_given_hyperparameters_with_the_cell_nearest_in_log(tables):
+    grid = pd.read_parquet(tables["grid"])
+    # B 370 is nearer 256 than 512 in steps but nearer 512 in log; η 3e-4 is nearest 4e-4 in log
+    want = pd.DataFrame({"env": ["env-a", "env-b"], "utd": [1.0, 4.0], "batch_size": [370.0, 1000.0],
+                         "learning_rate": [3e-4, 1.1e-4]})
+    picked = nearest_grid_runs(grid, want)
+    cells = sorted(picked.groupby(["env", "utd", "batch_size", "learning_rate"]).size().index)
+    assert cells == [("env-a", 1.0, 512, 4e-4), ("env-b", 4.0, 1024, 1e-4)]
+    assert len(picked) == sum(len(grid[(grid["env"] == e) & (grid["utd"] == u) & (grid["batch_size"] == b)
+                                       & np.isclose(grid["learning_rate"], lr)]) for e, u, b, lr in cells)
+
+
+def test_every_fit_analysis_flag_reaches_the_analysis(tables, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    assert main(["fit", "analysis", tables["grid"], "--fitted", tables["fitted"], "-o", str(out), "--delta", "3e8",
+                 "--thresholds", *map(str, THRESHOLDS[-4:]), "--n-bootstrap", "5", "--holdout", "1",
+                 "--hparam-fit-range", "0.5", "4", "--utd-fit-range", "0.5", "4", "--utd-range", "0.2", "20",
+                 "--variant", "separate", "--baseline-utd", "1", "--max-ci-decades", "3", "--utds-to-predict", "1",
+                 "3", "--seed", "5", "--sigma-search", "grid"]) == 0, capsys.readouterr().err
+    a = Analysis.load(out)
+    given = {"delta": 3e8, "thresholds": THRESHOLDS[-4:], "n_bootstrap": 5, "holdout": 1, "hparam_fit_range": [0.5, 4],
+             "utd_fit_range": [0.5, 4], "utd_range": [0.2, 20], "variant": "separate", "baseline_utd": 1,
+             "max_ci_decades": 3, "utds_to_predict": [1, 3], "seed": 5, "sigma_search": "grid"}
+    params = a.get_params()
+    assert {k: params[k] for k in given} == json_ready(given)  # as analysis.json records them
+    assert a.hparams_.validate_range == (0.5, 4.0) and a.fitted_.validate_utd_range == (0.5, 4.0)
+    assert a.fitted_.frontier.utd_range_ == (0.2, 20.0) and a.hparams_.laws.variant == "separate"
+    assert sorted(a.hparams_.proposed["utd"].unique()) == [1.0, 3.0] and a.fitted_.frontier.search == "grid"
+
+
+@pytest.mark.parametrize("limit", [0.0, -1.0, float("nan")])
+def test_a_span_limit_that_is_not_positive_is_refused_since_every_fit_would_be_wide(tables, tmp_path, limit):
+    """max_ci_decades 0 (or below, or NaN) marked every law 'wide' without a word: only the CLI refused it."""
+    from rlscale.analysis import fit_frontier
+    from rlscale.laws import PowerLaw
+
+    message = r"^max_ci_decades must be a positive number of decades, got .*: every fit would be marked wide$"
+    with pytest.raises(RlscaleError, match=message):
+        Analysis(delta=3e8, max_ci_decades=limit).fit(tmp_path / "not-read.parquet")  # before any table is read
+    with pytest.raises(RlscaleError, match=message):
+        fit_frontier(load_runs(tables["fitted"]), 3e8, n_bootstrap=2, max_ci_decades=limit)
+    with pytest.raises(RlscaleError, match=message):
+        PowerLaw(max_ci_decades=limit).fit([1.0, 2.0, 4.0], [1.0, 2.0, 3.0])

@@ -43,6 +43,19 @@ def test_writes_frontier_json_and_curves_with_every_contract_field(sweep_path, t
         else:
             assert t["utd_opt"] is None and t["reason"]
     assert sum(t["status"] == "ok" for t in result["thresholds"]) >= 8
+    batch = result["batch_size_law"]["terms"]  # B(σ): the mean over envs of coef·σ^exponent
+
+    def budget(t: dict, utd: float) -> float:  # F = C + δ·D with C = 10·N·B(σ)·σ·D, from the law's own numbers
+        data = t["d_min"] + (t["beta"] / utd) ** t["exponent"]
+        b = np.mean([law["coef"] * utd ** law["exponent"] for law in batch.values()])
+        return 10 * result["critic_params"] * b * utd * data + 4e9 * data
+
+    inside = [t for t in result["thresholds"] if t["status"] == "ok" and not t["at_boundary"]]
+    assert inside
+    for t in inside:  # σ* is the budget's minimum, not only the best of the curve's points
+        u = t["utd_opt"]
+        assert t["budget_opt"] == pytest.approx(budget(t, u), rel=1e-8)
+        assert budget(t, u) <= min(budget(t, u * 1.001), budget(t, u / 1.001))
     assert [t["held_out"] for t in result["thresholds"]] == [False] * 8 + [True] * 2
     assert result["ci_method"] == "bootstrap" and result["critic_params"] == 150_000
     for law in ("utd_law", "data_law", "compute_law"):
@@ -63,19 +76,26 @@ def test_writes_frontier_json_and_curves_with_every_contract_field(sweep_path, t
 def test_hparams_json_sets_the_batch_size_law_and_options_are_honoured(sweep_path, tmp_path, capsys):
     hparams = tmp_path / "hparams.json"
     laws = {"env-a": {"coef": 300.0, "exponent": -0.4}, "env-b": {"coef": 180.0, "exponent": -0.4}}
-    hparams.write_text(json.dumps({"batch_size": {"shared": laws, "separate": laws}}))
+    separate = {"env-a": {"coef": 600.0, "exponent": -0.2}, "env-b": {"coef": 100.0, "exponent": -0.6}}
+    hparams.write_text(json.dumps({"batch_size": {"shared": laws, "separate": separate}}))
     out = tmp_path / "fit"
-    code = main(["fit", "frontier", sweep_path, "-o", str(out), "--delta", "1e10", "--hparams", str(hparams),
-                 "--n-bootstrap", "0", "--thresholds", "500", "600", "700", "800", "--holdout", "1",
-                 "--utd-range", "0.1", "50"])
+    args = ["fit", "frontier", sweep_path, "--delta", "1e10", "--hparams", str(hparams), "--n-bootstrap", "0",
+            "--thresholds", "500", "600", "700", "800", "--holdout", "1", "--utd-range", "0.1", "50"]
+    code = main([*args, "-o", str(out), "--seed", "7"])
     assert code == 0, capsys.readouterr().err
     result = json.loads((out / "frontier.json").read_text())
     assert str(hparams) in result["batch_size_law"]["source"]
+    assert result["seed"] == 7 and result["options"]["seed"] == 7
     assert result["ci_method"] == "jacobian" and result["utd_range"] == [0.1, 50.0]
     assert [t["held_out"] for t in result["thresholds"]] == [False, False, False, True]
     curves = pd.read_csv(out / "frontier_curves.csv")
     top = curves[curves["threshold"] == 800.0]
     batch = 0.5 * (300.0 + 180.0) * top["utd"] ** -0.4
+    np.testing.assert_allclose(top["compute"], 10 * 150_000 * batch * top["utd"] * top["data"], rtol=1e-9)
+    assert main([*args, "-o", str(tmp_path / "separate"), "--hparams-variant", "separate"]) == 0
+    curves = pd.read_csv(tmp_path / "separate" / "frontier_curves.csv")
+    top = curves[curves["threshold"] == 800.0]
+    batch = 0.5 * (600.0 * top["utd"] ** -0.2 + 100.0 * top["utd"] ** -0.6)
     np.testing.assert_allclose(top["compute"], 10 * 150_000 * batch * top["utd"] * top["data"], rtol=1e-9)
 
 
@@ -87,6 +107,7 @@ def test_hparams_json_sets_the_batch_size_law_and_options_are_honoured(sweep_pat
         (["--delta", "4e9", "--utd-range", "4", "1"], "--utd-range"),
         (["--delta", "4e9", "--hparams", "missing.json"], "--hparams"),
         (["--delta", "4e9", "--max-return", "Ant"], "--max-return"),
+        (["--delta", "4e9", "--max-ci-decades", "0"], "--max-ci-decades"),
     ],
 )
 def test_bad_options_give_one_error_line_and_write_nothing(sweep_path, tmp_path, capsys, extra, message):

@@ -72,6 +72,8 @@ def test_a_parameter_becomes_the_flag_that_sets_it_with_its_value_after_a_space(
     error = RlscaleError("pass benchmark=NAME, or constants= with env=ID; metric=x and metric=", params=(
         "benchmark", "constants", "metric"))
     assert in_cli_terms(error, flags) == "pass --benchmark NAME, or --set with env=ID; --metric x and --metric"
+    named = RlscaleError("output= names a folder", params=("output",))  # -o and --output: the long one, as named
+    assert in_cli_terms(named, flags) == "--output names a folder"
 
 
 def test_a_switch_given_as_true_becomes_the_bare_flag():

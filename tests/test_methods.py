@@ -35,16 +35,35 @@ def test_a_method_is_a_bundle_and_a_given_option_overrides_it():
     assert paper["hparam_average"] == "arithmetic" and paper["seed"] == 42 and paper["dj_loss"] == "linear"
     assert method_options("rlscale") == {o.name: o.rlscale for o in METHOD_OPTIONS}
     assert method_options("paper", dj_loss="log", seed=3)["dj_loss"] == "log"
+    assert method_options("paper", seed=0)["seed"] == 0  # a given 0 is given, not the method's 42
     with pytest.raises(RlscaleError, match="unknown method 'papr'"):
         method_options("papr")
     with pytest.raises(RlscaleError, match="dj_loss must be one of log, linear"):
         method_options("paper", dj_loss="quadratic")
+    for seed in (1.5, True, "3"):
+        with pytest.raises(RlscaleError, match="seed must be an integer"):
+            method_options("rlscale", seed=seed)
+
+
+def test_the_paper_method_makes_each_choice_of_the_authors_analysis_code():
+    """Their public analysis code (README, "The authors' runs"): J reached only past it, arithmetic means of the
+    sampled best values with an unreached sample at the first grid value, separate slopes without the largest σ,
+    one median per task, a linear least-squares D_J, the best of 100 σ, every optimum in F whatever its D_J verdict,
+    each run set on its own scale, other max returns for the fitted runs than for the grid, numpy seeded with 42."""
+    assert method_options("paper") == {
+        "seed": 42, "crossing": "strict", "hparam_average": "arithmetic", "unreached": "first",
+        "separate_utds": "all_but_largest", "dj_normalize": "per_task", "dj_loss": "linear", "sigma_search": "grid",
+        "budget_points": "all", "baseline_scale": "own", "max_return_preset": "paper-grid",
+        "fitted_max_return_preset": "paper-fitted"}
 
 
 def test_arithmetic_and_geometric_averages_differ_as_they_should():
     logs = np.log(np.array([128.0, 512.0]))
     assert np.exp(average_logs(logs, "log")) == pytest.approx(256.0)
     assert np.exp(average_logs(logs, "arithmetic")) == pytest.approx(320.0)
+    rows = np.log(np.array([[128.0, 512.0], [64.0, np.nan]]))  # per row, NaN (never reached) skipped
+    np.testing.assert_allclose(np.exp(average_logs(rows, "log", axis=1)), [256.0, 64.0])
+    np.testing.assert_allclose(np.exp(average_logs(rows, "arithmetic", axis=1)), [320.0, 64.0])
 
 
 def _linear_fit(times: np.ndarray, utd: np.ndarray) -> pd.Series:
@@ -59,10 +78,14 @@ def test_the_linear_d_j_fit_finds_the_least_squares_optimum_of_a_known_law():
     law = _linear_fit(1e5 * y, utd)  # D = 1e5·(1.03 + (σ/2.29)^-0.7): D_min = 1.03e5, β = 2.29·1e5^(1/0.7)
     assert (law["d_min"], law["beta"], law["exponent"]) == pytest.approx((1.03e5, 2.29 * 1e5 ** (1 / 0.7), 0.70),
                                                                           rel=1e-5)
+    from scipy import optimize
+
+    for theta in ([0.7, 1.3, 0.9], [1.4, 0.5, -0.2]):  # its gradient is the loss's: L-BFGS-B follows it
+        numeric = optimize.approx_fprime(np.array(theta), lambda th: _linear_loss(th, utd, y)[0], 1e-7)
+        np.testing.assert_allclose(_linear_loss(np.array(theta), utd, y)[1], numeric, rtol=1e-4, atol=1e-8)
     noisy = 1e5 * y * (1 + 0.03 * np.sin(np.arange(7)))
     law, m = _linear_fit(noisy, utd), float(np.median(noisy))  # the authors fit c + (σ/b)^-a to times / m
     best = np.array([law["exponent"], law["beta"] / m ** (1 / law["exponent"]), law["d_min"] / m])
-    from scipy import optimize  # every start of the authors' grid, one L-BFGS-B each: none is lower
     for start in ([0.4, 0.2, 0.4], [1.2, 0.8, -0.4], [-0.4, 0.6, 1.2]):
         other = optimize.minimize(_linear_loss, start, args=(utd, noisy / m), method="L-BFGS-B", jac=True).x
         assert _linear_loss(best, utd, noisy / m)[0] <= _linear_loss(other, utd, noisy / m)[0] * (1 + 1e-9)
@@ -77,13 +100,15 @@ def test_per_task_normalisation_refuses_a_never_reached_crossing():
 
 def test_fit_analysis_method_paper_records_method_options_and_max_returns(grid_path, tmp_path, capsys):
     out, metrics = tmp_path / "a", tmp_path / "m.json"
-    code = main(["fit", "analysis", grid_path, "-o", str(out), "--metrics", str(metrics), "--delta", "1e9",
+    code = main(["fit", "analysis", grid_path, "--fitted", grid_path, "-o", str(out), "--metrics", str(metrics),
+                 "--delta", "1e9",
                  "--thresholds", "300", "400", "500", "600", "700", "--n-bootstrap", "10",
                  "--method", "paper", "--dj-loss", "log"])
     assert code == 0, capsys.readouterr().err
     m = json.loads(metrics.read_text())
     assert m["method"] == "paper" and m["options"]["dj_loss"] == "log" and m["options"]["seed"] == 42
-    assert m["options"]["hparam_average"] == "arithmetic" and "grid" in m["max_return"]
+    assert m["options"]["hparam_average"] == "arithmetic"
+    assert m["max_return"]["grid"]["preset"] == "paper-grid" and m["max_return"]["fitted"]["preset"] == "paper-fitted"
     saved = json.loads((out / "analysis.json").read_text())
     assert saved["method"] == "paper" and saved["resolved_options"]["unreached"] == "first"
     assert Analysis.load(out).resolved_options() == m["options"]
@@ -99,7 +124,8 @@ def test_crossing_interpolated_flows_from_the_option_to_the_crossings_of_cli_and
 
     assert next(o for o in METHOD_OPTIONS if o.name == "crossing").choices == CROSSINGS
     hp = tmp_path / "hp"
-    code = main(["fit", "hparams", grid_path, "-o", str(hp), "--n-bootstrap", "5", "--crossing", "interpolated"])
+    code = main(["fit", "hparams", grid_path, "-o", str(hp), "--n-bootstrap", "5", "--crossing", "interpolated",
+                 "--thresholds", "500", "700"])
     assert code == 0, capsys.readouterr().err
     assert json.loads((hp / "hparams.json").read_text())["options"]["crossing"] == "interpolated"
     fits = {rule: Analysis(delta=1e9, crossing=rule, n_bootstrap=5, thresholds=[500.0, 700.0]).fit_hparams(grid_path)
@@ -108,6 +134,12 @@ def test_crossing_interpolated_flows_from_the_option_to_the_crossings_of_cli_and
     reached = np.isfinite(logged)
     assert reached.any() and np.all(interpolated[reached] <= logged[reached])
     assert np.any(interpolated[reached] < logged[reached])  # between logged steps, not on them
+    cli = json.loads((hp / "hparams.json").read_text())  # the command line's laws are the interpolated ones
+    for h in ("batch_size", "learning_rate"):
+        exponents = {r: fits[r].laws.law(h, "env-a").exponent("env-a") for r in fits}
+        assert cli[h]["shared"]["env-a"]["exponent"] == pytest.approx(exponents["interpolated"], rel=1e-8)
+    assert any(fits["inclusive"].laws.law(h, "env-a").exponent("env-a") != pytest.approx(
+        fits["interpolated"].laws.law(h, "env-a").exponent("env-a"), rel=1e-6) for h in ("batch_size", "learning_rate"))
 
 
 def test_a_bad_method_option_is_one_line(grid_path, tmp_path, capsys):

@@ -74,7 +74,7 @@ from rlscale.laws.hparams import (
     law_terms,
 )
 from rlscale.laws.normalize import check_range_envs, score_to_return
-from rlscale.laws.summary import NOT_FITTED, OK, Summary, text_column
+from rlscale.laws.summary import NOT_FITTED, OK, Summary, check_max_ci_decades, text_column
 from rlscale.laws.thresholds import ThresholdCrossings
 from rlscale.methods import OPTION_NAMES, describe, method_options
 from rlscale.options import DEFAULTS
@@ -247,6 +247,7 @@ class Analysis:
                                f"{ONE_SEED_WAY}")
         check_estimator(self.estimator)
         check_baseline_utd(self.baseline_utd)
+        check_max_ci_decades(self.max_ci_decades)  # before the tables are read
         if self.batch_law is not None and self.compute_unit != "gradient_steps":
             self._given_batch_law(None)  # its shape, before the fits it would end
         if runs is None and fitted is None:

@@ -62,6 +62,7 @@ from rlscale.laws.summary import (
     WIDE,
     Summary,
     check_alpha,
+    check_max_ci_decades,
     decades,
     t_quantile,
     text_column,
@@ -517,6 +518,7 @@ class DataEfficiency:
         runs' own is used there). Only for the env-normalised fit."""
         if self.min_points < 3:
             raise RlscaleError(f"data efficiency: min_points must be >= 3 (3 parameters), got {self.min_points}")
+        check_max_ci_decades(self.max_ci_decades)
         if self.normalize_by not in NORMALIZE_BY or self.loss not in LOSSES:
             raise RlscaleError(f"data efficiency: normalize_by must be one of {', '.join(NORMALIZE_BY)} and loss one "
                                f"of {', '.join(LOSSES)} (got {self.normalize_by!r}, {self.loss!r})")

@@ -18,7 +18,16 @@ import numpy as np
 import pandas as pd
 
 from rlscale.errors import RlscaleError
-from rlscale.laws.summary import EXACT, JUDGE_ALPHA, MAX_CI_DECADES, OK, WIDE, Summary, t_quantile
+from rlscale.laws.summary import (
+    EXACT,
+    JUDGE_ALPHA,
+    MAX_CI_DECADES,
+    OK,
+    WIDE,
+    Summary,
+    check_max_ci_decades,
+    t_quantile,
+)
 
 _ALL = "all"
 #: the columns of :attr:`PowerLaw.terms_` (one row per group), in order
@@ -47,6 +56,7 @@ class PowerLaw:
         out (an unreached optimum, say); zero or negative values cannot be fitted in log–log and are an error."""
         from statsmodels.regression.linear_model import OLS  # not statsmodels.api: it imports everything
 
+        check_max_ci_decades(self.max_ci_decades)
         x, y = _numbers(x, "x"), _numbers(y, "y")
         g = np.asarray([_ALL] * len(x) if groups is None else list(groups), dtype=object)
         if not (len(x) == len(y) == len(g)):

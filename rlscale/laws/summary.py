@@ -56,6 +56,15 @@ def check_alpha(alpha: float) -> None:
         raise RlscaleError(f"alpha (the significance level of the intervals) must be in (0, 1), got {alpha!r}")
 
 
+def check_max_ci_decades(value: float) -> None:
+    """Refuse a span limit that is not a positive number: 0, a negative or NaN would mark every fit ``wide``."""
+    from rlscale.errors import RlscaleError
+
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not value > 0:
+        raise RlscaleError(f"max_ci_decades must be a positive number of decades, got {value!r}: every fit would "
+                           "be marked wide", params=("max_ci_decades",))
+
+
 def decades(lower: float, upper: float) -> float:
     """How many decades a positive interval spans (inf when it reaches 0 or is undefined)."""
     if not (np.isfinite(lower) and np.isfinite(upper)) or lower <= 0:
