@@ -254,7 +254,7 @@ def test_fitted_and_baseline_steps_train_at_the_hparams_csvs_and_the_analysis_fi
 
 
 def _dvc() -> str:
-    return shutil.which("dvc", path=str(ROOT / ".venv" / "bin")) or shutil.which("dvc")
+    return shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")  # the venv running pytest
 
 
 def test_dvc_yaml_has_a_stage_for_every_notebook_and_sweep_file():
@@ -334,7 +334,8 @@ def _assert_same_results(clone: Path) -> None:
 @pytest.mark.slow
 def test_a_fresh_clone_reproduces_and_stays_clean_after_repro_twice_and_a_hand_run_fit(tmp_path):
     clone = _copy_of_the_repository(tmp_path / "clone")
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    # dvc and rlscale from the venv running pytest (a worktree or fresh clone may have no .venv of its own)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run([_dvc(), "repro"], cwd=clone, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert not any(f"Running stage '{kind}@" in run.stdout for kind in TRAIN_KINDS)  # no training
