@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -266,17 +267,39 @@ def test_loading_a_missing_or_foreign_folder_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("table", ["hparam_laws", "best_hparams", "crossings", "efficiency_params"])
 def test_a_saved_analysis_with_a_truncated_table_is_one_line_for_predict_and_summary(saved, tmp_path, capsys, table):
-    """A table cut short since it was saved (a disk fault, a bad copy) gave a pandas KeyError traceback."""
-    folder = tmp_path / "analysis"
-    shutil.copytree(saved[2], folder)
-    path = folder / f"{table}.csv"
-    path.write_text(path.read_text()[:60])
-    with pytest.raises(RlscaleError, match=f"{folder}: the saved analysis is damaged .*; fit and save it again"):
-        Analysis.load(folder)
-    for command in (["predict", str(folder), "--utd", "1"], ["summary", str(folder)]):
-        assert main(["fit", *command]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith(f"rlscale: error: {folder}: the saved analysis is damaged"), err
+    """A table cut short since it was saved (a disk fault, a bad copy): its checksum says so; in a save made before
+    the checksums (``tables`` a list of names) it gave a pandas KeyError traceback."""
+    for checksums in (True, False):
+        folder = tmp_path / f"analysis_{checksums}"
+        shutil.copytree(saved[2], folder)
+        if not checksums:
+            doc = json.loads((folder / "analysis.json").read_text())
+            (folder / "analysis.json").write_text(json.dumps({**doc, "tables": sorted(doc["tables"])}))
+        path = folder / f"{table}.csv"
+        path.write_text(path.read_text()[:60])
+        why = (f"{path}: changed since the analysis was saved" if checksums
+               else f"{folder}: the saved analysis is damaged .*")
+        with pytest.raises(RlscaleError, match=f"^{why}.*; fit and save it again$"):
+            Analysis.load(folder)
+        for command in (["predict", str(folder), "--utd", "1"], ["summary", str(folder)]):
+            assert main(["fit", *command]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and re.match(f"rlscale: error: {why}", err), err
+
+
+def test_a_save_cut_short_or_a_table_copied_in_from_another_fit_is_refused_not_mixed(tables, tmp_path):
+    """``analysis.json`` is written last with every table's checksum: tables from two fits never load as one."""
+    fits = {}
+    for seed in (0, 1):  # two fits of one grid whose bootstrap intervals differ
+        fits[seed] = Analysis(**{**OPTIONS, "seed": seed}).fit(tables["grid"], fitted=tables["fitted"]).save(
+            tmp_path / str(seed))
+    first, second = fits[0], fits[1]
+    assert (first / "best_hparams.csv").read_bytes() != (second / "best_hparams.csv").read_bytes()
+    shutil.copy(second / "best_hparams.csv", first / "best_hparams.csv")  # as a save cut short before analysis.json
+    with pytest.raises(RlscaleError, match=r"best_hparams.csv: changed since the analysis was saved \(a save cut "
+                       r"short, or a table edited or copied in\); fit and save it again$"):
+        Analysis.load(first)
+    Analysis.load(second)  # its own tables load
 
 
 def test_fit_analysis_cli_writes_the_folder_and_the_metrics(tables, tmp_path, capsys):

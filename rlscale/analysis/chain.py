@@ -28,7 +28,9 @@ saved :class:`Analysis` (``Analysis.load(path)``), so a number is the same where
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import io as stdio
 import json
 import os
 import warnings
@@ -672,7 +674,10 @@ class Analysis:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the result into the folder ``path`` (tidy CSV tables and ``analysis.json``; numbers to 10
-        significant digits, so the same fit gives the same bytes); :meth:`load` reads it back."""
+        significant digits, so the same fit gives the same bytes); :meth:`load` reads it back.
+
+        ``analysis.json`` is written last and holds each table's SHA-256: a save cut short (or a table edited or
+        copied in from another fit) leaves tables that :meth:`load` refuses rather than mixes with the old ones."""
         out = Path(path)
         if out.exists() and not out.is_dir():
             raise RlscaleError(f"{out} exists and is not a folder")
@@ -729,14 +734,12 @@ class Analysis:
                 "validate_range": list(hp.validate_range) if hp.validate_range else None},
             "runs": {runs: _frontier_doc(fit) for runs, fit in self.frontier_fits().items()},
             "warnings": self.warnings_,
-            "tables": sorted(tables),
         }
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob("*.csv"):  # one writer per folder: a table this fit does not have must not linger
             if stale.stem not in tables:
                 stale.unlink()
-        for name, frame in sorted(tables.items()):
-            write_csv(out / f"{name}.csv", frame)
+        doc["tables"] = {name: write_csv(out / f"{name}.csv", frame) for name, frame in sorted(tables.items())}
         io.write_json(out / "analysis.json", json_ready(doc))
         return out
 
@@ -764,7 +767,9 @@ class Analysis:
 
     @classmethod
     def _from_saved(cls, folder: Path, doc: dict[str, Any]) -> Analysis:
-        tables = {name: read_csv(folder / f"{name}.csv") for name in doc["tables"]}
+        # {name: SHA-256}; a list of names from a save made before the checksums, whose tables are taken as they are
+        saved = doc["tables"] if isinstance(doc["tables"], dict) else dict.fromkeys(doc["tables"])
+        tables = {name: read_csv(folder / f"{name}.csv", digest) for name, digest in saved.items()}
         options = {k: v for k, v in doc["options"].items() if k in cls.option_names()}
         a = cls(**options)
         a.options_ = a.resolved_options()
@@ -827,19 +832,26 @@ def _warn_selection(table: pd.DataFrame, runs: str, grid: pd.DataFrame | None) -
                           "them: their compute uses the batch sizes the runs used", RlscaleWarning, stacklevel=3)
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
+def write_csv(path: Path, frame: pd.DataFrame) -> str:
     """A table as CSV with numbers to 10 significant digits: unchanged numbers give unchanged bytes, and a
     last-bit difference (another BLAS kernel) does not change them either. Numbers held in object columns (a
-    table concatenated with an empty one, e.g. the optima of runs without a D_J law) get the same format."""
-    frame = frame.infer_objects()
-    io.write_with(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n"))
+    table concatenated with an empty one, e.g. the optima of runs without a D_J law) get the same format.
+    Returns the SHA-256 of the bytes written."""
+    data = frame.infer_objects().to_csv(index=False, float_format="%.10g", lineterminator="\n").encode()
+    io.write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """A table written by :func:`write_csv`; empty text cells come back as empty strings, not NaN."""
+def read_csv(path: Path, sha256: str | None = None) -> pd.DataFrame:
+    """A table written by :func:`write_csv` (refused unless its bytes have ``sha256``, when given); empty text
+    cells come back as empty strings, not NaN."""
     if not path.is_file():
         raise RlscaleError(f"{path}: missing from the saved analysis; fit and save it again")
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    data = path.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise RlscaleError(f"{path}: changed since the analysis was saved (a save cut short, or a table edited or "
+                           "copied in); fit and save it again")
+    frame = pd.read_csv(stdio.BytesIO(data), keep_default_na=False, na_values=[""])
     for col in _TEXT_COLUMNS:
         if col in frame.columns:
             frame[col] = text_column(frame[col])
