@@ -51,6 +51,14 @@ def test_grid_expands_to_the_product_with_stable_names(tmp_path):
     assert "sac_Pendulum-v1_utd0.5_bs64_lr3e-4_s0" in names and "sac_Pendulum-v1_utd2_bs256_lr1e-3_s1" in names
     run = sweep.runs[0].config
     assert run.learning_rate == 3e-4 and isinstance(run.batch_size, int)  # "3e-4" (a YAML 1.1 string) is a number
+    # every run is one grid point at one listed seed, with every other key of the file as written
+    more = {"critic_width": 64, "critic_depth": 3, "eval_episodes": 3, "buffer_size": 5000, "val_fraction": 0.1}
+    fixed = {"env_steps": 1000, "eval_every": 100, "warmup_steps": 300, **more}  # BASE's and more
+    text = BASE.replace("seeds: 2", "seeds: [3, 7]") + GRID + "".join(f"{k}: {v}\n" for k, v in more.items())
+    configs = [r.config for r in load_sweep(_write(tmp_path, text)).runs]
+    assert sorted((c.env, c.utd, c.batch_size, c.learning_rate, c.seed) for c in configs) == sorted(
+        ("gym:Pendulum-v1", u, b, lr, s) for u in (0.5, 2.0) for b in (64, 256) for lr in (3e-4, 1e-3) for s in (3, 7))
+    assert all(c.algo == "sac" and {k: getattr(c, k) for k in fixed} == fixed for c in configs)
 
 
 def _config(env, algo, utd, bs, lr, seed, **fixed):
