@@ -19,7 +19,8 @@ from rlscale.cli import main
 from rlscale.cli.train import config_flags
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig
-from rlscale.train.sweep import LocalExecutor, RunSpec, load_sweep, parse_sweep, run_sweep
+from rlscale.train.rundir import RunDir, Status
+from rlscale.train.sweep import LocalExecutor, RunSpec, load_sweep, parse_sweep, plan, run_sweep
 from rlscale.train.worker import PARENT_ENV
 
 TINY_FIXED = """\
@@ -281,6 +282,21 @@ def test_restarted_sweep_skips_finished_runs_and_does_not_silently_retry_failed_
     shutil.rmtree(runs / "sac_CartPole-v1_utd1_bs16_lr1e-3_s0")
     assert main(["sweep", str(yaml), "-o", str(runs), "--dry-run"]) == 0
     assert "1 to run, 2 finished, 1 failed" in capsys.readouterr().out
+
+
+def test_a_run_the_trainer_marked_failed_is_reported_failed_and_not_retried_even_with_retry_failed(swept, tmp_path):
+    """A diverged run (its status.json says failed) stays failed with the trainer's reason: never skipped as if
+    it had finished, never retrained by --retry-failed (which retries crashes), until its folder is removed."""
+    yaml, runs, _, _ = swept
+    sweep = load_sweep(yaml)
+    name = "sac_Pendulum-v1_utd1_bs16_lr1e-3_s1"
+    shutil.copytree(runs / name, tmp_path / "out" / name)
+    RunDir(tmp_path / "out" / name).write_status(Status("failed", 100, "non-finite critic_loss at env step 100"))
+    for retry in (False, True):
+        todo, settled = plan(sweep, tmp_path / "out", retry_failed=retry)
+        assert sorted(s.name for s in todo) == sorted(s.name for s in sweep.runs if s.name != name)
+        assert list(settled) == [name] and settled[name].status == "failed"
+        assert settled[name].reason.startswith("failed before: non-finite critic_loss at env step 100; remove ")
 
 
 def test_interrupted_sweep_resumes_unfinished_runs_from_their_checkpoints(tmp_path):
