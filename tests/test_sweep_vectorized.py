@@ -48,6 +48,8 @@ def test_runs_are_grouped_by_every_setting_but_seed_lr_and_batch_size_and_chunke
     for job in items:
         assert len({s.config.shared() for s in job.runs}) == 1 and job.report == tuple(s.name for s in job.runs)
     assert sorted(s.name for j in items for s in j.runs) == sorted(s.name for s in sweep.runs)
+    exact, _ = vector_jobs(sweep, sweep.runs, tmp_path / "out", max_members=3)
+    assert [len(j.runs) for j in exact] == [3, 3, 3, 3]  # as few chunks as max_members allows: 6 = 3 + 3
     single, _ = vector_jobs(sweep, sweep.runs[:1], tmp_path / "out", max_members=4)
     assert single == [sweep.runs[0]]  # a group of one is an ordinary run
     with pytest.raises(RlscaleError, match="max_members= must be >= 1, got 0"):
@@ -66,6 +68,14 @@ def test_partial_single_runs_stay_single_and_interrupted_chunks_resume_as_they_w
     assert items[0] == Chunk((sweep.runs[0], sweep.runs[4]), tuple(chunk))
     assert items[1] == sweep.runs[1]
     assert [s.name for s in items[2].runs] == [names[2], names[3], names[5]]
+    # a chunk one of whose members finished before resumes whole, but reports only the members it trains now
+    out, chunk = tmp_path / "out2", [names[2], names[5]]
+    io.write_json(out / names[2] / "status.json", {"status": "running", "env_step": 200, "vectorized": chunk})
+    io.write_json(out / names[5] / "status.json", {"status": "finished", "env_step": 400, "vectorized": chunk})
+    todo = [s for s in sweep.runs if s.name != names[5]]
+    items, _ = vector_jobs(sweep, todo, out, max_members=16)
+    assert items == [Chunk((sweep.runs[2], sweep.runs[5]), (names[2],)),
+                     Chunk(tuple(sweep.runs[k] for k in (0, 1, 3, 4)), tuple(names[k] for k in (0, 1, 3, 4)))]
 
 
 def test_pql_runs_fall_back_to_single_runs_with_a_notice(tmp_path, capsys):
