@@ -317,6 +317,8 @@ def test_interrupted_sweep_resumes_unfinished_runs_from_their_checkpoints(tmp_pa
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert json.loads((run_dir / "status.json").read_text())["status"] == "running"
+    # one worker, no --threads: the run got the machine's cores (the cores divided among the workers)
+    assert json.loads((run_dir / "config.json").read_text())["threads"] == max(1, os.cpu_count() or 1)
     summary = json.loads((runs / "sweep_r.json").read_text())
     assert summary["state"] == "interrupted" and summary["counts"]["interrupted"] == 1
 
