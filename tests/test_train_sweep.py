@@ -321,8 +321,14 @@ def test_interrupted_sweep_resumes_unfinished_runs_from_their_checkpoints(tmp_pa
     assert json.loads((run_dir / "config.json").read_text())["threads"] == max(1, os.cpu_count() or 1)
     summary = json.loads((runs / "sweep_r.json").read_text())
     assert summary["state"] == "interrupted" and summary["counts"]["interrupted"] == 1
+    saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)["counters"]["env_step"]
+    started = (run_dir / "config.json").read_text()
 
     assert main(["sweep", str(yaml), "-o", str(runs)]) == 0
+    # resumed from that checkpoint, not retrained from scratch (whose curve would look the same)
+    assert json.loads((run_dir / "status.json").read_text())["resumed_from"] == saved > 0
+    assert f"resumed {run_dir} from env step {saved}" in (run_dir / "train.log").read_text()
+    assert (run_dir / "config.json").read_text() == started
     curve = pd.read_parquet(run_dir / "curve.parquet")
     assert curve["env_step"].tolist() == list(range(200, 1201, 200))
     assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
