@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -135,3 +136,26 @@ def test_a_killed_chunk_is_recorded_failed_resumes_on_retry_and_matches_the_sing
     keys = [*ROW_KEY, "run_id", "critic_params", "updates"]
     rows = {name: sorted(map(tuple, t[keys].astype(str).to_numpy())) for name, t in tables.items()}
     assert rows["vec"] == rows["single"] and len(rows["vec"]) == 2 * 2
+
+
+def test_a_diverging_member_fails_alone_and_the_others_of_its_chunk_finish_their_whole_curves(tmp_path):
+    """An absurd learning rate makes two members' numbers non-finite: they are recorded failed with the trainer's
+    reason (tables kept up to the failure), while their chunk's other members train on to full curves and are
+    recorded finished, although the chunk's process exits 1."""
+    text = TINY.replace("learning_rate: [1e-3]", "learning_rate: [1e-3, 1e12]").replace("batch_size: [16, 32]",
+                                                                                      "batch_size: [16]")
+    sweep = load_sweep(_write(tmp_path, text.replace("seeds: 1", "seeds: 2")))
+    out = tmp_path / "out"
+    report = run_sweep(sweep, out, LocalExecutor(workers=1, threads=1), vectorize=True, progress=False)
+    assert {r.device for r in report.results.values()} == {"cpu, vectorised"}  # one chunk of four
+    for spec in sweep.runs:
+        result, run = report.results[spec.name], out / spec.name
+        rows = pd.read_parquet(run / "curve.parquet")["env_step"].tolist() if (run / "curve.parquet").exists() else []
+        status = json.loads((run / "status.json").read_text())
+        if spec.config.learning_rate == 1e-3:
+            assert result.status == status["status"] == "finished" and result.returncode == 1, result
+            assert rows == [200, 400]
+        else:
+            assert result.status == status["status"] == "failed" and result.reason == status["reason"], result
+            failed_at = re.fullmatch(r"non-finite \w+ at env step (\d+)", result.reason)
+            assert failed_at is not None and rows == [t for t in (200, 400) if t < int(failed_at.group(1))]
