@@ -204,8 +204,10 @@ def test_a_killed_chunk_resumes_from_its_checkpoints_to_the_uninterrupted_curves
     assert status["status"] == "running" and status["vectorized"] == ["m0", "m1", "m2"]
     saved = torch.load(dirs[1] / "checkpoint.pt", weights_only=False)
     assert saved["counters"]["env_step"] % 200 == 0 and saved["collector"]["episode"] is None
-    # a newer checkpoint that only one member holds (phase one cut short) is not a resumable set
-    torch.save({**saved, "counters": {**saved["counters"], "env_step": saved["counters"]["env_step"] + 200}},
+    # a newer checkpoint that only one member holds (phase one cut short) is not a resumable set; it holds one more
+    # row, so a resume that mixed it with the others' older ones would show in member 1's curve
+    torch.save({**saved, "counters": {**saved["counters"], "env_step": saved["counters"]["env_step"] + 200},
+                "rows": [*saved["rows"], {**saved["rows"][-1], "env_step": saved["counters"]["env_step"] + 200}]},
                dirs[1] / "checkpoint.pt.next")
 
     # a member resumed on its own by `rlscale train` is refused with one line (its checkpoint is the chunk's)
