@@ -321,7 +321,9 @@ def test_interrupted_sweep_resumes_unfinished_runs_from_their_checkpoints(tmp_pa
     assert json.loads((run_dir / "config.json").read_text())["threads"] == max(1, os.cpu_count() or 1)
     summary = json.loads((runs / "sweep_r.json").read_text())
     assert summary["state"] == "interrupted" and summary["counts"]["interrupted"] == 1
-    saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)["counters"]["env_step"]
+    staged = run_dir / "checkpoint.pt.next"  # a stop between the two phases of a save: the newer one is whole
+    checkpoint = staged if staged.exists() else run_dir / "checkpoint.pt"
+    saved = torch.load(checkpoint, weights_only=False)["counters"]["env_step"]
     started = (run_dir / "config.json").read_text()
 
     assert main(["sweep", str(yaml), "-o", str(runs)]) == 0
