@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -48,6 +49,8 @@ def test_runs_are_grouped_by_every_setting_but_seed_lr_and_batch_size_and_chunke
     for job in items:
         assert len({s.config.shared() for s in job.runs}) == 1 and job.report == tuple(s.name for s in job.runs)
     assert sorted(s.name for j in items for s in j.runs) == sorted(s.name for s in sweep.runs)
+    exact, _ = vector_jobs(sweep, sweep.runs, tmp_path / "out", max_members=3)
+    assert [len(j.runs) for j in exact] == [3, 3, 3, 3]  # as few chunks as max_members allows: 6 = 3 + 3
     single, _ = vector_jobs(sweep, sweep.runs[:1], tmp_path / "out", max_members=4)
     assert single == [sweep.runs[0]]  # a group of one is an ordinary run
     with pytest.raises(RlscaleError, match="max_members= must be >= 1, got 0"):
@@ -66,6 +69,14 @@ def test_partial_single_runs_stay_single_and_interrupted_chunks_resume_as_they_w
     assert items[0] == Chunk((sweep.runs[0], sweep.runs[4]), tuple(chunk))
     assert items[1] == sweep.runs[1]
     assert [s.name for s in items[2].runs] == [names[2], names[3], names[5]]
+    # a chunk one of whose members finished before resumes whole, but reports only the members it trains now
+    out, chunk = tmp_path / "out2", [names[2], names[5]]
+    io.write_json(out / names[2] / "status.json", {"status": "running", "env_step": 200, "vectorized": chunk})
+    io.write_json(out / names[5] / "status.json", {"status": "finished", "env_step": 400, "vectorized": chunk})
+    todo = [s for s in sweep.runs if s.name != names[5]]
+    items, _ = vector_jobs(sweep, todo, out, max_members=16)
+    assert items == [Chunk((sweep.runs[2], sweep.runs[5]), (names[2],)),
+                     Chunk(tuple(sweep.runs[k] for k in (0, 1, 3, 4)), tuple(names[k] for k in (0, 1, 3, 4)))]
 
 
 def test_pql_runs_fall_back_to_single_runs_with_a_notice(tmp_path, capsys):
@@ -125,3 +136,26 @@ def test_a_killed_chunk_is_recorded_failed_resumes_on_retry_and_matches_the_sing
     keys = [*ROW_KEY, "run_id", "critic_params", "updates"]
     rows = {name: sorted(map(tuple, t[keys].astype(str).to_numpy())) for name, t in tables.items()}
     assert rows["vec"] == rows["single"] and len(rows["vec"]) == 2 * 2
+
+
+def test_a_diverging_member_fails_alone_and_the_others_of_its_chunk_finish_their_whole_curves(tmp_path):
+    """An absurd learning rate makes two members' numbers non-finite: they are recorded failed with the trainer's
+    reason (tables kept up to the failure), while their chunk's other members train on to full curves and are
+    recorded finished, although the chunk's process exits 1."""
+    text = TINY.replace("learning_rate: [1e-3]", "learning_rate: [1e-3, 1e12]").replace("batch_size: [16, 32]",
+                                                                                      "batch_size: [16]")
+    sweep = load_sweep(_write(tmp_path, text.replace("seeds: 1", "seeds: 2")))
+    out = tmp_path / "out"
+    report = run_sweep(sweep, out, LocalExecutor(workers=1, threads=1), vectorize=True, progress=False)
+    assert {r.device for r in report.results.values()} == {"cpu, vectorised"}  # one chunk of four
+    for spec in sweep.runs:
+        result, run = report.results[spec.name], out / spec.name
+        rows = pd.read_parquet(run / "curve.parquet")["env_step"].tolist() if (run / "curve.parquet").exists() else []
+        status = json.loads((run / "status.json").read_text())
+        if spec.config.learning_rate == 1e-3:
+            assert result.status == status["status"] == "finished" and result.returncode == 1, result
+            assert rows == [200, 400]
+        else:
+            assert result.status == status["status"] == "failed" and result.reason == status["reason"], result
+            failed_at = re.fullmatch(r"non-finite \w+ at env step (\d+)", result.reason)
+            assert failed_at is not None and rows == [t for t in (200, 400) if t < int(failed_at.group(1))]

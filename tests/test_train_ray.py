@@ -49,26 +49,34 @@ def _write(path: Path, text: str) -> Path:
 
 
 @needs_ray
-def test_ray_sweep_runs_every_run_and_a_restart_skips_the_finished_ones(ray_instance, tmp_path):
-    yaml = _write(tmp_path / "tiny.yaml", TINY + "env_steps: 200\neval_every: 100\nutd: 1\nseeds: 2\n")
+def test_ray_sweep_runs_every_run_records_failures_and_a_restart_skips_the_finished_ones(ray_instance, tmp_path):
+    """Two Pendulum runs finish; two CartPole runs (a known id whose discrete actions only building the env finds)
+    fail, and are recorded failed with train's reason, not counted finished."""
+    yaml = _write(tmp_path / "tiny.yaml", TINY.replace("[gym:Pendulum-v1]", "[gym:Pendulum-v1, gym:CartPole-v1]")
+                  + "env_steps: 200\neval_every: 100\nutd: 1\nseeds: 2\n")
     runs = tmp_path / "runs"
-    assert main(["sweep", str(yaml), "-o", str(runs), "--executor", "ray", "--cpus-per-run", "1"]) == 0
+    assert main(["sweep", str(yaml), "-o", str(runs), "--executor", "ray", "--cpus-per-run", "1"]) == 1
     summary = json.loads((runs / "sweep_tiny.json").read_text())
     assert summary["state"] == "finished"
-    assert summary["counts"] == {"finished": 2, "skipped": 0, "failed": 0, "interrupted": 0}
-    for seed, record in enumerate(summary["runs"]):
+    assert summary["counts"] == {"finished": 2, "skipped": 0, "failed": 2, "interrupted": 0}
+    by_name = {r["name"]: r for r in summary["runs"]}
+    for seed in (0, 1):
+        record = by_name[f"sac_Pendulum-v1_utd1_bs16_lr1e-3_s{seed}"]
         assert record["status"] == "finished" and record["device"].startswith("ray cpu on ")
         run_dir = runs / record["name"]
         curve = pd.read_parquet(run_dir / "curve.parquet")
         assert curve["env_step"].tolist() == [100, 200] and (curve["seed"] == seed).all()
         assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
         assert (run_dir / "train.log").read_text().count("$ ray task") == 1
+        bad = by_name[f"sac_CartPole-v1_utd1_bs16_lr1e-3_s{seed}"]
+        assert bad["status"] == "failed" and bad["returncode"] == 2 and "discrete action space" in bad["reason"]
 
-    mtimes = {r["name"]: (runs / r["name"] / "curve.parquet").stat().st_mtime_ns for r in summary["runs"]}
-    assert main(["sweep", str(yaml), "-o", str(runs), "--executor", "ray"]) == 0
+    finished = [n for n, r in by_name.items() if r["status"] == "finished"]
+    mtimes = {n: (runs / n / "curve.parquet").stat().st_mtime_ns for n in finished}
+    assert main(["sweep", str(yaml), "-o", str(runs), "--executor", "ray"]) == 1
     again = json.loads((runs / "sweep_tiny.json").read_text())
-    assert again["counts"] == {"finished": 0, "skipped": 2, "failed": 0, "interrupted": 0}
-    assert {r["name"]: (runs / r["name"] / "curve.parquet").stat().st_mtime_ns for r in again["runs"]} == mtimes
+    assert again["counts"] == {"finished": 0, "skipped": 2, "failed": 2, "interrupted": 0}
+    assert {n: (runs / n / "curve.parquet").stat().st_mtime_ns for n in finished} == mtimes
 
 
 @needs_ray

@@ -19,7 +19,8 @@ from rlscale.cli import main
 from rlscale.cli.train import config_flags
 from rlscale.errors import RlscaleError
 from rlscale.train.config import RunConfig
-from rlscale.train.sweep import LocalExecutor, RunSpec, load_sweep, parse_sweep, run_sweep
+from rlscale.train.rundir import RunDir, Status
+from rlscale.train.sweep import LocalExecutor, RunSpec, load_sweep, parse_sweep, plan, run_sweep
 from rlscale.train.worker import PARENT_ENV
 
 TINY_FIXED = """\
@@ -51,6 +52,14 @@ def test_grid_expands_to_the_product_with_stable_names(tmp_path):
     assert "sac_Pendulum-v1_utd0.5_bs64_lr3e-4_s0" in names and "sac_Pendulum-v1_utd2_bs256_lr1e-3_s1" in names
     run = sweep.runs[0].config
     assert run.learning_rate == 3e-4 and isinstance(run.batch_size, int)  # "3e-4" (a YAML 1.1 string) is a number
+    # every run is one grid point at one listed seed, with every other key of the file as written
+    more = {"critic_width": 64, "critic_depth": 3, "eval_episodes": 3, "buffer_size": 5000, "val_fraction": 0.1}
+    fixed = {"env_steps": 1000, "eval_every": 100, "warmup_steps": 300, **more}  # BASE's and more
+    text = BASE.replace("seeds: 2", "seeds: [3, 7]") + GRID + "".join(f"{k}: {v}\n" for k, v in more.items())
+    configs = [r.config for r in load_sweep(_write(tmp_path, text)).runs]
+    assert sorted((c.env, c.utd, c.batch_size, c.learning_rate, c.seed) for c in configs) == sorted(
+        ("gym:Pendulum-v1", u, b, lr, s) for u in (0.5, 2.0) for b in (64, 256) for lr in (3e-4, 1e-3) for s in (3, 7))
+    assert all(c.algo == "sac" and {k: getattr(c, k) for k in fixed} == fixed for c in configs)
 
 
 def _config(env, algo, utd, bs, lr, seed, **fixed):
@@ -275,6 +284,21 @@ def test_restarted_sweep_skips_finished_runs_and_does_not_silently_retry_failed_
     assert "1 to run, 2 finished, 1 failed" in capsys.readouterr().out
 
 
+def test_a_run_the_trainer_marked_failed_is_reported_failed_and_not_retried_even_with_retry_failed(swept, tmp_path):
+    """A diverged run (its status.json says failed) stays failed with the trainer's reason: never skipped as if
+    it had finished, never retrained by --retry-failed (which retries crashes), until its folder is removed."""
+    yaml, runs, _, _ = swept
+    sweep = load_sweep(yaml)
+    name = "sac_Pendulum-v1_utd1_bs16_lr1e-3_s1"
+    shutil.copytree(runs / name, tmp_path / "out" / name)
+    RunDir(tmp_path / "out" / name).write_status(Status("failed", 100, "non-finite critic_loss at env step 100"))
+    for retry in (False, True):
+        todo, settled = plan(sweep, tmp_path / "out", retry_failed=retry)
+        assert sorted(s.name for s in todo) == sorted(s.name for s in sweep.runs if s.name != name)
+        assert list(settled) == [name] and settled[name].status == "failed"
+        assert settled[name].reason.startswith("failed before: non-finite critic_loss at env step 100; remove ")
+
+
 def test_interrupted_sweep_resumes_unfinished_runs_from_their_checkpoints(tmp_path):
     """Ctrl-C (SIGINT) a real sweep mid-run, restart it: the run resumes and its curve is complete."""
     long = TINY_FIXED.replace("env_steps: 200", "env_steps: 1200").replace("eval_every: 100", "eval_every: 200")
@@ -293,10 +317,20 @@ def test_interrupted_sweep_resumes_unfinished_runs_from_their_checkpoints(tmp_pa
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert json.loads((run_dir / "status.json").read_text())["status"] == "running"
+    # one worker, no --threads: the run got the machine's cores (the cores divided among the workers)
+    assert json.loads((run_dir / "config.json").read_text())["threads"] == max(1, os.cpu_count() or 1)
     summary = json.loads((runs / "sweep_r.json").read_text())
     assert summary["state"] == "interrupted" and summary["counts"]["interrupted"] == 1
+    staged = run_dir / "checkpoint.pt.next"  # a stop between the two phases of a save: the newer one is whole
+    checkpoint = staged if staged.exists() else run_dir / "checkpoint.pt"
+    saved = torch.load(checkpoint, weights_only=False)["counters"]["env_step"]
+    started = (run_dir / "config.json").read_text()
 
     assert main(["sweep", str(yaml), "-o", str(runs)]) == 0
+    # resumed from that checkpoint, not retrained from scratch (whose curve would look the same)
+    assert json.loads((run_dir / "status.json").read_text())["resumed_from"] == saved > 0
+    assert f"resumed {run_dir} from env step {saved}" in (run_dir / "train.log").read_text()
+    assert (run_dir / "config.json").read_text() == started
     curve = pd.read_parquet(run_dir / "curve.parquet")
     assert curve["env_step"].tolist() == list(range(200, 1201, 200))
     assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"

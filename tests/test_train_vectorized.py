@@ -135,6 +135,7 @@ def test_member_folders_are_single_run_folders_that_collect_reads(tmp_path, caps
         assert curve["env_step"].tolist() == [150, 300]
         assert curve["updates"].tolist() == [50, 125]  # floor(0.5 * (t - 50)), as a single run
         assert (curve["batch_size"] == cfg.batch_size).all() and (curve["seed"] == cfg.seed).all()
+        assert (curve["learning_rate"] == cfg.learning_rate).all() and (curve["utd"] == cfg.utd).all()
         assert (curve["flops"] == 10.0 * curve["critic_params"] * cfg.batch_size * curve["updates"]).all()
         assert curve[["return", "train_td_error", "val_td_error"]].notna().all().all()
         record = json.loads((run / "config.json").read_text())
@@ -203,8 +204,10 @@ def test_a_killed_chunk_resumes_from_its_checkpoints_to_the_uninterrupted_curves
     assert status["status"] == "running" and status["vectorized"] == ["m0", "m1", "m2"]
     saved = torch.load(dirs[1] / "checkpoint.pt", weights_only=False)
     assert saved["counters"]["env_step"] % 200 == 0 and saved["collector"]["episode"] is None
-    # a newer checkpoint that only one member holds (phase one cut short) is not a resumable set
-    torch.save({**saved, "counters": {**saved["counters"], "env_step": saved["counters"]["env_step"] + 200}},
+    # a newer checkpoint that only one member holds (phase one cut short) is not a resumable set; it holds one more
+    # row, so a resume that mixed it with the others' older ones would show in member 1's curve
+    torch.save({**saved, "counters": {**saved["counters"], "env_step": saved["counters"]["env_step"] + 200},
+                "rows": [*saved["rows"], {**saved["rows"][-1], "env_step": saved["counters"]["env_step"] + 200}]},
                dirs[1] / "checkpoint.pt.next")
 
     # a member resumed on its own by `rlscale train` is refused with one line (its checkpoint is the chunk's)
@@ -226,3 +229,30 @@ def test_a_killed_chunk_resumes_from_its_checkpoints_to_the_uninterrupted_curves
         assert got["env_step"].tolist() == [200, 400, 600, 800]
         pd.testing.assert_frame_equal(got.drop(columns="wall_s"), want.drop(columns="wall_s"))
         assert not (dirs[k] / "checkpoint.pt").exists() and not (dirs[k] / "checkpoint.pt.next").exists()
+
+
+def test_each_member_trains_at_its_own_learning_rate_batch_size_and_random_streams(tmp_path):
+    """Inside a chunk, member k's slice gets its own learning rate, batch size and seed's streams.
+
+    The curve columns say which settings a member had, not which it trained with: these are read from what
+    training did. Adam's first step moves every weight by lr * g / (|g| + eps), that is by the learning rate
+    itself wherever the gradient is not ~0, so one update shows the member's learning rate in its critic. Its
+    numpy streams (warm-up actions, batch indices, the held-out split, the probes) are the single run's, so
+    after the same steps they are in the single run's state only if it drew the single run's batch sizes.
+    """
+    configs = [RunConfig(**{**BASE, "utd": 1.0, "warmup_steps": 199, "env_steps": 400, "eval_every": 200,
+                            "checkpoint_every": 200}, seed=s, learning_rate=lr, batch_size=b)
+               for s, lr, b in [(0, 1e-3, 16), (1, 3e-4, 32)]]
+    keep = Runtime(device="cpu", quiet=True, keep_checkpoint=True)
+    train_members(configs, [tmp_path / "chunk" / f"m{k}" for k in range(2)], keep)
+    for k, cfg in enumerate(configs):
+        # the checkpoint at env step 200 (a Pendulum episode's end), after exactly one update
+        saved = torch.load(tmp_path / "chunk" / f"m{k}" / "checkpoint.pt", weights_only=False)
+        assert saved["counters"]["env_step"] == 200 and saved["counters"]["updates"] == 1
+        settings = AgentSettings(cfg.learning_rate, cfg.critic_width, cfg.critic_depth)
+        start = make_agent("sac", 3, 1, settings, "cpu", seeds=[cfg.seed]).critic.state_dict()  # Pendulum: 3, 1
+        steps = torch.cat([(saved["agent"]["critic"][p] - start[p]).abs().flatten() for p in start])
+        assert float(steps[steps > 0].median()) == pytest.approx(cfg.learning_rate, rel=1e-3), k
+        train_run(cfg, tmp_path / f"single{k}", keep)
+        single = torch.load(tmp_path / f"single{k}" / "checkpoint.pt", weights_only=False)
+        assert saved["rng"]["numpy"] == single["rng"]["numpy"], k
