@@ -78,6 +78,19 @@ def test_constraints_pin_every_dependency_within_pyproject_ranges():
             f"constraints.txt pins {name}=={pins[name]}, outside pyproject's {specifier!r}: run `make lock`")
 
 
+def test_constraints_leave_torch_and_what_torch_requires_to_the_torch_build():
+    """Each torch release bounds its own requirements its own way (torch 2.11: setuptools<82; 2.13: >=77): a pin of
+    one (setuptools==84.2.1) made pip swap a GPU machine's torch 2.11 for a newer multi-GB build."""
+    from importlib.metadata import distribution
+
+    torch_own = {_normalise(spec)[0] for spec in distribution("torch").requires or []
+                 if Requirement(spec).marker is None or Requirement(spec).marker.evaluate({"extra": ""})}
+    pinned = set(_pins())
+    assert {"setuptools", "sympy"} <= torch_own  # what this torch asks for (the check below is not vacuous)
+    assert not pinned & torch_own, f"constraints.txt pins torch's own requirements {sorted(pinned & torch_own)}"
+    assert not {n for n in pinned if n in ("torch", "triton") or n.startswith("nvidia-")}
+
+
 def test_environment_yml_installs_with_the_constraints_on_their_python():
     assert "-c constraints.txt" in _pip_section(), "environment.yml's pip section should carry -c constraints.txt"
     wrote = next(s.split()[-1] for s in (ROOT / "constraints.txt").read_text().splitlines()

@@ -1,8 +1,10 @@
 """Write constraints.txt: the exact versions, in this venv, of everything ``rlscale[dev,ray,warp]`` pulls in.
 
 ``make lock`` runs it after a dependency change, once ``make test`` passes; ``make repro``, ``make test`` and Binder
-install with it, so a fresh clone gets the versions that produced the committed outputs. torch and its CUDA
-wheels are left out: the Makefile's ``TORCH_SPEC`` (or a GPU machine's own build) decides them.
+install with it, so a fresh clone gets the versions that produced the committed outputs. torch, its CUDA
+wheels and the packages torch itself requires are left out: the Makefile's ``TORCH_SPEC`` (or a GPU machine's own
+build) decides them, and each torch release bounds its requirements its own way (torch 2.11 wants
+``setuptools<82``, 2.13 ``>=77``), so a pin of one would make pip replace the GPU machine's torch.
 """
 
 from __future__ import annotations
@@ -18,16 +20,29 @@ UNPINNED = ("torch", "triton")
 UNPINNED_PREFIXES = ("nvidia-",)
 
 
-def closure(root: str, extras: tuple[str, ...]) -> dict[str, str]:
-    """Installed name -> version of every distribution ``root[extras]`` needs here (markers evaluated)."""
+def unpinned(name: str) -> bool:
+    """Decided per machine (see the module's docstring)."""
+    return name in UNPINNED or name.startswith(UNPINNED_PREFIXES)
+
+
+def requirements(name: str, extras: frozenset[str] = frozenset()) -> list:
+    """The installed ``name``'s requirements that apply here, with ``extras`` (markers evaluated)."""
     from packaging.markers import default_environment  # installed with the dev extra, not in a bare venv
     from packaging.requirements import Requirement
+
+    env = default_environment()
+    return [req for req in map(Requirement, md.distribution(name).requires or [])
+            if req.marker is None or any(req.marker.evaluate({**env, "extra": e}) for e in extras | {""})]
+
+
+def closure(root: str, extras: tuple[str, ...]) -> dict[str, str]:
+    """Installed name -> version of every distribution ``root[extras]`` needs here, not looking inside the
+    distributions decided per machine (whose own requirements come with them)."""
     from packaging.utils import canonicalize_name
 
     seen: dict[str, str] = {}
     done: set[tuple[str, frozenset[str]]] = set()
     todo = [(root, frozenset(extras))]
-    env = default_environment()
     while todo:
         name, wanted = todo.pop()
         if (canonicalize_name(name), wanted) in done:
@@ -35,11 +50,16 @@ def closure(root: str, extras: tuple[str, ...]) -> dict[str, str]:
         done.add((canonicalize_name(name), wanted))
         dist = md.distribution(name)
         seen[canonicalize_name(dist.metadata["Name"])] = dist.version
-        for spec in dist.requires or []:
-            req = Requirement(spec)
-            if req.marker is None or any(req.marker.evaluate({**env, "extra": e}) for e in wanted | {""}):
-                todo.append((req.name, frozenset(req.extras)))
+        if not unpinned(canonicalize_name(name)):
+            todo += [(req.name, frozenset(req.extras)) for req in requirements(name, wanted)]
     return seen
+
+
+def left_to_torch() -> set[str]:
+    """torch's own requirements (canonical names): its build decides their versions."""
+    from packaging.utils import canonicalize_name
+
+    return {canonicalize_name(req.name) for req in requirements("torch")}
 
 
 def pip_args(lock: Path) -> str:
@@ -57,10 +77,12 @@ def pip_args(lock: Path) -> str:
 def write(lock: Path) -> None:
     pins = closure("rlscale", EXTRAS)
     pins.pop("rlscale")
-    keep = {n: v for n, v in pins.items() if n not in UNPINNED and not n.startswith(UNPINNED_PREFIXES)}
+    torch_own = left_to_torch()
+    keep = {n: v for n, v in pins.items() if not unpinned(n) and n not in torch_own}
     py = ".".join(map(str, sys.version_info[:2]))
     lines = [f"# rlscale[{','.join(EXTRAS)}]'s dependencies as tested, on Python {py}: written by `make lock`",
-             "# (tools/lock.py) from the venv `make test` passed in; torch, triton and nvidia-* are not pinned.",
+             "# (tools/lock.py) from the venv `make test` passed in; torch, triton, nvidia-* and torch's own",
+             f"# requirements ({', '.join(sorted(torch_own))}) are not pinned.",
              f"# python {py}", *(f"{n}=={v}" for n, v in sorted(keep.items()))]
     lock.write_text("\n".join(lines) + "\n")
     print(f"{lock}: {len(keep)} pins for Python {py}")
