@@ -9,6 +9,7 @@
 #
 #   benchmarks/gpu_check.sh            # on the GPU machine, from the repository root (about 8 minutes on an H100)
 #   benchmarks/gpu_check.sh --tiny     # every step at toy sizes on the CPU: checks this script itself
+#   (a bare GPU machine with no package index: benchmarks/gpu_wheels.sh here, then benchmarks/gpu_device.sh there)
 #
 # Results go to ${OUT:-gpu_check_out}/ (one log per step, the JSON tables, summary.txt); a step that fails or
 # misses its target is reported in the summary and the script goes on. Python: ${PY:-.venv/bin/python}.
