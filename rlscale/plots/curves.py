@@ -69,9 +69,8 @@ def _thresholds(crossings: ThresholdCrossings, thresholds: Sequence[float] | Non
 def _positions(crossings: ThresholdCrossings, thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
     """Where each of ``thresholds`` (computed ones) sits in ``crossings.thresholds_``, which keep the order they were
     given in (descending for a lower-is-better metric): a binary search would read another J's crossings."""
-    computed = np.asarray(crossings.thresholds_, dtype=float)
-    return np.array([int(np.flatnonzero(np.isclose(computed, t))[0]) for t in np.asarray(thresholds, dtype=float)],
-                    dtype=int)
+    match = np.isclose(np.asarray(thresholds, dtype=float)[:, None], crossings.thresholds_[None, :])
+    return match.argmax(axis=1)  # the first match of each
 
 
 RAW_MEAN = {"lw": 0.8, "alpha": 0.35}

@@ -280,14 +280,12 @@ def law_x(law: PowerLaw, group: Hashable, data_x: Sequence[float] | np.ndarray,
     proposals), widened by ``extend``. With an exponent interval that spans 0: over ``data_x`` only, never beyond
     (a direction the data do not carry is not extrapolated). The ends of ``data_x`` are among the x, so a curve drawn
     solid over the data and dotted beyond (:func:`plot_over_sigma`) changes style exactly there."""
-    data = np.asarray(data_x, dtype=float)
-    data = data[np.isfinite(data) & (data > 0)]
-    x = data
+    data, reach = (np.asarray(v, dtype=float) for v in (data_x, reach_x))
+    data, reach = (v[np.isfinite(v) & (v > 0)] for v in (data, reach))
     if law.sign_undetermined(group, alpha):
-        extend = 1.0
+        x, extend = data, 1.0
     else:
-        x = np.concatenate([x, np.asarray(reach_x, dtype=float)])
-    x = x[np.isfinite(x) & (x > 0)]
+        x = np.concatenate([data, reach])
     return np.union1d(np.geomspace(x.min() / extend, x.max() * extend, n), [data.min(), data.max()])
 
 
