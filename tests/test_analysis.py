@@ -624,6 +624,18 @@ def test_a_data_ratio_interval_is_order_statistics_of_its_samples_and_all_is_a_g
     assert (everyone["n_envs"] == 1).any() and (everyone["n_envs"] == 2).any()  # the dimmed env is left out
 
 
+def test_fitted_and_baseline_runs_sharing_their_seeds_are_resampled_in_pairs(tables):
+    """Runs of the two sets with the same seed share their random streams and their crossings correlate, so sample k
+    resamples the same seeds of both: two copies of one run set then give a ratio of exactly 1 in every sample."""
+    fitted = pd.read_parquet(tables["fitted"])
+    a = Analysis(delta=3e8, thresholds=THRESHOLDS[:4], n_bootstrap=20, holdout=0).fit(
+        tables["grid"], fitted=fitted, baseline=fitted.copy())
+    reached = a.data_ratio_.dropna(subset=["ratio"])
+    assert len(reached) and (reached["n_samples"] == 20).all()
+    assert (reached["ratio_lower"] == 1).all() and (reached["ratio_upper"] == 1).all()
+    assert not reached["note"].fillna("").str.contains("same").any()  # paired by seed, not taken as one run set
+
+
 def test_the_grid_stands_in_for_runs_at_given_hyperparameters_with_the_cell_nearest_in_log(tables):
     grid = pd.read_parquet(tables["grid"])
     # B 370 is nearer 256 than 512 in steps but nearer 512 in log; η 3e-4 is nearest 4e-4 in log
