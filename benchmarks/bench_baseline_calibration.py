@@ -37,8 +37,9 @@ slack for one σ; with 5-6 σ and no correction this target is expected to fail,
 corrected rate). Exits 1 when a target is missed: that is a finding to report, not a number to tune.
 
 Code path: the same options as the published claim (``params.yaml`` presets.cpu.dmc / .gym through
-:meth:`Analysis.resolved_options`), but a full :class:`~rlscale.analysis.Analysis` per replicate takes ~1 s (mostly
-the D_J and frontier fits the ratio does not read), too slow for 2400 replicates on one core. So each replicate
+:func:`rlscale.pipeline.load_params`, as the pipeline reads them), but a full :class:`~rlscale.analysis.Analysis` per
+replicate takes ~1 s (mostly the D_J and frontier fits the ratio does not read), too slow for 2400 replicates on one
+core. So each replicate
 calls the lowest public pieces the chain calls for the ratio: :func:`~rlscale.analysis.steps.load_runs`,
 :func:`~rlscale.analysis.steps.crossings_of`, :func:`~rlscale.laws.frontier.select_configs`,
 :func:`~rlscale.laws.frontier.crossings_table`, :func:`~rlscale.analysis.steps.compare_data` (its ``FrontierFit``
@@ -47,9 +48,10 @@ embedded tables and on replicate 0 of every (benchmark, scenario, noise) cell th
 ``claims`` is run too and its ``data_ratio_`` and verdict must equal this path's (else exit 2).
 
 The chain seeds the fitted and the baseline crossings' bootstrap with the same ``seed``, and both tables have one
-configuration per (task, σ) with 8 seeds, so bootstrap sample k resamples the SAME seed indices in both (while
-compare_data's docstring says "drawn independently"). The column "indep." recomputes the intervals with the
-baseline's resamples drawn from seed + 1, to show what that pairing does to coverage.
+configuration per (task, σ) with 8 seeds, so bootstrap sample k resamples the SAME seed indices in both: a bootstrap
+paired by seed, as the real runs are (compare_data's docstring). The synthetic runs here are drawn independent; the
+column "indep." recomputes the intervals with the baseline's resamples drawn from seed + 1, to show what the pairing
+does to coverage there.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_baseline_calibration.py [--replicates 200] [--quick]
 """
@@ -65,13 +67,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from rlscale.analysis import Analysis
 from rlscale.analysis.claims import SUPPORTED, baseline_claim, claims
 from rlscale.analysis.steps import FrontierFit, compare_data, crossings_of, frontier_thresholds, load_runs
 from rlscale.laws.frontier import configs_of, crossings_table, select_configs
 from rlscale.laws.synthetic import SyntheticLaws, make_sweep
+from rlscale.pipeline import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHES = {"dmc": {"steps": 12_500, "points": 50}, "gym": {"steps": 8_000, "points": 80}}
@@ -81,15 +83,6 @@ SCENARIOS = ("null", "alt")
 SMOOTH = 5
 N_SEEDS = 8
 ONE_SIDED = 0.025  # the 95 % interval's upper tail: the level of "below 1" at one σ
-
-
-def preset(bench: str) -> dict:
-    """The Analysis options of params.yaml's cpu preset for ``bench`` (preset-level keys as defaults)."""
-    cpu = yaml.safe_load((ROOT / "params.yaml").read_text())["presets"]["cpu"]
-    names = Analysis.option_names()
-    opts = {k: v for k, v in cpu.items() if k in names}
-    opts.update({k: v for k, v in cpu[bench].items() if k in names})
-    return opts
 
 
 def load(table: pd.DataFrame | str | Path, analysis: Analysis) -> pd.DataFrame:
@@ -305,7 +298,7 @@ def main() -> int:
     failed, summary, detail = [], [], []
     print(f"# fitted-vs-baseline calibration: {n_rep} replicates per cell, load average {load_avg[0]:.2f}\n")
     for bench in args.benchmarks:
-        analysis = Analysis(**preset(bench))
+        analysis = Analysis(**load_params(ROOT / "params.yaml", bench, "cpu").analysis)
         m = measure(bench, analysis)
         same_as_analysis(m["raw"]["fitted"], m["raw"]["baseline"], m["ratio"], baseline_claim(m["ratio"]).verdict,
                          analysis, f"the embedded {bench} tables")
