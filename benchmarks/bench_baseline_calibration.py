@@ -63,6 +63,7 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -210,8 +211,7 @@ def synthetic(bench: str, m: dict, which: str, scenario: str, scale: float, seed
             d *= ALT_RATIO
         b, lr, n_params = m["hparams"][(which, env, utd)]
         laws = SyntheticLaws(batch_coef={env: float(b)}, batch_exponent=0.0, lr_coef={env: lr}, lr_exponent=0.0)
-        laws = SyntheticLaws(batch_coef={env: float(b)}, batch_exponent=0.0, lr_coef={env: lr}, lr_exponent=0.0,
-                             d_min=d / (1.0 + (utd / laws.s0) ** -laws.alpha))  # data_efficiency(utd) == d
+        laws = replace(laws, d_min=d / (1.0 + (utd / laws.s0) ** -laws.alpha))  # data_efficiency(utd) == d
         frames.append(make_sweep(laws, utds=(utd,), batch_sizes=(b,), learning_rates=(lr,), n_seeds=N_SEEDS,
                                  n_points=cfg["points"], max_step=cfg["steps"], seed_noise=scale * m["seed_noise"],
                                  eval_noise=scale * m["eval_noise"], critic_params=n_params,
@@ -232,7 +232,8 @@ def replicate(bench: str, m: dict, scenario: str, scale: float, rep: int, analys
     raw = {w: synthetic(bench, m, w, scenario, scale, (code * 10_000 + rep) * 2 + k, analysis)
            for k, w in enumerate(("fitted", "baseline"))}
     seed = analysis.resolved_options()["seed"]
-    fits = {w: frontier_crossings(load(t, analysis), analysis, seed) for w, t in raw.items()}
+    loaded = {w: load(t, analysis) for w, t in raw.items()}
+    fits = {w: frontier_crossings(t, analysis, seed) for w, t in loaded.items()}
     ratio = compare_data(fits["fitted"], fits["baseline"])
     claim = baseline_claim(ratio, True)
     if check:
@@ -240,7 +241,7 @@ def replicate(bench: str, m: dict, scenario: str, scale: float, rep: int, analys
                          f"{bench} {scenario} x{scale:g} replicate {rep}")
     top = m["top"]
     samples = top_samples(fits["fitted"], fits["baseline"], top)
-    indep = top_samples(fits["fitted"], frontier_crossings(load(raw["baseline"], analysis), analysis, seed + 1), top)
+    indep = top_samples(fits["fitted"], frontier_crossings(loaded["baseline"], analysis, seed + 1), top)
     rows = ratio[ratio["group"] == "all"]
     out = []
     for r in rows.itertuples(index=False):

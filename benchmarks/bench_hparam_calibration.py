@@ -293,19 +293,19 @@ def check_same_path(analysis: Analysis, runs: pd.DataFrame, fast: dict[str, dict
 
 def simulate(shape: Shape, noise: Noise, replicates: int, cell_index: int) -> tuple[pd.DataFrame, dict]:
     """Every replicate of every (scenario, noise scale) of ``shape``; and the fair targets per scenario."""
-    rows, fair = [], {}
+    rows, fair, options = [], {}, analysis_options(shape)  # params.yaml read once, not once per replicate
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for k, scenario in enumerate(SCENARIOS):
             laws = true_laws(shape, scenario, noise)
             truth = dict(zip(HPARAMS, SCENARIOS[scenario], strict=True))
-            clean = exponent_rows(Analysis(**analysis_options(shape)), sweep(shape, laws, 0.0, 0.0, 0))
+            clean = exponent_rows(Analysis(**options), sweep(shape, laws, 0.0, 0.0, 0))
             fair[scenario] = {h: clean[h]["estimate"] for h in HPARAMS}
             for j, scale in enumerate(NOISE_SCALES):
                 for rep in range(replicates):
                     runs = sweep(shape, laws, scale * noise.seed_noise, scale * noise.eval_noise,
                                  100_000 * (cell_index + 1) + 10_000 * k + 1_000 * j + rep)
-                    analysis = Analysis(**analysis_options(shape))
+                    analysis = Analysis(**options)
                     fast = exponent_rows(analysis, runs)
                     if rep == 0 and scale == 1.0:
                         check_same_path(analysis, runs, fast)
