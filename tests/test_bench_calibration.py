@@ -1,7 +1,7 @@
-"""The two calibration benchmarks (benchmarks/bench_hparam_calibration.py, bench_baseline_calibration.py) still run
-the published verdicts' own code path: each checks its shortcut against the full ``Analysis.fit`` + ``claims`` and
-exits 2 when they differ. A few replicates only: their rates are measurements for benchmarks/README.md, not asserted
-here (a missed target exits 1)."""
+"""The calibration benchmarks (benchmarks/bench_hparam_calibration.py, bench_baseline_calibration.py,
+bench_efficiency_calibration.py) still run the published verdicts' own code path: each checks its shortcut against the
+full ``Analysis.fit`` + ``claims`` and exits 2 when they differ. A few replicates only: their rates are measurements
+for benchmarks/README.md, not asserted here (a missed target exits 1; the efficiency one has no target)."""
 
 from __future__ import annotations
 
@@ -29,3 +29,10 @@ def test_the_baseline_calibration_runs_the_published_verdicts_code_path_to_its_t
     assert run.returncode in (0, 1), run.stdout[-2000:] + run.stderr[-2000:]
     assert "Traceback" not in run.stderr and "differs from Analysis.fit" not in run.stderr
     assert "claim supported" in run.stdout and "| dmc " in run.stdout
+
+
+def test_the_efficiency_calibration_runs_the_published_verdicts_code_path_to_its_table():
+    run = _run("bench_efficiency_calibration.py", "--benchmarks", "dmc")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and "differs from Analysis.fit" not in run.stderr
+    assert "claim supported" in run.stdout and "| dmc " in run.stdout and "J pass, all J" in run.stdout
