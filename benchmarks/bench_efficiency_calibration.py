@@ -60,11 +60,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_baseline_calibration as base  # noqa: E402
 
 from rlscale.analysis import Analysis  # noqa: E402
-from rlscale.analysis.claims import MIN_DOF, MIN_R2, SUPPORTED, claims, efficiency_claim  # noqa: E402
+from rlscale.analysis.claims import SUPPORTED, claims, efficiency_claim, passing_levels  # noqa: E402
 from rlscale.analysis.steps import crossings_of, frontier_thresholds  # noqa: E402
 from rlscale.laws.efficiency import ALL, DataEfficiency  # noqa: E402
 from rlscale.laws.frontier import crossings_table, select_configs  # noqa: E402
-from rlscale.laws.summary import OK  # noqa: E402
 from rlscale.pipeline import load_params  # noqa: E402
 
 ROOT = base.ROOT
@@ -85,12 +84,6 @@ def fit_efficiency(table: pd.DataFrame, analysis: Analysis) -> DataEfficiency:
         return DataEfficiency(normalize=True, max_ci_decades=analysis.max_ci_decades,
                               normalize_by="task" if o["dj_normalize"] == "per_task" else "threshold",
                               loss=o["dj_loss"]).fit(points, boot)
-
-
-def passing(eff: DataEfficiency) -> pd.Series:
-    """Per J (index), whether its fit passes the claim's bar (the claim's own expression)."""
-    p = eff.params_[eff.params_["group"] == ALL].sort_values("threshold").set_index("threshold")
-    return (p["status"] == OK) & (p["df_resid"] >= MIN_DOF) & (p["r2_log"] >= MIN_R2)
 
 
 def same_as_analysis(fitted: pd.DataFrame | Path, eff: DataEfficiency, verdict: str, analysis: Analysis,
@@ -120,7 +113,7 @@ def law_of(bench: str, analysis: Analysis) -> dict:
     to_800 = LN5 / np.log(1000.0 / (1000.0 - mid))
     floors = {str(n.env): float(r.d_min * n.median / n.scale * to_800) for n in norm.itertuples(index=False)}
     return {"mid": mid, "s0": float(r.utd_scale), "alpha": float(r.exponent), "d_min_mid": float(r.d_min),
-            "status_mid": str(r.status), "floors": floors, "passing": passing(eff),
+            "status_mid": str(r.status), "floors": floors, "passing": passing_levels(eff),
             "verdict": efficiency_claim(eff).verdict}
 
 
@@ -153,7 +146,7 @@ def replicate(bench: str, m: dict, law: dict, scale: float, rep: int, analysis: 
     claim = efficiency_claim(eff)
     if check:
         same_as_analysis(raw, eff, claim.verdict, analysis, f"{bench} x{scale:g} replicate {rep}")
-    ok = passing(eff)
+    ok = passing_levels(eff)
     stats = {s["statistic"]: s["estimate"] for s in claim.stats}
     assert int(stats["J levels passing"]) == int(ok.sum()), (bench, rep)
     ci = eff.conf_int(0.05)

@@ -228,6 +228,14 @@ def _without_unreached(hparam: str, law: PowerLaw, best: pd.DataFrame) -> tuple[
     return [row], head + f"{_num(est)}, {_ci(lo, hi)}, dof {dof}{_why(sign_verdict(lo, hi), lo, hi)}"
 
 
+def passing_levels(efficiency: DataEfficiency) -> pd.Series:
+    """Per J (the index, ascending) whether its env-normalised D_J fit clears claim (c)'s bar: a law (status ``ok``)
+    with residual dof ≥ :data:`MIN_DOF` and R²(log D) ≥ :data:`MIN_R2`."""
+    p = efficiency.params_
+    p = p[p["group"] == ALL].sort_values("threshold").set_index("threshold")
+    return (p["status"] == OK) & (p["df_resid"] >= MIN_DOF) & (p["r2_log"] >= MIN_R2)
+
+
 def efficiency_claim(efficiency: DataEfficiency) -> Claim:
     """(c): every J's env-normalised D_J fit is a law with residual dof ≥ :data:`MIN_DOF` and R²(log D) ≥
     :data:`MIN_R2`."""
@@ -237,7 +245,7 @@ def efficiency_claim(efficiency: DataEfficiency) -> Claim:
     if params.empty or (params["status"] == STATUS_NOT_FITTED).all():
         reasons = "; ".join(dict.fromkeys(params["reason"])) or "no crossings"
         return Claim(key, NOT_FITTED, f"no J has a D_J fit: {reasons}")
-    passing = (params["status"] == OK) & (params["df_resid"] >= MIN_DOF) & (params["r2_log"] >= MIN_R2)
+    passing = passing_levels(efficiency).to_numpy()
     fails = []
     for r, ok in zip(params.itertuples(index=False), passing, strict=True):
         if ok:
