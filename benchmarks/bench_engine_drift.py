@@ -25,7 +25,8 @@ half), averaged over cells; 0.5 is no shift; 95% interval from resampling seeds 
 
 The chunks are trained through the library's sweep (``run_sweep``, vectorised chunks as the preset's sweeps were
 run) into ``--out`` (default ``build/engine_drift``), one folder per chunk; a second call reuses finished runs.
-Training takes about 35 minutes on one core for the four chunks (``--workers 2``: two chunks at a time).
+Training takes about 35 minutes on one core for the four chunks (``--workers 2``: two chunks at a time). Exit 0:
+no drift; 1: a drift; 2: bad input or a run that failed.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_engine_drift.py [--out DIR] [--workers 2] [--chunks ...]
 """
@@ -44,6 +45,7 @@ import pandas as pd
 import yaml
 from scipy.stats import rankdata
 
+from rlscale.errors import RlscaleError
 from rlscale.laws.normalize import score_to_return
 from rlscale.pipeline import load_params
 from rlscale.runs import read_run_table
@@ -56,6 +58,12 @@ STATISTICS = ("auc", "final", "t_mid", "t_top", "log_norm", "overfit")
 ALPHA = 0.01
 CHUNKS = ("dmc:cartpole-swingup:0.5:32", "dmc:cartpole-swingup:2:64",
           "gym:Pendulum-v1:1:64", "gym:InvertedPendulum-v4:4:32")
+
+
+def _stop(message: str) -> SystemExit:
+    """Bad input or a failed run: one line, exit 2 (exit 1 means a drift)."""
+    print(f"bench_engine_drift: {message}", file=sys.stderr)
+    return SystemExit(2)
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,8 @@ class ChunkSpec:
             benchmark, env, utd, batch = text.split(":")
             return cls(benchmark, env, float(utd), int(batch))
         except ValueError:
-            raise SystemExit(f"bench_engine_drift: chunk {text!r} is not BENCHMARK:ENV:SIGMA:B, "
-                             "e.g. dmc:cartpole-swingup:0.5:32") from None
+            raise _stop(f"chunk {text!r} is not BENCHMARK:ENV:SIGMA:B, "
+                        "e.g. dmc:cartpole-swingup:0.5:32") from None
 
     @property
     def name(self) -> str:
@@ -82,8 +90,11 @@ class ChunkSpec:
 
     def sweep_doc(self, grid: dict) -> dict:
         """The committed grid sweep narrowed to this chunk (same name and settings, so the same run configs)."""
-        backend = grid["envs"][0].split(":")[0]
-        return grid | {"envs": [f"{backend}:{self.env}"], "utd": [self.utd], "batch_size": [self.batch_size]}
+        env = next((e for e in grid["envs"] if e.split(":", 1)[1] == self.env), None)
+        if env is None or self.utd not in grid["utd"] or self.batch_size not in grid["batch_size"]:
+            raise _stop(f"{self.name} is not a chunk of the {self.benchmark} grid (envs "
+                             f"{grid['envs']}, utd {grid['utd']}, batch_size {grid['batch_size']})")
+        return grid | {"envs": [env], "utd": [self.utd], "batch_size": [self.batch_size]}
 
 
 def retrain(doc: dict, out_dir: Path) -> pd.DataFrame:
@@ -93,12 +104,14 @@ def retrain(doc: dict, out_dir: Path) -> pd.DataFrame:
     report = run_sweep(sweep, out_dir, LocalExecutor(workers=1, threads=1), vectorize=True,
                        max_members=len(sweep.runs), progress=False)
     if report.counts()["failed"] or report.state != "finished":
-        raise SystemExit(f"bench_engine_drift: {report.summary()} in {out_dir}; see the runs' train.log")
+        raise _stop(f"{report.summary()} in {out_dir}; see the runs' train.log")
     table, _ = collect_runs(out_dir)
     return table
 
 
 def _first_step(ret: np.ndarray, steps: np.ndarray, level: float) -> float:
+    """One seed's first logged step at or above ``level``: a test statistic per run, not the analysis's crossing
+    (which reads the isotonic fit of a cell's seed mean)."""
     hit = np.flatnonzero(ret >= level)
     return float(steps[hit[0]]) if hit.size else np.inf
 
@@ -168,7 +181,7 @@ def compare(committed: pd.DataFrame, retrained: pd.DataFrame, *, j_mid: float, j
     runs = retrained[[*CELL, "seed"]].drop_duplicates()
     committed = committed.merge(runs, on=[*CELL, "seed"])
     if len(committed[[*CELL, "seed"]].drop_duplicates()) != len(runs):
-        raise SystemExit("bench_engine_drift: the committed table lacks some retrained runs (another sweep file?)")
+        raise _stop("the committed table lacks some retrained runs (another sweep file?)")
     stats = pd.concat([run_statistics(committed, j_mid, j_top, max_return, min_return).assign(retrained=False),
                        run_statistics(retrained, j_mid, j_top, max_return, min_return).assign(retrained=True)])
     rng = np.random.default_rng(seed)
@@ -193,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     tables = []
     for benchmark in sorted({s.benchmark for s in specs}):
-        grid = yaml.safe_load((ROOT / "sweeps" / f"cpu_{benchmark}.yaml").read_text())
+        sweep_file = ROOT / "sweeps" / f"cpu_{benchmark}.yaml"
+        if not sweep_file.is_file():
+            raise _stop(f"no grid sweep {sweep_file.relative_to(ROOT)} for benchmark {benchmark!r} (dmc or gym)")
+        grid = yaml.safe_load(sweep_file.read_text())
         docs = {s.name: s.sweep_doc(grid) for s in specs if s.benchmark == benchmark}
         with ThreadPoolExecutor(args.workers) as pool:  # each chunk is its own process: threads only wait
             retrained = pd.concat(pool.map(lambda item: retrain(item[1], args.out / item[0]), docs.items()))
@@ -221,4 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except RlscaleError as exc:
+        raise _stop(str(exc)) from None
