@@ -8,10 +8,11 @@ few hundred updates. What must hold instead is that the retrained runs are the s
 benchmark retrains a few grid chunks of the committed sweep files with the engine as it is now and compares them,
 seed against seed of the same cell (env, σ, B, η), with the committed runs.
 
-Chunks (fixed before any was compared, except the first, which was retrained first as a spot check): DMC
-cartpole-swingup σ 0.5 B 32 and σ 2 B 64 (32 runs each: 4 η × 8 seeds), Gym Pendulum-v1 σ 1 B 64 and
-InvertedPendulum-v4 σ 4 B 32 (24 runs each: 3 η × 8 seeds): both benchmarks, both ends of the σ range that a chunk
-can be retrained at in about 10 minutes on one core.
+Chunks: DMC cartpole-swingup σ 0.5 B 32, σ 2 B 64 and σ 8 B 32 (32 runs each: 4 η × 8 seeds), Gym Pendulum-v1
+σ 1 B 64 and σ 8 B 128 and InvertedPendulum-v4 σ 4 B 32 (24 runs each: 3 η × 8 seeds), 168 runs: both benchmarks,
+both tasks and σ from the lowest to the highest of each grid. The four at σ ≤ 4 were fixed before any comparison
+(but DMC σ 0.5 B 32, retrained first as a spot check); the two at σ 8, about 15 minutes each on one core, were added
+after those four showed no drift, before their own runs were trained.
 
 Per run, six statistics (fixed with the chunks): ``auc`` (the mean evaluation return over the curve), ``final``
 (the mean over its last quarter), ``t_mid`` and ``t_top`` (the first env step at which the return reaches the
@@ -25,7 +26,7 @@ half), averaged over cells; 0.5 is no shift; 95% interval from resampling seeds 
 
 The chunks are trained through the library's sweep (``run_sweep``, vectorised chunks as the preset's sweeps were
 run) into ``--out`` (default ``build/engine_drift``), one folder per chunk; a second call reuses finished runs.
-Training takes about 35 minutes on one core for the four chunks (``--workers 2``: two chunks at a time). Exit 0:
+Training takes about 52 minutes on one core for the six chunks, 31 with ``--workers 2`` (two chunks at a time). Exit 0:
 no drift; 1: a drift; 2: bad input or a run that failed.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_engine_drift.py [--out DIR] [--workers 2] [--chunks ...]
@@ -56,8 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CELL = ["env", "utd", "batch_size", "learning_rate"]
 STATISTICS = ("auc", "final", "t_mid", "t_top", "log_norm", "overfit")
 ALPHA = 0.01
-CHUNKS = ("dmc:cartpole-swingup:0.5:32", "dmc:cartpole-swingup:2:64",
-          "gym:Pendulum-v1:1:64", "gym:InvertedPendulum-v4:4:32")
+CHUNKS = ("dmc:cartpole-swingup:0.5:32", "dmc:cartpole-swingup:2:64", "dmc:cartpole-swingup:8:32",
+          "gym:Pendulum-v1:1:64", "gym:InvertedPendulum-v4:4:32", "gym:Pendulum-v1:8:128")
 
 
 def _stop(message: str) -> SystemExit:
