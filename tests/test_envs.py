@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -74,6 +77,21 @@ def test_bad_env_names_fail_with_one_line_listing_choices(name, fragment):
     with pytest.raises(RlscaleError, match=fragment) as exc:
         make_env(name)
     assert "\n" not in str(exc.value)
+
+
+def test_a_dm_control_missing_one_of_its_requirements_is_one_line_naming_it(tmp_path):
+    # absl-py is one of dm_control's own requirements; a None entry makes its import fail, as in an install without it
+    argv = ["train", "--env", "dmc:cartpole-balance", "--algo", "sac", "--utd", "1", "--batch-size", "32",
+            "--learning-rate", "3e-4", "--env-steps", "100", "--eval-every", "50", "--warmup-steps", "50",
+            "-o", str(tmp_path / "run")]
+    code = f"import sys; sys.modules['absl'] = None; from rlscale.cli import main; sys.exit(main({argv!r}))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "rlscale: error: dmc: tasks need dm_control, which does not import (absl is missing): "
+        "pip install 'dm_control>=1.0.20' with its requirements"
+    ]
+    assert not (tmp_path / "run").exists()
 
 
 def test_parse_env_name_splits_backend_and_id():

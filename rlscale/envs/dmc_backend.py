@@ -23,10 +23,19 @@ os.environ.setdefault("MUJOCO_GL", "disable")
 DEFAULT_ACTION_REPEAT = OPTION_DEFAULTS["dmc"]["action_repeat"]
 
 
-def available_ids() -> list[str]:
-    from dm_control import suite
+def _suite() -> Any:
+    """dm_control's suite; an install missing one of its own requirements is one line, not a traceback."""
+    try:
+        from dm_control import suite
+    except ImportError as exc:
+        reason = f"{exc.name} is missing" if exc.name else str(exc).splitlines()[0]
+        raise RlscaleError(f"dmc: tasks need dm_control, which does not import ({reason}): "
+                           "pip install 'dm_control>=1.0.20' with its requirements") from exc
+    return suite
 
-    return sorted(f"{domain}-{task}" for domain, task in suite.ALL_TASKS)
+
+def available_ids() -> list[str]:
+    return sorted(f"{domain}-{task}" for domain, task in _suite().ALL_TASKS)
 
 
 class DMCEnv(gym.Env):
@@ -35,9 +44,7 @@ class DMCEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, domain: str, task: str, action_repeat: int = DEFAULT_ACTION_REPEAT) -> None:
-        from dm_control import suite
-
-        self._env = suite.load(domain, task, task_kwargs={"random": 0})
+        self._env = _suite().load(domain, task, task_kwargs={"random": 0})
         self.action_repeat = action_repeat
         spec = self._env.action_spec()
         self._low = spec.minimum.astype(np.float64)
