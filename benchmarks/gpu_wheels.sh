@@ -5,8 +5,9 @@
 # pyarrow and the like, but no simulators, and reaches no package index. What it lacks (MuJoCo, dm_control,
 # Gymnasium, MuJoCo Warp and their own small needs) is about 240 MB of wheels, and one call carries 64 MiB with the
 # working tree. So: download them here at constraints.txt's versions, pack them into one tar, and cut it into parts
-# of PART_MIB; each device call carries one part (.whl/NN) and stashes it while the machine is warm; the last one
-# joins them, installs into /tmp/site and runs the check (benchmarks/gpu_device.sh).
+# of PART_MIB; each device call carries one part (.whl/NN) and stashes it while the machine is warm; the first one
+# also starts the checks that need only torch, so the GPU works while the parts travel, and the last one joins them,
+# installs into /tmp/site and runs the simulator checks (benchmarks/gpu_device.sh).
 #
 #   benchmarks/gpu_wheels.sh               # writes .whl/01, .whl/02, ... and prints the device calls
 #   PYTHON_VERSION=3.11 benchmarks/gpu_wheels.sh   # the same set for this machine's Python (to test the set here)
@@ -49,9 +50,9 @@ done
 git check-ignore -q "$DEST" || echo "gpu_wheels: $DEST is not ignored by git, so every device call would send it" >&2
 
 echo "wrote $n parts under $DEST ($(du -sh "$DEST" | cut -f1)), Python $PYTHON_VERSION wheels of: ${PACKAGES[*]}"
-echo "device calls, back to back while the machine stays warm (each carries one part):"
+echo "device calls, each as soon as the one before returns (the machine goes back after 30 s idle; one part each):"
 for k in $(seq 1 "$n"); do
     part=$(printf '%s/%02d' "$DEST" "$k")
-    if (( k < n )); then verb=stash; else verb=run; fi
-    echo "  run(carry=[\"$part\"], command=\"bash benchmarks/gpu_device.sh $verb $part\", timeout_s=600)"
+    if (( k < n )); then verb=stash; limit=120; else verb=run; limit=600; fi
+    echo "  run(carry=[\"$part\"], command=\"bash benchmarks/gpu_device.sh $verb $part\", timeout_s=$limit)"
 done
