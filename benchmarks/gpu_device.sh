@@ -36,10 +36,14 @@ if [[ $(basename "$part") == 01 ]]; then  # a new set: no part, result or snapsh
     tar --exclude=./.whl -cf - . | tar -C /tmp/src -xf - || exit 1
     now=$(date +%s)
     echo $((now + ${BUDGET:-540})) > "$CHECK/deadline"
-    # setsid: the steps outlive this call (the device tool ends the rest of a call's processes when it returns)
+    # setsid: the steps outlive this call (the device tool ends the rest of a call's processes when it returns);
+    # flock: they hold torch.lock while they run, so the last call also sees them end without finishing
     (cd /tmp/src && PYTHONPATH=/tmp/src PY=$PY PYTHONUNBUFFERED=1 OUT=$CHECK DEADLINE=$((now + ${TORCH_BUDGET:-300})) \
-        setsid bash -c 'bash benchmarks/gpu_check.sh "$@" --group torch; touch "$OUT/torch.done"' gpu_check "$@" \
+        setsid flock "$CHECK/torch.lock" bash -c 'touch "$OUT/torch.started"
+            bash benchmarks/gpu_check.sh "$@" --group torch && touch "$OUT/torch.done"' gpu_check "$@" \
         > "$CHECK/torch.log" 2>&1 < /dev/null &)
+    sleep 2
+    [[ -e $CHECK/torch.started ]] || fail "the torch steps did not start: $(tail -n 3 "$CHECK/torch.log")"
     echo "started the torch steps in the background: ${TORCH_BUDGET:-300} s for them, ${BUDGET:-540} s for all"
 fi
 mkdir -p /tmp/stash && cp "$part"/wheels.tar.* /tmp/stash/ || fail "no part in $part"
@@ -50,8 +54,10 @@ rm -rf /tmp/wheels /tmp/site
 cat /tmp/stash/wheels.tar.* | tar -C /tmp -xf - || fail "the parts do not join: one is missing"
 "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site /tmp/wheels/*.whl || fail "pip install"
 deadline=$(cat "$CHECK/deadline")
-while [[ ! -e $CHECK/torch.done ]] && (( $(date +%s) < deadline )); do sleep 2; done
-[[ -e $CHECK/torch.done ]] || echo "gpu_device: the torch steps were still running at the deadline"
+until [[ -e $CHECK/torch.done ]] || flock -n "$CHECK/torch.lock" true || (( $(date +%s) >= deadline )); do
+    sleep 2
+done
+[[ -e $CHECK/torch.done ]] || echo "gpu_device: the torch steps failed or were still running at the deadline"
 PYTHONPATH=/tmp/site:$PWD PY=$PY PYTHONUNBUFFERED=1 OUT=$CHECK DEADLINE=$deadline \
     bash benchmarks/gpu_check.sh "$@" --group sim
 tar -czf "$RESULTS/gpu_check.tar.gz" -C /tmp --exclude=gpu_check/runs gpu_check
